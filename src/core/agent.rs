@@ -1,0 +1,195 @@
+//! Agents and their lifecycle.
+//!
+//! One lifecycle covers the seeds: `Created → Initializing → Ready → Running ⇄ Paused`,
+//! `Running → Error → Ready` (recover), `Running → Completed`, and `* → Stopped | Terminated`.
+//! Only `Running` agents are handed new tasks. `Terminated` is final; a `Stopped` agent can be
+//! started again.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where an agent is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AgentStatus {
+    Created,
+    Initializing,
+    Ready,
+    Running,
+    Paused,
+    Error,
+    Completed,
+    Stopped,
+    Terminated,
+}
+
+impl AgentStatus {
+    pub const ALL: [AgentStatus; 9] = [
+        AgentStatus::Created,
+        AgentStatus::Initializing,
+        AgentStatus::Ready,
+        AgentStatus::Running,
+        AgentStatus::Paused,
+        AgentStatus::Error,
+        AgentStatus::Completed,
+        AgentStatus::Stopped,
+        AgentStatus::Terminated,
+    ];
+
+    /// The transition table: the states reachable from `self` in one step.
+    pub fn successors(self) -> &'static [AgentStatus] {
+        use AgentStatus::*;
+        match self {
+            Created => &[Initializing, Stopped, Terminated],
+            Initializing => &[Ready, Error, Stopped, Terminated],
+            Ready => &[Running, Stopped, Terminated],
+            Running => &[Paused, Error, Completed, Stopped, Terminated],
+            Paused => &[Running, Error, Stopped, Terminated],
+            Error => &[Ready, Paused, Stopped, Terminated],
+            Completed => &[Ready, Stopped, Terminated],
+            Stopped => &[Initializing, Terminated],
+            Terminated => &[],
+        }
+    }
+
+    pub fn can_go_to(self, to: AgentStatus) -> bool {
+        self.successors().contains(&to)
+    }
+
+    /// Whether the scheduler may hand this agent new tasks.
+    pub fn takes_tasks(self) -> bool {
+        self == AgentStatus::Running
+    }
+
+    pub fn parse(s: &str) -> Option<AgentStatus> {
+        AgentStatus::ALL.into_iter().find(|st| st.name().eq_ignore_ascii_case(s))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentStatus::Created => "Created",
+            AgentStatus::Initializing => "Initializing",
+            AgentStatus::Ready => "Ready",
+            AgentStatus::Running => "Running",
+            AgentStatus::Paused => "Paused",
+            AgentStatus::Error => "Error",
+            AgentStatus::Completed => "Completed",
+            AgentStatus::Stopped => "Stopped",
+            AgentStatus::Terminated => "Terminated",
+        }
+    }
+}
+
+impl fmt::Display for AgentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One recorded lifecycle step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    pub from: AgentStatus,
+    pub to: AgentStatus,
+    pub reason: String,
+    pub at: u64,
+}
+
+/// What the user gives to register an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentSpec {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Tasks this agent may run at once; `None` is unlimited.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Errors (reported or failed tasks) after which the agent enters `Error`; `None` never.
+    #[serde(default)]
+    pub max_errors: Option<u32>,
+}
+
+/// An agent as the core keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub capabilities: Vec<String>,
+    pub concurrency: Option<u32>,
+    pub max_errors: Option<u32>,
+    pub status: AgentStatus,
+    pub history: Vec<Transition>,
+    pub error_count: u32,
+    pub last_error: Option<String>,
+    pub running: u32,
+    pub completed: u64,
+    pub failed: u64,
+    pub registered_at: u64,
+}
+
+impl Agent {
+    pub(crate) fn new(spec: AgentSpec, at: u64) -> Agent {
+        Agent {
+            name: spec.name.unwrap_or_else(|| spec.id.clone()),
+            id: spec.id,
+            capabilities: spec.capabilities,
+            concurrency: spec.concurrency,
+            max_errors: spec.max_errors,
+            status: AgentStatus::Created,
+            history: Vec::new(),
+            error_count: 0,
+            last_error: None,
+            running: 0,
+            completed: 0,
+            failed: 0,
+            registered_at: at,
+        }
+    }
+
+    /// Whether the agent can start one more task now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.status.takes_tasks() && self.concurrency.is_none_or(|c| self.running < c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AgentStatus::*;
+    use super::*;
+
+    #[test]
+    fn table_has_the_seed_paths() {
+        for (a, b) in [
+            (Created, Initializing),
+            (Initializing, Ready),
+            (Ready, Running),
+            (Running, Paused),
+            (Paused, Running),
+            (Running, Error),
+            (Error, Ready),
+            (Running, Completed),
+            (Running, Stopped),
+            (Paused, Terminated),
+        ] {
+            assert!(a.can_go_to(b), "{a} -> {b}");
+        }
+    }
+
+    #[test]
+    fn terminated_is_final_and_no_self_loops() {
+        assert!(Terminated.successors().is_empty());
+        for s in AgentStatus::ALL {
+            assert!(!s.can_go_to(s), "{s} loops");
+        }
+        assert!(!Created.can_go_to(Running));
+    }
+
+    #[test]
+    fn parse_is_case_insensitive() {
+        assert_eq!(AgentStatus::parse("paused"), Some(Paused));
+        assert_eq!(AgentStatus::parse("nope"), None);
+    }
+}

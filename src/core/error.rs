@@ -1,0 +1,98 @@
+//! Errors a user can cause. Each variant has a stable `code` (snake_case) that the JS driver puts on
+//! the thrown `Error` and the Worker puts in `{ "error": { "code", "message" } }`. Messages name the
+//! culprit so a user can fix the call without reading Baton's source.
+
+use crate::core::agent::AgentStatus;
+use crate::core::task::TaskStatus;
+
+/// Everything a command can refuse. A refused command leaves the state unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No agent has this id. Register it first, or check the spelling.
+    #[error("unknown agent '{0}'")]
+    UnknownAgent(String),
+    /// No task has this id.
+    #[error("unknown task '{0}'")]
+    UnknownTask(String),
+    /// No workflow has this id.
+    #[error("unknown workflow '{0}'")]
+    UnknownWorkflow(String),
+    /// No snapshot has this id (it may have been pruned: see `snapshots_kept_max`).
+    #[error("unknown snapshot '{0}'")]
+    UnknownSnapshot(String),
+    /// An id that must be unique is already taken.
+    #[error("duplicate {kind} id '{id}'")]
+    DuplicateId { kind: &'static str, id: String },
+    /// The agent lifecycle has no such edge; the message names both states.
+    #[error("agent '{agent}' cannot go from {from} to {to}")]
+    IllegalTransition { agent: String, from: AgentStatus, to: AgentStatus },
+    /// The task is not in a status that allows this operation.
+    #[error("task '{task}' is {status}; {action} needs it {expected}")]
+    TaskState { task: String, status: TaskStatus, action: &'static str, expected: &'static str },
+    /// The agent cannot take this task in its current status.
+    #[error("agent '{agent}' is {status} and cannot take tasks")]
+    AgentUnavailable { agent: String, status: AgentStatus },
+    /// A workflow task depends on a task id the workflow does not have.
+    #[error("workflow '{workflow}': task '{task}' depends on unknown task '{dependency}'")]
+    UnknownDependency { workflow: String, task: String, dependency: String },
+    /// The workflow's dependencies form a cycle; the message lists it.
+    #[error("workflow '{workflow}' has a dependency cycle: {}", cycle.join(" -> "))]
+    Cycle { workflow: String, cycle: Vec<String> },
+    /// A field has a value outside what Baton accepts; the message says what is allowed.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: String },
+    /// A limit was reached; the message names the limit and its value.
+    #[error("limit reached: {limit} = {value}")]
+    LimitReached { limit: &'static str, value: u64 },
+    /// A snapshot or journal could not be decoded.
+    #[error("cannot decode {what}: {reason}")]
+    Decode { what: &'static str, reason: String },
+    /// A payload is not valid JSON or is larger than the limit.
+    #[error("payload: {0}")]
+    Payload(String),
+}
+
+impl Error {
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::UnknownAgent(_) => "unknown_agent",
+            Error::UnknownTask(_) => "unknown_task",
+            Error::UnknownWorkflow(_) => "unknown_workflow",
+            Error::UnknownSnapshot(_) => "unknown_snapshot",
+            Error::DuplicateId { .. } => "duplicate_id",
+            Error::IllegalTransition { .. } => "illegal_transition",
+            Error::TaskState { .. } => "invalid_task_state",
+            Error::AgentUnavailable { .. } => "agent_unavailable",
+            Error::UnknownDependency { .. } => "unknown_dependency",
+            Error::Cycle { .. } => "cycle",
+            Error::Invalid { .. } => "invalid_argument",
+            Error::LimitReached { .. } => "limit_reached",
+            Error::Decode { .. } => "decode_error",
+            Error::Payload(_) => "invalid_payload",
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid { field: field.into(), reason: reason.into() }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_error_names_both_states() {
+        let e = Error::IllegalTransition {
+            agent: "a".into(),
+            from: AgentStatus::Created,
+            to: AgentStatus::Paused,
+        };
+        assert_eq!(e.code(), "illegal_transition");
+        assert_eq!(e.to_string(), "agent 'a' cannot go from Created to Paused");
+    }
+}

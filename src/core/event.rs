@@ -1,0 +1,245 @@
+//! Events: every state change is one, numbered and appended to the journal. The state is a fold of
+//! the journal ([`crate::core::state::State::apply`]); events are facts, decided by the command
+//! handlers before they are applied, so replay never re-decides anything.
+
+use crate::core::agent::{AgentSpec, AgentStatus};
+use crate::core::ids::PayloadId;
+use crate::core::snapshot::SnapshotSummary;
+use crate::core::task::TaskError;
+use crate::core::wire::{Adjacent, AgentRef, TaskRef, WorkflowRef};
+use crate::core::workflow::{FailurePolicy, NewTask, NewWorkflow};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// A built-in event. Custom events (`emit`) are [`Event::Custom`] and use their own topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
+pub enum Event {
+    /// The first record of every journal: what the run was configured with.
+    #[serde(rename = "orchestrator.started")]
+    Started { version: u32, seed: u64, run_id: String, options: Box<crate::core::Options> },
+    #[serde(rename = "agent.registered")]
+    AgentRegistered { spec: Box<AgentSpec> },
+    #[serde(rename = "agent.status")]
+    AgentStatus { agent: AgentRef, from: AgentStatus, to: AgentStatus, reason: String },
+    #[serde(rename = "agent.error")]
+    AgentError { agent: AgentRef, message: String },
+    #[serde(rename = "task.created")]
+    TaskCreated {
+        task: NewTask,
+        agent: AgentRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<Box<str>>,
+        priority: u8,
+        input: PayloadId,
+        metadata: PayloadId,
+        manual: bool,
+    },
+    #[serde(rename = "task.queued")]
+    TaskQueued { task: TaskRef },
+    #[serde(rename = "task.started")]
+    TaskStarted { task: TaskRef, call: u32, attempt: u32 },
+    #[serde(rename = "task.completed")]
+    TaskCompleted { task: TaskRef, output: PayloadId },
+    #[serde(rename = "task.failed")]
+    TaskFailed { task: TaskRef, error: Box<TaskError> },
+    #[serde(rename = "task.cancelled")]
+    TaskCancelled { task: TaskRef, reason: String },
+    #[serde(rename = "task.skipped")]
+    TaskSkipped { task: TaskRef, reason: String },
+    /// An attempt in flight when the state was restored goes back to the queue.
+    #[serde(rename = "task.requeued")]
+    TaskRequeued { task: TaskRef, reason: String },
+    #[serde(rename = "workflow.submitted")]
+    WorkflowSubmitted { workflow: Box<NewWorkflow> },
+    #[serde(rename = "workflow.completed")]
+    WorkflowCompleted { workflow: WorkflowRef },
+    #[serde(rename = "workflow.failed")]
+    WorkflowFailed { workflow: WorkflowRef, task: TaskRef, policy: FailurePolicy },
+    #[serde(rename = "snapshot.created")]
+    SnapshotCreated { summary: Box<SnapshotSummary> },
+    /// A user event from `emit(topic, data)`; written with its own topic as the type.
+    #[serde(skip)]
+    Custom { topic: String, data: PayloadId },
+}
+
+impl Event {
+    /// The topic subscribers match against (the `type` in the journal).
+    pub fn topic(&self) -> &str {
+        match self {
+            Event::Started { .. } => "orchestrator.started",
+            Event::AgentRegistered { .. } => "agent.registered",
+            Event::AgentStatus { .. } => "agent.status",
+            Event::AgentError { .. } => "agent.error",
+            Event::TaskCreated { .. } => "task.created",
+            Event::TaskQueued { .. } => "task.queued",
+            Event::TaskStarted { .. } => "task.started",
+            Event::TaskCompleted { .. } => "task.completed",
+            Event::TaskFailed { .. } => "task.failed",
+            Event::TaskCancelled { .. } => "task.cancelled",
+            Event::TaskSkipped { .. } => "task.skipped",
+            Event::TaskRequeued { .. } => "task.requeued",
+            Event::WorkflowSubmitted { .. } => "workflow.submitted",
+            Event::WorkflowCompleted { .. } => "workflow.completed",
+            Event::WorkflowFailed { .. } => "workflow.failed",
+            Event::SnapshotCreated { .. } => "snapshot.created",
+            Event::Custom { topic, .. } => topic,
+        }
+    }
+}
+
+/// Topics Baton writes itself; `emit` refuses them so a user event is never mistaken for one.
+pub const BUILT_IN_TOPICS: [&str; 16] = [
+    "orchestrator.started",
+    "agent.registered",
+    "agent.status",
+    "agent.error",
+    "task.created",
+    "task.queued",
+    "task.started",
+    "task.completed",
+    "task.failed",
+    "task.cancelled",
+    "task.skipped",
+    "task.requeued",
+    "workflow.submitted",
+    "workflow.completed",
+    "workflow.failed",
+    "snapshot.created",
+];
+
+/// One journal row: `{"seq": n, "at": ms, "type": topic, "data": {...}}`, keys in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub seq: u64,
+    pub at: u64,
+    pub event: Event,
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Builtin<'a> {
+            seq: u64,
+            at: u64,
+            #[serde(flatten)]
+            event: &'a Event,
+        }
+        if let Event::Custom { topic, data } = &self.event {
+            let mut m = s.serialize_map(Some(4))?;
+            m.serialize_entry("seq", &self.seq)?;
+            m.serialize_entry("at", &self.at)?;
+            m.serialize_entry("type", topic)?;
+            m.serialize_entry("data", data)?;
+            return m.end();
+        }
+        Builtin { seq: self.seq, at: self.at, event: &self.event }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RecordVisitor)
+    }
+}
+
+struct RecordVisitor;
+
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a journal record {seq, at, type, data}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let (mut seq, mut at, mut topic, mut event) = (None, None, None::<String>, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<str>>()? {
+            match key.as_ref() {
+                "seq" => seq = Some(map.next_value()?),
+                "at" => at = Some(map.next_value()?),
+                "type" => topic = Some(map.next_value()?),
+                "data" => {
+                    let t = topic
+                        .as_deref()
+                        .ok_or_else(|| de::Error::custom("\"type\" must come before \"data\""))?;
+                    event = Some(map.next_value_seed(EventSeed(t))?);
+                }
+                other => return Err(de::Error::unknown_field(other, &["seq", "at", "type", "data"])),
+            }
+        }
+        Ok(Record {
+            seq: seq.ok_or_else(|| de::Error::missing_field("seq"))?,
+            at: at.ok_or_else(|| de::Error::missing_field("at"))?,
+            event: event.ok_or_else(|| de::Error::missing_field("data"))?,
+        })
+    }
+}
+
+struct EventSeed<'a>(&'a str);
+
+impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
+    type Value = Event;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Event, D::Error> {
+        if BUILT_IN_TOPICS.contains(&self.0) {
+            Event::deserialize(Adjacent { tag: self.0, content: d })
+        } else {
+            Ok(Event::Custom { topic: self.0.to_owned(), data: PayloadId::deserialize(d)? })
+        }
+    }
+}
+
+/// Whether `topic` matches a subscription `pattern`: segments split on `.`; `*` matches one
+/// segment, `**` any number (including none); the pattern `*` alone matches every topic.
+pub fn topic_matches(pattern: &str, topic: &str) -> bool {
+    if pattern == "*" || pattern == "**" {
+        return true;
+    }
+    fn go(p: &[&str], t: &[&str]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(&"**"), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some(&"*"), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let t: Vec<&str> = topic.split('.').collect();
+    go(&p, &t)
+}
+
+/// Checks a subscription pattern or a custom topic: non-empty segments of printable ASCII.
+pub fn validate_topic(field: &str, topic: &str) -> crate::core::Result<()> {
+    let ok = !topic.is_empty()
+        && topic.len() <= 200
+        && topic.split('.').all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()));
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::core::Error::invalid(
+            field,
+            format!("'{topic}' must be dot-separated non-empty segments of printable ASCII, at most 200 bytes"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::topic_matches;
+
+    #[test]
+    fn wildcards() {
+        assert!(topic_matches("task.*", "task.completed"));
+        assert!(!topic_matches("task.*", "task"));
+        assert!(!topic_matches("task.*", "workflow.completed"));
+        assert!(topic_matches("task.completed", "task.completed"));
+        assert!(topic_matches("*", "custom.deep.topic"));
+        assert!(topic_matches("custom.**", "custom.deep.topic"));
+        assert!(topic_matches("*.failed", "workflow.failed"));
+        assert!(!topic_matches("task.*", "task.a.b"));
+    }
+}

@@ -1,0 +1,60 @@
+//! Limits and settings of one orchestrator. Every limit has its unit in its name.
+
+use crate::core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Options {
+    /// Agent calls in flight at once, over all agents; `None` is unlimited.
+    pub max_concurrency: Option<u32>,
+    /// Tasks waiting (pending or queued) at once; `submit` beyond it is refused.
+    pub queue_depth_max: u32,
+    pub agents_max: u32,
+    pub workflow_tasks_max: u32,
+    /// Largest JSON of one payload (input, output, metadata, event data).
+    pub payload_bytes_max: u32,
+    /// Snapshot summaries kept in the list; older ones are dropped.
+    pub snapshots_kept_max: u32,
+    /// Lifecycle transitions kept per agent; older ones are dropped.
+    pub history_rows_max: u32,
+    /// Journal records kept in memory; older ones are dropped (take snapshots to keep a
+    /// restorable point).
+    pub journal_rows_max: u32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            max_concurrency: None,
+            queue_depth_max: 2_000_000,
+            agents_max: 100_000,
+            workflow_tasks_max: 100_000,
+            payload_bytes_max: crate::core::payload::PAYLOAD_BYTES_MAX_DEFAULT as u32,
+            snapshots_kept_max: 100,
+            history_rows_max: 1_000,
+            journal_rows_max: 10_000_000,
+        }
+    }
+}
+
+impl Options {
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("maxConcurrency", self.max_concurrency.unwrap_or(1)),
+            ("queueDepthMax", self.queue_depth_max),
+            ("agentsMax", self.agents_max),
+            ("workflowTasksMax", self.workflow_tasks_max),
+            ("payloadBytesMax", self.payload_bytes_max),
+            ("snapshotsKeptMax", self.snapshots_kept_max),
+            ("historyRowsMax", self.history_rows_max),
+            ("journalRowsMax", self.journal_rows_max),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(Error::invalid(name, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! The payload table: task inputs, outputs and event data, as JSON text.
+//!
+//! A driver that holds live values (the JS driver keeps them in an array indexed by `PayloadId`)
+//! allocates an *unresolved* slot on the hot path and fills it only when the journal or a snapshot is
+//! written out. So payloads are serialized once, when needed, never per task. Drivers whose payloads
+//! are JSON anyway (the Worker) allocate resolved slots directly.
+
+use crate::core::ids::PayloadId;
+use crate::core::{Error, Result};
+use serde_json::value::RawValue;
+
+#[derive(Debug, Default, Clone)]
+pub struct Payloads {
+    slots: Vec<Option<Box<RawValue>>>,
+    unresolved: Vec<u32>,
+    bytes_max: usize,
+}
+
+/// The default limit on one payload's JSON size: a Durable Object row holds at most 2 MB.
+pub const PAYLOAD_BYTES_MAX_DEFAULT: usize = 1 << 20;
+
+impl Payloads {
+    pub fn new(bytes_max: usize) -> Payloads {
+        Payloads { slots: Vec::new(), unresolved: Vec::new(), bytes_max }
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// A slot whose JSON the driver will supply later through [`Payloads::resolve`].
+    pub fn alloc_unresolved(&mut self) -> PayloadId {
+        let id = self.next_id();
+        self.slots.push(None);
+        self.unresolved.push(id.0);
+        id
+    }
+
+    /// A slot filled now; `null` gives [`PayloadId::NONE`].
+    pub fn alloc_json(&mut self, json: &str) -> Result<PayloadId> {
+        let raw = self.parse(json)?;
+        if raw.get() == "null" {
+            return Ok(PayloadId::NONE);
+        }
+        let id = self.next_id();
+        self.slots.push(Some(raw));
+        Ok(id)
+    }
+
+    pub(crate) fn alloc_raw(&mut self, raw: Box<RawValue>) -> PayloadId {
+        if raw.get() == "null" {
+            return PayloadId::NONE;
+        }
+        let id = self.next_id();
+        self.slots.push(Some(raw));
+        id
+    }
+
+    /// Fills an unresolved slot. `json` of `undefined` (an empty string) is stored as `null`.
+    pub fn resolve(&mut self, id: PayloadId, json: &str) -> Result<()> {
+        let slot = self
+            .slots
+            .get_mut(id.0 as usize)
+            .ok_or_else(|| Error::Payload(format!("no payload slot {}", id.0)))?;
+        let json = if json.is_empty() { "null" } else { json };
+        let raw = Self::parse_limited(json, self.bytes_max)?;
+        *slot = Some(raw);
+        Ok(())
+    }
+
+    /// Slots the driver has not filled yet, oldest first; the list is emptied.
+    pub fn take_unresolved(&mut self) -> Vec<u32> {
+        let slots = &self.slots;
+        let mut ids = std::mem::take(&mut self.unresolved);
+        ids.retain(|&i| slots[i as usize].is_none());
+        ids
+    }
+
+    pub fn has_unresolved(&self) -> bool {
+        self.unresolved.iter().any(|&i| self.slots[i as usize].is_none())
+    }
+
+    /// The JSON of a payload, `None` for [`PayloadId::NONE`] or a slot not yet resolved.
+    pub fn get(&self, id: PayloadId) -> Option<&RawValue> {
+        self.slots.get(id.0 as usize)?.as_deref()
+    }
+
+    fn next_id(&self) -> PayloadId {
+        let n = u32::try_from(self.slots.len()).expect("fewer than 2^32 payloads");
+        assert!(n != u32::MAX, "payload table full");
+        PayloadId(n)
+    }
+
+    fn parse(&self, json: &str) -> Result<Box<RawValue>> {
+        Self::parse_limited(json, self.bytes_max)
+    }
+
+    fn parse_limited(json: &str, bytes_max: usize) -> Result<Box<RawValue>> {
+        if json.len() > bytes_max {
+            return Err(Error::Payload(format!(
+                "{} bytes is over payload_bytes_max = {bytes_max}",
+                json.len()
+            )));
+        }
+        RawValue::from_string(json.to_owned())
+            .map_err(|e| Error::Payload(format!("not valid JSON: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unresolved_slots_are_listed_once_and_filled_later() {
+        let mut p = Payloads::new(64);
+        let a = p.alloc_unresolved();
+        let b = p.alloc_json("{\"x\":1}").unwrap();
+        assert_eq!(p.take_unresolved(), vec![a.0]);
+        assert!(p.take_unresolved().is_empty());
+        p.resolve(a, "[1,2]").unwrap();
+        assert_eq!(p.get(a).unwrap().get(), "[1,2]");
+        assert_eq!(p.get(b).unwrap().get(), "{\"x\":1}");
+    }
+
+    #[test]
+    fn null_is_none_and_limits_hold() {
+        let mut p = Payloads::new(8);
+        assert_eq!(p.alloc_json("null").unwrap(), PayloadId::NONE);
+        assert_eq!(p.alloc_json("\"123456789\"").unwrap_err().to_string().contains("over"), true);
+        assert!(p.alloc_json("{").is_err());
+    }
+}
+
+impl Payloads {
+    pub fn set_bytes_max(&mut self, bytes_max: usize) {
+        self.bytes_max = bytes_max;
+    }
+}

@@ -1,0 +1,97 @@
+//! The ready queue: tasks whose dependencies are done, waiting for their agent to have room.
+//!
+//! Order is priority (1 first), then submission order (the task index). Each agent has its own
+//! queue; the heads of the agents that can take a task now are kept in one ordered set, so taking
+//! the best runnable task is O(log n) however many tasks wait behind a paused or busy agent.
+
+use crate::core::ids::{AgentIx, TaskIx};
+use std::collections::BTreeSet;
+
+type Key = (u8, u32); // (priority, task index)
+
+#[derive(Debug, Default, Clone)]
+pub struct ReadyQueue {
+    per_agent: Vec<BTreeSet<Key>>,
+    /// The head each agent has in `heads`, if it is there.
+    head_of: Vec<Option<Key>>,
+    heads: BTreeSet<(u8, u32, u32)>,
+    len: usize,
+}
+
+impl ReadyQueue {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn agent_len(&self, agent: AgentIx) -> usize {
+        self.per_agent.get(agent.usize()).map_or(0, BTreeSet::len)
+    }
+
+    pub fn add_agent(&mut self) {
+        self.per_agent.push(BTreeSet::new());
+        self.head_of.push(None);
+    }
+
+    pub fn push(&mut self, agent: AgentIx, priority: u8, task: TaskIx, eligible: bool) {
+        let inserted = self.per_agent[agent.usize()].insert((priority, task.0));
+        debug_assert!(inserted, "a task is queued once");
+        self.len += 1;
+        self.refresh(agent, eligible);
+    }
+
+    pub fn remove(&mut self, agent: AgentIx, priority: u8, task: TaskIx, eligible: bool) -> bool {
+        let removed = self.per_agent[agent.usize()].remove(&(priority, task.0));
+        if removed {
+            self.len -= 1;
+            self.refresh(agent, eligible);
+        }
+        removed
+    }
+
+    /// The best task among agents that can take one, without removing it.
+    pub fn peek(&self) -> Option<(AgentIx, TaskIx)> {
+        self.heads.first().map(|&(_, t, a)| (AgentIx(a), TaskIx(t)))
+    }
+
+    /// Re-reads whether `agent` can take a task now and updates its place among the heads.
+    /// Call it whenever the agent's status or running count changes.
+    pub fn refresh(&mut self, agent: AgentIx, eligible: bool) {
+        let a = agent.usize();
+        let want = if eligible { self.per_agent[a].first().copied() } else { None };
+        if self.head_of[a] == want {
+            return;
+        }
+        if let Some((p, t)) = self.head_of[a] {
+            self.heads.remove(&(p, t, agent.0));
+        }
+        if let Some((p, t)) = want {
+            self.heads.insert((p, t, agent.0));
+        }
+        self.head_of[a] = want;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_then_submission_order_across_agents() {
+        let mut q = ReadyQueue::default();
+        q.add_agent();
+        q.add_agent();
+        q.push(AgentIx(0), 5, TaskIx(0), true);
+        q.push(AgentIx(1), 5, TaskIx(1), true);
+        q.push(AgentIx(1), 1, TaskIx(2), true);
+        assert_eq!(q.peek(), Some((AgentIx(1), TaskIx(2))));
+        q.remove(AgentIx(1), 1, TaskIx(2), true);
+        assert_eq!(q.peek(), Some((AgentIx(0), TaskIx(0))));
+        q.refresh(AgentIx(0), false); // paused: its tasks wait, others go first
+        assert_eq!(q.peek(), Some((AgentIx(1), TaskIx(1))));
+        assert_eq!(q.len(), 2);
+    }
+}

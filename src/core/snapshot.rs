@@ -1,0 +1,102 @@
+//! Snapshots: a versioned copy of the whole state plus its journal position. The state is a fold
+//! of the journal, so a snapshot is a cache of that fold: restoring one and replaying the journal
+//! after it gives the same state as replaying everything.
+
+use crate::core::agent::AgentStatus;
+use crate::core::state::State;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The `format` field of every snapshot document.
+pub const SNAPSHOT_FORMAT: &str = "baton.snapshot";
+/// Bumped whenever the snapshot layout changes incompatibly.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// What the list of recent snapshots shows about each one (the first seed's fields).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotSummary {
+    pub id: String,
+    /// `manual`, `workflow.completed`, `workflow.failed` or `agent.error`.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The journal position the snapshot reflects: the seq of its own `snapshot.created` record.
+    pub seq: u64,
+    pub at: u64,
+    pub agents_status: BTreeMap<String, AgentStatus>,
+    pub task_count: u64,
+    pub completed_count: u64,
+}
+
+/// A snapshot document, as `snapshot()` writes it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SnapshotOut<'a> {
+    pub format: &'static str,
+    pub version: u32,
+    pub id: &'a str,
+    pub seq: u64,
+    pub at: u64,
+    pub state: &'a State,
+}
+
+/// A snapshot document, as `restore()` reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SnapshotIn {
+    pub format: String,
+    pub version: u32,
+    #[allow(dead_code)]
+    pub id: String,
+    pub seq: u64,
+    #[allow(dead_code)]
+    pub at: u64,
+    pub state: State,
+}
+
+/// Checks that a decoded state is internally consistent, so that a corrupt or hand-edited
+/// snapshot is refused with an error instead of tripping an invariant later.
+pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
+    use crate::core::ids::PayloadId;
+    let bad = |reason: String| Err(crate::core::Error::Decode { what: "snapshot", reason });
+    let payload_ok = |p: PayloadId| p.is_none() || (p.index() as usize) < payloads;
+    let mut ids = std::collections::BTreeSet::new();
+    for a in &s.agents {
+        if !ids.insert(a.id.as_str()) {
+            return bad(format!("agent '{}' appears twice", a.id));
+        }
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for w in &s.workflows {
+        let n = w.local_ids.len();
+        if !ids.insert(w.id.as_str())
+            || w.deps.len() != n
+            || w.dependents.len() != n
+            || w.first.usize() + n > s.tasks.len()
+            || w.deps.iter().chain(&w.dependents).flatten().any(|&d| d as usize >= n)
+            || w.remaining as usize > n
+        {
+            return bad(format!("workflow '{}' is inconsistent", w.id));
+        }
+    }
+    let mut calls = std::collections::BTreeSet::new();
+    for (i, t) in s.tasks.iter().enumerate() {
+        let ok = t.agent.usize() < s.agents.len()
+            && t.workflow.is_none_or(|w| {
+                s.workflows.get(w.usize()).is_some_and(|wf| {
+                    (wf.first.usize()..wf.first.usize() + wf.local_ids.len()).contains(&i)
+                })
+            })
+            && payload_ok(t.input)
+            && payload_ok(t.output)
+            && payload_ok(t.metadata)
+            && (t.call == 0 || calls.insert(t.call))
+            && t.call < s.next_call.max(1)
+            && (t.status == crate::core::task::TaskStatus::Running || t.call == 0);
+        if !ok {
+            return bad(format!("task {} is inconsistent", i + 1));
+        }
+    }
+    Ok(())
+}

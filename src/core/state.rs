@@ -1,0 +1,449 @@
+//! The state: everything the journal says, folded. [`State::apply`] is the only place that mutates
+//! it, and it decides nothing: it carries out an event that a command handler already decided and
+//! validated. That is what makes replay exact.
+
+use crate::core::agent::{Agent, AgentStatus, Transition};
+use crate::core::event::{Event, Record};
+use crate::core::ids::{AgentIx, PayloadId, TaskIx, WorkflowIx};
+use crate::core::queue::ReadyQueue;
+use crate::core::snapshot::SnapshotSummary;
+use crate::core::task::{auto_task_id, parse_auto_task_id, ErrorClass, Task, TaskError, TaskStatus};
+use crate::core::workflow::{Workflow, WorkflowStatus};
+use crate::core::Options;
+use rand_core::{RngCore, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub options: Options,
+    pub seed: u64,
+    pub run_id: String,
+    pub(crate) rng: Pcg64Mcg,
+    pub agents: Vec<Agent>,
+    pub tasks: Vec<Task>,
+    pub workflows: Vec<Workflow>,
+    /// The most recent snapshot summaries, oldest first (at most `snapshots_kept_max`).
+    pub snapshots: VecDeque<SnapshotSummary>,
+    pub snapshots_taken: u64,
+    pub next_call: u32,
+    pub agent_errors: u64,
+    /// The seq of the last applied record.
+    pub seq: u64,
+    /// The time of the last applied record.
+    pub now: u64,
+    #[serde(skip)]
+    pub(crate) derived: Derived,
+}
+
+/// Indexes and counters recomputed from the rest on restore; never serialized.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Derived {
+    pub agent_index: BTreeMap<String, AgentIx>,
+    pub task_index: BTreeMap<Box<str>, TaskIx>,
+    pub workflow_index: BTreeMap<String, WorkflowIx>,
+    pub queue: ReadyQueue,
+    pub running: u32,
+    pub calls: BTreeMap<u32, TaskIx>,
+    pub by_status: [u64; 9],
+}
+
+/// The PRNG's first draw names the run; everything random after comes from the same stream.
+pub(crate) fn seeded(seed: u64) -> (Pcg64Mcg, String) {
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let run_id = format!("{:016x}", rng.next_u64());
+    (rng, run_id)
+}
+
+impl State {
+    pub(crate) fn new(seed: u64, options: Options) -> State {
+        let (rng, run_id) = seeded(seed);
+        State {
+            options,
+            seed,
+            run_id,
+            rng,
+            agents: Vec::new(),
+            tasks: Vec::new(),
+            workflows: Vec::new(),
+            snapshots: VecDeque::new(),
+            snapshots_taken: 0,
+            next_call: 1,
+            agent_errors: 0,
+            seq: 0,
+            now: 0,
+            derived: Derived::default(),
+        }
+    }
+
+    // ---- lookups -------------------------------------------------------------------------
+
+    pub fn agent_ix(&self, id: &str) -> Option<AgentIx> {
+        self.derived.agent_index.get(id).copied()
+    }
+
+    pub fn agent_id(&self, ix: AgentIx) -> Option<String> {
+        self.agents.get(ix.usize()).map(|a| a.id.clone())
+    }
+
+    pub fn workflow_ix(&self, id: &str) -> Option<WorkflowIx> {
+        self.derived.workflow_index.get(id).copied()
+    }
+
+    pub fn workflow_id(&self, ix: WorkflowIx) -> Option<String> {
+        self.workflows.get(ix.usize()).map(|w| w.id.clone())
+    }
+
+    /// A task's user-facing id: the user's, `workflow/task`, or the generated `task-<n>`.
+    pub fn task_id(&self, ix: TaskIx) -> Option<String> {
+        let t = self.tasks.get(ix.usize())?;
+        Some(match (&t.id, t.workflow) {
+            (Some(id), _) => id.to_string(),
+            (None, Some(w)) => {
+                let wf = &self.workflows[w.usize()];
+                format!("{}/{}", wf.id, wf.local_ids[wf.local(ix) as usize])
+            }
+            (None, None) => auto_task_id(ix.0),
+        })
+    }
+
+    pub fn task_ix(&self, id: &str) -> Option<TaskIx> {
+        if let Some(&ix) = self.derived.task_index.get(id) {
+            return Some(ix);
+        }
+        if let Some((w, local)) = id.split_once('/') {
+            let wf = &self.workflows[self.workflow_ix(w)?.usize()];
+            return wf.local_index.get(local).map(|&l| wf.task(l));
+        }
+        let ix = parse_auto_task_id(id)?;
+        let t = self.tasks.get(ix as usize)?;
+        (t.id.is_none() && t.workflow.is_none()).then_some(TaskIx(ix))
+    }
+
+    pub fn agent(&self, ix: AgentIx) -> &Agent {
+        &self.agents[ix.usize()]
+    }
+
+    pub fn task(&self, ix: TaskIx) -> &Task {
+        &self.tasks[ix.usize()]
+    }
+
+    pub fn running(&self) -> u32 {
+        self.derived.running
+    }
+
+    pub fn queue(&self) -> &ReadyQueue {
+        &self.derived.queue
+    }
+
+    pub fn call_task(&self, call: u32) -> Option<TaskIx> {
+        self.derived.calls.get(&call).copied()
+    }
+
+    pub fn count(&self, s: TaskStatus) -> u64 {
+        self.derived.by_status[s as usize]
+    }
+
+    // ---- the fold ------------------------------------------------------------------------
+
+    /// Carries out one decided event. Panics only on a broken invariant (an event that does not
+    /// fit the state), which would be a bug in a command handler or a corrupt journal that got
+    /// past decoding; decoding checks what it can.
+    pub(crate) fn apply(&mut self, rec: &Record) {
+        let at = rec.at;
+        self.seq = rec.seq;
+        self.now = self.now.max(at);
+        match &rec.event {
+            Event::Started { seed, options, .. } => {
+                let (rng, run_id) = seeded(*seed);
+                self.seed = *seed;
+                self.rng = rng;
+                self.run_id = run_id;
+                self.options = (**options).clone();
+            }
+            Event::AgentRegistered { spec } => {
+                let spec: &crate::core::agent::AgentSpec = spec;
+                let ix = AgentIx(self.agents.len() as u32);
+                self.derived.agent_index.insert(spec.id.clone(), ix);
+                self.agents.push(Agent::new(spec.clone(), at));
+                self.derived.queue.add_agent();
+            }
+            Event::AgentStatus { agent, from, to, reason } => {
+                let rows_max = self.options.history_rows_max as usize;
+                let a = &mut self.agents[agent.0.usize()];
+                assert_eq!(a.status, *from, "agent.status applies to its from-state");
+                a.status = *to;
+                if a.history.len() >= rows_max {
+                    a.history.remove(0);
+                }
+                a.history.push(Transition { from: *from, to: *to, reason: reason.clone(), at });
+                self.refresh_agent(agent.0);
+            }
+            Event::AgentError { agent, message } => {
+                let a = &mut self.agents[agent.0.usize()];
+                a.error_count += 1;
+                a.last_error = Some(message.clone());
+                self.agent_errors += 1;
+            }
+            Event::TaskCreated { task, agent, name, priority, input, metadata, manual } => {
+                let ix = TaskIx(self.tasks.len() as u32);
+                if let Some(id) = &task.custom_id {
+                    self.derived.task_index.insert(id.clone(), ix);
+                }
+                self.push_task(Task {
+                    id: task.custom_id.clone(),
+                    agent: agent.0,
+                    name: name.clone(),
+                    priority: *priority,
+                    status: TaskStatus::Pending,
+                    manual: *manual,
+                    input: *input,
+                    metadata: *metadata,
+                    output: PayloadId::NONE,
+                    error: None,
+                    attempts: 0,
+                    call: 0,
+                    created_at: at,
+                    started_at: None,
+                    completed_at: None,
+                    workflow: None,
+                    waiting_on: 0,
+                });
+            }
+            Event::TaskQueued { task } | Event::TaskRequeued { task, .. } => {
+                self.leave_running(task.0);
+                self.set_status(task.0, TaskStatus::Queued);
+                let t = &self.tasks[task.0.usize()];
+                let (agent, priority) = (t.agent, t.priority);
+                let room = self.agents[agent.usize()].has_room();
+                self.derived.queue.push(agent, priority, task.0, room);
+            }
+            Event::TaskStarted { task, call, attempt } => {
+                let ix = task.0;
+                let t = &self.tasks[ix.usize()];
+                if t.status == TaskStatus::Queued {
+                    let room = self.agents[t.agent.usize()].has_room();
+                    self.derived.queue.remove(t.agent, t.priority, ix, room);
+                }
+                self.set_status(ix, TaskStatus::Running);
+                let t = &mut self.tasks[ix.usize()];
+                t.attempts = *attempt;
+                t.call = *call;
+                t.started_at.get_or_insert(at);
+                let agent = t.agent;
+                self.agents[agent.usize()].running += 1;
+                self.derived.running += 1;
+                if *call != 0 {
+                    self.derived.calls.insert(*call, ix);
+                }
+                self.next_call = self.next_call.max(call + 1);
+                self.refresh_agent(agent);
+            }
+            Event::TaskCompleted { task, output } => {
+                self.finish(task.0, TaskStatus::Completed, at);
+                let t = &mut self.tasks[task.0.usize()];
+                t.output = *output;
+                let agent = t.agent;
+                self.agents[agent.usize()].completed += 1;
+                self.release_dependents(task.0);
+            }
+            Event::TaskFailed { task, error } => {
+                self.finish(task.0, TaskStatus::Failed, at);
+                let t = &mut self.tasks[task.0.usize()];
+                t.error = Some(error.clone());
+                let agent = t.agent;
+                self.agents[agent.usize()].failed += 1;
+            }
+            Event::TaskCancelled { task, reason } => {
+                self.finish(task.0, TaskStatus::Cancelled, at);
+                self.tasks[task.0.usize()].error = Some(Box::new(TaskError {
+                    class: ErrorClass::Cancelled,
+                    message: reason.clone(),
+                }));
+            }
+            Event::TaskSkipped { task, reason } => {
+                self.finish(task.0, TaskStatus::Skipped, at);
+                self.tasks[task.0.usize()].error = Some(Box::new(TaskError {
+                    class: ErrorClass::Cancelled,
+                    message: reason.clone(),
+                }));
+            }
+            Event::WorkflowSubmitted { workflow } => self.create_workflow(workflow, at),
+            Event::WorkflowCompleted { workflow } => {
+                let w = &mut self.workflows[workflow.0.usize()];
+                w.status = WorkflowStatus::Completed;
+                w.finished_at = Some(at);
+            }
+            Event::WorkflowFailed { workflow, task, .. } => {
+                let w = &mut self.workflows[workflow.0.usize()];
+                w.status = WorkflowStatus::Failed;
+                w.failed_task = Some(task.0);
+                w.finished_at = Some(at);
+            }
+            Event::SnapshotCreated { summary } => {
+                let summary: &SnapshotSummary = summary;
+                if self.snapshots.len() >= self.options.snapshots_kept_max as usize {
+                    self.snapshots.pop_front();
+                }
+                self.snapshots.push_back(summary.clone());
+                self.snapshots_taken += 1;
+            }
+            Event::Custom { .. } => {}
+        }
+    }
+
+    fn push_task(&mut self, task: Task) {
+        self.derived.by_status[task.status as usize] += 1;
+        self.tasks.push(task);
+    }
+
+    fn set_status(&mut self, ix: TaskIx, to: TaskStatus) {
+        let t = &mut self.tasks[ix.usize()];
+        self.derived.by_status[t.status as usize] -= 1;
+        self.derived.by_status[to as usize] += 1;
+        t.status = to;
+    }
+
+    fn refresh_agent(&mut self, agent: AgentIx) {
+        let room = self.agents[agent.usize()].has_room();
+        self.derived.queue.refresh(agent, room);
+    }
+
+    /// Takes a task out of the queue or off its agent, whichever holds it.
+    fn leave_running(&mut self, ix: TaskIx) {
+        let t = &self.tasks[ix.usize()];
+        let agent = t.agent;
+        match t.status {
+            TaskStatus::Running => {
+                let call = t.call;
+                self.agents[agent.usize()].running -= 1;
+                self.derived.running -= 1;
+                self.derived.calls.remove(&call);
+                self.tasks[ix.usize()].call = 0;
+                self.refresh_agent(agent);
+            }
+            TaskStatus::Queued => {
+                let room = self.agents[agent.usize()].has_room();
+                self.derived.queue.remove(agent, t.priority, ix, room);
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, ix: TaskIx, to: TaskStatus, at: u64) {
+        assert!(!self.tasks[ix.usize()].status.is_terminal(), "a task ends once");
+        self.leave_running(ix);
+        self.set_status(ix, to);
+        let t = &mut self.tasks[ix.usize()];
+        t.completed_at = Some(at);
+        if let Some(w) = t.workflow {
+            self.workflows[w.usize()].remaining -= 1;
+        }
+    }
+
+    fn release_dependents(&mut self, ix: TaskIx) {
+        let Some(w) = self.tasks[ix.usize()].workflow else { return };
+        let wf = &self.workflows[w.usize()];
+        let local = wf.local(ix);
+        for &d in &wf.dependents[local as usize] {
+            let t = wf.task(d);
+            self.tasks[t.usize()].waiting_on -= 1;
+        }
+    }
+
+    fn create_workflow(&mut self, nw: &crate::core::workflow::NewWorkflow, at: u64) {
+        let wix = WorkflowIx(self.workflows.len() as u32);
+        let first = TaskIx(self.tasks.len() as u32);
+        let mut dependents = vec![Vec::new(); nw.tasks.len()];
+        for (i, t) in nw.tasks.iter().enumerate() {
+            for &d in &t.depends_on {
+                dependents[d as usize].push(i as u32);
+            }
+        }
+        let mut wf = Workflow {
+            id: nw.id.clone(),
+            name: nw.name.clone(),
+            policy: nw.policy,
+            first,
+            local_ids: nw.tasks.iter().map(|t| t.id.as_str().into()).collect(),
+            deps: nw.tasks.iter().map(|t| t.depends_on.clone()).collect(),
+            dependents,
+            status: WorkflowStatus::Running,
+            remaining: nw.tasks.len() as u32,
+            failed_task: None,
+            submitted_at: at,
+            finished_at: None,
+            local_index: BTreeMap::new(),
+        };
+        wf.rebuild_index();
+        self.derived.workflow_index.insert(nw.id.clone(), wix);
+        self.workflows.push(wf);
+        for t in &nw.tasks {
+            self.push_task(Task {
+                id: None,
+                agent: t.agent.0,
+                name: t.name.as_deref().map(Into::into),
+                priority: t.priority,
+                status: TaskStatus::Pending,
+                manual: false,
+                input: t.input,
+                metadata: t.metadata,
+                output: PayloadId::NONE,
+                error: None,
+                attempts: 0,
+                call: 0,
+                created_at: at,
+                started_at: None,
+                completed_at: None,
+                workflow: Some(wix),
+                waiting_on: t.depends_on.len() as u32,
+            });
+        }
+    }
+
+    /// Recomputes [`Derived`] after deserialization.
+    pub(crate) fn rebuild_derived(&mut self) {
+        let mut d = Derived::default();
+        for (i, a) in self.agents.iter().enumerate() {
+            d.agent_index.insert(a.id.clone(), AgentIx(i as u32));
+            d.queue.add_agent();
+        }
+        for w in &mut self.workflows {
+            w.rebuild_index();
+        }
+        for (i, w) in self.workflows.iter().enumerate() {
+            d.workflow_index.insert(w.id.clone(), WorkflowIx(i as u32));
+        }
+        for a in &mut self.agents {
+            a.running = 0;
+        }
+        for (i, t) in self.tasks.iter().enumerate() {
+            let ix = TaskIx(i as u32);
+            d.by_status[t.status as usize] += 1;
+            if let Some(id) = &t.id {
+                d.task_index.insert(id.clone(), ix);
+            }
+            match t.status {
+                TaskStatus::Running => {
+                    self.agents[t.agent.usize()].running += 1;
+                    d.running += 1;
+                    if t.call != 0 {
+                        d.calls.insert(t.call, ix);
+                    }
+                }
+                TaskStatus::Queued => d.queue.push(t.agent, t.priority, ix, false),
+                _ => {}
+            }
+        }
+        for (i, a) in self.agents.iter().enumerate() {
+            d.queue.refresh(AgentIx(i as u32), a.has_room());
+        }
+        self.derived = d;
+    }
+
+    pub(crate) fn status_of(&self, agent: AgentIx) -> AgentStatus {
+        self.agents[agent.usize()].status
+    }
+}

@@ -1,0 +1,205 @@
+//! Tasks: one unit of work for one agent, either submitted (the scheduler runs it) or manual (the
+//! caller runs it and reports, the first seed's style).
+
+use crate::core::ids::{AgentIx, PayloadId, WorkflowIx};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a task is. `Pending` waits for dependencies (or, manual, for `startTask`); `Queued` is in
+/// the ready queue; the last five are terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum TaskStatus {
+    Pending,
+    Queued,
+    Running,
+    Retrying,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+    Skipped,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 9] = [
+        TaskStatus::Pending,
+        TaskStatus::Queued,
+        TaskStatus::Running,
+        TaskStatus::Retrying,
+        TaskStatus::Completed,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+        TaskStatus::TimedOut,
+        TaskStatus::Skipped,
+    ];
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Completed
+                | TaskStatus::Failed
+                | TaskStatus::Cancelled
+                | TaskStatus::TimedOut
+                | TaskStatus::Skipped
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "Pending",
+            TaskStatus::Queued => "Queued",
+            TaskStatus::Running => "Running",
+            TaskStatus::Retrying => "Retrying",
+            TaskStatus::Completed => "Completed",
+            TaskStatus::Failed => "Failed",
+            TaskStatus::Cancelled => "Cancelled",
+            TaskStatus::TimedOut => "TimedOut",
+            TaskStatus::Skipped => "Skipped",
+        }
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why an attempt failed; each class will map to a recovery strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    Agent,
+    Tool,
+    Timeout,
+    Validation,
+    Permission,
+    RateLimit,
+    Cancelled,
+    Internal,
+}
+
+impl ErrorClass {
+    pub fn parse(s: &str) -> Option<ErrorClass> {
+        Some(match s {
+            "agent" => ErrorClass::Agent,
+            "tool" => ErrorClass::Tool,
+            "timeout" => ErrorClass::Timeout,
+            "validation" => ErrorClass::Validation,
+            "permission" => ErrorClass::Permission,
+            "rate_limit" => ErrorClass::RateLimit,
+            "cancelled" => ErrorClass::Cancelled,
+            "internal" => ErrorClass::Internal,
+            _ => return None,
+        })
+    }
+}
+
+/// A failure, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskError {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+/// What the user gives to submit a task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskSpec {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub agent: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// 1 is the highest; the default is [`PRIORITY_DEFAULT`].
+    #[serde(default)]
+    pub priority: Option<u32>,
+}
+
+pub const PRIORITY_DEFAULT: u8 = 5;
+pub const PRIORITY_LOWEST: u8 = 255;
+
+/// A task as the core keeps it. Kept small: a million pending tasks must fit a Durable Object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    /// The user's id, or `None` for a generated one (`task-<n>`, n = index + 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Box<str>>,
+    pub agent: AgentIx,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Box<str>>,
+    pub priority: u8,
+    pub status: TaskStatus,
+    pub manual: bool,
+    pub input: PayloadId,
+    pub metadata: PayloadId,
+    pub output: PayloadId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Box<TaskError>>,
+    pub attempts: u32,
+    /// The call id of the attempt in flight (0 when none).
+    pub call: u32,
+    pub created_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowIx>,
+    /// Dependencies not yet completed.
+    pub waiting_on: u32,
+}
+
+pub(crate) fn auto_task_id(ix: u32) -> String {
+    format!("task-{}", ix as u64 + 1)
+}
+
+/// The index a generated id stands for, if `id` has the generated form.
+pub(crate) fn parse_auto_task_id(id: &str) -> Option<u32> {
+    let n: u64 = id.strip_prefix("task-")?.parse().ok()?;
+    if n == 0 || n > u32::MAX as u64 || id != format!("task-{n}") {
+        return None;
+    }
+    Some((n - 1) as u32)
+}
+
+pub(crate) fn validate_priority(p: Option<u32>) -> crate::core::Result<u8> {
+    match p {
+        None => Ok(PRIORITY_DEFAULT),
+        Some(p) if (1..=PRIORITY_LOWEST as u32).contains(&p) => Ok(p as u8),
+        Some(p) => Err(crate::core::Error::invalid(
+            "priority",
+            format!("{p} is outside 1..=255 (1 is the highest)"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_ids_round_trip_and_reject_lookalikes() {
+        assert_eq!(auto_task_id(0), "task-1");
+        assert_eq!(parse_auto_task_id("task-1"), Some(0));
+        assert_eq!(parse_auto_task_id("task-01"), None);
+        assert_eq!(parse_auto_task_id("task-0"), None);
+        assert_eq!(parse_auto_task_id("task-x"), None);
+    }
+
+    #[test]
+    fn terminal_statuses() {
+        let terminal: Vec<_> = TaskStatus::ALL.into_iter().filter(|s| s.is_terminal()).collect();
+        assert_eq!(terminal.len(), 5);
+        assert!(!TaskStatus::Retrying.is_terminal());
+    }
+
+    #[test]
+    fn priority_bounds() {
+        assert_eq!(validate_priority(None).unwrap(), PRIORITY_DEFAULT);
+        assert_eq!(validate_priority(Some(1)).unwrap(), 1);
+        assert!(validate_priority(Some(0)).is_err());
+        assert!(validate_priority(Some(256)).is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! Read-only views of the state, shaped for users: statistics and per-agent status use the first
+//! seed's snake_case keys (`agents_running`, `error_count`, ...) so its users find what they know.
+
+use crate::core::agent::AgentStatus;
+use crate::core::ids::TaskIx;
+use crate::core::state::State;
+use crate::core::task::{TaskError, TaskStatus};
+use crate::core::workflow::{FailurePolicy, WorkflowStatus};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Statistics {
+    pub total_agents: u64,
+    pub agents_running: u64,
+    pub agents_paused: u64,
+    pub agents_error: u64,
+    pub agents_stopped: u64,
+    pub agent_errors: u64,
+    pub total_tasks: u64,
+    pub tasks_pending: u64,
+    pub tasks_queued: u64,
+    pub tasks_running: u64,
+    pub tasks_completed: u64,
+    pub tasks_failed: u64,
+    pub tasks_cancelled: u64,
+    pub tasks_skipped: u64,
+    pub total_workflows: u64,
+    pub workflows_running: u64,
+    pub workflows_completed: u64,
+    pub workflows_failed: u64,
+    pub snapshots: u64,
+    pub journal_seq: u64,
+    pub now: u64,
+}
+
+pub fn statistics(s: &State) -> Statistics {
+    let agents = |st: AgentStatus| s.agents.iter().filter(|a| a.status == st).count() as u64;
+    let wf = |st: WorkflowStatus| s.workflows.iter().filter(|w| w.status == st).count() as u64;
+    Statistics {
+        total_agents: s.agents.len() as u64,
+        agents_running: agents(AgentStatus::Running),
+        agents_paused: agents(AgentStatus::Paused),
+        agents_error: agents(AgentStatus::Error),
+        agents_stopped: agents(AgentStatus::Stopped) + agents(AgentStatus::Terminated),
+        agent_errors: s.agent_errors,
+        total_tasks: s.tasks.len() as u64,
+        tasks_pending: s.count(TaskStatus::Pending),
+        tasks_queued: s.count(TaskStatus::Queued),
+        tasks_running: s.count(TaskStatus::Running),
+        tasks_completed: s.count(TaskStatus::Completed),
+        tasks_failed: s.count(TaskStatus::Failed) + s.count(TaskStatus::TimedOut),
+        tasks_cancelled: s.count(TaskStatus::Cancelled),
+        tasks_skipped: s.count(TaskStatus::Skipped),
+        total_workflows: s.workflows.len() as u64,
+        workflows_running: wf(WorkflowStatus::Running),
+        workflows_completed: wf(WorkflowStatus::Completed),
+        workflows_failed: wf(WorkflowStatus::Failed),
+        snapshots: s.snapshots_taken,
+        journal_seq: s.seq,
+        now: s.now,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentView {
+    pub id: String,
+    pub name: String,
+    pub status: AgentStatus,
+    pub capabilities: Vec<String>,
+    pub error_count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub running_tasks: u32,
+    pub queued_tasks: u64,
+    pub completed_tasks: u64,
+    pub failed_tasks: u64,
+    pub concurrency: Option<u32>,
+}
+
+pub fn agents_status(s: &State) -> BTreeMap<String, AgentView> {
+    s.agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let view = AgentView {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                status: a.status,
+                capabilities: a.capabilities.clone(),
+                error_count: a.error_count,
+                last_error: a.last_error.clone(),
+                running_tasks: a.running,
+                queued_tasks: s.queue().agent_len(crate::core::ids::AgentIx(i as u32)) as u64,
+                completed_tasks: a.completed,
+                failed_tasks: a.failed,
+                concurrency: a.concurrency,
+            };
+            (a.id.clone(), view)
+        })
+        .collect()
+}
+
+/// A task as users see it; the driver adds `input`, `output` and `metadata` from its payloads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskView {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub agent: String,
+    pub status: TaskStatus,
+    pub priority: u8,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+    pub created_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    pub manual: bool,
+}
+
+pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
+    let t = s.task(ix);
+    TaskView {
+        id: s.task_id(ix).expect("task exists"),
+        name: t.name.as_deref().map(str::to_owned),
+        agent: s.agent(t.agent).id.clone(),
+        status: t.status,
+        priority: t.priority,
+        attempts: t.attempts,
+        error: t.error.as_deref().cloned(),
+        created_at: t.created_at,
+        started_at: t.started_at,
+        completed_at: t.completed_at,
+        workflow: t.workflow.and_then(|w| s.workflow_id(w)),
+        manual: t.manual,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowTaskView {
+    pub id: String,
+    pub status: TaskStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskError>,
+}
+
+/// A workflow as users see it; the driver adds `outputs` (by task id) from its payloads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowView {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub status: WorkflowStatus,
+    pub failure_policy: FailurePolicy,
+    pub tasks: BTreeMap<String, WorkflowTaskView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_task: Option<String>,
+    pub submitted_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<u64>,
+}
+
+pub fn workflow_view(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowView {
+    let wf = &s.workflows[w.usize()];
+    let tasks = wf
+        .tasks()
+        .map(|ix| {
+            let t = s.task(ix);
+            let local = wf.local_ids[wf.local(ix) as usize].to_string();
+            let view = WorkflowTaskView {
+                id: s.task_id(ix).expect("task exists"),
+                status: t.status,
+                error: t.error.as_deref().cloned(),
+            };
+            (local, view)
+        })
+        .collect();
+    WorkflowView {
+        id: wf.id.clone(),
+        name: wf.name.clone(),
+        status: wf.status,
+        failure_policy: wf.policy,
+        tasks,
+        failed_task: wf.failed_task.and_then(|t| s.task_id(t)),
+        submitted_at: wf.submitted_at,
+        finished_at: wf.finished_at,
+    }
+}

@@ -1,0 +1,299 @@
+//! DAG workflows: validated whole on submit (unknown task, duplicate id, cycle: an error naming the
+//! culprit, nothing stored), then run by the scheduler as their dependencies complete.
+
+use crate::core::ids::{PayloadId, TaskIx};
+use crate::core::task::{auto_task_id, parse_auto_task_id};
+use crate::core::wire::AgentRef;
+use crate::core::{Error, Result};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+
+/// What happens to the rest of a workflow when one of its tasks fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FailurePolicy {
+    /// Cancel every unfinished task and fail the workflow at once.
+    #[default]
+    #[serde(alias = "fail_fast", alias = "fail-fast")]
+    FailFast,
+    /// Skip the failed task's dependents, run everything else, then fail the workflow.
+    #[serde(alias = "continueAndSkipDependents", alias = "skip-dependents")]
+    Continue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkflowStatus {
+    Running,
+    Completed,
+    Failed,
+}
+
+/// One task of a workflow as the user describes it (its input travels separately, as a payload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkflowTaskSpec {
+    pub id: String,
+    pub agent: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub priority: Option<u32>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+/// A workflow as the user submits it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkflowSpec {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub tasks: Vec<WorkflowTaskSpec>,
+    /// `{ "b": ["a"] }`: b waits for a. Adds to each task's `dependsOn`.
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub failure_policy: FailurePolicy,
+}
+
+/// A validated workflow task, as journaled in `workflow.submitted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowTask {
+    pub id: String,
+    pub agent: AgentRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub priority: u8,
+    pub input: PayloadId,
+    pub metadata: PayloadId,
+    /// Indices into the workflow's task list.
+    pub depends_on: Vec<u32>,
+}
+
+/// A validated workflow, as journaled in `workflow.submitted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewWorkflow {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub policy: FailurePolicy,
+    pub tasks: Vec<WorkflowTask>,
+}
+
+/// A workflow as the core keeps it. Its tasks have the contiguous indices `first..first + n`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workflow {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub policy: FailurePolicy,
+    pub first: TaskIx,
+    pub local_ids: Vec<Box<str>>,
+    pub deps: Vec<Vec<u32>>,
+    pub dependents: Vec<Vec<u32>>,
+    pub status: WorkflowStatus,
+    /// Tasks not yet terminal.
+    pub remaining: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_task: Option<TaskIx>,
+    pub submitted_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<u64>,
+    #[serde(skip)]
+    pub(crate) local_index: BTreeMap<Box<str>, u32>,
+}
+
+impl Workflow {
+    pub fn len(&self) -> u32 {
+        self.local_ids.len() as u32
+    }
+    pub fn is_empty(&self) -> bool {
+        self.local_ids.is_empty()
+    }
+    pub fn task(&self, local: u32) -> TaskIx {
+        TaskIx(self.first.0 + local)
+    }
+    pub fn local(&self, task: TaskIx) -> u32 {
+        task.0 - self.first.0
+    }
+    pub fn tasks(&self) -> impl Iterator<Item = TaskIx> + '_ {
+        (0..self.len()).map(|l| self.task(l))
+    }
+    pub(crate) fn rebuild_index(&mut self) {
+        self.local_index =
+            self.local_ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
+    }
+}
+
+/// The id of a task being created: written as its user-facing id, read back as the next index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub ix: TaskIx,
+    pub custom_id: Option<Box<str>>,
+}
+
+impl Serialize for NewTask {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match &self.custom_id {
+            Some(id) => s.serialize_str(id),
+            None => s.serialize_str(&auto_task_id(self.ix.0)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NewTask {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        // The index is assigned when the event is applied; a generated id already says it.
+        Ok(match parse_auto_task_id(&id) {
+            Some(ix) => NewTask { ix: TaskIx(ix), custom_id: None },
+            None => NewTask { ix: TaskIx(u32::MAX), custom_id: Some(id.into()) },
+        })
+    }
+}
+
+/// Checks a workflow's shape: unique ids, known dependencies, no cycle. Returns each task's
+/// dependencies as indices into `spec.tasks`.
+pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Vec<Vec<u32>>> {
+    if spec.tasks.is_empty() {
+        return Err(Error::invalid("tasks", format!("workflow '{workflow}' has no tasks")));
+    }
+    let mut index = BTreeMap::new();
+    for (i, t) in spec.tasks.iter().enumerate() {
+        crate::core::ids::check_id("task id", &t.id)?;
+        if index.insert(t.id.as_str(), i as u32).is_some() {
+            return Err(Error::DuplicateId { kind: "task", id: format!("{workflow}/{}", t.id) });
+        }
+    }
+    for key in spec.dependencies.keys() {
+        if !index.contains_key(key.as_str()) {
+            return Err(Error::UnknownTask(format!("{workflow}/{key}")));
+        }
+    }
+    let mut deps = Vec::with_capacity(spec.tasks.len());
+    for t in &spec.tasks {
+        let extra = spec.dependencies.get(&t.id).into_iter().flatten();
+        let mut ds: Vec<u32> = Vec::new();
+        for d in t.depends_on.iter().chain(extra) {
+            let &j = index.get(d.as_str()).ok_or_else(|| Error::UnknownDependency {
+                workflow: workflow.to_owned(),
+                task: t.id.clone(),
+                dependency: d.clone(),
+            })?;
+            if !ds.contains(&j) {
+                ds.push(j);
+            }
+        }
+        deps.push(ds);
+    }
+    if let Some(cycle) = find_cycle(&deps) {
+        return Err(Error::Cycle {
+            workflow: workflow.to_owned(),
+            cycle: cycle.into_iter().map(|i| spec.tasks[i as usize].id.clone()).collect(),
+        });
+    }
+    Ok(deps)
+}
+
+/// A cycle in the dependency graph, as a path that ends where it starts, if there is one.
+fn find_cycle(deps: &[Vec<u32>]) -> Option<Vec<u32>> {
+    // Kahn's algorithm drops everything that is not on or behind a cycle.
+    let n = deps.len();
+    let mut indegree: Vec<u32> = deps.iter().map(|d| d.len() as u32).collect();
+    let mut dependents = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d as usize].push(i as u32);
+        }
+    }
+    let mut ready: Vec<u32> = (0..n as u32).filter(|&i| indegree[i as usize] == 0).collect();
+    let mut seen = 0;
+    while let Some(i) = ready.pop() {
+        seen += 1;
+        for &j in &dependents[i as usize] {
+            indegree[j as usize] -= 1;
+            if indegree[j as usize] == 0 {
+                ready.push(j);
+            }
+        }
+    }
+    if seen == n {
+        return None;
+    }
+    // Walk dependencies among the leftovers until a node repeats: that stretch is a cycle.
+    let start = (0..n).find(|&i| indegree[i] > 0).expect("a leftover node") as u32;
+    let mut path = vec![start];
+    let mut at = start;
+    loop {
+        let next = *deps[at as usize]
+            .iter()
+            .find(|&&d| indegree[d as usize] > 0)
+            .expect("a leftover node has a leftover dependency");
+        if let Some(pos) = path.iter().position(|&p| p == next) {
+            let mut cycle = path[pos..].to_vec();
+            cycle.reverse(); // read as "a -> b": a is needed by b
+            cycle.push(cycle[0]);
+            return Some(cycle);
+        }
+        path.push(next);
+        at = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(tasks: &[(&str, &[&str])]) -> WorkflowSpec {
+        WorkflowSpec {
+            id: None,
+            name: None,
+            tasks: tasks
+                .iter()
+                .map(|(id, deps)| WorkflowTaskSpec {
+                    id: id.to_string(),
+                    agent: "a".into(),
+                    name: None,
+                    priority: None,
+                    depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                })
+                .collect(),
+            dependencies: BTreeMap::new(),
+            failure_policy: FailurePolicy::FailFast,
+        }
+    }
+
+    #[test]
+    fn a_diamond_is_fine() {
+        let deps = validate_shape("w", &spec(&[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"])]))
+            .unwrap();
+        assert_eq!(deps[3], vec![1, 2]);
+    }
+
+    #[test]
+    fn cycles_are_named() {
+        let err = validate_shape("w", &spec(&[("a", &["c"]), ("b", &["a"]), ("c", &["b"]), ("d", &[])]))
+            .unwrap_err();
+        assert_eq!(err.code(), "cycle");
+        let msg = err.to_string();
+        assert!(msg.contains("a -> b -> c -> a") || msg.contains("b -> c -> a -> b") || msg.contains("c -> a -> b -> c"), "{msg}");
+        let self_loop = validate_shape("w", &spec(&[("a", &["a"])])).unwrap_err();
+        assert_eq!(self_loop.to_string(), "workflow 'w' has a dependency cycle: a -> a");
+    }
+
+    #[test]
+    fn unknown_and_duplicate_ids_are_named() {
+        let e = validate_shape("w", &spec(&[("a", &["zz"])])).unwrap_err();
+        assert_eq!(e.to_string(), "workflow 'w': task 'a' depends on unknown task 'zz'");
+        let e = validate_shape("w", &spec(&[("a", &[]), ("a", &[])])).unwrap_err();
+        assert_eq!(e.code(), "duplicate_id");
+        let mut s = spec(&[("a", &[])]);
+        s.dependencies.insert("q".into(), vec!["a".into()]);
+        assert_eq!(validate_shape("w", &s).unwrap_err().code(), "unknown_task");
+    }
+}
