@@ -61,7 +61,9 @@ impl AgentStatus {
     }
 
     pub fn parse(s: &str) -> Option<AgentStatus> {
-        AgentStatus::ALL.into_iter().find(|st| st.name().eq_ignore_ascii_case(s))
+        AgentStatus::ALL
+            .into_iter()
+            .find(|st| st.name().eq_ignore_ascii_case(s))
     }
 
     pub fn name(self) -> &'static str {

@@ -26,19 +26,35 @@ pub enum Error {
     DuplicateId { kind: &'static str, id: String },
     /// The agent lifecycle has no such edge; the message names both states.
     #[error("agent '{agent}' cannot go from {from} to {to}")]
-    IllegalTransition { agent: String, from: AgentStatus, to: AgentStatus },
+    IllegalTransition {
+        agent: String,
+        from: AgentStatus,
+        to: AgentStatus,
+    },
     /// The task is not in a status that allows this operation.
     #[error("task '{task}' is {status}; {action} needs it {expected}")]
-    TaskState { task: String, status: TaskStatus, action: &'static str, expected: &'static str },
+    TaskState {
+        task: String,
+        status: TaskStatus,
+        action: &'static str,
+        expected: &'static str,
+    },
     /// The agent cannot take this task in its current status.
     #[error("agent '{agent}' is {status} and cannot take tasks")]
     AgentUnavailable { agent: String, status: AgentStatus },
     /// A workflow task depends on a task id the workflow does not have.
     #[error("workflow '{workflow}': task '{task}' depends on unknown task '{dependency}'")]
-    UnknownDependency { workflow: String, task: String, dependency: String },
+    UnknownDependency {
+        workflow: String,
+        task: String,
+        dependency: String,
+    },
     /// The workflow's dependencies form a cycle; the message lists it.
     #[error("workflow '{workflow}' has a dependency cycle: {}", cycle.join(" -> "))]
-    Cycle { workflow: String, cycle: Vec<String> },
+    Cycle {
+        workflow: String,
+        cycle: Vec<String>,
+    },
     /// A field has a value outside what Baton accepts; the message says what is allowed.
     #[error("invalid {field}: {reason}")]
     Invalid { field: String, reason: String },
@@ -75,7 +91,10 @@ impl Error {
     }
 
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Invalid { field: field.into(), reason: reason.into() }
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 

@@ -19,11 +19,21 @@ use std::fmt;
 pub enum Event {
     /// The first record of every journal: what the run was configured with.
     #[serde(rename = "orchestrator.started")]
-    Started { version: u32, seed: u64, run_id: String, options: Box<crate::core::Options> },
+    Started {
+        version: u32,
+        seed: u64,
+        run_id: String,
+        options: Box<crate::core::Options>,
+    },
     #[serde(rename = "agent.registered")]
     AgentRegistered { spec: Box<AgentSpec> },
     #[serde(rename = "agent.status")]
-    AgentStatus { agent: AgentRef, from: AgentStatus, to: AgentStatus, reason: String },
+    AgentStatus {
+        agent: AgentRef,
+        from: AgentStatus,
+        to: AgentStatus,
+        reason: String,
+    },
     #[serde(rename = "agent.error")]
     AgentError { agent: AgentRef, message: String },
     #[serde(rename = "task.created")]
@@ -40,11 +50,18 @@ pub enum Event {
     #[serde(rename = "task.queued")]
     TaskQueued { task: TaskRef },
     #[serde(rename = "task.started")]
-    TaskStarted { task: TaskRef, call: u32, attempt: u32 },
+    TaskStarted {
+        task: TaskRef,
+        call: u32,
+        attempt: u32,
+    },
     #[serde(rename = "task.completed")]
     TaskCompleted { task: TaskRef, output: PayloadId },
     #[serde(rename = "task.failed")]
-    TaskFailed { task: TaskRef, error: Box<TaskError> },
+    TaskFailed {
+        task: TaskRef,
+        error: Box<TaskError>,
+    },
     #[serde(rename = "task.cancelled")]
     TaskCancelled { task: TaskRef, reason: String },
     #[serde(rename = "task.skipped")]
@@ -57,7 +74,11 @@ pub enum Event {
     #[serde(rename = "workflow.completed")]
     WorkflowCompleted { workflow: WorkflowRef },
     #[serde(rename = "workflow.failed")]
-    WorkflowFailed { workflow: WorkflowRef, task: TaskRef, policy: FailurePolicy },
+    WorkflowFailed {
+        workflow: WorkflowRef,
+        task: TaskRef,
+        policy: FailurePolicy,
+    },
     #[serde(rename = "snapshot.created")]
     SnapshotCreated { summary: Box<SnapshotSummary> },
     /// A user event from `emit(topic, data)`; written with its own topic as the type.
@@ -135,7 +156,12 @@ impl Serialize for Record {
             m.serialize_entry("data", data)?;
             return m.end();
         }
-        Builtin { seq: self.seq, at: self.at, event: &self.event }.serialize(s)
+        Builtin {
+            seq: self.seq,
+            at: self.at,
+            event: &self.event,
+        }
+        .serialize(s)
     }
 }
 
@@ -167,7 +193,12 @@ impl<'de> Visitor<'de> for RecordVisitor {
                         .ok_or_else(|| de::Error::custom("\"type\" must come before \"data\""))?;
                     event = Some(map.next_value_seed(EventSeed(t))?);
                 }
-                other => return Err(de::Error::unknown_field(other, &["seq", "at", "type", "data"])),
+                other => {
+                    return Err(de::Error::unknown_field(
+                        other,
+                        &["seq", "at", "type", "data"],
+                    ))
+                }
             }
         }
         Ok(Record {
@@ -185,9 +216,15 @@ impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Event, D::Error> {
         if BUILT_IN_TOPICS.contains(&self.0) {
-            Event::deserialize(Adjacent { tag: self.0, content: d })
+            Event::deserialize(Adjacent {
+                tag: self.0,
+                content: d,
+            })
         } else {
-            Ok(Event::Custom { topic: self.0.to_owned(), data: PayloadId::deserialize(d)? })
+            Ok(Event::Custom {
+                topic: self.0.to_owned(),
+                data: PayloadId::deserialize(d)?,
+            })
         }
     }
 }
@@ -216,7 +253,9 @@ pub fn topic_matches(pattern: &str, topic: &str) -> bool {
 pub fn validate_topic(field: &str, topic: &str) -> crate::core::Result<()> {
     let ok = !topic.is_empty()
         && topic.len() <= 200
-        && topic.split('.').all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()));
+        && topic
+            .split('.')
+            .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()));
     if ok {
         Ok(())
     } else {

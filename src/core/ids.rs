@@ -70,5 +70,8 @@ pub(crate) fn check_id(field: &str, id: &str) -> crate::core::Result<()> {
     } else {
         return Ok(());
     };
-    Err(crate::core::Error::invalid(field, format!("'{id}' {problem}")))
+    Err(crate::core::Error::invalid(
+        field,
+        format!("'{id}' {problem}"),
+    ))
 }

@@ -31,12 +31,12 @@ mod options;
 mod orchestrator;
 pub mod payload;
 pub mod queue;
+mod replay_check;
 pub mod snapshot;
 pub mod state;
 pub mod task;
 pub mod timer;
 pub mod views;
-mod replay_check;
 pub(crate) mod wire;
 pub mod workflow;
 

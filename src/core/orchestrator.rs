@@ -14,12 +14,18 @@ use crate::core::agent::{AgentSpec, AgentStatus};
 use crate::core::event::{topic_matches, validate_topic, Event, Record, BUILT_IN_TOPICS};
 use crate::core::ids::{check_id, AgentIx, PayloadId, TaskIx, WorkflowIx};
 use crate::core::payload::Payloads;
-use crate::core::snapshot::{SnapshotIn, SnapshotOut, SnapshotSummary, SNAPSHOT_FORMAT, SNAPSHOT_VERSION};
+use crate::core::snapshot::{
+    SnapshotIn, SnapshotOut, SnapshotSummary, SNAPSHOT_FORMAT, SNAPSHOT_VERSION,
+};
 use crate::core::state::State;
-use crate::core::task::{parse_auto_task_id, validate_priority, ErrorClass, TaskError, TaskSpec, TaskStatus};
+use crate::core::task::{
+    parse_auto_task_id, validate_priority, ErrorClass, TaskError, TaskSpec, TaskStatus,
+};
 use crate::core::timer::{TimerKind, Timers};
 use crate::core::wire::{with_context, AgentRef, Context, TaskRef, WorkflowRef};
-use crate::core::workflow::{validate_shape, FailurePolicy, NewTask, NewWorkflow, WorkflowSpec, WorkflowStatus, WorkflowTask};
+use crate::core::workflow::{
+    validate_shape, FailurePolicy, NewTask, NewWorkflow, WorkflowSpec, WorkflowStatus, WorkflowTask,
+};
 use crate::core::{Error, Options, Result, FORMAT_VERSION, SEED_MAX};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -28,7 +34,13 @@ use std::collections::{BTreeMap, VecDeque};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     /// Call the agent with the task's input; report with `complete(call, ..)` or `fail(call, ..)`.
-    Invoke { call: u32, task: TaskIx, agent: AgentIx, attempt: u32, input: PayloadId },
+    Invoke {
+        call: u32,
+        task: TaskIx,
+        agent: AgentIx,
+        attempt: u32,
+        input: PayloadId,
+    },
     /// The call's task was cancelled: fire its `AbortSignal`. Its late result will be ignored.
     Abort { call: u32 },
     /// The task reached a terminal status: wake whoever waits for it.
@@ -59,7 +71,15 @@ impl Orchestrator {
         let payloads = Payloads::new(options.payload_bytes_max as usize);
         let mut o = Orchestrator::empty(State::new(seed, options.clone()), payloads);
         let run_id = o.state.run_id.clone();
-        o.emit(now, Event::Started { version: FORMAT_VERSION, seed, run_id, options: Box::new(options) });
+        o.emit(
+            now,
+            Event::Started {
+                version: FORMAT_VERSION,
+                seed,
+                run_id,
+                options: Box::new(options),
+            },
+        );
         Ok(o)
     }
 
@@ -92,33 +112,61 @@ impl Orchestrator {
     pub fn register_agent(&mut self, spec: AgentSpec, now: u64) -> Result<AgentIx> {
         check_id("agent id", &spec.id)?;
         if self.state.agent_ix(&spec.id).is_some() {
-            return Err(Error::DuplicateId { kind: "agent", id: spec.id });
+            return Err(Error::DuplicateId {
+                kind: "agent",
+                id: spec.id,
+            });
         }
         if self.state.agents.len() as u64 >= self.state.options.agents_max as u64 {
-            return Err(Error::LimitReached { limit: "agentsMax", value: self.state.options.agents_max as u64 });
+            return Err(Error::LimitReached {
+                limit: "agentsMax",
+                value: self.state.options.agents_max as u64,
+            });
         }
         if spec.concurrency == Some(0) {
-            return Err(Error::invalid("concurrency", format!("agent '{}': must be at least 1", spec.id)));
+            return Err(Error::invalid(
+                "concurrency",
+                format!("agent '{}': must be at least 1", spec.id),
+            ));
         }
         if spec.max_errors == Some(0) {
-            return Err(Error::invalid("maxErrors", format!("agent '{}': must be at least 1", spec.id)));
+            return Err(Error::invalid(
+                "maxErrors",
+                format!("agent '{}': must be at least 1", spec.id),
+            ));
         }
         for c in &spec.capabilities {
             if c.is_empty() || c.len() > crate::core::ids::ID_BYTES_MAX {
-                return Err(Error::invalid("capabilities", format!("agent '{}': '{c}' must be 1 to 128 bytes", spec.id)));
+                return Err(Error::invalid(
+                    "capabilities",
+                    format!("agent '{}': '{c}' must be 1 to 128 bytes", spec.id),
+                ));
             }
         }
         let ix = AgentIx(self.state.agents.len() as u32);
-        self.emit(now, Event::AgentRegistered { spec: Box::new(spec) });
+        self.emit(
+            now,
+            Event::AgentRegistered {
+                spec: Box::new(spec),
+            },
+        );
         Ok(ix)
     }
 
     pub fn agent(&self, id: &str) -> Result<AgentIx> {
-        self.state.agent_ix(id).ok_or_else(|| Error::UnknownAgent(id.to_owned()))
+        self.state
+            .agent_ix(id)
+            .ok_or_else(|| Error::UnknownAgent(id.to_owned()))
     }
 
     /// Moves an agent along one edge of the lifecycle table.
-    pub fn transition(&mut self, agent: AgentIx, to: AgentStatus, reason: &str, now: u64) -> Result<()> {
+    pub fn transition(
+        &mut self,
+        agent: AgentIx,
+        to: AgentStatus,
+        reason: &str,
+        now: u64,
+    ) -> Result<()> {
         self.check_path(agent, &[to])?;
         self.step(agent, to, reason, now);
         self.after_agent_change(agent, now);
@@ -186,7 +234,13 @@ impl Orchestrator {
 
     /// Counts an error against the agent; at its `maxErrors` it enters `Error`.
     pub fn report_error(&mut self, agent: AgentIx, message: &str, now: u64) -> Result<()> {
-        self.emit(now, Event::AgentError { agent: AgentRef(agent), message: message.to_owned() });
+        self.emit(
+            now,
+            Event::AgentError {
+                agent: AgentRef(agent),
+                message: message.to_owned(),
+            },
+        );
         self.check_error_threshold(agent, now);
         Ok(())
     }
@@ -224,7 +278,15 @@ impl Orchestrator {
 
     fn step(&mut self, agent: AgentIx, to: AgentStatus, reason: &str, now: u64) {
         let from = self.state.status_of(agent);
-        self.emit(now, Event::AgentStatus { agent: AgentRef(agent), from, to, reason: reason.to_owned() });
+        self.emit(
+            now,
+            Event::AgentStatus {
+                agent: AgentRef(agent),
+                from,
+                to,
+                reason: reason.to_owned(),
+            },
+        );
     }
 
     fn after_agent_change(&mut self, agent: AgentIx, now: u64) {
@@ -239,19 +301,33 @@ impl Orchestrator {
     }
 
     fn illegal_from(&self, agent: AgentIx, from: AgentStatus, to: AgentStatus) -> Error {
-        Error::IllegalTransition { agent: self.state.agent(agent).id.clone(), from, to }
+        Error::IllegalTransition {
+            agent: self.state.agent(agent).id.clone(),
+            from,
+            to,
+        }
     }
 
     // ---- tasks -------------------------------------------------------------------------------
 
     pub fn task(&self, id: &str) -> Result<TaskIx> {
-        self.state.task_ix(id).ok_or_else(|| Error::UnknownTask(id.to_owned()))
+        self.state
+            .task_ix(id)
+            .ok_or_else(|| Error::UnknownTask(id.to_owned()))
     }
 
     /// Submits a task for the scheduler to run. `input` and `metadata` are payload handles.
-    pub fn submit(&mut self, spec: TaskSpec, input: PayloadId, metadata: PayloadId, now: u64) -> Result<TaskIx> {
+    pub fn submit(
+        &mut self,
+        spec: TaskSpec,
+        input: PayloadId,
+        metadata: PayloadId,
+        now: u64,
+    ) -> Result<TaskIx> {
         let (agent, custom_id, priority) = self.check_new_task(&spec)?;
-        let ix = self.create(custom_id, agent, spec.name, priority, input, metadata, false, now);
+        let ix = self.create(
+            custom_id, agent, spec.name, priority, input, metadata, false, now,
+        );
         self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
         self.dispatch(now);
         Ok(ix)
@@ -260,7 +336,16 @@ impl Orchestrator {
     /// The first seed's manual style: a `Pending` task that the caller runs and reports itself.
     pub fn create_task(&mut self, spec: TaskSpec, metadata: PayloadId, now: u64) -> Result<TaskIx> {
         let (agent, custom_id, priority) = self.check_new_task(&spec)?;
-        Ok(self.create(custom_id, agent, spec.name, priority, PayloadId::NONE, metadata, true, now))
+        Ok(self.create(
+            custom_id,
+            agent,
+            spec.name,
+            priority,
+            PayloadId::NONE,
+            metadata,
+            true,
+            now,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -295,7 +380,10 @@ impl Orchestrator {
         let agent = self.agent(&spec.agent)?;
         let status = self.state.status_of(agent);
         if status == AgentStatus::Terminated {
-            return Err(Error::AgentUnavailable { agent: spec.agent.clone(), status });
+            return Err(Error::AgentUnavailable {
+                agent: spec.agent.clone(),
+                status,
+            });
         }
         let priority = validate_priority(spec.priority)?;
         let custom_id = match &spec.id {
@@ -303,10 +391,16 @@ impl Orchestrator {
             Some(id) => {
                 check_id("task id", id)?;
                 if parse_auto_task_id(id).is_some() {
-                    return Err(Error::invalid("task id", format!("'{id}' has the form Baton generates (task-<n>)")));
+                    return Err(Error::invalid(
+                        "task id",
+                        format!("'{id}' has the form Baton generates (task-<n>)"),
+                    ));
                 }
                 if self.state.task_ix(id).is_some() {
-                    return Err(Error::DuplicateId { kind: "task", id: id.clone() });
+                    return Err(Error::DuplicateId {
+                        kind: "task",
+                        id: id.clone(),
+                    });
                 }
                 Some(id.as_str().into())
             }
@@ -319,7 +413,10 @@ impl Orchestrator {
         let waiting = self.state.count(TaskStatus::Pending) + self.state.count(TaskStatus::Queued);
         let max = self.state.options.queue_depth_max as u64;
         if waiting + adding > max {
-            return Err(Error::LimitReached { limit: "queueDepthMax", value: max });
+            return Err(Error::LimitReached {
+                limit: "queueDepthMax",
+                value: max,
+            });
         }
         Ok(())
     }
@@ -329,37 +426,80 @@ impl Orchestrator {
         let t = self.state.task(task);
         self.expect_manual(task, "startTask", &[TaskStatus::Pending], "Pending")?;
         let status = self.state.status_of(t.agent);
-        if matches!(status, AgentStatus::Paused | AgentStatus::Stopped | AgentStatus::Terminated | AgentStatus::Error) {
-            return Err(Error::AgentUnavailable { agent: self.state.agent(t.agent).id.clone(), status });
+        if matches!(
+            status,
+            AgentStatus::Paused
+                | AgentStatus::Stopped
+                | AgentStatus::Terminated
+                | AgentStatus::Error
+        ) {
+            return Err(Error::AgentUnavailable {
+                agent: self.state.agent(t.agent).id.clone(),
+                status,
+            });
         }
         let attempt = t.attempts + 1;
-        self.emit(now, Event::TaskStarted { task: TaskRef(task), call: 0, attempt });
+        self.emit(
+            now,
+            Event::TaskStarted {
+                task: TaskRef(task),
+                call: 0,
+                attempt,
+            },
+        );
         Ok(())
     }
 
     /// Manual tasks: `Running` → `Completed` with `output`.
     pub fn complete_task(&mut self, task: TaskIx, output: PayloadId, now: u64) -> Result<()> {
         self.expect_manual(task, "completeTask", &[TaskStatus::Running], "Running")?;
-        self.emit(now, Event::TaskCompleted { task: TaskRef(task), output });
+        self.emit(
+            now,
+            Event::TaskCompleted {
+                task: TaskRef(task),
+                output,
+            },
+        );
         self.after_task_end(task, now);
         Ok(())
     }
 
     /// Manual tasks: `Pending` or `Running` → `Failed`; counts as an error of the agent.
     pub fn fail_task(&mut self, task: TaskIx, message: &str, now: u64) -> Result<()> {
-        self.expect_manual(task, "failTask", &[TaskStatus::Pending, TaskStatus::Running], "Pending or Running")?;
+        self.expect_manual(
+            task,
+            "failTask",
+            &[TaskStatus::Pending, TaskStatus::Running],
+            "Pending or Running",
+        )?;
         self.record_failure(task, ErrorClass::Agent, message, now);
         Ok(())
     }
 
-    fn expect_manual(&self, task: TaskIx, action: &'static str, ok: &[TaskStatus], expected: &'static str) -> Result<()> {
+    fn expect_manual(
+        &self,
+        task: TaskIx,
+        action: &'static str,
+        ok: &[TaskStatus],
+        expected: &'static str,
+    ) -> Result<()> {
         let t = self.state.task(task);
         let id = || self.state.task_id(task).expect("task exists");
         if !t.manual {
-            return Err(Error::TaskState { task: id(), status: t.status, action, expected: "created with createTask" });
+            return Err(Error::TaskState {
+                task: id(),
+                status: t.status,
+                action,
+                expected: "created with createTask",
+            });
         }
         if !ok.contains(&t.status) {
-            return Err(Error::TaskState { task: id(), status: t.status, action, expected });
+            return Err(Error::TaskState {
+                task: id(),
+                status: t.status,
+                action,
+                expected,
+            });
         }
         Ok(())
     }
@@ -369,7 +509,12 @@ impl Orchestrator {
         let t = self.state.task(task);
         if t.status.is_terminal() {
             let id = self.state.task_id(task).expect("task exists");
-            return Err(Error::TaskState { task: id, status: t.status, action: "cancel", expected: "not finished" });
+            return Err(Error::TaskState {
+                task: id,
+                status: t.status,
+                action: "cancel",
+                expected: "not finished",
+            });
         }
         self.cancel_one(task, reason, now);
         self.after_task_end(task, now);
@@ -382,7 +527,13 @@ impl Orchestrator {
         if t.status == TaskStatus::Running && t.call != 0 {
             self.effects.push_back(Effect::Abort { call: t.call });
         }
-        self.emit(now, Event::TaskCancelled { task: TaskRef(task), reason: reason.to_owned() });
+        self.emit(
+            now,
+            Event::TaskCancelled {
+                task: TaskRef(task),
+                reason: reason.to_owned(),
+            },
+        );
         self.effects.push_back(Effect::TaskSettled { task });
     }
 
@@ -391,8 +542,16 @@ impl Orchestrator {
     /// An agent call succeeded. Returns `false` (and changes nothing) for a call that is no longer
     /// current: its task was cancelled or already settled.
     pub fn complete(&mut self, call: u32, output: PayloadId, now: u64) -> bool {
-        let Some(task) = self.state.call_task(call) else { return false };
-        self.emit(now, Event::TaskCompleted { task: TaskRef(task), output });
+        let Some(task) = self.state.call_task(call) else {
+            return false;
+        };
+        self.emit(
+            now,
+            Event::TaskCompleted {
+                task: TaskRef(task),
+                output,
+            },
+        );
         self.after_task_end(task, now);
         self.dispatch(now);
         true
@@ -400,18 +559,35 @@ impl Orchestrator {
 
     /// An agent call failed (threw, rejected, or answered in a shape the caller refused).
     pub fn fail(&mut self, call: u32, class: ErrorClass, message: &str, now: u64) -> bool {
-        let Some(task) = self.state.call_task(call) else { return false };
+        let Some(task) = self.state.call_task(call) else {
+            return false;
+        };
         self.record_failure(task, class, message, now);
         self.dispatch(now);
         true
     }
 
     fn record_failure(&mut self, task: TaskIx, class: ErrorClass, message: &str, now: u64) {
-        let error = Box::new(TaskError { class, message: message.to_owned() });
-        self.emit(now, Event::TaskFailed { task: TaskRef(task), error });
+        let error = Box::new(TaskError {
+            class,
+            message: message.to_owned(),
+        });
+        self.emit(
+            now,
+            Event::TaskFailed {
+                task: TaskRef(task),
+                error,
+            },
+        );
         let agent = self.state.task(task).agent;
         if class == ErrorClass::Agent {
-            self.emit(now, Event::AgentError { agent: AgentRef(agent), message: message.to_owned() });
+            self.emit(
+                now,
+                Event::AgentError {
+                    agent: AgentRef(agent),
+                    message: message.to_owned(),
+                },
+            );
             self.check_error_threshold(agent, now);
         }
         self.after_task_end(task, now);
@@ -420,10 +596,16 @@ impl Orchestrator {
     /// Consequences of a task reaching a terminal status: wake waiters, release or skip its
     /// dependents, finish its workflow.
     fn after_task_end(&mut self, task: TaskIx, now: u64) {
-        if !self.effects.back().is_some_and(|e| *e == Effect::TaskSettled { task }) {
+        if !self
+            .effects
+            .back()
+            .is_some_and(|e| *e == Effect::TaskSettled { task })
+        {
             self.effects.push_back(Effect::TaskSettled { task });
         }
-        let Some(w) = self.state.task(task).workflow else { return };
+        let Some(w) = self.state.task(task).workflow else {
+            return;
+        };
         let wf = &self.state.workflows[w.usize()];
         if wf.status != WorkflowStatus::Running {
             return;
@@ -445,7 +627,10 @@ impl Orchestrator {
             let culprit = self.state.task_id(task).expect("task exists");
             match wf.policy {
                 FailurePolicy::FailFast => {
-                    let open: Vec<TaskIx> = wf.tasks().filter(|&t| !self.state.task(t).status.is_terminal()).collect();
+                    let open: Vec<TaskIx> = wf
+                        .tasks()
+                        .filter(|&t| !self.state.task(t).status.is_terminal())
+                        .collect();
                     let reason = format!("workflow failed fast: task '{culprit}' did not complete");
                     for t in open {
                         self.cancel_one(t, &reason, now);
@@ -454,7 +639,13 @@ impl Orchestrator {
                 FailurePolicy::Continue => {
                     let reason = format!("upstream task '{culprit}' did not complete");
                     for t in self.open_dependents(w, local) {
-                        self.emit(now, Event::TaskSkipped { task: TaskRef(t), reason: reason.clone() });
+                        self.emit(
+                            now,
+                            Event::TaskSkipped {
+                                task: TaskRef(t),
+                                reason: reason.clone(),
+                            },
+                        );
                         self.effects.push_back(Effect::TaskSettled { task: t });
                     }
                 }
@@ -491,49 +682,92 @@ impl Orchestrator {
         // The first task (by end time, then index) that did not complete is the culprit.
         let culprit = wf
             .tasks()
-            .filter(|&t| !matches!(self.state.task(t).status, TaskStatus::Completed | TaskStatus::Skipped))
+            .filter(|&t| {
+                !matches!(
+                    self.state.task(t).status,
+                    TaskStatus::Completed | TaskStatus::Skipped
+                )
+            })
             .min_by_key(|&t| (self.state.task(t).completed_at, t));
         let policy = wf.policy;
         let id = wf.id.clone();
         match culprit {
             None => {
-                self.emit(now, Event::WorkflowCompleted { workflow: WorkflowRef(w) });
+                self.emit(
+                    now,
+                    Event::WorkflowCompleted {
+                        workflow: WorkflowRef(w),
+                    },
+                );
                 self.auto_snapshot("workflow.completed", Some(id), now);
             }
             Some(task) => {
-                self.emit(now, Event::WorkflowFailed { workflow: WorkflowRef(w), task: TaskRef(task), policy });
+                self.emit(
+                    now,
+                    Event::WorkflowFailed {
+                        workflow: WorkflowRef(w),
+                        task: TaskRef(task),
+                        policy,
+                    },
+                );
                 self.auto_snapshot("workflow.failed", Some(id), now);
             }
         }
-        self.effects.push_back(Effect::WorkflowSettled { workflow: w });
+        self.effects
+            .push_back(Effect::WorkflowSettled { workflow: w });
     }
 
     /// Hands out calls while there is room: best ready task first, among agents that can take one.
     fn dispatch(&mut self, now: u64) {
         let max = self.state.options.max_concurrency.unwrap_or(u32::MAX);
         while self.state.running() < max {
-            let Some((agent, task)) = self.state.queue().peek() else { break };
+            let Some((agent, task)) = self.state.queue().peek() else {
+                break;
+            };
             let call = self.state.next_call;
             let t = self.state.task(task);
             let (attempt, input) = (t.attempts + 1, t.input);
-            self.emit(now, Event::TaskStarted { task: TaskRef(task), call, attempt });
-            self.effects.push_back(Effect::Invoke { call, task, agent, attempt, input });
+            self.emit(
+                now,
+                Event::TaskStarted {
+                    task: TaskRef(task),
+                    call,
+                    attempt,
+                },
+            );
+            self.effects.push_back(Effect::Invoke {
+                call,
+                task,
+                agent,
+                attempt,
+                input,
+            });
         }
     }
 
     // ---- workflows ---------------------------------------------------------------------------
 
     pub fn workflow(&self, id: &str) -> Result<WorkflowIx> {
-        self.state.workflow_ix(id).ok_or_else(|| Error::UnknownWorkflow(id.to_owned()))
+        self.state
+            .workflow_ix(id)
+            .ok_or_else(|| Error::UnknownWorkflow(id.to_owned()))
     }
 
     /// Validates and submits a workflow. `payloads[i]` is (input, metadata) of `spec.tasks[i]`.
-    pub fn submit_workflow(&mut self, spec: WorkflowSpec, payloads: &[(PayloadId, PayloadId)], now: u64) -> Result<WorkflowIx> {
+    pub fn submit_workflow(
+        &mut self,
+        spec: WorkflowSpec,
+        payloads: &[(PayloadId, PayloadId)],
+        now: u64,
+    ) -> Result<WorkflowIx> {
         let id = match &spec.id {
             Some(id) => {
                 check_id("workflow id", id)?;
                 if self.state.workflow_ix(id).is_some() {
-                    return Err(Error::DuplicateId { kind: "workflow", id: id.clone() });
+                    return Err(Error::DuplicateId {
+                        kind: "workflow",
+                        id: id.clone(),
+                    });
                 }
                 id.clone()
             }
@@ -541,28 +775,63 @@ impl Orchestrator {
         };
         let max = self.state.options.workflow_tasks_max;
         if spec.tasks.len() as u64 > max as u64 {
-            return Err(Error::LimitReached { limit: "workflowTasksMax", value: max as u64 });
+            return Err(Error::LimitReached {
+                limit: "workflowTasksMax",
+                value: max as u64,
+            });
         }
-        assert_eq!(payloads.len(), spec.tasks.len(), "one payload pair per task");
+        assert_eq!(
+            payloads.len(),
+            spec.tasks.len(),
+            "one payload pair per task"
+        );
         let deps = validate_shape(&id, &spec)?;
         let mut tasks = Vec::with_capacity(spec.tasks.len());
         for ((t, d), &(input, metadata)) in spec.tasks.into_iter().zip(deps).zip(payloads) {
             let agent = self.agent(&t.agent)?;
             let status = self.state.status_of(agent);
             if status == AgentStatus::Terminated {
-                return Err(Error::AgentUnavailable { agent: t.agent, status });
+                return Err(Error::AgentUnavailable {
+                    agent: t.agent,
+                    status,
+                });
             }
             let priority = validate_priority(t.priority)?;
-            tasks.push(WorkflowTask { id: t.id, agent: AgentRef(agent), name: t.name, priority, input, metadata, depends_on: d });
+            tasks.push(WorkflowTask {
+                id: t.id,
+                agent: AgentRef(agent),
+                name: t.name,
+                priority,
+                input,
+                metadata,
+                depends_on: d,
+            });
         }
         self.check_queue_room(tasks.len() as u64)?;
         let w = WorkflowIx(self.state.workflows.len() as u32);
-        let roots: Vec<u32> = (0..tasks.len() as u32).filter(|&i| tasks[i as usize].depends_on.is_empty()).collect();
-        let nw = NewWorkflow { id, name: spec.name, policy: spec.failure_policy, tasks };
-        self.emit(now, Event::WorkflowSubmitted { workflow: Box::new(nw) });
+        let roots: Vec<u32> = (0..tasks.len() as u32)
+            .filter(|&i| tasks[i as usize].depends_on.is_empty())
+            .collect();
+        let nw = NewWorkflow {
+            id,
+            name: spec.name,
+            policy: spec.failure_policy,
+            tasks,
+        };
+        self.emit(
+            now,
+            Event::WorkflowSubmitted {
+                workflow: Box::new(nw),
+            },
+        );
         let first = self.state.workflows[w.usize()].first;
         for r in roots {
-            self.emit(now, Event::TaskQueued { task: TaskRef(TaskIx(first.0 + r)) });
+            self.emit(
+                now,
+                Event::TaskQueued {
+                    task: TaskRef(TaskIx(first.0 + r)),
+                },
+            );
         }
         self.dispatch(now);
         Ok(w)
@@ -583,9 +852,15 @@ impl Orchestrator {
     pub fn cancel_workflow(&mut self, w: WorkflowIx, reason: &str, now: u64) -> Result<()> {
         let wf = &self.state.workflows[w.usize()];
         if wf.status != WorkflowStatus::Running {
-            return Err(Error::invalid("workflow", format!("'{}' has already finished", wf.id)));
+            return Err(Error::invalid(
+                "workflow",
+                format!("'{}' has already finished", wf.id),
+            ));
         }
-        let open: Vec<TaskIx> = wf.tasks().filter(|&t| !self.state.task(t).status.is_terminal()).collect();
+        let open: Vec<TaskIx> = wf
+            .tasks()
+            .filter(|&t| !self.state.task(t).status.is_terminal())
+            .collect();
         for t in open {
             if !self.state.task(t).status.is_terminal() {
                 self.cancel_one(t, reason, now);
@@ -602,9 +877,18 @@ impl Orchestrator {
     pub fn emit_custom(&mut self, topic: &str, data: PayloadId, now: u64) -> Result<()> {
         validate_topic("topic", topic)?;
         if BUILT_IN_TOPICS.contains(&topic) {
-            return Err(Error::invalid("topic", format!("'{topic}' is a built-in topic")));
+            return Err(Error::invalid(
+                "topic",
+                format!("'{topic}' is a built-in topic"),
+            ));
         }
-        self.emit(now, Event::Custom { topic: topic.to_owned(), data });
+        self.emit(
+            now,
+            Event::Custom {
+                topic: topic.to_owned(),
+                data,
+            },
+        );
         Ok(())
     }
 
@@ -627,7 +911,11 @@ impl Orchestrator {
     }
 
     fn emit(&mut self, now: u64, event: Event) {
-        let rec = Record { seq: self.state.seq + 1, at: now.max(self.state.now), event };
+        let rec = Record {
+            seq: self.state.seq + 1,
+            at: now.max(self.state.now),
+            event,
+        };
         self.state.apply(&rec);
         if self.journal.len() >= self.state.options.journal_rows_max as usize {
             self.journal.pop_front();
@@ -680,7 +968,9 @@ impl Orchestrator {
         let mut out = String::new();
         self.with_ctx(|| {
             for rec in self.journal.iter().filter(|r| r.seq > after_seq) {
-                out.push_str(&serde_json::to_string(rec).map_err(|e| Error::Payload(e.to_string()))?);
+                out.push_str(
+                    &serde_json::to_string(rec).map_err(|e| Error::Payload(e.to_string()))?,
+                );
                 out.push('\n');
             }
             Ok(())
@@ -709,7 +999,10 @@ impl Orchestrator {
                 }
                 let rec = serde_json::to_string(rec).map_err(|e| Error::Payload(e.to_string()))?;
                 let subs: Vec<String> = subs.iter().map(u32::to_string).collect();
-                out.push_str(&format!("{{\"subs\":[{}],\"event\":{rec}}}", subs.join(",")));
+                out.push_str(&format!(
+                    "{{\"subs\":[{}],\"event\":{rec}}}",
+                    subs.join(",")
+                ));
             }
             Ok(())
         })?;
@@ -718,7 +1011,10 @@ impl Orchestrator {
     }
 
     fn with_ctx<R>(&self, f: impl FnOnce() -> R) -> R {
-        let ctx = Context { state: Some(&self.state), payloads: &self.payloads };
+        let ctx = Context {
+            state: Some(&self.state),
+            payloads: &self.payloads,
+        };
         with_context(&ctx, f)
     }
 
@@ -731,11 +1027,21 @@ impl Orchestrator {
             subject,
             seq: self.state.seq + 1,
             at: now.max(self.state.now),
-            agents_status: self.state.agents.iter().map(|a| (a.id.clone(), a.status)).collect(),
+            agents_status: self
+                .state
+                .agents
+                .iter()
+                .map(|a| (a.id.clone(), a.status))
+                .collect(),
             task_count: self.state.tasks.len() as u64,
             completed_count: self.state.count(TaskStatus::Completed),
         };
-        self.emit(now, Event::SnapshotCreated { summary: Box::new(summary) });
+        self.emit(
+            now,
+            Event::SnapshotCreated {
+                summary: Box::new(summary),
+            },
+        );
         id
     }
 
@@ -743,7 +1049,9 @@ impl Orchestrator {
     /// Every payload must be resolved first (drivers resolve before calling).
     pub fn snapshot(&mut self, now: u64) -> Result<String> {
         if self.payloads.borrow().has_unresolved() {
-            return Err(Error::Payload("resolve every payload before taking a snapshot".into()));
+            return Err(Error::Payload(
+                "resolve every payload before taking a snapshot".into(),
+            ));
         }
         let id = self.auto_snapshot("manual", None, now);
         self.snapshot_json(&id)
@@ -758,20 +1066,30 @@ impl Orchestrator {
             at: self.state.now,
             state: &self.state,
         };
-        self.with_ctx(|| serde_json::to_string(&doc)).map_err(|e| Error::Payload(e.to_string()))
+        self.with_ctx(|| serde_json::to_string(&doc))
+            .map_err(|e| Error::Payload(e.to_string()))
     }
 
     /// Rebuilds an orchestrator from a snapshot. Calls that were in flight are queued again
     /// (`task.requeued`): their agents will be called once more with the next attempt number.
     pub fn restore(json: &str, now: u64) -> Result<Orchestrator> {
         let payloads = RefCell::new(Payloads::new(usize::MAX));
-        let ctx = Context { state: None, payloads: &payloads };
-        let doc: SnapshotIn = with_context(&ctx, || serde_json::from_str(json))
-            .map_err(|e| Error::Decode { what: "snapshot", reason: e.to_string() })?;
+        let ctx = Context {
+            state: None,
+            payloads: &payloads,
+        };
+        let doc: SnapshotIn =
+            with_context(&ctx, || serde_json::from_str(json)).map_err(|e| Error::Decode {
+                what: "snapshot",
+                reason: e.to_string(),
+            })?;
         if doc.format != SNAPSHOT_FORMAT || doc.version != SNAPSHOT_VERSION {
             return Err(Error::Decode {
                 what: "snapshot",
-                reason: format!("format {} v{} is not {SNAPSHOT_FORMAT} v{SNAPSHOT_VERSION}", doc.format, doc.version),
+                reason: format!(
+                    "format {} v{} is not {SNAPSHOT_FORMAT} v{SNAPSHOT_VERSION}",
+                    doc.format, doc.version
+                ),
             });
         }
         let mut state = doc.state;
@@ -784,7 +1102,13 @@ impl Orchestrator {
         let mut o = Orchestrator::empty(state, payloads);
         let in_flight: Vec<TaskIx> = o.state.derived.calls.values().copied().collect();
         for t in in_flight {
-            o.emit(now, Event::TaskRequeued { task: TaskRef(t), reason: "restored from a snapshot while running".into() });
+            o.emit(
+                now,
+                Event::TaskRequeued {
+                    task: TaskRef(t),
+                    reason: "restored from a snapshot while running".into(),
+                },
+            );
         }
         o.dispatch(now);
         Ok(o)
@@ -795,29 +1119,50 @@ impl Orchestrator {
     /// must start at its `orchestrator.started` record.
     pub fn replay(journal: &str, upto_seq: Option<u64>) -> Result<Orchestrator> {
         let mut lines = journal.lines().filter(|l| !l.trim().is_empty()).enumerate();
-        let decode = |line: usize, reason: String| Error::Decode { what: "journal", reason: format!("line {}: {reason}", line + 1) };
+        let decode = |line: usize, reason: String| Error::Decode {
+            what: "journal",
+            reason: format!("line {}: {reason}", line + 1),
+        };
         let mut o: Option<Orchestrator> = None;
         for (n, line) in &mut lines {
             let rec: Record = match &o {
                 None => {
                     let scratch = RefCell::new(Payloads::new(usize::MAX));
-                    let ctx = Context { state: None, payloads: &scratch };
-                    let rec: Record = with_context(&ctx, || serde_json::from_str(line)).map_err(|e| decode(n, e.to_string()))?;
+                    let ctx = Context {
+                        state: None,
+                        payloads: &scratch,
+                    };
+                    let rec: Record = with_context(&ctx, || serde_json::from_str(line))
+                        .map_err(|e| decode(n, e.to_string()))?;
                     let Event::Started { seed, options, .. } = &rec.event else {
-                        return Err(decode(n, "the first record must be orchestrator.started".into()));
+                        return Err(decode(
+                            n,
+                            "the first record must be orchestrator.started".into(),
+                        ));
                     };
                     if *seed > SEED_MAX || rec.seq != 1 {
-                        return Err(decode(n, "a journal starts at seq 1 with a seed below 2^53".into()));
+                        return Err(decode(
+                            n,
+                            "a journal starts at seq 1 with a seed below 2^53".into(),
+                        ));
                     }
                     options.validate()?;
                     let payloads = Payloads::new(options.payload_bytes_max as usize);
-                    o = Some(Orchestrator::empty(State::new(*seed, (**options).clone()), payloads));
+                    o = Some(Orchestrator::empty(
+                        State::new(*seed, (**options).clone()),
+                        payloads,
+                    ));
                     rec
                 }
                 Some(orch) => {
-                    let rec: Record = orch.with_ctx(|| serde_json::from_str(line)).map_err(|e| decode(n, e.to_string()))?;
+                    let rec: Record = orch
+                        .with_ctx(|| serde_json::from_str(line))
+                        .map_err(|e| decode(n, e.to_string()))?;
                     if rec.seq != orch.state.seq + 1 {
-                        return Err(decode(n, format!("seq {} follows {}", rec.seq, orch.state.seq)));
+                        return Err(decode(
+                            n,
+                            format!("seq {} follows {}", rec.seq, orch.state.seq),
+                        ));
                     }
                     rec
                 }
@@ -830,11 +1175,20 @@ impl Orchestrator {
             orch.state.apply(&rec);
             orch.journal.push_back(rec);
         }
-        o.ok_or_else(|| Error::Decode { what: "journal", reason: "it is empty".into() })
+        o.ok_or_else(|| Error::Decode {
+            what: "journal",
+            reason: "it is empty".into(),
+        })
     }
 
     /// The snapshot summaries kept, newest first, at most `limit`.
     pub fn snapshots(&self, limit: usize) -> Vec<SnapshotSummary> {
-        self.state.snapshots.iter().rev().take(limit).cloned().collect()
+        self.state
+            .snapshots
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect()
     }
 }

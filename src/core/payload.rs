@@ -21,7 +21,11 @@ pub const PAYLOAD_BYTES_MAX_DEFAULT: usize = 1 << 20;
 
 impl Payloads {
     pub fn new(bytes_max: usize) -> Payloads {
-        Payloads { slots: Vec::new(), unresolved: Vec::new(), bytes_max }
+        Payloads {
+            slots: Vec::new(),
+            unresolved: Vec::new(),
+            bytes_max,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -81,7 +85,9 @@ impl Payloads {
     }
 
     pub fn has_unresolved(&self) -> bool {
-        self.unresolved.iter().any(|&i| self.slots[i as usize].is_none())
+        self.unresolved
+            .iter()
+            .any(|&i| self.slots[i as usize].is_none())
     }
 
     /// The JSON of a payload, `None` for [`PayloadId::NONE`] or a slot not yet resolved.
@@ -131,7 +137,13 @@ mod tests {
     fn null_is_none_and_limits_hold() {
         let mut p = Payloads::new(8);
         assert_eq!(p.alloc_json("null").unwrap(), PayloadId::NONE);
-        assert_eq!(p.alloc_json("\"123456789\"").unwrap_err().to_string().contains("over"), true);
+        assert_eq!(
+            p.alloc_json("\"123456789\"")
+                .unwrap_err()
+                .to_string()
+                .contains("over"),
+            true
+        );
         assert!(p.alloc_json("{").is_err());
     }
 }

@@ -61,7 +61,11 @@ impl ReadyQueue {
     /// Call it whenever the agent's status or running count changes.
     pub fn refresh(&mut self, agent: AgentIx, eligible: bool) {
         let a = agent.usize();
-        let want = if eligible { self.per_agent[a].first().copied() } else { None };
+        let want = if eligible {
+            self.per_agent[a].first().copied()
+        } else {
+            None
+        };
         if self.head_of[a] == want {
             return;
         }

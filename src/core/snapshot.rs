@@ -59,7 +59,12 @@ pub(crate) struct SnapshotIn {
 /// snapshot is refused with an error instead of tripping an invariant later.
 pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
     use crate::core::ids::PayloadId;
-    let bad = |reason: String| Err(crate::core::Error::Decode { what: "snapshot", reason });
+    let bad = |reason: String| {
+        Err(crate::core::Error::Decode {
+            what: "snapshot",
+            reason,
+        })
+    };
     let payload_ok = |p: PayloadId| p.is_none() || (p.index() as usize) < payloads;
     let mut ids = std::collections::BTreeSet::new();
     for a in &s.agents {
@@ -74,7 +79,11 @@ pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
             || w.deps.len() != n
             || w.dependents.len() != n
             || w.first.usize() + n > s.tasks.len()
-            || w.deps.iter().chain(&w.dependents).flatten().any(|&d| d as usize >= n)
+            || w.deps
+                .iter()
+                .chain(&w.dependents)
+                .flatten()
+                .any(|&d| d as usize >= n)
             || w.remaining as usize > n
         {
             return bad(format!("workflow '{}' is inconsistent", w.id));

@@ -7,7 +7,9 @@ use crate::core::event::{Event, Record};
 use crate::core::ids::{AgentIx, PayloadId, TaskIx, WorkflowIx};
 use crate::core::queue::ReadyQueue;
 use crate::core::snapshot::SnapshotSummary;
-use crate::core::task::{auto_task_id, parse_auto_task_id, ErrorClass, Task, TaskError, TaskStatus};
+use crate::core::task::{
+    auto_task_id, parse_auto_task_id, ErrorClass, Task, TaskError, TaskStatus,
+};
 use crate::core::workflow::{Workflow, WorkflowStatus};
 use crate::core::Options;
 use rand_core::{RngCore, SeedableRng};
@@ -21,6 +23,7 @@ pub struct State {
     pub options: Options,
     pub seed: u64,
     pub run_id: String,
+    #[serde(with = "rng_text")]
     pub(crate) rng: Pcg64Mcg,
     pub agents: Vec<Agent>,
     pub tasks: Vec<Task>,
@@ -170,7 +173,12 @@ impl State {
                 self.agents.push(Agent::new(spec.clone(), at));
                 self.derived.queue.add_agent();
             }
-            Event::AgentStatus { agent, from, to, reason } => {
+            Event::AgentStatus {
+                agent,
+                from,
+                to,
+                reason,
+            } => {
                 let rows_max = self.options.history_rows_max as usize;
                 let a = &mut self.agents[agent.0.usize()];
                 assert_eq!(a.status, *from, "agent.status applies to its from-state");
@@ -178,7 +186,12 @@ impl State {
                 if a.history.len() >= rows_max {
                     a.history.remove(0);
                 }
-                a.history.push(Transition { from: *from, to: *to, reason: reason.clone(), at });
+                a.history.push(Transition {
+                    from: *from,
+                    to: *to,
+                    reason: reason.clone(),
+                    at,
+                });
                 self.refresh_agent(agent.0);
             }
             Event::AgentError { agent, message } => {
@@ -187,7 +200,15 @@ impl State {
                 a.last_error = Some(message.clone());
                 self.agent_errors += 1;
             }
-            Event::TaskCreated { task, agent, name, priority, input, metadata, manual } => {
+            Event::TaskCreated {
+                task,
+                agent,
+                name,
+                priority,
+                input,
+                metadata,
+                manual,
+            } => {
                 let ix = TaskIx(self.tasks.len() as u32);
                 if let Some(id) = &task.custom_id {
                     self.derived.task_index.insert(id.clone(), ix);
@@ -220,7 +241,11 @@ impl State {
                 let room = self.agents[agent.usize()].has_room();
                 self.derived.queue.push(agent, priority, task.0, room);
             }
-            Event::TaskStarted { task, call, attempt } => {
+            Event::TaskStarted {
+                task,
+                call,
+                attempt,
+            } => {
                 let ix = task.0;
                 let t = &self.tasks[ix.usize()];
                 if t.status == TaskStatus::Queued {
@@ -333,7 +358,10 @@ impl State {
     }
 
     fn finish(&mut self, ix: TaskIx, to: TaskStatus, at: u64) {
-        assert!(!self.tasks[ix.usize()].status.is_terminal(), "a task ends once");
+        assert!(
+            !self.tasks[ix.usize()].status.is_terminal(),
+            "a task ends once"
+        );
         self.leave_running(ix);
         self.set_status(ix, to);
         let t = &mut self.tasks[ix.usize()];
@@ -344,7 +372,9 @@ impl State {
     }
 
     fn release_dependents(&mut self, ix: TaskIx) {
-        let Some(w) = self.tasks[ix.usize()].workflow else { return };
+        let Some(w) = self.tasks[ix.usize()].workflow else {
+            return;
+        };
         let wf = &self.workflows[w.usize()];
         let local = wf.local(ix);
         for &d in &wf.dependents[local as usize] {
@@ -445,5 +475,21 @@ impl State {
 
     pub(crate) fn status_of(&self, agent: AgentIx) -> AgentStatus {
         self.agents[agent.usize()].status
+    }
+}
+
+/// The PRNG's state is a 128-bit integer, which a JS number cannot hold: it travels as a string
+/// (JSON of the generator) so snapshots survive `JSON.parse` and `JSON.stringify`.
+mod rng_text {
+    use rand_pcg::Pcg64Mcg;
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(rng: &Pcg64Mcg, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&serde_json::to_string(rng).map_err(serde::ser::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Pcg64Mcg, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(d)?;
+        serde_json::from_str(&text).map_err(D::Error::custom)
     }
 }

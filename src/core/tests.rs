@@ -12,7 +12,13 @@ fn orch() -> Orchestrator {
 }
 
 fn agent(o: &mut Orchestrator, id: &str, concurrency: Option<u32>) -> AgentIx {
-    let spec = AgentSpec { id: id.into(), name: None, capabilities: vec![], concurrency, max_errors: None };
+    let spec = AgentSpec {
+        id: id.into(),
+        name: None,
+        capabilities: vec![],
+        concurrency,
+        max_errors: None,
+    };
     let a = o.register_agent(spec, 0).unwrap();
     o.start_agent(a, 0).unwrap();
     a
@@ -23,7 +29,11 @@ fn json(o: &mut Orchestrator, s: &str) -> PayloadId {
 }
 
 fn submit(o: &mut Orchestrator, agent: &str, priority: u32) -> TaskIx {
-    let spec = TaskSpec { agent: agent.into(), priority: Some(priority), ..TaskSpec::default() };
+    let spec = TaskSpec {
+        agent: agent.into(),
+        priority: Some(priority),
+        ..TaskSpec::default()
+    };
     o.submit(spec, PayloadId::NONE, PayloadId::NONE, 0).unwrap()
 }
 
@@ -64,13 +74,29 @@ fn none_payloads(n: usize) -> Vec<(PayloadId, PayloadId)> {
 fn start_walks_the_lifecycle_and_records_history() {
     let mut o = orch();
     let a = agent(&mut o, "oracle", None);
-    let h: Vec<_> = o.state().agent(a).history.iter().map(|t| (t.from, t.to)).collect();
+    let h: Vec<_> = o
+        .state()
+        .agent(a)
+        .history
+        .iter()
+        .map(|t| (t.from, t.to))
+        .collect();
     use AgentStatus::*;
-    assert_eq!(h, vec![(Created, Initializing), (Initializing, Ready), (Ready, Running)]);
+    assert_eq!(
+        h,
+        vec![
+            (Created, Initializing),
+            (Initializing, Ready),
+            (Ready, Running)
+        ]
+    );
     o.pause_agent(a, 5).unwrap();
     o.resume_agent(a, 6).unwrap();
     let last = o.state().agent(a).history.last().unwrap();
-    assert_eq!((last.from, last.to, last.reason.as_str(), last.at), (Paused, Running, "resume", 6));
+    assert_eq!(
+        (last.from, last.to, last.reason.as_str(), last.at),
+        (Paused, Running, "resume", 6)
+    );
 }
 
 #[test]
@@ -83,7 +109,10 @@ fn an_illegal_transition_names_both_states_and_changes_nothing() {
     assert_eq!(e.to_string(), "agent 'a' cannot go from Running to Running");
     o.stop_agent(a, 1).unwrap();
     let seq2 = o.state().seq;
-    assert_eq!(o.pause_agent(a, 2).unwrap_err().to_string(), "agent 'a' cannot go from Stopped to Paused");
+    assert_eq!(
+        o.pause_agent(a, 2).unwrap_err().to_string(),
+        "agent 'a' cannot go from Stopped to Paused"
+    );
     assert_eq!(o.state().seq, seq2);
     assert!(seq2 > seq);
 }
@@ -92,17 +121,36 @@ fn an_illegal_transition_names_both_states_and_changes_nothing() {
 fn the_first_seeds_manual_style_works() {
     let mut o = orch();
     let a = agent(&mut o, "oracle", None);
-    let spec = TaskSpec { agent: "oracle".into(), name: Some("analyze_market".into()), ..TaskSpec::default() };
+    let spec = TaskSpec {
+        agent: "oracle".into(),
+        name: Some("analyze_market".into()),
+        ..TaskSpec::default()
+    };
     let t = o.create_task(spec, PayloadId::NONE, 1).unwrap();
     assert_eq!(o.state().task(t).status, TaskStatus::Pending);
-    assert!(o.complete_task(t, PayloadId::NONE, 2).is_err(), "must start first");
+    assert!(
+        o.complete_task(t, PayloadId::NONE, 2).is_err(),
+        "must start first"
+    );
     o.start_task(t, 2).unwrap();
     assert_eq!(o.state().agent(a).running, 1);
     let out = json(&mut o, r#"{"trend":"bullish"}"#);
     o.complete_task(t, out, 3).unwrap();
     let s = crate::core::views::statistics(o.state());
-    assert_eq!((s.tasks_completed, s.total_tasks, s.agents_running), (1, 1, 1));
-    let t2 = o.create_task(TaskSpec { agent: "oracle".into(), ..TaskSpec::default() }, PayloadId::NONE, 4).unwrap();
+    assert_eq!(
+        (s.tasks_completed, s.total_tasks, s.agents_running),
+        (1, 1, 1)
+    );
+    let t2 = o
+        .create_task(
+            TaskSpec {
+                agent: "oracle".into(),
+                ..TaskSpec::default()
+            },
+            PayloadId::NONE,
+            4,
+        )
+        .unwrap();
     o.fail_task(t2, "boom", 5).unwrap();
     o.report_error(a, "flaky", 6).unwrap();
     let s = crate::core::views::statistics(o.state());
@@ -113,7 +161,13 @@ fn the_first_seeds_manual_style_works() {
 #[test]
 fn too_many_errors_put_the_agent_in_error_with_a_snapshot() {
     let mut o = orch();
-    let spec = AgentSpec { id: "x".into(), name: None, capabilities: vec![], concurrency: None, max_errors: Some(2) };
+    let spec = AgentSpec {
+        id: "x".into(),
+        name: None,
+        capabilities: vec![],
+        concurrency: None,
+        max_errors: Some(2),
+    };
     let a = o.register_agent(spec, 0).unwrap();
     o.start_agent(a, 0).unwrap();
     o.report_error(a, "one", 1).unwrap();
@@ -152,7 +206,15 @@ fn the_queue_serves_priority_then_submission_order() {
 
 #[test]
 fn global_and_per_agent_concurrency_hold() {
-    let mut o = Orchestrator::new(1, Options { max_concurrency: Some(3), ..Options::default() }, 0).unwrap();
+    let mut o = Orchestrator::new(
+        1,
+        Options {
+            max_concurrency: Some(3),
+            ..Options::default()
+        },
+        0,
+    )
+    .unwrap();
     agent(&mut o, "a", Some(2));
     agent(&mut o, "b", None);
     for _ in 0..4 {
@@ -177,7 +239,16 @@ fn global_and_per_agent_concurrency_hold() {
 fn a_workflow_runs_in_dependency_order_and_ends_with_a_snapshot() {
     let mut o = orch();
     agent(&mut o, "r", None);
-    let spec = wf("research", &[("a", "r", &[]), ("b", "r", &["a"]), ("c", "r", &["a"]), ("d", "r", &["b", "c"])], FailurePolicy::FailFast);
+    let spec = wf(
+        "research",
+        &[
+            ("a", "r", &[]),
+            ("b", "r", &["a"]),
+            ("c", "r", &["a"]),
+            ("d", "r", &["b", "c"]),
+        ],
+        FailurePolicy::FailFast,
+    );
     let w = o.submit_workflow(spec, &none_payloads(4), 0).unwrap();
     let mut seen = vec![];
     let mut pending = invokes(&mut o);
@@ -190,7 +261,10 @@ fn a_workflow_runs_in_dependency_order_and_ends_with_a_snapshot() {
     assert_eq!(seen.first().unwrap(), "research/a");
     assert_eq!(seen.last().unwrap(), "research/d");
     let view = crate::core::views::workflow_view(o.state(), w);
-    assert_eq!(view.status, crate::core::workflow::WorkflowStatus::Completed);
+    assert_eq!(
+        view.status,
+        crate::core::workflow::WorkflowStatus::Completed
+    );
     assert_eq!(o.snapshots(1)[0].reason, "workflow.completed");
     assert_eq!(o.task("research/d").unwrap(), TaskIx(3));
 }
@@ -198,12 +272,30 @@ fn a_workflow_runs_in_dependency_order_and_ends_with_a_snapshot() {
 #[test]
 fn fail_fast_cancels_the_rest_and_continue_skips_only_dependents() {
     for (policy, expect) in [
-        (FailurePolicy::FailFast, [TaskStatus::Failed, TaskStatus::Cancelled, TaskStatus::Cancelled]),
-        (FailurePolicy::Continue, [TaskStatus::Failed, TaskStatus::Skipped, TaskStatus::Completed]),
+        (
+            FailurePolicy::FailFast,
+            [
+                TaskStatus::Failed,
+                TaskStatus::Cancelled,
+                TaskStatus::Cancelled,
+            ],
+        ),
+        (
+            FailurePolicy::Continue,
+            [
+                TaskStatus::Failed,
+                TaskStatus::Skipped,
+                TaskStatus::Completed,
+            ],
+        ),
     ] {
         let mut o = orch();
         agent(&mut o, "r", None);
-        let spec = wf("w", &[("a", "r", &[]), ("b", "r", &["a"]), ("c", "r", &[])], policy);
+        let spec = wf(
+            "w",
+            &[("a", "r", &[]), ("b", "r", &["a"]), ("c", "r", &[])],
+            policy,
+        );
         let w = o.submit_workflow(spec, &none_payloads(3), 0).unwrap();
         let calls = invokes(&mut o);
         assert_eq!(calls.len(), 2);
@@ -217,7 +309,10 @@ fn fail_fast_cancels_the_rest_and_continue_skips_only_dependents() {
         }
         if policy == FailurePolicy::FailFast {
             assert_eq!(aborted, vec![calls[1].0], "the running task is aborted");
-            assert!(!o.complete(calls[1].0, PayloadId::NONE, 2), "its late result is ignored");
+            assert!(
+                !o.complete(calls[1].0, PayloadId::NONE, 2),
+                "its late result is ignored"
+            );
         } else {
             assert!(o.complete(calls[1].0, PayloadId::NONE, 2));
         }
@@ -235,14 +330,39 @@ fn bad_workflows_are_refused_whole() {
     agent(&mut o, "r", None);
     let seq = o.state().seq;
     let cases = [
-        (wf("w", &[("a", "r", &["b"]), ("b", "r", &["a"])], FailurePolicy::FailFast), "cycle"),
-        (wf("w", &[("a", "r", &["zz"])], FailurePolicy::FailFast), "unknown_dependency"),
-        (wf("w", &[("a", "r", &[]), ("a", "r", &[])], FailurePolicy::FailFast), "duplicate_id"),
-        (wf("w", &[("a", "ghost", &[])], FailurePolicy::FailFast), "unknown_agent"),
+        (
+            wf(
+                "w",
+                &[("a", "r", &["b"]), ("b", "r", &["a"])],
+                FailurePolicy::FailFast,
+            ),
+            "cycle",
+        ),
+        (
+            wf("w", &[("a", "r", &["zz"])], FailurePolicy::FailFast),
+            "unknown_dependency",
+        ),
+        (
+            wf(
+                "w",
+                &[("a", "r", &[]), ("a", "r", &[])],
+                FailurePolicy::FailFast,
+            ),
+            "duplicate_id",
+        ),
+        (
+            wf("w", &[("a", "ghost", &[])], FailurePolicy::FailFast),
+            "unknown_agent",
+        ),
     ];
     for (spec, code) in cases {
         let n = spec.tasks.len();
-        assert_eq!(o.submit_workflow(spec, &none_payloads(n), 1).unwrap_err().code(), code);
+        assert_eq!(
+            o.submit_workflow(spec, &none_payloads(n), 1)
+                .unwrap_err()
+                .code(),
+            code
+        );
     }
     assert_eq!(o.state().seq, seq);
     assert!(o.state().workflows.is_empty() && o.state().tasks.is_empty());
@@ -257,17 +377,36 @@ fn subscribers_get_matching_events_only() {
     o.emit_custom("custom.event", data, 0).unwrap();
     submit(&mut o, "a", 1);
     let d: serde_json::Value = serde_json::from_str(&o.deliveries_json(0).unwrap()).unwrap();
-    let topics: Vec<&str> = d.as_array().unwrap().iter().map(|x| x["event"]["type"].as_str().unwrap()).collect();
+    let topics: Vec<&str> = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["event"]["type"].as_str().unwrap())
+        .collect();
     assert_eq!(topics, vec!["task.created", "task.queued", "task.started"]);
     assert_eq!(d[0]["subs"], serde_json::json!([sub]));
-    assert_eq!(o.emit_custom("task.completed", PayloadId::NONE, 0).unwrap_err().code(), "invalid_argument");
+    assert_eq!(
+        o.emit_custom("task.completed", PayloadId::NONE, 0)
+            .unwrap_err()
+            .code(),
+        "invalid_argument"
+    );
 }
 
 fn scripted_run(seed: u64) -> Orchestrator {
     let mut o = Orchestrator::new(seed, Options::default(), 0).unwrap();
     agent(&mut o, "r", Some(2));
     let input = json(&mut o, r#"{"topic":"rust"}"#);
-    let spec = wf("p", &[("a", "r", &[]), ("b", "r", &["a"]), ("c", "r", &["a"]), ("d", "r", &["b", "c"])], FailurePolicy::FailFast);
+    let spec = wf(
+        "p",
+        &[
+            ("a", "r", &[]),
+            ("b", "r", &["a"]),
+            ("c", "r", &["a"]),
+            ("d", "r", &["b", "c"]),
+        ],
+        FailurePolicy::FailFast,
+    );
     let mut payloads = none_payloads(4);
     payloads[0].0 = input;
     o.submit_workflow(spec, &payloads, 10).unwrap();
@@ -287,8 +426,17 @@ fn the_same_seed_and_outcomes_give_the_same_journal_bytes() {
     let a = scripted_run(42).journal_json(0).unwrap();
     let b = scripted_run(42).journal_json(0).unwrap();
     assert_eq!(a, b);
-    assert_ne!(a, scripted_run(43).journal_json(0).unwrap(), "the seed is in the journal");
-    assert!(a.starts_with(r#"{"seq":1,"at":0,"type":"orchestrator.started","data":{"version":1,"seed":42,"#), "{a}");
+    assert_ne!(
+        a,
+        scripted_run(43).journal_json(0).unwrap(),
+        "the seed is in the journal"
+    );
+    assert!(
+        a.starts_with(
+            r#"{"seq":1,"at":0,"type":"orchestrator.started","data":{"version":1,"seed":42,"#
+        ),
+        "{a}"
+    );
 }
 
 #[test]
@@ -296,12 +444,22 @@ fn replaying_a_journal_rebuilds_the_same_state() {
     let o = scripted_run(5);
     let text = o.journal_json(0).unwrap();
     let r = Orchestrator::replay(&text, None).unwrap();
-    assert_eq!(r.journal_json(0).unwrap(), text, "byte-identical after a round trip");
-    assert_eq!(crate::core::views::statistics(r.state()), crate::core::views::statistics(o.state()));
+    assert_eq!(
+        r.journal_json(0).unwrap(),
+        text,
+        "byte-identical after a round trip"
+    );
+    assert_eq!(
+        crate::core::views::statistics(r.state()),
+        crate::core::views::statistics(o.state())
+    );
     let half = Orchestrator::replay(&text, Some(12)).unwrap();
     assert_eq!(half.state().seq, 12);
     let corrupt = text.replacen("\"seq\":5", "\"seq\":9", 1);
-    assert_eq!(Orchestrator::replay(&corrupt, None).err().unwrap().code(), "decode_error");
+    assert_eq!(
+        Orchestrator::replay(&corrupt, None).err().unwrap().code(),
+        "decode_error"
+    );
 }
 
 #[test]
@@ -309,7 +467,11 @@ fn snapshot_and_restore_round_trip_and_requeue_calls_in_flight() {
     let mut o = orch();
     agent(&mut o, "a", None);
     let input = json(&mut o, r#"{"x":[1,2,3]}"#);
-    let spec = TaskSpec { agent: "a".into(), id: Some("job".into()), ..TaskSpec::default() };
+    let spec = TaskSpec {
+        agent: "a".into(),
+        id: Some("job".into()),
+        ..TaskSpec::default()
+    };
     let t = o.submit(spec, input, PayloadId::NONE, 1).unwrap();
     let calls = invokes(&mut o);
     let snap = o.snapshot(2).unwrap();
@@ -319,10 +481,19 @@ fn snapshot_and_restore_round_trip_and_requeue_calls_in_flight() {
     assert_eq!(again.len(), 1);
     assert_ne!(again[0].0, calls[0].0, "a new call id");
     assert_eq!(r.state().task(t).attempts, 2, "the next attempt number");
-    assert_eq!(r.payloads().get(r.state().task(t).input).unwrap().get(), r#"{"x":[1,2,3]}"#);
+    assert_eq!(
+        r.payloads().get(r.state().task(t).input).unwrap().get(),
+        r#"{"x":[1,2,3]}"#
+    );
     assert!(r.complete(again[0].0, PayloadId::NONE, 4));
     assert_eq!(r.snapshots(5)[0].reason, "manual");
-    assert_eq!(Orchestrator::restore("{\"format\":1}", 0).err().unwrap().code(), "decode_error");
+    assert_eq!(
+        Orchestrator::restore("{\"format\":1}", 0)
+            .err()
+            .unwrap()
+            .code(),
+        "decode_error"
+    );
 }
 
 #[test]
@@ -332,12 +503,36 @@ fn unknown_ids_and_bad_values_are_coded_errors() {
     let seq = o.state().seq;
     assert_eq!(o.agent("ghost").unwrap_err().code(), "unknown_agent");
     assert_eq!(o.task("task-99").unwrap_err().code(), "unknown_task");
-    let dup = AgentSpec { id: "a".into(), name: None, capabilities: vec![], concurrency: None, max_errors: None };
+    let dup = AgentSpec {
+        id: "a".into(),
+        name: None,
+        capabilities: vec![],
+        concurrency: None,
+        max_errors: None,
+    };
     assert_eq!(o.register_agent(dup, 0).unwrap_err().code(), "duplicate_id");
-    let bad = TaskSpec { agent: "a".into(), priority: Some(0), ..TaskSpec::default() };
-    assert_eq!(o.submit(bad, PayloadId::NONE, PayloadId::NONE, 0).unwrap_err().code(), "invalid_argument");
-    let fake = TaskSpec { agent: "a".into(), id: Some("task-3".into()), ..TaskSpec::default() };
-    assert_eq!(o.submit(fake, PayloadId::NONE, PayloadId::NONE, 0).unwrap_err().code(), "invalid_argument");
+    let bad = TaskSpec {
+        agent: "a".into(),
+        priority: Some(0),
+        ..TaskSpec::default()
+    };
+    assert_eq!(
+        o.submit(bad, PayloadId::NONE, PayloadId::NONE, 0)
+            .unwrap_err()
+            .code(),
+        "invalid_argument"
+    );
+    let fake = TaskSpec {
+        agent: "a".into(),
+        id: Some("task-3".into()),
+        ..TaskSpec::default()
+    };
+    assert_eq!(
+        o.submit(fake, PayloadId::NONE, PayloadId::NONE, 0)
+            .unwrap_err()
+            .code(),
+        "invalid_argument"
+    );
     assert_eq!(o.state().seq, seq);
 }
 

@@ -127,7 +127,11 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Adjacent<'_, D> {
     type Error = D::Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
-        v.visit_map(AdjacentMap { tag: self.tag, content: Some(self.content), step: 0 })
+        v.visit_map(AdjacentMap {
+            tag: self.tag,
+            content: Some(self.content),
+            step: 0,
+        })
     }
 
     serde::forward_to_deserialize_any! {
@@ -146,7 +150,10 @@ struct AdjacentMap<'a, D> {
 impl<'de, D: Deserializer<'de>> MapAccess<'de> for AdjacentMap<'_, D> {
     type Error = D::Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, D::Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, D::Error> {
         let key = match self.step {
             0 => "type",
             1 => "data",

@@ -125,8 +125,12 @@ impl Workflow {
         (0..self.len()).map(|l| self.task(l))
     }
     pub(crate) fn rebuild_index(&mut self) {
-        self.local_index =
-            self.local_ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
+        self.local_index = self
+            .local_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
     }
 }
 
@@ -151,8 +155,14 @@ impl<'de> Deserialize<'de> for NewTask {
         let id = String::deserialize(d)?;
         // The index is assigned when the event is applied; a generated id already says it.
         Ok(match parse_auto_task_id(&id) {
-            Some(ix) => NewTask { ix: TaskIx(ix), custom_id: None },
-            None => NewTask { ix: TaskIx(u32::MAX), custom_id: Some(id.into()) },
+            Some(ix) => NewTask {
+                ix: TaskIx(ix),
+                custom_id: None,
+            },
+            None => NewTask {
+                ix: TaskIx(u32::MAX),
+                custom_id: Some(id.into()),
+            },
         })
     }
 }
@@ -161,13 +171,19 @@ impl<'de> Deserialize<'de> for NewTask {
 /// dependencies as indices into `spec.tasks`.
 pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Vec<Vec<u32>>> {
     if spec.tasks.is_empty() {
-        return Err(Error::invalid("tasks", format!("workflow '{workflow}' has no tasks")));
+        return Err(Error::invalid(
+            "tasks",
+            format!("workflow '{workflow}' has no tasks"),
+        ));
     }
     let mut index = BTreeMap::new();
     for (i, t) in spec.tasks.iter().enumerate() {
         crate::core::ids::check_id("task id", &t.id)?;
         if index.insert(t.id.as_str(), i as u32).is_some() {
-            return Err(Error::DuplicateId { kind: "task", id: format!("{workflow}/{}", t.id) });
+            return Err(Error::DuplicateId {
+                kind: "task",
+                id: format!("{workflow}/{}", t.id),
+            });
         }
     }
     for key in spec.dependencies.keys() {
@@ -180,11 +196,13 @@ pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Vec<
         let extra = spec.dependencies.get(&t.id).into_iter().flatten();
         let mut ds: Vec<u32> = Vec::new();
         for d in t.depends_on.iter().chain(extra) {
-            let &j = index.get(d.as_str()).ok_or_else(|| Error::UnknownDependency {
-                workflow: workflow.to_owned(),
-                task: t.id.clone(),
-                dependency: d.clone(),
-            })?;
+            let &j = index
+                .get(d.as_str())
+                .ok_or_else(|| Error::UnknownDependency {
+                    workflow: workflow.to_owned(),
+                    task: t.id.clone(),
+                    dependency: d.clone(),
+                })?;
             if !ds.contains(&j) {
                 ds.push(j);
             }
@@ -194,7 +212,10 @@ pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Vec<
     if let Some(cycle) = find_cycle(&deps) {
         return Err(Error::Cycle {
             workflow: workflow.to_owned(),
-            cycle: cycle.into_iter().map(|i| spec.tasks[i as usize].id.clone()).collect(),
+            cycle: cycle
+                .into_iter()
+                .map(|i| spec.tasks[i as usize].id.clone())
+                .collect(),
         });
     }
     Ok(deps)
@@ -211,7 +232,9 @@ fn find_cycle(deps: &[Vec<u32>]) -> Option<Vec<u32>> {
             dependents[d as usize].push(i as u32);
         }
     }
-    let mut ready: Vec<u32> = (0..n as u32).filter(|&i| indegree[i as usize] == 0).collect();
+    let mut ready: Vec<u32> = (0..n as u32)
+        .filter(|&i| indegree[i as usize] == 0)
+        .collect();
     let mut seen = 0;
     while let Some(i) = ready.pop() {
         seen += 1;
@@ -270,26 +293,43 @@ mod tests {
 
     #[test]
     fn a_diamond_is_fine() {
-        let deps = validate_shape("w", &spec(&[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"])]))
-            .unwrap();
+        let deps = validate_shape(
+            "w",
+            &spec(&[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"])]),
+        )
+        .unwrap();
         assert_eq!(deps[3], vec![1, 2]);
     }
 
     #[test]
     fn cycles_are_named() {
-        let err = validate_shape("w", &spec(&[("a", &["c"]), ("b", &["a"]), ("c", &["b"]), ("d", &[])]))
-            .unwrap_err();
+        let err = validate_shape(
+            "w",
+            &spec(&[("a", &["c"]), ("b", &["a"]), ("c", &["b"]), ("d", &[])]),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "cycle");
         let msg = err.to_string();
-        assert!(msg.contains("a -> b -> c -> a") || msg.contains("b -> c -> a -> b") || msg.contains("c -> a -> b -> c"), "{msg}");
+        assert!(
+            msg.contains("a -> b -> c -> a")
+                || msg.contains("b -> c -> a -> b")
+                || msg.contains("c -> a -> b -> c"),
+            "{msg}"
+        );
         let self_loop = validate_shape("w", &spec(&[("a", &["a"])])).unwrap_err();
-        assert_eq!(self_loop.to_string(), "workflow 'w' has a dependency cycle: a -> a");
+        assert_eq!(
+            self_loop.to_string(),
+            "workflow 'w' has a dependency cycle: a -> a"
+        );
     }
 
     #[test]
     fn unknown_and_duplicate_ids_are_named() {
         let e = validate_shape("w", &spec(&[("a", &["zz"])])).unwrap_err();
-        assert_eq!(e.to_string(), "workflow 'w': task 'a' depends on unknown task 'zz'");
+        assert_eq!(
+            e.to_string(),
+            "workflow 'w': task 'a' depends on unknown task 'zz'"
+        );
         let e = validate_shape("w", &spec(&[("a", &[]), ("a", &[])])).unwrap_err();
         assert_eq!(e.code(), "duplicate_id");
         let mut s = spec(&[("a", &[])]);

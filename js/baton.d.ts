@@ -1,0 +1,396 @@
+// Types of the `baton` package. Every value that crosses in or out is typed; payloads (task
+// inputs and outputs) are whatever JSON-serializable value your agents use, `unknown` by default.
+
+/** A JSON value: what inputs, outputs and event data become in the journal and in snapshots. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Loads the wasm module. Call once before `new Orchestrator()` in browsers; a no-op in Node. */
+export default function init(input?: unknown): Promise<unknown>;
+/** Loads the wasm module synchronously from its bytes. */
+export function initSync(module: { module: BufferSource | WebAssembly.Module } | BufferSource | WebAssembly.Module): unknown;
+
+/** Stable codes on every error Baton throws. */
+export type ErrorCode =
+  | "unknown_agent"
+  | "unknown_task"
+  | "unknown_workflow"
+  | "unknown_snapshot"
+  | "duplicate_id"
+  | "illegal_transition"
+  | "invalid_task_state"
+  | "agent_unavailable"
+  | "unknown_dependency"
+  | "cycle"
+  | "invalid_argument"
+  | "limit_reached"
+  | "decode_error"
+  | "invalid_payload"
+  | "events_overflow"
+  | "cancelled"
+  | "closed"
+  | "internal";
+
+/** An error raised by Baton: a JS `Error` named `BatonError` with a stable `code`. */
+export class BatonError extends Error {
+  constructor(code: ErrorCode, message: string);
+  readonly name: "BatonError";
+  readonly code: ErrorCode;
+}
+
+/** The agent lifecycle. Only `Running` agents are handed tasks. */
+export type AgentStatus =
+  | "Created"
+  | "Initializing"
+  | "Ready"
+  | "Running"
+  | "Paused"
+  | "Error"
+  | "Completed"
+  | "Stopped"
+  | "Terminated";
+
+export type TaskStatus =
+  | "Pending"
+  | "Queued"
+  | "Running"
+  | "Retrying"
+  | "Completed"
+  | "Failed"
+  | "Cancelled"
+  | "TimedOut"
+  | "Skipped";
+
+/** Why an attempt failed. Throw an error with a `class` property to choose one; `agent` otherwise. */
+export type ErrorClass = "agent" | "tool" | "timeout" | "validation" | "permission" | "rate_limit" | "cancelled" | "internal";
+
+export interface TaskError {
+  class: ErrorClass;
+  message: string;
+}
+
+export interface OrchestratorOptions {
+  /** Seeds the one PRNG (ids, jitter); an integer in 0..=2^53-1. Drawn at random when omitted. */
+  seed?: number;
+  /** `"virtual"`: time only moves when every agent waits on `ctx.sleep`, straight to the next deadline. Default `"real"`. */
+  clock?: "real" | "virtual";
+  /** The virtual clock's start, in ms. Default 0. */
+  startTime?: number;
+  /** Agent calls in flight at once over all agents. Default unlimited. */
+  maxConcurrency?: number;
+  /** Tasks waiting (pending or queued) at once. Default 2,000,000. */
+  queueDepthMax?: number;
+  /** Agents at most. Default 100,000. */
+  agentsMax?: number;
+  /** Tasks in one workflow at most. Default 100,000. */
+  workflowTasksMax?: number;
+  /** Largest JSON of one payload, in bytes. Default 1 MiB. */
+  payloadBytesMax?: number;
+  /** Snapshot summaries kept. Default 100. */
+  snapshotsKeptMax?: number;
+  /** Lifecycle transitions kept per agent. Default 1,000. */
+  historyRowsMax?: number;
+  /** Journal records kept in memory. Default 10,000,000. */
+  journalRowsMax?: number;
+  /** Events an `events()` iterator buffers before it fails with `events_overflow`. Default 100,000. */
+  eventsBufferMax?: number;
+}
+
+/** What an agent receives besides its input. */
+export interface AgentContext {
+  /** The task's id (`task-3`, or `workflow/task` inside a workflow). */
+  readonly taskId: string;
+  readonly agentId: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Outputs of the task's dependencies, by their ids within the workflow. */
+  readonly upstream: Record<string, unknown>;
+  /** Aborted when the task is cancelled while this call runs. */
+  readonly signal: AbortSignal;
+  /** Resolves after `ms` on the orchestrator's clock (instantly in virtual time). */
+  sleep(ms: number): Promise<void>;
+  /** Records a custom event. */
+  emit(topic: string, data?: unknown): void;
+}
+
+export type AgentHandler<I = unknown, O = unknown> = (input: I, ctx: AgentContext) => O | Promise<O>;
+
+export interface AgentSpec<I = unknown, O = unknown> {
+  id: string;
+  name?: string;
+  capabilities?: string[];
+  /** Tasks this agent runs at once. Default unlimited. */
+  concurrency?: number;
+  /** Errors (failed tasks and reported errors) after which the agent enters `Error`. Default never. */
+  maxErrors?: number;
+  /** The agent itself. Optional for agents whose tasks you run by hand (`createTask`). */
+  handler?: AgentHandler<I, O>;
+}
+
+export interface TaskSpec<I = unknown> {
+  agent: string;
+  input?: I;
+  /** 1 (highest) to 255. Default 5. */
+  priority?: number;
+  /** Your id for the task; generated (`task-<n>`) when omitted. */
+  id?: string;
+  name?: string;
+  metadata?: unknown;
+}
+
+export interface Task<I = unknown, O = unknown> {
+  id: string;
+  name?: string;
+  agent: string;
+  status: TaskStatus;
+  priority: number;
+  attempts: number;
+  error?: TaskError;
+  createdAt: number;
+  startedAt?: number;
+  completedAt?: number;
+  workflow?: string;
+  /** Created with `createTask` (run by the caller). */
+  manual: boolean;
+  input: I | undefined;
+  output: O | undefined;
+  metadata: unknown;
+}
+
+export interface WorkflowTaskSpec<I = unknown> {
+  /** Unique within the workflow; the task's global id is `workflowId/id`. */
+  id: string;
+  agent: string;
+  input?: I;
+  priority?: number;
+  name?: string;
+  metadata?: unknown;
+  /** Ids of tasks (in this workflow) that must complete first. */
+  dependsOn?: string[];
+}
+
+export type FailurePolicy = "failFast" | "continue";
+
+export interface WorkflowSpec {
+  id?: string;
+  name?: string;
+  tasks: WorkflowTaskSpec[];
+  /** `{ b: ["a"] }`: b waits for a. Adds to each task's `dependsOn`. */
+  dependencies?: Record<string, string[]>;
+  /** `failFast` (default) cancels the rest on the first failure; `continue` skips only dependents. */
+  failurePolicy?: FailurePolicy;
+}
+
+export interface WorkflowResult {
+  id: string;
+  name?: string;
+  status: "Running" | "Completed" | "Failed";
+  failurePolicy: FailurePolicy;
+  tasks: Record<string, { id: string; status: TaskStatus; error?: TaskError }>;
+  /** Outputs of the tasks that completed, by task id within the workflow. */
+  outputs: Record<string, unknown>;
+  /** The first task that did not complete, when the workflow failed. */
+  failedTask?: string;
+  submittedAt: number;
+  finishedAt?: number;
+}
+
+export interface Transition {
+  from: AgentStatus;
+  to: AgentStatus;
+  reason: string;
+  at: number;
+}
+
+/** Statistics, with the first seed's keys. */
+export interface Statistics {
+  total_agents: number;
+  agents_running: number;
+  agents_paused: number;
+  agents_error: number;
+  agents_stopped: number;
+  agent_errors: number;
+  total_tasks: number;
+  tasks_pending: number;
+  tasks_queued: number;
+  tasks_running: number;
+  tasks_completed: number;
+  tasks_failed: number;
+  tasks_cancelled: number;
+  tasks_skipped: number;
+  total_workflows: number;
+  workflows_running: number;
+  workflows_completed: number;
+  workflows_failed: number;
+  snapshots: number;
+  journal_seq: number;
+  now: number;
+}
+
+/** One agent's status, with the first seed's keys. */
+export interface AgentStatusView {
+  id: string;
+  name: string;
+  status: AgentStatus;
+  capabilities: string[];
+  error_count: number;
+  last_error?: string;
+  running_tasks: number;
+  queued_tasks: number;
+  completed_tasks: number;
+  failed_tasks: number;
+  concurrency: number | null;
+}
+
+export interface SnapshotSummary {
+  id: string;
+  /** `manual`, `workflow.completed`, `workflow.failed` or `agent.error`. */
+  reason: string;
+  /** The workflow or agent that caused an automatic snapshot. */
+  subject?: string;
+  /** The journal position: the seq of the snapshot's own `snapshot.created` record. */
+  seq: number;
+  at: number;
+  agentsStatus: Record<string, AgentStatus>;
+  taskCount: number;
+  completedCount: number;
+}
+
+/** A snapshot document: pass it (or its JSON) to `Orchestrator.restore`. */
+export interface Snapshot {
+  format: "baton.snapshot";
+  version: number;
+  id: string;
+  seq: number;
+  at: number;
+  state: { [key: string]: Json };
+}
+
+/** One journal record. `type` is the topic; custom events carry their own topic. */
+export type JournalRecord =
+  | Rec<"orchestrator.started", { version: number; seed: number; runId: string; options: { [key: string]: Json } }>
+  | Rec<"agent.registered", { spec: { id: string; name: string | null; capabilities: string[]; concurrency: number | null; maxErrors: number | null } }>
+  | Rec<"agent.status", { agent: string; from: AgentStatus; to: AgentStatus; reason: string }>
+  | Rec<"agent.error", { agent: string; message: string }>
+  | Rec<"task.created", { task: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; manual: boolean }>
+  | Rec<"task.queued", { task: string }>
+  | Rec<"task.started", { task: string; call: number; attempt: number }>
+  | Rec<"task.completed", { task: string; output: Json }>
+  | Rec<"task.failed", { task: string; error: TaskError }>
+  | Rec<"task.cancelled", { task: string; reason: string }>
+  | Rec<"task.skipped", { task: string; reason: string }>
+  | Rec<"task.requeued", { task: string; reason: string }>
+  | Rec<"workflow.submitted", { workflow: { id: string; name?: string; policy: FailurePolicy; tasks: Array<{ id: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; dependsOn: number[] }> } }>
+  | Rec<"workflow.completed", { workflow: string }>
+  | Rec<"workflow.failed", { workflow: string; task: string; policy: FailurePolicy }>
+  | Rec<"snapshot.created", { summary: SnapshotSummary }>
+  | CustomRecord;
+
+interface Rec<T extends string, D> {
+  seq: number;
+  /** The orchestrator's clock when it happened, in ms. */
+  at: number;
+  type: T;
+  data: D;
+}
+
+/** A custom event from `emit(topic, data)`. */
+export interface CustomRecord {
+  seq: number;
+  at: number;
+  type: string;
+  data: Json;
+}
+
+export type EventListener = (event: JournalRecord) => void;
+
+export interface ReplayOptions extends OrchestratorOptions {
+  /** Stop after this record (time travel). */
+  uptoSeq?: number;
+  agents?: Record<string, AgentHandler<never, unknown>>;
+}
+
+export interface RestoreOptions extends OrchestratorOptions {
+  /** Handlers by agent id: functions are not part of a snapshot. */
+  agents?: Record<string, AgentHandler<never, unknown>>;
+}
+
+/**
+ * A multi-agent orchestrator. Every method that changes state records events in the journal; a
+ * method that throws has changed nothing.
+ */
+export class Orchestrator {
+  constructor(options?: OrchestratorOptions);
+
+  /** Rebuilds an orchestrator from `snapshot()`; calls that were in flight start again (next attempt). */
+  static restore(snapshot: Snapshot | string, options?: RestoreOptions): Orchestrator;
+  /** Rebuilds the state a journal describes without calling any agent (virtual clock by default). */
+  static replay(journal: JournalRecord[] | string, options?: ReplayOptions): Orchestrator;
+
+  /** Registers an agent (status `Created`); returns its id. */
+  registerAgent<I = unknown, O = unknown>(spec: AgentSpec<I, O>): string;
+  /** `Created`/`Stopped` → `Initializing` → `Ready` → `Running`. */
+  startAgent(id: string): void;
+  /** `Running` → `Paused`: takes no new tasks. */
+  pauseAgent(id: string): void;
+  /** `Paused` → `Running`. */
+  resumeAgent(id: string): void;
+  stopAgent(id: string): void;
+  /** `Error` → `Ready`; start it again to give it tasks. */
+  recoverAgent(id: string): void;
+  completeAgent(id: string): void;
+  /** Final; cancels the agent's unfinished tasks. */
+  terminateAgent(id: string): void;
+  /** Moves an agent along one edge of the lifecycle table. */
+  transitionAgent(id: string, to: AgentStatus, reason?: string): void;
+  /** Counts an error against an agent; at its `maxErrors` it enters `Error`. */
+  reportError(agentId: string, message: string | Error): void;
+  agentHistory(id: string): Transition[];
+  agentStatus(id: string): AgentStatus;
+
+  /** Submits a task for the orchestrator to run; returns its id. */
+  submit<I = unknown>(spec: TaskSpec<I>): string;
+  /** Resolves with the task once it is terminal. */
+  wait<O = unknown>(id: string): Promise<Task<unknown, O>>;
+  getTask<O = unknown>(id: string): Task<unknown, O>;
+  status(id: string): TaskStatus;
+  /** Cancels an unfinished task; a running agent sees `ctx.signal` abort. */
+  cancel(id: string, reason?: string): void;
+
+  /** The first seed's manual style: a `Pending` task that you run yourself; returns its id. */
+  createTask(agentId: string, name?: string, options?: { id?: string; priority?: number; metadata?: unknown }): string;
+  startTask(id: string): void;
+  completeTask(id: string, result?: unknown): void;
+  failTask(id: string, error: string | Error): void;
+
+  /** Validates and submits a workflow; returns its id. */
+  submitWorkflow(spec: WorkflowSpec): string;
+  /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
+  runWorkflow(spec: WorkflowSpec): Promise<WorkflowResult>;
+  waitWorkflow(id: string): Promise<WorkflowResult>;
+  getWorkflow(id: string): WorkflowResult;
+  cancelWorkflow(id: string, reason?: string): void;
+
+  /** Calls `fn` for each event whose topic matches (`task.*`, `*` for all); returns an unsubscribe function. */
+  on(topic: string, fn: EventListener): () => void;
+  /** Records a custom event (built-in topics are refused). */
+  emit(topic: string, data?: unknown): void;
+  /** Events as an async iterator; leaving the loop unsubscribes. */
+  events(topic?: string): AsyncIterableIterator<JournalRecord>;
+
+  statistics(): Statistics;
+  agentsStatus(): Record<string, AgentStatusView>;
+  /** The orchestrator's clock, in ms. */
+  now(): number;
+  readonly seed: number;
+  readonly runId: string;
+  journal(): JournalRecord[];
+  /** The journal as JSON Lines: byte-identical for the same seed, agent results and times. */
+  journalText(): string;
+  /** SHA-256 of `journalText()`, hex. */
+  journalDigest(): string;
+  snapshot(): Snapshot;
+  /** Recent snapshot summaries (manual and automatic), newest first. */
+  snapshots(limit?: number): SnapshotSummary[];
+  /** Stops timers and aborts calls in flight. */
+  close(): void;
+}

@@ -1,0 +1,11 @@
+// Entry point for browsers and bundlers: call the default export (`init`) once before use.
+import init, { initSync, Core } from "./baton_wasm.js";
+import { createBaton } from "./driver.js";
+
+export const { Orchestrator, BatonError } = createBaton({
+  create: (options, seed, now) => Core.create(options, seed, now),
+  restore: (snapshot, now) => Core.restore(snapshot, now),
+  replay: (journal, uptoSeq) => Core.replay(journal, uptoSeq),
+});
+export { initSync };
+export default init;

@@ -1,0 +1,734 @@
+// The promise driver: Baton's user-facing `Orchestrator`, a thin JS layer over the wasm `Core`.
+//
+// It holds no orchestration rule. The core decides who runs what and when; this file calls the
+// agent functions the core asks for, awaits their promises, reports outcomes, keeps the JS values
+// (handlers, inputs, outputs) in arrays indexed by the small integers the core hands out, arms one
+// timer for the core's next deadline, and wakes waiters and listeners. JS calls into wasm are
+// nearly free and wasm never calls JS, so the per-task cost stays close to a bare `await`.
+//
+// The file has no imports so that tests can load it next to any build of the core: the package
+// entry points call `createBaton(coreApi)` with the generated wasm class.
+
+const NO_PAYLOAD = 4294967295;
+const INVOKE = 1, ABORT = 2, TASK_SETTLED = 3, WORKFLOW_SETTLED = 4, TIMER_FIRED = 5;
+const INTERNAL = Symbol("baton.internal");
+const LIMIT_KEYS = [
+  "queueDepthMax", "agentsMax", "workflowTasksMax", "payloadBytesMax",
+  "snapshotsKeptMax", "historyRowsMax", "journalRowsMax",
+];
+const EVENTS_BUFFER_MAX_DEFAULT = 100_000;
+
+/** Errors Baton raises are `Error`s named `BatonError` with a stable `code`. */
+export class BatonError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "BatonError";
+    this.code = code;
+  }
+  // Errors made inside wasm are plain `Error`s with the same name and a code: they count too.
+  static [Symbol.hasInstance](x) {
+    return x instanceof Error && x.name === "BatonError" && typeof x.code === "string";
+  }
+}
+
+const invalid = (message) => new BatonError("invalid_argument", message);
+const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+
+// A macrotask that browsers do not clamp (setTimeout(0) is clamped to 4 ms once nested).
+const macrotask = (() => {
+  if (typeof setImmediate === "function") return (f) => setImmediate(f);
+  const channel = new MessageChannel();
+  const queue = [];
+  channel.port1.onmessage = () => queue.shift()();
+  return (f) => { queue.push(f); channel.port2.postMessage(0); };
+})();
+
+function toJson(value) {
+  try {
+    return JSON.stringify(value) ?? "";
+  } catch (e) {
+    return JSON.stringify({ $unserializable: String(e && e.message || e) });
+  }
+}
+
+function errorMessage(e) {
+  if (e instanceof Error) return e.message || e.name;
+  if (typeof e === "string") return e;
+  const json = toJson(e);
+  return json === "" ? String(e) : json;
+}
+
+const ERROR_CLASSES = new Set(["agent", "tool", "timeout", "validation", "permission", "rate_limit", "cancelled", "internal"]);
+
+export function createBaton(coreApi) {
+  /** What an agent receives besides its input. Built per call, its fields computed on demand. */
+  class Context {
+    #rt; #call; #task; #upstream;
+    constructor(rt, call, task, attempt) {
+      this.#rt = rt; this.#call = call; this.#task = task;
+      this.attempt = attempt;
+    }
+    get taskId() { return this.#rt.core.taskId(this.#task); }
+    get agentId() { return this.#rt.core.agentId(this.#rt.agentOfCall(this.#call)); }
+    /** Outputs of the task's dependencies, by their ids within the workflow. */
+    get upstream() {
+      if (this.#upstream === undefined) this.#upstream = this.#rt.upstream(this.#task);
+      return this.#upstream;
+    }
+    /** Fires when the task is cancelled while this call runs. */
+    get signal() { return this.#rt.signal(this.#call); }
+    /** Resolves after `ms` on the orchestrator's clock (virtual or real). */
+    sleep(ms) { return this.#rt.sleep(ms); }
+    /** Records a custom event. */
+    emit(topic, data) { this.#rt.emit(topic, data); }
+  }
+
+  /** The mutable machinery behind an Orchestrator. Not exported. */
+  class Runtime {
+    constructor(core, clock, startMs, eventsBufferMax) {
+      this.core = core;
+      this.virtual = clock === "virtual";
+      this.vnow = startMs;
+      this.eventsBufferMax = eventsBufferMax;
+      this.handlers = [];          // agent index -> handler
+      this.agentIx = new Map();    // agent id -> index
+      this.values = [];            // payload id -> JS value
+      this.live = new Map();       // call -> { agent, controller, aborted }
+      this.taskWaiters = new Map(); // task index -> [resolve]
+      this.flowWaiters = new Map(); // workflow index -> [resolve]
+      this.sleepers = new Map();   // timer id -> resolve
+      this.listeners = new Map();  // subscription id -> fn
+      this.delivered = 0;
+      this.pumping = false;
+      this.again = false;
+      this.advancing = false;
+      this.timer = undefined;
+      this.armedFor = -1;
+      this.closed = false;
+    }
+
+    now() {
+      return this.virtual ? this.vnow : Date.now();
+    }
+
+    // ---- payloads ----
+    payload(value) {
+      if (value === undefined || value === null) return NO_PAYLOAD;
+      const id = this.core.allocPayload();
+      this.values[id] = value;
+      return id;
+    }
+    value(id) {
+      if (id === NO_PAYLOAD) return undefined;
+      const v = this.values[id];
+      if (v !== undefined) return v;
+      const json = this.core.payloadJson(id);
+      return json === undefined ? undefined : (this.values[id] = JSON.parse(json));
+    }
+    /** Hands the core the JSON of every value it has not seen yet (journal, snapshot, events). */
+    resolvePayloads() {
+      for (const id of this.core.takeUnresolved()) {
+        try {
+          this.core.resolvePayload(id, toJson(this.values[id]));
+        } catch (e) {
+          this.core.resolvePayload(id, JSON.stringify({ $unrecorded: errorMessage(e) }));
+        }
+      }
+    }
+
+    agent(id) {
+      const ix = this.agentIx.get(id);
+      if (ix !== undefined) return ix;
+      if (typeof id !== "string") throw invalid(`agent id must be a string, got ${typeof id}`);
+      return this.core.agentIx(id); // throws unknown_agent
+    }
+
+    // ---- the loop: drain effects, deliver events, arm the timer ----
+    pump() {
+      if (this.pumping) { this.again = true; return; }
+      this.pumping = true;
+      try {
+        do {
+          this.again = false;
+          this.drain();
+          if (this.listeners.size > 0) this.deliver();
+        } while (this.again);
+      } finally {
+        this.pumping = false;
+      }
+      this.arm();
+    }
+
+    drain() {
+      const core = this.core;
+      for (let kind = core.poll(); kind !== 0; kind = core.poll()) {
+        switch (kind) {
+          case INVOKE:
+            this.invoke(core.effectCall(), core.effectTask(), core.effectAgent(), core.effectAttempt(), core.effectInput());
+            break;
+          case ABORT: {
+            const call = this.live.get(core.effectCall());
+            if (call) {
+              call.aborted = true;
+              call.controller?.abort(new BatonError("cancelled", "the task was cancelled"));
+            }
+            break;
+          }
+          case TASK_SETTLED: this.wake(this.taskWaiters, core.effectTask(), (t) => this.taskView(t)); break;
+          case WORKFLOW_SETTLED: this.wake(this.flowWaiters, core.effectWorkflow(), (w) => this.workflowView(w)); break;
+          case TIMER_FIRED: {
+            const id = core.effectTimer();
+            const resolve = this.sleepers.get(id);
+            this.sleepers.delete(id);
+            resolve?.();
+            break;
+          }
+        }
+      }
+    }
+
+    invoke(call, task, agent, attempt, input) {
+      const handler = this.handlers[agent];
+      if (typeof handler !== "function") {
+        const id = this.core.agentId(agent);
+        this.core.fail(call, "internal", `agent '${id}' has no handler (give one to registerAgent or restore)`, this.now());
+        return;
+      }
+      this.live.set(call, { agent, controller: undefined, aborted: false });
+      let result;
+      try {
+        result = handler(this.value(input), new Context(this, call, task, attempt));
+      } catch (e) {
+        this.settleError(call, e);
+        return;
+      }
+      if (result !== null && typeof result === "object" && typeof result.then === "function") {
+        result.then((v) => this.settleValue(call, v), (e) => this.settleError(call, e));
+      } else {
+        this.settleValue(call, result);
+      }
+    }
+
+    settleValue(call, value) {
+      if (this.closed) return;
+      this.live.delete(call);
+      const id = this.payload(value);
+      // A stale call (cancelled, or settled already) is ignored by the core.
+      if (!this.core.complete(call, id, this.now()) && id !== NO_PAYLOAD) this.values[id] = undefined;
+      this.pump();
+    }
+
+    settleError(call, e) {
+      if (this.closed) return;
+      this.live.delete(call);
+      const cls = e !== null && typeof e === "object" && ERROR_CLASSES.has(e.class) ? e.class : "agent";
+      this.core.fail(call, cls, errorMessage(e), this.now());
+      this.pump();
+    }
+
+    agentOfCall(call) {
+      return this.live.get(call)?.agent ?? 0;
+    }
+
+    signal(call) {
+      const c = this.live.get(call);
+      if (!c) {
+        const done = new AbortController();
+        done.abort(new BatonError("cancelled", "the call has already ended"));
+        return done.signal;
+      }
+      if (!c.controller) {
+        c.controller = new AbortController();
+        if (c.aborted) c.controller.abort(new BatonError("cancelled", "the task was cancelled"));
+      }
+      return c.controller.signal;
+    }
+
+    upstream(task) {
+      const pairs = this.core.upstream(task);
+      const out = {};
+      for (let i = 0; i < pairs.length; i += 2) out[this.core.localId(pairs[i])] = this.value(pairs[i + 1]);
+      return out;
+    }
+
+    wake(waiters, ix, view) {
+      const list = waiters.get(ix);
+      if (!list) return;
+      waiters.delete(ix);
+      const v = view(ix);
+      for (const resolve of list) resolve(v);
+    }
+
+    taskView(ix) {
+      const view = JSON.parse(this.core.taskView(ix));
+      const [input, output, metadata] = this.core.taskPayloads(ix);
+      view.input = this.value(input);
+      view.output = this.value(output);
+      view.metadata = this.value(metadata);
+      return view;
+    }
+
+    workflowView(ix) {
+      const view = JSON.parse(this.core.workflowView(ix));
+      const pairs = this.core.workflowOutputs(ix);
+      const outputs = {};
+      for (let i = 0; i < pairs.length; i += 2) outputs[this.core.localId(pairs[i])] = this.value(pairs[i + 1]);
+      view.outputs = outputs;
+      return view;
+    }
+
+    // ---- time ----
+    sleep(ms) {
+      if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`sleep: ${ms} is not a non-negative number of ms`));
+      return new Promise((resolve) => {
+        const id = this.core.addTimer(this.now() + Math.ceil(ms));
+        this.sleepers.set(id, resolve);
+        this.arm();
+      });
+    }
+
+    arm() {
+      if (this.closed) return;
+      const d = this.core.nextDeadline();
+      if (d < 0) return;
+      if (this.virtual) {
+        if (!this.advancing) { this.advancing = true; macrotask(() => this.advance()); }
+        return;
+      }
+      if (d === this.armedFor) return;
+      clearTimeout(this.timer);
+      this.armedFor = d;
+      this.timer = setTimeout(() => {
+        this.armedFor = -1;
+        this.core.handleTimeout(Date.now());
+        this.pump();
+      }, Math.max(0, d - Date.now()));
+    }
+
+    // The virtual clock: once everything runnable has run (a macrotask later, every promise
+    // reaction is done), jump to the next deadline and fire what is due there.
+    advance() {
+      this.advancing = false;
+      if (this.closed) return;
+      const d = this.core.nextDeadline();
+      if (d < 0) return;
+      if (d > this.vnow) this.vnow = d;
+      this.core.handleTimeout(this.vnow);
+      this.pump();
+    }
+
+    // ---- events ----
+    emit(topic, data) {
+      this.core.emit(topic, this.payload(data), this.now());
+      this.pump();
+    }
+
+    deliver() {
+      if (this.core.seq() <= this.delivered) return;
+      this.resolvePayloads();
+      const batch = JSON.parse(this.core.deliveries(this.delivered));
+      this.delivered = this.core.seq();
+      for (const { subs, event } of batch) {
+        for (const sub of subs) {
+          const fn = this.listeners.get(sub);
+          if (!fn) continue;
+          try {
+            fn(event);
+          } catch (e) {
+            console.error(`baton: a listener for '${event.type}' threw:`, e);
+          }
+        }
+      }
+    }
+
+    subscribe(pattern, fn) {
+      if (this.listeners.size === 0) this.delivered = this.core.seq();
+      const sub = this.core.subscribe(pattern);
+      this.listeners.set(sub, fn);
+      return () => {
+        if (this.listeners.delete(sub)) this.core.unsubscribe(sub);
+      };
+    }
+
+    close() {
+      this.closed = true;
+      clearTimeout(this.timer);
+      for (const c of this.live.values()) c.controller?.abort(new BatonError("closed", "the orchestrator was closed"));
+      this.live.clear();
+    }
+  }
+
+  function checkOptions(options) {
+    if (options === undefined) options = {};
+    if (!isObject(options)) throw invalid("options must be an object");
+    const { seed, clock = "real", maxConcurrency, startTime = 0, eventsBufferMax = EVENTS_BUFFER_MAX_DEFAULT } = options;
+    if (clock !== "real" && clock !== "virtual") throw invalid(`clock must be "real" or "virtual", got ${JSON.stringify(clock)}`);
+    if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) throw invalid(`invalid seed: ${seed} is not an integer in 0..=2^53-1`);
+    if (maxConcurrency !== undefined && maxConcurrency !== Infinity && !(Number.isInteger(maxConcurrency) && maxConcurrency >= 1 && maxConcurrency <= 4294967295)) {
+      throw invalid(`invalid maxConcurrency: ${maxConcurrency} is not a positive integer`);
+    }
+    if (!(Number.isSafeInteger(startTime) && startTime >= 0)) throw invalid(`invalid startTime: ${startTime}`);
+    if (!(Number.isSafeInteger(eventsBufferMax) && eventsBufferMax >= 1)) throw invalid(`invalid eventsBufferMax: ${eventsBufferMax}`);
+    const core = {};
+    if (maxConcurrency !== undefined && maxConcurrency !== Infinity) core.maxConcurrency = maxConcurrency;
+    for (const k of LIMIT_KEYS) {
+      if (options[k] === undefined) continue;
+      if (!(Number.isInteger(options[k]) && options[k] >= 1 && options[k] <= 4294967295)) throw invalid(`invalid ${k}: ${options[k]}`);
+      core[k] = options[k];
+    }
+    return { seed, clock, startTime, eventsBufferMax, core };
+  }
+
+  function checkHandler(id, handler) {
+    if (handler !== undefined && typeof handler !== "function") {
+      throw invalid(`agent '${id}': handler must be a function, got ${handler === null ? "null" : typeof handler}`);
+    }
+  }
+
+  /**
+   * A multi-agent orchestrator. Every method that changes state records events in the journal;
+   * a method that throws has changed nothing.
+   */
+  class Orchestrator {
+    #rt;
+
+    constructor(options) {
+      if (isObject(options) && options[INTERNAL]) {
+        this.#rt = options[INTERNAL];
+        return;
+      }
+      const o = checkOptions(options);
+      const now = o.clock === "virtual" ? o.startTime : Date.now();
+      const core = coreApi.create(JSON.stringify(o.core), o.seed, now);
+      this.#rt = new Runtime(core, o.clock, now, o.eventsBufferMax);
+    }
+
+    static #wrap(core, options, agents) {
+      const o = checkOptions(options);
+      if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
+      const start = o.clock === "virtual" ? Math.max(o.startTime, core.now()) : Date.now();
+      const rt = new Runtime(core, o.clock, start, o.eventsBufferMax);
+      for (let i = 0; i < core.agentCount(); i++) rt.agentIx.set(core.agentId(i), i);
+      for (const [id, handler] of Object.entries(agents ?? {})) {
+        checkHandler(id, handler);
+        const ix = rt.agentIx.get(id);
+        if (ix === undefined) throw new BatonError("unknown_agent", `unknown agent '${id}' in agents`);
+        rt.handlers[ix] = handler;
+      }
+      const orch = new Orchestrator({ [INTERNAL]: rt });
+      rt.delivered = core.seq();
+      rt.pump();
+      return orch;
+    }
+
+    /**
+     * Rebuilds an orchestrator from `snapshot()`. Handlers are functions, so they are given again:
+     * `{ agents: { id: handler } }`. Calls that were in flight are started again (next attempt).
+     */
+    static restore(snapshot, options = {}) {
+      if (!isObject(options)) throw invalid("options must be an object");
+      const { agents, ...rest } = options;
+      const text = typeof snapshot === "string" ? snapshot : JSON.stringify(snapshot);
+      if (typeof text !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
+      const probe = checkOptions(rest);
+      const now = probe.clock === "virtual" ? probe.startTime : Date.now();
+      return Orchestrator.#wrap(coreApi.restore(text, now), rest, agents);
+    }
+
+    /**
+     * Rebuilds the state a journal describes, without calling any agent; `uptoSeq` stops early
+     * (time travel). Accepts `journal()`'s array or `journalText()`'s JSON Lines.
+     */
+    static replay(journal, options = {}) {
+      if (!isObject(options)) throw invalid("options must be an object");
+      const { agents, uptoSeq, ...rest } = options;
+      const text = typeof journal === "string" ? journal : Array.isArray(journal) ? journal.map((r) => JSON.stringify(r)).join("\n") : undefined;
+      if (text === undefined) throw invalid("journal must be journal()'s array or journalText()'s string");
+      if (uptoSeq !== undefined && !(Number.isSafeInteger(uptoSeq) && uptoSeq >= 1)) throw invalid(`invalid uptoSeq: ${uptoSeq}`);
+      return Orchestrator.#wrap(coreApi.replay(text, uptoSeq), { clock: "virtual", ...rest }, agents);
+    }
+
+    // ---- agents ----
+
+    registerAgent(spec) {
+      if (!isObject(spec)) throw invalid("registerAgent needs an object { id, name?, capabilities?, concurrency?, maxErrors?, handler? }");
+      const { handler, ...rest } = spec;
+      checkHandler(spec.id, handler);
+      const rt = this.#rt;
+      const ix = rt.core.registerAgent(JSON.stringify(rest), rt.now());
+      rt.handlers[ix] = handler;
+      rt.agentIx.set(spec.id, ix);
+      rt.pump();
+      return spec.id;
+    }
+
+    #lifecycle(id, command) {
+      const rt = this.#rt;
+      rt.core.lifecycle(rt.agent(id), command, rt.now());
+      rt.pump();
+    }
+    startAgent(id) { this.#lifecycle(id, "start"); }
+    pauseAgent(id) { this.#lifecycle(id, "pause"); }
+    resumeAgent(id) { this.#lifecycle(id, "resume"); }
+    stopAgent(id) { this.#lifecycle(id, "stop"); }
+    recoverAgent(id) { this.#lifecycle(id, "recover"); }
+    completeAgent(id) { this.#lifecycle(id, "complete"); }
+    terminateAgent(id) { this.#lifecycle(id, "terminate"); }
+
+    /** Moves an agent along one edge of the lifecycle table. */
+    transitionAgent(id, to, reason = "manual") {
+      const rt = this.#rt;
+      if (typeof to !== "string" || typeof reason !== "string") throw invalid("transitionAgent(id, to: string, reason?: string)");
+      rt.core.transition(rt.agent(id), to, reason, rt.now());
+      rt.pump();
+    }
+
+    /** Counts an error against an agent (the first seed's `report_error`). */
+    reportError(agentId, message) {
+      const rt = this.#rt;
+      rt.core.reportError(rt.agent(agentId), errorMessage(message), rt.now());
+      rt.pump();
+    }
+
+    agentHistory(id) {
+      const rt = this.#rt;
+      return JSON.parse(rt.core.agentHistory(rt.agent(id)));
+    }
+
+    agentStatus(id) {
+      const rt = this.#rt;
+      return rt.core.agentStatus(rt.agent(id));
+    }
+
+    // ---- tasks ----
+
+    /** Submits a task for the orchestrator to run; returns its id. */
+    submit(spec) {
+      if (!isObject(spec)) throw invalid("submit needs an object { agent, input?, priority?, id?, name?, metadata? }");
+      const rt = this.#rt;
+      const { input, metadata, ...rest } = spec;
+      const inputId = rt.payload(input);
+      let ix;
+      try {
+        const p = rest.priority;
+        const plain = rest.id === undefined && rest.name === undefined && metadata === undefined &&
+          Object.keys(rest).length <= 2 && (p === undefined || (Number.isInteger(p) && p >= 1 && p <= 255));
+        if (plain && typeof rest.agent === "string") {
+          ix = rt.core.submitTo(rt.agent(rest.agent), p ?? 0, inputId, rt.now());
+        } else {
+          ix = rt.core.submit(JSON.stringify(rest), inputId, rt.payload(metadata), rt.now());
+        }
+      } catch (e) {
+        if (inputId !== NO_PAYLOAD) rt.values[inputId] = undefined;
+        throw e;
+      }
+      rt.pump();
+      return rt.core.taskId(ix);
+    }
+
+    /** Resolves with the task once it is terminal (completed, failed, cancelled, ...). */
+    wait(id) {
+      const rt = this.#rt;
+      let ix;
+      try {
+        ix = rt.core.taskIx(id);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (rt.core.taskTerminal(ix)) return Promise.resolve(rt.taskView(ix));
+      return new Promise((resolve) => {
+        const list = rt.taskWaiters.get(ix);
+        if (list) list.push(resolve); else rt.taskWaiters.set(ix, [resolve]);
+      });
+    }
+
+    getTask(id) {
+      const rt = this.#rt;
+      return rt.taskView(rt.core.taskIx(id));
+    }
+
+    status(id) {
+      const rt = this.#rt;
+      return rt.core.taskStatus(rt.core.taskIx(id));
+    }
+
+    cancel(id, reason = "cancelled by the user") {
+      const rt = this.#rt;
+      rt.core.cancelTask(rt.core.taskIx(id), String(reason), rt.now());
+      rt.pump();
+    }
+
+    /** The first seed's manual style: a task that you run yourself and report. */
+    createTask(agentId, name, options = {}) {
+      if (!isObject(options)) throw invalid("createTask options must be an object");
+      const rt = this.#rt;
+      const { metadata, ...rest } = options;
+      const spec = JSON.stringify({ ...rest, agent: agentId, name });
+      const ix = rt.core.createTask(spec, rt.payload(metadata), rt.now());
+      rt.pump();
+      return rt.core.taskId(ix);
+    }
+
+    startTask(id) {
+      const rt = this.#rt;
+      rt.core.startTask(rt.core.taskIx(id), rt.now());
+      rt.pump();
+    }
+
+    completeTask(id, result) {
+      const rt = this.#rt;
+      const ix = rt.core.taskIx(id);
+      rt.core.completeTask(ix, rt.payload(result), rt.now());
+      rt.pump();
+    }
+
+    failTask(id, error) {
+      const rt = this.#rt;
+      rt.core.failTask(rt.core.taskIx(id), errorMessage(error), rt.now());
+      rt.pump();
+    }
+
+    // ---- workflows ----
+
+    /** Validates and submits a workflow; returns its id. Nothing is stored if it is invalid. */
+    submitWorkflow(spec) {
+      if (!isObject(spec) || !Array.isArray(spec.tasks)) throw invalid("a workflow needs { tasks: [...], dependencies?, failurePolicy?, id?, name? }");
+      const rt = this.#rt;
+      const payloads = new Uint32Array(spec.tasks.length * 2);
+      const light = spec.tasks.map((t, i) => {
+        if (!isObject(t)) throw invalid(`workflow task #${i} must be an object`);
+        const { input, metadata, ...rest } = t;
+        payloads[2 * i] = rt.payload(input);
+        payloads[2 * i + 1] = rt.payload(metadata);
+        return rest;
+      });
+      const { tasks, ...rest } = spec;
+      const ix = rt.core.submitWorkflow(JSON.stringify({ ...rest, tasks: light }), payloads, rt.now());
+      rt.pump();
+      return JSON.parse(rt.core.workflowView(ix)).id;
+    }
+
+    /** Submits a workflow and resolves with its result when it ends (completed or failed). */
+    async runWorkflow(spec) {
+      return this.waitWorkflow(this.submitWorkflow(spec));
+    }
+
+    waitWorkflow(id) {
+      const rt = this.#rt;
+      let ix;
+      try {
+        ix = rt.core.workflowIx(id);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (rt.core.workflowDone(ix)) return Promise.resolve(rt.workflowView(ix));
+      return new Promise((resolve) => {
+        const list = rt.flowWaiters.get(ix);
+        if (list) list.push(resolve); else rt.flowWaiters.set(ix, [resolve]);
+      });
+    }
+
+    getWorkflow(id) {
+      const rt = this.#rt;
+      return rt.workflowView(rt.core.workflowIx(id));
+    }
+
+    cancelWorkflow(id, reason = "cancelled by the user") {
+      const rt = this.#rt;
+      rt.core.cancelWorkflow(rt.core.workflowIx(id), String(reason), rt.now());
+      rt.pump();
+    }
+
+    // ---- events ----
+
+    /** Calls `fn` with every event whose topic matches (`task.*` style); returns an unsubscribe function. */
+    on(topic, fn) {
+      if (typeof topic !== "string") throw invalid("on(topic, fn): topic must be a string");
+      if (typeof fn !== "function") throw invalid(`on('${topic}', fn): fn must be a function`);
+      return this.#rt.subscribe(topic, fn);
+    }
+
+    /** Records a custom event. */
+    emit(topic, data) {
+      if (typeof topic !== "string") throw invalid("emit(topic, data): topic must be a string");
+      this.#rt.emit(topic, data);
+    }
+
+    /** The events as an async iterator; leaving the loop unsubscribes. */
+    events(topic = "*") {
+      const rt = this.#rt;
+      const buffer = [];
+      const waiting = [];
+      let overflow = false;
+      const off = this.on(topic, (event) => {
+        if (waiting.length > 0) return waiting.shift()({ value: event, done: false });
+        if (buffer.length >= rt.eventsBufferMax) overflow = true; else buffer.push(event);
+      });
+      const finish = () => {
+        off();
+        for (const w of waiting.splice(0)) w({ value: undefined, done: true });
+        return Promise.resolve({ value: undefined, done: true });
+      };
+      return {
+        next() {
+          if (buffer.length > 0) return Promise.resolve({ value: buffer.shift(), done: false });
+          if (overflow) {
+            off();
+            return Promise.reject(new BatonError("events_overflow", `more than eventsBufferMax = ${rt.eventsBufferMax} events were not read`));
+          }
+          return new Promise((resolve) => waiting.push(resolve));
+        },
+        return: finish,
+        [Symbol.asyncIterator]() { return this; },
+      };
+    }
+
+    // ---- reads ----
+
+    statistics() { return JSON.parse(this.#rt.core.statistics()); }
+    agentsStatus() { return JSON.parse(this.#rt.core.agentsStatus()); }
+    /** The orchestrator's clock, in ms (virtual or real). */
+    now() { return this.#rt.now(); }
+    get seed() { return this.#rt.core.seed(); }
+    get runId() { return this.#rt.core.runId(); }
+
+    /** The journal: every event since the start (or since the snapshot this was restored from). */
+    journal() {
+      return this.journalText().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+    }
+
+    /** The journal as JSON Lines, byte-identical for the same seed, agents' results and times. */
+    journalText() {
+      this.#rt.resolvePayloads();
+      return this.#rt.core.journal(0);
+    }
+
+    /** SHA-256 of `journalText()`, in hex. */
+    journalDigest() {
+      this.#rt.resolvePayloads();
+      return this.#rt.core.journalDigest();
+    }
+
+    /** Takes a snapshot of the whole state (recorded in the journal as `snapshot.created`). */
+    snapshot() {
+      const rt = this.#rt;
+      rt.resolvePayloads();
+      const snap = JSON.parse(rt.core.snapshot(rt.now()));
+      rt.pump();
+      return snap;
+    }
+
+    /** Recent snapshot summaries (including automatic ones), newest first. */
+    snapshots(limit = 10) {
+      if (!(Number.isInteger(limit) && limit >= 0)) throw invalid(`invalid limit: ${limit}`);
+      return JSON.parse(this.#rt.core.snapshots(Math.min(limit, 4294967295)));
+    }
+
+    /** Stops timers and aborts calls in flight; the orchestrator must not be used after. */
+    close() {
+      this.#rt.close();
+    }
+  }
+
+  return { Orchestrator, BatonError };
+}

@@ -1,0 +1,9 @@
+// Entry point for Node: the wasm module is loaded synchronously from the package folder, so the
+// default export `init()` is a no-op kept for code shared with browsers.
+import { readFileSync } from "node:fs";
+import { initSync } from "./baton_wasm.js";
+
+initSync({ module: readFileSync(new URL("./baton_wasm_bg.wasm", import.meta.url)) });
+
+export { Orchestrator, BatonError, initSync } from "./baton.js";
+export default async function init() {}

@@ -1,0 +1,277 @@
+//! The `Core` class: construction, effects, time, journal and snapshots.
+
+use super::interop::{coded, ms, parse, to_json, IntoJs, JsResult};
+use crate::core::{Effect, Options, Orchestrator, SEED_MAX};
+use sha2::{Digest, Sha256};
+use wasm_bindgen::prelude::*;
+
+/// The deterministic core, for the JS driver. Not meant to be used directly: import
+/// `Orchestrator` from the package instead.
+#[wasm_bindgen]
+pub struct Core {
+    pub(crate) inner: Orchestrator,
+    /// The effect last returned by `poll`, read through the `effect*` getters.
+    effect: Option<Effect>,
+}
+
+/// Effect kinds returned by `poll()`.
+const NONE: u32 = 0;
+const INVOKE: u32 = 1;
+const ABORT: u32 = 2;
+const TASK_SETTLED: u32 = 3;
+const WORKFLOW_SETTLED: u32 = 4;
+const TIMER_FIRED: u32 = 5;
+
+impl Core {
+    pub(crate) fn wrap(inner: Orchestrator) -> Core {
+        Core {
+            inner,
+            effect: None,
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Core {
+    /// A new core. `options` is JSON of the core's options (limits); `seed` is a safe integer,
+    /// or `undefined` for one drawn from the platform's random source.
+    pub fn create(options: &str, seed: Option<f64>, now: f64) -> JsResult<Core> {
+        let options: Options = parse("options", options)?;
+        let seed = match seed {
+            Some(s) if s.is_finite() && s >= 0.0 && s.fract() == 0.0 && s <= SEED_MAX as f64 => {
+                s as u64
+            }
+            Some(s) => {
+                return Err(coded(
+                    "invalid_argument",
+                    &format!("invalid seed: {s} is not an integer in 0..=2^53-1"),
+                ))
+            }
+            None => {
+                let mut b = [0u8; 8];
+                getrandom::fill(&mut b)
+                    .map_err(|e| coded("internal", &format!("no random source: {e}")))?;
+                u64::from_le_bytes(b) & SEED_MAX
+            }
+        };
+        Ok(Core::wrap(Orchestrator::new(seed, options, ms(now)).js()?))
+    }
+
+    /// Rebuilds a core from `snapshot()`'s JSON; calls in flight are queued again.
+    pub fn restore(snapshot: &str, now: f64) -> JsResult<Core> {
+        Ok(Core::wrap(Orchestrator::restore(snapshot, ms(now)).js()?))
+    }
+
+    /// Rebuilds a core from a journal (JSON Lines) without calling agents, up to `uptoSeq`.
+    pub fn replay(journal: &str, upto_seq: Option<f64>) -> JsResult<Core> {
+        Ok(Core::wrap(
+            Orchestrator::replay(journal, upto_seq.map(ms)).js()?,
+        ))
+    }
+
+    pub fn seed(&self) -> f64 {
+        self.inner.state().seed as f64
+    }
+
+    #[wasm_bindgen(js_name = runId)]
+    pub fn run_id(&self) -> String {
+        self.inner.state().run_id.clone()
+    }
+
+    /// The seq of the last journal record.
+    pub fn seq(&self) -> f64 {
+        self.inner.state().seq as f64
+    }
+
+    /// The core's time: the latest `now` it has seen.
+    pub fn now(&self) -> f64 {
+        self.inner.state().now as f64
+    }
+
+    // ---- effects ----
+
+    /// Takes the next effect; returns its kind (0 when there is none). Read it with the getters.
+    pub fn poll(&mut self) -> u32 {
+        self.effect = self.inner.poll_effect();
+        match self.effect {
+            None => NONE,
+            Some(Effect::Invoke { .. }) => INVOKE,
+            Some(Effect::Abort { .. }) => ABORT,
+            Some(Effect::TaskSettled { .. }) => TASK_SETTLED,
+            Some(Effect::WorkflowSettled { .. }) => WORKFLOW_SETTLED,
+            Some(Effect::TimerFired { .. }) => TIMER_FIRED,
+        }
+    }
+
+    #[wasm_bindgen(js_name = effectCall)]
+    pub fn effect_call(&self) -> u32 {
+        match self.effect {
+            Some(Effect::Invoke { call, .. } | Effect::Abort { call }) => call,
+            _ => 0,
+        }
+    }
+
+    #[wasm_bindgen(js_name = effectTask)]
+    pub fn effect_task(&self) -> u32 {
+        match self.effect {
+            Some(Effect::Invoke { task, .. } | Effect::TaskSettled { task }) => task.index(),
+            _ => u32::MAX,
+        }
+    }
+
+    #[wasm_bindgen(js_name = effectAgent)]
+    pub fn effect_agent(&self) -> u32 {
+        match self.effect {
+            Some(Effect::Invoke { agent, .. }) => agent.index(),
+            _ => u32::MAX,
+        }
+    }
+
+    #[wasm_bindgen(js_name = effectAttempt)]
+    pub fn effect_attempt(&self) -> u32 {
+        match self.effect {
+            Some(Effect::Invoke { attempt, .. }) => attempt,
+            _ => 0,
+        }
+    }
+
+    #[wasm_bindgen(js_name = effectInput)]
+    pub fn effect_input(&self) -> u32 {
+        match self.effect {
+            Some(Effect::Invoke { input, .. }) => input.index(),
+            _ => u32::MAX,
+        }
+    }
+
+    #[wasm_bindgen(js_name = effectWorkflow)]
+    pub fn effect_workflow(&self) -> u32 {
+        match self.effect {
+            Some(Effect::WorkflowSettled { workflow }) => workflow.index(),
+            _ => u32::MAX,
+        }
+    }
+
+    #[wasm_bindgen(js_name = effectTimer)]
+    pub fn effect_timer(&self) -> u32 {
+        match self.effect {
+            Some(Effect::TimerFired { timer }) => timer,
+            _ => 0,
+        }
+    }
+
+    // ---- time ----
+
+    #[wasm_bindgen(js_name = addTimer)]
+    pub fn add_timer(&mut self, deadline: f64) -> u32 {
+        self.inner.add_timer(ms(deadline))
+    }
+
+    #[wasm_bindgen(js_name = cancelTimer)]
+    pub fn cancel_timer(&mut self, id: u32) -> bool {
+        self.inner.cancel_timer(id)
+    }
+
+    /// The soonest deadline in ms, or -1 when no timer is set.
+    #[wasm_bindgen(js_name = nextDeadline)]
+    pub fn next_deadline(&self) -> f64 {
+        self.inner.next_deadline().map_or(-1.0, |d| d as f64)
+    }
+
+    #[wasm_bindgen(js_name = handleTimeout)]
+    pub fn handle_timeout(&mut self, now: f64) {
+        self.inner.handle_timeout(ms(now));
+    }
+
+    // ---- payloads ----
+
+    /// A payload slot whose value the driver keeps; its JSON is asked for only when needed.
+    #[wasm_bindgen(js_name = allocPayload)]
+    pub fn alloc_payload(&mut self) -> u32 {
+        self.inner.payloads_mut().alloc_unresolved().index()
+    }
+
+    /// A payload slot filled with JSON now (4294967295 for `null`).
+    #[wasm_bindgen(js_name = allocJson)]
+    pub fn alloc_json(&mut self, json: &str) -> JsResult<u32> {
+        Ok(self.inner.payloads_mut().alloc_json(json).js()?.index())
+    }
+
+    /// Slots the driver has not filled yet; fill each with `resolvePayload`.
+    #[wasm_bindgen(js_name = takeUnresolved)]
+    pub fn take_unresolved(&mut self) -> Vec<u32> {
+        self.inner.payloads_mut().take_unresolved()
+    }
+
+    /// Fills a slot with its JSON (`""` for `undefined`).
+    #[wasm_bindgen(js_name = resolvePayload)]
+    pub fn resolve_payload(&mut self, id: u32, json: &str) -> JsResult<()> {
+        self.inner
+            .payloads_mut()
+            .resolve(crate::core::ids::PayloadId(id), json)
+            .js()
+    }
+
+    /// The JSON of a filled slot, or `undefined`.
+    #[wasm_bindgen(js_name = payloadJson)]
+    pub fn payload_json(&self, id: u32) -> Option<String> {
+        self.inner
+            .payloads()
+            .get(crate::core::ids::PayloadId(id))
+            .map(|r| r.get().to_owned())
+    }
+
+    // ---- events, journal, snapshots ----
+
+    pub fn emit(&mut self, topic: &str, data: u32, now: f64) -> JsResult<()> {
+        self.inner
+            .emit_custom(topic, crate::core::ids::PayloadId(data), ms(now))
+            .js()
+    }
+
+    pub fn subscribe(&mut self, pattern: &str) -> JsResult<u32> {
+        self.inner.subscribe(pattern).js()
+    }
+
+    pub fn unsubscribe(&mut self, id: u32) -> bool {
+        self.inner.unsubscribe(id)
+    }
+
+    /// Records after `afterSeq` that match a subscription: `[{subs, event}]` as JSON.
+    pub fn deliveries(&self, after_seq: f64) -> JsResult<String> {
+        self.inner.deliveries_json(ms(after_seq)).js()
+    }
+
+    /// The journal as JSON Lines, from after `afterSeq`.
+    pub fn journal(&self, after_seq: f64) -> JsResult<String> {
+        self.inner.journal_json(ms(after_seq)).js()
+    }
+
+    /// The SHA-256 (hex) of the whole journal text: equal digests, equal journals.
+    #[wasm_bindgen(js_name = journalDigest)]
+    pub fn journal_digest(&self) -> JsResult<String> {
+        let text = self.inner.journal_json(0).js()?;
+        Ok(Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    }
+
+    /// Takes a snapshot (recorded in the journal) and returns its JSON.
+    pub fn snapshot(&mut self, now: f64) -> JsResult<String> {
+        self.inner.snapshot(ms(now)).js()
+    }
+
+    /// Snapshot summaries, newest first, as JSON.
+    pub fn snapshots(&self, limit: u32) -> String {
+        to_json(&self.inner.snapshots(limit as usize))
+    }
+
+    pub fn statistics(&self) -> String {
+        to_json(&crate::core::views::statistics(self.inner.state()))
+    }
+
+    #[wasm_bindgen(js_name = agentsStatus)]
+    pub fn agents_status(&self) -> String {
+        to_json(&crate::core::views::agents_status(self.inner.state()))
+    }
+}

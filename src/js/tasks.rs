@@ -1,0 +1,250 @@
+//! `Core`: tasks, workflows and agent outcomes.
+
+use super::interop::{coded, ms, parse, to_json, IntoJs, JsResult};
+use super::Core;
+use crate::core::ids::{PayloadId, TaskIx, WorkflowIx};
+use crate::core::task::{ErrorClass, TaskSpec};
+use crate::core::workflow::WorkflowSpec;
+use wasm_bindgen::prelude::*;
+
+impl Core {
+    fn task_at(&self, ix: u32) -> JsResult<TaskIx> {
+        if (ix as usize) < self.inner.state().tasks.len() {
+            Ok(TaskIx(ix))
+        } else {
+            Err(coded("unknown_task", &format!("unknown task #{ix}")))
+        }
+    }
+
+    fn workflow_at(&self, ix: u32) -> JsResult<WorkflowIx> {
+        if (ix as usize) < self.inner.state().workflows.len() {
+            Ok(WorkflowIx(ix))
+        } else {
+            Err(coded(
+                "unknown_workflow",
+                &format!("unknown workflow #{ix}"),
+            ))
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Core {
+    /// Submits a task from its spec's JSON (`{agent, id?, name?, priority?}`); returns its index.
+    pub fn submit(&mut self, spec: &str, input: u32, metadata: u32, now: f64) -> JsResult<u32> {
+        let spec: TaskSpec = parse("task", spec)?;
+        Ok(self
+            .inner
+            .submit(spec, PayloadId(input), PayloadId(metadata), ms(now))
+            .js()?
+            .index())
+    }
+
+    /// The hot path: submits a task by agent index and priority (0 for the default), with no JSON.
+    #[wasm_bindgen(js_name = submitTo)]
+    pub fn submit_to(&mut self, agent: u32, priority: u32, input: u32, now: f64) -> JsResult<u32> {
+        let id = self.agent_id(agent)?;
+        let priority = (priority != 0).then_some(priority);
+        let spec = TaskSpec {
+            agent: id,
+            priority,
+            ..TaskSpec::default()
+        };
+        Ok(self
+            .inner
+            .submit(spec, PayloadId(input), PayloadId::NONE, ms(now))
+            .js()?
+            .index())
+    }
+
+    /// The first seed's manual style: a task the caller runs and reports.
+    #[wasm_bindgen(js_name = createTask)]
+    pub fn create_task(&mut self, spec: &str, metadata: u32, now: f64) -> JsResult<u32> {
+        let spec: TaskSpec = parse("task", spec)?;
+        Ok(self
+            .inner
+            .create_task(spec, PayloadId(metadata), ms(now))
+            .js()?
+            .index())
+    }
+
+    #[wasm_bindgen(js_name = startTask)]
+    pub fn start_task(&mut self, ix: u32, now: f64) -> JsResult<()> {
+        let t = self.task_at(ix)?;
+        self.inner.start_task(t, ms(now)).js()
+    }
+
+    #[wasm_bindgen(js_name = completeTask)]
+    pub fn complete_task(&mut self, ix: u32, output: u32, now: f64) -> JsResult<()> {
+        let t = self.task_at(ix)?;
+        self.inner.complete_task(t, PayloadId(output), ms(now)).js()
+    }
+
+    #[wasm_bindgen(js_name = failTask)]
+    pub fn fail_task(&mut self, ix: u32, message: &str, now: f64) -> JsResult<()> {
+        let t = self.task_at(ix)?;
+        self.inner.fail_task(t, message, ms(now)).js()
+    }
+
+    #[wasm_bindgen(js_name = cancelTask)]
+    pub fn cancel_task(&mut self, ix: u32, reason: &str, now: f64) -> JsResult<()> {
+        let t = self.task_at(ix)?;
+        self.inner.cancel_task(t, reason, ms(now)).js()
+    }
+
+    /// An agent call succeeded; `false` if the call is stale (cancelled or already settled).
+    pub fn complete(&mut self, call: u32, output: u32, now: f64) -> bool {
+        self.inner.complete(call, PayloadId(output), ms(now))
+    }
+
+    /// An agent call failed with an error class (`agent`, `validation`, ...).
+    pub fn fail(&mut self, call: u32, class: &str, message: &str, now: f64) -> bool {
+        let class = ErrorClass::parse(class).unwrap_or(ErrorClass::Internal);
+        self.inner.fail(call, class, message, ms(now))
+    }
+
+    #[wasm_bindgen(js_name = taskIx)]
+    pub fn task_ix(&self, id: &str) -> JsResult<u32> {
+        Ok(self.inner.task(id).js()?.index())
+    }
+
+    #[wasm_bindgen(js_name = taskId)]
+    pub fn task_id(&self, ix: u32) -> JsResult<String> {
+        let t = self.task_at(ix)?;
+        Ok(self.inner.state().task_id(t).expect("checked"))
+    }
+
+    /// The task as JSON (without payloads: the driver adds input, output and metadata).
+    #[wasm_bindgen(js_name = taskView)]
+    pub fn task_view(&self, ix: u32) -> JsResult<String> {
+        let t = self.task_at(ix)?;
+        Ok(to_json(&crate::core::views::task_view(
+            self.inner.state(),
+            t,
+        )))
+    }
+
+    #[wasm_bindgen(js_name = taskStatus)]
+    pub fn task_status(&self, ix: u32) -> JsResult<String> {
+        Ok(self
+            .inner
+            .state()
+            .task(self.task_at(ix)?)
+            .status
+            .name()
+            .to_owned())
+    }
+
+    #[wasm_bindgen(js_name = taskTerminal)]
+    pub fn task_terminal(&self, ix: u32) -> JsResult<bool> {
+        Ok(self
+            .inner
+            .state()
+            .task(self.task_at(ix)?)
+            .status
+            .is_terminal())
+    }
+
+    /// Payload handles of a task: `[input, output, metadata]`.
+    #[wasm_bindgen(js_name = taskPayloads)]
+    pub fn task_payloads(&self, ix: u32) -> JsResult<Vec<u32>> {
+        let t = self.inner.state().task(self.task_at(ix)?);
+        Ok(vec![t.input.index(), t.output.index(), t.metadata.index()])
+    }
+
+    #[wasm_bindgen(js_name = taskCount)]
+    pub fn task_count(&self) -> u32 {
+        self.inner.state().tasks.len() as u32
+    }
+
+    /// For a workflow task, its dependencies as `[taskIndex, outputPayload, ...]` pairs.
+    pub fn upstream(&self, ix: u32) -> JsResult<Vec<u32>> {
+        let s = self.inner.state();
+        let t = self.task_at(ix)?;
+        let Some(w) = s.task(t).workflow else {
+            return Ok(vec![]);
+        };
+        let wf = &s.workflows[w.index() as usize];
+        let mut out = vec![];
+        for &d in &wf.deps[wf.local(t) as usize] {
+            let dep = wf.task(d);
+            out.push(dep.index());
+            out.push(s.task(dep).output.index());
+        }
+        Ok(out)
+    }
+
+    /// A workflow task's id within its workflow (`b` for `research/b`).
+    #[wasm_bindgen(js_name = localId)]
+    pub fn local_id(&self, ix: u32) -> JsResult<String> {
+        let s = self.inner.state();
+        let t = self.task_at(ix)?;
+        Ok(match s.task(t).workflow {
+            Some(w) => {
+                let wf = &s.workflows[w.index() as usize];
+                wf.local_ids[wf.local(t) as usize].to_string()
+            }
+            None => s.task_id(t).expect("checked"),
+        })
+    }
+
+    /// Submits a workflow from its spec's JSON; `payloads` holds `[input, metadata]` per task.
+    #[wasm_bindgen(js_name = submitWorkflow)]
+    pub fn submit_workflow(&mut self, spec: &str, payloads: Vec<u32>, now: f64) -> JsResult<u32> {
+        let spec: WorkflowSpec = parse("workflow", spec)?;
+        if payloads.len() != spec.tasks.len() * 2 {
+            return Err(coded(
+                "invalid_argument",
+                "payloads must hold [input, metadata] for each task",
+            ));
+        }
+        let pairs: Vec<_> = payloads
+            .chunks(2)
+            .map(|p| (PayloadId(p[0]), PayloadId(p[1])))
+            .collect();
+        Ok(self
+            .inner
+            .submit_workflow(spec, &pairs, ms(now))
+            .js()?
+            .index())
+    }
+
+    #[wasm_bindgen(js_name = cancelWorkflow)]
+    pub fn cancel_workflow(&mut self, ix: u32, reason: &str, now: f64) -> JsResult<()> {
+        let w = self.workflow_at(ix)?;
+        self.inner.cancel_workflow(w, reason, ms(now)).js()
+    }
+
+    #[wasm_bindgen(js_name = workflowIx)]
+    pub fn workflow_ix(&self, id: &str) -> JsResult<u32> {
+        Ok(self.inner.workflow(id).js()?.index())
+    }
+
+    /// The workflow as JSON (without outputs: the driver adds them).
+    #[wasm_bindgen(js_name = workflowView)]
+    pub fn workflow_view(&self, ix: u32) -> JsResult<String> {
+        let w = self.workflow_at(ix)?;
+        Ok(to_json(&crate::core::views::workflow_view(
+            self.inner.state(),
+            w,
+        )))
+    }
+
+    /// The workflow's tasks as `[taskIndex, outputPayload, ...]` pairs, in spec order.
+    #[wasm_bindgen(js_name = workflowOutputs)]
+    pub fn workflow_outputs(&self, ix: u32) -> JsResult<Vec<u32>> {
+        let s = self.inner.state();
+        let wf = &s.workflows[self.workflow_at(ix)?.index() as usize];
+        Ok(wf
+            .tasks()
+            .flat_map(|t| [t.index(), s.task(t).output.index()])
+            .collect())
+    }
+
+    #[wasm_bindgen(js_name = workflowDone)]
+    pub fn workflow_done(&self, ix: u32) -> JsResult<bool> {
+        let w = self.workflow_at(ix)?;
+        Ok(self.inner.state().workflows[w.index() as usize].status
+            != crate::core::workflow::WorkflowStatus::Running)
+    }
+}
