@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test: the native core, the built package's types, the wasm-bindgen-test suite in Node
+# and in headless Chrome, and the package as a user installs it (README examples, examples/).
+# Installs what it needs first (scripts/install.sh). Ends with one line: "N passed, M failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+logs="$(mktemp -d)"
+passed=0
+failed=0
+
+# step NAME MIN_TESTS COMMAND...: runs COMMAND, counts its passed/failed tests from the runner's
+# summary lines, and fails the step if fewer than MIN_TESTS ran (a runner that silently skips
+# everything must not look green).
+step() {
+  local name="$1" min="$2"; shift 2
+  printf '\n== %s ==\n' "$name"
+  local log="$logs/$(echo "$name" | tr -c 'a-z0-9' '-').log" status=0
+  "$@" 2>&1 | tee "$log" || status=$?
+  local p f
+  # Counting must not trip `set -e` when a runner prints no summary line.
+  p=$( (grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+'; grep -E '^# pass [0-9]+' "$log" | grep -Eo '[0-9]+') | awk '{s+=$1} END {print s+0}' || true)
+  f=$( (grep -Eo '[0-9]+ failed' "$log" | grep -Eo '[0-9]+'; grep -E '^# fail [0-9]+' "$log" | grep -Eo '[0-9]+') | awk '{s+=$1} END {print s+0}' || true)
+  passed=$((passed + p))
+  failed=$((failed + f))
+  if [ "$status" -ne 0 ]; then
+    echo "FAILED: $name (exit $status)"
+    [ "$f" -gt 0 ] || failed=$((failed + 1))
+    return 0
+  fi
+  if [ "$p" -lt "$min" ]; then
+    echo "FAILED: $name ran $p tests, expected at least $min"
+    failed=$((failed + 1))
+  fi
+}
+
+step "core: cargo test (native)" 25 cargo test --all-targets
+step "build: pkg/" 0 bash scripts/build.sh
+step "types: tsc over the package's .d.ts" 0 bash -c '
+  tsc -p tests/types
+  if grep -nE "(:|<|,|\||=) *any\b|\bany\[\]" js/baton.d.ts; then echo "the public types must not use any"; exit 1; fi
+  echo "types ok"'
+step "wasm-bindgen-test: Node" 12 wasm-pack test --node -- --test js_api
+step "wasm-bindgen-test: headless Chrome" 12 env WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- --test js_api
+step "node --test: the package as a user installs it, README examples, examples/" 6 node --test tests/node/
+
+rm -rf "$logs"
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

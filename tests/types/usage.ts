@@ -1,0 +1,53 @@
+// Type-checked with `tsc -p tests/types` (strict): the package's types describe the API a user
+// writes against, and reject the mistakes below.
+import init, { Orchestrator, BatonError, type Task, type WorkflowResult, type JournalRecord, type Statistics } from "baton";
+
+async function main(): Promise<void> {
+  await init();
+  const orch = new Orchestrator({ seed: 7, clock: "virtual", maxConcurrency: 16 });
+  orch.registerAgent({
+    id: "oracle",
+    capabilities: ["analyze"],
+    handler: async (input: { symbol: string }, ctx) => {
+      await ctx.sleep(10);
+      ctx.signal.throwIfAborted();
+      return { trend: "bullish", symbol: input.symbol, attempt: ctx.attempt, upstream: ctx.upstream };
+    },
+  });
+  orch.startAgent("oracle");
+  const id: string = orch.submit({ agent: "oracle", input: { symbol: "X" }, priority: 1 });
+  const task: Task<unknown, { trend: string }> = await orch.wait<{ trend: string }>(id);
+  const trend: string | undefined = task.output?.trend;
+  const run: WorkflowResult = await orch.runWorkflow({ tasks: [{ id: "a", agent: "oracle" }], dependencies: {}, failurePolicy: "continue" });
+  const off: () => void = orch.on("task.*", (e: JournalRecord) => {
+    if (e.type === "task.completed") console.log(e.seq, e.at);
+  });
+  off();
+  for await (const e of orch.events("custom.*")) {
+    console.log(e.type);
+    break;
+  }
+  const stats: Statistics = orch.statistics();
+  const n: number = stats.tasks_completed + stats.agents_running + stats.total_tasks + stats.agent_errors;
+  const errors: number = orch.agentsStatus()["oracle"].error_count;
+  const again = Orchestrator.restore(orch.snapshot(), { agents: { oracle: async (x: { symbol: string }) => x.symbol } });
+  const replayed = Orchestrator.replay(orch.journal(), { uptoSeq: 3 });
+  try {
+    orch.pauseAgent("ghost");
+  } catch (e) {
+    if (e instanceof BatonError) console.log(e.code satisfies string);
+  }
+  console.log(trend, run.outputs, n, errors, again.runId, replayed.seed, orch.journalDigest());
+
+  // @ts-expect-error: a task needs an agent
+  orch.submit({ input: 1 });
+  // @ts-expect-error: the clock is "real" or "virtual"
+  new Orchestrator({ clock: "sundial" });
+  // @ts-expect-error: a handler is a function
+  orch.registerAgent({ id: "x", handler: 42 });
+  // @ts-expect-error: statuses are a closed set
+  const s: Task["status"] = "Done";
+  console.log(s);
+}
+
+void main;
