@@ -5,6 +5,10 @@
 //! Only `Running` agents are handed new tasks. `Terminated` is final; a `Stopped` agent can be
 //! started again.
 
+use crate::core::policy::{
+    Breaker, BreakerConfig, BreakerState, Bucket, ErrorPolicy, Fallback, Policy, RateLimit,
+    RetryPolicy,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -111,6 +115,49 @@ pub struct AgentSpec {
     /// Errors (reported or failed tasks) after which the agent enters `Error`; `None` never.
     #[serde(default)]
     pub max_errors: Option<u32>,
+    /// Default retry policy of the agent's tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// Default per-attempt timeout of the agent's tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Strategy per error class for the agent's tasks.
+    #[serde(default, skip_serializing_if = "ErrorPolicy::is_empty")]
+    pub on_error: ErrorPolicy,
+    /// Where the agent's tasks go under the `fallback` strategy or while its breaker is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<BreakerConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl AgentSpec {
+    pub fn new(id: &str) -> AgentSpec {
+        AgentSpec {
+            id: id.to_owned(),
+            name: None,
+            capabilities: Vec::new(),
+            concurrency: None,
+            max_errors: None,
+            retry: None,
+            timeout_ms: None,
+            on_error: ErrorPolicy::new(),
+            fallback: None,
+            circuit_breaker: None,
+            rate_limit: None,
+        }
+    }
+
+    pub(crate) fn policy(&self) -> Policy {
+        Policy {
+            retry: self.retry.clone(),
+            timeout_ms: self.timeout_ms,
+            on_error: self.on_error.clone(),
+            fallback: self.fallback.clone(),
+        }
+    }
 }
 
 /// An agent as the core keeps it.
@@ -130,11 +177,35 @@ pub struct Agent {
     pub completed: u64,
     pub failed: u64,
     pub registered_at: u64,
+    #[serde(default, skip_serializing_if = "Policy::is_empty")]
+    pub policy: Policy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker_config: Option<BreakerConfig>,
+    #[serde(default)]
+    pub breaker: Breaker,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    pub bucket: Bucket,
 }
 
 impl Agent {
     pub(crate) fn new(spec: AgentSpec, at: u64) -> Agent {
+        let policy = spec.policy();
+        let bucket = Bucket {
+            level_milli: spec
+                .rate_limit
+                .as_ref()
+                .map_or(0, RateLimit::capacity_milli),
+            at,
+            throttled_until: None,
+        };
         Agent {
+            policy,
+            breaker_config: spec.circuit_breaker,
+            breaker: Breaker::default(),
+            rate_limit: spec.rate_limit,
+            bucket,
             name: spec.name.unwrap_or_else(|| spec.id.clone()),
             id: spec.id,
             capabilities: spec.capabilities,
@@ -153,7 +224,16 @@ impl Agent {
 
     /// Whether the agent can start one more task now.
     pub(crate) fn has_room(&self) -> bool {
-        self.status.takes_tasks() && self.concurrency.is_none_or(|c| self.running < c)
+        let breaker_ok = match self.breaker.state {
+            BreakerState::Closed => true,
+            BreakerState::Open => false,
+            // Half-open lets one trial call through at a time.
+            BreakerState::HalfOpen => self.running == 0,
+        };
+        self.status.takes_tasks()
+            && self.concurrency.is_none_or(|c| self.running < c)
+            && breaker_ok
+            && self.bucket.throttled_until.is_none()
     }
 }
 

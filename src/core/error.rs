@@ -67,6 +67,12 @@ pub enum Error {
     /// A payload is not valid JSON or is larger than the limit.
     #[error("payload: {0}")]
     Payload(String),
+    /// The orchestrator was terminated (the `terminate` strategy) and takes no new work.
+    #[error("the orchestrator was terminated: {0}")]
+    Terminated(String),
+    /// No running agent has the capability a fallback or a routed task asks for.
+    #[error("no agent available for capability {0}")]
+    NoCapableAgent(String),
 }
 
 impl Error {
@@ -87,6 +93,8 @@ impl Error {
             Error::LimitReached { .. } => "limit_reached",
             Error::Decode { .. } => "decode_error",
             Error::Payload(_) => "invalid_payload",
+            Error::Terminated(_) => "terminated",
+            Error::NoCapableAgent(_) => "no_capable_agent",
         }
     }
 

@@ -4,6 +4,7 @@
 
 use crate::core::agent::{AgentSpec, AgentStatus};
 use crate::core::ids::PayloadId;
+use crate::core::policy::{BreakerState, Policy};
 use crate::core::snapshot::SnapshotSummary;
 use crate::core::task::TaskError;
 use crate::core::wire::{Adjacent, AgentRef, TaskRef, WorkflowRef};
@@ -14,6 +15,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A built-in event. Custom events (`emit`) are [`Event::Custom`] and use their own topic.
+///
+/// Events that can be either commanded by the user or decided by a policy carry `auto: true`
+/// when decided; `verify_replay` feeds the first kind back as inputs and expects the second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
 pub enum Event {
@@ -25,6 +29,9 @@ pub enum Event {
         run_id: String,
         options: Box<crate::core::Options>,
     },
+    /// The `terminate` strategy: the orchestrator takes no new work.
+    #[serde(rename = "orchestrator.terminated")]
+    Terminated { reason: String },
     #[serde(rename = "agent.registered")]
     AgentRegistered { spec: Box<AgentSpec> },
     #[serde(rename = "agent.status")]
@@ -33,9 +40,27 @@ pub enum Event {
         from: AgentStatus,
         to: AgentStatus,
         reason: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        auto: bool,
     },
     #[serde(rename = "agent.error")]
-    AgentError { agent: AgentRef, message: String },
+    AgentError {
+        agent: AgentRef,
+        message: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        auto: bool,
+    },
+    #[serde(rename = "agent.breaker")]
+    AgentBreaker {
+        agent: AgentRef,
+        from: BreakerState,
+        to: BreakerState,
+    },
+    /// The agent's rate limit is spent until `until`; its tasks wait.
+    #[serde(rename = "agent.throttled")]
+    AgentThrottled { agent: AgentRef, until: u64 },
+    #[serde(rename = "agent.unthrottled")]
+    AgentUnthrottled { agent: AgentRef },
     #[serde(rename = "task.created")]
     TaskCreated {
         task: NewTask,
@@ -46,29 +71,90 @@ pub enum Event {
         input: PayloadId,
         metadata: PayloadId,
         manual: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        policy: Option<Box<Policy>>,
     },
     #[serde(rename = "task.queued")]
     TaskQueued { task: TaskRef },
+    /// `call` is 0 for a manual task; `deadline` is when the attempt times out.
     #[serde(rename = "task.started")]
     TaskStarted {
         task: TaskRef,
         call: u32,
         attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<u64>,
     },
+    /// `call` is the call that answered (0 for a manual task).
     #[serde(rename = "task.completed")]
-    TaskCompleted { task: TaskRef, output: PayloadId },
+    TaskCompleted {
+        task: TaskRef,
+        call: u32,
+        output: PayloadId,
+    },
+    /// One attempt failed: reported by its call, or (`auto`) timed out. A decision follows.
+    #[serde(rename = "task.attempt_failed")]
+    TaskAttemptFailed {
+        task: TaskRef,
+        call: u32,
+        attempt: u32,
+        error: Box<TaskError>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        auto: bool,
+    },
+    /// The next attempt is queued after `delayMs`, at `nextAttemptAt`.
+    #[serde(rename = "task.retrying")]
+    TaskRetrying {
+        task: TaskRef,
+        attempt: u32,
+        delay_ms: u64,
+        next_attempt_at: u64,
+        #[serde(default, skip_serializing_if = "is_false")]
+        jitter: bool,
+    },
+    /// The task moves to another agent (the `fallback` strategy, or an open breaker).
+    #[serde(rename = "task.reassigned")]
+    TaskReassigned {
+        task: TaskRef,
+        from: AgentRef,
+        to: AgentRef,
+        reason: String,
+    },
     #[serde(rename = "task.failed")]
     TaskFailed {
         task: TaskRef,
         error: Box<TaskError>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        auto: bool,
     },
     #[serde(rename = "task.cancelled")]
-    TaskCancelled { task: TaskRef, reason: String },
+    TaskCancelled {
+        task: TaskRef,
+        reason: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        auto: bool,
+    },
     #[serde(rename = "task.skipped")]
     TaskSkipped { task: TaskRef, reason: String },
     /// An attempt in flight when the state was restored goes back to the queue.
     #[serde(rename = "task.requeued")]
     TaskRequeued { task: TaskRef, reason: String },
+    /// A result for a call that is no longer current (late after a timeout or a cancel, or a
+    /// second answer): recorded, never applied.
+    #[serde(rename = "call.ignored")]
+    CallIgnored {
+        call: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskRef>,
+        reason: String,
+    },
+    /// The `escalate` strategy: someone should look at this agent.
+    #[serde(rename = "escalation")]
+    Escalation {
+        agent: AgentRef,
+        task: TaskRef,
+        error: Box<TaskError>,
+    },
     #[serde(rename = "workflow.submitted")]
     WorkflowSubmitted { workflow: Box<NewWorkflow> },
     #[serde(rename = "workflow.completed")]
@@ -86,6 +172,10 @@ pub enum Event {
     Custom { topic: String, data: PayloadId },
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 impl Event {
     /// The topic subscribers match against (the `type` in the journal).
     pub fn topic(&self) -> &str {
@@ -94,6 +184,15 @@ impl Event {
             Event::AgentRegistered { .. } => "agent.registered",
             Event::AgentStatus { .. } => "agent.status",
             Event::AgentError { .. } => "agent.error",
+            Event::AgentBreaker { .. } => "agent.breaker",
+            Event::AgentThrottled { .. } => "agent.throttled",
+            Event::AgentUnthrottled { .. } => "agent.unthrottled",
+            Event::TaskAttemptFailed { .. } => "task.attempt_failed",
+            Event::TaskRetrying { .. } => "task.retrying",
+            Event::TaskReassigned { .. } => "task.reassigned",
+            Event::CallIgnored { .. } => "call.ignored",
+            Event::Escalation { .. } => "escalation",
+            Event::Terminated { .. } => "orchestrator.terminated",
             Event::TaskCreated { .. } => "task.created",
             Event::TaskQueued { .. } => "task.queued",
             Event::TaskStarted { .. } => "task.started",
@@ -112,8 +211,17 @@ impl Event {
 }
 
 /// Topics Baton writes itself; `emit` refuses them so a user event is never mistaken for one.
-pub const BUILT_IN_TOPICS: [&str; 16] = [
+pub const BUILT_IN_TOPICS: [&str; 25] = [
     "orchestrator.started",
+    "orchestrator.terminated",
+    "agent.breaker",
+    "agent.throttled",
+    "agent.unthrottled",
+    "task.attempt_failed",
+    "task.retrying",
+    "task.reassigned",
+    "call.ignored",
+    "escalation",
     "agent.registered",
     "agent.status",
     "agent.error",

@@ -28,8 +28,9 @@ pub mod error;
 pub mod event;
 pub mod ids;
 mod options;
-mod orchestrator;
+pub mod orchestrator;
 pub mod payload;
+pub mod policy;
 pub mod queue;
 mod replay_check;
 pub mod snapshot;
@@ -42,7 +43,7 @@ pub mod workflow;
 
 pub use error::{Error, Result};
 pub use options::Options;
-pub use orchestrator::{Effect, Orchestrator};
+pub use orchestrator::{AbortReason, Effect, Orchestrator};
 
 /// The version of the journal and snapshot formats this build writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -52,3 +53,5 @@ pub const SEED_MAX: u64 = (1 << 53) - 1;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_failures;

@@ -1,9 +1,10 @@
 //! Limits and settings of one orchestrator. Every limit has its unit in its name.
 
+use crate::core::policy::{ErrorPolicy, RetryPolicy};
 use crate::core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Options {
     /// Agent calls in flight at once, over all agents; `None` is unlimited.
@@ -21,6 +22,17 @@ pub struct Options {
     /// Journal records kept in memory; older ones are dropped (take snapshots to keep a
     /// restorable point).
     pub journal_rows_max: u32,
+    /// Aborted calls (timed out, cancelled) remembered so their late results are recognised.
+    pub late_calls_max: u32,
+    /// The retry policy of tasks whose task and agent set none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// The per-attempt timeout of tasks whose task and agent set none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Strategies per error class, under the task's and the agent's.
+    #[serde(skip_serializing_if = "ErrorPolicy::is_empty")]
+    pub on_error: ErrorPolicy,
 }
 
 impl Default for Options {
@@ -34,6 +46,10 @@ impl Default for Options {
             snapshots_kept_max: 100,
             history_rows_max: 1_000,
             journal_rows_max: 10_000_000,
+            late_calls_max: 100_000,
+            retry: None,
+            timeout_ms: None,
+            on_error: ErrorPolicy::new(),
         }
     }
 }
@@ -49,12 +65,19 @@ impl Options {
             ("snapshotsKeptMax", self.snapshots_kept_max),
             ("historyRowsMax", self.history_rows_max),
             ("journalRowsMax", self.journal_rows_max),
+            ("lateCallsMax", self.late_calls_max),
         ];
         for (name, v) in positive {
             if v == 0 {
                 return Err(Error::invalid(name, "must be at least 1"));
             }
         }
-        Ok(())
+        let defaults = crate::core::policy::Policy {
+            retry: self.retry.clone(),
+            timeout_ms: self.timeout_ms,
+            on_error: self.on_error.clone(),
+            fallback: None,
+        };
+        defaults.validate("options")
     }
 }

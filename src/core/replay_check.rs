@@ -8,6 +8,17 @@ use crate::core::state::State;
 use crate::core::task::TaskStatus;
 use crate::core::workflow::WorkflowStatus;
 
+/// The `seq` of a journal line, read before the line is decoded against the state.
+pub(crate) fn peek_seq(line: &str) -> Result<u64, String> {
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: u64,
+    }
+    serde_json::from_str::<Seq>(line)
+        .map(|s| s.seq)
+        .map_err(|e| e.to_string())
+}
+
 pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
     let task = |t: TaskIx| s.task(t);
     let open = |t: TaskIx| {
@@ -47,17 +58,21 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
             }
             _ => Ok(()),
         },
-        Event::TaskQueued { task: t } if task(t.0).status != TaskStatus::Pending => Err(format!(
-            "task.queued needs a pending task, not {}",
-            task(t.0).status
-        )),
+        Event::TaskQueued { task: t }
+            if !matches!(task(t.0).status, TaskStatus::Pending | TaskStatus::Retrying) =>
+        {
+            Err(format!(
+                "task.queued needs a pending or retrying task, not {}",
+                task(t.0).status
+            ))
+        }
         Event::TaskRequeued { task: t, .. } if task(t.0).status != TaskStatus::Running => {
             Err("task.requeued needs a running task".into())
         }
         Event::TaskStarted { task: t, call, .. } => {
             let tk = task(t.0);
             let ok = match tk.status {
-                TaskStatus::Queued => *call != 0 && s.call_task(*call).is_none(),
+                TaskStatus::Queued => *call != 0 && s.call_task(*call).is_none() && !tk.manual,
                 TaskStatus::Pending => tk.manual && *call == 0,
                 _ => false,
             };
@@ -67,24 +82,42 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
                 Err(format!("task.started does not fit a {} task", tk.status))
             }
         }
-        Event::TaskCompleted { task: t, .. } => {
-            open(t.0)?;
-            let Some(w) = task(t.0).workflow else {
-                return Ok(());
-            };
-            let wf = &s.workflows[w.usize()];
-            let starved = wf.dependents[wf.local(t.0) as usize]
-                .iter()
-                .any(|&d| task(wf.task(d)).waiting_on == 0);
-            if starved {
-                Err("a dependent was released twice".into())
-            } else {
-                Ok(())
+        Event::TaskCompleted { task: t, call, .. } => {
+            let tk = task(t.0);
+            if tk.status != TaskStatus::Running || tk.call != *call {
+                return Err(format!(
+                    "task.completed needs the task's running call, not a {} task",
+                    tk.status
+                ));
             }
+            released_once(s, t.0)
         }
-        Event::TaskFailed { task: t, .. }
-        | Event::TaskCancelled { task: t, .. }
-        | Event::TaskSkipped { task: t, .. } => open(t.0),
+        Event::TaskAttemptFailed { task: t, call, .. } => {
+            let tk = task(t.0);
+            if tk.status != TaskStatus::Running || tk.call != *call || tk.manual {
+                return Err(format!(
+                    "task.attempt_failed needs the task's running call, not a {} task",
+                    tk.status
+                ));
+            }
+            Ok(())
+        }
+        Event::TaskRetrying { task: t, .. } if task(t.0).status != TaskStatus::Retrying => {
+            Err("task.retrying follows a failed attempt".into())
+        }
+        Event::TaskReassigned { task: t, .. }
+            if !matches!(task(t.0).status, TaskStatus::Retrying | TaskStatus::Queued) =>
+        {
+            Err("task.reassigned needs a waiting task".into())
+        }
+        Event::AgentBreaker { agent, from, .. } if s.agent(agent.0).breaker.state != *from => {
+            Err("agent.breaker does not start from the breaker's state".into())
+        }
+        Event::TaskSkipped { task: t, .. } => {
+            open(t.0)?;
+            released_once(s, t.0)
+        }
+        Event::TaskFailed { task: t, .. } | Event::TaskCancelled { task: t, .. } => open(t.0),
         Event::WorkflowSubmitted { workflow } => {
             let n = workflow.tasks.len() as u32;
             if s.workflow_ix(&workflow.id).is_some() {
@@ -108,5 +141,21 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
             Err("a workflow ends once".into())
         }
         _ => Ok(()),
+    }
+}
+
+/// A task that ends well releases each dependent once: none may already be released.
+fn released_once(s: &State, t: TaskIx) -> Result<(), String> {
+    let Some(w) = s.task(t).workflow else {
+        return Ok(());
+    };
+    let wf = &s.workflows[w.usize()];
+    if wf.dependents[wf.local(t) as usize]
+        .iter()
+        .any(|&d| s.task(wf.task(d)).waiting_on == 0)
+    {
+        Err("a dependent was released twice".into())
+    } else {
+        Ok(())
     }
 }

@@ -4,7 +4,8 @@
 
 use crate::core::agent::{Agent, AgentStatus, Transition};
 use crate::core::event::{Event, Record};
-use crate::core::ids::{AgentIx, PayloadId, TaskIx, WorkflowIx};
+use crate::core::ids::{AgentIx, TaskIx, WorkflowIx};
+use crate::core::policy::{BreakerState, TOKEN_MILLI};
 use crate::core::queue::ReadyQueue;
 use crate::core::snapshot::SnapshotSummary;
 use crate::core::task::{
@@ -33,6 +34,12 @@ pub struct State {
     pub snapshots_taken: u64,
     pub next_call: u32,
     pub agent_errors: u64,
+    /// Calls that ended without their own answer, so a late answer is recognised and recorded.
+    #[serde(default)]
+    pub late_calls: BTreeMap<u32, TaskIx>,
+    /// Set by the `terminate` strategy: no new work is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminated: Option<String>,
     /// The seq of the last applied record.
     pub seq: u64,
     /// The time of the last applied record.
@@ -75,6 +82,8 @@ impl State {
             snapshots_taken: 0,
             next_call: 1,
             agent_errors: 0,
+            late_calls: BTreeMap::new(),
+            terminated: None,
             seq: 0,
             now: 0,
             derived: Derived::default(),
@@ -166,6 +175,7 @@ impl State {
                 self.run_id = run_id;
                 self.options = (**options).clone();
             }
+            Event::Terminated { reason } => self.terminated = Some(reason.clone()),
             Event::AgentRegistered { spec } => {
                 let spec: &crate::core::agent::AgentSpec = spec;
                 let ix = AgentIx(self.agents.len() as u32);
@@ -178,6 +188,7 @@ impl State {
                 from,
                 to,
                 reason,
+                ..
             } => {
                 let rows_max = self.options.history_rows_max as usize;
                 let a = &mut self.agents[agent.0.usize()];
@@ -194,11 +205,33 @@ impl State {
                 });
                 self.refresh_agent(agent.0);
             }
-            Event::AgentError { agent, message } => {
+            Event::AgentError { agent, message, .. } => {
                 let a = &mut self.agents[agent.0.usize()];
                 a.error_count += 1;
                 a.last_error = Some(message.clone());
                 self.agent_errors += 1;
+            }
+            Event::AgentBreaker { agent, to, .. } => {
+                let b = &mut self.agents[agent.0.usize()].breaker;
+                b.state = *to;
+                b.half_open_successes = 0;
+                match to {
+                    BreakerState::Open => b.opened_at = Some(at),
+                    BreakerState::Closed => {
+                        b.opened_at = None;
+                        b.consecutive_failures = 0;
+                    }
+                    BreakerState::HalfOpen => {}
+                }
+                self.refresh_agent(agent.0);
+            }
+            Event::AgentThrottled { agent, until } => {
+                self.agents[agent.0.usize()].bucket.throttled_until = Some(*until);
+                self.refresh_agent(agent.0);
+            }
+            Event::AgentUnthrottled { agent } => {
+                self.agents[agent.0.usize()].bucket.throttled_until = None;
+                self.refresh_agent(agent.0);
             }
             Event::TaskCreated {
                 task,
@@ -208,57 +241,43 @@ impl State {
                 input,
                 metadata,
                 manual,
+                policy,
             } => {
                 let ix = TaskIx(self.tasks.len() as u32);
                 if let Some(id) = &task.custom_id {
                     self.derived.task_index.insert(id.clone(), ix);
                 }
-                self.push_task(Task {
-                    id: task.custom_id.clone(),
-                    agent: agent.0,
-                    name: name.clone(),
-                    priority: *priority,
-                    status: TaskStatus::Pending,
-                    manual: *manual,
-                    input: *input,
-                    metadata: *metadata,
-                    output: PayloadId::NONE,
-                    error: None,
-                    attempts: 0,
-                    call: 0,
-                    created_at: at,
-                    started_at: None,
-                    completed_at: None,
-                    workflow: None,
-                    waiting_on: 0,
-                });
+                let mut t = Task::new(agent.0, *priority, *input, *metadata, at);
+                t.id = task.custom_id.clone();
+                t.name = name.clone();
+                t.manual = *manual;
+                t.policy = policy.clone();
+                self.push_task(t);
             }
-            Event::TaskQueued { task } | Event::TaskRequeued { task, .. } => {
-                self.leave_running(task.0);
-                self.set_status(task.0, TaskStatus::Queued);
-                let t = &self.tasks[task.0.usize()];
-                let (agent, priority) = (t.agent, t.priority);
-                let room = self.agents[agent.usize()].has_room();
-                self.derived.queue.push(agent, priority, task.0, room);
-            }
+            Event::TaskQueued { task } => self.enqueue(task.0, false),
+            Event::TaskRequeued { task, .. } => self.enqueue(task.0, true),
             Event::TaskStarted {
                 task,
                 call,
                 attempt,
+                deadline,
             } => {
                 let ix = task.0;
-                let t = &self.tasks[ix.usize()];
-                if t.status == TaskStatus::Queued {
-                    let room = self.agents[t.agent.usize()].has_room();
-                    self.derived.queue.remove(t.agent, t.priority, ix, room);
-                }
+                self.leave_queue(ix);
                 self.set_status(ix, TaskStatus::Running);
                 let t = &mut self.tasks[ix.usize()];
                 t.attempts = *attempt;
                 t.call = *call;
+                t.deadline = *deadline;
                 t.started_at.get_or_insert(at);
                 let agent = t.agent;
-                self.agents[agent.usize()].running += 1;
+                let a = &mut self.agents[agent.usize()];
+                a.running += 1;
+                if let Some(rl) = &a.rate_limit {
+                    let level = rl.level_at(a.bucket.level_milli, a.bucket.at, at);
+                    a.bucket.level_milli = level.saturating_sub(TOKEN_MILLI);
+                    a.bucket.at = at;
+                }
                 self.derived.running += 1;
                 if *call != 0 {
                     self.derived.calls.insert(*call, ix);
@@ -266,35 +285,90 @@ impl State {
                 self.next_call = self.next_call.max(call + 1);
                 self.refresh_agent(agent);
             }
-            Event::TaskCompleted { task, output } => {
-                self.finish(task.0, TaskStatus::Completed, at);
+            Event::TaskCompleted { task, output, .. } => {
+                let manual = self.tasks[task.0.usize()].manual;
+                self.finish(task.0, TaskStatus::Completed, at, false);
                 let t = &mut self.tasks[task.0.usize()];
                 t.output = *output;
                 let agent = t.agent;
-                self.agents[agent.usize()].completed += 1;
+                let a = &mut self.agents[agent.usize()];
+                a.completed += 1;
+                if !manual {
+                    a.breaker.consecutive_failures = 0;
+                    if a.breaker.state == BreakerState::HalfOpen {
+                        a.breaker.half_open_successes += 1;
+                    }
+                }
                 self.release_dependents(task.0);
             }
-            Event::TaskFailed { task, error } => {
-                self.finish(task.0, TaskStatus::Failed, at);
+            Event::TaskAttemptFailed {
+                task, error, auto, ..
+            } => {
+                self.leave_running(task.0, *auto);
+                self.set_status(task.0, TaskStatus::Retrying);
+                let t = &mut self.tasks[task.0.usize()];
+                t.error = Some(error.clone());
+                let agent = t.agent;
+                if breaker_counts(error.class) {
+                    let b = &mut self.agents[agent.usize()].breaker;
+                    b.consecutive_failures = b.consecutive_failures.saturating_add(1);
+                }
+            }
+            Event::TaskRetrying {
+                task,
+                next_attempt_at,
+                jitter,
+                ..
+            } => {
+                self.tasks[task.0.usize()].next_attempt_at = Some(*next_attempt_at);
+                if *jitter {
+                    // The handler drew from a copy of the PRNG; the state's PRNG moves here.
+                    self.rng.next_u64();
+                }
+            }
+            Event::TaskReassigned { task, to, .. } => {
+                let queued = self.tasks[task.0.usize()].status == TaskStatus::Queued;
+                if queued {
+                    self.leave_queue(task.0);
+                }
+                self.tasks[task.0.usize()].agent = to.0;
+                if queued {
+                    let t = &self.tasks[task.0.usize()];
+                    let room = self.agents[to.0.usize()].has_room();
+                    self.derived.queue.push(to.0, t.priority, task.0, room);
+                }
+            }
+            Event::TaskFailed { task, error, .. } => {
+                let to = if error.class == ErrorClass::Timeout {
+                    TaskStatus::TimedOut
+                } else {
+                    TaskStatus::Failed
+                };
+                self.finish(task.0, to, at, false);
                 let t = &mut self.tasks[task.0.usize()];
                 t.error = Some(error.clone());
                 let agent = t.agent;
                 self.agents[agent.usize()].failed += 1;
             }
-            Event::TaskCancelled { task, reason } => {
-                self.finish(task.0, TaskStatus::Cancelled, at);
+            Event::TaskCancelled { task, reason, .. } => {
+                self.finish(task.0, TaskStatus::Cancelled, at, true);
                 self.tasks[task.0.usize()].error = Some(Box::new(TaskError {
                     class: ErrorClass::Cancelled,
                     message: reason.clone(),
                 }));
             }
             Event::TaskSkipped { task, reason } => {
-                self.finish(task.0, TaskStatus::Skipped, at);
+                self.finish(task.0, TaskStatus::Skipped, at, true);
                 self.tasks[task.0.usize()].error = Some(Box::new(TaskError {
                     class: ErrorClass::Cancelled,
                     message: reason.clone(),
                 }));
+                self.release_dependents(task.0);
             }
+            Event::CallIgnored { call, .. } => {
+                self.late_calls.remove(call);
+            }
+            Event::Escalation { .. } => {}
             Event::WorkflowSubmitted { workflow } => self.create_workflow(workflow, at),
             Event::WorkflowCompleted { workflow } => {
                 let w = &mut self.workflows[workflow.0.usize()];
@@ -336,8 +410,29 @@ impl State {
         self.derived.queue.refresh(agent, room);
     }
 
-    /// Takes a task out of the queue or off its agent, whichever holds it.
-    fn leave_running(&mut self, ix: TaskIx) {
+    /// Puts a pending or retrying task (or, `requeue`, a running one) in the ready queue.
+    fn enqueue(&mut self, ix: TaskIx, requeue: bool) {
+        self.leave_running(ix, requeue);
+        self.set_status(ix, TaskStatus::Queued);
+        let t = &mut self.tasks[ix.usize()];
+        t.next_attempt_at = None;
+        let (agent, priority) = (t.agent, t.priority);
+        let room = self.agents[agent.usize()].has_room();
+        self.derived.queue.push(agent, priority, ix, room);
+    }
+
+    fn leave_queue(&mut self, ix: TaskIx) {
+        let t = &self.tasks[ix.usize()];
+        if t.status == TaskStatus::Queued {
+            let room = self.agents[t.agent.usize()].has_room();
+            self.derived.queue.remove(t.agent, t.priority, ix, room);
+        }
+    }
+
+    /// Takes a task out of the queue or off its agent, whichever holds it. `aborted`: the call
+    /// in flight ends without its own answer (timeout, cancel, restore), so a late answer is
+    /// recognised.
+    fn leave_running(&mut self, ix: TaskIx, aborted: bool) {
         let t = &self.tasks[ix.usize()];
         let agent = t.agent;
         match t.status {
@@ -346,26 +441,32 @@ impl State {
                 self.agents[agent.usize()].running -= 1;
                 self.derived.running -= 1;
                 self.derived.calls.remove(&call);
-                self.tasks[ix.usize()].call = 0;
+                if aborted && call != 0 {
+                    if self.late_calls.len() >= self.options.late_calls_max as usize {
+                        self.late_calls.pop_first();
+                    }
+                    self.late_calls.insert(call, ix);
+                }
+                let t = &mut self.tasks[ix.usize()];
+                t.call = 0;
+                t.deadline = None;
                 self.refresh_agent(agent);
             }
-            TaskStatus::Queued => {
-                let room = self.agents[agent.usize()].has_room();
-                self.derived.queue.remove(agent, t.priority, ix, room);
-            }
+            TaskStatus::Queued => self.leave_queue(ix),
             _ => {}
         }
     }
 
-    fn finish(&mut self, ix: TaskIx, to: TaskStatus, at: u64) {
+    fn finish(&mut self, ix: TaskIx, to: TaskStatus, at: u64, aborted: bool) {
         assert!(
             !self.tasks[ix.usize()].status.is_terminal(),
             "a task ends once"
         );
-        self.leave_running(ix);
+        self.leave_running(ix, aborted);
         self.set_status(ix, to);
         let t = &mut self.tasks[ix.usize()];
         t.completed_at = Some(at);
+        t.next_attempt_at = None;
         if let Some(w) = t.workflow {
             self.workflows[w.usize()].remaining -= 1;
         }
@@ -411,25 +512,12 @@ impl State {
         self.derived.workflow_index.insert(nw.id.clone(), wix);
         self.workflows.push(wf);
         for t in &nw.tasks {
-            self.push_task(Task {
-                id: None,
-                agent: t.agent.0,
-                name: t.name.as_deref().map(Into::into),
-                priority: t.priority,
-                status: TaskStatus::Pending,
-                manual: false,
-                input: t.input,
-                metadata: t.metadata,
-                output: PayloadId::NONE,
-                error: None,
-                attempts: 0,
-                call: 0,
-                created_at: at,
-                started_at: None,
-                completed_at: None,
-                workflow: Some(wix),
-                waiting_on: t.depends_on.len() as u32,
-            });
+            let mut task = Task::new(t.agent.0, t.priority, t.input, t.metadata, at);
+            task.name = t.name.as_deref().map(Into::into);
+            task.workflow = Some(wix);
+            task.waiting_on = t.depends_on.len() as u32;
+            task.policy = t.policy.clone();
+            self.push_task(task);
         }
     }
 
@@ -492,4 +580,13 @@ mod rng_text {
         let text = std::borrow::Cow::<str>::deserialize(d)?;
         serde_json::from_str(&text).map_err(D::Error::custom)
     }
+}
+
+/// Failures that count towards opening an agent's breaker: the agent's own troubles, not the
+/// caller's (validation, permission) nor a cancellation.
+pub(crate) fn breaker_counts(class: ErrorClass) -> bool {
+    !matches!(
+        class,
+        ErrorClass::Validation | ErrorClass::Permission | ErrorClass::Cancelled
+    )
 }

@@ -2,6 +2,7 @@
 //! caller runs it and reports, the first seed's style).
 
 use crate::core::ids::{AgentIx, PayloadId, WorkflowIx};
+use crate::core::policy::{ErrorPolicy, Fallback, Policy, RetryPolicy};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -114,6 +115,27 @@ pub struct TaskSpec {
     /// 1 is the highest; the default is [`PRIORITY_DEFAULT`].
     #[serde(default)]
     pub priority: Option<u32>,
+    #[serde(default)]
+    pub retry: Option<RetryPolicy>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub on_error: ErrorPolicy,
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
+}
+
+impl TaskSpec {
+    /// The task's own policy, if it sets anything.
+    pub(crate) fn policy(&self) -> Option<Box<Policy>> {
+        let p = Policy {
+            retry: self.retry.clone(),
+            timeout_ms: self.timeout_ms,
+            on_error: self.on_error.clone(),
+            fallback: self.fallback.clone(),
+        };
+        (!p.is_empty()).then(|| Box::new(p))
+    }
 }
 
 pub const PRIORITY_DEFAULT: u8 = 5;
@@ -149,6 +171,47 @@ pub struct Task {
     pub workflow: Option<WorkflowIx>,
     /// Dependencies not yet completed.
     pub waiting_on: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Box<Policy>>,
+    /// While `Retrying`: when the next attempt is queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<u64>,
+    /// While `Running`: when the attempt times out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<u64>,
+}
+
+impl Task {
+    pub(crate) fn new(
+        agent: AgentIx,
+        priority: u8,
+        input: PayloadId,
+        metadata: PayloadId,
+        at: u64,
+    ) -> Task {
+        Task {
+            id: None,
+            agent,
+            name: None,
+            priority,
+            status: TaskStatus::Pending,
+            manual: false,
+            input,
+            metadata,
+            output: PayloadId::NONE,
+            error: None,
+            attempts: 0,
+            call: 0,
+            created_at: at,
+            started_at: None,
+            completed_at: None,
+            workflow: None,
+            waiting_on: 0,
+            policy: None,
+            next_attempt_at: None,
+            deadline: None,
+        }
+    }
 }
 
 pub(crate) fn auto_task_id(ix: u32) -> String {

@@ -13,11 +13,8 @@ fn orch() -> Orchestrator {
 
 fn agent(o: &mut Orchestrator, id: &str, concurrency: Option<u32>) -> AgentIx {
     let spec = AgentSpec {
-        id: id.into(),
-        name: None,
-        capabilities: vec![],
         concurrency,
-        max_errors: None,
+        ..AgentSpec::new(id.into())
     };
     let a = o.register_agent(spec, 0).unwrap();
     o.start_agent(a, 0).unwrap();
@@ -59,6 +56,10 @@ fn wf(id: &str, tasks: &[(&str, &str, &[&str])], policy: FailurePolicy) -> Workf
                 name: None,
                 priority: None,
                 depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                retry: None,
+                timeout_ms: None,
+                on_error: Default::default(),
+                fallback: None,
             })
             .collect(),
         dependencies: BTreeMap::new(),
@@ -162,11 +163,8 @@ fn the_first_seeds_manual_style_works() {
 fn too_many_errors_put_the_agent_in_error_with_a_snapshot() {
     let mut o = orch();
     let spec = AgentSpec {
-        id: "x".into(),
-        name: None,
-        capabilities: vec![],
-        concurrency: None,
         max_errors: Some(2),
+        ..AgentSpec::new("x")
     };
     let a = o.register_agent(spec, 0).unwrap();
     o.start_agent(a, 0).unwrap();
@@ -303,7 +301,7 @@ fn fail_fast_cancels_the_rest_and_continue_skips_only_dependents() {
         assert!(aborts_before);
         let mut aborted = vec![];
         while let Some(e) = o.poll_effect() {
-            if let Effect::Abort { call } = e {
+            if let Effect::Abort { call, .. } = e {
                 aborted.push(call);
             }
         }
@@ -503,13 +501,7 @@ fn unknown_ids_and_bad_values_are_coded_errors() {
     let seq = o.state().seq;
     assert_eq!(o.agent("ghost").unwrap_err().code(), "unknown_agent");
     assert_eq!(o.task("task-99").unwrap_err().code(), "unknown_task");
-    let dup = AgentSpec {
-        id: "a".into(),
-        name: None,
-        capabilities: vec![],
-        concurrency: None,
-        max_errors: None,
-    };
+    let dup = AgentSpec::new("a");
     assert_eq!(o.register_agent(dup, 0).unwrap_err().code(), "duplicate_id");
     let bad = TaskSpec {
         agent: "a".into(),

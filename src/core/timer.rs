@@ -3,12 +3,21 @@
 //! straight there) and calls `handle_timeout(now)` when it fires. A timer that fires early or
 //! twice does nothing: only deadlines at or before `now` are taken.
 
+use crate::core::ids::{AgentIx, TaskIx};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimerKind {
     /// `ctx.sleep(ms)` inside an agent: the driver resumes the agent when it fires.
     Sleep,
+    /// A `Retrying` task's next attempt is due.
+    Retry(TaskIx),
+    /// A call's per-attempt timeout.
+    Timeout(u32),
+    /// An open breaker may let a trial call through.
+    Breaker(AgentIx),
+    /// A throttled agent's bucket holds a token again.
+    Throttle(AgentIx),
 }
 
 #[derive(Debug, Default, Clone)]
@@ -47,6 +56,14 @@ impl Timers {
         let kind = self.by_deadline.remove(&(d, id)).expect("present");
         self.deadline_of.remove(&id);
         Some((id, kind))
+    }
+
+    /// Drops every timer but the driver's sleeps (which do not survive a restore anyway).
+    pub fn clear_state_timers(&mut self) {
+        self.by_deadline.retain(|_, k| *k == TimerKind::Sleep);
+        let keep: std::collections::BTreeSet<u32> =
+            self.by_deadline.keys().map(|&(_, id)| id).collect();
+        self.deadline_of.retain(|id, _| keep.contains(id));
     }
 
     pub fn len(&self) -> usize {

@@ -2,6 +2,7 @@
 //! culprit, nothing stored), then run by the scheduler as their dependencies complete.
 
 use crate::core::ids::{PayloadId, TaskIx};
+use crate::core::policy::{ErrorPolicy, Fallback, Policy, RetryPolicy};
 use crate::core::task::{auto_task_id, parse_auto_task_id};
 use crate::core::wire::AgentRef;
 use crate::core::{Error, Result};
@@ -40,6 +41,26 @@ pub struct WorkflowTaskSpec {
     pub priority: Option<u32>,
     #[serde(default)]
     pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub retry: Option<RetryPolicy>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub on_error: ErrorPolicy,
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
+}
+
+impl WorkflowTaskSpec {
+    pub(crate) fn policy(&self) -> Option<Box<Policy>> {
+        let p = Policy {
+            retry: self.retry.clone(),
+            timeout_ms: self.timeout_ms,
+            on_error: self.on_error.clone(),
+            fallback: self.fallback.clone(),
+        };
+        (!p.is_empty()).then(|| Box::new(p))
+    }
 }
 
 /// A workflow as the user submits it.
@@ -71,6 +92,8 @@ pub struct WorkflowTask {
     pub metadata: PayloadId,
     /// Indices into the workflow's task list.
     pub depends_on: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Box<Policy>>,
 }
 
 /// A validated workflow, as journaled in `workflow.submitted`.
@@ -284,6 +307,10 @@ mod tests {
                     name: None,
                     priority: None,
                     depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                    retry: None,
+                    timeout_ms: None,
+                    on_error: Default::default(),
+                    fallback: None,
                 })
                 .collect(),
             dependencies: BTreeMap::new(),

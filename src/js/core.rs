@@ -106,7 +106,23 @@ impl Core {
     #[wasm_bindgen(js_name = effectCall)]
     pub fn effect_call(&self) -> u32 {
         match self.effect {
-            Some(Effect::Invoke { call, .. } | Effect::Abort { call }) => call,
+            Some(Effect::Invoke { call, .. } | Effect::Abort { call, .. }) => call,
+            _ => 0,
+        }
+    }
+
+    /// Why the effect's call is aborted: 1 cancelled, 2 timed out.
+    #[wasm_bindgen(js_name = effectReason)]
+    pub fn effect_reason(&self) -> u32 {
+        match self.effect {
+            Some(Effect::Abort {
+                reason: crate::core::AbortReason::Cancelled,
+                ..
+            }) => 1,
+            Some(Effect::Abort {
+                reason: crate::core::AbortReason::TimedOut,
+                ..
+            }) => 2,
             _ => 0,
         }
     }

@@ -92,6 +92,19 @@ impl Core {
         self.inner.cancel_task(t, reason, ms(now)).js()
     }
 
+    /// Cancels every waiting task of an agent; returns how many.
+    #[wasm_bindgen(js_name = cancelAgentTasks)]
+    pub fn cancel_agent_tasks(&mut self, agent: u32, reason: &str, now: f64) -> JsResult<u32> {
+        let id = self.agent_id(agent)?;
+        let a = self.inner.agent(&id).js()?;
+        Ok(self.inner.cancel_agent_tasks(a, reason, ms(now)) as u32)
+    }
+
+    /// Stops the orchestrator cleanly: cancels everything unfinished, refuses new work.
+    pub fn terminate(&mut self, reason: &str, now: f64) {
+        self.inner.terminate(reason, ms(now));
+    }
+
     /// An agent call succeeded; `false` if the call is stale (cancelled or already settled).
     pub fn complete(&mut self, call: u32, output: u32, now: f64) -> bool {
         self.inner.complete(call, PayloadId(output), ms(now))

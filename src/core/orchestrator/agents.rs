@@ -1,0 +1,246 @@
+//! Agent commands: registration, the lifecycle, error reports.
+
+use super::Orchestrator;
+use crate::core::agent::{AgentSpec, AgentStatus};
+use crate::core::event::Event;
+use crate::core::ids::{check_id, AgentIx, TaskIx, ID_BYTES_MAX};
+use crate::core::wire::AgentRef;
+use crate::core::{Error, Result};
+
+impl Orchestrator {
+    pub fn register_agent(&mut self, spec: AgentSpec, now: u64) -> Result<AgentIx> {
+        self.check_live()?;
+        check_id("agent id", &spec.id)?;
+        if self.state.agent_ix(&spec.id).is_some() {
+            return Err(Error::DuplicateId {
+                kind: "agent",
+                id: spec.id,
+            });
+        }
+        let max = self.state.options.agents_max;
+        if self.state.agents.len() as u64 >= max as u64 {
+            return Err(Error::LimitReached {
+                limit: "agentsMax",
+                value: max as u64,
+            });
+        }
+        let owner = format!("agent '{}'", spec.id);
+        if spec.concurrency == Some(0) {
+            return Err(Error::invalid(
+                "concurrency",
+                format!("{owner}: must be at least 1"),
+            ));
+        }
+        if spec.max_errors == Some(0) {
+            return Err(Error::invalid(
+                "maxErrors",
+                format!("{owner}: must be at least 1"),
+            ));
+        }
+        for c in &spec.capabilities {
+            if c.is_empty() || c.len() > ID_BYTES_MAX {
+                return Err(Error::invalid(
+                    "capabilities",
+                    format!("{owner}: '{c}' must be 1 to 128 bytes"),
+                ));
+            }
+        }
+        spec.policy().validate(&owner)?;
+        if let Some(b) = &spec.circuit_breaker {
+            b.validate(&owner)?;
+        }
+        if let Some(r) = &spec.rate_limit {
+            r.validate(&owner)?;
+        }
+        let ix = AgentIx(self.state.agents.len() as u32);
+        self.emit(
+            now,
+            Event::AgentRegistered {
+                spec: Box::new(spec),
+            },
+        );
+        Ok(ix)
+    }
+
+    pub fn agent(&self, id: &str) -> Result<AgentIx> {
+        self.state
+            .agent_ix(id)
+            .ok_or_else(|| Error::UnknownAgent(id.to_owned()))
+    }
+
+    /// Moves an agent along one edge of the lifecycle table.
+    pub fn transition(
+        &mut self,
+        agent: AgentIx,
+        to: AgentStatus,
+        reason: &str,
+        now: u64,
+    ) -> Result<()> {
+        if matches!(to, AgentStatus::Running | AgentStatus::Initializing) {
+            self.check_live()?;
+        }
+        self.check_path(agent, &[to])?;
+        self.step(agent, to, reason, false, now);
+        self.after_agent_change(agent, now);
+        Ok(())
+    }
+
+    /// `Created`/`Stopped` → `Initializing` → `Ready` → `Running`; `Ready`/`Completed` → `Running`.
+    pub fn start_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        use AgentStatus::*;
+        self.check_live()?;
+        let path: &[AgentStatus] = match self.state.status_of(agent) {
+            Created | Stopped => &[Initializing, Ready, Running],
+            Completed => &[Ready, Running],
+            _ => &[Running],
+        };
+        self.walk(agent, path, "start", now)
+    }
+
+    pub fn pause_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        self.walk(agent, &[AgentStatus::Paused], "pause", now)
+    }
+
+    pub fn resume_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        self.check_live()?;
+        if self.state.status_of(agent) != AgentStatus::Paused {
+            return Err(self.illegal(agent, AgentStatus::Running));
+        }
+        self.walk(agent, &[AgentStatus::Running], "resume", now)
+    }
+
+    pub fn stop_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        self.walk(agent, &[AgentStatus::Stopped], "stop", now)
+    }
+
+    /// `Error` → `Ready`; start the agent again to give it tasks.
+    pub fn recover_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        if self.state.status_of(agent) != AgentStatus::Error {
+            return Err(self.illegal(agent, AgentStatus::Ready));
+        }
+        self.walk(agent, &[AgentStatus::Ready], "recover", now)
+    }
+
+    /// `Running` → `Completed`: the agent finished its work; its queued tasks wait.
+    pub fn complete_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        self.walk(agent, &[AgentStatus::Completed], "complete", now)
+    }
+
+    /// Final: cancels the agent's unfinished tasks (aborting calls in flight).
+    pub fn terminate_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        self.walk(agent, &[AgentStatus::Terminated], "terminate", now)
+    }
+
+    /// Counts an error against the agent; at its `maxErrors` it enters `Error`.
+    pub fn report_error(&mut self, agent: AgentIx, message: &str, now: u64) -> Result<()> {
+        self.emit(
+            now,
+            Event::AgentError {
+                agent: AgentRef(agent),
+                message: message.to_owned(),
+                auto: false,
+            },
+        );
+        self.check_error_threshold(agent, now);
+        Ok(())
+    }
+
+    pub(super) fn check_error_threshold(&mut self, agent: AgentIx, now: u64) {
+        let a = self.state.agent(agent);
+        let over = a.max_errors.is_some_and(|m| a.error_count >= m);
+        if over && a.status.can_go_to(AgentStatus::Error) {
+            let reason = format!("{} errors reached maxErrors", a.error_count);
+            self.step(agent, AgentStatus::Error, &reason, true, now);
+        }
+    }
+
+    fn check_path(&self, agent: AgentIx, path: &[AgentStatus]) -> Result<()> {
+        let mut at = self.state.status_of(agent);
+        for &to in path {
+            if !at.can_go_to(to) {
+                return Err(self.illegal_from(agent, at, to));
+            }
+            at = to;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, agent: AgentIx, path: &[AgentStatus], reason: &str, now: u64) -> Result<()> {
+        // The whole path is checked first: a refused command changes nothing.
+        self.check_path(agent, path)?;
+        for &to in path {
+            self.step(agent, to, reason, false, now);
+        }
+        self.after_agent_change(agent, now);
+        Ok(())
+    }
+
+    /// Walks a path a policy decided, skipping it if any edge is missing.
+    pub(super) fn walk_auto(
+        &mut self,
+        agent: AgentIx,
+        path: &[AgentStatus],
+        reason: &str,
+        now: u64,
+    ) -> bool {
+        if self.check_path(agent, path).is_err() {
+            return false;
+        }
+        for &to in path {
+            self.step(agent, to, reason, true, now);
+        }
+        self.after_agent_change(agent, now);
+        true
+    }
+
+    /// One lifecycle edge. Entering `Error` takes an automatic snapshot.
+    fn step(&mut self, agent: AgentIx, to: AgentStatus, reason: &str, auto: bool, now: u64) {
+        let from = self.state.status_of(agent);
+        self.emit(
+            now,
+            Event::AgentStatus {
+                agent: AgentRef(agent),
+                from,
+                to,
+                reason: reason.to_owned(),
+                auto,
+            },
+        );
+        if to == AgentStatus::Error {
+            self.auto_snapshot("agent.error", Some(self.state.agent(agent).id.clone()), now);
+        }
+    }
+
+    /// What follows any change of status: a terminated agent's tasks are cancelled; then the
+    /// scheduler looks for work.
+    fn after_agent_change(&mut self, agent: AgentIx, now: u64) {
+        if self.state.status_of(agent) == AgentStatus::Terminated {
+            let open: Vec<TaskIx> = (0..self.state.tasks.len() as u32)
+                .map(TaskIx)
+                .filter(|&t| {
+                    let task = self.state.task(t);
+                    task.agent == agent && !task.status.is_terminal()
+                })
+                .collect();
+            for t in open {
+                if !self.state.task(t).status.is_terminal() {
+                    self.cancel_one(t, "agent terminated", true, now);
+                    self.after_task_end(t, now);
+                }
+            }
+        }
+        self.dispatch(now);
+    }
+
+    fn illegal(&self, agent: AgentIx, to: AgentStatus) -> Error {
+        self.illegal_from(agent, self.state.status_of(agent), to)
+    }
+
+    fn illegal_from(&self, agent: AgentIx, from: AgentStatus, to: AgentStatus) -> Error {
+        Error::IllegalTransition {
+            agent: self.state.agent(agent).id.clone(),
+            from,
+            to,
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! The orchestrator: command handlers that validate, decide and emit events, and the effects a
+//! driver carries out.
+//!
+//! Methods come in four groups, in the order a driver uses them:
+//! - **commands** (`register_agent`, `start_agent`, `submit`, `submit_workflow`, `create_task`,
+//!   `cancel_task`, ...) and **outcomes** (`complete`, `fail`, `handle_timeout`): each takes `now`
+//!   and either returns an [`Error`] having changed nothing, or applies its events and queues
+//!   effects;
+//! - **effects**: drain [`Orchestrator::poll_effect`] after every command or outcome;
+//! - **the timer**: arm one platform timer for [`Orchestrator::next_deadline`] after draining;
+//! - **reads** (`state`, views, `journal_json`, `snapshot`), which change nothing except that
+//!   `snapshot` records a `snapshot.created` event.
+//!
+//! The handlers live in one file per concern: `agents`, `tasks`, `failures` (policies, timers),
+//! `workflows`; this file holds the plumbing they share.
+
+mod agents;
+mod failures;
+mod tasks;
+mod workflows;
+
+use crate::core::event::{topic_matches, validate_topic, Event, Record, BUILT_IN_TOPICS};
+use crate::core::ids::{PayloadId, TaskIx};
+use crate::core::payload::Payloads;
+use crate::core::policy::BreakerState;
+use crate::core::snapshot::{
+    SnapshotIn, SnapshotOut, SnapshotSummary, SNAPSHOT_FORMAT, SNAPSHOT_VERSION,
+};
+use crate::core::state::State;
+use crate::core::task::TaskStatus;
+use crate::core::timer::{TimerKind, Timers};
+use crate::core::wire::{with_context, Context, TaskRef};
+use crate::core::{Error, Options, Result, FORMAT_VERSION, SEED_MAX};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Why a call in flight is aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortReason {
+    Cancelled,
+    TimedOut,
+}
+
+/// Something the driver must do. Drain with [`Orchestrator::poll_effect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Call the agent with the task's input; report with `complete(call, ..)` or `fail(call, ..)`.
+    Invoke {
+        call: u32,
+        task: TaskIx,
+        agent: crate::core::ids::AgentIx,
+        attempt: u32,
+        input: PayloadId,
+    },
+    /// Fire the call's `AbortSignal`. A late result of the call is recorded and ignored.
+    Abort { call: u32, reason: AbortReason },
+    /// The task reached a terminal status: wake whoever waits for it.
+    TaskSettled { task: TaskIx },
+    /// The workflow finished: wake whoever waits for it.
+    WorkflowSettled {
+        workflow: crate::core::ids::WorkflowIx,
+    },
+    /// A timer from [`Orchestrator::add_timer`] is due.
+    TimerFired { timer: u32 },
+}
+
+pub struct Orchestrator {
+    state: State,
+    payloads: RefCell<Payloads>,
+    journal: VecDeque<Record>,
+    effects: VecDeque<Effect>,
+    timers: Timers,
+    subscriptions: BTreeMap<u32, String>,
+    next_subscription: u32,
+}
+
+impl Orchestrator {
+    /// A new orchestrator whose first journal record says its seed and options.
+    pub fn new(seed: u64, options: Options, now: u64) -> Result<Orchestrator> {
+        if seed > SEED_MAX {
+            return Err(Error::invalid("seed", format!("{seed} is above 2^53 - 1")));
+        }
+        options.validate()?;
+        let payloads = Payloads::new(options.payload_bytes_max as usize);
+        let mut o = Orchestrator::empty(State::new(seed, options.clone()), payloads);
+        let run_id = o.state.run_id.clone();
+        o.emit(
+            now,
+            Event::Started {
+                version: FORMAT_VERSION,
+                seed,
+                run_id,
+                options: Box::new(options),
+            },
+        );
+        Ok(o)
+    }
+
+    fn empty(state: State, payloads: Payloads) -> Orchestrator {
+        Orchestrator {
+            state,
+            payloads: RefCell::new(payloads),
+            journal: VecDeque::new(),
+            effects: VecDeque::new(),
+            timers: Timers::default(),
+            subscriptions: BTreeMap::new(),
+            next_subscription: 1,
+        }
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn payloads(&self) -> std::cell::Ref<'_, Payloads> {
+        self.payloads.borrow()
+    }
+
+    pub fn payloads_mut(&mut self) -> &mut Payloads {
+        self.payloads.get_mut()
+    }
+
+    fn check_live(&self) -> Result<()> {
+        match &self.state.terminated {
+            Some(reason) => Err(Error::Terminated(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends one decided event to the journal and applies it.
+    fn emit(&mut self, now: u64, event: Event) {
+        let rec = Record {
+            seq: self.state.seq + 1,
+            at: now.max(self.state.now),
+            event,
+        };
+        self.state.apply(&rec);
+        self.schedule(&rec.event);
+        if self.journal.len() >= self.state.options.journal_rows_max as usize {
+            self.journal.pop_front();
+        }
+        self.journal.push_back(rec);
+    }
+
+    // ---- custom events and subscriptions ---------------------------------------------------
+
+    /// Records a custom event. Built-in topics are refused.
+    pub fn emit_custom(&mut self, topic: &str, data: PayloadId, now: u64) -> Result<()> {
+        validate_topic("topic", topic)?;
+        if BUILT_IN_TOPICS.contains(&topic) {
+            return Err(Error::invalid(
+                "topic",
+                format!("'{topic}' is a built-in topic"),
+            ));
+        }
+        self.emit(
+            now,
+            Event::Custom {
+                topic: topic.to_owned(),
+                data,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn subscribe(&mut self, pattern: &str) -> Result<u32> {
+        if pattern != "*" {
+            validate_topic("pattern", pattern)?;
+        }
+        let id = self.next_subscription;
+        self.next_subscription += 1;
+        self.subscriptions.insert(id, pattern.to_owned());
+        Ok(id)
+    }
+
+    pub fn unsubscribe(&mut self, id: u32) -> bool {
+        self.subscriptions.remove(&id).is_some()
+    }
+
+    pub fn has_subscriptions(&self) -> bool {
+        !self.subscriptions.is_empty()
+    }
+
+    // ---- effects and time --------------------------------------------------------------------
+
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// A driver timer (`ctx.sleep`): fires as [`Effect::TimerFired`]. Not kept in snapshots.
+    pub fn add_timer(&mut self, deadline_ms: u64) -> u32 {
+        self.timers.add(deadline_ms, TimerKind::Sleep)
+    }
+
+    pub fn cancel_timer(&mut self, id: u32) -> bool {
+        self.timers.cancel(id)
+    }
+
+    /// The soonest deadline of any timer: retries, timeouts, breakers, rate limits, sleeps.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.timers.next_deadline()
+    }
+
+    /// The timers an event implies. Every one is checked again when it fires, so a timer that
+    /// became stale (a task cancelled while it waited to retry) does nothing.
+    fn schedule(&mut self, event: &Event) {
+        match event {
+            Event::TaskRetrying {
+                task,
+                next_attempt_at,
+                ..
+            } => {
+                self.timers.add(*next_attempt_at, TimerKind::Retry(task.0));
+            }
+            Event::TaskStarted {
+                call,
+                deadline: Some(d),
+                ..
+            } if *call != 0 => {
+                self.timers.add(*d, TimerKind::Timeout(*call));
+            }
+            Event::AgentBreaker {
+                agent,
+                to: BreakerState::Open,
+                ..
+            } => {
+                if let Some(due) = self.breaker_due(agent.0) {
+                    self.timers.add(due, TimerKind::Breaker(agent.0));
+                }
+            }
+            Event::AgentThrottled { agent, until } => {
+                self.timers.add(*until, TimerKind::Throttle(agent.0));
+            }
+            _ => {}
+        }
+    }
+
+    /// Rebuilds the state's timers (after a restore or a replay) from the state itself.
+    fn rebuild_timers(&mut self) {
+        self.timers.clear_state_timers();
+        for i in 0..self.state.tasks.len() {
+            let t = &self.state.tasks[i];
+            match (t.status, t.next_attempt_at, t.deadline) {
+                (TaskStatus::Retrying, Some(at), _) => {
+                    self.timers.add(at, TimerKind::Retry(TaskIx(i as u32)));
+                }
+                (TaskStatus::Running, _, Some(d)) if t.call != 0 => {
+                    let call = t.call;
+                    self.timers.add(d, TimerKind::Timeout(call));
+                }
+                _ => {}
+            }
+        }
+        for i in 0..self.state.agents.len() {
+            let ix = crate::core::ids::AgentIx(i as u32);
+            if let Some(due) = self.breaker_due(ix) {
+                self.timers.add(due, TimerKind::Breaker(ix));
+            }
+            if let Some(until) = self.state.agent(ix).bucket.throttled_until {
+                self.timers.add(until, TimerKind::Throttle(ix));
+            }
+        }
+    }
+
+    // ---- journal and snapshots ---------------------------------------------------------------
+
+    /// The seq of the first record still held in memory.
+    pub fn journal_first_seq(&self) -> u64 {
+        self.journal.front().map_or(self.state.seq + 1, |r| r.seq)
+    }
+
+    pub fn journal_len(&self) -> usize {
+        self.journal.len()
+    }
+
+    pub fn journal_records(&self) -> impl Iterator<Item = &Record> {
+        self.journal.iter()
+    }
+
+    /// The journal as JSON Lines (one record per line, each ending in `\n`), after `after_seq`.
+    /// Fails with [`Error::Payload`] if a payload it names was never resolved.
+    pub fn journal_json(&self, after_seq: u64) -> Result<String> {
+        let mut out = String::new();
+        self.with_ctx(|| {
+            for rec in self.journal.iter().filter(|r| r.seq > after_seq) {
+                out.push_str(
+                    &serde_json::to_string(rec).map_err(|e| Error::Payload(e.to_string()))?,
+                );
+                out.push('\n');
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// One record as JSON.
+    pub fn record_json(&self, rec: &Record) -> Result<String> {
+        self.with_ctx(|| serde_json::to_string(rec))
+            .map_err(|e| Error::Payload(e.to_string()))
+    }
+
+    /// Records after `after_seq` that match a subscription, as a JSON array of
+    /// `{"subs": [ids], "event": record}`.
+    pub fn deliveries_json(&self, after_seq: u64) -> Result<String> {
+        let mut out = String::from("[");
+        for rec in self.journal.iter().filter(|r| r.seq > after_seq) {
+            let topic = rec.event.topic();
+            let subs: Vec<String> = self
+                .subscriptions
+                .iter()
+                .filter(|(_, p)| topic_matches(p, topic))
+                .map(|(id, _)| id.to_string())
+                .collect();
+            if subs.is_empty() {
+                continue;
+            }
+            if out.len() > 1 {
+                out.push(',');
+            }
+            let rec = self.record_json(rec)?;
+            out.push_str(&format!(
+                "{{\"subs\":[{}],\"event\":{rec}}}",
+                subs.join(",")
+            ));
+        }
+        out.push(']');
+        Ok(out)
+    }
+
+    fn with_ctx<R>(&self, f: impl FnOnce() -> R) -> R {
+        let ctx = Context {
+            state: Some(&self.state),
+            payloads: &self.payloads,
+        };
+        with_context(&ctx, f)
+    }
+
+    fn auto_snapshot(&mut self, reason: &str, subject: Option<String>, now: u64) -> String {
+        let n = self.state.snapshots_taken + 1;
+        let id = format!("snapshot-{n}");
+        let summary = SnapshotSummary {
+            id: id.clone(),
+            reason: reason.to_owned(),
+            subject,
+            seq: self.state.seq + 1,
+            at: now.max(self.state.now),
+            agents_status: self
+                .state
+                .agents
+                .iter()
+                .map(|a| (a.id.clone(), a.status))
+                .collect(),
+            task_count: self.state.tasks.len() as u64,
+            completed_count: self.state.count(TaskStatus::Completed),
+        };
+        self.emit(
+            now,
+            Event::SnapshotCreated {
+                summary: Box::new(summary),
+            },
+        );
+        id
+    }
+
+    /// Takes a snapshot: records `snapshot.created` and returns the whole state as JSON.
+    /// Every payload must be resolved first (drivers resolve before calling).
+    pub fn snapshot(&mut self, now: u64) -> Result<String> {
+        if self.payloads.borrow().has_unresolved() {
+            return Err(Error::Payload(
+                "resolve every payload before taking a snapshot".into(),
+            ));
+        }
+        let id = self.auto_snapshot("manual", None, now);
+        self.snapshot_json(&id)
+    }
+
+    /// The state as a snapshot document, without recording anything (for drivers that persist
+    /// snapshots themselves, and for tests).
+    pub fn snapshot_json(&self, id: &str) -> Result<String> {
+        let doc = SnapshotOut {
+            format: SNAPSHOT_FORMAT,
+            version: SNAPSHOT_VERSION,
+            id,
+            seq: self.state.seq,
+            at: self.state.now,
+            state: &self.state,
+        };
+        self.with_ctx(|| serde_json::to_string(&doc))
+            .map_err(|e| Error::Payload(e.to_string()))
+    }
+
+    /// Rebuilds an orchestrator from a snapshot. Calls that were in flight are queued again
+    /// (`task.requeued`): their agents are called once more with the next attempt number.
+    pub fn restore(snapshot: &str, now: u64) -> Result<Orchestrator> {
+        Orchestrator::recover(snapshot, "", now)
+    }
+
+    /// Crash recovery: a snapshot plus the journal written after it (JSON Lines; records the
+    /// snapshot already holds are skipped). Calls in flight are queued again.
+    pub fn recover(snapshot: &str, journal_tail: &str, now: u64) -> Result<Orchestrator> {
+        let payloads = RefCell::new(Payloads::new(usize::MAX));
+        let ctx = Context {
+            state: None,
+            payloads: &payloads,
+        };
+        let doc: SnapshotIn =
+            with_context(&ctx, || serde_json::from_str(snapshot)).map_err(|e| Error::Decode {
+                what: "snapshot",
+                reason: e.to_string(),
+            })?;
+        if doc.format != SNAPSHOT_FORMAT || doc.version != SNAPSHOT_VERSION {
+            return Err(Error::Decode {
+                what: "snapshot",
+                reason: format!(
+                    "format {} v{} is not {SNAPSHOT_FORMAT} v{SNAPSHOT_VERSION}",
+                    doc.format, doc.version
+                ),
+            });
+        }
+        let mut state = doc.state;
+        state.options.validate()?;
+        crate::core::snapshot::check(&state, payloads.borrow().len())?;
+        state.seq = doc.seq;
+        state.rebuild_derived();
+        let mut payloads = payloads.into_inner();
+        payloads.set_bytes_max(state.options.payload_bytes_max as usize);
+        let mut o = Orchestrator::empty(state, payloads);
+        o.apply_lines(journal_tail, None)?;
+        o.rebuild_timers();
+        let in_flight: Vec<TaskIx> = o.state.derived.calls.values().copied().collect();
+        for t in in_flight {
+            o.emit(
+                now,
+                Event::TaskRequeued {
+                    task: TaskRef(t),
+                    reason: "restored while running".into(),
+                },
+            );
+        }
+        o.dispatch(now);
+        Ok(o)
+    }
+
+    /// Rebuilds the state by applying a journal (JSON Lines, as [`Orchestrator::journal_json`]
+    /// writes it) without calling any agent, up to and including `upto_seq` if given. The journal
+    /// must start at its `orchestrator.started` record.
+    pub fn replay(journal: &str, upto_seq: Option<u64>) -> Result<Orchestrator> {
+        let first = journal
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .ok_or_else(|| Error::Decode {
+                what: "journal",
+                reason: "it is empty".into(),
+            })?;
+        let scratch = RefCell::new(Payloads::new(usize::MAX));
+        let ctx = Context {
+            state: None,
+            payloads: &scratch,
+        };
+        let rec: Record =
+            with_context(&ctx, || serde_json::from_str(first)).map_err(|e| Error::Decode {
+                what: "journal",
+                reason: format!("line 1: {e}"),
+            })?;
+        let Event::Started { seed, options, .. } = &rec.event else {
+            return Err(Error::Decode {
+                what: "journal",
+                reason: "line 1: the first record must be orchestrator.started".into(),
+            });
+        };
+        if *seed > SEED_MAX || rec.seq != 1 {
+            return Err(Error::Decode {
+                what: "journal",
+                reason: "a journal starts at seq 1 with a seed below 2^53".into(),
+            });
+        }
+        options.validate()?;
+        let payloads = Payloads::new(options.payload_bytes_max as usize);
+        let mut o = Orchestrator::empty(State::new(*seed, (**options).clone()), payloads);
+        o.apply_lines(journal, upto_seq)?;
+        o.rebuild_timers();
+        Ok(o)
+    }
+
+    /// Applies journal lines whose seq follows the state's, checking each against the state.
+    fn apply_lines(&mut self, text: &str, upto_seq: Option<u64>) -> Result<()> {
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let decode = |reason: String| Error::Decode {
+                what: "journal",
+                reason: format!("line {}: {reason}", n + 1),
+            };
+            let seq = crate::core::replay_check::peek_seq(line).map_err(decode)?;
+            if seq <= self.state.seq {
+                continue; // already in the snapshot
+            }
+            if upto_seq.is_some_and(|u| seq > u) {
+                break;
+            }
+            if seq != self.state.seq + 1 {
+                return Err(decode(format!(
+                    "seq {seq} does not follow {}",
+                    self.state.seq
+                )));
+            }
+            let rec: Record = self
+                .with_ctx(|| serde_json::from_str(line))
+                .map_err(|e| decode(e.to_string()))?;
+            crate::core::replay_check::check(&self.state, &rec).map_err(decode)?;
+            self.state.apply(&rec);
+            if self.journal.len() >= self.state.options.journal_rows_max as usize {
+                self.journal.pop_front();
+            }
+            self.journal.push_back(rec);
+        }
+        Ok(())
+    }
+
+    /// The snapshot summaries kept, newest first, at most `limit`.
+    pub fn snapshots(&self, limit: usize) -> Vec<SnapshotSummary> {
+        self.state
+            .snapshots
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,489 @@
+//! Task commands (submitted and manual), agent outcomes, cancellation and the dispatcher.
+
+use super::{AbortReason, Effect, Orchestrator};
+use crate::core::agent::AgentStatus;
+use crate::core::event::Event;
+use crate::core::ids::{check_id, AgentIx, PayloadId, TaskIx};
+use crate::core::policy::{BreakerState, RateLimit};
+use crate::core::task::{
+    parse_auto_task_id, validate_priority, ErrorClass, TaskError, TaskSpec, TaskStatus,
+};
+use crate::core::wire::{AgentRef, TaskRef};
+use crate::core::workflow::NewTask;
+use crate::core::workflow::{FailurePolicy, WorkflowStatus};
+use crate::core::{Error, Result};
+
+impl Orchestrator {
+    pub fn task(&self, id: &str) -> Result<TaskIx> {
+        self.state
+            .task_ix(id)
+            .ok_or_else(|| Error::UnknownTask(id.to_owned()))
+    }
+
+    /// Submits a task for the scheduler to run. `input` and `metadata` are payload handles.
+    pub fn submit(
+        &mut self,
+        spec: TaskSpec,
+        input: PayloadId,
+        metadata: PayloadId,
+        now: u64,
+    ) -> Result<TaskIx> {
+        let (agent, custom_id, priority) = self.check_new_task(&spec)?;
+        let ix = self.create(
+            custom_id, agent, &spec, priority, input, metadata, false, now,
+        );
+        self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
+        self.dispatch(now);
+        Ok(ix)
+    }
+
+    /// The first seed's manual style: a `Pending` task that the caller runs and reports itself.
+    pub fn create_task(&mut self, spec: TaskSpec, metadata: PayloadId, now: u64) -> Result<TaskIx> {
+        let (agent, custom_id, priority) = self.check_new_task(&spec)?;
+        Ok(self.create(
+            custom_id,
+            agent,
+            &spec,
+            priority,
+            PayloadId::NONE,
+            metadata,
+            true,
+            now,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create(
+        &mut self,
+        custom_id: Option<Box<str>>,
+        agent: AgentIx,
+        spec: &TaskSpec,
+        priority: u8,
+        input: PayloadId,
+        metadata: PayloadId,
+        manual: bool,
+        now: u64,
+    ) -> TaskIx {
+        let ix = TaskIx(self.state.tasks.len() as u32);
+        self.emit(
+            now,
+            Event::TaskCreated {
+                task: NewTask { ix, custom_id },
+                agent: AgentRef(agent),
+                name: spec.name.as_deref().map(Into::into),
+                priority,
+                input,
+                metadata,
+                manual,
+                policy: spec.policy(),
+            },
+        );
+        ix
+    }
+
+    fn check_new_task(&self, spec: &TaskSpec) -> Result<(AgentIx, Option<Box<str>>, u8)> {
+        self.check_live()?;
+        let agent = self.agent(&spec.agent)?;
+        let status = self.state.status_of(agent);
+        if status == AgentStatus::Terminated {
+            return Err(Error::AgentUnavailable {
+                agent: spec.agent.clone(),
+                status,
+            });
+        }
+        let priority = validate_priority(spec.priority)?;
+        let custom_id = match &spec.id {
+            None => None,
+            Some(id) => {
+                check_id("task id", id)?;
+                if parse_auto_task_id(id).is_some() {
+                    return Err(Error::invalid(
+                        "task id",
+                        format!("'{id}' has the form Baton generates (task-<n>)"),
+                    ));
+                }
+                if self.state.task_ix(id).is_some() {
+                    return Err(Error::DuplicateId {
+                        kind: "task",
+                        id: id.clone(),
+                    });
+                }
+                Some(id.as_str().into())
+            }
+        };
+        if let Some(p) = spec.policy() {
+            p.validate(&format!("task for '{}'", spec.agent))?;
+        }
+        self.check_queue_room(1)?;
+        Ok((agent, custom_id, priority))
+    }
+
+    pub(super) fn check_queue_room(&self, adding: u64) -> Result<()> {
+        let s = &self.state;
+        let waiting = s.count(TaskStatus::Pending)
+            + s.count(TaskStatus::Queued)
+            + s.count(TaskStatus::Retrying);
+        let max = s.options.queue_depth_max as u64;
+        if waiting + adding > max {
+            return Err(Error::LimitReached {
+                limit: "queueDepthMax",
+                value: max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Manual tasks: `Pending` → `Running`.
+    pub fn start_task(&mut self, task: TaskIx, now: u64) -> Result<()> {
+        self.expect_manual(task, "startTask", &[TaskStatus::Pending], "Pending")?;
+        let t = self.state.task(task);
+        let status = self.state.status_of(t.agent);
+        if matches!(
+            status,
+            AgentStatus::Paused
+                | AgentStatus::Stopped
+                | AgentStatus::Terminated
+                | AgentStatus::Error
+        ) {
+            return Err(Error::AgentUnavailable {
+                agent: self.state.agent(t.agent).id.clone(),
+                status,
+            });
+        }
+        let attempt = t.attempts + 1;
+        self.emit(
+            now,
+            Event::TaskStarted {
+                task: TaskRef(task),
+                call: 0,
+                attempt,
+                deadline: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Manual tasks: `Running` → `Completed` with `output`.
+    pub fn complete_task(&mut self, task: TaskIx, output: PayloadId, now: u64) -> Result<()> {
+        self.expect_manual(task, "completeTask", &[TaskStatus::Running], "Running")?;
+        self.emit(
+            now,
+            Event::TaskCompleted {
+                task: TaskRef(task),
+                call: 0,
+                output,
+            },
+        );
+        self.after_task_end(task, now);
+        Ok(())
+    }
+
+    /// Manual tasks: `Pending` or `Running` → `Failed`; counts as an error of the agent.
+    pub fn fail_task(&mut self, task: TaskIx, message: &str, now: u64) -> Result<()> {
+        self.expect_manual(
+            task,
+            "failTask",
+            &[TaskStatus::Pending, TaskStatus::Running],
+            "Pending or Running",
+        )?;
+        let error = Box::new(TaskError {
+            class: ErrorClass::Agent,
+            message: message.to_owned(),
+        });
+        self.emit(
+            now,
+            Event::TaskFailed {
+                task: TaskRef(task),
+                error,
+                auto: false,
+            },
+        );
+        let agent = self.state.task(task).agent;
+        self.emit(
+            now,
+            Event::AgentError {
+                agent: AgentRef(agent),
+                message: message.to_owned(),
+                auto: true,
+            },
+        );
+        self.check_error_threshold(agent, now);
+        self.after_task_end(task, now);
+        Ok(())
+    }
+
+    fn expect_manual(
+        &self,
+        task: TaskIx,
+        action: &'static str,
+        ok: &[TaskStatus],
+        expected: &'static str,
+    ) -> Result<()> {
+        let t = self.state.task(task);
+        let id = || self.state.task_id(task).expect("task exists");
+        if !t.manual {
+            return Err(Error::TaskState {
+                task: id(),
+                status: t.status,
+                action,
+                expected: "created with createTask",
+            });
+        }
+        if !ok.contains(&t.status) {
+            return Err(Error::TaskState {
+                task: id(),
+                status: t.status,
+                action,
+                expected,
+            });
+        }
+        Ok(())
+    }
+
+    /// Cancels a task that has not finished; a call in flight gets an [`Effect::Abort`].
+    pub fn cancel_task(&mut self, task: TaskIx, reason: &str, now: u64) -> Result<()> {
+        let t = self.state.task(task);
+        if t.status.is_terminal() {
+            let id = self.state.task_id(task).expect("task exists");
+            return Err(Error::TaskState {
+                task: id,
+                status: t.status,
+                action: "cancel",
+                expected: "not finished",
+            });
+        }
+        self.cancel_one(task, reason, false, now);
+        self.after_task_end(task, now);
+        self.dispatch(now);
+        Ok(())
+    }
+
+    /// Cancels every task of the agent that waits (pending, queued or retrying); running calls
+    /// go on. Returns how many were cancelled.
+    pub fn cancel_agent_tasks(&mut self, agent: AgentIx, reason: &str, now: u64) -> usize {
+        let waiting: Vec<TaskIx> = (0..self.state.tasks.len() as u32)
+            .map(TaskIx)
+            .filter(|&t| {
+                let task = self.state.task(t);
+                task.agent == agent
+                    && !task.manual
+                    && matches!(
+                        task.status,
+                        TaskStatus::Pending | TaskStatus::Queued | TaskStatus::Retrying
+                    )
+            })
+            .collect();
+        let mut n = 0;
+        for t in waiting {
+            if !self.state.task(t).status.is_terminal() {
+                self.cancel_one(t, reason, false, now);
+                self.after_task_end(t, now);
+                n += 1;
+            }
+        }
+        self.dispatch(now);
+        n
+    }
+
+    pub(super) fn cancel_one(&mut self, task: TaskIx, reason: &str, auto: bool, now: u64) {
+        let t = self.state.task(task);
+        if t.status == TaskStatus::Running && t.call != 0 {
+            self.effects.push_back(Effect::Abort {
+                call: t.call,
+                reason: AbortReason::Cancelled,
+            });
+        }
+        self.emit(
+            now,
+            Event::TaskCancelled {
+                task: TaskRef(task),
+                reason: reason.to_owned(),
+                auto,
+            },
+        );
+        self.effects.push_back(Effect::TaskSettled { task });
+    }
+
+    // ---- agent outcomes ----------------------------------------------------------------------
+
+    /// An agent call succeeded. Returns `false` for a call that is no longer current (its
+    /// attempt timed out or was cancelled, or it already answered): the answer is recorded as
+    /// `call.ignored` and never applied.
+    pub fn complete(&mut self, call: u32, output: PayloadId, now: u64) -> bool {
+        let Some(task) = self.state.call_task(call) else {
+            self.ignore_call(call, now);
+            return false;
+        };
+        self.emit(
+            now,
+            Event::TaskCompleted {
+                task: TaskRef(task),
+                call,
+                output,
+            },
+        );
+        let agent = self.state.task(task).agent;
+        self.breaker_after_success(agent, now);
+        self.after_task_end(task, now);
+        self.dispatch(now);
+        true
+    }
+
+    /// An agent call failed (threw, rejected, or answered in a shape the caller refused). The
+    /// task's policy decides what follows. Returns `false` for a call that is no longer current.
+    pub fn fail(&mut self, call: u32, class: ErrorClass, message: &str, now: u64) -> bool {
+        let Some(task) = self.state.call_task(call) else {
+            self.ignore_call(call, now);
+            return false;
+        };
+        self.attempt_failed(task, call, class, message, false, now);
+        self.dispatch(now);
+        true
+    }
+
+    fn ignore_call(&mut self, call: u32, now: u64) {
+        let task = self.state.late_calls.get(&call).copied();
+        let reason = match task {
+            Some(_) => "late: the attempt had already timed out or been cancelled",
+            None => "not a call in flight: it answered already, or never existed",
+        };
+        self.emit(
+            now,
+            Event::CallIgnored {
+                call,
+                task: task.map(TaskRef),
+                reason: reason.into(),
+            },
+        );
+    }
+
+    /// Consequences of a task reaching a terminal status: wake waiters, release or skip its
+    /// dependents, finish its workflow.
+    pub(super) fn after_task_end(&mut self, task: TaskIx, now: u64) {
+        if !self
+            .effects
+            .back()
+            .is_some_and(|e| *e == Effect::TaskSettled { task })
+        {
+            self.effects.push_back(Effect::TaskSettled { task });
+        }
+        let Some(w) = self.state.task(task).workflow else {
+            return;
+        };
+        let wf = &self.state.workflows[w.usize()];
+        if wf.status != WorkflowStatus::Running {
+            return;
+        }
+        let local = wf.local(task);
+        if matches!(
+            self.state.task(task).status,
+            TaskStatus::Completed | TaskStatus::Skipped
+        ) {
+            let ready: Vec<TaskIx> = wf.dependents[local as usize]
+                .iter()
+                .map(|&d| wf.task(d))
+                .filter(|&t| {
+                    let t = self.state.task(t);
+                    t.waiting_on == 0 && t.status == TaskStatus::Pending
+                })
+                .collect();
+            for t in ready {
+                self.emit(now, Event::TaskQueued { task: TaskRef(t) });
+            }
+        } else {
+            let culprit = self.state.task_id(task).expect("task exists");
+            match wf.policy {
+                FailurePolicy::FailFast => {
+                    let open: Vec<TaskIx> = wf
+                        .tasks()
+                        .filter(|&t| !self.state.task(t).status.is_terminal())
+                        .collect();
+                    let reason = format!("workflow failed fast: task '{culprit}' did not complete");
+                    for t in open {
+                        self.cancel_one(t, &reason, true, now);
+                    }
+                }
+                FailurePolicy::Continue => {
+                    let reason = format!("upstream task '{culprit}' did not complete");
+                    for t in self.open_dependents(w, local) {
+                        self.emit(
+                            now,
+                            Event::TaskSkipped {
+                                task: TaskRef(t),
+                                reason: reason.clone(),
+                            },
+                        );
+                        self.effects.push_back(Effect::TaskSettled { task: t });
+                    }
+                }
+            }
+        }
+        self.finish_workflow_if_done(w, now);
+    }
+
+    /// Hands out calls while there is room: best ready task first, among agents that can take one.
+    pub(super) fn dispatch(&mut self, now: u64) {
+        if self.state.terminated.is_some() {
+            return;
+        }
+        let max = self.state.options.max_concurrency.unwrap_or(u32::MAX);
+        while self.state.running() < max {
+            let Some((agent, task)) = self.state.queue().peek() else {
+                break;
+            };
+            let call = self.state.next_call;
+            let t = self.state.task(task);
+            let (attempt, input) = (t.attempts + 1, t.input);
+            let deadline = self.timeout_ms(task).map(|ms| now.saturating_add(ms));
+            self.emit(
+                now,
+                Event::TaskStarted {
+                    task: TaskRef(task),
+                    call,
+                    attempt,
+                    deadline,
+                },
+            );
+            self.effects.push_back(Effect::Invoke {
+                call,
+                task,
+                agent,
+                attempt,
+                input,
+            });
+            self.throttle_if_spent(agent, now);
+        }
+    }
+
+    /// After a call starts: an agent whose bucket is empty waits for its next token.
+    fn throttle_if_spent(&mut self, agent: AgentIx, now: u64) {
+        let a = self.state.agent(agent);
+        let Some(rl) = &a.rate_limit else { return };
+        let level = rl.level_at(a.bucket.level_milli, a.bucket.at, now);
+        if level < crate::core::policy::TOKEN_MILLI {
+            let until = RateLimit::next_token_at(rl, level, now);
+            self.emit(
+                now,
+                Event::AgentThrottled {
+                    agent: AgentRef(agent),
+                    until,
+                },
+            );
+        }
+    }
+
+    pub(super) fn breaker_after_success(&mut self, agent: AgentIx, now: u64) {
+        let a = self.state.agent(agent);
+        let (Some(cfg), BreakerState::HalfOpen) = (&a.breaker_config, a.breaker.state) else {
+            return;
+        };
+        if a.breaker.half_open_successes >= cfg.success_threshold {
+            let ev = Event::AgentBreaker {
+                agent: AgentRef(agent),
+                from: BreakerState::HalfOpen,
+                to: BreakerState::Closed,
+            };
+            self.emit(now, ev);
+        }
+    }
+}

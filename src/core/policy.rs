@@ -1,0 +1,414 @@
+//! Failure policies: retries with backoff and seeded jitter, per-attempt timeouts, the strategy
+//! each error class maps to, circuit breakers and token-bucket rate limits. All of it runs on the
+//! core's clock; the arithmetic uses only IEEE basic operations, so every platform computes the
+//! same delays.
+
+use crate::core::task::ErrorClass;
+use crate::core::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `retry: { maxAttempts, backoff: { initialMs, factor, maxMs }, jitter }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 means no retry).
+    pub max_attempts: u32,
+    #[serde(default)]
+    pub backoff: Backoff,
+    /// `true` (full jitter), `false`, or the fraction of each delay drawn at random (0..=1).
+    #[serde(default, with = "jitter_serde")]
+    pub jitter: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Backoff {
+    pub initial_ms: u64,
+    pub factor: f64,
+    pub max_ms: u64,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            initial_ms: 1_000,
+            factor: 2.0,
+            max_ms: 60_000,
+        }
+    }
+}
+
+pub const ATTEMPTS_MAX: u32 = 1_000;
+pub const DELAY_MS_MAX: u64 = 365 * 24 * 3_600_000;
+
+impl RetryPolicy {
+    pub fn validate(&self, owner: &str) -> Result<()> {
+        let bad = |field: &str, why: String| {
+            Err(Error::invalid(
+                format!("retry.{field}"),
+                format!("{owner}: {why}"),
+            ))
+        };
+        let b = &self.backoff;
+        if self.max_attempts == 0 || self.max_attempts > ATTEMPTS_MAX {
+            return bad(
+                "maxAttempts",
+                format!("{} is outside 1..={ATTEMPTS_MAX}", self.max_attempts),
+            );
+        }
+        if !(b.factor.is_finite() && b.factor >= 1.0 && b.factor <= 1_000.0) {
+            return bad(
+                "backoff.factor",
+                format!("{} is outside 1..=1000", b.factor),
+            );
+        }
+        if b.initial_ms > DELAY_MS_MAX || b.max_ms > DELAY_MS_MAX {
+            return bad(
+                "backoff",
+                format!("delays are at most {DELAY_MS_MAX} ms (a year)"),
+            );
+        }
+        if b.max_ms < b.initial_ms {
+            return bad(
+                "backoff.maxMs",
+                format!("{} is below initialMs {}", b.max_ms, b.initial_ms),
+            );
+        }
+        if !(self.jitter.is_finite() && (0.0..=1.0).contains(&self.jitter)) {
+            return bad("jitter", format!("{} is outside 0..=1", self.jitter));
+        }
+        Ok(())
+    }
+
+    /// The delay before attempt `failed + 1`, given a uniform draw `u` in [0, 1).
+    pub fn delay_ms(&self, failed: u32, u: f64) -> u64 {
+        let b = &self.backoff;
+        let mut d = b.initial_ms as f64;
+        for _ in 1..failed {
+            d = (d * b.factor).min(b.max_ms as f64);
+        }
+        let d = d.min(b.max_ms as f64);
+        let jittered = d * (1.0 - self.jitter + self.jitter * u);
+        jittered.floor().max(0.0) as u64
+    }
+}
+
+/// A draw in [0, 1) from 53 random bits.
+pub fn unit(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+mod jitter_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Jitter {
+        Flag(bool),
+        Fraction(f64),
+    }
+
+    pub fn serialize<S: Serializer>(j: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(*j)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(match Jitter::deserialize(d)? {
+            Jitter::Flag(true) => 1.0,
+            Jitter::Flag(false) => 0.0,
+            Jitter::Fraction(f) => f,
+        })
+    }
+}
+
+/// What happens to a task whose attempt failed with a given class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Try again after the backoff, while attempts remain; then fail.
+    Retry,
+    /// Fail the task now.
+    Fail,
+    /// Hand the task to the fallback agent (or a capable agent) and try again there.
+    Fallback,
+    /// Mark the task `Skipped`; a workflow's dependents go on as if it had completed.
+    Skip,
+    /// Raise an `escalation` event, put the agent in `Error`, fail the task.
+    Escalate,
+    /// Put the agent back to a fresh start (`Error` → `Ready` → `Running`) and retry.
+    Reset,
+    /// Stop the orchestrator cleanly: cancel everything unfinished, refuse new work.
+    Terminate,
+}
+
+impl Strategy {
+    pub fn default_for(class: ErrorClass) -> Strategy {
+        match class {
+            ErrorClass::Validation | ErrorClass::Permission | ErrorClass::Cancelled => {
+                Strategy::Fail
+            }
+            _ => Strategy::Retry,
+        }
+    }
+}
+
+/// `onError: { validation: "skip", timeout: "fallback", ... }`: overrides per error class.
+pub type ErrorPolicy = BTreeMap<ErrorClass, Strategy>;
+
+/// Where a task goes under the `fallback` strategy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Fallback {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+}
+
+impl Fallback {
+    pub fn validate(&self, owner: &str) -> Result<()> {
+        if self.agent.is_some() == self.capability.is_some() {
+            return Err(Error::invalid(
+                "fallback",
+                format!("{owner}: give exactly one of agent or capability"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The failure policy a task or agent can carry. Unset fields fall back: task, then agent, then
+/// the orchestrator's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub on_error: ErrorPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+}
+
+impl Policy {
+    pub fn is_empty(&self) -> bool {
+        self.retry.is_none()
+            && self.timeout_ms.is_none()
+            && self.on_error.is_empty()
+            && self.fallback.is_none()
+    }
+
+    pub fn validate(&self, owner: &str) -> Result<()> {
+        if let Some(r) = &self.retry {
+            r.validate(owner)?;
+        }
+        if let Some(t) = self.timeout_ms {
+            if t == 0 || t > DELAY_MS_MAX {
+                return Err(Error::invalid(
+                    "timeoutMs",
+                    format!("{owner}: {t} is outside 1..={DELAY_MS_MAX}"),
+                ));
+            }
+        }
+        if let Some(f) = &self.fallback {
+            f.validate(owner)?;
+        }
+        if self.on_error.values().any(|s| *s == Strategy::Fallback) && self.fallback.is_none() {
+            // A fallback may still come from the agent or the orchestrator; checked when used.
+        }
+        Ok(())
+    }
+}
+
+/// `circuitBreaker: { failureThreshold, recoveryMs, successThreshold }` (defaults 5, 60 s, 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    pub failure_threshold: u32,
+    pub recovery_ms: u64,
+    pub success_threshold: u32,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> BreakerConfig {
+        BreakerConfig {
+            failure_threshold: 5,
+            recovery_ms: 60_000,
+            success_threshold: 3,
+        }
+    }
+}
+
+impl BreakerConfig {
+    pub fn validate(&self, owner: &str) -> Result<()> {
+        if self.failure_threshold == 0 || self.success_threshold == 0 {
+            return Err(Error::invalid(
+                "circuitBreaker",
+                format!("{owner}: thresholds must be at least 1"),
+            ));
+        }
+        if self.recovery_ms == 0 || self.recovery_ms > DELAY_MS_MAX {
+            return Err(Error::invalid(
+                "circuitBreaker.recoveryMs",
+                format!(
+                    "{owner}: {} is outside 1..={DELAY_MS_MAX}",
+                    self.recovery_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    #[default]
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// A breaker's counters, kept on the agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Breaker {
+    pub state: BreakerState,
+    pub consecutive_failures: u32,
+    pub half_open_successes: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<u64>,
+}
+
+/// `rateLimit: { perMinute, burst? }`: a token bucket refilled continuously.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_minute: u32,
+    /// Tokens the bucket holds at most (and starts with). Defaults to `perMinute`.
+    #[serde(default)]
+    pub burst: Option<u32>,
+}
+
+/// Bucket arithmetic in thousandths of a token, so refills are exact integers.
+const MILLI: u64 = 1_000;
+const MINUTE_MS: u64 = 60_000;
+
+impl RateLimit {
+    pub fn validate(&self, owner: &str) -> Result<()> {
+        if self.per_minute == 0 || self.per_minute > 6_000_000 {
+            return Err(Error::invalid(
+                "rateLimit.perMinute",
+                format!("{owner}: {} is outside 1..=6000000", self.per_minute),
+            ));
+        }
+        if self.burst == Some(0) {
+            return Err(Error::invalid(
+                "rateLimit.burst",
+                format!("{owner}: must be at least 1"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn capacity_milli(&self) -> u64 {
+        self.burst.unwrap_or(self.per_minute) as u64 * MILLI
+    }
+
+    /// The bucket's level at `now`, refilled from `level` at `at`.
+    pub fn level_at(&self, level_milli: u64, at: u64, now: u64) -> u64 {
+        let refill = now
+            .saturating_sub(at)
+            .saturating_mul(self.per_minute as u64)
+            * MILLI
+            / MINUTE_MS;
+        level_milli
+            .saturating_add(refill)
+            .min(self.capacity_milli())
+    }
+
+    /// When a bucket at `level` (at time `at`) next holds a whole token.
+    pub fn next_token_at(&self, level_milli: u64, at: u64) -> u64 {
+        if level_milli >= MILLI {
+            return at;
+        }
+        let missing = MILLI - level_milli;
+        let per_ms_milli = self.per_minute as u64 * MILLI; // milli-tokens per minute
+        at + (missing * MINUTE_MS).div_ceil(per_ms_milli)
+    }
+}
+
+/// A bucket's state, kept on the agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bucket {
+    pub level_milli: u64,
+    pub at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_until: Option<u64>,
+}
+
+pub const TOKEN_MILLI: u64 = MILLI;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry(max: u32, jitter: f64) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: max,
+            backoff: Backoff {
+                initial_ms: 100,
+                factor: 2.0,
+                max_ms: 1_000,
+            },
+            jitter,
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let r = retry(10, 0.0);
+        let delays: Vec<u64> = (1..=6).map(|a| r.delay_ms(a, 0.5)).collect();
+        assert_eq!(delays, vec![100, 200, 400, 800, 1000, 1000]);
+    }
+
+    #[test]
+    fn jitter_stays_within_its_fraction() {
+        let r = retry(10, 0.5);
+        assert_eq!(r.delay_ms(1, 0.0), 50);
+        assert_eq!(r.delay_ms(1, 0.999_999), 99);
+        assert_eq!(retry(3, 1.0).delay_ms(2, 0.25), 50);
+    }
+
+    #[test]
+    fn bad_policies_are_named() {
+        assert_eq!(
+            retry(0, 0.0).validate("task x").unwrap_err().to_string(),
+            "invalid retry.maxAttempts: task x: 0 is outside 1..=1000"
+        );
+        assert!(retry(2, 1.5).validate("t").is_err());
+        let mut r = retry(2, 0.0);
+        r.backoff.factor = f64::NAN;
+        assert!(r.validate("t").is_err());
+        let j: RetryPolicy = serde_json::from_str(r#"{"maxAttempts":2,"jitter":true}"#).unwrap();
+        assert_eq!(j.jitter, 1.0);
+        assert!(serde_json::from_str::<RetryPolicy>(r#"{"maxAttempts":-1}"#).is_err());
+    }
+
+    #[test]
+    fn token_bucket_refills_exactly() {
+        let rl = RateLimit {
+            per_minute: 60,
+            burst: Some(2),
+        };
+        assert_eq!(rl.capacity_milli(), 2_000);
+        assert_eq!(rl.level_at(0, 0, 500), 500);
+        assert_eq!(rl.level_at(0, 0, 10_000), 2_000);
+        assert_eq!(rl.next_token_at(0, 0), 1_000);
+        assert_eq!(rl.next_token_at(400, 7), 7 + 600);
+    }
+}

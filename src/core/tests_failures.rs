@@ -1,0 +1,642 @@
+//! Failure handling, driven the way a driver drives it, on the core's clock.
+
+use crate::core::agent::{AgentSpec, AgentStatus};
+use crate::core::ids::{AgentIx, PayloadId, TaskIx};
+use crate::core::orchestrator::AbortReason;
+use crate::core::policy::{
+    Backoff, BreakerConfig, BreakerState, Fallback, RateLimit, RetryPolicy, Strategy,
+};
+use crate::core::task::{ErrorClass, TaskSpec, TaskStatus};
+use crate::core::{Effect, Options, Orchestrator};
+
+fn orch(seed: u64) -> Orchestrator {
+    Orchestrator::new(seed, Options::default(), 0).unwrap()
+}
+
+fn add(o: &mut Orchestrator, spec: AgentSpec) -> AgentIx {
+    let a = o.register_agent(spec, 0).unwrap();
+    o.start_agent(a, 0).unwrap();
+    a
+}
+
+fn retry(max: u32, initial: u64, jitter: f64) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: max,
+        backoff: Backoff {
+            initial_ms: initial,
+            factor: 2.0,
+            max_ms: 10_000,
+        },
+        jitter,
+    }
+}
+
+fn submit(o: &mut Orchestrator, agent: &str, now: u64) -> TaskIx {
+    o.submit(
+        TaskSpec {
+            agent: agent.into(),
+            ..TaskSpec::default()
+        },
+        PayloadId::NONE,
+        PayloadId::NONE,
+        now,
+    )
+    .unwrap()
+}
+
+fn drain(o: &mut Orchestrator) -> Vec<Effect> {
+    std::iter::from_fn(|| o.poll_effect()).collect()
+}
+
+fn invokes(o: &mut Orchestrator) -> Vec<(u32, TaskIx)> {
+    drain(o)
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Invoke { call, task, .. } => Some((call, task)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn topics(o: &Orchestrator, from_seq: u64) -> Vec<String> {
+    o.journal_records()
+        .filter(|r| r.seq > from_seq)
+        .map(|r| r.event.topic().to_owned())
+        .collect()
+}
+
+#[test]
+fn retries_back_off_on_the_core_clock_then_succeed() {
+    let mut o = orch(1);
+    add(
+        &mut o,
+        AgentSpec {
+            retry: Some(retry(3, 100, 0.0)),
+            ..AgentSpec::new("flaky")
+        },
+    );
+    let t = submit(&mut o, "flaky", 0);
+    let (call, _) = invokes(&mut o)[0];
+    assert!(o.fail(call, ErrorClass::Agent, "boom", 10));
+    assert_eq!(o.state().task(t).status, TaskStatus::Retrying);
+    assert_eq!(o.state().task(t).next_attempt_at, Some(110));
+    assert_eq!(o.next_deadline(), Some(110));
+    o.handle_timeout(109); // early: nothing
+    assert!(invokes(&mut o).is_empty());
+    o.handle_timeout(110);
+    let (call2, _) = invokes(&mut o)[0];
+    assert!(o.fail(call2, ErrorClass::Agent, "boom again", 120));
+    assert_eq!(
+        o.state().task(t).next_attempt_at,
+        Some(320),
+        "100, then 200"
+    );
+    o.handle_timeout(320);
+    let (call3, _) = invokes(&mut o)[0];
+    assert!(o.complete(call3, PayloadId::NONE, 330));
+    assert_eq!(
+        (o.state().task(t).status, o.state().task(t).attempts),
+        (TaskStatus::Completed, 3)
+    );
+    let retrying: Vec<String> = o
+        .journal_records()
+        .filter(|r| r.event.topic() == "task.retrying")
+        .map(|r| o.record_json(r).unwrap())
+        .collect();
+    assert!(
+        retrying[0].contains(r#""attempt":1,"delayMs":100,"nextAttemptAt":110"#),
+        "{}",
+        retrying[0]
+    );
+}
+
+#[test]
+fn jitter_is_drawn_from_the_seed() {
+    let delays = |seed| {
+        let mut o = orch(seed);
+        add(
+            &mut o,
+            AgentSpec {
+                retry: Some(retry(5, 1_000, 1.0)),
+                ..AgentSpec::new("a")
+            },
+        );
+        let t = submit(&mut o, "a", 0);
+        let mut out = vec![];
+        for _ in 0..4 {
+            let (call, _) = invokes(&mut o)[0];
+            let now = o.state().now;
+            o.fail(call, ErrorClass::Agent, "x", now);
+            let at = o.state().task(t).next_attempt_at.unwrap();
+            out.push(at - now);
+            o.handle_timeout(at);
+        }
+        out
+    };
+    assert_eq!(delays(9), delays(9));
+    assert_ne!(delays(9), delays(10));
+    for (i, d) in delays(9).into_iter().enumerate() {
+        assert!(d < 1_000 << i, "full jitter stays under the backoff: {d}");
+    }
+}
+
+#[test]
+fn a_timed_out_attempt_is_aborted_and_its_late_answer_ignored() {
+    let mut o = orch(2);
+    add(
+        &mut o,
+        AgentSpec {
+            timeout_ms: Some(50),
+            ..AgentSpec::new("slow")
+        },
+    );
+    let t = submit(&mut o, "slow", 0);
+    let (call, _) = invokes(&mut o)[0];
+    o.handle_timeout(50);
+    let effects = drain(&mut o);
+    assert!(effects.contains(&Effect::Abort {
+        call,
+        reason: AbortReason::TimedOut
+    }));
+    assert_eq!(o.state().task(t).status, TaskStatus::TimedOut);
+    let seq = o.state().seq;
+    assert!(!o.complete(call, PayloadId::NONE, 70), "late");
+    assert_eq!(topics(&o, seq), vec!["call.ignored"]);
+    assert_eq!(
+        o.state().task(t).status,
+        TaskStatus::TimedOut,
+        "never applied"
+    );
+    let rec = o.record_json(o.journal_records().last().unwrap()).unwrap();
+    assert!(
+        rec.contains("late: the attempt had already timed out"),
+        "{rec}"
+    );
+}
+
+#[test]
+fn a_task_never_completes_twice() {
+    let mut o = orch(3);
+    add(&mut o, AgentSpec::new("a"));
+    let t = submit(&mut o, "a", 0);
+    let (call, _) = invokes(&mut o)[0];
+    assert!(o.complete(call, PayloadId::NONE, 1));
+    assert!(!o.complete(call, PayloadId::NONE, 2));
+    assert!(!o.fail(call, ErrorClass::Agent, "after the fact", 3));
+    assert_eq!(o.state().task(t).status, TaskStatus::Completed);
+    assert_eq!(o.state().count(TaskStatus::Completed), 1);
+}
+
+#[test]
+fn a_hung_agent_never_blocks_the_others() {
+    let mut o = orch(4);
+    add(&mut o, AgentSpec::new("hangs"));
+    add(
+        &mut o,
+        AgentSpec {
+            concurrency: Some(1),
+            ..AgentSpec::new("works")
+        },
+    );
+    submit(&mut o, "hangs", 0);
+    let work: Vec<TaskIx> = (0..5).map(|_| submit(&mut o, "works", 0)).collect();
+    let mut done = 0;
+    let mut pending: Vec<_> = invokes(&mut o)
+        .into_iter()
+        .filter(|(_, t)| work.contains(t))
+        .collect();
+    while let Some((call, _)) = pending.pop() {
+        o.complete(call, PayloadId::NONE, 1);
+        done += 1;
+        pending.extend(invokes(&mut o));
+    }
+    assert_eq!(done, 5);
+}
+
+#[test]
+fn the_breaker_opens_waits_half_opens_and_closes() {
+    let mut o = orch(5);
+    let cfg = BreakerConfig {
+        failure_threshold: 2,
+        recovery_ms: 1_000,
+        success_threshold: 2,
+    };
+    let a = add(
+        &mut o,
+        AgentSpec {
+            circuit_breaker: Some(cfg),
+            ..AgentSpec::new("b")
+        },
+    );
+    for _ in 0..2 {
+        submit(&mut o, "b", 0);
+    }
+    for (call, _) in invokes(&mut o) {
+        o.fail(call, ErrorClass::Agent, "down", 10);
+    }
+    assert_eq!(o.state().agent(a).breaker.state, BreakerState::Open);
+    let waiting: Vec<TaskIx> = (0..3).map(|_| submit(&mut o, "b", 20)).collect();
+    assert!(invokes(&mut o).is_empty(), "an open breaker takes no calls");
+    o.handle_timeout(1_009);
+    assert!(invokes(&mut o).is_empty());
+    o.handle_timeout(1_010);
+    assert_eq!(o.state().agent(a).breaker.state, BreakerState::HalfOpen);
+    let trial = invokes(&mut o);
+    assert_eq!(trial.len(), 1, "one trial call at a time");
+    o.complete(trial[0].0, PayloadId::NONE, 1_020);
+    let second = invokes(&mut o);
+    assert_eq!(second.len(), 1);
+    o.complete(second[0].0, PayloadId::NONE, 1_030);
+    assert_eq!(o.state().agent(a).breaker.state, BreakerState::Closed);
+    let rest = invokes(&mut o);
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].1, waiting[2]);
+    let breaker_events: Vec<String> = o
+        .journal_records()
+        .filter(|r| r.event.topic() == "agent.breaker")
+        .map(|r| o.record_json(r).unwrap())
+        .collect();
+    assert_eq!(breaker_events.len(), 3, "{breaker_events:?}");
+}
+
+#[test]
+fn an_open_breaker_sends_waiting_tasks_to_the_fallback() {
+    let mut o = orch(6);
+    let cfg = BreakerConfig {
+        failure_threshold: 1,
+        recovery_ms: 60_000,
+        success_threshold: 1,
+    };
+    let fallback = Some(Fallback {
+        agent: Some("backup".into()),
+        capability: None,
+    });
+    add(
+        &mut o,
+        AgentSpec {
+            circuit_breaker: Some(cfg),
+            fallback,
+            concurrency: Some(1),
+            ..AgentSpec::new("main")
+        },
+    );
+    let backup = add(&mut o, AgentSpec::new("backup"));
+    o.pause_agent(backup, 0).unwrap();
+    let first = submit(&mut o, "main", 0);
+    let queued = submit(&mut o, "main", 0);
+    let (call, _) = invokes(&mut o)[0];
+    o.fail(call, ErrorClass::Agent, "down", 5);
+    assert_eq!(o.state().task(first).status, TaskStatus::Failed);
+    assert_eq!(o.state().task(queued).agent, backup, "reassigned");
+    o.resume_agent(backup, 6).unwrap();
+    assert_eq!(invokes(&mut o), vec![(2, queued)]);
+}
+
+#[test]
+fn the_token_bucket_limits_calls_per_minute() {
+    let mut o = orch(7);
+    add(
+        &mut o,
+        AgentSpec {
+            rate_limit: Some(RateLimit {
+                per_minute: 60,
+                burst: Some(2),
+            }),
+            ..AgentSpec::new("r")
+        },
+    );
+    for _ in 0..5 {
+        submit(&mut o, "r", 0);
+    }
+    let first = invokes(&mut o);
+    assert_eq!(first.len(), 2, "the burst");
+    for (call, _) in first {
+        o.complete(call, PayloadId::NONE, 1);
+    }
+    assert!(invokes(&mut o).is_empty(), "throttled");
+    assert_eq!(o.next_deadline(), Some(1_000));
+    o.handle_timeout(1_000);
+    assert_eq!(invokes(&mut o).len(), 1, "one token a second");
+    o.handle_timeout(2_000);
+    assert_eq!(invokes(&mut o).len(), 1);
+}
+
+fn strategy_agent(o: &mut Orchestrator, id: &str, class: ErrorClass, s: Strategy) -> AgentIx {
+    let mut spec = AgentSpec::new(id);
+    spec.on_error.insert(class, s);
+    spec.retry = Some(retry(3, 10, 0.0));
+    add(o, spec)
+}
+
+#[test]
+fn validation_errors_fail_at_once_by_default() {
+    let mut o = orch(8);
+    add(
+        &mut o,
+        AgentSpec {
+            retry: Some(retry(5, 10, 0.0)),
+            ..AgentSpec::new("v")
+        },
+    );
+    let t = submit(&mut o, "v", 0);
+    let (call, _) = invokes(&mut o)[0];
+    o.fail(call, ErrorClass::Validation, "bad shape", 1);
+    assert_eq!(o.state().task(t).status, TaskStatus::Failed);
+}
+
+#[test]
+fn skip_lets_dependents_go_on() {
+    use crate::core::workflow::{FailurePolicy, WorkflowSpec, WorkflowTaskSpec};
+    let mut o = orch(9);
+    strategy_agent(&mut o, "s", ErrorClass::Validation, Strategy::Skip);
+    let task = |id: &str, deps: &[&str]| WorkflowTaskSpec {
+        id: id.into(),
+        agent: "s".into(),
+        name: None,
+        priority: None,
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        retry: None,
+        timeout_ms: None,
+        on_error: Default::default(),
+        fallback: None,
+    };
+    let spec = WorkflowSpec {
+        id: Some("w".into()),
+        name: None,
+        tasks: vec![task("a", &[]), task("b", &["a"])],
+        dependencies: Default::default(),
+        failure_policy: FailurePolicy::FailFast,
+    };
+    o.submit_workflow(spec, &[(PayloadId::NONE, PayloadId::NONE); 2], 0)
+        .unwrap();
+    let (call, _) = invokes(&mut o)[0];
+    o.fail(call, ErrorClass::Validation, "no", 1);
+    assert_eq!(o.state().task(TaskIx(0)).status, TaskStatus::Skipped);
+    let (call_b, b) = invokes(&mut o)[0];
+    assert_eq!(b, TaskIx(1));
+    o.complete(call_b, PayloadId::NONE, 2);
+    assert_eq!(
+        o.state().workflows[0].status,
+        crate::core::workflow::WorkflowStatus::Completed
+    );
+}
+
+#[test]
+fn escalate_raises_an_event_and_puts_the_agent_in_error() {
+    let mut o = orch(10);
+    let a = strategy_agent(&mut o, "e", ErrorClass::Permission, Strategy::Escalate);
+    let t = submit(&mut o, "e", 0);
+    let seq = o.state().seq;
+    let (call, _) = invokes(&mut o)[0];
+    o.fail(call, ErrorClass::Permission, "forbidden", 1);
+    let got = topics(&o, seq);
+    assert!(got.contains(&"escalation".to_string()), "{got:?}");
+    assert_eq!(o.state().agent(a).status, AgentStatus::Error);
+    assert_eq!(o.state().task(t).status, TaskStatus::Failed);
+    assert_eq!(o.snapshots(1)[0].reason, "agent.error");
+}
+
+#[test]
+fn reset_restarts_the_agent_and_retries() {
+    let mut o = orch(11);
+    let a = strategy_agent(&mut o, "r", ErrorClass::Internal, Strategy::Reset);
+    let t = submit(&mut o, "r", 0);
+    let (call, _) = invokes(&mut o)[0];
+    o.fail(call, ErrorClass::Internal, "corrupt state", 1);
+    let h: Vec<_> = o
+        .state()
+        .agent(a)
+        .history
+        .iter()
+        .rev()
+        .take(3)
+        .map(|t| (t.from, t.to, t.reason.clone()))
+        .collect();
+    assert_eq!(
+        h[0],
+        (
+            AgentStatus::Ready,
+            AgentStatus::Running,
+            "reset".to_string()
+        )
+    );
+    assert_eq!(o.state().task(t).status, TaskStatus::Retrying);
+}
+
+#[test]
+fn fallback_moves_the_task_to_a_capable_agent() {
+    let mut o = orch(12);
+    let mut spec = AgentSpec::new("primary");
+    spec.on_error
+        .insert(ErrorClass::Timeout, Strategy::Fallback);
+    spec.fallback = Some(Fallback {
+        agent: None,
+        capability: Some("summarize".into()),
+    });
+    spec.timeout_ms = Some(100);
+    add(&mut o, spec);
+    add(
+        &mut o,
+        AgentSpec {
+            capabilities: vec!["summarize".into()],
+            ..AgentSpec::new("busy")
+        },
+    );
+    let idle = add(
+        &mut o,
+        AgentSpec {
+            capabilities: vec!["summarize".into()],
+            ..AgentSpec::new("idle")
+        },
+    );
+    o.submit(
+        TaskSpec {
+            agent: "busy".into(),
+            ..TaskSpec::default()
+        },
+        PayloadId::NONE,
+        PayloadId::NONE,
+        0,
+    )
+    .unwrap();
+    let t = submit(&mut o, "primary", 0);
+    drain(&mut o);
+    o.handle_timeout(100);
+    assert_eq!(
+        o.state().task(t).agent,
+        idle,
+        "the least-loaded capable agent"
+    );
+    assert_eq!(o.state().task(t).status, TaskStatus::Running);
+}
+
+#[test]
+fn terminate_stops_everything_cleanly_and_refuses_new_work() {
+    let mut o = orch(13);
+    strategy_agent(&mut o, "t", ErrorClass::Internal, Strategy::Terminate);
+    add(&mut o, AgentSpec::new("other"));
+    let t = submit(&mut o, "t", 0);
+    let other = submit(&mut o, "other", 0);
+    let calls = invokes(&mut o);
+    o.fail(calls[0].0, ErrorClass::Internal, "disk full", 1);
+    assert_eq!(o.state().task(t).status, TaskStatus::Failed);
+    assert_eq!(o.state().task(other).status, TaskStatus::Cancelled);
+    assert!(drain(&mut o).contains(&Effect::Abort {
+        call: calls[1].0,
+        reason: AbortReason::Cancelled
+    }));
+    let e = o.submit(
+        TaskSpec {
+            agent: "other".into(),
+            ..TaskSpec::default()
+        },
+        PayloadId::NONE,
+        PayloadId::NONE,
+        2,
+    );
+    assert_eq!(e.unwrap_err().code(), "terminated");
+    assert!(o
+        .state()
+        .agents
+        .iter()
+        .all(|a| a.status == AgentStatus::Stopped));
+}
+
+#[test]
+fn the_first_seeds_error_pattern_works() {
+    let mut o = orch(14);
+    let a = add(
+        &mut o,
+        AgentSpec {
+            max_errors: Some(3),
+            ..AgentSpec::new("executor")
+        },
+    );
+    o.report_error(a, "exchange timeout", 1).unwrap();
+    o.pause_agent(a, 2).unwrap();
+    o.resume_agent(a, 3).unwrap();
+    for i in 0..2 {
+        let t = submit(&mut o, "executor", 4 + i);
+        let (call, _) = invokes(&mut o)[0];
+        o.fail(call, ErrorClass::Agent, "rejected", 5 + i);
+        assert_eq!(o.state().task(t).status, TaskStatus::Failed);
+    }
+    assert_eq!(
+        o.state().agent(a).status,
+        AgentStatus::Error,
+        "too many errors"
+    );
+    o.recover_agent(a, 10).unwrap();
+    o.start_agent(a, 11).unwrap();
+    assert_eq!(o.state().agent(a).status, AgentStatus::Running);
+}
+
+#[test]
+fn cancelling_an_agents_queue_leaves_its_running_calls() {
+    let mut o = orch(15);
+    let a = add(
+        &mut o,
+        AgentSpec {
+            concurrency: Some(1),
+            ..AgentSpec::new("q")
+        },
+    );
+    let running = submit(&mut o, "q", 0);
+    let waiting: Vec<TaskIx> = (0..3).map(|_| submit(&mut o, "q", 0)).collect();
+    assert_eq!(o.cancel_agent_tasks(a, "not needed", 1), 3);
+    assert_eq!(o.state().task(running).status, TaskStatus::Running);
+    assert!(waiting
+        .iter()
+        .all(|&t| o.state().task(t).status == TaskStatus::Cancelled));
+}
+
+#[test]
+fn restore_keeps_pending_retries_and_breakers_on_the_clock() {
+    let mut o = orch(16);
+    add(
+        &mut o,
+        AgentSpec {
+            retry: Some(retry(2, 500, 0.0)),
+            ..AgentSpec::new("a")
+        },
+    );
+    let t = submit(&mut o, "a", 0);
+    let (call, _) = invokes(&mut o)[0];
+    o.fail(call, ErrorClass::Agent, "x", 10);
+    let snap = o.snapshot(20).unwrap();
+    let mut r = Orchestrator::restore(&snap, 30).unwrap();
+    assert_eq!(r.next_deadline(), Some(510));
+    r.handle_timeout(510);
+    assert_eq!(invokes(&mut r).len(), 1);
+    assert_eq!(r.state().task(t).attempts, 2);
+    // The journal replays to the same state, retries and all.
+    let text = o.journal_json(0).unwrap();
+    let replayed = Orchestrator::replay(&text, None).unwrap();
+    assert_eq!(replayed.journal_json(0).unwrap(), text);
+    assert_eq!(replayed.next_deadline(), Some(510));
+}
+
+#[test]
+fn bad_policies_are_coded_errors_that_change_nothing() {
+    let mut o = orch(17);
+    let seq = o.state().seq;
+    let cases: Vec<(AgentSpec, &str)> = vec![
+        (
+            AgentSpec {
+                retry: Some(retry(0, 10, 0.0)),
+                ..AgentSpec::new("a")
+            },
+            "retry.maxAttempts",
+        ),
+        (
+            AgentSpec {
+                retry: Some(retry(2, 10, 2.0)),
+                ..AgentSpec::new("a")
+            },
+            "retry.jitter",
+        ),
+        (
+            AgentSpec {
+                timeout_ms: Some(0),
+                ..AgentSpec::new("a")
+            },
+            "timeoutMs",
+        ),
+        (
+            AgentSpec {
+                circuit_breaker: Some(BreakerConfig {
+                    failure_threshold: 0,
+                    ..Default::default()
+                }),
+                ..AgentSpec::new("a")
+            },
+            "circuitBreaker",
+        ),
+        (
+            AgentSpec {
+                rate_limit: Some(RateLimit {
+                    per_minute: 0,
+                    burst: None,
+                }),
+                ..AgentSpec::new("a")
+            },
+            "rateLimit.perMinute",
+        ),
+        (
+            AgentSpec {
+                fallback: Some(Fallback {
+                    agent: None,
+                    capability: None,
+                }),
+                ..AgentSpec::new("a")
+            },
+            "fallback",
+        ),
+    ];
+    for (spec, field) in cases {
+        let e = o.register_agent(spec, 0).unwrap_err();
+        assert_eq!(e.code(), "invalid_argument");
+        assert!(e.to_string().contains(field), "{e} names {field}");
+    }
+    assert_eq!(o.state().seq, seq);
+}
