@@ -37,6 +37,7 @@ pub mod snapshot;
 pub mod state;
 pub mod task;
 pub mod timer;
+pub mod verify;
 pub mod views;
 pub(crate) mod wire;
 pub mod workflow;

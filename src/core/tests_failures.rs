@@ -640,3 +640,183 @@ fn bad_policies_are_coded_errors_that_change_nothing() {
     }
     assert_eq!(o.state().seq, seq);
 }
+
+/// A run that uses most of what a journal can hold: retries with jitter, a timeout and its late
+/// answer, a breaker, a rate limit, manual tasks, a workflow, cancels, custom events, snapshots.
+fn busy_run() -> Orchestrator {
+    use crate::core::workflow::{FailurePolicy, WorkflowSpec, WorkflowTaskSpec};
+    let mut o = orch(99);
+    let cfg = BreakerConfig {
+        failure_threshold: 1,
+        recovery_ms: 300,
+        success_threshold: 1,
+    };
+    add(
+        &mut o,
+        AgentSpec {
+            retry: Some(retry(4, 50, 0.5)),
+            circuit_breaker: Some(cfg),
+            timeout_ms: Some(400),
+            ..AgentSpec::new("a")
+        },
+    );
+    add(
+        &mut o,
+        AgentSpec {
+            rate_limit: Some(RateLimit {
+                per_minute: 600,
+                burst: Some(1),
+            }),
+            ..AgentSpec::new("b")
+        },
+    );
+    let m = o
+        .create_task(
+            TaskSpec {
+                agent: "b".into(),
+                name: Some("by hand".into()),
+                ..TaskSpec::default()
+            },
+            PayloadId::NONE,
+            1,
+        )
+        .unwrap();
+    o.start_task(m, 2).unwrap();
+    let out = o.payloads_mut().alloc_json("{\"ok\":true}").unwrap();
+    o.complete_task(m, out, 3).unwrap();
+    let task = |id: &str, agent: &str, deps: &[&str]| WorkflowTaskSpec {
+        id: id.into(),
+        agent: agent.into(),
+        name: None,
+        priority: Some(2),
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        retry: None,
+        timeout_ms: None,
+        on_error: Default::default(),
+        fallback: None,
+    };
+    let spec = WorkflowSpec {
+        id: Some("w".into()),
+        name: Some("busy".into()),
+        tasks: vec![
+            task("x", "a", &[]),
+            task("y", "b", &["x"]),
+            task("z", "b", &["x"]),
+        ],
+        dependencies: Default::default(),
+        failure_policy: FailurePolicy::Continue,
+    };
+    let input = o.payloads_mut().alloc_json("[1,2]").unwrap();
+    o.submit_workflow(
+        spec,
+        &[
+            (input, PayloadId::NONE),
+            (PayloadId::NONE, PayloadId::NONE),
+            (PayloadId::NONE, PayloadId::NONE),
+        ],
+        4,
+    )
+    .unwrap();
+    for _ in 0..3 {
+        submit(&mut o, "b", 5);
+        submit(&mut o, "a", 5);
+    }
+    let data = o.payloads_mut().alloc_json("{\"note\":\"hi\"}").unwrap();
+    o.emit_custom("audit.note", data, 6).unwrap();
+    let mut now = 10;
+    let mut step = 0u32;
+    let mut hung = std::collections::VecDeque::new();
+    while now < 5_000 {
+        for e in drain(&mut o) {
+            if let Effect::Invoke { call, .. } = e {
+                step += 1;
+                match step % 4 {
+                    0 => hung.push_back(call),
+                    1 | 2 => {
+                        o.fail(call, ErrorClass::Agent, "flaky", now);
+                    }
+                    _ => {
+                        let out = o.payloads_mut().alloc_json(&format!("{step}")).unwrap();
+                        o.complete(call, out, now);
+                        if step % 5 == 0 {
+                            o.complete(call, PayloadId::NONE, now); // a second answer
+                        }
+                    }
+                }
+            }
+        }
+        if hung.len() > 2 {
+            let call = hung.pop_front().unwrap();
+            o.complete(call, PayloadId::NONE, now); // late: its attempt has timed out by now
+        }
+        now = o.next_deadline().unwrap_or(now + 100).max(now + 1);
+        o.handle_timeout(now);
+        if step == 6 {
+            o.snapshot(now).unwrap();
+        }
+    }
+    o
+}
+
+#[test]
+fn verify_replay_agrees_with_a_journal_this_build_recorded() {
+    let o = busy_run();
+    let text = o.journal_json(0).unwrap();
+    for topic in [
+        "task.retrying",
+        "agent.breaker",
+        "agent.throttled",
+        "call.ignored",
+        "task.attempt_failed",
+        "audit.note",
+    ] {
+        assert!(
+            text.contains(&format!("\"type\":\"{topic}\"")),
+            "the run covers {topic}"
+        );
+    }
+    let report = crate::core::verify::verify_replay(&text).unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.records, o.state().seq);
+}
+
+#[test]
+fn verify_replay_names_the_first_divergent_record() {
+    let text = busy_run().journal_json(0).unwrap();
+    // An "old build" that backed off differently: its journal says another delay.
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"type\":\"task.retrying\""))
+        .unwrap();
+    let seq: u64 = line[7..line.find(',').unwrap()].parse().unwrap();
+    let at = line.find("\"delayMs\":").unwrap() + 10;
+    let end = at + line[at..].find(',').unwrap();
+    let delay: u64 = line[at..end].parse().unwrap();
+    let next_at = line.find("\"nextAttemptAt\":").unwrap() + 16;
+    let next_end = next_at + line[next_at..].find([',', '}']).unwrap();
+    let next: u64 = line[next_at..next_end].parse().unwrap();
+    let forged = format!(
+        "{}{}{}{}{}",
+        &line[..at],
+        delay + 1,
+        &line[end..next_at],
+        next + 1,
+        &line[next_end..]
+    );
+    let tampered = text.replacen(line, &forged, 1);
+    let report = crate::core::verify::verify_replay(&tampered).unwrap();
+    let d = report.divergence.expect("a divergence");
+    assert_eq!(d.seq, seq);
+    assert!(d
+        .expected
+        .unwrap()
+        .contains(&format!("\"delayMs\":{}", delay + 1)));
+    assert!(d.actual.unwrap().contains(&format!("\"delayMs\":{delay}")));
+    assert!(!report.ok && d.message.contains(&format!("seq {seq}")));
+}
+
+#[test]
+#[ignore]
+fn print_busy_run() {
+    print!("{}", busy_run().journal_json(0).unwrap());
+}

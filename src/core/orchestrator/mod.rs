@@ -482,6 +482,22 @@ impl Orchestrator {
         Ok(o)
     }
 
+    /// Applies one more journal record (JSON), which must follow the state's seq.
+    pub fn append_line(&mut self, line: &str) -> Result<()> {
+        let seq = crate::core::replay_check::peek_seq(line).map_err(|reason| Error::Decode {
+            what: "journal",
+            reason,
+        })?;
+        if seq != self.state.seq + 1 {
+            let reason = format!("seq {seq} does not follow {}", self.state.seq);
+            return Err(Error::Decode {
+                what: "journal",
+                reason,
+            });
+        }
+        self.apply_lines(line, None)
+    }
+
     /// Applies journal lines whose seq follows the state's, checking each against the state.
     fn apply_lines(&mut self, text: &str, upto_seq: Option<u64>) -> Result<()> {
         for (n, line) in text

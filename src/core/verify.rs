@@ -1,0 +1,285 @@
+//! Checking a journal against this build of Baton.
+//!
+//! [`verify_replay`] re-executes a recorded run: it feeds a fresh orchestrator the recorded
+//! *inputs* — commands, agents' answers, and the passage of time — and lets it make every
+//! *decision* itself (what to queue, start, retry, skip, ...). Each record it produces must equal
+//! the recorded one byte for byte. The first that differs is reported with its seq, the recorded
+//! record and the one this build made: the way to learn whether a new version of Baton still
+//! agrees with journals recorded by an old one.
+
+use crate::core::event::{Event, Record};
+use crate::core::ids::PayloadId;
+use crate::core::orchestrator::Orchestrator;
+use crate::core::task::TaskSpec;
+use crate::core::workflow::{WorkflowSpec, WorkflowTaskSpec};
+use crate::core::{Error, Result};
+use serde::Serialize;
+
+/// Where a re-executed journal first differs from the recorded one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Divergence {
+    pub seq: u64,
+    /// The recorded record (JSON), or `None` if this build made a record the journal lacks.
+    pub expected: Option<String>,
+    /// The record this build made (JSON), or `None` if it made none.
+    pub actual: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    pub ok: bool,
+    /// Records compared.
+    pub records: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<Divergence>,
+}
+
+/// Re-executes `journal` (JSON Lines from seq 1) and compares. Fails only if the journal cannot
+/// be decoded; a disagreement is a report with `ok: false`.
+pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
+    let lines: Vec<&str> = journal.lines().filter(|l| !l.trim().is_empty()).collect();
+    let first = lines.first().ok_or_else(|| Error::Decode {
+        what: "journal",
+        reason: "it is empty".into(),
+    })?;
+    // The reference decodes the recorded records (it applies them, deciding nothing).
+    let mut reference = Orchestrator::replay(first, None)?;
+    let started = reference
+        .journal_records()
+        .next()
+        .expect("the first record")
+        .clone();
+    let Event::Started { seed, options, .. } = &started.event else {
+        unreachable!("replay checked the first record");
+    };
+    let mut fresh = Orchestrator::new(*seed, (**options).clone(), started.at)?;
+    let mut compared = 0;
+    for (n, line) in lines.iter().enumerate() {
+        if n > 0 {
+            reference.append_line(line).map_err(|e| match e {
+                Error::Decode { reason, .. } => Error::Decode {
+                    what: "journal",
+                    reason: format!("line {}: {reason}", n + 1),
+                },
+                other => other,
+            })?;
+        }
+        let recorded = reference
+            .journal_records()
+            .last()
+            .expect("just appended")
+            .clone();
+        let expected = reference.record_json(&recorded)?;
+        if fresh.state().seq < recorded.seq {
+            let outcome = if is_input(&recorded.event) {
+                feed(&mut fresh, &recorded, &reference)
+            } else {
+                fresh.handle_timeout(recorded.at);
+                Ok(())
+            };
+            if let Err(e) = outcome {
+                return Ok(diverged(
+                    compared,
+                    recorded.seq,
+                    Some(expected),
+                    None,
+                    format!("the input was refused: {e}"),
+                ));
+            }
+        }
+        let Some(actual) = fresh
+            .journal_records()
+            .find(|r| r.seq == recorded.seq)
+            .cloned()
+        else {
+            let message = "this build made no record where the journal has one".to_owned();
+            return Ok(diverged(
+                compared,
+                recorded.seq,
+                Some(expected),
+                None,
+                message,
+            ));
+        };
+        let actual = fresh.record_json(&actual)?;
+        if actual != expected {
+            return Ok(diverged(
+                compared,
+                recorded.seq,
+                Some(expected),
+                Some(actual),
+                "the records differ".into(),
+            ));
+        }
+        compared += 1;
+    }
+    let last = reference.state().seq;
+    if let Some(extra) = fresh.journal_records().find(|r| r.seq > last).cloned() {
+        let actual = fresh.record_json(&extra)?;
+        return Ok(diverged(
+            compared,
+            extra.seq,
+            None,
+            Some(actual),
+            "this build made a record the journal lacks".into(),
+        ));
+    }
+    Ok(VerifyReport {
+        ok: true,
+        records: compared,
+        divergence: None,
+    })
+}
+
+fn diverged(
+    records: u64,
+    seq: u64,
+    expected: Option<String>,
+    actual: Option<String>,
+    why: String,
+) -> VerifyReport {
+    let message = format!("the journal diverges at seq {seq}: {why}");
+    VerifyReport {
+        ok: false,
+        records,
+        divergence: Some(Divergence {
+            seq,
+            expected,
+            actual,
+            message,
+        }),
+    }
+}
+
+/// Records a user or an agent caused; everything else Baton decides.
+fn is_input(e: &Event) -> bool {
+    match e {
+        Event::AgentStatus { auto, .. }
+        | Event::AgentError { auto, .. }
+        | Event::TaskAttemptFailed { auto, .. }
+        | Event::TaskFailed { auto, .. }
+        | Event::TaskCancelled { auto, .. } => !auto,
+        Event::SnapshotCreated { summary } => summary.reason == "manual",
+        Event::TaskStarted { call, .. } => *call == 0,
+        Event::AgentRegistered { .. }
+        | Event::TaskCreated { .. }
+        | Event::WorkflowSubmitted { .. }
+        | Event::TaskCompleted { .. }
+        | Event::CallIgnored { .. }
+        | Event::Terminated { .. }
+        | Event::Custom { .. } => true,
+        _ => false,
+    }
+}
+
+/// Gives `fresh` the input that `rec` records, with payloads copied from `reference`.
+fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Result<()> {
+    let at = rec.at;
+    let copy = |fresh: &mut Orchestrator, p: PayloadId| -> Result<PayloadId> {
+        match reference.payloads().get(p) {
+            Some(raw) => fresh.payloads_mut().alloc_json(raw.get()),
+            None => Ok(PayloadId::NONE),
+        }
+    };
+    let s = reference.state();
+    match &rec.event {
+        Event::AgentRegistered { spec } => fresh.register_agent((**spec).clone(), at).map(|_| ()),
+        Event::AgentStatus {
+            agent, to, reason, ..
+        } => fresh.transition(agent.0, *to, reason, at),
+        Event::AgentError { agent, message, .. } => fresh.report_error(agent.0, message, at),
+        Event::TaskCreated {
+            task,
+            agent,
+            name,
+            priority,
+            input,
+            metadata,
+            manual,
+            policy,
+        } => {
+            let p = policy.as_deref().cloned().unwrap_or_default();
+            let spec = TaskSpec {
+                id: task.custom_id.as_deref().map(str::to_owned),
+                agent: s.agent(agent.0).id.clone(),
+                name: name.as_deref().map(str::to_owned),
+                priority: Some(*priority as u32),
+                retry: p.retry,
+                timeout_ms: p.timeout_ms,
+                on_error: p.on_error,
+                fallback: p.fallback,
+            };
+            let metadata = copy(fresh, *metadata)?;
+            if *manual {
+                fresh.create_task(spec, metadata, at).map(|_| ())
+            } else {
+                let input = copy(fresh, *input)?;
+                fresh.submit(spec, input, metadata, at).map(|_| ())
+            }
+        }
+        Event::WorkflowSubmitted { workflow } => {
+            let mut payloads = Vec::with_capacity(workflow.tasks.len());
+            let mut tasks = Vec::with_capacity(workflow.tasks.len());
+            for t in &workflow.tasks {
+                payloads.push((copy(fresh, t.input)?, copy(fresh, t.metadata)?));
+                let p = t.policy.as_deref().cloned().unwrap_or_default();
+                tasks.push(WorkflowTaskSpec {
+                    id: t.id.clone(),
+                    agent: s.agent(t.agent.0).id.clone(),
+                    name: t.name.clone(),
+                    priority: Some(t.priority as u32),
+                    depends_on: t
+                        .depends_on
+                        .iter()
+                        .map(|&d| workflow.tasks[d as usize].id.clone())
+                        .collect(),
+                    retry: p.retry,
+                    timeout_ms: p.timeout_ms,
+                    on_error: p.on_error,
+                    fallback: p.fallback,
+                });
+            }
+            let spec = WorkflowSpec {
+                id: Some(workflow.id.clone()),
+                name: workflow.name.clone(),
+                tasks,
+                dependencies: Default::default(),
+                failure_policy: workflow.policy,
+            };
+            fresh.submit_workflow(spec, &payloads, at).map(|_| ())
+        }
+        Event::TaskStarted { task, .. } => fresh.start_task(task.0, at),
+        Event::TaskCompleted { task, call, output } => {
+            let output = copy(fresh, *output)?;
+            if *call == 0 {
+                fresh.complete_task(task.0, output, at)
+            } else {
+                fresh.complete(*call, output, at);
+                Ok(())
+            }
+        }
+        Event::TaskAttemptFailed { call, error, .. } => {
+            fresh.fail(*call, error.class, &error.message, at);
+            Ok(())
+        }
+        Event::TaskFailed { task, error, .. } => fresh.fail_task(task.0, &error.message, at),
+        Event::TaskCancelled { task, reason, .. } => fresh.cancel_task(task.0, reason, at),
+        Event::CallIgnored { call, .. } => {
+            fresh.complete(*call, PayloadId::NONE, at);
+            Ok(())
+        }
+        Event::SnapshotCreated { .. } => fresh.snapshot(at).map(|_| ()),
+        Event::Terminated { reason } => {
+            fresh.terminate(reason, at);
+            Ok(())
+        }
+        Event::Custom { topic, data } => {
+            let data = copy(fresh, *data)?;
+            fresh.emit_custom(topic, data, at)
+        }
+        other => unreachable!("{} is not an input", other.topic()),
+    }
+}
