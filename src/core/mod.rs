@@ -53,6 +53,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const SEED_MAX: u64 = (1 << 53) - 1;
 
 #[cfg(test)]
+mod sim;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_failures;

@@ -308,6 +308,7 @@ impl State {
                 self.set_status(task.0, TaskStatus::Retrying);
                 let t = &mut self.tasks[task.0.usize()];
                 t.error = Some(error.clone());
+                t.failures = t.failures.saturating_add(1);
                 let agent = t.agent;
                 if breaker_counts(error.class) {
                     let b = &mut self.agents[agent.usize()].breaker;

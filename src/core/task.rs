@@ -173,6 +173,10 @@ pub struct Task {
     pub waiting_on: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Box<Policy>>,
+    /// Attempts that failed (a call lost to a crash and issued again is not one): the retry
+    /// budget counts these, so a crash never costs a task its last try.
+    #[serde(default)]
+    pub failures: u32,
     /// While `Retrying`: when the next attempt is queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<u64>,
@@ -208,6 +212,7 @@ impl Task {
             workflow: None,
             waiting_on: 0,
             policy: None,
+            failures: 0,
             next_attempt_at: None,
             deadline: None,
         }

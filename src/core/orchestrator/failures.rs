@@ -142,7 +142,7 @@ impl Orchestrator {
             Strategy::Retry => self.retry_or_fail(task, error, now),
             Strategy::Fail => self.fail_final(task, error, now),
             Strategy::Fallback => match self.fallback_target(task) {
-                Some(to) if self.state.task(task).attempts < ATTEMPTS_MAX => {
+                Some(to) if self.state.task(task).failures < self.retry_budget(task) => {
                     self.reassign(
                         task,
                         to,
@@ -206,9 +206,23 @@ impl Orchestrator {
         }
     }
 
+    /// Failed attempts a task may have before it fails for good. A fallback to another agent
+    /// spends the same budget, with at least one move allowed.
+    fn retry_budget(&self, task: TaskIx) -> u32 {
+        self.retry_policy(task)
+            .map_or(2, |r| r.max_attempts.max(2))
+            .min(ATTEMPTS_MAX)
+    }
+
     fn retry_or_fail(&mut self, task: TaskIx, error: TaskError, now: u64) {
-        let attempt = self.state.task(task).attempts;
-        let Some(policy) = self.retry_policy(task).filter(|r| attempt < r.max_attempts) else {
+        let (attempt, failures) = (
+            self.state.task(task).attempts,
+            self.state.task(task).failures,
+        );
+        let Some(policy) = self
+            .retry_policy(task)
+            .filter(|r| failures < r.max_attempts)
+        else {
             return self.fail_final(task, error, now);
         };
         // Draw from a copy: the state's PRNG advances when the event is applied, so a replay
@@ -219,7 +233,7 @@ impl Orchestrator {
         } else {
             0.0
         };
-        let delay_ms = policy.delay_ms(attempt, u);
+        let delay_ms = policy.delay_ms(failures, u);
         let next_attempt_at = now.saturating_add(delay_ms);
         self.emit(
             now,

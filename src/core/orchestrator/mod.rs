@@ -398,6 +398,14 @@ impl Orchestrator {
     /// Crash recovery: a snapshot plus the journal written after it (JSON Lines; records the
     /// snapshot already holds are skipped). Calls in flight are queued again.
     pub fn recover(snapshot: &str, journal_tail: &str, now: u64) -> Result<Orchestrator> {
+        let mut o = Orchestrator::load(snapshot, journal_tail)?;
+        o.reissue_in_flight(now);
+        Ok(o)
+    }
+
+    /// The state a snapshot plus a journal tail describe, exactly (calls in flight still count
+    /// as running: see [`Orchestrator::reissue_in_flight`]).
+    pub(crate) fn load(snapshot: &str, journal_tail: &str) -> Result<Orchestrator> {
         let payloads = RefCell::new(Payloads::new(usize::MAX));
         let ctx = Context {
             state: None,
@@ -427,18 +435,24 @@ impl Orchestrator {
         let mut o = Orchestrator::empty(state, payloads);
         o.apply_lines(journal_tail, None)?;
         o.rebuild_timers();
-        let in_flight: Vec<TaskIx> = o.state.derived.calls.values().copied().collect();
+        Ok(o)
+    }
+
+    /// After a restart, the calls that were in flight have no one to answer them: each goes back
+    /// to the queue (`task.requeued`) and is issued again with the next attempt number.
+    pub(crate) fn reissue_in_flight(&mut self, now: u64) {
+        let in_flight: Vec<TaskIx> = self.state.derived.calls.values().copied().collect();
         for t in in_flight {
-            o.emit(
+            let reason = "restored while running".into();
+            self.emit(
                 now,
                 Event::TaskRequeued {
                     task: TaskRef(t),
-                    reason: "restored while running".into(),
+                    reason,
                 },
             );
         }
-        o.dispatch(now);
-        Ok(o)
+        self.dispatch(now);
     }
 
     /// Rebuilds the state by applying a journal (JSON Lines, as [`Orchestrator::journal_json`]
