@@ -28,6 +28,9 @@ export type ErrorCode =
   | "events_overflow"
   | "cancelled"
   | "closed"
+  | "timeout"
+  | "terminated"
+  | "no_capable_agent"
   | "internal";
 
 /** An error raised by Baton: a JS `Error` named `BatonError` with a stable `code`. */
@@ -68,6 +71,49 @@ export interface TaskError {
   message: string;
 }
 
+/** `retry: { maxAttempts, backoff: { initialMs, factor, maxMs }, jitter }`. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included (1 means no retry); at most 1000. */
+  maxAttempts: number;
+  /** Delay before retry n is `initialMs * factor^(n-1)`, capped at `maxMs`. Defaults 1000, 2, 60000. */
+  backoff?: { initialMs?: number; factor?: number; maxMs?: number };
+  /** `true` (full jitter), `false`, or the fraction of each delay drawn from the seeded PRNG (0..1). */
+  jitter?: boolean | number;
+}
+
+/** What happens to a task whose attempt failed with a given error class. */
+export type Strategy = "retry" | "fail" | "fallback" | "skip" | "escalate" | "reset" | "terminate";
+
+/** Strategy per error class. Defaults: `retry` (within the retry policy) except validation, permission, cancelled: `fail`. */
+export type ErrorPolicy = Partial<Record<ErrorClass, Strategy>>;
+
+/** Where the `fallback` strategy (or an open breaker) sends a task: one agent, or the least-loaded agent with a capability. */
+export type Fallback = { agent: string; capability?: undefined } | { capability: string; agent?: undefined };
+
+/** Closed → open after `failureThreshold` failures in a row → half-open after `recoveryMs` → closed after `successThreshold` successes. Defaults 5, 60000, 3. */
+export interface CircuitBreaker {
+  failureThreshold?: number;
+  recoveryMs?: number;
+  successThreshold?: number;
+}
+
+export type BreakerState = "closed" | "open" | "half_open";
+
+/** A token bucket: `perMinute` calls, up to `burst` at once (default `perMinute`). */
+export interface RateLimit {
+  perMinute: number;
+  burst?: number;
+}
+
+/** Failure policy a task (or, as defaults, an agent or the orchestrator) can carry. */
+export interface TaskPolicy {
+  retry?: RetryPolicy;
+  /** Per-attempt timeout: the attempt is `TimedOut` and its `ctx.signal` aborts. */
+  timeoutMs?: number;
+  onError?: ErrorPolicy;
+  fallback?: Fallback;
+}
+
 export interface OrchestratorOptions {
   /** Seeds the one PRNG (ids, jitter); an integer in 0..=2^53-1. Drawn at random when omitted. */
   seed?: number;
@@ -93,6 +139,14 @@ export interface OrchestratorOptions {
   journalRowsMax?: number;
   /** Events an `events()` iterator buffers before it fails with `events_overflow`. Default 100,000. */
   eventsBufferMax?: number;
+  /** Timed-out or cancelled calls remembered so their late answers are recognised. Default 100,000. */
+  lateCallsMax?: number;
+  /** Default retry policy, under the agent's and the task's. */
+  retry?: RetryPolicy;
+  /** Default per-attempt timeout. */
+  timeoutMs?: number;
+  /** Default strategies per error class. */
+  onError?: ErrorPolicy;
 }
 
 /** What an agent receives besides its input. */
@@ -114,7 +168,7 @@ export interface AgentContext {
 
 export type AgentHandler<I = unknown, O = unknown> = (input: I, ctx: AgentContext) => O | Promise<O>;
 
-export interface AgentSpec<I = unknown, O = unknown> {
+export interface AgentSpec<I = unknown, O = unknown> extends TaskPolicy {
   id: string;
   name?: string;
   capabilities?: string[];
@@ -124,9 +178,11 @@ export interface AgentSpec<I = unknown, O = unknown> {
   maxErrors?: number;
   /** The agent itself. Optional for agents whose tasks you run by hand (`createTask`). */
   handler?: AgentHandler<I, O>;
+  circuitBreaker?: CircuitBreaker;
+  rateLimit?: RateLimit;
 }
 
-export interface TaskSpec<I = unknown> {
+export interface TaskSpec<I = unknown> extends TaskPolicy {
   agent: string;
   input?: I;
   /** 1 (highest) to 255. Default 5. */
@@ -154,9 +210,11 @@ export interface Task<I = unknown, O = unknown> {
   input: I | undefined;
   output: O | undefined;
   metadata: unknown;
+  /** While `Retrying`: when the next attempt is queued. */
+  nextAttemptAt?: number;
 }
 
-export interface WorkflowTaskSpec<I = unknown> {
+export interface WorkflowTaskSpec<I = unknown> extends TaskPolicy {
   /** Unique within the workflow; the task's global id is `workflowId/id`. */
   id: string;
   agent: string;
@@ -217,6 +275,9 @@ export interface Statistics {
   tasks_failed: number;
   tasks_cancelled: number;
   tasks_skipped: number;
+  tasks_retrying: number;
+  tasks_timed_out: number;
+  terminated: boolean;
   total_workflows: number;
   workflows_running: number;
   workflows_completed: number;
@@ -239,6 +300,9 @@ export interface AgentStatusView {
   completed_tasks: number;
   failed_tasks: number;
   concurrency: number | null;
+  breaker: BreakerState;
+  /** While its rate limit is spent: when the agent takes a task again. */
+  throttled_until?: number;
 }
 
 export interface SnapshotSummary {
@@ -269,16 +333,25 @@ export interface Snapshot {
 export type JournalRecord =
   | Rec<"orchestrator.started", { version: number; seed: number; runId: string; options: { [key: string]: Json } }>
   | Rec<"agent.registered", { spec: { id: string; name: string | null; capabilities: string[]; concurrency: number | null; maxErrors: number | null } }>
-  | Rec<"agent.status", { agent: string; from: AgentStatus; to: AgentStatus; reason: string }>
-  | Rec<"agent.error", { agent: string; message: string }>
+  | Rec<"orchestrator.terminated", { reason: string }>
+  | Rec<"agent.status", { agent: string; from: AgentStatus; to: AgentStatus; reason: string; auto?: true }>
+  | Rec<"agent.error", { agent: string; message: string; auto?: true }>
+  | Rec<"agent.breaker", { agent: string; from: BreakerState; to: BreakerState }>
+  | Rec<"agent.throttled", { agent: string; until: number }>
+  | Rec<"agent.unthrottled", { agent: string }>
   | Rec<"task.created", { task: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; manual: boolean }>
   | Rec<"task.queued", { task: string }>
-  | Rec<"task.started", { task: string; call: number; attempt: number }>
-  | Rec<"task.completed", { task: string; output: Json }>
-  | Rec<"task.failed", { task: string; error: TaskError }>
-  | Rec<"task.cancelled", { task: string; reason: string }>
+  | Rec<"task.started", { task: string; call: number; attempt: number; deadline?: number }>
+  | Rec<"task.completed", { task: string; call: number; output: Json }>
+  | Rec<"task.attempt_failed", { task: string; call: number; attempt: number; error: TaskError; auto?: true }>
+  | Rec<"task.retrying", { task: string; attempt: number; delayMs: number; nextAttemptAt: number; jitter?: true }>
+  | Rec<"task.reassigned", { task: string; from: string; to: string; reason: string }>
+  | Rec<"task.failed", { task: string; error: TaskError; auto?: true }>
+  | Rec<"task.cancelled", { task: string; reason: string; auto?: true }>
   | Rec<"task.skipped", { task: string; reason: string }>
   | Rec<"task.requeued", { task: string; reason: string }>
+  | Rec<"call.ignored", { call: number; task?: string; reason: string }>
+  | Rec<"escalation", { agent: string; task: string; error: TaskError }>
   | Rec<"workflow.submitted", { workflow: { id: string; name?: string; policy: FailurePolicy; tasks: Array<{ id: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; dependsOn: number[] }> } }>
   | Rec<"workflow.completed", { workflow: string }>
   | Rec<"workflow.failed", { workflow: string; task: string; policy: FailurePolicy }>
@@ -299,6 +372,22 @@ export interface CustomRecord {
   at: number;
   type: string;
   data: Json;
+}
+
+/** What `Orchestrator.verifyReplay` finds. */
+export interface VerifyReport {
+  ok: boolean;
+  /** Records that matched. */
+  records: number;
+  /** The first record where this build disagrees with the journal. */
+  divergence?: {
+    seq: number;
+    /** The recorded record (absent if this build made a record the journal lacks). */
+    expected?: JournalRecord;
+    /** The record this build made (absent if it made none). */
+    actual?: JournalRecord;
+    message: string;
+  };
 }
 
 export type EventListener = (event: JournalRecord) => void;
@@ -325,6 +414,8 @@ export class Orchestrator {
   static restore(snapshot: Snapshot | string, options?: RestoreOptions): Orchestrator;
   /** Rebuilds the state a journal describes without calling any agent (virtual clock by default). */
   static replay(journal: JournalRecord[] | string, options?: ReplayOptions): Orchestrator;
+  /** Re-executes a journal's inputs with this build and reports the first record that differs. */
+  static verifyReplay(journal: JournalRecord[] | string): VerifyReport;
 
   /** Registers an agent (status `Created`); returns its id. */
   registerAgent<I = unknown, O = unknown>(spec: AgentSpec<I, O>): string;
@@ -369,6 +460,10 @@ export class Orchestrator {
   waitWorkflow(id: string): Promise<WorkflowResult>;
   getWorkflow(id: string): WorkflowResult;
   cancelWorkflow(id: string, reason?: string): void;
+  /** Cancels every waiting task of an agent (running calls go on); returns how many. */
+  cancelAgentTasks(agentId: string, reason?: string): number;
+  /** Stops the orchestrator cleanly: cancels everything unfinished, stops the agents, refuses new work. */
+  terminate(reason?: string): void;
 
   /** Calls `fn` for each event whose topic matches (`task.*`, `*` for all); returns an unsubscribe function. */
   on(topic: string, fn: EventListener): () => void;

@@ -6,6 +6,7 @@ export const { Orchestrator, BatonError } = createBaton({
   create: (options, seed, now) => Core.create(options, seed, now),
   restore: (snapshot, now) => Core.restore(snapshot, now),
   replay: (journal, uptoSeq) => Core.replay(journal, uptoSeq),
+  verifyReplay: (journal) => Core.verifyReplay(journal),
 });
 export { initSync };
 export default init;

@@ -32,6 +32,17 @@ export class BatonError extends Error {
 }
 
 const invalid = (message) => new BatonError("invalid_argument", message);
+
+// JSON of a spec for the core. JSON.stringify would turn NaN and Infinity into null, which the
+// core would read as "not set": refuse them here, naming the field.
+function specJson(value, what) {
+  return JSON.stringify(value, function (key, v) {
+    if (typeof v === "number" && !Number.isFinite(v)) {
+      throw invalid(`invalid ${what}${key ? `.${key}` : ""}: ${v} is not a finite number`);
+    }
+    return v;
+  });
+}
 const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
 
 // A macrotask that browsers do not clamp (setTimeout(0) is clamped to 4 ms once nested).
@@ -49,6 +60,13 @@ function toJson(value) {
   } catch (e) {
     return JSON.stringify({ $unserializable: String(e && e.message || e) });
   }
+}
+
+// A journal as JSON Lines, from journal()'s array or journalText()'s string.
+function journalText(journal) {
+  if (typeof journal === "string") return journal;
+  if (Array.isArray(journal)) return journal.map((r) => JSON.stringify(r)).join("\n");
+  throw invalid("journal must be journal()'s array or journalText()'s string");
 }
 
 function errorMessage(e) {
@@ -169,8 +187,10 @@ export function createBaton(coreApi) {
           case ABORT: {
             const call = this.live.get(core.effectCall());
             if (call) {
-              call.aborted = true;
-              call.controller?.abort(new BatonError("cancelled", "the task was cancelled"));
+              call.aborted = core.effectReason() === 2
+                ? new BatonError("timeout", "the attempt timed out")
+                : new BatonError("cancelled", "the task was cancelled");
+              call.controller?.abort(call.aborted);
             }
             break;
           }
@@ -194,7 +214,7 @@ export function createBaton(coreApi) {
         this.core.fail(call, "internal", `agent '${id}' has no handler (give one to registerAgent or restore)`, this.now());
         return;
       }
-      this.live.set(call, { agent, controller: undefined, aborted: false });
+      this.live.set(call, { agent, controller: undefined, aborted: undefined });
       let result;
       try {
         result = handler(this.value(input), new Context(this, call, task, attempt));
@@ -239,7 +259,7 @@ export function createBaton(coreApi) {
       }
       if (!c.controller) {
         c.controller = new AbortController();
-        if (c.aborted) c.controller.abort(new BatonError("cancelled", "the task was cancelled"));
+        if (c.aborted) c.controller.abort(c.aborted);
       }
       return c.controller.signal;
     }
@@ -371,6 +391,7 @@ export function createBaton(coreApi) {
     if (!(Number.isSafeInteger(eventsBufferMax) && eventsBufferMax >= 1)) throw invalid(`invalid eventsBufferMax: ${eventsBufferMax}`);
     const core = {};
     if (maxConcurrency !== undefined && maxConcurrency !== Infinity) core.maxConcurrency = maxConcurrency;
+    for (const k of ["retry", "timeoutMs", "onError"]) if (options[k] !== undefined) core[k] = options[k];
     for (const k of LIMIT_KEYS) {
       if (options[k] === undefined) continue;
       if (!(Number.isInteger(options[k]) && options[k] >= 1 && options[k] <= 4294967295)) throw invalid(`invalid ${k}: ${options[k]}`);
@@ -399,7 +420,7 @@ export function createBaton(coreApi) {
       }
       const o = checkOptions(options);
       const now = o.clock === "virtual" ? o.startTime : Date.now();
-      const core = coreApi.create(JSON.stringify(o.core), o.seed, now);
+      const core = coreApi.create(specJson(o.core, "options"), o.seed, now);
       this.#rt = new Runtime(core, o.clock, now, o.eventsBufferMax);
     }
 
@@ -436,14 +457,28 @@ export function createBaton(coreApi) {
     }
 
     /**
+     * Re-executes a journal's inputs against this build of Baton and compares every record it
+     * makes with the recorded one: `{ ok, records, divergence?: { seq, expected, actual, message } }`.
+     */
+    static verifyReplay(journal) {
+      const text = journalText(journal);
+      const report = JSON.parse(coreApi.verifyReplay(text));
+      if (report.divergence) {
+        const d = report.divergence;
+        d.expected = d.expected === null || d.expected === undefined ? undefined : JSON.parse(d.expected);
+        d.actual = d.actual === null || d.actual === undefined ? undefined : JSON.parse(d.actual);
+      }
+      return report;
+    }
+
+    /**
      * Rebuilds the state a journal describes, without calling any agent; `uptoSeq` stops early
      * (time travel). Accepts `journal()`'s array or `journalText()`'s JSON Lines.
      */
     static replay(journal, options = {}) {
       if (!isObject(options)) throw invalid("options must be an object");
       const { agents, uptoSeq, ...rest } = options;
-      const text = typeof journal === "string" ? journal : Array.isArray(journal) ? journal.map((r) => JSON.stringify(r)).join("\n") : undefined;
-      if (text === undefined) throw invalid("journal must be journal()'s array or journalText()'s string");
+      const text = journalText(journal);
       if (uptoSeq !== undefined && !(Number.isSafeInteger(uptoSeq) && uptoSeq >= 1)) throw invalid(`invalid uptoSeq: ${uptoSeq}`);
       return Orchestrator.#wrap(coreApi.replay(text, uptoSeq), { clock: "virtual", ...rest }, agents);
     }
@@ -455,7 +490,7 @@ export function createBaton(coreApi) {
       const { handler, ...rest } = spec;
       checkHandler(spec.id, handler);
       const rt = this.#rt;
-      const ix = rt.core.registerAgent(JSON.stringify(rest), rt.now());
+      const ix = rt.core.registerAgent(specJson(rest, "agent"), rt.now());
       rt.handlers[ix] = handler;
       rt.agentIx.set(spec.id, ix);
       rt.pump();
@@ -511,12 +546,13 @@ export function createBaton(coreApi) {
       let ix;
       try {
         const p = rest.priority;
-        const plain = rest.id === undefined && rest.name === undefined && metadata === undefined &&
-          Object.keys(rest).length <= 2 && (p === undefined || (Number.isInteger(p) && p >= 1 && p <= 255));
+        // The hot path: only an agent, an input and maybe a priority, so no JSON at all.
+        let plain = metadata === undefined && (p === undefined || (Number.isInteger(p) && p >= 1 && p <= 255));
+        for (const k in rest) if (k !== "agent" && k !== "priority") plain = false;
         if (plain && typeof rest.agent === "string") {
           ix = rt.core.submitTo(rt.agent(rest.agent), p ?? 0, inputId, rt.now());
         } else {
-          ix = rt.core.submit(JSON.stringify(rest), inputId, rt.payload(metadata), rt.now());
+          ix = rt.core.submit(specJson(rest, "task"), inputId, rt.payload(metadata), rt.now());
         }
       } catch (e) {
         if (inputId !== NO_PAYLOAD) rt.values[inputId] = undefined;
@@ -563,7 +599,7 @@ export function createBaton(coreApi) {
       if (!isObject(options)) throw invalid("createTask options must be an object");
       const rt = this.#rt;
       const { metadata, ...rest } = options;
-      const spec = JSON.stringify({ ...rest, agent: agentId, name });
+      const spec = specJson({ ...rest, agent: agentId, name }, "task");
       const ix = rt.core.createTask(spec, rt.payload(metadata), rt.now());
       rt.pump();
       return rt.core.taskId(ix);
@@ -603,7 +639,7 @@ export function createBaton(coreApi) {
         return rest;
       });
       const { tasks, ...rest } = spec;
-      const ix = rt.core.submitWorkflow(JSON.stringify({ ...rest, tasks: light }), payloads, rt.now());
+      const ix = rt.core.submitWorkflow(specJson({ ...rest, tasks: light }, "workflow"), payloads, rt.now());
       rt.pump();
       return JSON.parse(rt.core.workflowView(ix)).id;
     }
@@ -631,6 +667,21 @@ export function createBaton(coreApi) {
     getWorkflow(id) {
       const rt = this.#rt;
       return rt.workflowView(rt.core.workflowIx(id));
+    }
+
+    /** Cancels every task of the agent that waits (pending, queued or retrying); returns how many. */
+    cancelAgentTasks(agentId, reason = "cancelled by the user") {
+      const rt = this.#rt;
+      const n = rt.core.cancelAgentTasks(rt.agent(agentId), String(reason), rt.now());
+      rt.pump();
+      return n;
+    }
+
+    /** Stops the orchestrator cleanly: cancels everything unfinished and refuses new work. */
+    terminate(reason = "terminated by the user") {
+      const rt = this.#rt;
+      rt.core.terminate(String(reason), rt.now());
+      rt.pump();
     }
 
     cancelWorkflow(id, reason = "cancelled by the user") {

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 /// The SHA-256 of the trading run's journal. Node, Chrome and the packaged build must all agree.
-const TRADING_DIGEST: &str = "176671c7a9b744aff7a7a822653741d7f5926dd0301a7ab6cf8a64f7069460ea";
+const TRADING_DIGEST: &str = "7a7fa33423857054d6d53294f1aa2a042d973b6d1eaf9be9e2aa86e6db28e4de";
 
 #[wasm_bindgen(module = "/js/driver.js")]
 extern "C" {
@@ -17,10 +17,10 @@ extern "C" {
 }
 
 macro_rules! scenarios {
-    ($($name:ident => $js:literal),* $(,)?) => {
-        mod scenario {
+    ($module:ident from $file:literal: $($name:ident => $js:literal),* $(,)?) => {
+        mod $module {
             use wasm_bindgen::prelude::*;
-            #[wasm_bindgen(module = "/tests/js/scenarios.js")]
+            #[wasm_bindgen(module = $file)]
             extern "C" {
                 $(
                     #[wasm_bindgen(catch, js_name = $js)]
@@ -31,7 +31,7 @@ macro_rules! scenarios {
         $(
             #[wasm_bindgen_test]
             async fn $name() {
-                if let Err(e) = scenario::$name(&baton()).await {
+                if let Err(e) = $module::$name(&baton()).await {
                     panic!("{}", describe(&e));
                 }
             }
@@ -59,6 +59,10 @@ fn baton() -> JsValue {
     set(&api, "create", create.into_js_value());
     set(&api, "restore", restore.into_js_value());
     set(&api, "replay", replay.into_js_value());
+    let verify = Closure::<dyn Fn(String) -> Result<JsValue, JsValue>>::new(|journal: String| {
+        Core::verify_replay(&journal).map(JsValue::from)
+    });
+    set(&api, "verifyReplay", verify.into_js_value());
     create_baton(&api)
 }
 
@@ -90,7 +94,19 @@ async fn the_trading_journal_has_the_same_digest_in_every_runtime() {
     assert_eq!(digest.as_string().unwrap(), TRADING_DIGEST);
 }
 
+// The scenario files import their assertions from check.js, which must be among the snippets.
+#[wasm_bindgen(module = "/tests/js/check.js")]
+extern "C" {
+    fn assert(cond: bool, message: &str);
+}
+
+#[wasm_bindgen_test]
+fn the_shared_assertions_load() {
+    assert(true, "check.js is served next to the scenarios");
+}
+
 scenarios! {
+    api from "/tests/js/scenarios.js":
     quick_start_works => "quickStartWorks",
     lifecycle_and_history => "lifecycleAndHistory",
     paused_agents_take_no_tasks_and_priority_holds => "pausedAgentsTakeNoTasksAndPriorityHolds",
@@ -102,4 +118,19 @@ scenarios! {
     events_reach_listeners_and_iterators => "eventsReachListenersAndIterators",
     snapshot_restore_and_replay => "snapshotRestoreAndReplay",
     bad_input_is_a_coded_error_and_changes_nothing => "badInputIsACodedErrorAndChangesNothing",
+}
+
+scenarios! {
+    failures from "/tests/js/failures.js":
+    retries_back_off_on_the_virtual_clock => "retriesBackOffOnTheVirtualClock",
+    a_day_of_backoffs_and_breaker_recoveries_runs_in_well_under_a_second => "aDayOfBackoffsAndBreakerRecoveriesRunsInWellUnderASecond",
+    jitter_comes_from_the_seed => "jitterComesFromTheSeed",
+    a_timed_out_attempt_is_aborted_and_its_late_answer_ignored => "aTimedOutAttemptIsAbortedAndItsLateAnswerIgnored",
+    a_hung_agent_never_blocks_the_others => "aHungAgentNeverBlocksTheOthers",
+    cancellation_reaches_running_agents_everywhere => "cancellationReachesRunningAgentsEverywhere",
+    rate_limits_hold_on_the_core_clock => "rateLimitsHoldOnTheCoreClock",
+    strategies_per_error_class => "strategiesPerErrorClass",
+    the_first_seeds_error_pattern => "theFirstSeedsErrorPattern",
+    replay_and_verify_replay => "replayAndVerifyReplay",
+    bad_policy_input_is_a_coded_error_and_changes_nothing => "badPolicyInputIsACodedErrorAndChangesNothing",
 }

@@ -29,7 +29,10 @@ pub struct Statistics {
     pub workflows_running: u64,
     pub workflows_completed: u64,
     pub workflows_failed: u64,
+    pub tasks_retrying: u64,
+    pub tasks_timed_out: u64,
     pub snapshots: u64,
+    pub terminated: bool,
     pub journal_seq: u64,
     pub now: u64,
 }
@@ -49,14 +52,17 @@ pub fn statistics(s: &State) -> Statistics {
         tasks_queued: s.count(TaskStatus::Queued),
         tasks_running: s.count(TaskStatus::Running),
         tasks_completed: s.count(TaskStatus::Completed),
-        tasks_failed: s.count(TaskStatus::Failed) + s.count(TaskStatus::TimedOut),
+        tasks_failed: s.count(TaskStatus::Failed),
         tasks_cancelled: s.count(TaskStatus::Cancelled),
         tasks_skipped: s.count(TaskStatus::Skipped),
         total_workflows: s.workflows.len() as u64,
         workflows_running: wf(WorkflowStatus::Running),
         workflows_completed: wf(WorkflowStatus::Completed),
         workflows_failed: wf(WorkflowStatus::Failed),
+        tasks_retrying: s.count(TaskStatus::Retrying),
+        tasks_timed_out: s.count(TaskStatus::TimedOut),
         snapshots: s.snapshots_taken,
+        terminated: s.terminated.is_some(),
         journal_seq: s.seq,
         now: s.now,
     }
@@ -76,6 +82,10 @@ pub struct AgentView {
     pub completed_tasks: u64,
     pub failed_tasks: u64,
     pub concurrency: Option<u32>,
+    /// `closed`, `open` or `half_open` (always `closed` without a circuit breaker).
+    pub breaker: crate::core::policy::BreakerState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttled_until: Option<u64>,
 }
 
 pub fn agents_status(s: &State) -> BTreeMap<String, AgentView> {
@@ -95,6 +105,8 @@ pub fn agents_status(s: &State) -> BTreeMap<String, AgentView> {
                 completed_tasks: a.completed,
                 failed_tasks: a.failed,
                 concurrency: a.concurrency,
+                breaker: a.breaker.state,
+                throttled_until: a.bucket.throttled_until,
             };
             (a.id.clone(), view)
         })
@@ -122,6 +134,9 @@ pub struct TaskView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
     pub manual: bool,
+    /// While `Retrying`: when the next attempt is queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<u64>,
 }
 
 pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
@@ -139,6 +154,7 @@ pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
         completed_at: t.completed_at,
         workflow: t.workflow.and_then(|w| s.workflow_id(w)),
         manual: t.manual,
+        next_attempt_at: t.next_attempt_at,
     }
 }
 

@@ -69,6 +69,12 @@ impl Core {
         ))
     }
 
+    /// Re-executes a journal against this build; returns the report as JSON.
+    #[wasm_bindgen(js_name = verifyReplay)]
+    pub fn verify_replay(journal: &str) -> JsResult<String> {
+        Ok(to_json(&crate::core::verify::verify_replay(journal).js()?))
+    }
+
     pub fn seed(&self) -> f64 {
         self.inner.state().seed as f64
     }

@@ -40,9 +40,22 @@ pub(crate) fn ms(now: f64) -> u64 {
     }
 }
 
-/// Parses a JSON argument, naming `what` in the error.
+/// Parses a JSON argument; the error names the field at fault (`retry.maxAttempts`).
 pub(crate) fn parse<T: DeserializeOwned>(what: &str, json: &str) -> JsResult<T> {
-    serde_json::from_str(json).map_err(|e| js_error(Error::invalid(what, e.to_string())))
+    let de = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            what.to_owned()
+        } else {
+            format!("{what}.{path}")
+        };
+        let mut reason = e.into_inner().to_string();
+        if let Some(cut) = reason.find(" at line ") {
+            reason.truncate(cut);
+        }
+        js_error(Error::invalid(field, reason))
+    })
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {

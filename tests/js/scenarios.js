@@ -2,36 +2,10 @@
 // headless Chrome (tests/js_api.rs), and by node --test against the built package. Each scenario
 // takes `{ Orchestrator, BatonError }` and throws on failure.
 
-function assert(cond, message) {
-  if (!cond) throw new Error(`assertion failed: ${message}`);
-}
-function eq(actual, expected, message) {
-  const a = JSON.stringify(actual), e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${message}: expected ${e}, got ${a}`);
-}
-function throwsCode(fn, code, culprit, message) {
-  try {
-    fn();
-  } catch (e) {
-    assert(e instanceof Error, `${message}: threw a non-Error`);
-    eq(e.code, code, `${message}: code`);
-    if (culprit) assert(e.message.includes(culprit), `${message}: '${e.message}' names '${culprit}'`);
-    return e;
-  }
-  throw new Error(`${message}: did not throw`);
-}
-async function rejectsCode(promise, code, message) {
-  try {
-    await promise;
-  } catch (e) {
-    eq(e.code, code, `${message}: code`);
-    return;
-  }
-  throw new Error(`${message}: did not reject`);
-}
+import { assert, eq, throwsCode, rejectsCode } from "./check.js";
 
 // The digest every runtime must produce for `tradingRun` (Node, Chrome, the native core agree).
-export const TRADING_DIGEST = "176671c7a9b744aff7a7a822653741d7f5926dd0301a7ab6cf8a64f7069460ea";
+export const TRADING_DIGEST = "7a7fa33423857054d6d53294f1aa2a042d973b6d1eaf9be9e2aa86e6db28e4de";
 
 /** The first seed's trading cycle, on the virtual clock, with agents of different latencies. */
 export async function tradingRun({ Orchestrator }) {

@@ -15,5 +15,5 @@ test("the trading example prints the agents' transitions and the statistics", ()
   assert.match(out, /workflow cycle-2: Completed at t=245ms/);
   assert.match(out, /tasks_completed: 6/);
   assert.match(out, /agent_errors: 1/);
-  assert.match(out, /journal: 38 records, sha256 1580f4b427b6aa5275bc3417d37f408136a1089af92199983caeae76c4d4b4bd/);
+  assert.match(out, /journal: 38 records, sha256 a4142f3ea78c2ad172cf5d97b7fa612b8680f4a9f623eee09631d246c22671eb/);
 });

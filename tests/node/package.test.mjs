@@ -64,18 +64,20 @@ test("the installed package gives the same trading digest as Node and Chrome und
   assert.equal(node("digest.mjs", project).trim(), expected);
 });
 
-test("every JS API scenario passes against the installed package", async () => {
-  const scenarios = join(root, "tests/js/scenarios.js");
-  writeFileSync(join(project, "scenarios.mjs"), `
-    import * as baton from "baton";
-    import * as s from ${JSON.stringify(scenarios)};
-    let n = 0;
-    for (const [name, fn] of Object.entries(s)) {
-      if (typeof fn !== "function" || name === "tradingRun") continue;
-      await fn(baton);
-      n++;
-    }
-    console.log(n);
-  `);
-  assert.ok(Number(node("scenarios.mjs", project)) >= 10);
-});
+for (const file of ["scenarios.js", "failures.js"]) {
+  test(`every JS API scenario in ${file} passes against the installed package`, async () => {
+    const scenarios = join(root, "tests/js", file);
+    writeFileSync(join(project, `run-${file}.mjs`), `
+      import * as baton from "baton";
+      import * as s from ${JSON.stringify(scenarios)};
+      let n = 0;
+      for (const [name, fn] of Object.entries(s)) {
+        if (typeof fn !== "function" || name === "tradingRun") continue;
+        await fn(baton);
+        n++;
+      }
+      console.log(n);
+    `);
+    assert.ok(Number(node(`run-${file}.mjs`, project)) >= 8);
+  });
+}

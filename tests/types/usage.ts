@@ -51,3 +51,28 @@ async function main(): Promise<void> {
 }
 
 void main;
+
+async function policies(): Promise<void> {
+  const orch = new Orchestrator({ clock: "virtual", retry: { maxAttempts: 3 }, onError: { validation: "skip" } });
+  orch.registerAgent({
+    id: "svc",
+    retry: { maxAttempts: 5, backoff: { initialMs: 100, factor: 2, maxMs: 10_000 }, jitter: true },
+    timeoutMs: 2_000,
+    onError: { timeout: "fallback", permission: "escalate" },
+    fallback: { capability: "summarize" },
+    circuitBreaker: { failureThreshold: 5, recoveryMs: 60_000, successThreshold: 3 },
+    rateLimit: { perMinute: 60 },
+    handler: async () => 1,
+  });
+  const report = Orchestrator.verifyReplay(orch.journal());
+  if (!report.ok) console.log(report.divergence?.seq, report.divergence?.expected?.type);
+  const n: number = orch.cancelAgentTasks("svc");
+  orch.terminate("done");
+  console.log(n, orch.agentsStatus()["svc"].breaker satisfies "closed" | "open" | "half_open");
+  // @ts-expect-error: strategies are a closed set
+  orch.registerAgent({ id: "x", onError: { agent: "explode" } });
+  // @ts-expect-error: a fallback names one agent or one capability
+  orch.registerAgent({ id: "y", fallback: { agent: "a", capability: "b" } });
+}
+
+void policies;
