@@ -131,6 +131,15 @@ pub struct AgentSpec {
     pub circuit_breaker: Option<BreakerConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// The template the agent was made from (`analyst@2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The template's configuration, handed to the agent as `ctx.config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Box<crate::core::template::AgentConfig>>,
+    /// Tools the agent may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
 }
 
 impl AgentSpec {
@@ -147,6 +156,9 @@ impl AgentSpec {
             fallback: None,
             circuit_breaker: None,
             rate_limit: None,
+            template: None,
+            config: None,
+            tools: Vec::new(),
         }
     }
 
@@ -187,6 +199,13 @@ pub struct Agent {
     pub rate_limit: Option<RateLimit>,
     #[serde(default)]
     pub bucket: Bucket,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Box<crate::core::template::AgentConfig>>,
+    /// Tools granted to the agent.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub tools: std::collections::BTreeSet<String>,
 }
 
 impl Agent {
@@ -206,6 +225,9 @@ impl Agent {
             breaker: Breaker::default(),
             rate_limit: spec.rate_limit,
             bucket,
+            template: spec.template,
+            config: spec.config,
+            tools: spec.tools.into_iter().collect(),
             name: spec.name.unwrap_or_else(|| spec.id.clone()),
             id: spec.id,
             capabilities: spec.capabilities,

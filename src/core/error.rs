@@ -70,6 +70,30 @@ pub enum Error {
     /// The orchestrator was terminated (the `terminate` strategy) and takes no new work.
     #[error("the orchestrator was terminated: {0}")]
     Terminated(String),
+    /// No template has this name (and version).
+    #[error("unknown template '{0}'")]
+    UnknownTemplate(String),
+    /// No message has this id.
+    #[error("unknown message '{0}'")]
+    UnknownMessage(String),
+    /// No tool has this name: register it first.
+    #[error("unknown tool '{0}'")]
+    UnknownTool(String),
+    /// The agent was not granted the tool.
+    #[error("agent '{agent}' may not call tool '{tool}': grant it with grantTools")]
+    Permission { agent: String, tool: String },
+    /// The tool's rate limit is spent.
+    #[error("tool '{0}' is over its rate limit")]
+    RateLimited(String),
+    /// No job has this id.
+    #[error("unknown job '{0}'")]
+    UnknownJob(String),
+    /// A cron expression that does not parse.
+    #[error("invalid cron: {0}")]
+    InvalidCron(String),
+    /// No pattern run has this id.
+    #[error("unknown run '{0}'")]
+    UnknownRun(String),
     /// No running agent has the capability a fallback or a routed task asks for.
     #[error("no agent available for capability {0}")]
     NoCapableAgent(String),
@@ -95,6 +119,14 @@ impl Error {
             Error::Payload(_) => "invalid_payload",
             Error::Terminated(_) => "terminated",
             Error::NoCapableAgent(_) => "no_capable_agent",
+            Error::UnknownTemplate(_) => "unknown_template",
+            Error::UnknownMessage(_) => "unknown_message",
+            Error::UnknownTool(_) => "unknown_tool",
+            Error::Permission { .. } => "permission",
+            Error::RateLimited(_) => "rate_limit",
+            Error::UnknownJob(_) => "unknown_job",
+            Error::InvalidCron(_) => "invalid_cron",
+            Error::UnknownRun(_) => "unknown_run",
         }
     }
 

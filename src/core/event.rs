@@ -73,6 +73,8 @@ pub enum Event {
         manual: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         policy: Option<Box<Policy>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        extra: Option<Box<TaskExtra>>,
     },
     #[serde(rename = "task.queued")]
     TaskQueued { task: TaskRef },
@@ -167,9 +169,113 @@ pub enum Event {
     },
     #[serde(rename = "snapshot.created")]
     SnapshotCreated { summary: Box<SnapshotSummary> },
+    #[serde(rename = "template.defined")]
+    TemplateDefined {
+        template: Box<crate::core::template::Template>,
+    },
+    #[serde(rename = "message.sent")]
+    MessageSent {
+        message: String,
+        from: AgentRef,
+        to: AgentRef,
+        payload: PayloadId,
+    },
+    #[serde(rename = "message.delivered")]
+    MessageDelivered { message: String },
+    #[serde(rename = "message.acknowledged")]
+    MessageAcknowledged { message: String },
+    #[serde(rename = "tool.registered")]
+    ToolRegistered {
+        tool: Box<crate::core::tool::ToolSpec>,
+    },
+    #[serde(rename = "tool.granted")]
+    ToolsGranted { agent: AgentRef, tools: Vec<String> },
+    #[serde(rename = "tool.revoked")]
+    ToolsRevoked { agent: AgentRef, tools: Vec<String> },
+    #[serde(rename = "tool.called")]
+    ToolCalled {
+        call: u32,
+        tool: String,
+        agent: AgentRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskRef>,
+        args: PayloadId,
+    },
+    #[serde(rename = "tool.completed")]
+    ToolCompleted { call: u32, result: PayloadId },
+    #[serde(rename = "tool.failed")]
+    ToolFailed { call: u32, message: String },
+    /// A call refused for its class: `permission` (not granted) or `rate_limit`.
+    #[serde(rename = "tool.refused")]
+    ToolRefused {
+        tool: String,
+        agent: AgentRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<TaskRef>,
+        class: crate::core::task::ErrorClass,
+    },
+    #[serde(rename = "job.scheduled")]
+    JobScheduled {
+        job: Box<crate::core::schedule::Job>,
+    },
+    /// The job's slot came: its task is created next; `next` is the following slot, if any.
+    #[serde(rename = "job.fired")]
+    JobFired {
+        job: String,
+        slot: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<u64>,
+        /// Why no task was submitted for this slot (its agent is gone, say).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    #[serde(rename = "job.paused")]
+    JobPaused { job: String },
+    #[serde(rename = "job.resumed")]
+    JobResumed { job: String },
+    #[serde(rename = "job.deleted")]
+    JobDeleted { job: String },
+    #[serde(rename = "pattern.started")]
+    PatternStarted {
+        run: String,
+        spec: Box<crate::core::pattern::PatternSpec>,
+    },
+    #[serde(rename = "pattern.progressed")]
+    PatternProgressed {
+        run: String,
+        step: u32,
+        state: Box<serde_json::Value>,
+    },
+    #[serde(rename = "pattern.completed")]
+    PatternCompleted { run: String, result: PayloadId },
+    #[serde(rename = "pattern.failed")]
+    PatternFailed { run: String, error: String },
     /// A user event from `emit(topic, data)`; written with its own topic as the type.
     #[serde(skip)]
     Custom { topic: String, data: PayloadId },
+}
+
+/// The rarer facts of a new task, kept out of line so the common event stays small.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskExtra {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<Box<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Box<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compresses: Option<Box<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u32>,
+    /// The task's part in its pattern run (`vote`, `pro`, `judge`, `plan`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Box<str>>,
+}
+
+impl TaskExtra {
+    pub fn is_empty(&self) -> bool {
+        *self == TaskExtra::default()
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -193,6 +299,26 @@ impl Event {
             Event::CallIgnored { .. } => "call.ignored",
             Event::Escalation { .. } => "escalation",
             Event::Terminated { .. } => "orchestrator.terminated",
+            Event::TemplateDefined { .. } => "template.defined",
+            Event::MessageSent { .. } => "message.sent",
+            Event::MessageDelivered { .. } => "message.delivered",
+            Event::MessageAcknowledged { .. } => "message.acknowledged",
+            Event::ToolRegistered { .. } => "tool.registered",
+            Event::ToolsGranted { .. } => "tool.granted",
+            Event::ToolsRevoked { .. } => "tool.revoked",
+            Event::ToolCalled { .. } => "tool.called",
+            Event::ToolCompleted { .. } => "tool.completed",
+            Event::ToolFailed { .. } => "tool.failed",
+            Event::ToolRefused { .. } => "tool.refused",
+            Event::JobScheduled { .. } => "job.scheduled",
+            Event::JobFired { .. } => "job.fired",
+            Event::JobPaused { .. } => "job.paused",
+            Event::JobResumed { .. } => "job.resumed",
+            Event::JobDeleted { .. } => "job.deleted",
+            Event::PatternStarted { .. } => "pattern.started",
+            Event::PatternProgressed { .. } => "pattern.progressed",
+            Event::PatternCompleted { .. } => "pattern.completed",
+            Event::PatternFailed { .. } => "pattern.failed",
             Event::TaskCreated { .. } => "task.created",
             Event::TaskQueued { .. } => "task.queued",
             Event::TaskStarted { .. } => "task.started",
@@ -211,7 +337,27 @@ impl Event {
 }
 
 /// Topics Baton writes itself; `emit` refuses them so a user event is never mistaken for one.
-pub const BUILT_IN_TOPICS: [&str; 25] = [
+pub const BUILT_IN_TOPICS: [&str; 45] = [
+    "template.defined",
+    "message.sent",
+    "message.delivered",
+    "message.acknowledged",
+    "tool.registered",
+    "tool.granted",
+    "tool.revoked",
+    "tool.called",
+    "tool.completed",
+    "tool.failed",
+    "tool.refused",
+    "job.scheduled",
+    "job.fired",
+    "job.paused",
+    "job.resumed",
+    "job.deleted",
+    "pattern.started",
+    "pattern.progressed",
+    "pattern.completed",
+    "pattern.failed",
     "orchestrator.started",
     "orchestrator.terminated",
     "agent.breaker",

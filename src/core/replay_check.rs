@@ -51,6 +51,11 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
                 Ok(())
             }
         }
+        Event::TaskCreated { extra: Some(x), .. }
+            if x.run.is_some_and(|r| r as usize >= s.runs.len()) =>
+        {
+            Err("task.created names an unknown run".into())
+        }
         Event::TaskCreated { task: nt, .. } => match &nt.custom_id {
             Some(id) if s.task_ix(id).is_some() => Err(format!("task '{id}' is created twice")),
             None if nt.ix.usize() != s.tasks.len() => {
@@ -139,6 +144,33 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
             if s.workflows[w.0.usize()].status != WorkflowStatus::Running =>
         {
             Err("a workflow ends once".into())
+        }
+        Event::MessageDelivered { message } | Event::MessageAcknowledged { message }
+            if crate::core::message::parse_message_id(message)
+                .is_none_or(|m| m >= s.messages.len()) =>
+        {
+            Err(format!("unknown message '{message}'"))
+        }
+        Event::ToolCalled { tool, call, .. }
+            if !s.tools.contains_key(tool) || s.tool_calls_open.contains_key(call) =>
+        {
+            Err(format!("tool.called does not fit tool '{tool}'"))
+        }
+        Event::JobFired { job, .. }
+        | Event::JobPaused { job }
+        | Event::JobResumed { job }
+        | Event::JobDeleted { job }
+            if crate::core::schedule::parse_job_id(job).is_none_or(|j| j >= s.jobs.len()) =>
+        {
+            Err(format!("unknown job '{job}'"))
+        }
+        Event::PatternProgressed { run, .. }
+        | Event::PatternCompleted { run, .. }
+        | Event::PatternFailed { run, .. }
+            if crate::core::pattern::parse_run_id(run)
+                .is_none_or(|r| r as usize >= s.runs.len()) =>
+        {
+            Err(format!("unknown run '{run}'"))
         }
         _ => Ok(()),
     }

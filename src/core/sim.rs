@@ -175,6 +175,7 @@ fn scenario(seed: u64) -> Scenario {
                         .map(|d| format!("t{d}"))
                         .collect(),
                     retry: None,
+                    capability: None,
                     timeout_ms: None,
                     on_error: Default::default(),
                     fallback: None,
@@ -191,6 +192,9 @@ fn scenario(seed: u64) -> Scenario {
                 tasks,
                 dependencies: Default::default(),
                 failure_policy,
+                pattern: Default::default(),
+                width: None,
+                session: None,
             };
             commands.push((t, Command::Workflow(spec)));
         } else if r.chance(10) {

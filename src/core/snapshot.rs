@@ -89,6 +89,32 @@ pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
             return bad(format!("workflow '{}' is inconsistent", w.id));
         }
     }
+    let agents = s.agents.len();
+    if s.messages
+        .iter()
+        .any(|m| m.from.usize() >= agents || m.to.usize() >= agents || !payload_ok(m.payload))
+        || s.tool_calls_open
+            .values()
+            .any(|c| c.agent.usize() >= agents || !s.tools.contains_key(&c.tool))
+        || s.runs.iter().any(|r| {
+            r.tasks
+                .iter()
+                .chain(r.pending.iter().map(|(t, _)| t))
+                .any(|t| t.usize() >= s.tasks.len())
+        })
+        || s.jobs.iter().any(|j| !payload_ok(j.input))
+        || s.tasks
+            .iter()
+            .any(|t| t.run.is_some_and(|r| r as usize >= s.runs.len()))
+        || s.sessions
+            .values()
+            .flat_map(|x| &x.contracts)
+            .any(|c| c.task.usize() >= s.tasks.len() || !payload_ok(c.payload))
+    {
+        return bad(
+            "messages, tools, jobs, runs or contracts name something that does not exist".into(),
+        );
+    }
     let mut calls = std::collections::BTreeSet::new();
     for (i, t) in s.tasks.iter().enumerate() {
         let ok = t.agent.usize() < s.agents.len()

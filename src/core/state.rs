@@ -4,9 +4,13 @@
 
 use crate::core::agent::{Agent, AgentStatus, Transition};
 use crate::core::event::{Event, Record};
-use crate::core::ids::{AgentIx, TaskIx, WorkflowIx};
-use crate::core::policy::{BreakerState, TOKEN_MILLI};
+use crate::core::ids::{AgentIx, PayloadId, TaskIx, WorkflowIx};
+use crate::core::message::{parse_message_id, MessageStatus};
+use crate::core::pattern::{parse_run_id, RunStatus};
+use crate::core::policy::{BreakerState, RateLimit, TOKEN_MILLI};
 use crate::core::queue::ReadyQueue;
+use crate::core::schedule::JobStatus;
+use crate::core::session::{Contract, ContractKind, ContractStatus, Session};
 use crate::core::snapshot::SnapshotSummary;
 use crate::core::task::{
     auto_task_id, parse_auto_task_id, ErrorClass, Task, TaskError, TaskStatus,
@@ -37,6 +41,26 @@ pub struct State {
     /// Calls that ended without their own answer, so a late answer is recognised and recorded.
     #[serde(default)]
     pub late_calls: BTreeMap<u32, TaskIx>,
+    /// Sessions by id, with their contracts.
+    #[serde(default)]
+    pub sessions: BTreeMap<String, Session>,
+    #[serde(default)]
+    pub contracts_recorded: u64,
+    /// User-defined templates by `name@version` (built-ins are in code).
+    #[serde(default)]
+    pub templates: BTreeMap<String, crate::core::template::Template>,
+    #[serde(default)]
+    pub messages: Vec<crate::core::message::Message>,
+    #[serde(default)]
+    pub tools: BTreeMap<String, crate::core::tool::Tool>,
+    #[serde(default)]
+    pub tool_calls_open: BTreeMap<u32, crate::core::tool::ToolCall>,
+    #[serde(default)]
+    pub next_tool_call: u32,
+    #[serde(default)]
+    pub jobs: Vec<crate::core::schedule::Job>,
+    #[serde(default)]
+    pub runs: Vec<crate::core::pattern::Run>,
     /// Set by the `terminate` strategy: no new work is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminated: Option<String>,
@@ -83,6 +107,15 @@ impl State {
             next_call: 1,
             agent_errors: 0,
             late_calls: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            contracts_recorded: 0,
+            templates: BTreeMap::new(),
+            messages: Vec::new(),
+            tools: BTreeMap::new(),
+            tool_calls_open: BTreeMap::new(),
+            next_tool_call: 1,
+            jobs: Vec::new(),
+            runs: Vec::new(),
             terminated: None,
             seq: 0,
             now: 0,
@@ -242,6 +275,7 @@ impl State {
                 metadata,
                 manual,
                 policy,
+                extra,
             } => {
                 let ix = TaskIx(self.tasks.len() as u32);
                 if let Some(id) = &task.custom_id {
@@ -252,10 +286,35 @@ impl State {
                 t.name = name.clone();
                 t.manual = *manual;
                 t.policy = policy.clone();
+                if let Some(x) = extra {
+                    t.capability = x.capability.clone();
+                    t.session = x.session.clone();
+                    t.compresses = x.compresses.clone();
+                    t.run = x.run;
+                    if let Some(r) = x.run {
+                        let run = &mut self.runs[r as usize];
+                        run.tasks.push(ix);
+                        run.pending
+                            .push((ix, x.role.as_deref().unwrap_or_default().to_owned()));
+                    }
+                    if let Some(s) = &x.session {
+                        self.sessions.entry(s.to_string()).or_default();
+                    }
+                }
                 self.push_task(t);
             }
             Event::TaskQueued { task } => self.enqueue(task.0, false),
-            Event::TaskRequeued { task, .. } => self.enqueue(task.0, true),
+            Event::TaskRequeued { task, .. } => {
+                self.contract(
+                    task.0,
+                    ContractKind::Response,
+                    ContractStatus::Lost,
+                    PayloadId::NONE,
+                    None,
+                    at,
+                );
+                self.enqueue(task.0, true);
+            }
             Event::TaskStarted {
                 task,
                 call,
@@ -263,6 +322,16 @@ impl State {
                 deadline,
             } => {
                 let ix = task.0;
+                let input = self.tasks[ix.usize()].input;
+                self.tasks[ix.usize()].call = *call;
+                self.contract(
+                    ix,
+                    ContractKind::Request,
+                    ContractStatus::Sent,
+                    input,
+                    None,
+                    at,
+                );
                 self.leave_queue(ix);
                 self.set_status(ix, TaskStatus::Running);
                 let t = &mut self.tasks[ix.usize()];
@@ -286,6 +355,18 @@ impl State {
                 self.refresh_agent(agent);
             }
             Event::TaskCompleted { task, output, .. } => {
+                self.contract(
+                    task.0,
+                    ContractKind::Response,
+                    ContractStatus::Completed,
+                    *output,
+                    None,
+                    at,
+                );
+                if let Some(s) = self.tasks[task.0.usize()].compresses.clone() {
+                    let session = self.sessions.entry(s.to_string()).or_default();
+                    session.memory = Some(*output);
+                }
                 let manual = self.tasks[task.0.usize()].manual;
                 self.finish(task.0, TaskStatus::Completed, at, false);
                 let t = &mut self.tasks[task.0.usize()];
@@ -304,6 +385,14 @@ impl State {
             Event::TaskAttemptFailed {
                 task, error, auto, ..
             } => {
+                self.contract(
+                    task.0,
+                    ContractKind::Response,
+                    ContractStatus::Failed,
+                    PayloadId::NONE,
+                    Some(error),
+                    at,
+                );
                 self.leave_running(task.0, *auto);
                 self.set_status(task.0, TaskStatus::Retrying);
                 let t = &mut self.tasks[task.0.usize()];
@@ -340,6 +429,16 @@ impl State {
                 }
             }
             Event::TaskFailed { task, error, .. } => {
+                if self.tasks[task.0.usize()].status == TaskStatus::Running {
+                    self.contract(
+                        task.0,
+                        ContractKind::Response,
+                        ContractStatus::Failed,
+                        PayloadId::NONE,
+                        Some(error),
+                        at,
+                    );
+                }
                 let to = if error.class == ErrorClass::Timeout {
                     TaskStatus::TimedOut
                 } else {
@@ -352,6 +451,20 @@ impl State {
                 self.agents[agent.usize()].failed += 1;
             }
             Event::TaskCancelled { task, reason, .. } => {
+                if self.tasks[task.0.usize()].status == TaskStatus::Running {
+                    let error = TaskError {
+                        class: ErrorClass::Cancelled,
+                        message: reason.clone(),
+                    };
+                    self.contract(
+                        task.0,
+                        ContractKind::Response,
+                        ContractStatus::Cancelled,
+                        PayloadId::NONE,
+                        Some(&error),
+                        at,
+                    );
+                }
                 self.finish(task.0, TaskStatus::Cancelled, at, true);
                 self.tasks[task.0.usize()].error = Some(Box::new(TaskError {
                     class: ErrorClass::Cancelled,
@@ -390,8 +503,183 @@ impl State {
                 self.snapshots.push_back(summary.clone());
                 self.snapshots_taken += 1;
             }
+            Event::TemplateDefined { template } => {
+                self.templates
+                    .insert(template.reference(), (**template).clone());
+            }
+            Event::MessageSent {
+                from, to, payload, ..
+            } => self.messages.push(crate::core::message::Message {
+                from: from.0,
+                to: to.0,
+                payload: *payload,
+                status: MessageStatus::Sent,
+                sent_at: at,
+                delivered_at: None,
+                acknowledged_at: None,
+            }),
+            Event::MessageDelivered { message } => {
+                let m = &mut self.messages[parse_message_id(message).expect("checked")];
+                m.status = MessageStatus::Delivered;
+                m.delivered_at = Some(at);
+            }
+            Event::MessageAcknowledged { message } => {
+                let m = &mut self.messages[parse_message_id(message).expect("checked")];
+                m.status = MessageStatus::Acknowledged;
+                m.delivered_at.get_or_insert(at);
+                m.acknowledged_at = Some(at);
+            }
+            Event::ToolRegistered { tool } => {
+                let level = tool
+                    .rate_limit
+                    .as_ref()
+                    .map_or(0, RateLimit::capacity_milli);
+                let bucket = crate::core::policy::Bucket {
+                    level_milli: level,
+                    at,
+                    throttled_until: None,
+                };
+                self.tools.insert(
+                    tool.name.clone(),
+                    crate::core::tool::Tool {
+                        spec: (**tool).clone(),
+                        bucket,
+                        calls: 0,
+                        failures: 0,
+                    },
+                );
+            }
+            Event::ToolsGranted { agent, tools } => self.agents[agent.0.usize()]
+                .tools
+                .extend(tools.iter().cloned()),
+            Event::ToolsRevoked { agent, tools } => {
+                let granted = &mut self.agents[agent.0.usize()].tools;
+                for t in tools {
+                    granted.remove(t);
+                }
+            }
+            Event::ToolCalled {
+                call, tool, agent, ..
+            } => {
+                let t = self.tools.get_mut(tool).expect("checked");
+                t.calls += 1;
+                if let Some(rl) = &t.spec.rate_limit {
+                    let level = rl.level_at(t.bucket.level_milli, t.bucket.at, at);
+                    t.bucket.level_milli = level.saturating_sub(TOKEN_MILLI);
+                    t.bucket.at = at;
+                }
+                self.tool_calls_open.insert(
+                    *call,
+                    crate::core::tool::ToolCall {
+                        tool: tool.clone(),
+                        agent: agent.0,
+                    },
+                );
+                self.next_tool_call = self.next_tool_call.max(call + 1);
+            }
+            Event::ToolCompleted { call, .. } => {
+                self.tool_calls_open.remove(call);
+            }
+            Event::ToolFailed { call, .. } => {
+                if let Some(c) = self.tool_calls_open.remove(call) {
+                    if let Some(t) = self.tools.get_mut(&c.tool) {
+                        t.failures += 1;
+                    }
+                }
+            }
+            Event::ToolRefused { .. } => {}
+            Event::JobScheduled { job } => self.jobs.push((**job).clone()),
+            Event::JobFired {
+                job, slot, next, ..
+            } => {
+                let j = &mut self.jobs[parse_job(job)];
+                j.runs += 1;
+                j.last_run = Some(*slot);
+                j.next_run = *next;
+                if next.is_none() && j.status == JobStatus::Active {
+                    j.status = JobStatus::Done;
+                }
+            }
+            Event::JobPaused { job } => self.jobs[parse_job(job)].status = JobStatus::Paused,
+            Event::JobResumed { job } => self.jobs[parse_job(job)].status = JobStatus::Active,
+            Event::JobDeleted { job } => {
+                let j = &mut self.jobs[parse_job(job)];
+                j.status = JobStatus::Deleted;
+                j.next_run = None;
+            }
+            Event::PatternStarted { spec, .. } => self.runs.push(crate::core::pattern::Run {
+                state: crate::core::pattern::initial_state(spec),
+                spec: (**spec).clone(),
+                status: RunStatus::Running,
+                step: 0,
+                pending: Vec::new(),
+                tasks: Vec::new(),
+                result: None,
+                error: None,
+                started_at: at,
+                finished_at: None,
+            }),
+            Event::PatternProgressed { run, step, state } => {
+                let r = &mut self.runs[parse_run(run)];
+                r.step = *step;
+                r.state = (**state).clone();
+                r.pending.clear();
+            }
+            Event::PatternCompleted { run, result } => {
+                let r = &mut self.runs[parse_run(run)];
+                r.status = RunStatus::Completed;
+                r.result = Some(*result);
+                r.finished_at = Some(at);
+                r.pending.clear();
+            }
+            Event::PatternFailed { run, error } => {
+                let r = &mut self.runs[parse_run(run)];
+                r.status = RunStatus::Failed;
+                r.error = Some(error.clone());
+                r.finished_at = Some(at);
+                r.pending.clear();
+            }
             Event::Custom { .. } => {}
         }
+    }
+    /// Records a contract for a call of a task in a session (nothing for other tasks).
+    fn contract(
+        &mut self,
+        ix: TaskIx,
+        kind: ContractKind,
+        status: ContractStatus,
+        payload: PayloadId,
+        error: Option<&TaskError>,
+        at: u64,
+    ) {
+        let t = &self.tasks[ix.usize()];
+        let Some(session) = t.session.as_deref() else {
+            return;
+        };
+        let agent = self.agents[t.agent.usize()].id.clone();
+        let (from, to) = match kind {
+            ContractKind::Request => ("baton".to_owned(), agent),
+            ContractKind::Response => (agent, "baton".to_owned()),
+        };
+        self.contracts_recorded += 1;
+        let c = Contract {
+            n: self.contracts_recorded,
+            kind,
+            task: ix,
+            call: t.call,
+            from,
+            to,
+            capability: t.capability.clone(),
+            status,
+            payload,
+            error: error.cloned(),
+            at,
+        };
+        self.sessions
+            .entry(session.to_owned())
+            .or_default()
+            .contracts
+            .push(c);
     }
 
     fn push_task(&mut self, task: Task) {
@@ -498,6 +786,7 @@ impl State {
             id: nw.id.clone(),
             name: nw.name.clone(),
             policy: nw.policy,
+            width: nw.width,
             first,
             local_ids: nw.tasks.iter().map(|t| t.id.as_str().into()).collect(),
             deps: nw.tasks.iter().map(|t| t.depends_on.clone()).collect(),
@@ -511,6 +800,9 @@ impl State {
         };
         wf.rebuild_index();
         self.derived.workflow_index.insert(nw.id.clone(), wix);
+        if let Some(s) = &nw.session {
+            self.sessions.entry(s.clone()).or_default();
+        }
         self.workflows.push(wf);
         for t in &nw.tasks {
             let mut task = Task::new(t.agent.0, t.priority, t.input, t.metadata, at);
@@ -518,6 +810,8 @@ impl State {
             task.workflow = Some(wix);
             task.waiting_on = t.depends_on.len() as u32;
             task.policy = t.policy.clone();
+            task.capability = t.capability.as_deref().map(Into::into);
+            task.session = nw.session.as_deref().map(Into::into);
             self.push_task(task);
         }
     }
@@ -590,4 +884,12 @@ pub(crate) fn breaker_counts(class: ErrorClass) -> bool {
         class,
         ErrorClass::Validation | ErrorClass::Permission | ErrorClass::Cancelled
     )
+}
+
+fn parse_job(id: &str) -> usize {
+    crate::core::schedule::parse_job_id(id).expect("job ids are checked before apply")
+}
+
+fn parse_run(id: &str) -> usize {
+    parse_run_id(id).expect("run ids are checked before apply") as usize
 }

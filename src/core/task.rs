@@ -109,7 +109,15 @@ pub struct TaskError {
 pub struct TaskSpec {
     #[serde(default)]
     pub id: Option<String>,
+    /// The agent to run it; or leave it empty and give a `capability`.
+    #[serde(default)]
     pub agent: String,
+    /// Routes the task to the least-loaded running agent with this capability.
+    #[serde(default)]
+    pub capability: Option<String>,
+    /// A session groups calls for provenance: each call records REQUEST and RESPONSE contracts.
+    #[serde(default)]
+    pub session: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     /// 1 is the highest; the default is [`PRIORITY_DEFAULT`].
@@ -183,6 +191,17 @@ pub struct Task {
     /// While `Running`: when the attempt times out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<u64>,
+    /// The capability the task was routed by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<Box<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Box<str>>,
+    /// A summarizer task: its output becomes this session's memory block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compresses: Option<Box<str>>,
+    /// The pattern run (supervisor, consensus, ...) this task belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u32>,
 }
 
 impl Task {
@@ -215,6 +234,10 @@ impl Task {
             failures: 0,
             next_attempt_at: None,
             deadline: None,
+            capability: None,
+            session: None,
+            compresses: None,
+            run: None,
         }
     }
 }

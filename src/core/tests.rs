@@ -57,6 +57,7 @@ fn wf(id: &str, tasks: &[(&str, &str, &[&str])], policy: FailurePolicy) -> Workf
                 priority: None,
                 depends_on: deps.iter().map(|d| d.to_string()).collect(),
                 retry: None,
+                capability: None,
                 timeout_ms: None,
                 on_error: Default::default(),
                 fallback: None,
@@ -64,6 +65,9 @@ fn wf(id: &str, tasks: &[(&str, &str, &[&str])], policy: FailurePolicy) -> Workf
             .collect(),
         dependencies: BTreeMap::new(),
         failure_policy: policy,
+        pattern: Default::default(),
+        width: None,
+        session: None,
     }
 }
 

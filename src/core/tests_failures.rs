@@ -356,6 +356,7 @@ fn skip_lets_dependents_go_on() {
         priority: None,
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         retry: None,
+        capability: None,
         timeout_ms: None,
         on_error: Default::default(),
         fallback: None,
@@ -366,6 +367,9 @@ fn skip_lets_dependents_go_on() {
         tasks: vec![task("a", &[]), task("b", &["a"])],
         dependencies: Default::default(),
         failure_policy: FailurePolicy::FailFast,
+        pattern: Default::default(),
+        width: None,
+        session: None,
     };
     o.submit_workflow(spec, &[(PayloadId::NONE, PayloadId::NONE); 2], 0)
         .unwrap();
@@ -691,6 +695,7 @@ fn busy_run() -> Orchestrator {
         priority: Some(2),
         depends_on: deps.iter().map(|d| d.to_string()).collect(),
         retry: None,
+        capability: None,
         timeout_ms: None,
         on_error: Default::default(),
         fallback: None,
@@ -705,6 +710,9 @@ fn busy_run() -> Orchestrator {
         ],
         dependencies: Default::default(),
         failure_policy: FailurePolicy::Continue,
+        pattern: Default::default(),
+        width: None,
+        session: None,
     };
     let input = o.payloads_mut().alloc_json("[1,2]").unwrap();
     o.submit_workflow(
@@ -819,4 +827,36 @@ fn verify_replay_names_the_first_divergent_record() {
 #[ignore]
 fn print_busy_run() {
     print!("{}", busy_run().journal_json(0).unwrap());
+}
+
+/// Seeds for the fuzzers: `BATON_FUZZ_CORPUS=fuzz/corpus cargo test --lib write_fuzz_corpus -- --ignored`.
+#[test]
+#[ignore]
+fn write_fuzz_corpus() {
+    let dir =
+        std::path::PathBuf::from(std::env::var("BATON_FUZZ_CORPUS").expect("BATON_FUZZ_CORPUS"));
+    let mut o = busy_run();
+    let journal = o.journal_json(0).unwrap();
+    let snapshot = o.snapshot(1_000_000).unwrap();
+    for (target, name, text) in [
+        ("journal", "busy", journal.as_str()),
+        ("snapshot", "busy", snapshot.as_str()),
+        (
+            "commands",
+            "specs",
+            concat!(
+                r#"{"id":"c","capabilities":["x"],"retry":{"maxAttempts":3},"circuitBreaker":{"failureThreshold":1}}"#,
+                "\n",
+                r#"{"agent":"a","priority":2,"timeoutMs":5}"#,
+                "\n",
+                r#"{"id":"w","tasks":[{"id":"p","agent":"a"},{"id":"q","agent":"b","dependsOn":["p"]}],"failurePolicy":"continue"}"#,
+                "\n",
+                r#"{"maxConcurrency":2,"retry":{"maxAttempts":2,"jitter":true}}"#,
+                "\n",
+            ),
+        ),
+    ] {
+        std::fs::create_dir_all(dir.join(target)).unwrap();
+        std::fs::write(dir.join(target).join(name), text).unwrap();
+    }
 }

@@ -18,6 +18,8 @@ pub enum TimerKind {
     Breaker(AgentIx),
     /// A throttled agent's bucket holds a token again.
     Throttle(AgentIx),
+    /// A scheduled job's slot.
+    Job(u32),
 }
 
 #[derive(Debug, Default, Clone)]

@@ -11,7 +11,7 @@ use crate::core::event::{Event, Record};
 use crate::core::ids::PayloadId;
 use crate::core::orchestrator::Orchestrator;
 use crate::core::task::TaskSpec;
-use crate::core::workflow::{WorkflowSpec, WorkflowTaskSpec};
+use crate::core::workflow::{ExecutionPattern, WorkflowSpec, WorkflowTaskSpec};
 use crate::core::{Error, Result};
 use serde::Serialize;
 
@@ -163,13 +163,30 @@ fn is_input(e: &Event) -> bool {
         | Event::TaskFailed { auto, .. }
         | Event::TaskCancelled { auto, .. } => !auto,
         Event::SnapshotCreated { summary } => summary.reason == "manual",
+        // Pattern runs create their tasks themselves.
+        Event::TaskCreated { extra, .. } => extra.as_ref().is_none_or(|x| x.run.is_none()),
         Event::TaskStarted { call, .. } => *call == 0,
         Event::AgentRegistered { .. }
-        | Event::TaskCreated { .. }
         | Event::WorkflowSubmitted { .. }
         | Event::TaskCompleted { .. }
         | Event::CallIgnored { .. }
         | Event::Terminated { .. }
+        | Event::TemplateDefined { .. }
+        | Event::MessageSent { .. }
+        | Event::MessageDelivered { .. }
+        | Event::MessageAcknowledged { .. }
+        | Event::ToolRegistered { .. }
+        | Event::ToolsGranted { .. }
+        | Event::ToolsRevoked { .. }
+        | Event::ToolCalled { .. }
+        | Event::ToolRefused { .. }
+        | Event::ToolCompleted { .. }
+        | Event::ToolFailed { .. }
+        | Event::JobScheduled { .. }
+        | Event::JobPaused { .. }
+        | Event::JobResumed { .. }
+        | Event::JobDeleted { .. }
+        | Event::PatternStarted { .. }
         | Event::Custom { .. } => true,
         _ => false,
     }
@@ -200,11 +217,24 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             metadata,
             manual,
             policy,
+            extra,
         } => {
             let p = policy.as_deref().cloned().unwrap_or_default();
+            let x = extra.as_deref().cloned().unwrap_or_default();
+            if let Some(session) = &x.compresses {
+                return fresh
+                    .compress_session(session, &s.agent(agent.0).id, at)
+                    .map(|_| ());
+            }
             let spec = TaskSpec {
                 id: task.custom_id.as_deref().map(str::to_owned),
-                agent: s.agent(agent.0).id.clone(),
+                agent: if x.capability.is_some() {
+                    String::new()
+                } else {
+                    s.agent(agent.0).id.clone()
+                },
+                capability: x.capability.as_deref().map(str::to_owned),
+                session: x.session.as_deref().map(str::to_owned),
                 name: name.as_deref().map(str::to_owned),
                 priority: Some(*priority as u32),
                 retry: p.retry,
@@ -228,7 +258,12 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
                 let p = t.policy.as_deref().cloned().unwrap_or_default();
                 tasks.push(WorkflowTaskSpec {
                     id: t.id.clone(),
-                    agent: s.agent(t.agent.0).id.clone(),
+                    agent: if t.capability.is_some() {
+                        String::new()
+                    } else {
+                        s.agent(t.agent.0).id.clone()
+                    },
+                    capability: t.capability.clone(),
                     name: t.name.clone(),
                     priority: Some(t.priority as u32),
                     depends_on: t
@@ -248,6 +283,13 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
                 tasks,
                 dependencies: Default::default(),
                 failure_policy: workflow.policy,
+                pattern: if workflow.width.is_some() {
+                    ExecutionPattern::Parallel
+                } else {
+                    ExecutionPattern::Dag
+                },
+                width: workflow.width,
+                session: workflow.session.clone(),
             };
             fresh.submit_workflow(spec, &payloads, at).map(|_| ())
         }
@@ -280,6 +322,69 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             let data = copy(fresh, *data)?;
             fresh.emit_custom(topic, data, at)
         }
+        Event::TemplateDefined { template } => {
+            fresh.define_template((**template).clone(), at).map(|_| ())
+        }
+        Event::MessageSent {
+            from, to, payload, ..
+        } => {
+            let payload = copy(fresh, *payload)?;
+            fresh.send(from.0, to.0, payload, at).map(|_| ())
+        }
+        Event::MessageDelivered { message } => {
+            let to = s.messages[fresh.message(message)?].to;
+            fresh.inbox(to, at);
+            Ok(())
+        }
+        Event::MessageAcknowledged { message } => {
+            let m = fresh.message(message)?;
+            fresh.acknowledge(m, at)
+        }
+        Event::ToolRegistered { tool } => fresh.register_tool((**tool).clone(), at),
+        Event::ToolsGranted { agent, tools } => fresh.grant_tools(agent.0, tools.clone(), at),
+        Event::ToolsRevoked { agent, tools } => fresh.revoke_tools(agent.0, tools.clone(), at),
+        Event::ToolCalled {
+            tool,
+            agent,
+            task,
+            args,
+            ..
+        } => {
+            let args = copy(fresh, *args)?;
+            fresh
+                .call_tool(agent.0, task.map(|t| t.0), tool, args, at)
+                .map(|_| ())
+        }
+        Event::ToolRefused {
+            tool, agent, task, ..
+        } => {
+            let _ = fresh.call_tool(agent.0, task.map(|t| t.0), tool, PayloadId::NONE, at);
+            Ok(())
+        }
+        Event::ToolCompleted { call, result } => {
+            let result = copy(fresh, *result)?;
+            fresh.tool_result(*call, Ok(result), at)
+        }
+        Event::ToolFailed { call, message } => fresh.tool_result(*call, Err(message.clone()), at),
+        Event::JobScheduled { job } => {
+            let input = copy(fresh, job.input)?;
+            fresh
+                .schedule(job.trigger.clone(), job.task.clone(), input, at)
+                .map(|_| ())
+        }
+        Event::JobPaused { job } => {
+            let j = fresh.job(job)?;
+            fresh.pause_job(j, at)
+        }
+        Event::JobResumed { job } => {
+            let j = fresh.job(job)?;
+            fresh.resume_job(j, at)
+        }
+        Event::JobDeleted { job } => {
+            let j = fresh.job(job)?;
+            fresh.delete_job(j, at)
+        }
+        Event::PatternStarted { spec, .. } => fresh.start_pattern((**spec).clone(), at).map(|_| ()),
         other => unreachable!("{} is not an input", other.topic()),
     }
 }

@@ -34,7 +34,11 @@ pub enum WorkflowStatus {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowTaskSpec {
     pub id: String,
+    /// The agent to run it; or leave it empty and give a `capability`.
+    #[serde(default)]
     pub agent: String,
+    #[serde(default)]
+    pub capability: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -77,6 +81,48 @@ pub struct WorkflowSpec {
     pub dependencies: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub failure_policy: FailurePolicy,
+    /// `dag` (every ready task), `sequential` (one at a time), or `parallel` (up to `width`).
+    #[serde(default)]
+    pub pattern: ExecutionPattern,
+    /// With `parallel`: tasks of this workflow in flight at once.
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Records contracts for the workflow's calls under this session.
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
+/// How many of a workflow's ready tasks run at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ExecutionPattern {
+    /// Every task whose dependencies completed.
+    #[default]
+    Dag,
+    /// One task at a time, in topological order.
+    Sequential,
+    /// Up to `width` tasks at a time.
+    Parallel,
+}
+
+impl WorkflowSpec {
+    /// The workflow's limit on tasks in flight, if any.
+    pub fn width(&self) -> crate::core::Result<Option<u32>> {
+        match (self.pattern, self.width) {
+            (_, Some(0)) => Err(crate::core::Error::invalid("width", "must be at least 1")),
+            (ExecutionPattern::Sequential, Some(w)) if w != 1 => Err(crate::core::Error::invalid(
+                "width",
+                "a sequential workflow runs one task at a time",
+            )),
+            (ExecutionPattern::Sequential, _) => Ok(Some(1)),
+            (ExecutionPattern::Parallel, w) => Ok(w),
+            (ExecutionPattern::Dag, None) => Ok(None),
+            (ExecutionPattern::Dag, Some(_)) => Err(crate::core::Error::invalid(
+                "width",
+                "give pattern: \"parallel\" with a width",
+            )),
+        }
+    }
 }
 
 /// A validated workflow task, as journaled in `workflow.submitted`.
@@ -93,6 +139,8 @@ pub struct WorkflowTask {
     /// Indices into the workflow's task list.
     pub depends_on: Vec<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Box<Policy>>,
 }
 
@@ -104,6 +152,10 @@ pub struct NewWorkflow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub policy: FailurePolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
     pub tasks: Vec<WorkflowTask>,
 }
 
@@ -115,6 +167,9 @@ pub struct Workflow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub policy: FailurePolicy,
+    /// Tasks of the workflow in flight at once (sequential: 1), if limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
     pub first: TaskIx,
     pub local_ids: Vec<Box<str>>,
     pub deps: Vec<Vec<u32>>,
@@ -304,6 +359,7 @@ mod tests {
                 .map(|(id, deps)| WorkflowTaskSpec {
                     id: id.to_string(),
                     agent: "a".into(),
+                    capability: None,
                     name: None,
                     priority: None,
                     depends_on: deps.iter().map(|d| d.to_string()).collect(),
@@ -315,6 +371,9 @@ mod tests {
                 .collect(),
             dependencies: BTreeMap::new(),
             failure_policy: FailurePolicy::FailFast,
+            pattern: ExecutionPattern::Dag,
+            width: None,
+            session: None,
         }
     }
 

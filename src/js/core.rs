@@ -21,6 +21,7 @@ const ABORT: u32 = 2;
 const TASK_SETTLED: u32 = 3;
 const WORKFLOW_SETTLED: u32 = 4;
 const TIMER_FIRED: u32 = 5;
+const RUN_SETTLED: u32 = 6;
 
 impl Core {
     pub(crate) fn wrap(inner: Orchestrator) -> Core {
@@ -106,6 +107,7 @@ impl Core {
             Some(Effect::TaskSettled { .. }) => TASK_SETTLED,
             Some(Effect::WorkflowSettled { .. }) => WORKFLOW_SETTLED,
             Some(Effect::TimerFired { .. }) => TIMER_FIRED,
+            Some(Effect::RunSettled { .. }) => RUN_SETTLED,
         }
     }
 
@@ -169,6 +171,14 @@ impl Core {
     pub fn effect_workflow(&self) -> u32 {
         match self.effect {
             Some(Effect::WorkflowSettled { workflow }) => workflow.index(),
+            _ => u32::MAX,
+        }
+    }
+
+    #[wasm_bindgen(js_name = effectRun)]
+    pub fn effect_run(&self) -> u32 {
+        match self.effect {
+            Some(Effect::RunSettled { run }) => run,
             _ => u32::MAX,
         }
     }

@@ -366,6 +366,7 @@ impl Orchestrator {
                         self.emit(now, ev);
                     }
                 }
+                TimerKind::Job(_) => self.fire_due_jobs(now),
                 TimerKind::Throttle(agent) => {
                     if self
                         .state

@@ -16,7 +16,13 @@
 
 mod agents;
 mod failures;
+mod messages;
+mod patterns;
+mod schedules;
+mod sessions;
 mod tasks;
+mod templates;
+mod tools;
 mod workflows;
 
 use crate::core::event::{topic_matches, validate_topic, Event, Record, BUILT_IN_TOPICS};
@@ -62,6 +68,8 @@ pub enum Effect {
     },
     /// A timer from [`Orchestrator::add_timer`] is due.
     TimerFired { timer: u32 },
+    /// A pattern run ended: wake whoever waits for it.
+    RunSettled { run: u32 },
 }
 
 pub struct Orchestrator {
@@ -135,7 +143,7 @@ impl Orchestrator {
             event,
         };
         self.state.apply(&rec);
-        self.schedule(&rec.event);
+        self.schedule_timers(&rec.event);
         if self.journal.len() >= self.state.options.journal_rows_max as usize {
             self.journal.pop_front();
         }
@@ -203,7 +211,7 @@ impl Orchestrator {
 
     /// The timers an event implies. Every one is checked again when it fires, so a timer that
     /// became stale (a task cancelled while it waited to retry) does nothing.
-    fn schedule(&mut self, event: &Event) {
+    fn schedule_timers(&mut self, event: &Event) {
         match event {
             Event::TaskRetrying {
                 task,
@@ -230,6 +238,12 @@ impl Orchestrator {
             }
             Event::AgentThrottled { agent, until } => {
                 self.timers.add(*until, TimerKind::Throttle(agent.0));
+            }
+            Event::JobScheduled { job } => {
+                if let Some(at) = job.next_run {
+                    self.timers
+                        .add(at, TimerKind::Job(self.state.jobs.len() as u32 - 1));
+                }
             }
             _ => {}
         }
@@ -258,6 +272,16 @@ impl Orchestrator {
             }
             if let Some(until) = self.state.agent(ix).bucket.throttled_until {
                 self.timers.add(until, TimerKind::Throttle(ix));
+            }
+        }
+        for j in 0..self.state.jobs.len() {
+            let job = &self.state.jobs[j];
+            if let (
+                Some(at),
+                crate::core::schedule::JobStatus::Active | crate::core::schedule::JobStatus::Paused,
+            ) = (job.next_run, job.status)
+            {
+                self.timers.add(at, TimerKind::Job(j as u32));
             }
         }
     }

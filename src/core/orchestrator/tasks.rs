@@ -2,7 +2,7 @@
 
 use super::{AbortReason, Effect, Orchestrator};
 use crate::core::agent::AgentStatus;
-use crate::core::event::Event;
+use crate::core::event::{Event, TaskExtra};
 use crate::core::ids::{check_id, AgentIx, PayloadId, TaskIx};
 use crate::core::policy::{BreakerState, RateLimit};
 use crate::core::task::{
@@ -30,7 +30,15 @@ impl Orchestrator {
     ) -> Result<TaskIx> {
         let (agent, custom_id, priority) = self.check_new_task(&spec)?;
         let ix = self.create(
-            custom_id, agent, &spec, priority, input, metadata, false, now,
+            custom_id,
+            agent,
+            &spec,
+            priority,
+            input,
+            metadata,
+            false,
+            spec_extra(&spec),
+            now,
         );
         self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
         self.dispatch(now);
@@ -48,12 +56,13 @@ impl Orchestrator {
             PayloadId::NONE,
             metadata,
             true,
+            spec_extra(&spec),
             now,
         ))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn create(
+    pub(super) fn create(
         &mut self,
         custom_id: Option<Box<str>>,
         agent: AgentIx,
@@ -62,6 +71,7 @@ impl Orchestrator {
         input: PayloadId,
         metadata: PayloadId,
         manual: bool,
+        extra: TaskExtra,
         now: u64,
     ) -> TaskIx {
         let ix = TaskIx(self.state.tasks.len() as u32);
@@ -76,18 +86,40 @@ impl Orchestrator {
                 metadata,
                 manual,
                 policy: spec.policy(),
+                extra: (!extra.is_empty()).then(|| Box::new(extra)),
             },
         );
         ix
     }
 
-    fn check_new_task(&self, spec: &TaskSpec) -> Result<(AgentIx, Option<Box<str>>, u8)> {
+    pub(super) fn check_new_task(
+        &self,
+        spec: &TaskSpec,
+    ) -> Result<(AgentIx, Option<Box<str>>, u8)> {
         self.check_live()?;
-        let agent = self.agent(&spec.agent)?;
+        let agent = match (&spec.capability, spec.agent.is_empty()) {
+            (Some(_), false) => {
+                return Err(Error::invalid(
+                    "task",
+                    "give an agent or a capability, not both",
+                ))
+            }
+            (Some(cap), true) => self.route(cap)?,
+            (None, true) => {
+                return Err(Error::invalid(
+                    "agent",
+                    "a task needs an agent or a capability",
+                ))
+            }
+            (None, false) => self.agent(&spec.agent)?,
+        };
+        if let Some(s) = &spec.session {
+            check_id("session", s)?;
+        }
         let status = self.state.status_of(agent);
         if status == AgentStatus::Terminated {
             return Err(Error::AgentUnavailable {
-                agent: spec.agent.clone(),
+                agent: self.state.agent(agent).id.clone(),
                 status,
             });
         }
@@ -112,7 +144,7 @@ impl Orchestrator {
             }
         };
         if let Some(p) = spec.policy() {
-            p.validate(&format!("task for '{}'", spec.agent))?;
+            p.validate(&format!("task for '{}'", self.state.agent(agent).id))?;
         }
         self.check_queue_room(1)?;
         Ok((agent, custom_id, priority))
@@ -314,6 +346,12 @@ impl Orchestrator {
             self.ignore_call(call, now);
             return false;
         };
+        if let Some(problem) = self.answer_problem(task, output) {
+            // A pattern task answered in the wrong shape: that is the attempt failing.
+            self.attempt_failed(task, call, ErrorClass::Validation, &problem, false, now);
+            self.dispatch(now);
+            return true;
+        }
         self.emit(
             now,
             Event::TaskCompleted {
@@ -367,6 +405,7 @@ impl Orchestrator {
         {
             self.effects.push_back(Effect::TaskSettled { task });
         }
+        self.pattern_task_ended(task, now);
         let Some(w) = self.state.task(task).workflow else {
             return;
         };
@@ -375,7 +414,14 @@ impl Orchestrator {
             return;
         }
         let local = wf.local(task);
+
         if matches!(
+            self.state.task(task).status,
+            TaskStatus::Completed | TaskStatus::Skipped
+        ) && wf.width.is_some()
+        {
+            self.admit(w, now);
+        } else if matches!(
             self.state.task(task).status,
             TaskStatus::Completed | TaskStatus::Skipped
         ) {
@@ -414,6 +460,9 @@ impl Orchestrator {
                             },
                         );
                         self.effects.push_back(Effect::TaskSettled { task: t });
+                    }
+                    if self.state.workflows[w.usize()].width.is_some() {
+                        self.admit(w, now);
                     }
                 }
             }
@@ -485,5 +534,14 @@ impl Orchestrator {
             };
             self.emit(now, ev);
         }
+    }
+}
+
+/// The routing and provenance facts a spec gives a new task.
+fn spec_extra(spec: &TaskSpec) -> TaskExtra {
+    TaskExtra {
+        capability: spec.capability.as_deref().map(Into::into),
+        session: spec.session.as_deref().map(Into::into),
+        ..TaskExtra::default()
     }
 }

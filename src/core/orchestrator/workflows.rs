@@ -52,13 +52,32 @@ impl Orchestrator {
             "one payload pair per task"
         );
         let deps = validate_shape(&id, &spec)?;
+        let width = spec.width()?;
+        if let Some(s) = &spec.session {
+            check_id("session", s)?;
+        }
         let mut tasks = Vec::with_capacity(spec.tasks.len());
         for ((t, d), &(input, metadata)) in spec.tasks.into_iter().zip(deps).zip(payloads) {
-            let agent = self.agent(&t.agent)?;
+            let agent = match (&t.capability, t.agent.is_empty()) {
+                (Some(_), false) => {
+                    return Err(Error::invalid(
+                        "tasks",
+                        format!("task '{}': give an agent or a capability, not both", t.id),
+                    ))
+                }
+                (Some(cap), true) => self.route(cap)?,
+                (None, true) => {
+                    return Err(Error::invalid(
+                        "tasks",
+                        format!("task '{}' needs an agent or a capability", t.id),
+                    ))
+                }
+                (None, false) => self.agent(&t.agent)?,
+            };
             let status = self.state.status_of(agent);
             if status == AgentStatus::Terminated {
                 return Err(Error::AgentUnavailable {
-                    agent: t.agent,
+                    agent: self.state.agent(agent).id.clone(),
                     status,
                 });
             }
@@ -76,17 +95,17 @@ impl Orchestrator {
                 input,
                 metadata,
                 depends_on: d,
+                capability: t.capability,
             });
         }
         self.check_queue_room(tasks.len() as u64)?;
         let w = WorkflowIx(self.state.workflows.len() as u32);
-        let roots: Vec<u32> = (0..tasks.len() as u32)
-            .filter(|&i| tasks[i as usize].depends_on.is_empty())
-            .collect();
         let nw = NewWorkflow {
             id,
             name: spec.name,
             policy: spec.failure_policy,
+            width,
+            session: spec.session,
             tasks,
         };
         self.emit(
@@ -95,17 +114,39 @@ impl Orchestrator {
                 workflow: Box::new(nw),
             },
         );
-        let first = self.state.workflows[w.usize()].first;
-        for r in roots {
-            self.emit(
-                now,
-                Event::TaskQueued {
-                    task: TaskRef(TaskIx(first.0 + r)),
-                },
-            );
-        }
+        self.admit(w, now);
         self.dispatch(now);
         Ok(w)
+    }
+
+    /// Queues the workflow's ready tasks (dependencies done), as many as its width allows, best
+    /// first (priority, then order in the workflow).
+    pub(super) fn admit(&mut self, w: WorkflowIx, now: u64) {
+        let wf = &self.state.workflows[w.usize()];
+        let active = match wf.width {
+            None => 0,
+            Some(_) => wf
+                .tasks()
+                .filter(|&t| {
+                    matches!(
+                        self.state.task(t).status,
+                        TaskStatus::Queued | TaskStatus::Running | TaskStatus::Retrying
+                    )
+                })
+                .count() as u32,
+        };
+        let room = wf.width.unwrap_or(u32::MAX).saturating_sub(active);
+        let mut ready: Vec<TaskIx> = wf
+            .tasks()
+            .filter(|&t| {
+                let task = self.state.task(t);
+                task.status == TaskStatus::Pending && task.waiting_on == 0
+            })
+            .collect();
+        ready.sort_by_key(|&t| (self.state.task(t).priority, t));
+        for t in ready.into_iter().take(room as usize) {
+            self.emit(now, Event::TaskQueued { task: TaskRef(t) });
+        }
     }
 
     fn fresh_workflow_id(&self) -> String {

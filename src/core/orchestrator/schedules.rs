@@ -1,0 +1,132 @@
+//! Scheduled jobs: each slot submits the job's task. A slot missed while paused or down fires
+//! once; the next slot is the first one after now.
+
+use super::Orchestrator;
+use crate::core::event::Event;
+use crate::core::ids::PayloadId;
+use crate::core::schedule::{job_id, parse_job_id, Job, JobStatus, Trigger};
+use crate::core::task::TaskSpec;
+use crate::core::timer::TimerKind;
+use crate::core::{Error, Result};
+
+impl Orchestrator {
+    /// Schedules `task` (with `input`, a resolved payload: it is submitted again at each slot).
+    pub fn schedule(
+        &mut self,
+        trigger: Trigger,
+        task: TaskSpec,
+        input: PayloadId,
+        now: u64,
+    ) -> Result<usize> {
+        trigger.validate()?;
+        // The task must be submittable now (its agent or capability known, its policy valid).
+        if task.capability.is_none() {
+            self.agent(&task.agent)?;
+        }
+        if task.id.is_some() {
+            return Err(Error::invalid(
+                "task id",
+                "a scheduled task gets a new id at each slot",
+            ));
+        }
+        if let Some(p) = task.policy() {
+            p.validate("scheduled task")?;
+        }
+        crate::core::task::validate_priority(task.priority)?;
+        if !input.is_none() && self.payloads.borrow().get(input).is_none() {
+            return Err(Error::Payload(
+                "a scheduled task's input must be resolved JSON".into(),
+            ));
+        }
+        self.check_live()?;
+        let ix = self.state.jobs.len();
+        let next_run = trigger.next_after(now.saturating_sub(1), now);
+        let job = Job {
+            id: job_id(ix),
+            trigger,
+            task,
+            input,
+            status: JobStatus::Active,
+            next_run,
+            created_at: now,
+            runs: 0,
+            last_run: None,
+        };
+        self.emit(now, Event::JobScheduled { job: Box::new(job) });
+        Ok(ix)
+    }
+
+    pub fn job(&self, id: &str) -> Result<usize> {
+        parse_job_id(id)
+            .filter(|&j| j < self.state.jobs.len())
+            .ok_or_else(|| Error::UnknownJob(id.to_owned()))
+    }
+
+    pub fn pause_job(&mut self, job: usize, now: u64) -> Result<()> {
+        self.expect_job(job, JobStatus::Active, "pause")?;
+        self.emit(now, Event::JobPaused { job: job_id(job) });
+        Ok(())
+    }
+
+    /// Resumes a paused job; a slot it missed while paused fires now, once.
+    pub fn resume_job(&mut self, job: usize, now: u64) -> Result<()> {
+        self.expect_job(job, JobStatus::Paused, "resume")?;
+        self.emit(now, Event::JobResumed { job: job_id(job) });
+        self.fire_due_jobs(now);
+        self.dispatch(now);
+        Ok(())
+    }
+
+    pub fn delete_job(&mut self, job: usize, now: u64) -> Result<()> {
+        if self.state.jobs[job].status == JobStatus::Deleted {
+            return Err(Error::UnknownJob(job_id(job)));
+        }
+        self.emit(now, Event::JobDeleted { job: job_id(job) });
+        Ok(())
+    }
+
+    fn expect_job(&self, job: usize, status: JobStatus, action: &str) -> Result<()> {
+        let j = &self.state.jobs[job];
+        if j.status != status {
+            return Err(Error::invalid(
+                "job",
+                format!("cannot {action} '{}': it is {:?}", j.id, j.status).to_lowercase(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fires every active job whose slot has come: one task each, however many slots passed.
+    pub(super) fn fire_due_jobs(&mut self, now: u64) {
+        for j in 0..self.state.jobs.len() {
+            let job = &self.state.jobs[j];
+            let Some(slot) = job
+                .next_run
+                .filter(|&at| at <= now && job.status == JobStatus::Active)
+            else {
+                continue;
+            };
+            let next = job.trigger.next_after(now, job.created_at);
+            let (spec, input) = (job.task.clone(), job.input);
+            // A job whose agent has gone away records why and goes on; the schedule stays.
+            let error = self.check_new_task(&spec).err().map(|e| e.to_string());
+            let submit = error.is_none();
+            self.emit(
+                now,
+                Event::JobFired {
+                    job: job_id(j),
+                    slot,
+                    next,
+                    error,
+                },
+            );
+            if let Some(at) = next {
+                self.timers.add(at, TimerKind::Job(j as u32));
+            }
+            if submit {
+                self.submit(spec, input, PayloadId::NONE, now)
+                    .expect("checked just before");
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Capability routing, sessions and their contracts, and session compression.
+
+use super::Orchestrator;
+use crate::core::agent::AgentStatus;
+use crate::core::event::{Event, TaskExtra};
+use crate::core::ids::{AgentIx, PayloadId, TaskIx};
+use crate::core::policy::BreakerState;
+use crate::core::session::{contract_hash, verify_chain, ContractView};
+use crate::core::task::TaskSpec;
+use crate::core::wire::TaskRef;
+use crate::core::{Error, Result};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// What `verify_contracts` finds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractsReport {
+    pub ok: bool,
+    pub checked: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+impl Orchestrator {
+    /// The least-loaded running agent with `capability` (load: calls running plus tasks queued),
+    /// ties broken by registration order.
+    pub fn route(&self, capability: &str) -> Result<AgentIx> {
+        self.route_excluding(capability, None)
+            .ok_or_else(|| Error::NoCapableAgent(capability.to_owned()))
+    }
+
+    pub(super) fn route_excluding(
+        &self,
+        capability: &str,
+        not: Option<AgentIx>,
+    ) -> Option<AgentIx> {
+        let s = &self.state;
+        s.agents
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (AgentIx(i as u32), a))
+            .filter(|(ix, a)| {
+                Some(*ix) != not
+                    && a.status == AgentStatus::Running
+                    && a.breaker.state != BreakerState::Open
+                    && a.capabilities.iter().any(|c| c == capability)
+            })
+            .min_by_key(|(ix, a)| (a.running as u64 + s.queue().agent_len(*ix) as u64, *ix))
+            .map(|(ix, _)| ix)
+    }
+
+    /// The session's contracts with their hash chain, as JSON. Payloads must be resolved.
+    pub fn contracts_json(&self, session: &str) -> Result<String> {
+        Ok(serde_json::to_string(&self.contract_views(session)?).expect("contracts serialize"))
+    }
+
+    fn contract_views(&self, session: &str) -> Result<Vec<ContractView>> {
+        let s = self
+            .state
+            .sessions
+            .get(session)
+            .ok_or_else(|| Error::invalid("session", format!("unknown session '{session}'")))?;
+        let payloads = self.payloads.borrow();
+        let mut prev = String::new();
+        let mut out = Vec::with_capacity(s.contracts.len());
+        for c in &s.contracts {
+            let payload = if c.payload == PayloadId::NONE {
+                RawValue::from_string("null".into()).expect("null is JSON")
+            } else {
+                let raw = payloads.get(c.payload).ok_or_else(|| {
+                    Error::Payload("resolve payloads before reading contracts".into())
+                })?;
+                raw.to_owned()
+            };
+            let mut view = ContractView {
+                id: format!("contract-{}", c.n),
+                kind: c.kind,
+                session_id: session.to_owned(),
+                task_id: self
+                    .state
+                    .task_id(c.task)
+                    .expect("a contract's task exists"),
+                call: c.call,
+                from: c.from.clone(),
+                to: c.to.clone(),
+                capability: c.capability.as_deref().map(str::to_owned),
+                status: c.status,
+                payload,
+                error: c.error.clone(),
+                at: c.at,
+                prev_hash: prev.clone(),
+                hash: String::new(),
+            };
+            view.hash = contract_hash(&prev, &view);
+            prev = view.hash.clone();
+            out.push(view);
+        }
+        Ok(out)
+    }
+
+    /// Checks a session's chain of contracts: the recorded one, or `given` (JSON of a list that
+    /// `contracts_json` returned, perhaps stored elsewhere since), which must also match the record.
+    pub fn verify_contracts(&self, session: &str, given: Option<&str>) -> Result<ContractsReport> {
+        let recorded = self.contract_views(session)?;
+        let list: Vec<ContractView> = match given {
+            None => recorded.clone(),
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| Error::invalid("contracts", e.to_string()))?,
+        };
+        let problem = match verify_chain(&list) {
+            Err(p) => Some(p),
+            Ok(_) => list
+                .iter()
+                .zip(&recorded)
+                .find(|(a, b)| a.hash != b.hash)
+                .map(|(a, _)| format!("contract {} differs from the one recorded", a.id))
+                .or_else(|| {
+                    (list.len() > recorded.len())
+                        .then(|| "the list has contracts the session never recorded".into())
+                }),
+        };
+        Ok(ContractsReport {
+            ok: problem.is_none(),
+            checked: list.len(),
+            problem,
+        })
+    }
+
+    /// Hands the session's contracts to a summarizer agent; its answer becomes the session's
+    /// memory block. Returns the summarizer's task.
+    pub fn compress_session(&mut self, session: &str, agent: &str, now: u64) -> Result<TaskIx> {
+        let contracts = self.contract_views(session)?;
+        let memory = self.state.sessions[session].memory;
+        let previous =
+            memory.and_then(|m| self.payloads.borrow().get(m).map(|r| r.get().to_owned()));
+        let input = format!(
+            "{{\"sessionId\":{},\"contracts\":{},\"memory\":{}}}",
+            serde_json::to_string(session).expect("a string"),
+            serde_json::to_string(&contracts).expect("contracts serialize"),
+            previous.as_deref().unwrap_or("null")
+        );
+        let spec = TaskSpec {
+            agent: agent.to_owned(),
+            name: Some(format!("compress {session}")),
+            ..TaskSpec::default()
+        };
+        let (agent, custom_id, priority) = self.check_new_task(&spec)?;
+        let input = self.payloads.get_mut().alloc_json(&input)?;
+        let extra = TaskExtra {
+            compresses: Some(session.into()),
+            ..TaskExtra::default()
+        };
+        let ix = self.create(
+            custom_id,
+            agent,
+            &spec,
+            priority,
+            input,
+            PayloadId::NONE,
+            false,
+            extra,
+            now,
+        );
+        self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
+        self.dispatch(now);
+        Ok(ix)
+    }
+
+    /// The session's memory block (the last summarizer's answer), if any.
+    pub fn session_memory(&self, session: &str) -> Option<PayloadId> {
+        self.state.sessions.get(session).and_then(|s| s.memory)
+    }
+}

@@ -1,0 +1,143 @@
+//! The tool registry: registration, grants, and calls checked against grants and rate limits.
+
+use super::Orchestrator;
+use crate::core::event::Event;
+use crate::core::ids::{check_id, AgentIx, PayloadId, TaskIx};
+use crate::core::task::ErrorClass;
+use crate::core::tool::ToolSpec;
+use crate::core::wire::{AgentRef, TaskRef};
+use crate::core::{Error, Result};
+
+impl Orchestrator {
+    pub fn register_tool(&mut self, spec: ToolSpec, now: u64) -> Result<()> {
+        self.check_live()?;
+        check_id("tool name", &spec.name)?;
+        if self.state.tools.contains_key(&spec.name) {
+            return Err(Error::DuplicateId {
+                kind: "tool",
+                id: spec.name,
+            });
+        }
+        if let Some(r) = &spec.rate_limit {
+            r.validate(&format!("tool '{}'", spec.name))?;
+        }
+        self.emit(
+            now,
+            Event::ToolRegistered {
+                tool: Box::new(spec),
+            },
+        );
+        Ok(())
+    }
+
+    fn check_tools(&self, names: &[String]) -> Result<()> {
+        match names.iter().find(|n| !self.state.tools.contains_key(*n)) {
+            Some(n) => Err(Error::UnknownTool(n.clone())),
+            None => Ok(()),
+        }
+    }
+
+    pub fn grant_tools(&mut self, agent: AgentIx, names: Vec<String>, now: u64) -> Result<()> {
+        self.check_tools(&names)?;
+        self.emit(
+            now,
+            Event::ToolsGranted {
+                agent: AgentRef(agent),
+                tools: names,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn revoke_tools(&mut self, agent: AgentIx, names: Vec<String>, now: u64) -> Result<()> {
+        self.check_tools(&names)?;
+        self.emit(
+            now,
+            Event::ToolsRevoked {
+                agent: AgentRef(agent),
+                tools: names,
+            },
+        );
+        Ok(())
+    }
+
+    /// An agent calls a tool: refused (and recorded) with class `permission` if not granted, or
+    /// `rate_limit` if over the tool's limit; otherwise returns the tool call's id.
+    pub fn call_tool(
+        &mut self,
+        agent: AgentIx,
+        task: Option<TaskIx>,
+        name: &str,
+        args: PayloadId,
+        now: u64,
+    ) -> Result<u32> {
+        let tool = self
+            .state
+            .tools
+            .get(name)
+            .ok_or_else(|| Error::UnknownTool(name.to_owned()))?;
+        let refused = if !self.state.agent(agent).tools.contains(name) {
+            Some(ErrorClass::Permission)
+        } else if tool.spec.rate_limit.as_ref().is_some_and(|rl| {
+            rl.level_at(tool.bucket.level_milli, tool.bucket.at, now)
+                < crate::core::policy::TOKEN_MILLI
+        }) {
+            Some(ErrorClass::RateLimit)
+        } else {
+            None
+        };
+        let (agent_ref, task_ref) = (AgentRef(agent), task.map(TaskRef));
+        if let Some(class) = refused {
+            self.emit(
+                now,
+                Event::ToolRefused {
+                    tool: name.to_owned(),
+                    agent: agent_ref,
+                    task: task_ref,
+                    class,
+                },
+            );
+            let agent_id = self.state.agent(agent).id.clone();
+            return Err(match class {
+                ErrorClass::Permission => Error::Permission {
+                    agent: agent_id,
+                    tool: name.to_owned(),
+                },
+                _ => Error::RateLimited(name.to_owned()),
+            });
+        }
+        let call = self.state.next_tool_call;
+        self.emit(
+            now,
+            Event::ToolCalled {
+                call,
+                tool: name.to_owned(),
+                agent: agent_ref,
+                task: task_ref,
+                args,
+            },
+        );
+        Ok(call)
+    }
+
+    /// The tool call answered (`Ok(result)`) or threw (`Err(message)`).
+    pub fn tool_result(
+        &mut self,
+        call: u32,
+        outcome: std::result::Result<PayloadId, String>,
+        now: u64,
+    ) -> Result<()> {
+        if !self.state.tool_calls_open.contains_key(&call) {
+            return Err(Error::invalid(
+                "tool call",
+                format!("{call} is not in flight"),
+            ));
+        }
+        let event = match outcome {
+            Ok(result) => Event::ToolCompleted { call, result },
+            Err(message) => Event::ToolFailed { call, message },
+        };
+        self.emit(now, event);
+        Ok(())
+    }
+}

@@ -1,0 +1,173 @@
+//! Schedules: a task submitted once (`at`), every `everyMs`, or on a standard 5-field cron
+//! expression (names allowed: `0 9 * * MON`), on the core's clock (ms since the Unix epoch, UTC).
+//! A slot missed while a job was paused or the process was down fires once, never in a burst.
+
+use crate::core::ids::PayloadId;
+use crate::core::task::TaskSpec;
+use crate::core::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Trigger {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Active,
+    Paused,
+    /// A one-off job that has fired.
+    Done,
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: String,
+    pub trigger: Trigger,
+    pub task: TaskSpec,
+    pub input: PayloadId,
+    pub status: JobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<u64>,
+    pub created_at: u64,
+    #[serde(default)]
+    pub runs: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<u64>,
+}
+
+pub const EVERY_MS_MIN: u64 = 1;
+
+impl Trigger {
+    pub fn validate(&self) -> Result<()> {
+        let given = [
+            self.at.is_some(),
+            self.every_ms.is_some(),
+            self.cron.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
+        if given != 1 {
+            return Err(Error::invalid(
+                "schedule",
+                "give exactly one of at, everyMs or cron",
+            ));
+        }
+        if self.every_ms == Some(0) {
+            return Err(Error::invalid("everyMs", "must be at least 1"));
+        }
+        if let Some(c) = &self.cron {
+            parse_cron(c)?;
+        }
+        Ok(())
+    }
+
+    /// The first slot strictly after `after`, counting `every_ms` slots from `anchor`.
+    pub fn next_after(&self, after: u64, anchor: u64) -> Option<u64> {
+        if let Some(at) = self.at {
+            return (at > after).then_some(at);
+        }
+        if let Some(every) = self.every_ms {
+            if after < anchor {
+                return Some(anchor + every);
+            }
+            let k = (after - anchor) / every + 1;
+            return anchor.checked_add(k.checked_mul(every)?);
+        }
+        let cron = parse_cron(self.cron.as_deref()?).ok()?;
+        let t = chrono::DateTime::from_timestamp_millis(i64::try_from(after).ok()?)?;
+        let next = cron.find_next_occurrence(&t, false).ok()?;
+        u64::try_from(next.timestamp_millis()).ok()
+    }
+}
+
+/// A standard 5-field cron expression (minute hour day-of-month month day-of-week; names such as
+/// `MON` and `JAN` allowed), parsed by the `croner` crate.
+pub fn parse_cron(expr: &str) -> Result<croner::Cron> {
+    if expr.split_whitespace().count() != 5 {
+        return Err(Error::InvalidCron(format!(
+            "'{expr}' must have 5 fields: minute hour day-of-month month day-of-week"
+        )));
+    }
+    croner::Cron::from_str(expr).map_err(|e| Error::InvalidCron(format!("'{expr}': {e}")))
+}
+
+pub fn job_id(ix: usize) -> String {
+    format!("job-{}", ix + 1)
+}
+
+pub fn parse_job_id(id: &str) -> Option<usize> {
+    let n: usize = id.strip_prefix("job-")?.parse().ok()?;
+    (n > 0 && id == job_id(n - 1)).then_some(n - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_names_and_next_slots() {
+        let t = Trigger {
+            cron: Some("0 9 * * MON".into()),
+            ..Trigger::default()
+        };
+        t.validate().unwrap();
+        // 1970-01-01 was a Thursday; the first Monday 09:00 UTC is 1970-01-05.
+        assert_eq!(t.next_after(0, 0), Some(4 * 86_400_000 + 9 * 3_600_000));
+        assert!(Trigger {
+            cron: Some("61 * * * *".into()),
+            ..Trigger::default()
+        }
+        .validate()
+        .is_err());
+        assert!(Trigger {
+            cron: Some("* * * *".into()),
+            ..Trigger::default()
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn intervals_skip_missed_slots() {
+        let t = Trigger {
+            every_ms: Some(1_000),
+            ..Trigger::default()
+        };
+        assert_eq!(t.next_after(0, 0), Some(1_000));
+        assert_eq!(
+            t.next_after(5_500, 0),
+            Some(6_000),
+            "one slot, not the missed burst"
+        );
+        assert_eq!(
+            Trigger {
+                at: Some(10),
+                ..Trigger::default()
+            }
+            .next_after(10, 0),
+            None
+        );
+    }
+}
+
+impl Default for Trigger {
+    fn default() -> Trigger {
+        Trigger {
+            at: None,
+            every_ms: None,
+            cron: None,
+        }
+    }
+}
