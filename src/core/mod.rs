@@ -64,3 +64,5 @@ mod sim;
 mod tests;
 #[cfg(test)]
 mod tests_failures;
+#[cfg(test)]
+mod tests_model;

@@ -1,0 +1,684 @@
+//! Routing, sessions and contracts, execution and agent patterns, schedules, templates,
+//! messages and tools, driven as a driver drives them.
+
+use crate::core::agent::AgentSpec;
+use crate::core::ids::{AgentIx, PayloadId, TaskIx};
+use crate::core::pattern::{PatternSpec, RunStatus};
+use crate::core::schedule::Trigger;
+use crate::core::task::{ErrorClass, TaskSpec};
+use crate::core::template::Template;
+use crate::core::tool::ToolSpec;
+use crate::core::workflow::{ExecutionPattern, WorkflowSpec, WorkflowTaskSpec};
+use crate::core::{Effect, Options, Orchestrator};
+use serde_json::{json, Value};
+
+fn orch() -> Orchestrator {
+    Orchestrator::new(3, Options::default(), 0).unwrap()
+}
+
+fn agent(o: &mut Orchestrator, id: &str, caps: &[&str]) -> AgentIx {
+    let spec = AgentSpec {
+        capabilities: caps.iter().map(|c| c.to_string()).collect(),
+        ..AgentSpec::new(id)
+    };
+    let a = o.register_agent(spec, 0).unwrap();
+    o.start_agent(a, 0).unwrap();
+    a
+}
+
+fn invokes(o: &mut Orchestrator) -> Vec<(u32, TaskIx)> {
+    std::iter::from_fn(|| o.poll_effect())
+        .filter_map(|e| match e {
+            Effect::Invoke { call, task, .. } => Some((call, task)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn json_payload(o: &mut Orchestrator, v: &Value) -> PayloadId {
+    o.payloads_mut().alloc_json(&v.to_string()).unwrap()
+}
+
+fn input_of(o: &Orchestrator, t: TaskIx) -> Value {
+    o.payloads()
+        .get(o.state().task(t).input)
+        .map_or(Value::Null, |r| serde_json::from_str(r.get()).unwrap())
+}
+
+fn result_of(o: &Orchestrator, run: u32) -> Value {
+    let r = &o.state().runs[run as usize];
+    assert_eq!(r.status, RunStatus::Completed, "{:?}", r.error);
+    serde_json::from_str(o.payloads().get(r.result.unwrap()).unwrap().get()).unwrap()
+}
+
+/// Answers every call with `answer(agent, input)` until nothing is left to run.
+fn drive(o: &mut Orchestrator, answer: impl Fn(&str, &Value) -> Value) {
+    let mut now = 1;
+    loop {
+        let calls = invokes(o);
+        if calls.is_empty() {
+            break;
+        }
+        for (call, task) in calls {
+            let agent = o.state().agent(o.state().task(task).agent).id.clone();
+            let out = answer(&agent, &input_of(o, task));
+            let out = json_payload(o, &out);
+            now += 1;
+            o.complete(call, out, now);
+        }
+    }
+}
+
+#[test]
+fn capability_routing_picks_the_least_loaded_then_the_first_registered() {
+    let mut o = orch();
+    let a = agent(&mut o, "a", &["summarize"]);
+    let b = agent(&mut o, "b", &["summarize"]);
+    agent(&mut o, "c", &["translate"]);
+    let spec = || TaskSpec {
+        capability: Some("summarize".into()),
+        ..TaskSpec::default()
+    };
+    let t1 = o
+        .submit(spec(), PayloadId::NONE, PayloadId::NONE, 0)
+        .unwrap();
+    let t2 = o
+        .submit(spec(), PayloadId::NONE, PayloadId::NONE, 0)
+        .unwrap();
+    let t3 = o
+        .submit(spec(), PayloadId::NONE, PayloadId::NONE, 0)
+        .unwrap();
+    assert_eq!(
+        [
+            o.state().task(t1).agent,
+            o.state().task(t2).agent,
+            o.state().task(t3).agent
+        ],
+        [a, b, a]
+    );
+    let none = TaskSpec {
+        capability: Some("fly".into()),
+        ..TaskSpec::default()
+    };
+    let e = o
+        .submit(none, PayloadId::NONE, PayloadId::NONE, 0)
+        .unwrap_err();
+    assert_eq!(
+        (e.code(), e.to_string().as_str()),
+        ("no_capable_agent", "no agent available for capability fly")
+    );
+}
+
+#[test]
+fn sessions_record_hash_chained_contracts_and_compress_into_memory() {
+    let mut o = orch();
+    agent(&mut o, "analyst", &["analyze"]);
+    agent(&mut o, "summarizer", &[]);
+    for n in 0..2 {
+        let spec = TaskSpec {
+            capability: Some("analyze".into()),
+            session: Some("s1".into()),
+            ..TaskSpec::default()
+        };
+        let input = json_payload(&mut o, &json!({ "n": n }));
+        o.submit(spec, input, PayloadId::NONE, 0).unwrap();
+    }
+    drive(&mut o, |_, input| json!({ "seen": input["n"] }));
+    let contracts: Vec<Value> = serde_json::from_str(&o.contracts_json("s1").unwrap()).unwrap();
+    assert_eq!(contracts.len(), 4);
+    assert_eq!(contracts[0]["kind"], "REQUEST");
+    assert_eq!(contracts[0]["to"], "analyst");
+    assert_eq!(
+        contracts[1]["kind"], "REQUEST",
+        "both calls start before either answers"
+    );
+    assert_eq!(contracts[2]["kind"], "RESPONSE");
+    assert_eq!(contracts[2]["payload"], json!({ "seen": 0 }));
+    assert_eq!(contracts[1]["prevHash"], contracts[0]["hash"]);
+    assert!(o.verify_contracts("s1", None).unwrap().ok);
+    let mut forged = contracts.clone();
+    forged[2]["payload"] = json!({ "seen": 99 });
+    let report = o
+        .verify_contracts("s1", Some(&Value::Array(forged).to_string()))
+        .unwrap();
+    assert!(!report.ok && report.problem.unwrap().contains("contract-3 was altered"));
+    o.compress_session("s1", "summarizer", 5).unwrap();
+    drive(
+        &mut o,
+        |_, input| json!({ "summary": format!("{} contracts", input["contracts"].as_array().unwrap().len()) }),
+    );
+    let memory = o.session_memory("s1").unwrap();
+    assert_eq!(
+        o.payloads().get(memory).unwrap().get(),
+        r#"{"summary":"4 contracts"}"#
+    );
+}
+
+fn wtask(id: &str, agent: &str, deps: &[&str]) -> WorkflowTaskSpec {
+    WorkflowTaskSpec {
+        id: id.into(),
+        agent: agent.into(),
+        capability: None,
+        name: None,
+        priority: None,
+        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        retry: None,
+        timeout_ms: None,
+        on_error: Default::default(),
+        fallback: None,
+    }
+}
+
+#[test]
+fn sequential_and_parallel_workflows_limit_their_width() {
+    for (pattern, width, expect_peak) in [
+        (ExecutionPattern::Sequential, None, 1),
+        (ExecutionPattern::Parallel, Some(2), 2),
+        (ExecutionPattern::Dag, None, 4),
+    ] {
+        let mut o = orch();
+        agent(&mut o, "w", &[]);
+        let spec = WorkflowSpec {
+            id: Some("w".into()),
+            name: None,
+            tasks: vec![
+                wtask("a", "w", &[]),
+                wtask("b", "w", &[]),
+                wtask("c", "w", &[]),
+                wtask("d", "w", &[]),
+                wtask("e", "w", &["a"]),
+            ],
+            dependencies: Default::default(),
+            failure_policy: Default::default(),
+            pattern,
+            width,
+            session: None,
+        };
+        o.submit_workflow(spec, &[(PayloadId::NONE, PayloadId::NONE); 5], 0)
+            .unwrap();
+        let mut peak = 0;
+        let mut order = vec![];
+        let mut pending = invokes(&mut o);
+        while !pending.is_empty() {
+            peak = peak.max(o.state().running());
+            let (call, t) = pending.remove(0);
+            order.push(o.state().task_id(t).unwrap());
+            o.complete(call, PayloadId::NONE, 1);
+            pending.extend(invokes(&mut o));
+        }
+        assert_eq!(peak, expect_peak, "{pattern:?}");
+        if pattern == ExecutionPattern::Sequential {
+            assert_eq!(order, ["w/a", "w/b", "w/c", "w/d", "w/e"]);
+        }
+    }
+}
+
+#[test]
+fn consensus_votes_with_a_threshold() {
+    let mut o = orch();
+    for id in ["sec", "perf", "ux"] {
+        agent(&mut o, id, &[]);
+    }
+    let spec = PatternSpec::Consensus {
+        task: json!("ship it?"),
+        agents: vec!["sec".into(), "perf".into(), "ux".into()],
+        threshold: 0.66,
+    };
+    let run = o.start_pattern(spec, 0).unwrap();
+    drive(
+        &mut o,
+        |agent, _| json!({ "vote": if agent == "ux" { "reject" } else { "approve" }, "reasoning": format!("{agent} says so") }),
+    );
+    let r = result_of(&o, run);
+    assert_eq!(
+        (r["decision"].as_str(), r["approvals"].as_u64()),
+        (Some("approve"), Some(2))
+    );
+    assert_eq!(r["votes"]["ux"], "reject");
+    assert_eq!(r["reasoning"]["sec"], "sec says so");
+}
+
+#[test]
+fn a_wrong_shape_is_a_validation_failure_that_shows_what_was_expected() {
+    let mut o = orch();
+    agent(&mut o, "v", &[]);
+    let run = o
+        .start_pattern(
+            PatternSpec::Consensus {
+                task: json!("?"),
+                agents: vec!["v".into()],
+                threshold: 0.5,
+            },
+            0,
+        )
+        .unwrap();
+    drive(&mut o, |_, _| json!({ "opinion": "yes" }));
+    let t = o.state().runs[run as usize].tasks[0];
+    let e = o.state().task(t).error.clone().unwrap();
+    assert_eq!(e.class, ErrorClass::Validation);
+    assert!(e.message.contains(r#"expected { "vote": "approve" | "reject", "reasoning": string }, got {"opinion":"yes"}"#), "{}", e.message);
+    assert_eq!(result_of(&o, run)["votes"]["v"], "failed");
+}
+
+#[test]
+fn a_three_round_debate_has_a_transcript_a_winner_and_a_verdict() {
+    let mut o = orch();
+    for id in ["pro", "con", "judge"] {
+        agent(&mut o, id, &[]);
+    }
+    let spec = PatternSpec::Debate {
+        topic: json!("tabs vs spaces"),
+        pro: "pro".into(),
+        con: "con".into(),
+        judge: "judge".into(),
+        rounds: 3,
+    };
+    let run = o.start_pattern(spec, 0).unwrap();
+    drive(&mut o, |agent, input| match agent {
+        "judge" => {
+            json!({ "winner": "con", "verdict": format!("{} arguments heard", input["transcript"].as_array().unwrap().len()) })
+        }
+        side => json!(format!("{side} round {}", input["round"])),
+    });
+    let r = result_of(&o, run);
+    assert_eq!(r["transcript"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        r["transcript"][5],
+        json!({ "round": 3, "side": "con", "agent": "con", "argument": "con round 3" })
+    );
+    assert_eq!(
+        (r["winner"].as_str(), r["finalVerdict"].as_str()),
+        (Some("con"), Some("6 arguments heard"))
+    );
+}
+
+#[test]
+fn chain_of_thought_collects_steps_and_a_final_answer() {
+    let mut o = orch();
+    agent(&mut o, "r", &[]);
+    let run = o
+        .start_pattern(
+            PatternSpec::ChainOfThought {
+                problem: json!("2+2*2"),
+                reasoner: "r".into(),
+                steps: 3,
+            },
+            0,
+        )
+        .unwrap();
+    drive(&mut o, |_, input| {
+        let step = input["step"].as_u64().unwrap();
+        if step == 2 {
+            json!({ "thought": "then add 2", "answer": 6 })
+        } else {
+            json!(format!("step {step}"))
+        }
+    });
+    let r = result_of(&o, run);
+    assert_eq!(r["reasoningChain"], json!(["step 1", "then add 2"]));
+    assert_eq!(r["finalAnswer"], 6);
+}
+
+#[test]
+fn a_supervisor_delegates_to_three_specialists_then_answers() {
+    let mut o = orch();
+    agent(&mut o, "boss", &[]);
+    for id in ["research", "write", "edit"] {
+        agent(&mut o, id, &[id]);
+    }
+    let spec = PatternSpec::Supervisor {
+        task: json!("a report"),
+        supervisor: "boss".into(),
+        agents: vec!["research".into(), "write".into(), "edit".into()],
+        instructions: "coordinate".into(),
+        max_rounds: 3,
+    };
+    let run = o.start_pattern(spec, 0).unwrap();
+    drive(&mut o, |agent, input| match agent {
+        "boss" if input["results"].as_array().unwrap().is_empty() => json!({ "delegations": [
+            { "agent": "research", "input": "facts" }, { "capability": "write", "input": "draft" }, { "agent": "edit", "input": "polish" }
+        ] }),
+        "boss" => {
+            json!({ "final": input["results"].as_array().unwrap().iter().map(|r| r["output"].clone()).collect::<Vec<_>>() })
+        }
+        worker => json!(format!("{worker} did {}", input.as_str().unwrap())),
+    });
+    let r = result_of(&o, run);
+    assert_eq!(r["status"], "answered");
+    assert_eq!(
+        r["answer"],
+        json!(["research did facts", "write did draft", "edit did polish"])
+    );
+    assert_eq!(r["rounds"], 2);
+}
+
+#[test]
+fn a_malformed_delegation_fails_the_supervisor_with_a_clear_message() {
+    let mut o = orch();
+    agent(&mut o, "boss", &[]);
+    agent(&mut o, "w", &[]);
+    let spec = PatternSpec::Supervisor {
+        task: json!("x"),
+        supervisor: "boss".into(),
+        agents: vec!["w".into()],
+        instructions: String::new(),
+        max_rounds: 2,
+    };
+    let run = o.start_pattern(spec, 0).unwrap();
+    drive(
+        &mut o,
+        |_, _| json!({ "delegations": [{ "agent": "nobody", "input": 1 }] }),
+    );
+    let r = &o.state().runs[run as usize];
+    assert_eq!(r.status, RunStatus::Failed);
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap()
+            .contains("'nobody', which is not one of the supervisor's agents"),
+        "{:?}",
+        r.error
+    );
+}
+
+#[test]
+fn collaborators_take_turns_until_one_is_done() {
+    let mut o = orch();
+    agent(&mut o, "a", &[]);
+    agent(&mut o, "b", &[]);
+    let spec = PatternSpec::Collaborative {
+        task: json!("poem"),
+        agents: vec!["a".into(), "b".into()],
+        document: json!(""),
+        max_rounds: 5,
+    };
+    let run = o.start_pattern(spec, 0).unwrap();
+    drive(&mut o, |agent, input| {
+        let doc = format!("{}{agent}", input["document"].as_str().unwrap());
+        json!({ "document": doc, "done": doc.len() >= 3 })
+    });
+    let r = result_of(&o, run);
+    assert_eq!(
+        (
+            r["document"].as_str(),
+            r["doneBy"].as_str(),
+            r["status"].as_str()
+        ),
+        (Some("aba"), Some("a"), Some("done"))
+    );
+}
+
+#[test]
+fn an_hourly_job_fires_24_times_over_a_virtual_day_and_missed_slots_fire_once() {
+    let mut o = orch();
+    agent(&mut o, "reporter", &[]);
+    let spec = TaskSpec {
+        agent: "reporter".into(),
+        ..TaskSpec::default()
+    };
+    let j = o
+        .schedule(
+            Trigger {
+                every_ms: Some(3_600_000),
+                ..Trigger::default()
+            },
+            spec,
+            PayloadId::NONE,
+            0,
+        )
+        .unwrap();
+    let mut fired = 0;
+    while let Some(at) = o.next_deadline().filter(|&at| at <= 86_400_000) {
+        o.handle_timeout(at);
+        for (call, _) in invokes(&mut o) {
+            fired += 1;
+            o.complete(call, PayloadId::NONE, at);
+        }
+    }
+    assert_eq!(fired, 24);
+    o.pause_job(j, 86_400_000).unwrap();
+    o.resume_job(j, 5 * 86_400_000).unwrap(); // four days of slots missed
+    assert_eq!(invokes(&mut o).len(), 1, "once, not a burst");
+    assert_eq!(o.state().jobs[j].next_run, Some(5 * 86_400_000 + 3_600_000));
+    let e = o.schedule(
+        Trigger {
+            cron: Some("0 25 * * *".into()),
+            ..Trigger::default()
+        },
+        TaskSpec {
+            agent: "reporter".into(),
+            ..TaskSpec::default()
+        },
+        PayloadId::NONE,
+        0,
+    );
+    assert_eq!(e.unwrap_err().code(), "invalid_cron");
+}
+
+#[test]
+fn a_weekly_cron_job_survives_a_snapshot() {
+    let mut o = orch();
+    agent(&mut o, "r", &[]);
+    let spec = TaskSpec {
+        agent: "r".into(),
+        ..TaskSpec::default()
+    };
+    o.schedule(
+        Trigger {
+            cron: Some("0 9 * * MON".into()),
+            ..Trigger::default()
+        },
+        spec,
+        PayloadId::NONE,
+        0,
+    )
+    .unwrap();
+    let snap = o.snapshot(1).unwrap();
+    let mut r = Orchestrator::restore(&snap, 2).unwrap();
+    let monday_9 = 4 * 86_400_000 + 9 * 3_600_000;
+    assert_eq!(r.next_deadline(), Some(monday_9));
+    r.handle_timeout(monday_9);
+    assert_eq!(invokes(&mut r).len(), 1);
+    assert_eq!(r.next_deadline(), Some(monday_9 + 7 * 86_400_000));
+}
+
+#[test]
+fn templates_are_versioned_validated_and_make_agents() {
+    let mut o = orch();
+    let t = Template {
+        name: "analyst".into(),
+        version: 2,
+        description: Some("Analyst".into()),
+        instructions: "Be precise".into(),
+        model: Some("small".into()),
+        temperature: Some(0.2),
+        capabilities: vec!["analyze".into()],
+        tools: vec![],
+        limits: crate::core::template::TemplateLimits {
+            concurrency: Some(2),
+            ..Default::default()
+        },
+    };
+    assert_eq!(o.define_template(t.clone(), 0).unwrap(), "analyst@2");
+    let a = o
+        .create_agent_from_template("analyst@2", "a1", None, 0)
+        .unwrap();
+    assert_eq!(o.state().agent(a).concurrency, Some(2));
+    assert_eq!(
+        o.state().agent(a).config.as_ref().unwrap().instructions,
+        "Be precise"
+    );
+    assert_eq!(
+        o.template("analyst").unwrap().version,
+        2,
+        "a bare name is the latest"
+    );
+    assert_eq!(
+        o.create_agent_from_template("analyst@9", "a2", None, 0)
+            .unwrap_err()
+            .code(),
+        "unknown_template"
+    );
+    let bad = Template {
+        name: "Bad Name".into(),
+        version: 0,
+        temperature: Some(7.0),
+        ..t
+    };
+    let e = o.define_template(bad, 0).unwrap_err().to_string();
+    for field in ["name:", "version:", "temperature:"] {
+        assert!(e.contains(field), "{e} lists {field}");
+    }
+    assert_eq!(
+        o.templates().iter().filter(|t| t.version == 1).count(),
+        6,
+        "the built-ins"
+    );
+    o.create_agent_from_template("code-reviewer", "rev", None, 0)
+        .unwrap();
+}
+
+#[test]
+fn messages_go_sent_delivered_acknowledged() {
+    let mut o = orch();
+    let a = agent(&mut o, "a", &[]);
+    let b = agent(&mut o, "b", &[]);
+    let p = json_payload(&mut o, &json!({ "hi": 1 }));
+    let m = o.send(a, b, p, 1).unwrap();
+    assert_eq!(
+        o.state().messages[m].status,
+        crate::core::message::MessageStatus::Sent
+    );
+    assert_eq!(o.inbox(b, 2), vec![m]);
+    assert_eq!(
+        o.state().messages[m].status,
+        crate::core::message::MessageStatus::Delivered
+    );
+    o.acknowledge(m, 3).unwrap();
+    assert!(o.inbox(b, 4).is_empty());
+    assert_eq!(o.message_history(a), vec![m]);
+    assert_eq!(o.message("msg-9").unwrap_err().code(), "unknown_message");
+}
+
+#[test]
+fn tools_need_a_grant_and_keep_to_their_rate_limit() {
+    let mut o = orch();
+    let a = agent(&mut o, "a", &[]);
+    let rl = crate::core::policy::RateLimit {
+        per_minute: 60,
+        burst: Some(1),
+    };
+    o.register_tool(
+        ToolSpec {
+            name: "search".into(),
+            description: "web".into(),
+            category: "io".into(),
+            rate_limit: Some(rl),
+        },
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        o.call_tool(a, None, "search", PayloadId::NONE, 1)
+            .unwrap_err()
+            .code(),
+        "permission"
+    );
+    o.grant_tools(a, vec!["search".into()], 2).unwrap();
+    let call = o.call_tool(a, None, "search", PayloadId::NONE, 3).unwrap();
+    o.tool_result(call, Ok(PayloadId::NONE), 4).unwrap();
+    assert_eq!(
+        o.call_tool(a, None, "search", PayloadId::NONE, 5)
+            .unwrap_err()
+            .code(),
+        "rate_limit"
+    );
+    assert!(
+        o.call_tool(a, None, "search", PayloadId::NONE, 1_003)
+            .is_ok(),
+        "a token a second"
+    );
+    assert_eq!(
+        o.call_tool(a, None, "nope", PayloadId::NONE, 6)
+            .unwrap_err()
+            .code(),
+        "unknown_tool"
+    );
+    assert_eq!(
+        o.grant_tools(a, vec!["nope".into()], 7).unwrap_err().code(),
+        "unknown_tool"
+    );
+    let text = o.journal_json(0).unwrap();
+    assert_eq!(text.matches("\"type\":\"tool.refused\"").count(), 2);
+    assert_eq!(text.matches("\"type\":\"tool.called\"").count(), 2);
+}
+
+#[test]
+fn verify_replay_agrees_with_patterns_jobs_tools_and_messages() {
+    let mut o = orch();
+    for id in ["pro", "con", "judge"] {
+        agent(&mut o, id, &["talk"]);
+    }
+    o.register_tool(
+        ToolSpec {
+            name: "t".into(),
+            description: String::new(),
+            category: String::new(),
+            rate_limit: None,
+        },
+        0,
+    )
+    .unwrap();
+    o.grant_tools(AgentIx(0), vec!["t".into()], 0).unwrap();
+    let c = o
+        .call_tool(AgentIx(0), None, "t", PayloadId::NONE, 1)
+        .unwrap();
+    o.tool_result(c, Err("boom".into()), 2).unwrap();
+    let p = json_payload(&mut o, &json!("hello"));
+    let m = o.send(AgentIx(0), AgentIx(1), p, 3).unwrap();
+    o.inbox(AgentIx(1), 4);
+    o.acknowledge(m, 5).unwrap();
+    o.schedule(
+        Trigger {
+            every_ms: Some(10),
+            ..Trigger::default()
+        },
+        TaskSpec {
+            capability: Some("talk".into()),
+            ..TaskSpec::default()
+        },
+        PayloadId::NONE,
+        6,
+    )
+    .unwrap();
+    o.start_pattern(
+        PatternSpec::Debate {
+            topic: json!("t"),
+            pro: "pro".into(),
+            con: "con".into(),
+            judge: "judge".into(),
+            rounds: 1,
+        },
+        7,
+    )
+    .unwrap();
+    for step in 0..6 {
+        let now = 20 + step * 10;
+        o.handle_timeout(now);
+        for (call, task) in invokes(&mut o) {
+            let role = o
+                .state()
+                .task(task)
+                .run
+                .map(|_| o.state().agent(o.state().task(task).agent).id.clone());
+            let out = match role.as_deref() {
+                Some("judge") => json!({ "winner": "pro", "verdict": "ok" }),
+                _ => json!("argument"),
+            };
+            let out = json_payload(&mut o, &out);
+            o.complete(call, out, now);
+        }
+    }
+    let report = crate::core::verify::verify_replay(&o.journal_json(0).unwrap()).unwrap();
+    assert!(report.ok, "{report:?}");
+}
