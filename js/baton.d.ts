@@ -30,7 +30,18 @@ export type ErrorCode =
   | "closed"
   | "timeout"
   | "terminated"
-  | "no_capable_agent"
+    | "no_capable_agent"
+  | "unknown_template"
+  | "unknown_message"
+  | "unknown_tool"
+  | "unknown_job"
+  | "unknown_run"
+  | "invalid_cron"
+  | "permission"
+  | "rate_limit"
+  | "tool_failed"
+  | "pattern_failed"
+  | "compression_failed"
   | "internal";
 
 /** An error raised by Baton: a JS `Error` named `BatonError` with a stable `code`. */
@@ -162,9 +173,153 @@ export interface AgentContext {
   readonly signal: AbortSignal;
   /** Resolves after `ms` on the orchestrator's clock (instantly in virtual time). */
   sleep(ms: number): Promise<void>;
-  /** Records a custom event. */
+    /** Records a custom event. */
   emit(topic: string, data?: unknown): void;
+  /** The agent's template configuration, if it was made from a template. */
+  readonly config: AgentConfig | undefined;
+  /** Sends a message from this agent; returns its id. */
+  send(to: string, payload?: unknown): string;
+  /** This agent's unacknowledged messages (reading them delivers them). */
+  inbox(): Message[];
+  ack(messageId: string): void;
+  /** Calls a tool granted to this agent. Refused with `code`/`class` `permission` or `rate_limit`. */
+  callTool<R = unknown>(name: string, args?: unknown): Promise<R>;
 }
+
+export interface AgentConfig {
+  template: string;
+  instructions: string;
+  model?: string;
+  temperature?: number;
+  tools: string[];
+}
+
+export interface Message {
+  id: string;
+  from: string;
+  to: string;
+  status: "sent" | "delivered" | "acknowledged";
+  payload: unknown;
+  sentAt: number;
+  deliveredAt?: number | null;
+  acknowledgedAt?: number | null;
+}
+
+/** `defineTemplate`'s input: a versioned configuration agents are created from. */
+export interface TemplateSpec {
+  /** 1 to 64 of a-z, 0-9, `-`, `_`. */
+  name: string;
+  /** Default 1. */
+  version?: number;
+  description?: string;
+  instructions?: string;
+  model?: string;
+  /** 0 to 2. */
+  temperature?: number;
+  capabilities?: string[];
+  tools?: string[];
+  limits?: { concurrency?: number; maxErrors?: number; timeoutMs?: number; retry?: RetryPolicy };
+}
+
+export interface Template extends TemplateSpec {
+  version: number;
+}
+
+export interface Contract {
+  id: string;
+  kind: "REQUEST" | "RESPONSE";
+  sessionId: string;
+  taskId: string;
+  call: number;
+  from: string;
+  to: string;
+  capability?: string;
+  status: "sent" | "completed" | "failed" | "cancelled" | "lost";
+  /** The input (REQUEST) or the result (RESPONSE). */
+  payload: Json;
+  error?: TaskError;
+  at: number;
+  /** The hash of the session's previous contract ("" for the first). */
+  prevHash: string;
+  hash: string;
+}
+
+export interface OrchestrateResult<O = unknown> {
+  sessionId: string;
+  taskId: string;
+  agent: string;
+  capability: string;
+  status: TaskStatus;
+  result: O | undefined;
+  error?: TaskError;
+}
+
+/** `{ at }` (ms on the orchestrator's clock), `{ everyMs }`, or `{ cron }` (5 fields, names allowed, UTC). */
+export type Trigger = { at: number } | { everyMs: number } | { cron: string };
+
+export interface Job {
+  id: string;
+  trigger: Trigger;
+  task: Omit<TaskSpec, "id">;
+  status: "active" | "paused" | "done";
+  nextRun?: number | null;
+  createdAt: number;
+  runs: number;
+  lastRun?: number | null;
+}
+
+export interface ToolOptions {
+  description?: string;
+  category?: string;
+  rateLimit?: RateLimit;
+}
+
+export type ToolFunction<A = unknown, R = unknown> = (args: A, caller: { agentId: string; taskId?: string }) => R | Promise<R>;
+
+export interface ConsensusResult {
+  decision: "approve" | "reject";
+  votes: Record<string, "approve" | "reject" | "failed">;
+  reasoning: Record<string, string>;
+  approvals: number;
+  total: number;
+  threshold: number;
+}
+
+export interface DebateResult {
+  topic: unknown;
+  winner: "pro" | "con";
+  finalVerdict: string;
+  transcript: Array<{ round: number; side: "pro" | "con"; agent: string; argument: string }>;
+  rounds: number;
+}
+
+export interface ChainOfThoughtResult {
+  problem: unknown;
+  reasoningChain: string[];
+  finalAnswer: unknown;
+}
+
+export interface SupervisorResult {
+  status: "answered" | "round_limit";
+  answer: unknown;
+  rounds: number;
+  results: Array<{ round: number; agent: string; input: unknown; output?: unknown; error?: string }>;
+}
+
+export interface CollaborativeResult {
+  status: "done" | "round_limit";
+  document: unknown;
+  rounds: number;
+  turns: Array<{ round: number; agent: string; done: boolean }>;
+  doneBy?: string;
+}
+
+export type PatternSpec =
+  | { kind: "consensus"; task: unknown; agents: string[]; threshold?: number }
+  | { kind: "debate"; topic: unknown; pro: string; con: string; judge: string; rounds?: number }
+  | { kind: "chainOfThought"; problem: unknown; reasoner: string; steps?: number }
+  | { kind: "supervisor"; task: unknown; supervisor: string; agents: string[]; instructions?: string; maxRounds?: number }
+  | { kind: "collaborative"; task: unknown; agents: string[]; document?: unknown; maxRounds?: number };
 
 export type AgentHandler<I = unknown, O = unknown> = (input: I, ctx: AgentContext) => O | Promise<O>;
 
@@ -183,7 +338,12 @@ export interface AgentSpec<I = unknown, O = unknown> extends TaskPolicy {
 }
 
 export interface TaskSpec<I = unknown> extends TaskPolicy {
-  agent: string;
+  /** The agent to run it; or give `capability` instead. */
+  agent?: string;
+  /** Routes to the least-loaded running agent with this capability. */
+  capability?: string;
+  /** Records REQUEST and RESPONSE contracts of its calls under this session. */
+  session?: string;
   input?: I;
   /** 1 (highest) to 255. Default 5. */
   priority?: number;
@@ -217,7 +377,8 @@ export interface Task<I = unknown, O = unknown> {
 export interface WorkflowTaskSpec<I = unknown> extends TaskPolicy {
   /** Unique within the workflow; the task's global id is `workflowId/id`. */
   id: string;
-  agent: string;
+  agent?: string;
+  capability?: string;
   input?: I;
   priority?: number;
   name?: string;
@@ -234,9 +395,19 @@ export interface WorkflowSpec {
   tasks: WorkflowTaskSpec[];
   /** `{ b: ["a"] }`: b waits for a. Adds to each task's `dependsOn`. */
   dependencies?: Record<string, string[]>;
-  /** `failFast` (default) cancels the rest on the first failure; `continue` skips only dependents. */
+    /** `failFast` (default) cancels the rest on the first failure; `continue` skips only dependents. */
   failurePolicy?: FailurePolicy;
+  /** `dag` (default: every ready task), `sequential` (one at a time), `parallel` (up to `width`). */
+  pattern?: "dag" | "sequential" | "parallel";
+  width?: number;
+  /** Records contracts for the workflow's calls under this session. */
+  session?: string;
 }
+
+/** `runWorkflow` with an agent pattern as its execution pattern. */
+export type PatternWorkflowSpec =
+  | { pattern: "supervisor"; task: unknown; supervisor: string; agents: string[]; instructions?: string; maxRounds?: number }
+  | { pattern: "collaborative"; task: unknown; agents: string[]; document?: unknown; maxRounds?: number };
 
 export interface WorkflowResult {
   id: string;
@@ -455,8 +626,9 @@ export class Orchestrator {
 
   /** Validates and submits a workflow; returns its id. */
   submitWorkflow(spec: WorkflowSpec): string;
-  /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
+    /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
   runWorkflow(spec: WorkflowSpec): Promise<WorkflowResult>;
+  runWorkflow(spec: PatternWorkflowSpec): Promise<SupervisorResult | CollaborativeResult>;
   waitWorkflow(id: string): Promise<WorkflowResult>;
   getWorkflow(id: string): WorkflowResult;
   cancelWorkflow(id: string, reason?: string): void;
@@ -471,6 +643,45 @@ export class Orchestrator {
   emit(topic: string, data?: unknown): void;
   /** Events as an async iterator; leaving the loop unsubscribes. */
   events(topic?: string): AsyncIterableIterator<JournalRecord>;
+
+    /** Routes to the least-loaded running agent with the capability; records contracts under `sessionId`. */
+  orchestrate<O = unknown>(sessionId: string, request: { capability: string; parameters?: unknown; priority?: number }): Promise<OrchestrateResult<O>>;
+  contracts(query: { sessionId: string } | string): Contract[];
+  /** Checks the session's hash chain, and `list` (from `contracts()`) against it when given. */
+  verifyContracts(sessionId: string, list?: Contract[]): { ok: boolean; checked: number; problem?: string };
+  /** Hands the session's contracts to a summarizer agent; resolves with its answer, kept as the session's memory. */
+  compressSession<M = unknown>(sessionId: string, summarizerAgent: string): Promise<M>;
+  sessionMemory<M = unknown>(sessionId: string): M | undefined;
+
+  defineTemplate(spec: TemplateSpec): string;
+  templates(): Template[];
+  /** `analyst@2`, or `analyst` for its latest version. */
+  createAgentFromTemplate<I = unknown, O = unknown>(template: string, options: { id: string; name?: string; handler?: AgentHandler<I, O> }): string;
+
+  send(from: string, to: string, payload?: unknown): string;
+  inbox(agentId: string): Message[];
+  ack(messageId: string): void;
+  messages(agentId: string): Message[];
+
+  registerTool<A = unknown, R = unknown>(name: string, fn: ToolFunction<A, R>, options?: ToolOptions): string;
+  grantTools(agentId: string, names: string[]): void;
+  revokeTools(agentId: string, names: string[]): void;
+  tools(): Array<{ name: string; description: string; category: string; rateLimit?: RateLimit | null; calls: number; failures: number }>;
+
+  /** Schedules a task; a slot missed while paused or down fires once. Returns the job id. */
+  schedule(trigger: Trigger, task: Omit<TaskSpec, "id">): string;
+  jobs(): Job[];
+  pauseJob(id: string): void;
+  resumeJob(id: string): void;
+  deleteJob(id: string): void;
+
+  runPattern(spec: PatternSpec): Promise<unknown>;
+  consensus(task: unknown, agents: string[], options?: { threshold?: number }): Promise<ConsensusResult>;
+  debate(topic: unknown, options: { pro: string; con: string; judge: string; rounds?: number }): Promise<DebateResult>;
+  chainOfThought(problem: unknown, reasoner: string, steps?: number): Promise<ChainOfThoughtResult>;
+  /** The supervisor is `options.supervisor`, or else the first of `agents`. */
+  supervisor(task: unknown, agents: string[], instructions?: string, options?: { supervisor?: string; maxRounds?: number }): Promise<SupervisorResult>;
+  collaborate(task: unknown, agents: string[], options?: { document?: unknown; maxRounds?: number }): Promise<CollaborativeResult>;
 
   statistics(): Statistics;
   agentsStatus(): Record<string, AgentStatusView>;

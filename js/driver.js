@@ -10,7 +10,7 @@
 // entry points call `createBaton(coreApi)` with the generated wasm class.
 
 const NO_PAYLOAD = 4294967295;
-const INVOKE = 1, ABORT = 2, TASK_SETTLED = 3, WORKFLOW_SETTLED = 4, TIMER_FIRED = 5;
+const INVOKE = 1, ABORT = 2, TASK_SETTLED = 3, WORKFLOW_SETTLED = 4, TIMER_FIRED = 5, RUN_SETTLED = 6;
 const INTERNAL = Symbol("baton.internal");
 const LIMIT_KEYS = [
   "queueDepthMax", "agentsMax", "workflowTasksMax", "payloadBytesMax",
@@ -97,8 +97,18 @@ export function createBaton(coreApi) {
     get signal() { return this.#rt.signal(this.#call); }
     /** Resolves after `ms` on the orchestrator's clock (virtual or real). */
     sleep(ms) { return this.#rt.sleep(ms); }
-    /** Records a custom event. */
+        /** Records a custom event. */
     emit(topic, data) { this.#rt.emit(topic, data); }
+    /** The agent's template configuration (instructions, model, temperature, tools), if any. */
+    get config() { return this.#rt.agentConfig(this.#rt.agentOfCall(this.#call)); }
+    /** Sends a message from this agent; returns its id. */
+    send(to, payload) { return this.#rt.send(this.#rt.agentOfCall(this.#call), to, payload); }
+    /** This agent's unacknowledged messages (reading delivers them). */
+    inbox() { return this.#rt.inbox(this.#rt.agentOfCall(this.#call)); }
+    /** Acknowledges a message. */
+    ack(messageId) { this.#rt.ack(messageId); }
+    /** Calls a tool granted to this agent; refused with class `permission` or `rate_limit`. */
+    callTool(name, args) { return this.#rt.callTool(this.#rt.agentOfCall(this.#call), this.#task, name, args); }
   }
 
   /** The mutable machinery behind an Orchestrator. Not exported. */
@@ -113,7 +123,10 @@ export function createBaton(coreApi) {
       this.values = [];            // payload id -> JS value
       this.live = new Map();       // call -> { agent, controller, aborted }
       this.taskWaiters = new Map(); // task index -> [resolve]
-      this.flowWaiters = new Map(); // workflow index -> [resolve]
+            this.flowWaiters = new Map(); // workflow index -> [resolve]
+      this.runWaiters = new Map();  // pattern run index -> [resolve]
+      this.tools = new Map();       // tool name -> function
+      this.configs = new Map();     // agent index -> ctx.config
       this.sleepers = new Map();   // timer id -> resolve
       this.listeners = new Map();  // subscription id -> fn
       this.delivered = 0;
@@ -195,7 +208,8 @@ export function createBaton(coreApi) {
             break;
           }
           case TASK_SETTLED: this.wake(this.taskWaiters, core.effectTask(), (t) => this.taskView(t)); break;
-          case WORKFLOW_SETTLED: this.wake(this.flowWaiters, core.effectWorkflow(), (w) => this.workflowView(w)); break;
+                    case WORKFLOW_SETTLED: this.wake(this.flowWaiters, core.effectWorkflow(), (w) => this.workflowView(w)); break;
+          case RUN_SETTLED: this.wake(this.runWaiters, core.effectRun(), (r) => this.runOutcome(r)); break;
           case TIMER_FIRED: {
             const id = core.effectTimer();
             const resolve = this.sleepers.get(id);
@@ -214,7 +228,7 @@ export function createBaton(coreApi) {
         this.core.fail(call, "internal", `agent '${id}' has no handler (give one to registerAgent or restore)`, this.now());
         return;
       }
-      this.live.set(call, { agent, controller: undefined, aborted: undefined });
+            this.live.set(call, { agent, task, controller: undefined, aborted: undefined });
       let result;
       try {
         result = handler(this.value(input), new Context(this, call, task, attempt));
@@ -229,10 +243,13 @@ export function createBaton(coreApi) {
       }
     }
 
-    settleValue(call, value) {
+        settleValue(call, value) {
       if (this.closed) return;
+      const live = this.live.get(call);
       this.live.delete(call);
       const id = this.payload(value);
+      // Pattern tasks' answers are read by the core, which needs their JSON now.
+      if (id !== NO_PAYLOAD && live && this.core.wantsJson(live.task)) this.core.resolvePayload(id, toJson(value));
       // A stale call (cancelled, or settled already) is ignored by the core.
       if (!this.core.complete(call, id, this.now()) && id !== NO_PAYLOAD) this.values[id] = undefined;
       this.pump();
@@ -295,6 +312,79 @@ export function createBaton(coreApi) {
       for (let i = 0; i < pairs.length; i += 2) outputs[this.core.localId(pairs[i])] = this.value(pairs[i + 1]);
       view.outputs = outputs;
       return view;
+    }
+
+        /** A finished run: its result, or a rejection naming why it failed. */
+    runOutcome(ix) {
+      const run = JSON.parse(this.core.runView(ix));
+      if (run.status === "Completed") return this.value(run.resultId);
+      return Promise.reject(new BatonError("pattern_failed", `${run.kind} ${run.id} failed: ${run.error}`));
+    }
+
+    waitRun(ix) {
+      if (this.core.runDone(ix)) return Promise.resolve().then(() => this.runOutcome(ix));
+      return new Promise((resolve) => {
+        const list = this.runWaiters.get(ix);
+        if (list) list.push(resolve); else this.runWaiters.set(ix, [resolve]);
+      });
+    }
+
+    agentConfig(agent) {
+      if (!this.configs.has(agent)) {
+        const json = this.core.agentConfig(agent);
+        this.configs.set(agent, json === undefined ? undefined : JSON.parse(json));
+      }
+      return this.configs.get(agent);
+    }
+
+    // ---- messages and tools ----
+    send(from, to, payload) {
+      const id = this.core.send(from, this.agent(to), this.payload(payload), this.now());
+      this.pump();
+      return id;
+    }
+
+    messages(json) {
+      return JSON.parse(json).map(({ payloadId, ...m }) => ({ ...m, payload: this.value(payloadId) }));
+    }
+
+    inbox(agent) {
+      const list = this.messages(this.core.inbox(agent, this.now()));
+      this.pump();
+      return list;
+    }
+
+    ack(messageId) {
+      this.core.acknowledge(String(messageId), this.now());
+      this.pump();
+    }
+
+    async callTool(agent, task, name, args) {
+      const fn = this.tools.get(name);
+      let call;
+      try {
+        call = this.core.callTool(agent, task, String(name), this.payload(args), this.now());
+      } catch (e) {
+        // Uncaught by the agent, the refusal fails its task with the refusal's class.
+        if (e && (e.code === "permission" || e.code === "rate_limit")) e.class = e.code;
+        else if (e && e.code === "unknown_tool") e.class = "tool";
+        this.pump();
+        throw e;
+      }
+      this.pump();
+      try {
+        const result = await fn(args, { agentId: this.core.agentId(agent), taskId: task === NO_PAYLOAD ? undefined : this.core.taskId(task) });
+        this.core.toolResult(call, this.payload(result), this.now());
+        this.pump();
+        return result;
+      } catch (e) {
+        this.core.toolError(call, errorMessage(e), this.now());
+        this.pump();
+        const err = new BatonError("tool_failed", `tool '${name}' failed: ${errorMessage(e)}`);
+        err.class = "tool";
+        err.cause = e;
+        throw err;
+      }
     }
 
     // ---- time ----
@@ -644,8 +734,15 @@ export function createBaton(coreApi) {
       return JSON.parse(rt.core.workflowView(ix)).id;
     }
 
-    /** Submits a workflow and resolves with its result when it ends (completed or failed). */
+        /**
+     * Submits a workflow and resolves with its result when it ends (completed or failed).
+     * `pattern: "supervisor" | "collaborative"` runs that agent pattern instead.
+     */
     async runWorkflow(spec) {
+      if (isObject(spec) && (spec.pattern === "supervisor" || spec.pattern === "collaborative")) {
+        const { pattern, ...rest } = spec;
+        return this.runPattern({ kind: pattern, ...rest });
+      }
       return this.waitWorkflow(this.submitWorkflow(spec));
     }
 
@@ -688,6 +785,194 @@ export function createBaton(coreApi) {
       const rt = this.#rt;
       rt.core.cancelWorkflow(rt.core.workflowIx(id), String(reason), rt.now());
       rt.pump();
+    }
+
+        // ---- routing, sessions, contracts ----
+
+    /**
+     * Routes `{ capability, parameters }` to the least-loaded running agent with the capability,
+     * records REQUEST and RESPONSE contracts under `sessionId`, and resolves with the outcome.
+     */
+    async orchestrate(sessionId, request) {
+      if (typeof sessionId !== "string") throw invalid("orchestrate(sessionId, { capability, parameters }): sessionId must be a string");
+      if (!isObject(request) || typeof request.capability !== "string") throw invalid("orchestrate needs { capability: string, parameters?, priority? }");
+      const { capability, parameters, ...rest } = request;
+      const id = this.submit({ ...rest, capability, input: parameters, session: sessionId });
+      const task = await this.wait(id);
+      return { sessionId, taskId: task.id, agent: task.agent, capability, status: task.status, result: task.output, error: task.error };
+    }
+
+    /** The session's REQUEST and RESPONSE contracts, each with the hash of the one before. */
+    contracts(query) {
+      const sessionId = typeof query === "string" ? query : query?.sessionId;
+      if (typeof sessionId !== "string") throw invalid("contracts({ sessionId }) needs a session id");
+      const rt = this.#rt;
+      rt.resolvePayloads();
+      return JSON.parse(rt.core.contracts(sessionId));
+    }
+
+    /** Checks a session's hash chain; pass a list from `contracts()` to check that list too. */
+    verifyContracts(sessionId, list) {
+      const rt = this.#rt;
+      rt.resolvePayloads();
+      return JSON.parse(rt.core.verifyContracts(String(sessionId), list === undefined ? undefined : specJson(list, "contracts")));
+    }
+
+    /** Hands the session's contracts to a summarizer agent; resolves with its answer, stored as the session's memory. */
+    async compressSession(sessionId, summarizerAgent) {
+      const rt = this.#rt;
+      rt.resolvePayloads();
+      const ix = rt.core.compressSession(String(sessionId), String(summarizerAgent), rt.now());
+      rt.pump();
+      const task = await this.wait(rt.core.taskId(ix));
+      if (task.status !== "Completed") throw new BatonError("compression_failed", `the summarizer's task ${task.id} is ${task.status}: ${task.error?.message}`);
+      return task.output;
+    }
+
+    /** The session's memory block (the last summarizer's answer), if any. */
+    sessionMemory(sessionId) {
+      const rt = this.#rt;
+      return rt.value(rt.core.sessionMemory(String(sessionId)));
+    }
+
+    // ---- templates ----
+
+    /** Defines a versioned template (`name@version`); every bad field is listed in one error. */
+    defineTemplate(spec) {
+      if (!isObject(spec)) throw invalid("defineTemplate needs { name, version?, instructions?, model?, temperature?, capabilities?, tools?, limits? }");
+      const rt = this.#rt;
+      const ref = rt.core.defineTemplate(specJson(spec, "template"), rt.now());
+      rt.pump();
+      return ref;
+    }
+
+    /** Every template, built-in and defined. */
+    templates() { return JSON.parse(this.#rt.core.templates()); }
+
+    /** Registers an agent from a template (`analyst@2`, or `analyst` for the latest); returns its id. */
+    createAgentFromTemplate(template, options) {
+      if (!isObject(options) || typeof options.id !== "string") throw invalid("createAgentFromTemplate(template, { id, handler?, name? })");
+      checkHandler(options.id, options.handler);
+      const rt = this.#rt;
+      const ix = rt.core.createAgentFromTemplate(String(template), options.id, options.name, rt.now());
+      rt.handlers[ix] = options.handler;
+      rt.agentIx.set(options.id, ix);
+      rt.pump();
+      return options.id;
+    }
+
+    // ---- messages ----
+
+    /** Sends a message between agents; returns its id (`msg-<n>`). Status: sent → delivered → acknowledged. */
+    send(from, to, payload) {
+      const rt = this.#rt;
+      return rt.send(rt.agent(from), to, payload);
+    }
+
+    /** The agent's unacknowledged messages; reading delivers them. */
+    inbox(agentId) {
+      const rt = this.#rt;
+      return rt.inbox(rt.agent(agentId));
+    }
+
+    /** Acknowledges a message. */
+    ack(messageId) { this.#rt.ack(messageId); }
+
+    /** Every message from or to the agent, with its status. */
+    messages(agentId) {
+      const rt = this.#rt;
+      return rt.messages(rt.core.messageHistory(rt.agent(agentId)));
+    }
+
+    // ---- tools ----
+
+    /** Registers a tool: `fn(args, { agentId, taskId })`, sync or async. */
+    registerTool(name, fn, options = {}) {
+      if (typeof fn !== "function") throw invalid(`registerTool('${name}', fn): fn must be a function`);
+      if (!isObject(options)) throw invalid("registerTool options must be an object { description?, category?, rateLimit? }");
+      const rt = this.#rt;
+      rt.core.registerTool(specJson({ ...options, name }, "tool"), rt.now());
+      rt.tools.set(name, fn);
+      rt.pump();
+      return name;
+    }
+
+    grantTools(agentId, names) {
+      const rt = this.#rt;
+      rt.core.grantTools(rt.agent(agentId), specJson(names, "tools"), rt.now());
+      rt.pump();
+    }
+
+    revokeTools(agentId, names) {
+      const rt = this.#rt;
+      rt.core.revokeTools(rt.agent(agentId), specJson(names, "tools"), rt.now());
+      rt.pump();
+    }
+
+    tools() { return JSON.parse(this.#rt.core.tools()); }
+
+    // ---- schedules ----
+
+    /** Schedules a task: `{ at }` (ms), `{ everyMs }`, or `{ cron: "0 9 * * MON" }`; returns the job id. */
+    schedule(trigger, task) {
+      if (!isObject(trigger)) throw invalid("schedule({ at } | { everyMs } | { cron }, task)");
+      if (!isObject(task)) throw invalid("schedule(trigger, task): task must be { agent | capability, input?, priority? }");
+      const rt = this.#rt;
+      const { input, ...rest } = task;
+      const json = input === undefined ? undefined : toJson(input);
+      const pid = json === undefined || json === "" ? NO_PAYLOAD : rt.core.allocJson(json);
+      const id = rt.core.schedule(specJson(trigger, "schedule"), specJson(rest, "task"), pid, rt.now());
+      rt.pump();
+      return id;
+    }
+
+    /** The jobs, with their next run. */
+    jobs() {
+      const rt = this.#rt;
+            return JSON.parse(rt.core.jobs()).map(({ inputId, ...j }) => ({ ...j, task: { ...j.task, input: rt.value(inputId) } }));
+    }
+
+    pauseJob(id) { const rt = this.#rt; rt.core.pauseJob(String(id), rt.now()); rt.pump(); }
+    resumeJob(id) { const rt = this.#rt; rt.core.resumeJob(String(id), rt.now()); rt.pump(); }
+    deleteJob(id) { const rt = this.#rt; rt.core.deleteJob(String(id), rt.now()); rt.pump(); }
+
+    // ---- agent patterns ----
+
+    /** Runs a pattern (`{ kind: "consensus" | "debate" | "chainOfThought" | "supervisor" | "collaborative", ... }`); resolves with its result. */
+    async runPattern(spec) {
+      if (!isObject(spec)) throw invalid("runPattern needs { kind, ... }");
+      const rt = this.#rt;
+      const ix = rt.core.startPattern(specJson(spec, "pattern"), rt.now());
+      rt.pump();
+      return rt.waitRun(ix);
+    }
+
+    /** Each agent votes `{ vote: "approve" | "reject", reasoning }`; resolves with `{ decision, votes, reasoning, ... }`. */
+    consensus(task, agents, options = {}) {
+      return this.runPattern({ kind: "consensus", task, agents, ...options });
+    }
+
+    /** `pro` and `con` argue for `rounds`, `judge` decides; resolves with `{ transcript, winner, finalVerdict }`. */
+    debate(topic, options) {
+      return this.runPattern({ kind: "debate", topic, ...options });
+    }
+
+    /** The reasoner thinks in steps; resolves with `{ reasoningChain, finalAnswer }`. */
+    chainOfThought(problem, reasoner, steps = 3) {
+      return this.runPattern({ kind: "chainOfThought", problem, reasoner, steps });
+    }
+
+    /** A supervisor plans and delegates to `agents` until it answers; the supervisor is `options.supervisor` or the first agent. */
+    supervisor(task, agents, instructions = "", options = {}) {
+      if (!Array.isArray(agents) || agents.length === 0) return Promise.reject(invalid("supervisor(task, agents, instructions): agents must be a non-empty array"));
+      const { supervisor = agents[0], ...rest } = options;
+      const workers = options.supervisor === undefined ? agents.slice(1) : agents;
+      return this.runPattern({ kind: "supervisor", task, supervisor, agents: workers, instructions, ...rest });
+    }
+
+    /** Agents take turns on a shared document until one marks it done. */
+    collaborate(task, agents, options = {}) {
+      return this.runPattern({ kind: "collaborative", task, agents, ...options });
     }
 
     // ---- events ----

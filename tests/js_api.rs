@@ -134,3 +134,22 @@ scenarios! {
     replay_and_verify_replay => "replayAndVerifyReplay",
     bad_policy_input_is_a_coded_error_and_changes_nothing => "badPolicyInputIsACodedErrorAndChangesNothing",
 }
+
+scenarios! {
+    model from "/tests/js/model.js":
+    capability_routing_and_orchestrate => "capabilityRoutingAndOrchestrate",
+    contracts_chain_and_compress => "contractsChainAndCompress",
+    research_pipeline_tasks_feed_each_other => "researchPipelineTasksFeedEachOther",
+    parallel_workflows_keep_to_their_width => "parallelWorkflowsKeepToTheirWidth",
+    consensus_with_a_0_66_threshold => "consensusWithA066Threshold",
+    a_three_round_debate => "aThreeRoundDebate",
+    chain_of_thought_steps => "chainOfThoughtSteps",
+    a_supervisor_delegating_to_three_specialists => "aSupervisorDelegatingToThreeSpecialists",
+    collaborative_document => "collaborativeDocument",
+    a_wrong_shape_is_a_validation_failure => "aWrongShapeIsAValidationFailure",
+    an_hourly_job_over_a_virtual_day => "anHourlyJobOverAVirtualDay",
+    templates_versions_and_built_ins => "templatesVersionsAndBuiltIns",
+    messages_between_agents => "messagesBetweenAgents",
+    tools_with_grants_and_rate_limits => "toolsWithGrantsAndRateLimits",
+    bad_model_input_is_a_coded_error_and_changes_nothing => "badModelInputIsACodedErrorAndChangesNothing",
+}

@@ -85,10 +85,11 @@ impl Trigger {
             let k = (after - anchor) / every + 1;
             return anchor.checked_add(k.checked_mul(every)?);
         }
+        // Cron works in whole seconds: search from the second `after` falls in.
         let cron = parse_cron(self.cron.as_deref()?).ok()?;
-        let t = chrono::DateTime::from_timestamp_millis(i64::try_from(after).ok()?)?;
+        let t = chrono::DateTime::from_timestamp(i64::try_from(after / 1000).ok()?, 0)?;
         let next = cron.find_next_occurrence(&t, false).ok()?;
-        u64::try_from(next.timestamp_millis()).ok()
+        u64::try_from(next.timestamp()).ok()?.checked_mul(1000)
     }
 }
 

@@ -10,6 +10,7 @@
 mod agents;
 mod core;
 mod interop;
+mod model;
 mod tasks;
 
 pub use self::core::Core;

@@ -64,7 +64,7 @@ test("the installed package gives the same trading digest as Node and Chrome und
   assert.equal(node("digest.mjs", project).trim(), expected);
 });
 
-for (const file of ["scenarios.js", "failures.js"]) {
+for (const file of ["scenarios.js", "failures.js", "model.js"]) {
   test(`every JS API scenario in ${file} passes against the installed package`, async () => {
     const scenarios = join(root, "tests/js", file);
     writeFileSync(join(project, `run-${file}.mjs`), `

@@ -39,8 +39,8 @@ async function main(): Promise<void> {
   }
   console.log(trend, run.outputs, n, errors, again.runId, replayed.seed, orch.journalDigest());
 
-  // @ts-expect-error: a task needs an agent
-  orch.submit({ input: 1 });
+  // @ts-expect-error: a priority is a number
+  orch.submit({ agent: "oracle", priority: "high" });
   // @ts-expect-error: the clock is "real" or "virtual"
   new Orchestrator({ clock: "sundial" });
   // @ts-expect-error: a handler is a function
@@ -76,3 +76,32 @@ async function policies(): Promise<void> {
 }
 
 void policies;
+
+async function model(): Promise<void> {
+  const orch = new Orchestrator({ clock: "virtual" });
+  orch.registerAgent({ id: "a", capabilities: ["analyze"], handler: async (_i, ctx) => {
+    ctx.send("b", { hi: 1 });
+    const mail = ctx.inbox();
+    const found = await ctx.callTool<string>("search", { q: "x" });
+    return { mail: mail.length, found, model: ctx.config?.model };
+  } });
+  const out = await orch.orchestrate<{ found: string }>("s1", { capability: "analyze", parameters: {} });
+  const contracts = orch.contracts({ sessionId: "s1" });
+  console.log(out.result?.found, contracts[0]?.hash, orch.verifyContracts("s1", contracts).ok);
+  orch.defineTemplate({ name: "analyst", version: 2, temperature: 0.2, limits: { concurrency: 2 } });
+  orch.createAgentFromTemplate("analyst@2", { id: "x", handler: async () => 1 });
+  orch.registerTool("search", async (args: { q: string }) => `found ${args.q}`, { rateLimit: { perMinute: 10 } });
+  orch.grantTools("a", ["search"]);
+  const job: string = orch.schedule({ cron: "0 9 * * MON" }, { capability: "analyze" });
+  orch.pauseJob(job);
+  const c = await orch.consensus("ok?", ["a", "x"], { threshold: 0.66 });
+  const d = await orch.debate("t", { pro: "a", con: "x", judge: "a", rounds: 3 });
+  const t = await orch.chainOfThought("p", "a", 3);
+  const s = await orch.supervisor("task", ["a", "x"], "go");
+  console.log(c.decision, d.winner, d.transcript.length, t.finalAnswer, s.status);
+  await orch.runWorkflow({ tasks: [{ id: "q", capability: "analyze" }], pattern: "parallel", width: 2, session: "s2" });
+  // @ts-expect-error: a trigger is one of at, everyMs, cron
+  orch.schedule({ every: 5 }, { agent: "a" });
+}
+
+void model;

@@ -1,0 +1,19 @@
+// An hourly job over a virtual day (seed 001's schedules): 24 runs in milliseconds of real time.
+// A weekly cron job shows its next slot; a slot missed while paused fires once on resume.
+import { Orchestrator } from "baton";
+
+const orch = new Orchestrator({ seed: 4, clock: "virtual" });
+const runs = [];
+orch.registerAgent({ id: "health", handler: async (input) => { runs.push(orch.now()); return { ok: true, check: input.check }; } });
+orch.startAgent("health");
+
+const started = Date.now();
+const hourly = orch.schedule({ everyMs: 3_600_000 }, { agent: "health", input: { check: "disk" } });
+await new Promise((resolve) => orch.on("job.fired", () => {
+  if (runs.length === 24) { orch.deleteJob(hourly); resolve(); }
+}));
+console.log(`hourly job: ${runs.length} runs over ${orch.now() / 3_600_000} virtual hours in ${Date.now() - started} ms`);
+
+const weekly = orch.schedule({ cron: "0 9 * * MON" }, { agent: "health", input: { check: "weekly" } });
+console.log(`weekly job ${weekly}: next run ${new Date(orch.jobs().find((j) => j.id === weekly).nextRun).toISOString()}`);
+orch.close();
