@@ -18,6 +18,11 @@ const LIMIT_KEYS = [
 ];
 const EVENTS_BUFFER_MAX_DEFAULT = 100_000;
 
+// What a closed orchestrator's methods reach: every call is a coded error.
+const CLOSED_CORE = new Proxy({}, {
+  get: () => () => { throw new BatonError("closed", "the orchestrator was closed"); },
+});
+
 /** Errors Baton raises are `Error`s named `BatonError` with a stable `code`. */
 export class BatonError extends Error {
   constructor(code, message) {
@@ -460,11 +465,15 @@ export function createBaton(coreApi) {
       };
     }
 
-    close() {
+        close() {
+      if (this.closed) return;
       this.closed = true;
       clearTimeout(this.timer);
       for (const c of this.live.values()) c.controller?.abort(new BatonError("closed", "the orchestrator was closed"));
       this.live.clear();
+      // Give the core's memory back now rather than whenever the GC finalizes it.
+      this.core.free();
+      this.core = CLOSED_CORE;
     }
   }
 
@@ -1060,7 +1069,7 @@ export function createBaton(coreApi) {
       return JSON.parse(this.#rt.core.snapshots(Math.min(limit, 4294967295)));
     }
 
-    /** Stops timers and aborts calls in flight; the orchestrator must not be used after. */
+        /** Stops timers, aborts calls in flight and frees the core's memory; later calls throw `closed`. */
     close() {
       this.#rt.close();
     }

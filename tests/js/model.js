@@ -161,9 +161,10 @@ export async function anHourlyJobOverAVirtualDay({ Orchestrator }) {
   eq(orch.jobs().find((j) => j.id === weekly).nextRun, 4 * 86_400_000 + 9 * 3_600_000, "the first Monday 09:00 UTC (1970-01-05)");
   orch.pauseJob(weekly);
   eq(orch.jobs().find((j) => j.id === weekly).status, "paused", "paused");
-  orch.close();
   throwsCode(() => orch.schedule({ cron: "0 25 * * *" }, { agent: "reporter" }), "invalid_cron", "0 25", "invalid cron");
   throwsCode(() => orch.schedule({ everyMs: 1000, at: 5 }, { agent: "reporter" }), "invalid_argument", "exactly one", "two triggers");
+  orch.close();
+  throwsCode(() => orch.statistics(), "closed", "closed", "a closed orchestrator");
 }
 
 export async function templatesVersionsAndBuiltIns({ Orchestrator }) {

@@ -1,0 +1,39 @@
+// Baton as a contender in ../shared/peers: the built package, through its public API only.
+// Each run() uses a fresh orchestrator and closes it (freeing its wasm memory), so memory does not grow across the harness's thousands
+// of runs); the agent is the harness's, registered as Baton's one agent. The virtual clock is used
+// because these agents never wait on time: nothing reads Date.now() per task.
+import { Orchestrator } from "../pkg/node.js";
+
+export const name = "baton";
+
+function orchestrator(agent, maxConcurrency) {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual", maxConcurrency });
+  orch.registerAgent({ id: "agent", handler: agent });
+  orch.startAgent("agent");
+  return orch;
+}
+
+/** A DAG ({ id, deps }) as one Baton workflow; run() resolves when the workflow has completed. */
+export function dag(nodes, agent) {
+  const spec = { tasks: nodes.map((n) => ({ id: n.id, agent: "agent", input: n.id, dependsOn: n.deps })) };
+  return async () => {
+    const orch = orchestrator(agent);
+    const result = await orch.runWorkflow(spec);
+    orch.close();
+    if (result.status !== "Completed") throw new Error(`workflow ${result.status}`);
+  };
+}
+
+/** Prioritized tasks (higher first in the harness; 1 is the highest in Baton) under a concurrency limit. */
+export function queue(tasks, concurrency, agent) {
+  const spec = { tasks: tasks.map((t) => ({ id: t.id, agent: "agent", input: t.id, priority: 10 - t.priority })) };
+  const limit = concurrency === Infinity ? undefined : concurrency;
+  return async () => {
+    const orch = orchestrator(agent, limit);
+    const result = await orch.runWorkflow(spec);
+    orch.close();
+    if (result.status !== "Completed") throw new Error(`workflow ${result.status}`);
+  };
+}
+
+export default { name, dag, queue };

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs ../shared/peers with Baton beside the peers and writes the tables to bench/results/.
+#   bash bench/run.sh                 the default cases (~5 min), throughput and memory
+#   bash bench/run.sh --quick         3 short samples
+#   bash bench/run.sh --verify-only   correctness only (what CI runs); exits non-zero on failure
+# Extra arguments go to the harness's bench.mjs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+peers_src="$root/../shared/peers"
+[ -d "$peers_src" ] || { echo "bench: ../shared/peers is missing" >&2; exit 2; }
+[ -f pkg/node.js ] || bash scripts/build.sh
+
+# The harness is read-only where it is shared: work on a copy, with its own node_modules.
+work="$root/bench/.peers"
+if [ ! -f "$work/package-lock.json" ] || ! cmp -s "$peers_src/package-lock.json" "$work/package-lock.json"; then
+  rm -rf "$work" && mkdir -p "$work"
+  (cd "$peers_src" && tar --exclude=node_modules --exclude=results -cf - .) | (cd "$work" && tar -xf -)
+  chmod -R u+w "$work"
+  (cd "$work" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [[ " $* " == *" --verify-only "* ]]; then
+  exec node "$work/bench.mjs" --add "$root/bench/baton.mjs" "$@"
+fi
+
+stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
+out="$root/bench/results/$stamp"
+node "$work/bench.mjs" --add "$root/bench/baton.mjs" --json "$out-bench.json" "$@" > "$out-bench.md"
+node "$work/mem.mjs" --add "$root/bench/baton.mjs" > "$out-mem.md"
+echo "bench: wrote $out-bench.md and $out-mem.md"

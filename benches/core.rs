@@ -1,0 +1,119 @@
+//! Native benchmarks of the core alone: `cargo bench --bench core` (add `-- --quick` for a
+//! smaller run). Prints a Markdown table. Not a test: nothing here fails on a slow machine.
+//!
+//! - task transitions per second: submit → queued → started → completed, 200,000 tasks;
+//! - snapshot and restore of 10,000 agents and 100,000 tasks;
+//! - journal replay speed;
+//! - bytes per pending task, counted by a global allocator, and 1,000,000 pending tasks' heap.
+
+use baton::core::agent::AgentSpec;
+use baton::core::ids::PayloadId;
+use baton::core::task::TaskSpec;
+use baton::core::{Effect, Options, Orchestrator};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn with_agents(n: usize, concurrency: Option<u32>) -> Orchestrator {
+    let mut o = Orchestrator::new(1, Options::default(), 0).unwrap();
+    for i in 0..n {
+        let a = o.register_agent(AgentSpec { concurrency, ..AgentSpec::new(&format!("agent-{i}")) }, 0).unwrap();
+        o.start_agent(a, 0).unwrap();
+    }
+    o
+}
+
+fn submit(o: &mut Orchestrator, agent: &str, priority: u32) {
+    let spec = TaskSpec { agent: agent.to_owned(), priority: Some(priority), ..TaskSpec::default() };
+    o.submit(spec, PayloadId::NONE, PayloadId::NONE, 1).unwrap();
+}
+
+fn transitions(tasks: usize) -> (f64, f64) {
+    let mut o = with_agents(1, Some(16));
+    let t0 = Instant::now();
+    for i in 0..tasks {
+        submit(&mut o, "agent-0", 1 + (i % 9) as u32);
+    }
+    let mut done = 0;
+    while done < tasks {
+        let calls: Vec<u32> = std::iter::from_fn(|| o.poll_effect())
+            .filter_map(|e| if let Effect::Invoke { call, .. } = e { Some(call) } else { None })
+            .collect();
+        for call in calls {
+            o.complete(call, PayloadId::NONE, 2);
+            done += 1;
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    // Per task: created, queued, started, completed.
+    ((4 * tasks) as f64 / secs, secs * 1e9 / tasks as f64)
+}
+
+fn big_state(agents: usize, tasks: usize) -> Orchestrator {
+    let mut o = with_agents(agents, Some(1));
+    o.pause_agent(o.agent("agent-0").unwrap(), 1).unwrap();
+    for i in 0..tasks {
+        submit(&mut o, &format!("agent-{}", i % agents), 5);
+    }
+    while o.poll_effect().is_some() {}
+    o
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { 10 } else { 1 };
+    println!("| benchmark | result |");
+    println!("|---|---:|");
+
+    let (per_sec, ns) = transitions(200_000 / scale);
+    println!("| task transitions per second (submit, queue, start, complete; 1 agent, concurrency 16) | {:.2} M/s ({ns:.0} ns per task) |", per_sec / 1e6);
+
+    let (agents, tasks) = (10_000 / scale, 100_000 / scale);
+    let mut o = big_state(agents, tasks);
+    let t0 = Instant::now();
+    let snap = o.snapshot(2).unwrap();
+    let snap_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let t0 = Instant::now();
+    let restored = Orchestrator::restore(&snap, 3).unwrap();
+    let restore_ms = t0.elapsed().as_secs_f64() * 1e3;
+    println!("| snapshot of {agents} agents + {tasks} tasks | {snap_ms:.1} ms ({:.1} MB of JSON) |", snap.len() as f64 / 1e6);
+    println!("| restore of the same | {restore_ms:.1} ms |");
+    drop(restored);
+
+    let journal = o.journal_json(0).unwrap();
+    let records = journal.lines().count();
+    let t0 = Instant::now();
+    let replayed = Orchestrator::replay(&journal, None).unwrap();
+    let replay_s = t0.elapsed().as_secs_f64();
+    println!("| journal replay ({records} records) | {:.2} M records/s |", records as f64 / replay_s / 1e6);
+    drop((replayed, o, journal, snap));
+
+    let pending = 1_000_000 / scale;
+    let before = LIVE.load(Ordering::Relaxed);
+    let o = big_state(1, pending);
+    let bytes = LIVE.load(Ordering::Relaxed) - before;
+    println!("| heap for {pending} pending tasks (state + journal + queue) | {:.1} MB, {} bytes per task |", bytes as f64 / 1e6, bytes / pending);
+    drop(o);
+}
