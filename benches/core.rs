@@ -39,14 +39,26 @@ static GLOBAL: Counting = Counting;
 fn with_agents(n: usize, concurrency: Option<u32>) -> Orchestrator {
     let mut o = Orchestrator::new(1, Options::default(), 0).unwrap();
     for i in 0..n {
-        let a = o.register_agent(AgentSpec { concurrency, ..AgentSpec::new(&format!("agent-{i}")) }, 0).unwrap();
+        let a = o
+            .register_agent(
+                AgentSpec {
+                    concurrency,
+                    ..AgentSpec::new(&format!("agent-{i}"))
+                },
+                0,
+            )
+            .unwrap();
         o.start_agent(a, 0).unwrap();
     }
     o
 }
 
 fn submit(o: &mut Orchestrator, agent: &str, priority: u32) {
-    let spec = TaskSpec { agent: agent.to_owned(), priority: Some(priority), ..TaskSpec::default() };
+    let spec = TaskSpec {
+        agent: agent.to_owned(),
+        priority: Some(priority),
+        ..TaskSpec::default()
+    };
     o.submit(spec, PayloadId::NONE, PayloadId::NONE, 1).unwrap();
 }
 
@@ -59,7 +71,13 @@ fn transitions(tasks: usize) -> (f64, f64) {
     let mut done = 0;
     while done < tasks {
         let calls: Vec<u32> = std::iter::from_fn(|| o.poll_effect())
-            .filter_map(|e| if let Effect::Invoke { call, .. } = e { Some(call) } else { None })
+            .filter_map(|e| {
+                if let Effect::Invoke { call, .. } = e {
+                    Some(call)
+                } else {
+                    None
+                }
+            })
             .collect();
         for call in calls {
             o.complete(call, PayloadId::NONE, 2);
@@ -98,7 +116,10 @@ fn main() {
     let t0 = Instant::now();
     let restored = Orchestrator::restore(&snap, 3).unwrap();
     let restore_ms = t0.elapsed().as_secs_f64() * 1e3;
-    println!("| snapshot of {agents} agents + {tasks} tasks | {snap_ms:.1} ms ({:.1} MB of JSON) |", snap.len() as f64 / 1e6);
+    println!(
+        "| snapshot of {agents} agents + {tasks} tasks | {snap_ms:.1} ms ({:.1} MB of JSON) |",
+        snap.len() as f64 / 1e6
+    );
     println!("| restore of the same | {restore_ms:.1} ms |");
     drop(restored);
 
@@ -107,7 +128,10 @@ fn main() {
     let t0 = Instant::now();
     let replayed = Orchestrator::replay(&journal, None).unwrap();
     let replay_s = t0.elapsed().as_secs_f64();
-    println!("| journal replay ({records} records) | {:.2} M records/s |", records as f64 / replay_s / 1e6);
+    println!(
+        "| journal replay ({records} records) | {:.2} M records/s |",
+        records as f64 / replay_s / 1e6
+    );
     drop((replayed, o, journal, snap));
 
     let pending = 1_000_000 / scale;

@@ -128,7 +128,11 @@ export interface TaskPolicy {
 export interface OrchestratorOptions {
   /** Seeds the one PRNG (ids, jitter); an integer in 0..=2^53-1. Drawn at random when omitted. */
   seed?: number;
-  /** `"virtual"`: time only moves when every agent waits on `ctx.sleep`, straight to the next deadline. Default `"real"`. */
+    /**
+   * `"virtual"`: once nothing runnable is left (a macrotask after the last promise settled), time
+   * jumps straight to the next deadline (`ctx.sleep`, retries, timeouts, schedules). Agents that
+   * wait on real I/O belong on the real clock. Default `"real"`.
+   */
   clock?: "real" | "virtual";
   /** The virtual clock's start, in ms. Default 0. */
   startTime?: number;
@@ -260,7 +264,7 @@ export type Trigger = { at: number } | { everyMs: number } | { cron: string };
 export interface Job {
   id: string;
   trigger: Trigger;
-  task: Omit<TaskSpec, "id">;
+  task: Omit<TaskSpec, "id" | "metadata">;
   status: "active" | "paused" | "done";
   nextRun?: number | null;
   createdAt: number;
@@ -566,12 +570,20 @@ export type EventListener = (event: JournalRecord) => void;
 export interface ReplayOptions extends OrchestratorOptions {
   /** Stop after this record (time travel). */
   uptoSeq?: number;
+  /**
+   * By default a replay is a picture of the state: its timers do not fire and nothing runs by
+   * itself. `live: true` continues the run from there (fork), with `agents` and `tools`.
+   */
+  live?: boolean;
   agents?: Record<string, AgentHandler<never, unknown>>;
+  tools?: Record<string, ToolFunction<never, unknown>>;
 }
 
 export interface RestoreOptions extends OrchestratorOptions {
   /** Handlers by agent id: functions are not part of a snapshot. */
   agents?: Record<string, AgentHandler<never, unknown>>;
+  /** Tool functions by name, for tools the snapshot's registry holds. */
+  tools?: Record<string, ToolFunction<never, unknown>>;
 }
 
 /**
@@ -669,7 +681,7 @@ export class Orchestrator {
   tools(): Array<{ name: string; description: string; category: string; rateLimit?: RateLimit | null; calls: number; failures: number }>;
 
   /** Schedules a task; a slot missed while paused or down fires once. Returns the job id. */
-  schedule(trigger: Trigger, task: Omit<TaskSpec, "id">): string;
+  schedule(trigger: Trigger, task: Omit<TaskSpec, "id" | "metadata">): string;
   jobs(): Job[];
   pauseJob(id: string): void;
   resumeJob(id: string): void;
@@ -697,6 +709,6 @@ export class Orchestrator {
   snapshot(): Snapshot;
   /** Recent snapshot summaries (manual and automatic), newest first. */
   snapshots(limit?: number): SnapshotSummary[];
-  /** Stops timers and aborts calls in flight. */
+  /** Stops timers, aborts calls in flight, rejects pending waits with `closed` and frees the core; later calls throw `closed`. */
   close(): void;
 }

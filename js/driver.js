@@ -14,8 +14,9 @@ const INVOKE = 1, ABORT = 2, TASK_SETTLED = 3, WORKFLOW_SETTLED = 4, TIMER_FIRED
 const INTERNAL = Symbol("baton.internal");
 const LIMIT_KEYS = [
   "queueDepthMax", "agentsMax", "workflowTasksMax", "payloadBytesMax",
-  "snapshotsKeptMax", "historyRowsMax", "journalRowsMax",
+    "snapshotsKeptMax", "historyRowsMax", "journalRowsMax", "lateCallsMax",
 ];
+const OPTION_KEYS = new Set(["seed", "clock", "maxConcurrency", "startTime", "eventsBufferMax", "retry", "timeoutMs", "onError", ...LIMIT_KEYS]);
 const EVENTS_BUFFER_MAX_DEFAULT = 100_000;
 
 // What a closed orchestrator's methods reach: every call is a coded error.
@@ -86,13 +87,13 @@ const ERROR_CLASSES = new Set(["agent", "tool", "timeout", "validation", "permis
 export function createBaton(coreApi) {
   /** What an agent receives besides its input. Built per call, its fields computed on demand. */
   class Context {
-    #rt; #call; #task; #upstream;
-    constructor(rt, call, task, attempt) {
-      this.#rt = rt; this.#call = call; this.#task = task;
+    #rt; #call; #task; #agent; #upstream;
+    constructor(rt, call, task, agent, attempt) {
+      this.#rt = rt; this.#call = call; this.#task = task; this.#agent = agent;
       this.attempt = attempt;
     }
     get taskId() { return this.#rt.core.taskId(this.#task); }
-    get agentId() { return this.#rt.core.agentId(this.#rt.agentOfCall(this.#call)); }
+    get agentId() { return this.#rt.core.agentId(this.#agent); }
     /** Outputs of the task's dependencies, by their ids within the workflow. */
     get upstream() {
       if (this.#upstream === undefined) this.#upstream = this.#rt.upstream(this.#task);
@@ -105,15 +106,15 @@ export function createBaton(coreApi) {
         /** Records a custom event. */
     emit(topic, data) { this.#rt.emit(topic, data); }
     /** The agent's template configuration (instructions, model, temperature, tools), if any. */
-    get config() { return this.#rt.agentConfig(this.#rt.agentOfCall(this.#call)); }
+    get config() { return this.#rt.agentConfig(this.#agent); }
     /** Sends a message from this agent; returns its id. */
-    send(to, payload) { return this.#rt.send(this.#rt.agentOfCall(this.#call), to, payload); }
+    send(to, payload) { return this.#rt.send(this.#agent, to, payload); }
     /** This agent's unacknowledged messages (reading delivers them). */
-    inbox() { return this.#rt.inbox(this.#rt.agentOfCall(this.#call)); }
+    inbox() { return this.#rt.inbox(this.#agent); }
     /** Acknowledges a message. */
     ack(messageId) { this.#rt.ack(messageId); }
     /** Calls a tool granted to this agent; refused with class `permission` or `rate_limit`. */
-    callTool(name, args) { return this.#rt.callTool(this.#rt.agentOfCall(this.#call), this.#task, name, args); }
+    callTool(name, args) { return this.#rt.callTool(this.#agent, this.#task, name, args); }
   }
 
   /** The mutable machinery behind an Orchestrator. Not exported. */
@@ -140,7 +141,8 @@ export function createBaton(coreApi) {
       this.advancing = false;
       this.timer = undefined;
       this.armedFor = -1;
-      this.closed = false;
+            this.closed = false;
+      this.frozen = false;
     }
 
     now() {
@@ -164,10 +166,15 @@ export function createBaton(coreApi) {
     /** Hands the core the JSON of every value it has not seen yet (journal, snapshot, events). */
     resolvePayloads() {
       for (const id of this.core.takeUnresolved()) {
-        try {
+                try {
           this.core.resolvePayload(id, toJson(this.values[id]));
         } catch (e) {
-          this.core.resolvePayload(id, JSON.stringify({ $unrecorded: errorMessage(e) }));
+          // Too large or not JSON: the journal says so rather than failing to be written.
+          try {
+            this.core.resolvePayload(id, JSON.stringify({ $unrecorded: errorMessage(e).slice(0, 200) }));
+          } catch {
+            this.core.resolvePayload(id, "null");
+          }
         }
       }
     }
@@ -180,7 +187,8 @@ export function createBaton(coreApi) {
     }
 
     // ---- the loop: drain effects, deliver events, arm the timer ----
-    pump() {
+        pump() {
+      if (this.closed) return;
       if (this.pumping) { this.again = true; return; }
       this.pumping = true;
       try {
@@ -197,7 +205,7 @@ export function createBaton(coreApi) {
 
     drain() {
       const core = this.core;
-      for (let kind = core.poll(); kind !== 0; kind = core.poll()) {
+            for (let kind = core.poll(); kind !== 0 && !this.closed; kind = core.poll()) {
         switch (kind) {
           case INVOKE:
             this.invoke(core.effectCall(), core.effectTask(), core.effectAgent(), core.effectAttempt(), core.effectInput());
@@ -236,7 +244,7 @@ export function createBaton(coreApi) {
             this.live.set(call, { agent, task, controller: undefined, aborted: undefined });
       let result;
       try {
-        result = handler(this.value(input), new Context(this, call, task, attempt));
+        result = handler(this.value(input), new Context(this, call, task, agent, attempt));
       } catch (e) {
         this.settleError(call, e);
         return;
@@ -253,8 +261,16 @@ export function createBaton(coreApi) {
       const live = this.live.get(call);
       this.live.delete(call);
       const id = this.payload(value);
-      // Pattern tasks' answers are read by the core, which needs their JSON now.
-      if (id !== NO_PAYLOAD && live && this.core.wantsJson(live.task)) this.core.resolvePayload(id, toJson(value));
+            // Pattern tasks' answers are read by the core, which needs their JSON now.
+      if (id !== NO_PAYLOAD && live && this.core.wantsJson(live.task)) {
+        try {
+          this.core.resolvePayload(id, toJson(value));
+        } catch (e) {
+          this.core.fail(call, "validation", `the answer could not be recorded: ${errorMessage(e)}`, this.now());
+          this.pump();
+          return;
+        }
+      }
       // A stale call (cancelled, or settled already) is ignored by the core.
       if (!this.core.complete(call, id, this.now()) && id !== NO_PAYLOAD) this.values[id] = undefined;
       this.pump();
@@ -312,9 +328,15 @@ export function createBaton(coreApi) {
 
     workflowView(ix) {
       const view = JSON.parse(this.core.workflowView(ix));
+                  // `order` lists the task ids in the workflow's order, as workflowOutputs does.
       const pairs = this.core.workflowOutputs(ix);
+      const ids = view.order;
+      delete view.order;
       const outputs = {};
-      for (let i = 0; i < pairs.length; i += 2) outputs[this.core.localId(pairs[i])] = this.value(pairs[i + 1]);
+      for (let i = 0; i < ids.length; i++) {
+        const out = pairs[2 * i + 1];
+        if (out !== NO_PAYLOAD) outputs[ids[i]] = this.value(out);
+      }
       view.outputs = outputs;
       return view;
     }
@@ -394,7 +416,8 @@ export function createBaton(coreApi) {
 
     // ---- time ----
     sleep(ms) {
-      if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`sleep: ${ms} is not a non-negative number of ms`));
+            if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`sleep: ${ms} is not a non-negative number of ms`));
+      if (ms === Infinity) return new Promise(() => {}); // a hang, as a test would simulate one
       return new Promise((resolve) => {
         const id = this.core.addTimer(this.now() + Math.ceil(ms));
         this.sleepers.set(id, resolve);
@@ -402,8 +425,9 @@ export function createBaton(coreApi) {
       });
     }
 
-    arm() {
-      if (this.closed) return;
+        arm() {
+      // A replayed state is a picture: its timers fire only once it is made live.
+      if (this.closed || this.frozen) return;
       const d = this.core.nextDeadline();
       if (d < 0) return;
       if (this.virtual) {
@@ -417,7 +441,7 @@ export function createBaton(coreApi) {
         this.armedFor = -1;
         this.core.handleTimeout(Date.now());
         this.pump();
-      }, Math.max(0, d - Date.now()));
+            }, Math.min(Math.max(0, d - Date.now()), 2 ** 31 - 1)); // longer delays fire at once in JS
     }
 
     // The virtual clock: once everything runnable has run (a macrotask later, every promise
@@ -460,8 +484,8 @@ export function createBaton(coreApi) {
       if (this.listeners.size === 0) this.delivered = this.core.seq();
       const sub = this.core.subscribe(pattern);
       this.listeners.set(sub, fn);
-      return () => {
-        if (this.listeners.delete(sub)) this.core.unsubscribe(sub);
+            return () => {
+        if (this.listeners.delete(sub) && !this.closed) this.core.unsubscribe(sub);
       };
     }
 
@@ -470,8 +494,25 @@ export function createBaton(coreApi) {
       this.closed = true;
       clearTimeout(this.timer);
       for (const c of this.live.values()) c.controller?.abort(new BatonError("closed", "the orchestrator was closed"));
-      this.live.clear();
+            this.live.clear();
+      if (this.pumping) {
+        // Called from a handler or a listener inside pump(): free the core once pump() is done.
+        queueMicrotask(() => this.free());
+      } else {
+        this.free();
+      }
+      const closed = () => new BatonError("closed", "the orchestrator was closed");
+      for (const waiters of [this.taskWaiters, this.flowWaiters, this.runWaiters]) {
+        for (const list of waiters.values()) for (const resolve of list) resolve(Promise.reject(closed()));
+        waiters.clear();
+      }
+      this.sleepers.clear();
+      this.listeners.clear();
+    }
+
+    free() {
       // Give the core's memory back now rather than whenever the GC finalizes it.
+      if (this.core === CLOSED_CORE) return;
       this.core.free();
       this.core = CLOSED_CORE;
     }
@@ -479,7 +520,8 @@ export function createBaton(coreApi) {
 
   function checkOptions(options) {
     if (options === undefined) options = {};
-    if (!isObject(options)) throw invalid("options must be an object");
+        if (!isObject(options)) throw invalid("options must be an object");
+    for (const k of Object.keys(options)) if (!OPTION_KEYS.has(k)) throw invalid(`unknown option '${k}'`);
     const { seed, clock = "real", maxConcurrency, startTime = 0, eventsBufferMax = EVENTS_BUFFER_MAX_DEFAULT } = options;
     if (clock !== "real" && clock !== "virtual") throw invalid(`clock must be "real" or "virtual", got ${JSON.stringify(clock)}`);
     if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) throw invalid(`invalid seed: ${seed} is not an integer in 0..=2^53-1`);
@@ -497,6 +539,46 @@ export function createBaton(coreApi) {
       core[k] = options[k];
     }
     return { seed, clock, startTime, eventsBufferMax, core };
+  }
+
+    const PLAIN_SPEC_KEYS = new Set(["id", "name", "tasks", "failurePolicy"]);
+  const PLAIN_TASK_KEYS = new Set(["id", "agent", "input", "metadata", "dependsOn", "priority"]);
+
+  // A workflow whose tasks have only an id, an agent, an input, a priority and dependencies goes to
+  // the core as arrays of integers instead of JSON. Anything else, or anything wrong, takes the
+  // JSON path, whose errors name the culprit.
+  function plainWorkflow(rt, spec) {
+    for (const k in spec) if (!PLAIN_SPEC_KEYS.has(k)) return undefined;
+    const n = spec.tasks.length;
+    if (n === 0) return undefined;
+    const index = new Map();
+    const agents = new Uint32Array(n);
+    const priorities = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = spec.tasks[i];
+      if (!isObject(t) || typeof t.id !== "string" || typeof t.agent !== "string" || index.has(t.id) || t.id.includes("\n")) return undefined;
+      for (const k in t) if (!PLAIN_TASK_KEYS.has(k)) return undefined;
+      const ix = rt.agentIx.get(t.agent);
+      if (ix === undefined) return undefined;
+      const p = t.priority;
+      if (p !== undefined && !(Number.isInteger(p) && p >= 1 && p <= 255)) return undefined;
+      if (t.dependsOn !== undefined && !Array.isArray(t.dependsOn)) return undefined;
+      index.set(t.id, i);
+      agents[i] = ix;
+      priorities[i] = p ?? 0;
+    }
+    const offsets = new Uint32Array(n + 1);
+    const deps = [];
+    for (let i = 0; i < n; i++) {
+      for (const d of spec.tasks[i].dependsOn ?? []) {
+        const j = index.get(d);
+        if (j === undefined) return undefined;
+        deps.push(j);
+      }
+      offsets[i + 1] = deps.length;
+    }
+    const { tasks, ...header } = spec;
+    return { header: specJson(header, "workflow"), ids: [...index.keys()].join("\n"), agents, priorities, offsets, deps: Uint32Array.from(deps) };
   }
 
   function checkHandler(id, handler) {
@@ -523,11 +605,17 @@ export function createBaton(coreApi) {
       this.#rt = new Runtime(core, o.clock, now, o.eventsBufferMax);
     }
 
-    static #wrap(core, options, agents) {
+            static #wrap(core, options, agents, tools, frozen, live = false) {
       const o = checkOptions(options);
       if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
+      if (tools !== undefined && !isObject(tools)) throw invalid("tools must be an object of functions by tool name");
       const start = o.clock === "virtual" ? Math.max(o.startTime, core.now()) : Date.now();
       const rt = new Runtime(core, o.clock, start, o.eventsBufferMax);
+      rt.frozen = frozen;
+      for (const [name, fn] of Object.entries(tools ?? {})) {
+        if (typeof fn !== "function") throw invalid(`tools.${name} must be a function`);
+        rt.tools.set(name, fn);
+      }
       for (let i = 0; i < core.agentCount(); i++) rt.agentIx.set(core.agentId(i), i);
       for (const [id, handler] of Object.entries(agents ?? {})) {
         checkHandler(id, handler);
@@ -535,8 +623,9 @@ export function createBaton(coreApi) {
         if (ix === undefined) throw new BatonError("unknown_agent", `unknown agent '${id}' in agents`);
         rt.handlers[ix] = handler;
       }
-      const orch = new Orchestrator({ [INTERNAL]: rt });
+            const orch = new Orchestrator({ [INTERNAL]: rt });
       rt.delivered = core.seq();
+      if (live) core.reissueInFlight(rt.now());
       rt.pump();
       return orch;
     }
@@ -547,12 +636,12 @@ export function createBaton(coreApi) {
      */
     static restore(snapshot, options = {}) {
       if (!isObject(options)) throw invalid("options must be an object");
-      const { agents, ...rest } = options;
+            const { agents, tools, ...rest } = options;
       const text = typeof snapshot === "string" ? snapshot : JSON.stringify(snapshot);
       if (typeof text !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
       const probe = checkOptions(rest);
       const now = probe.clock === "virtual" ? probe.startTime : Date.now();
-      return Orchestrator.#wrap(coreApi.restore(text, now), rest, agents);
+      return Orchestrator.#wrap(coreApi.restore(text, now), rest, agents, tools, false);
     }
 
     /**
@@ -576,10 +665,11 @@ export function createBaton(coreApi) {
      */
     static replay(journal, options = {}) {
       if (!isObject(options)) throw invalid("options must be an object");
-      const { agents, uptoSeq, ...rest } = options;
+            const { agents, tools, uptoSeq, live = false, ...rest } = options;
       const text = journalText(journal);
       if (uptoSeq !== undefined && !(Number.isSafeInteger(uptoSeq) && uptoSeq >= 1)) throw invalid(`invalid uptoSeq: ${uptoSeq}`);
-      return Orchestrator.#wrap(coreApi.replay(text, uptoSeq), { clock: "virtual", ...rest }, agents);
+      if (typeof live !== "boolean") throw invalid("live must be a boolean");
+            return Orchestrator.#wrap(coreApi.replay(text, uptoSeq), { clock: "virtual", ...rest }, agents, tools, !live, live);
     }
 
     // ---- agents ----
@@ -725,10 +815,22 @@ export function createBaton(coreApi) {
 
     // ---- workflows ----
 
-    /** Validates and submits a workflow; returns its id. Nothing is stored if it is invalid. */
+        /** Validates and submits a workflow; returns its id. Nothing is stored if it is invalid. */
     submitWorkflow(spec) {
       if (!isObject(spec) || !Array.isArray(spec.tasks)) throw invalid("a workflow needs { tasks: [...], dependencies?, failurePolicy?, id?, name? }");
       const rt = this.#rt;
+      const plain = plainWorkflow(rt, spec);
+      if (plain) {
+        const { header, ids, agents, priorities, offsets, deps } = plain;
+        const payloads = new Uint32Array(spec.tasks.length * 2);
+        spec.tasks.forEach((t, i) => {
+          payloads[2 * i] = rt.payload(t.input);
+          payloads[2 * i + 1] = rt.payload(t.metadata);
+        });
+        const ix = rt.core.submitWorkflowPlain(header, ids, agents, priorities, offsets, deps, payloads, rt.now());
+        rt.pump();
+        return rt.core.workflowId(ix);
+      }
       const payloads = new Uint32Array(spec.tasks.length * 2);
       const light = spec.tasks.map((t, i) => {
         if (!isObject(t)) throw invalid(`workflow task #${i} must be an object`);
@@ -738,9 +840,9 @@ export function createBaton(coreApi) {
         return rest;
       });
       const { tasks, ...rest } = spec;
-      const ix = rt.core.submitWorkflow(specJson({ ...rest, tasks: light }, "workflow"), payloads, rt.now());
+            const ix = rt.core.submitWorkflow(specJson({ ...rest, tasks: light }, "workflow"), payloads, rt.now());
       rt.pump();
-      return JSON.parse(rt.core.workflowView(ix)).id;
+      return rt.core.workflowId(ix);
     }
 
         /**

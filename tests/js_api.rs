@@ -118,6 +118,8 @@ scenarios! {
     events_reach_listeners_and_iterators => "eventsReachListenersAndIterators",
     snapshot_restore_and_replay => "snapshotRestoreAndReplay",
     bad_input_is_a_coded_error_and_changes_nothing => "badInputIsACodedErrorAndChangesNothing",
+    replay_is_a_picture_until_made_live => "replayIsAPictureUntilMadeLive",
+    close_rejects_pending_waits => "closeRejectsPendingWaits",
 }
 
 scenarios! {
@@ -152,4 +154,5 @@ scenarios! {
     messages_between_agents => "messagesBetweenAgents",
     tools_with_grants_and_rate_limits => "toolsWithGrantsAndRateLimits",
     bad_model_input_is_a_coded_error_and_changes_nothing => "badModelInputIsACodedErrorAndChangesNothing",
+    a_one_off_job_in_the_past_fires_now => "aOneOffJobInThePastFiresNow",
 }

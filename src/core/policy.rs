@@ -323,7 +323,7 @@ impl RateLimit {
         let refill = now
             .saturating_sub(at)
             .saturating_mul(self.per_minute as u64)
-            * MILLI
+            .saturating_mul(MILLI)
             / MINUTE_MS;
         level_milli
             .saturating_add(refill)

@@ -64,8 +64,17 @@ impl Trigger {
                 "give exactly one of at, everyMs or cron",
             ));
         }
-        if self.every_ms == Some(0) {
-            return Err(Error::invalid("everyMs", "must be at least 1"));
+        if self
+            .every_ms
+            .is_some_and(|e| e == 0 || e > crate::core::policy::DELAY_MS_MAX)
+        {
+            return Err(Error::invalid(
+                "everyMs",
+                format!(
+                    "must be 1 to {} (a year)",
+                    crate::core::policy::DELAY_MS_MAX
+                ),
+            ));
         }
         if let Some(c) = &self.cron {
             parse_cron(c)?;
@@ -80,7 +89,7 @@ impl Trigger {
         }
         if let Some(every) = self.every_ms {
             if after < anchor {
-                return Some(anchor + every);
+                return anchor.checked_add(every);
             }
             let k = (after - anchor) / every + 1;
             return anchor.checked_add(k.checked_mul(every)?);

@@ -176,7 +176,11 @@ pub struct WorkflowView {
     pub name: Option<String>,
     pub status: WorkflowStatus,
     pub failure_policy: FailurePolicy,
-    pub tasks: BTreeMap<String, WorkflowTaskView>,
+    /// By task id within the workflow.
+    #[serde(serialize_with = "ordered_map")]
+    pub tasks: Vec<(String, WorkflowTaskView)>,
+    /// The task ids in the workflow's order (a JS object would put integer-like keys first).
+    pub order: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_task: Option<String>,
     pub submitted_at: u64,
@@ -199,7 +203,9 @@ pub fn workflow_view(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowView
             (local, view)
         })
         .collect();
+    let order = wf.local_ids.iter().map(|l| l.to_string()).collect();
     WorkflowView {
+        order,
         id: wf.id.clone(),
         name: wf.name.clone(),
         status: wf.status,
@@ -209,4 +215,16 @@ pub fn workflow_view(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowView
         submitted_at: wf.submitted_at,
         finished_at: wf.finished_at,
     }
+}
+
+fn ordered_map<S: serde::Serializer>(
+    entries: &[(String, WorkflowTaskView)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(entries.len()))?;
+    for (k, v) in entries {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
 }

@@ -300,7 +300,7 @@ pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Vec<
 }
 
 /// A cycle in the dependency graph, as a path that ends where it starts, if there is one.
-fn find_cycle(deps: &[Vec<u32>]) -> Option<Vec<u32>> {
+pub(crate) fn find_cycle(deps: &[Vec<u32>]) -> Option<Vec<u32>> {
     // Kahn's algorithm drops everything that is not on or behind a cycle.
     let n = deps.len();
     let mut indegree: Vec<u32> = deps.iter().map(|d| d.len() as u32).collect();

@@ -76,6 +76,12 @@ impl Core {
         Ok(to_json(&crate::core::verify::verify_replay(journal).js()?))
     }
 
+    /// Makes a replayed state run on: calls that were in flight are issued again.
+    #[wasm_bindgen(js_name = reissueInFlight)]
+    pub fn reissue_in_flight(&mut self, now: f64) {
+        self.inner.reissue_in_flight(ms(now));
+    }
+
     pub fn seed(&self) -> f64 {
         self.inner.state().seed as f64
     }

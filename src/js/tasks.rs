@@ -222,10 +222,67 @@ impl Core {
             .index())
     }
 
+    /// The hot path for plain workflows (see `Orchestrator::submit_workflow_plain`): `header` is
+    /// JSON `{ id?, name?, failurePolicy? }`, `ids` the task ids joined by `\n`.
+    #[wasm_bindgen(js_name = submitWorkflowPlain)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_workflow_plain(
+        &mut self,
+        header: &str,
+        ids: &str,
+        agents: Vec<u32>,
+        priorities: Vec<u32>,
+        dep_offsets: Vec<u32>,
+        deps: Vec<u32>,
+        payloads: Vec<u32>,
+        now: f64,
+    ) -> JsResult<u32> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Header {
+            #[serde(default)]
+            id: Option<String>,
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            failure_policy: crate::core::workflow::FailurePolicy,
+        }
+        let h: Header = parse("workflow", header)?;
+        if payloads.len() != agents.len() * 2 {
+            return Err(coded(
+                "invalid_argument",
+                "payloads must hold [input, metadata] for each task",
+            ));
+        }
+        let pairs: Vec<_> = payloads
+            .chunks(2)
+            .map(|p| (PayloadId(p[0]), PayloadId(p[1])))
+            .collect();
+        let w = self.inner.submit_workflow_plain(
+            h.id,
+            h.name,
+            h.failure_policy,
+            ids,
+            &agents,
+            &priorities,
+            &dep_offsets,
+            &deps,
+            &pairs,
+            ms(now),
+        );
+        Ok(w.js()?.index())
+    }
+
     #[wasm_bindgen(js_name = cancelWorkflow)]
     pub fn cancel_workflow(&mut self, ix: u32, reason: &str, now: f64) -> JsResult<()> {
         let w = self.workflow_at(ix)?;
         self.inner.cancel_workflow(w, reason, ms(now)).js()
+    }
+
+    #[wasm_bindgen(js_name = workflowId)]
+    pub fn workflow_id(&self, ix: u32) -> JsResult<String> {
+        let w = self.workflow_at(ix)?;
+        Ok(self.inner.state().workflows[w.index() as usize].id.clone())
     }
 
     #[wasm_bindgen(js_name = workflowIx)]

@@ -243,3 +243,13 @@ export async function badModelInputIsACodedErrorAndChangesNothing({ Orchestrator
   await rejectsCode(orch.runPattern({ kind: "juggling" }), "invalid_argument", "unknown pattern");
   eq(orch.journalText(), before, "nothing changed");
 }
+
+export async function aOneOffJobInThePastFiresNow({ Orchestrator }) {
+  const orch = new Orchestrator({ seed: 56, clock: "virtual", startTime: 5_000 });
+  orch.registerAgent({ id: "r", handler: async () => orch.now() });
+  orch.startAgent("r");
+  const fired = new Promise((resolve) => orch.on("task.completed", (e) => resolve(e.data.output)));
+  orch.schedule({ at: 0 }, { agent: "r" });
+  eq(await fired, 5_000, "at now, not never");
+  eq(orch.jobs()[0].status, "done", "a one-off job is done");
+}

@@ -247,3 +247,31 @@ export async function badInputIsACodedErrorAndChangesNothing({ Orchestrator, Bat
   assert(e instanceof BatonError, "errors from the core are BatonErrors");
   eq(orch.journalText(), before, "nothing changed");
 }
+
+export async function replayIsAPictureUntilMadeLive({ Orchestrator }) {
+  const orch = new Orchestrator({ seed: 12, clock: "virtual" });
+  let calls = 0;
+    orch.registerAgent({ id: "a", handler: async (_i, ctx) => { calls++; await ctx.sleep(Infinity); } });
+  orch.startAgent("a");
+  const id = orch.submit({ agent: "a" });
+  await new Promise((r) => setTimeout(r, 1));
+  const journal = orch.journal();
+  const picture = Orchestrator.replay(journal, { agents: { a: async () => "again" } });
+  await new Promise((r) => setTimeout(r, 5));
+  eq([picture.status(id), calls], ["Running", 1], "a replay runs nothing by itself");
+  const fork = Orchestrator.replay(journal, { live: true, agents: { a: async () => "forked" } });
+  const t = await fork.wait(id);
+    eq([t.status, t.output, t.attempts], ["Completed", "forked", 2], "live: the run goes on from there");
+  orch.close();
+  throwsCode(() => orch.submit({ agent: "a" }), "closed", "closed", "a closed orchestrator");
+  throwsCode(() => new Orchestrator({ sede: 1 }), "invalid_argument", "sede", "a misspelt option");
+}
+
+export async function closeRejectsPendingWaits({ Orchestrator }) {
+  const orch = new Orchestrator({ seed: 13, clock: "virtual" });
+  orch.registerAgent({ id: "h", handler: () => new Promise(() => {}) });
+  orch.startAgent("h");
+  const pending = orch.wait(orch.submit({ agent: "h" }));
+  orch.close();
+  await rejectsCode(pending, "closed", "a pending wait");
+}

@@ -464,7 +464,7 @@ impl Orchestrator {
 
     /// After a restart, the calls that were in flight have no one to answer them: each goes back
     /// to the queue (`task.requeued`) and is issued again with the next attempt number.
-    pub(crate) fn reissue_in_flight(&mut self, now: u64) {
+    pub fn reissue_in_flight(&mut self, now: u64) {
         let in_flight: Vec<TaskIx> = self.state.derived.calls.values().copied().collect();
         for t in in_flight {
             let reason = "restored while running".into();

@@ -20,8 +20,17 @@ impl Orchestrator {
         }
         for a in spec.agents() {
             check_id("agent id", a)?;
-            self.agent(a)?;
+            let ix = self.agent(a)?;
+            let status = self.state.status_of(ix);
+            if status == crate::core::agent::AgentStatus::Terminated {
+                return Err(Error::AgentUnavailable {
+                    agent: a.to_owned(),
+                    status,
+                });
+            }
         }
+        // The first step's tasks must fit: a refused start changes nothing.
+        self.check_queue_room(spec.agents().len() as u64)?;
         let ix = self.state.runs.len() as u32;
         self.emit(
             now,

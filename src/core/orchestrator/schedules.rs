@@ -40,7 +40,11 @@ impl Orchestrator {
         }
         self.check_live()?;
         let ix = self.state.jobs.len();
-        let next_run = trigger.next_after(now.saturating_sub(1), now);
+        // A one-off job at or before now fires now; recurring ones at their first slot.
+        let next_run = match trigger.at {
+            Some(at) => Some(at.max(now)),
+            None => trigger.next_after(now, now),
+        };
         let job = Job {
             id: job_id(ix),
             trigger,

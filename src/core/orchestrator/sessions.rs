@@ -30,6 +30,33 @@ impl Orchestrator {
             .ok_or_else(|| Error::NoCapableAgent(capability.to_owned()))
     }
 
+    /// Routing that also counts `extra` tasks per agent (assigned but not yet queued).
+    pub(super) fn route_with(
+        &self,
+        capability: &str,
+        extra: &std::collections::BTreeMap<AgentIx, u64>,
+    ) -> Option<AgentIx> {
+        let s = &self.state;
+        s.agents
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (AgentIx(i as u32), a))
+            .filter(|(_, a)| {
+                a.status == AgentStatus::Running
+                    && a.breaker.state != BreakerState::Open
+                    && a.capabilities.iter().any(|c| c == capability)
+            })
+            .min_by_key(|(ix, a)| {
+                (
+                    a.running as u64
+                        + s.queue().agent_len(*ix) as u64
+                        + extra.get(ix).copied().unwrap_or(0),
+                    *ix,
+                )
+            })
+            .map(|(ix, _)| ix)
+    }
+
     pub(super) fn route_excluding(
         &self,
         capability: &str,

@@ -308,8 +308,10 @@ impl Orchestrator {
         let mut n = 0;
         for t in waiting {
             if !self.state.task(t).status.is_terminal() {
+                // As `cancel_task` does, so the journal replays as the same cancels one by one.
                 self.cancel_one(t, reason, false, now);
                 self.after_task_end(t, now);
+                self.dispatch(now);
                 n += 1;
             }
         }

@@ -57,6 +57,7 @@ impl Orchestrator {
             check_id("session", s)?;
         }
         let mut tasks = Vec::with_capacity(spec.tasks.len());
+        let mut assigned = std::collections::BTreeMap::new();
         for ((t, d), &(input, metadata)) in spec.tasks.into_iter().zip(deps).zip(payloads) {
             let agent = match (&t.capability, t.agent.is_empty()) {
                 (Some(_), false) => {
@@ -65,7 +66,14 @@ impl Orchestrator {
                         format!("task '{}': give an agent or a capability, not both", t.id),
                     ))
                 }
-                (Some(cap), true) => self.route(cap)?,
+                (Some(cap), true) => {
+                    // Count the tasks this workflow already gave each agent, so they spread.
+                    let a = self
+                        .route_with(cap, &assigned)
+                        .ok_or_else(|| Error::NoCapableAgent(cap.clone()))?;
+                    *assigned.entry(a).or_insert(0) += 1;
+                    a
+                }
                 (None, true) => {
                     return Err(Error::invalid(
                         "tasks",
@@ -149,6 +157,152 @@ impl Orchestrator {
         }
     }
 
+    /// The hot path for plain workflows (tasks with an id, an agent, maybe a priority and
+    /// dependencies, nothing else): the same validation and events as [`Self::submit_workflow`],
+    /// from indices instead of JSON. `ids` are the task ids joined by `\n`; `deps` holds each
+    /// task's dependencies (indices) from `dep_offsets[i]` to `dep_offsets[i + 1]`; a priority of
+    /// 0 is the default.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_workflow_plain(
+        &mut self,
+        id: Option<String>,
+        name: Option<String>,
+        policy: crate::core::workflow::FailurePolicy,
+        ids: &str,
+        agents: &[u32],
+        priorities: &[u32],
+        dep_offsets: &[u32],
+        deps: &[u32],
+        payloads: &[(PayloadId, PayloadId)],
+        now: u64,
+    ) -> Result<WorkflowIx> {
+        self.check_live()?;
+        let n = agents.len();
+        let shape_ok = priorities.len() == n && payloads.len() == n && dep_offsets.len() == n + 1;
+        let offsets_ok = shape_ok
+            && dep_offsets.windows(2).all(|w| w[0] <= w[1])
+            && dep_offsets[n] as usize == deps.len();
+        if !offsets_ok {
+            return Err(Error::invalid(
+                "workflow",
+                "the arrays of a plain workflow do not line up",
+            ));
+        }
+        let id = match id {
+            Some(id) => {
+                check_id("workflow id", &id)?;
+                if self.state.workflow_ix(&id).is_some() {
+                    return Err(Error::DuplicateId {
+                        kind: "workflow",
+                        id,
+                    });
+                }
+                id
+            }
+            None => self.fresh_workflow_id(),
+        };
+        let max = self.state.options.workflow_tasks_max;
+        if n as u64 > max as u64 {
+            return Err(Error::LimitReached {
+                limit: "workflowTasksMax",
+                value: max as u64,
+            });
+        }
+        if n == 0 {
+            return Err(Error::invalid(
+                "tasks",
+                format!("workflow '{id}' has no tasks"),
+            ));
+        }
+        let names: Vec<&str> = ids.split('\n').collect();
+        if names.len() != n {
+            return Err(Error::invalid("workflow", "one task id per agent"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for t in &names {
+            check_id("task id", t)?;
+            if !seen.insert(*t) {
+                return Err(Error::DuplicateId {
+                    kind: "task",
+                    id: format!("{id}/{t}"),
+                });
+            }
+        }
+        let mut dep_lists = Vec::with_capacity(n);
+        for i in 0..n {
+            let given = &deps[dep_offsets[i] as usize..dep_offsets[i + 1] as usize];
+            if let Some(&bad) = given.iter().find(|&&d| d as usize >= n) {
+                return Err(Error::invalid(
+                    "workflow",
+                    format!("task '{}' depends on task #{bad}, out of range", names[i]),
+                ));
+            }
+            // First occurrence order, as the JSON path keeps it.
+            let mut ds: Vec<u32> = Vec::with_capacity(given.len());
+            for &d in given {
+                if !ds.contains(&d) {
+                    ds.push(d);
+                }
+            }
+            dep_lists.push(ds);
+        }
+        if let Some(cycle) = crate::core::workflow::find_cycle(&dep_lists) {
+            return Err(Error::Cycle {
+                workflow: id,
+                cycle: cycle
+                    .into_iter()
+                    .map(|i| names[i as usize].to_owned())
+                    .collect(),
+            });
+        }
+        let mut tasks = Vec::with_capacity(n);
+        for (i, ds) in dep_lists.into_iter().enumerate() {
+            let agent = crate::core::ids::AgentIx(agents[i]);
+            if agents[i] as usize >= self.state.agents.len() {
+                return Err(Error::UnknownAgent(format!("#{}", agents[i])));
+            }
+            let status = self.state.status_of(agent);
+            if status == AgentStatus::Terminated {
+                return Err(Error::AgentUnavailable {
+                    agent: self.state.agent(agent).id.clone(),
+                    status,
+                });
+            }
+            let priority = validate_priority((priorities[i] != 0).then_some(priorities[i]))?;
+            let (input, metadata) = payloads[i];
+            tasks.push(WorkflowTask {
+                id: names[i].to_owned(),
+                agent: AgentRef(agent),
+                name: None,
+                priority,
+                input,
+                metadata,
+                depends_on: ds,
+                capability: None,
+                policy: None,
+            });
+        }
+        self.check_queue_room(tasks.len() as u64)?;
+        let w = WorkflowIx(self.state.workflows.len() as u32);
+        let nw = NewWorkflow {
+            id,
+            name,
+            policy,
+            width: None,
+            session: None,
+            tasks,
+        };
+        self.emit(
+            now,
+            Event::WorkflowSubmitted {
+                workflow: Box::new(nw),
+            },
+        );
+        self.admit(w, now);
+        self.dispatch(now);
+        Ok(w)
+    }
+
     fn fresh_workflow_id(&self) -> String {
         let mut n = self.state.workflows.len() + 1;
         loop {
@@ -175,8 +329,11 @@ impl Orchestrator {
             .collect();
         for t in open {
             if !self.state.task(t).status.is_terminal() {
+                // One cancel at a time, each followed by dispatch, exactly as `cancel_task`: a
+                // journal of this replays (and verifies) as the same cancels one by one.
                 self.cancel_one(t, reason, false, now);
                 self.after_task_end(t, now);
+                self.dispatch(now);
             }
         }
         self.dispatch(now);
