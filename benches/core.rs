@@ -64,9 +64,11 @@ fn submit(o: &mut Orchestrator, agent: &str, priority: u32) {
 
 fn transitions(tasks: usize) -> (f64, f64) {
     let mut o = with_agents(1, Some(16));
+    let agent = o.agent("agent-0").unwrap();
     let t0 = Instant::now();
     for i in 0..tasks {
-        submit(&mut o, "agent-0", 1 + (i % 9) as u32);
+        o.submit_to(agent, Some(1 + (i % 9) as u32), PayloadId::NONE, 1)
+            .unwrap();
     }
     let mut done = 0;
     while done < tasks {

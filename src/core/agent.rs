@@ -178,26 +178,35 @@ impl AgentSpec {
 pub struct Agent {
     pub id: String,
     pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_errors: Option<u32>,
     pub status: AgentStatus,
     pub history: Vec<Transition>,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub error_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Calls in flight: recounted from the tasks on restore, so never written.
+    #[serde(skip)]
     pub running: u32,
+    #[serde(default, skip_serializing_if = "is_zero64")]
     pub completed: u64,
+    #[serde(default, skip_serializing_if = "is_zero64")]
     pub failed: u64,
     pub registered_at: u64,
     #[serde(default, skip_serializing_if = "Policy::is_empty")]
     pub policy: Policy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker_config: Option<BreakerConfig>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Breaker::is_default")]
     pub breaker: Breaker,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Bucket::is_default")]
     pub bucket: Bucket,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
@@ -296,4 +305,12 @@ mod tests {
         assert_eq!(AgentStatus::parse("paused"), Some(Paused));
         assert_eq!(AgentStatus::parse("nope"), None);
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero64(n: &u64) -> bool {
+    *n == 0
 }

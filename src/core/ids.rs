@@ -51,6 +51,11 @@ impl PayloadId {
     pub fn is_none(self) -> bool {
         self == PayloadId::NONE
     }
+
+    /// For `skip_serializing_if`.
+    pub fn is_none_ref(&self) -> bool {
+        self.is_none()
+    }
 }
 
 /// The longest id Baton accepts, in bytes.

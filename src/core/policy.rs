@@ -341,6 +341,18 @@ impl RateLimit {
     }
 }
 
+impl Breaker {
+    pub fn is_default(&self) -> bool {
+        *self == Breaker::default()
+    }
+}
+
+impl Bucket {
+    pub fn is_default(&self) -> bool {
+        *self == Bucket::default()
+    }
+}
+
 /// A bucket's state, kept on the agent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

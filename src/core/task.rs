@@ -161,14 +161,20 @@ pub struct Task {
     pub name: Option<Box<str>>,
     pub priority: u8,
     pub status: TaskStatus,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub manual: bool,
+    #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
     pub input: PayloadId,
+    #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
     pub metadata: PayloadId,
+    #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
     pub output: PayloadId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Box<TaskError>>,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u32,
     /// The call id of the attempt in flight (0 when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub call: u32,
     pub created_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,12 +184,13 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WorkflowIx>,
     /// Dependencies not yet completed.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub waiting_on: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Box<Policy>>,
     /// Attempts that failed (a call lost to a crash and issued again is not one): the retry
     /// budget counts these, so a crash never costs a task its last try.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub failures: u32,
     /// While `Retrying`: when the next attempt is queued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -296,4 +303,16 @@ mod tests {
         assert!(validate_priority(Some(0)).is_err());
         assert!(validate_priority(Some(256)).is_err());
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn no_payload() -> PayloadId {
+    PayloadId::NONE
 }

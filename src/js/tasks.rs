@@ -43,16 +43,11 @@ impl Core {
     /// The hot path: submits a task by agent index and priority (0 for the default), with no JSON.
     #[wasm_bindgen(js_name = submitTo)]
     pub fn submit_to(&mut self, agent: u32, priority: u32, input: u32, now: f64) -> JsResult<u32> {
-        let id = self.agent_id(agent)?;
         let priority = (priority != 0).then_some(priority);
-        let spec = TaskSpec {
-            agent: id,
-            priority,
-            ..TaskSpec::default()
-        };
+        let agent = crate::core::ids::AgentIx(agent);
         Ok(self
             .inner
-            .submit(spec, PayloadId(input), PayloadId::NONE, ms(now))
+            .submit_to(agent, priority, PayloadId(input), ms(now))
             .js()?
             .index())
     }

@@ -45,6 +45,45 @@ impl Orchestrator {
         Ok(ix)
     }
 
+    /// The hot path: a task for an agent by index, with a priority (`None`: the default) and an
+    /// input, and nothing else: no strings, no JSON.
+    pub fn submit_to(
+        &mut self,
+        agent: AgentIx,
+        priority: Option<u32>,
+        input: PayloadId,
+        now: u64,
+    ) -> Result<TaskIx> {
+        self.check_live()?;
+        if agent.usize() >= self.state.agents.len() {
+            return Err(Error::UnknownAgent(format!("#{}", agent.index())));
+        }
+        let status = self.state.status_of(agent);
+        if status == AgentStatus::Terminated {
+            return Err(Error::AgentUnavailable {
+                agent: self.state.agent(agent).id.clone(),
+                status,
+            });
+        }
+        let priority = validate_priority(priority)?;
+        self.check_queue_room(1)?;
+        let spec = TaskSpec::default();
+        let ix = self.create(
+            None,
+            agent,
+            &spec,
+            priority,
+            input,
+            PayloadId::NONE,
+            false,
+            TaskExtra::default(),
+            now,
+        );
+        self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
+        self.dispatch(now);
+        Ok(ix)
+    }
+
     /// The first seed's manual style: a `Pending` task that the caller runs and reports itself.
     pub fn create_task(&mut self, spec: TaskSpec, metadata: PayloadId, now: u64) -> Result<TaskIx> {
         let (agent, custom_id, priority) = self.check_new_task(&spec)?;
