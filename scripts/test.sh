@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the native core, the built package's types, the wasm-bindgen-test suite in Node
-# and in headless Chrome, and the package as a user installs it (README examples, examples/).
+# and in headless Chrome, the package as a user installs it (README examples, examples/), and
+# the benchmark harness in its verify-only mode.
 # Installs what it needs first (scripts/install.sh). Ends with one line: "N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,7 @@ step "types: tsc over the package's .d.ts" 0 bash -c '
 step "wasm-bindgen-test: Node" 42 wasm-pack test --node -- --test js_api
 step "wasm-bindgen-test: headless Chrome" 42 env WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- --test js_api
 step "node --test: the package as a user installs it, README examples, examples/" 13 node --test tests/node/
+step "bench: the peers' harness with Baton, --verify-only (correctness, not timing)" 0 bash bench/run.sh --verify-only
 
 rm -rf "$logs"
 echo
