@@ -194,6 +194,22 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// A task's own policy from its spec's fields; `None` when it sets nothing.
+    pub fn of_task(
+        retry: &Option<RetryPolicy>,
+        timeout_ms: Option<u64>,
+        on_error: &ErrorPolicy,
+        fallback: &Option<Fallback>,
+    ) -> Option<Box<Policy>> {
+        let p = Policy {
+            retry: retry.clone(),
+            timeout_ms,
+            on_error: on_error.clone(),
+            fallback: fallback.clone(),
+        };
+        (!p.is_empty()).then(|| Box::new(p))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.retry.is_none()
             && self.timeout_ms.is_none()

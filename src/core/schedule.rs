@@ -8,7 +8,7 @@ use crate::core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Trigger {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,15 +169,5 @@ mod tests {
             .next_after(10, 0),
             None
         );
-    }
-}
-
-impl Default for Trigger {
-    fn default() -> Trigger {
-        Trigger {
-            at: None,
-            every_ms: None,
-            cron: None,
-        }
     }
 }

@@ -57,13 +57,7 @@ pub struct WorkflowTaskSpec {
 
 impl WorkflowTaskSpec {
     pub(crate) fn policy(&self) -> Option<Box<Policy>> {
-        let p = Policy {
-            retry: self.retry.clone(),
-            timeout_ms: self.timeout_ms,
-            on_error: self.on_error.clone(),
-            fallback: self.fallback.clone(),
-        };
-        (!p.is_empty()).then(|| Box::new(p))
+        Policy::of_task(&self.retry, self.timeout_ms, &self.on_error, &self.fallback)
     }
 }
 

@@ -69,23 +69,7 @@ impl Orchestrator {
             return ok.then_some(ix);
         }
         let cap = f.capability.as_deref()?;
-        self.state
-            .agents
-            .iter()
-            .enumerate()
-            .filter(|(i, a)| {
-                *i as u32 != current.index()
-                    && a.status == AgentStatus::Running
-                    && a.breaker.state != BreakerState::Open
-                    && a.capabilities.iter().any(|c| c == cap)
-            })
-            .min_by_key(|(i, a)| {
-                (
-                    a.running as u64 + self.state.queue().agent_len(AgentIx(*i as u32)) as u64,
-                    *i,
-                )
-            })
-            .map(|(i, _)| AgentIx(i as u32))
+        self.route_by(cap, Some(current), &std::collections::BTreeMap::new())
     }
 
     // ---- failures ----------------------------------------------------------------------------

@@ -5,8 +5,7 @@ use super::{Effect, Orchestrator};
 use crate::core::event::{Event, TaskExtra};
 use crate::core::ids::{check_id, PayloadId, TaskIx};
 use crate::core::pattern::{check_answer, parse_run_id, run_id, text_of, PatternSpec, RunStatus};
-use crate::core::task::{TaskSpec, TaskStatus};
-use crate::core::wire::TaskRef;
+use crate::core::task::TaskStatus;
 use crate::core::{Error, Result};
 use serde_json::{json, Value};
 
@@ -437,30 +436,18 @@ impl Orchestrator {
         input: Value,
         now: u64,
     ) -> Result<()> {
-        let spec = TaskSpec {
-            agent: agent.to_owned(),
-            name: Some(format!("{} {role}", run_id(run))),
-            ..TaskSpec::default()
-        };
-        let (agent_ix, custom_id, priority) = self.check_new_task(&spec)?;
-        let input = self.payloads.get_mut().alloc_json(&input.to_string())?;
         let extra = TaskExtra {
             run: Some(run),
             role: Some(role.into()),
             ..TaskExtra::default()
         };
-        let ix = self.create(
-            custom_id,
-            agent_ix,
-            &spec,
-            priority,
-            input,
-            PayloadId::NONE,
-            false,
+        self.submit_internal(
+            agent,
+            format!("{} {role}", run_id(run)),
+            &input.to_string(),
             extra,
             now,
-        );
-        self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
+        )?;
         Ok(())
     }
 

@@ -2,15 +2,14 @@
 
 use super::Orchestrator;
 use crate::core::agent::AgentStatus;
-use crate::core::event::{Event, TaskExtra};
+use crate::core::event::TaskExtra;
 use crate::core::ids::{AgentIx, PayloadId, TaskIx};
 use crate::core::policy::BreakerState;
 use crate::core::session::{contract_hash, verify_chain, ContractView};
-use crate::core::task::TaskSpec;
-use crate::core::wire::TaskRef;
 use crate::core::{Error, Result};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 
 /// What `verify_contracts` finds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,41 +25,17 @@ impl Orchestrator {
     /// The least-loaded running agent with `capability` (load: calls running plus tasks queued),
     /// ties broken by registration order.
     pub fn route(&self, capability: &str) -> Result<AgentIx> {
-        self.route_excluding(capability, None)
+        self.route_by(capability, None, &BTreeMap::new())
             .ok_or_else(|| Error::NoCapableAgent(capability.to_owned()))
     }
 
-    /// Routing that also counts `extra` tasks per agent (assigned but not yet queued).
-    pub(super) fn route_with(
-        &self,
-        capability: &str,
-        extra: &std::collections::BTreeMap<AgentIx, u64>,
-    ) -> Option<AgentIx> {
-        let s = &self.state;
-        s.agents
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (AgentIx(i as u32), a))
-            .filter(|(_, a)| {
-                a.status == AgentStatus::Running
-                    && a.breaker.state != BreakerState::Open
-                    && a.capabilities.iter().any(|c| c == capability)
-            })
-            .min_by_key(|(ix, a)| {
-                (
-                    a.running as u64
-                        + s.queue().agent_len(*ix) as u64
-                        + extra.get(ix).copied().unwrap_or(0),
-                    *ix,
-                )
-            })
-            .map(|(ix, _)| ix)
-    }
-
-    pub(super) fn route_excluding(
+    /// Routing that leaves out one agent (`not`) and counts `extra` tasks per agent (given out
+    /// but not queued yet). Agents whose breaker is open are passed over.
+    pub(super) fn route_by(
         &self,
         capability: &str,
         not: Option<AgentIx>,
+        extra: &BTreeMap<AgentIx, u64>,
     ) -> Option<AgentIx> {
         let s = &self.state;
         s.agents
@@ -73,7 +48,14 @@ impl Orchestrator {
                     && a.breaker.state != BreakerState::Open
                     && a.capabilities.iter().any(|c| c == capability)
             })
-            .min_by_key(|(ix, a)| (a.running as u64 + s.queue().agent_len(*ix) as u64, *ix))
+            .min_by_key(|(ix, a)| {
+                (
+                    a.running as u64
+                        + s.queue().agent_len(*ix) as u64
+                        + extra.get(ix).copied().unwrap_or(0),
+                    *ix,
+                )
+            })
             .map(|(ix, _)| ix)
     }
 
@@ -167,29 +149,11 @@ impl Orchestrator {
             serde_json::to_string(&contracts).expect("contracts serialize"),
             previous.as_deref().unwrap_or("null")
         );
-        let spec = TaskSpec {
-            agent: agent.to_owned(),
-            name: Some(format!("compress {session}")),
-            ..TaskSpec::default()
-        };
-        let (agent, custom_id, priority) = self.check_new_task(&spec)?;
-        let input = self.payloads.get_mut().alloc_json(&input)?;
         let extra = TaskExtra {
             compresses: Some(session.into()),
             ..TaskExtra::default()
         };
-        let ix = self.create(
-            custom_id,
-            agent,
-            &spec,
-            priority,
-            input,
-            PayloadId::NONE,
-            false,
-            extra,
-            now,
-        );
-        self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
+        let ix = self.submit_internal(agent, format!("compress {session}"), &input, extra, now)?;
         self.dispatch(now);
         Ok(ix)
     }

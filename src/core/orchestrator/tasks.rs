@@ -84,6 +84,37 @@ impl Orchestrator {
         Ok(ix)
     }
 
+    /// A task Baton creates for itself (a pattern step, a summarizer), from JSON input, queued.
+    pub(super) fn submit_internal(
+        &mut self,
+        agent: &str,
+        name: String,
+        input: &str,
+        extra: TaskExtra,
+        now: u64,
+    ) -> Result<TaskIx> {
+        let spec = TaskSpec {
+            agent: agent.to_owned(),
+            name: Some(name),
+            ..TaskSpec::default()
+        };
+        let (agent, custom_id, priority) = self.check_new_task(&spec)?;
+        let input = self.payloads.get_mut().alloc_json(input)?;
+        let ix = self.create(
+            custom_id,
+            agent,
+            &spec,
+            priority,
+            input,
+            PayloadId::NONE,
+            false,
+            extra,
+            now,
+        );
+        self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
+        Ok(ix)
+    }
+
     /// The first seed's manual style: a `Pending` task that the caller runs and reports itself.
     pub fn create_task(&mut self, spec: TaskSpec, metadata: PayloadId, now: u64) -> Result<TaskIx> {
         let (agent, custom_id, priority) = self.check_new_task(&spec)?;

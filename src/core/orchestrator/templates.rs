@@ -35,7 +35,7 @@ impl Orchestrator {
             .into_iter()
             .chain(self.state.templates.values().cloned());
         let found = match version {
-            Some(v) => all.filter(|t| t.name == name && t.version == v).last(),
+            Some(v) => all.rfind(|t| t.name == name && t.version == v),
             None => all.filter(|t| t.name == name).max_by_key(|t| t.version),
         };
         found.ok_or_else(|| Error::UnknownTemplate(reference.to_owned()))

@@ -25,27 +25,7 @@ impl Orchestrator {
         payloads: &[(PayloadId, PayloadId)],
         now: u64,
     ) -> Result<WorkflowIx> {
-        self.check_live()?;
-        let id = match &spec.id {
-            Some(id) => {
-                check_id("workflow id", id)?;
-                if self.state.workflow_ix(id).is_some() {
-                    return Err(Error::DuplicateId {
-                        kind: "workflow",
-                        id: id.clone(),
-                    });
-                }
-                id.clone()
-            }
-            None => self.fresh_workflow_id(),
-        };
-        let max = self.state.options.workflow_tasks_max;
-        if spec.tasks.len() as u64 > max as u64 {
-            return Err(Error::LimitReached {
-                limit: "workflowTasksMax",
-                value: max as u64,
-            });
-        }
+        let id = self.check_new_workflow(spec.id.clone(), spec.tasks.len())?;
         assert_eq!(
             payloads.len(),
             spec.tasks.len(),
@@ -69,7 +49,7 @@ impl Orchestrator {
                 (Some(cap), true) => {
                     // Count the tasks this workflow already gave each agent, so they spread.
                     let a = self
-                        .route_with(cap, &assigned)
+                        .route_by(cap, None, &assigned)
                         .ok_or_else(|| Error::NoCapableAgent(cap.clone()))?;
                     *assigned.entry(a).or_insert(0) += 1;
                     a
@@ -188,26 +168,7 @@ impl Orchestrator {
                 "the arrays of a plain workflow do not line up",
             ));
         }
-        let id = match id {
-            Some(id) => {
-                check_id("workflow id", &id)?;
-                if self.state.workflow_ix(&id).is_some() {
-                    return Err(Error::DuplicateId {
-                        kind: "workflow",
-                        id,
-                    });
-                }
-                id
-            }
-            None => self.fresh_workflow_id(),
-        };
-        let max = self.state.options.workflow_tasks_max;
-        if n as u64 > max as u64 {
-            return Err(Error::LimitReached {
-                limit: "workflowTasksMax",
-                value: max as u64,
-            });
-        }
+        let id = self.check_new_workflow(id, n)?;
         if n == 0 {
             return Err(Error::invalid(
                 "tasks",
@@ -301,6 +262,32 @@ impl Orchestrator {
         self.admit(w, now);
         self.dispatch(now);
         Ok(w)
+    }
+
+    /// A new workflow's id (the one given, checked, or a fresh one) once its size is allowed.
+    fn check_new_workflow(&self, id: Option<String>, tasks: usize) -> Result<String> {
+        self.check_live()?;
+        let id = match id {
+            Some(id) => {
+                check_id("workflow id", &id)?;
+                if self.state.workflow_ix(&id).is_some() {
+                    return Err(Error::DuplicateId {
+                        kind: "workflow",
+                        id,
+                    });
+                }
+                id
+            }
+            None => self.fresh_workflow_id(),
+        };
+        let max = self.state.options.workflow_tasks_max;
+        if tasks as u64 > max as u64 {
+            return Err(Error::LimitReached {
+                limit: "workflowTasksMax",
+                value: max as u64,
+            });
+        }
+        Ok(id)
     }
 
     fn fresh_workflow_id(&self) -> String {
