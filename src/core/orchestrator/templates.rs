@@ -31,7 +31,7 @@ impl Orchestrator {
     /// A template by `name@version`, or by `name` for its latest version.
     pub fn template(&self, reference: &str) -> Result<Template> {
         let (name, version) = parse_reference(reference)?;
-        let all = built_ins()
+        let mut all = built_ins()
             .into_iter()
             .chain(self.state.templates.values().cloned());
         let found = match version {
