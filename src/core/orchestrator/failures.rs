@@ -133,12 +133,7 @@ impl Orchestrator {
                         &format!("fallback after a {} failure", class_name(class)),
                         now,
                     );
-                    self.emit(
-                        now,
-                        Event::TaskQueued {
-                            task: TaskRef(task),
-                        },
-                    );
+                    self.queue_task(task, now);
                 }
                 _ => self.retry_or_fail(task, error, now),
             },
@@ -256,6 +251,18 @@ impl Orchestrator {
         );
     }
 
+    /// Queues a task; if its agent's breaker is open and the task has somewhere else to go, it
+    /// goes there rather than wait for the breaker.
+    pub(super) fn queue_task(&mut self, task: TaskIx, now: u64) {
+        self.emit(now, Event::TaskQueued { task: TaskRef(task) });
+        let agent = self.state.task(task).agent;
+        if self.state.agent(agent).breaker.state == BreakerState::Open {
+            if let Some(to) = self.fallback_target(task) {
+                self.reassign(task, to, "the agent's circuit breaker is open", now);
+            }
+        }
+    }
+
     // ---- circuit breakers --------------------------------------------------------------------
 
     fn breaker_after_failure(&mut self, agent: AgentIx, now: u64) {
@@ -315,12 +322,7 @@ impl Orchestrator {
                     if t.status == TaskStatus::Retrying
                         && t.next_attempt_at.is_some_and(|at| at <= now)
                     {
-                        self.emit(
-                            now,
-                            Event::TaskQueued {
-                                task: TaskRef(task),
-                            },
-                        );
+                        self.queue_task(task, now);
                     }
                 }
                 TimerKind::Timeout(call) => {

@@ -40,7 +40,7 @@ impl Orchestrator {
             spec_extra(&spec),
             now,
         );
-        self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
+        self.queue_task(ix, now);
         self.dispatch(now);
         Ok(ix)
     }
@@ -79,7 +79,7 @@ impl Orchestrator {
             TaskExtra::default(),
             now,
         );
-        self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
+        self.queue_task(ix, now);
         self.dispatch(now);
         Ok(ix)
     }
@@ -111,7 +111,7 @@ impl Orchestrator {
             extra,
             now,
         );
-        self.emit(now, Event::TaskQueued { task: TaskRef(ix) });
+        self.queue_task(ix, now);
         Ok(ix)
     }
 
@@ -506,7 +506,7 @@ impl Orchestrator {
                 })
                 .collect();
             for t in ready {
-                self.emit(now, Event::TaskQueued { task: TaskRef(t) });
+                self.queue_task(t, now);
             }
         } else {
             let culprit = self.state.task_id(task).expect("task exists");

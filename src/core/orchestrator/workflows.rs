@@ -133,7 +133,7 @@ impl Orchestrator {
             .collect();
         ready.sort_by_key(|&t| (self.state.task(t).priority, t));
         for t in ready.into_iter().take(room as usize) {
-            self.emit(now, Event::TaskQueued { task: TaskRef(t) });
+            self.queue_task(t, now);
         }
     }
 
