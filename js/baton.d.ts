@@ -565,7 +565,10 @@ export interface VerifyReport {
   };
 }
 
-export type EventListener = (event: JournalRecord) => void;
+/** What listeners and `events()` receive: a journal record, with its `type` also as `topic`. */
+export type DeliveredEvent = JournalRecord & { topic: string };
+
+export type EventListener = (event: DeliveredEvent) => void;
 
 export interface ReplayOptions extends OrchestratorOptions {
   /** Stop after this record (time travel). */
@@ -599,6 +602,8 @@ export class Orchestrator {
   static replay(journal: JournalRecord[] | string, options?: ReplayOptions): Orchestrator;
   /** Re-executes a journal's inputs with this build and reports the first record that differs. */
   static verifyReplay(journal: JournalRecord[] | string): VerifyReport;
+  /** `Orchestrator.verifyReplay` over this orchestrator's journal, or the one given. */
+  verifyReplay(journal?: JournalRecord[] | string): VerifyReport;
 
   /** Registers an agent (status `Created`); returns its id. */
   registerAgent<I = unknown, O = unknown>(spec: AgentSpec<I, O>): string;
@@ -654,7 +659,7 @@ export class Orchestrator {
   /** Records a custom event (built-in topics are refused). */
   emit(topic: string, data?: unknown): void;
   /** Events as an async iterator; leaving the loop unsubscribes. */
-  events(topic?: string): AsyncIterableIterator<JournalRecord>;
+  events(topic?: string): AsyncIterableIterator<DeliveredEvent>;
 
     /** Routes to the least-loaded running agent with the capability; records contracts under `sessionId`. */
   orchestrate<O = unknown>(sessionId: string, request: { capability: string; parameters?: unknown; priority?: number }): Promise<OrchestrateResult<O>>;
@@ -683,6 +688,7 @@ export class Orchestrator {
   /** Schedules a task; a slot missed while paused or down fires once. Returns the job id. */
   schedule(trigger: Trigger, task: Omit<TaskSpec, "id" | "metadata">): string;
   jobs(): Job[];
+  listJobs(): Job[];
   pauseJob(id: string): void;
   resumeJob(id: string): void;
   deleteJob(id: string): void;

@@ -467,7 +467,8 @@ export function createBaton(coreApi) {
       this.resolvePayloads();
       const batch = JSON.parse(this.core.deliveries(this.delivered));
       this.delivered = this.core.seq();
-      for (const { subs, event } of batch) {
+            for (const { subs, event } of batch) {
+        event.topic = event.type; // what listeners subscribe by
         for (const sub of subs) {
           const fn = this.listeners.get(sub);
           if (!fn) continue;
@@ -657,6 +658,11 @@ export function createBaton(coreApi) {
         d.actual = d.actual === null || d.actual === undefined ? undefined : JSON.parse(d.actual);
       }
       return report;
+    }
+
+        /** `Orchestrator.verifyReplay` over this orchestrator's journal (or the one given). */
+    verifyReplay(journal) {
+      return Orchestrator.verifyReplay(journal ?? this.journalText());
     }
 
     /**
@@ -1042,6 +1048,9 @@ export function createBaton(coreApi) {
       const rt = this.#rt;
             return JSON.parse(rt.core.jobs()).map(({ inputId, ...j }) => ({ ...j, task: { ...j.task, input: rt.value(inputId) } }));
     }
+
+        /** The same as `jobs()`. */
+    listJobs() { return this.jobs(); }
 
     pauseJob(id) { const rt = this.#rt; rt.core.pauseJob(String(id), rt.now()); rt.pump(); }
     resumeJob(id) { const rt = this.#rt; rt.core.resumeJob(String(id), rt.now()); rt.pump(); }

@@ -122,12 +122,17 @@ pub struct AgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     /// Strategy per error class for the agent's tasks.
-    #[serde(default, skip_serializing_if = "ErrorPolicy::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "ErrorPolicy::is_empty",
+        alias = "errorPolicy",
+        alias = "recovery"
+    )]
     pub on_error: ErrorPolicy,
     /// Where the agent's tasks go under the `fallback` strategy or while its breaker is open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Fallback>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "breaker")]
     pub circuit_breaker: Option<BreakerConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,

@@ -243,8 +243,16 @@ impl Policy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct BreakerConfig {
+    #[serde(alias = "threshold", alias = "failures")]
     pub failure_threshold: u32,
+    #[serde(
+        alias = "resetMs",
+        alias = "resetTimeoutMs",
+        alias = "cooldownMs",
+        alias = "timeoutMs"
+    )]
     pub recovery_ms: u64,
+    #[serde(alias = "successes", alias = "halfOpenSuccesses")]
     pub success_threshold: u32,
 }
 

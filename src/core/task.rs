@@ -127,7 +127,7 @@ pub struct TaskSpec {
     pub retry: Option<RetryPolicy>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-    #[serde(default)]
+    #[serde(default, alias = "errorPolicy", alias = "recovery")]
     pub on_error: ErrorPolicy,
     #[serde(default)]
     pub fallback: Option<Fallback>,

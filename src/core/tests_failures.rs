@@ -291,7 +291,11 @@ fn an_open_breaker_sends_waiting_tasks_to_the_fallback() {
     o.resume_agent(backup, 6).unwrap();
     assert_eq!(invokes(&mut o), vec![(2, queued)]);
     let later = submit(&mut o, "main", 7);
-    assert_eq!(o.state().task(later).agent, backup, "submitted while open: straight to the fallback");
+    assert_eq!(
+        o.state().task(later).agent,
+        backup,
+        "submitted while open: straight to the fallback"
+    );
 }
 
 #[test]

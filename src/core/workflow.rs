@@ -49,7 +49,7 @@ pub struct WorkflowTaskSpec {
     pub retry: Option<RetryPolicy>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-    #[serde(default)]
+    #[serde(default, alias = "errorPolicy", alias = "recovery")]
     pub on_error: ErrorPolicy,
     #[serde(default)]
     pub fallback: Option<Fallback>,

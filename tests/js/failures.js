@@ -49,7 +49,9 @@ export async function aDayOfBackoffsAndBreakerRecoveriesRunsInWellUnderASecond({
   assert(orch.now() > 24 * 3_600_000, `a day of virtual time passed (${orch.now()} ms)`);
   assert(elapsed < 1000, `in ${elapsed} ms of real time`);
   assert(breaker.includes("open") && breaker.includes("half_open") && breaker.at(-1) === "closed", `breaker went ${breaker}`);
-  eq(orch.agentsStatus().svc.breaker, "closed", "breaker visible in agentsStatus");
+    eq(orch.agentsStatus().svc.breaker, "closed", "breaker visible in agentsStatus");
+  orch.registerAgent({ id: "alias", breaker: { threshold: 2, resetMs: 1000, successes: 1 }, errorPolicy: { tool: "skip" } });
+  eq(orch.agentsStatus().alias.breaker, "closed", "other common names for the same options");
 }
 
 export async function jitterComesFromTheSeed({ Orchestrator }) {
@@ -179,7 +181,8 @@ export async function replayAndVerifyReplay({ Orchestrator }) {
   const replayed = Orchestrator.replay(journal);
   eq(replayed.statistics(), orch.statistics(), "replay rebuilds the same state without calling agents");
   const report = Orchestrator.verifyReplay(journal);
-  eq([report.ok, report.records], [true, journal.length], "this build agrees with its own journal");
+    eq([report.ok, report.records], [true, journal.length], "this build agrees with its own journal");
+  eq(orch.verifyReplay().ok, true, "the instance form checks its own journal");
   const forged = journal.map((r) => (r.type === "task.retrying" ? { ...r, data: { ...r.data, delayMs: r.data.delayMs + 7, nextAttemptAt: r.data.nextAttemptAt + 7 } } : r));
   const bad = Orchestrator.verifyReplay(forged);
   const first = journal.find((r) => r.type === "task.retrying");

@@ -199,7 +199,7 @@ export async function eventsReachListenersAndIterators({ Orchestrator }) {
   await iter.return();
   eq(exact, ["task.completed"], "exact topic, unsubscribed after one");
   eq(wild, ["task.created", "task.queued", "task.started", "task.completed", "task.created", "task.queued", "task.started", "task.completed"], "wildcard");
-  eq([first.value.type, first.value.data], ["custom.hello", { n: 1 }], "async iterator");
+    eq([first.value.type, first.value.topic, first.value.data], ["custom.hello", "custom.hello", { n: 1 }], "async iterator");
 }
 
 export async function snapshotRestoreAndReplay({ Orchestrator }) {

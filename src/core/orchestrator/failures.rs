@@ -254,7 +254,12 @@ impl Orchestrator {
     /// Queues a task; if its agent's breaker is open and the task has somewhere else to go, it
     /// goes there rather than wait for the breaker.
     pub(super) fn queue_task(&mut self, task: TaskIx, now: u64) {
-        self.emit(now, Event::TaskQueued { task: TaskRef(task) });
+        self.emit(
+            now,
+            Event::TaskQueued {
+                task: TaskRef(task),
+            },
+        );
         let agent = self.state.task(task).agent;
         if self.state.agent(agent).breaker.state == BreakerState::Open {
             if let Some(to) = self.fallback_target(task) {
