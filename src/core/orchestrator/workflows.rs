@@ -86,25 +86,17 @@ impl Orchestrator {
                 capability: t.capability,
             });
         }
-        self.check_queue_room(tasks.len() as u64)?;
-        let w = WorkflowIx(self.state.workflows.len() as u32);
-        let nw = NewWorkflow {
-            id,
-            name: spec.name,
-            policy: spec.failure_policy,
-            width,
-            session: spec.session,
-            tasks,
-        };
-        self.emit(
-            now,
-            Event::WorkflowSubmitted {
-                workflow: Box::new(nw),
+        self.commit_workflow(
+            NewWorkflow {
+                id,
+                name: spec.name,
+                policy: spec.failure_policy,
+                width,
+                session: spec.session,
+                tasks,
             },
-        );
-        self.admit(w, now);
-        self.dispatch(now);
-        Ok(w)
+            now,
+        )
     }
 
     /// Queues the workflow's ready tasks (dependencies done), as many as its width allows, best
@@ -243,16 +235,23 @@ impl Orchestrator {
                 policy: None,
             });
         }
-        self.check_queue_room(tasks.len() as u64)?;
+        self.commit_workflow(
+            NewWorkflow {
+                id,
+                name,
+                policy,
+                width: None,
+                session: None,
+                tasks,
+            },
+            now,
+        )
+    }
+
+    /// Records a validated workflow and queues its first tasks.
+    fn commit_workflow(&mut self, nw: NewWorkflow, now: u64) -> Result<WorkflowIx> {
+        self.check_queue_room(nw.tasks.len() as u64)?;
         let w = WorkflowIx(self.state.workflows.len() as u32);
-        let nw = NewWorkflow {
-            id,
-            name,
-            policy,
-            width: None,
-            session: None,
-            tasks,
-        };
         self.emit(
             now,
             Event::WorkflowSubmitted {
