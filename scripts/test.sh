@@ -44,7 +44,7 @@ step "types: tsc over the package's .d.ts" 0 bash -c '
   if grep -nE "(:|<|,|\||=) *any\b|\bany\[\]" js/baton.d.ts; then echo "the public types must not use any"; exit 1; fi
   echo "types ok"'
 step "wasm-bindgen-test: Node" 42 wasm-pack test --node -- --test js_api
-step "wasm-bindgen-test: headless Chrome" 42 env WASM_BINDGEN_USE_BROWSER=1 wasm-pack test --headless --chrome -- --test js_api
+step "wasm-bindgen-test: headless Chrome" 42 bash scripts/chrome-tests.sh
 step "node --test: the package as a user installs it, README examples, examples/" 13 node --test tests/node/
 if [ -d ../shared/peers ]; then
   step "bench: the peers' harness with Baton, --verify-only (correctness, not timing)" 0 bash bench/run.sh --verify-only
