@@ -348,11 +348,22 @@ export function createBaton(coreApi) {
       return Promise.reject(new BatonError("pattern_failed", `${run.kind} ${run.id} failed: ${run.error}`));
     }
 
-    waitRun(ix) {
-      if (this.core.runDone(ix)) return Promise.resolve().then(() => this.runOutcome(ix));
+        waitRun(ix) {
+      return this.waitFor(this.runWaiters, () => ix, (r) => this.core.runDone(r), (r) => this.runOutcome(r));
+    }
+
+    /** A promise of `view(ix)` once `done(ix)`, woken by the matching settle effect. */
+    waitFor(waiters, find, done, view) {
+      let ix;
+      try {
+        ix = find();
+        if (done(ix)) return Promise.resolve().then(() => view(ix));
+      } catch (e) {
+        return Promise.reject(e);
+      }
       return new Promise((resolve) => {
-        const list = this.runWaiters.get(ix);
-        if (list) list.push(resolve); else this.runWaiters.set(ix, [resolve]);
+        const list = waiters.get(ix);
+        if (list) list.push(resolve); else waiters.set(ix, [resolve]);
       });
     }
 
@@ -758,19 +769,9 @@ export function createBaton(coreApi) {
     }
 
     /** Resolves with the task once it is terminal (completed, failed, cancelled, ...). */
-    wait(id) {
+        wait(id) {
       const rt = this.#rt;
-      let ix;
-      try {
-        ix = rt.core.taskIx(id);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      if (rt.core.taskTerminal(ix)) return Promise.resolve(rt.taskView(ix));
-      return new Promise((resolve) => {
-        const list = rt.taskWaiters.get(ix);
-        if (list) list.push(resolve); else rt.taskWaiters.set(ix, [resolve]);
-      });
+      return rt.waitFor(rt.taskWaiters, () => rt.core.taskIx(id), (ix) => rt.core.taskTerminal(ix), (ix) => rt.taskView(ix));
     }
 
     getTask(id) {
@@ -863,19 +864,9 @@ export function createBaton(coreApi) {
       return this.waitWorkflow(this.submitWorkflow(spec));
     }
 
-    waitWorkflow(id) {
+        waitWorkflow(id) {
       const rt = this.#rt;
-      let ix;
-      try {
-        ix = rt.core.workflowIx(id);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      if (rt.core.workflowDone(ix)) return Promise.resolve(rt.workflowView(ix));
-      return new Promise((resolve) => {
-        const list = rt.flowWaiters.get(ix);
-        if (list) list.push(resolve); else rt.flowWaiters.set(ix, [resolve]);
-      });
+      return rt.waitFor(rt.flowWaiters, () => rt.core.workflowIx(id), (ix) => rt.core.workflowDone(ix), (ix) => rt.workflowView(ix));
     }
 
     getWorkflow(id) {

@@ -105,7 +105,7 @@ pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
         || s.jobs.iter().any(|j| !payload_ok(j.input))
         || s.tasks
             .iter()
-            .any(|t| t.run.is_some_and(|r| r as usize >= s.runs.len()))
+            .any(|t| t.run().is_some_and(|r| r as usize >= s.runs.len()))
         || s.sessions
             .values()
             .flat_map(|x| &x.contracts)

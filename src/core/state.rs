@@ -287,10 +287,7 @@ impl State {
                 t.manual = *manual;
                 t.policy = policy.clone();
                 if let Some(x) = extra {
-                    t.capability = x.capability.clone();
-                    t.session = x.session.clone();
-                    t.compresses = x.compresses.clone();
-                    t.run = x.run;
+                    t.extra = Some(x.clone());
                     if let Some(r) = x.run {
                         let run = &mut self.runs[r as usize];
                         run.tasks.push(ix);
@@ -363,7 +360,7 @@ impl State {
                     None,
                     at,
                 );
-                if let Some(s) = self.tasks[task.0.usize()].compresses.clone() {
+                if let Some(s) = self.tasks[task.0.usize()].compresses().map(str::to_owned) {
                     let session = self.sessions.entry(s.to_string()).or_default();
                     session.memory = Some(*output);
                 }
@@ -385,14 +382,7 @@ impl State {
             Event::TaskAttemptFailed {
                 task, error, auto, ..
             } => {
-                self.contract(
-                    task.0,
-                    ContractKind::Response,
-                    ContractStatus::Failed,
-                    PayloadId::NONE,
-                    Some(error),
-                    at,
-                );
+                self.failed_contract(task.0, error, at);
                 self.leave_running(task.0, *auto);
                 self.set_status(task.0, TaskStatus::Retrying);
                 let t = &mut self.tasks[task.0.usize()];
@@ -430,14 +420,7 @@ impl State {
             }
             Event::TaskFailed { task, error, .. } => {
                 if self.tasks[task.0.usize()].status == TaskStatus::Running {
-                    self.contract(
-                        task.0,
-                        ContractKind::Response,
-                        ContractStatus::Failed,
-                        PayloadId::NONE,
-                        Some(error),
-                        at,
-                    );
+                    self.failed_contract(task.0, error, at);
                 }
                 let to = if error.class == ErrorClass::Timeout {
                     TaskStatus::TimedOut
@@ -642,6 +625,17 @@ impl State {
             Event::Custom { .. } => {}
         }
     }
+    fn failed_contract(&mut self, ix: TaskIx, error: &TaskError, at: u64) {
+        self.contract(
+            ix,
+            ContractKind::Response,
+            ContractStatus::Failed,
+            PayloadId::NONE,
+            Some(error),
+            at,
+        );
+    }
+
     /// Records a contract for a call of a task in a session (nothing for other tasks).
     fn contract(
         &mut self,
@@ -653,7 +647,7 @@ impl State {
         at: u64,
     ) {
         let t = &self.tasks[ix.usize()];
-        let Some(session) = t.session.as_deref() else {
+        let Some(session) = t.session() else {
             return;
         };
         let agent = self.agents[t.agent.usize()].id.clone();
@@ -669,7 +663,7 @@ impl State {
             call: t.call,
             from,
             to,
-            capability: t.capability.clone(),
+            capability: t.capability().map(Into::into),
             status,
             payload,
             error: error.cloned(),
@@ -810,8 +804,12 @@ impl State {
             task.workflow = Some(wix);
             task.waiting_on = t.depends_on.len() as u32;
             task.policy = t.policy.clone();
-            task.capability = t.capability.as_deref().map(Into::into);
-            task.session = nw.session.as_deref().map(Into::into);
+            let extra = crate::core::event::TaskExtra {
+                capability: t.capability.as_deref().map(Into::into),
+                session: nw.session.as_deref().map(Into::into),
+                ..Default::default()
+            };
+            task.extra = (!extra.is_empty()).then(|| Box::new(extra));
             self.push_task(task);
         }
     }

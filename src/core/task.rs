@@ -192,17 +192,9 @@ pub struct Task {
     /// While `Running`: when the attempt times out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<u64>,
-    /// The capability the task was routed by.
+    /// The rarer facts (capability, session, summarizer, pattern run), out of line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capability: Option<Box<str>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<Box<str>>,
-    /// A summarizer task: its output becomes this session's memory block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compresses: Option<Box<str>>,
-    /// The pattern run (supervisor, consensus, ...) this task belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run: Option<u32>,
+    pub extra: Option<Box<crate::core::event::TaskExtra>>,
 }
 
 impl Task {
@@ -235,11 +227,27 @@ impl Task {
             failures: 0,
             next_attempt_at: None,
             deadline: None,
-            capability: None,
-            session: None,
-            compresses: None,
-            run: None,
+            extra: None,
         }
+    }
+}
+
+impl Task {
+    /// The capability the task was routed by.
+    pub fn capability(&self) -> Option<&str> {
+        self.extra.as_ref()?.capability.as_deref()
+    }
+    /// The session whose contracts record the task's calls.
+    pub fn session(&self) -> Option<&str> {
+        self.extra.as_ref()?.session.as_deref()
+    }
+    /// The session a summarizer task compresses.
+    pub fn compresses(&self) -> Option<&str> {
+        self.extra.as_ref()?.compresses.as_deref()
+    }
+    /// The pattern run the task belongs to.
+    pub fn run(&self) -> Option<u32> {
+        self.extra.as_ref()?.run
     }
 }
 

@@ -669,7 +669,7 @@ fn verify_replay_agrees_with_patterns_jobs_tools_and_messages() {
             let role = o
                 .state()
                 .task(task)
-                .run
+                .run()
                 .map(|_| o.state().agent(o.state().task(task).agent).id.clone());
             let out = match role.as_deref() {
                 Some("judge") => json!({ "winner": "pro", "verdict": "ok" }),

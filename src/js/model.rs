@@ -316,6 +316,6 @@ impl Core {
             .state()
             .tasks
             .get(task as usize)
-            .is_some_and(|t| t.run.is_some())
+            .is_some_and(|t| t.run().is_some())
     }
 }

@@ -133,19 +133,25 @@ impl Orchestrator {
 
     /// Counts an error against the agent; at its `maxErrors` it enters `Error`.
     pub fn report_error(&mut self, agent: AgentIx, message: &str, now: u64) -> Result<()> {
+        self.count_error(agent, message, false, now);
+        Ok(())
+    }
+
+    /// Records an error of the agent (reported by the user, or `auto`: a failed attempt) and
+    /// puts the agent in `Error` once it reaches its `maxErrors`.
+    pub(super) fn count_error(&mut self, agent: AgentIx, message: &str, auto: bool, now: u64) {
         self.emit(
             now,
             Event::AgentError {
                 agent: AgentRef(agent),
                 message: message.to_owned(),
-                auto: false,
+                auto,
             },
         );
         self.check_error_threshold(agent, now);
-        Ok(())
     }
 
-    pub(super) fn check_error_threshold(&mut self, agent: AgentIx, now: u64) {
+    fn check_error_threshold(&mut self, agent: AgentIx, now: u64) {
         let a = self.state.agent(agent);
         let over = a.max_errors.is_some_and(|m| a.error_count >= m);
         if over && a.status.can_go_to(AgentStatus::Error) {

@@ -101,15 +101,7 @@ impl Orchestrator {
         );
         let agent = self.state.task(task).agent;
         if class == ErrorClass::Agent {
-            self.emit(
-                now,
-                Event::AgentError {
-                    agent: AgentRef(agent),
-                    message: message.to_owned(),
-                    auto: true,
-                },
-            );
-            self.check_error_threshold(agent, now);
+            self.count_error(agent, message, true, now);
         }
         if breaker_counts(class) {
             self.breaker_after_failure(agent, now);

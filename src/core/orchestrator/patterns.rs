@@ -53,7 +53,7 @@ impl Orchestrator {
 
     /// Why an answer of a pattern task is refused (its shape, or a delegation to nobody), if it is.
     pub(super) fn answer_problem(&self, task: TaskIx, output: PayloadId) -> Option<String> {
-        let run = self.state.task(task).run? as usize;
+        let run = self.state.task(task).run()? as usize;
         let role = self.state.runs[run]
             .pending
             .iter()
@@ -114,7 +114,7 @@ impl Orchestrator {
 
     /// A task of a run ended; once its whole step has, the run moves on.
     pub(super) fn pattern_task_ended(&mut self, task: TaskIx, now: u64) {
-        let Some(run) = self.state.task(task).run else {
+        let Some(run) = self.state.task(task).run() else {
             return;
         };
         let r = &self.state.runs[run as usize];

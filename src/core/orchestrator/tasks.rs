@@ -29,18 +29,16 @@ impl Orchestrator {
         now: u64,
     ) -> Result<TaskIx> {
         let (agent, custom_id, priority) = self.check_new_task(&spec)?;
-        let ix = self.create(
+        let ix = self.create_queued(
             custom_id,
             agent,
             &spec,
             priority,
             input,
             metadata,
-            false,
             spec_extra(&spec),
             now,
         );
-        self.queue_task(ix, now);
         self.dispatch(now);
         Ok(ix)
     }
@@ -67,19 +65,16 @@ impl Orchestrator {
         }
         let priority = validate_priority(priority)?;
         self.check_queue_room(1)?;
-        let spec = TaskSpec::default();
-        let ix = self.create(
+        let ix = self.create_queued(
             None,
             agent,
-            &spec,
+            &TaskSpec::default(),
             priority,
             input,
             PayloadId::NONE,
-            false,
             TaskExtra::default(),
             now,
         );
-        self.queue_task(ix, now);
         self.dispatch(now);
         Ok(ix)
     }
@@ -100,19 +95,36 @@ impl Orchestrator {
         };
         let (agent, custom_id, priority) = self.check_new_task(&spec)?;
         let input = self.payloads.get_mut().alloc_json(input)?;
-        let ix = self.create(
+        Ok(self.create_queued(
             custom_id,
             agent,
             &spec,
             priority,
             input,
             PayloadId::NONE,
-            false,
             extra,
             now,
+        ))
+    }
+
+    /// Creates a submitted task and queues it.
+    #[allow(clippy::too_many_arguments)]
+    fn create_queued(
+        &mut self,
+        custom_id: Option<Box<str>>,
+        agent: AgentIx,
+        spec: &TaskSpec,
+        priority: u8,
+        input: PayloadId,
+        metadata: PayloadId,
+        extra: TaskExtra,
+        now: u64,
+    ) -> TaskIx {
+        let ix = self.create(
+            custom_id, agent, spec, priority, input, metadata, false, extra, now,
         );
         self.queue_task(ix, now);
-        Ok(ix)
+        ix
     }
 
     /// The first seed's manual style: a `Pending` task that the caller runs and reports itself.
@@ -301,15 +313,7 @@ impl Orchestrator {
             },
         );
         let agent = self.state.task(task).agent;
-        self.emit(
-            now,
-            Event::AgentError {
-                agent: AgentRef(agent),
-                message: message.to_owned(),
-                auto: true,
-            },
-        );
-        self.check_error_threshold(agent, now);
+        self.count_error(agent, message, true, now);
         self.after_task_end(task, now);
         Ok(())
     }
