@@ -42,6 +42,7 @@ export type ErrorCode =
   | "tool_failed"
   | "pattern_failed"
   | "compression_failed"
+  | "store_failed"
   | "internal";
 
 /** An error raised by Baton: a JS `Error` named `BatonError` with a stable `code`. */
@@ -162,6 +163,91 @@ export interface OrchestratorOptions {
   timeoutMs?: number;
   /** Default strategies per error class. */
   onError?: ErrorPolicy;
+  /**
+   * Writes the run to this store as it goes (journal lines per batch of events, a snapshot every
+   * `snapshotEveryEvents`), so `Orchestrator.open(store)` can resume it. A new orchestrator
+   * resets the store first.
+   */
+  store?: Store;
+  /** With a store: events between two snapshots in it. Default 1,000. */
+  snapshotEveryEvents?: number;
+}
+
+/** What a store holds: the latest snapshot, and the journal lines (JSON Lines) written after it. */
+export interface StoredRun {
+  snapshot?: string;
+  journal: string;
+}
+
+/**
+ * Where a run is persisted. Baton calls one method at a time, in order, and waits for each.
+ * `MemoryStore`, `IndexedDBStore` (browsers) and `FileStore` (Node) implement it.
+ */
+export interface Store {
+  /** The latest snapshot and the lines after it, or `null` when the store is empty. */
+  load(): Promise<StoredRun | null>;
+  /** Appends JSON Lines (each ends in `\n`); `lastSeq` is the last line's seq. */
+  append(lines: string, lastSeq: number): Promise<void>;
+  /** Stores a snapshot of the state at `seq`; the lines up to `seq` may then be dropped. */
+  saveSnapshot(snapshot: string, seq: number): Promise<void>;
+  /** Forgets everything: a new run starts. */
+  reset(): Promise<void>;
+}
+
+/** A store in memory: survives nothing, but keeps the contract (tests, examples). */
+export class MemoryStore implements Store {
+  constructor();
+  load(): Promise<StoredRun | null>;
+  append(lines: string, lastSeq: number): Promise<void>;
+  saveSnapshot(snapshot: string, seq: number): Promise<void>;
+  reset(): Promise<void>;
+}
+
+/** A store in the browser's IndexedDB database `name` (default `"baton"`). */
+export class IndexedDBStore implements Store {
+  constructor(name?: string);
+  readonly name: string;
+  load(): Promise<StoredRun | null>;
+  append(lines: string, lastSeq: number): Promise<void>;
+  saveSnapshot(snapshot: string, seq: number): Promise<void>;
+  reset(): Promise<void>;
+  close(): void;
+}
+
+/** A store in a directory (Node only): `snapshot-<seq>.json` and `journal-<seq>.jsonl`. */
+export class FileStore implements Store {
+  constructor(dir: string);
+  readonly dir: string;
+  load(): Promise<StoredRun | null>;
+  append(lines: string, lastSeq: number): Promise<void>;
+  saveSnapshot(snapshot: string, seq: number): Promise<void>;
+  reset(): Promise<void>;
+}
+
+export interface OpenOptions extends OrchestratorOptions {
+  /** Handlers by agent id, for the agents the store holds and for agents registered later without one. */
+  agents?: Record<string, AgentHandler<never, unknown>>;
+  tools?: Record<string, ToolFunction<never, unknown>>;
+}
+
+/** Which tasks `tasks()` lists; every field given must match. */
+export interface TaskFilter {
+  status?: TaskStatus;
+  agent?: string;
+  workflow?: string;
+  offset?: number;
+  limit?: number;
+}
+
+/** A workflow in `workflows()`. */
+export interface WorkflowSummary {
+  id: string;
+  name?: string;
+  status: "Running" | "Completed" | "Failed";
+  taskCount: number;
+  remaining: number;
+  submittedAt: number;
+  finishedAt?: number;
 }
 
 /** What an agent receives besides its input. */
@@ -418,7 +504,8 @@ export interface WorkflowResult {
   name?: string;
   status: "Running" | "Completed" | "Failed";
   failurePolicy: FailurePolicy;
-  tasks: Record<string, { id: string; status: TaskStatus; error?: TaskError }>;
+  /** By task id within the workflow; `dependsOn` are the DAG's edges. */
+  tasks: Record<string, { id: string; agent: string; status: TaskStatus; dependsOn: string[]; error?: TaskError }>;
   /** Outputs of the tasks that completed, by task id within the workflow. */
   outputs: Record<string, unknown>;
   /** The first task that did not complete, when the workflow failed. */
@@ -600,6 +687,14 @@ export class Orchestrator {
   static restore(snapshot: Snapshot | string, options?: RestoreOptions): Orchestrator;
   /** Rebuilds the state a journal describes without calling any agent (virtual clock by default). */
   static replay(journal: JournalRecord[] | string, options?: ReplayOptions): Orchestrator;
+  /**
+   * Reopens the run a store holds (after a reload or a restart): the latest snapshot plus the
+   * journal after it; calls that were in flight run again (at-least-once). An empty store starts
+   * a new run with these options.
+   */
+  static open(store: Store, options?: OpenOptions): Promise<Orchestrator>;
+  /** Resolves once everything recorded so far is in the store; rejects with `store_failed` if a write failed. */
+  flush(): Promise<void>;
   /** Re-executes a journal's inputs with this build and reports the first record that differs. */
   static verifyReplay(journal: JournalRecord[] | string): VerifyReport;
   /** `Orchestrator.verifyReplay` over this orchestrator's journal, or the one given. */
@@ -702,6 +797,10 @@ export class Orchestrator {
   collaborate(task: unknown, agents: string[], options?: { document?: unknown; maxRounds?: number }): Promise<CollaborativeResult>;
 
   statistics(): Statistics;
+  /** Task views (without input or output) matching the filter, oldest first. */
+  tasks(filter?: TaskFilter): Array<Omit<Task, "input" | "output" | "metadata">>;
+  /** Every workflow's summary, oldest first. */
+  workflows(): WorkflowSummary[];
   agentsStatus(): Record<string, AgentStatusView>;
   /** The orchestrator's clock, in ms. */
   now(): number;

@@ -5,8 +5,10 @@ import { createBaton } from "./driver.js";
 export const { Orchestrator, BatonError } = createBaton({
   create: (options, seed, now) => Core.create(options, seed, now),
   restore: (snapshot, now) => Core.restore(snapshot, now),
+  load: (snapshot, journal) => Core.load(snapshot, journal),
   replay: (journal, uptoSeq) => Core.replay(journal, uptoSeq),
   verifyReplay: (journal) => Core.verifyReplay(journal),
 });
+export { MemoryStore, IndexedDBStore, FileStore } from "./stores.js";
 export { initSync };
 export default init;

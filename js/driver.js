@@ -16,8 +16,10 @@ const LIMIT_KEYS = [
   "queueDepthMax", "agentsMax", "workflowTasksMax", "payloadBytesMax",
     "snapshotsKeptMax", "historyRowsMax", "journalRowsMax", "lateCallsMax",
 ];
-const OPTION_KEYS = new Set(["seed", "clock", "maxConcurrency", "startTime", "eventsBufferMax", "retry", "timeoutMs", "onError", ...LIMIT_KEYS]);
+const OPTION_KEYS = new Set(["seed", "clock", "maxConcurrency", "startTime", "eventsBufferMax", "retry", "timeoutMs", "onError", "store", "snapshotEveryEvents", ...LIMIT_KEYS]);
 const EVENTS_BUFFER_MAX_DEFAULT = 100_000;
+const SNAPSHOT_EVERY_EVENTS_DEFAULT = 1_000;
+const STORE_METHODS = ["load", "append", "saveSnapshot", "reset"];
 
 // What a closed orchestrator's methods reach: every call is a coded error.
 const CLOSED_CORE = new Proxy({}, {
@@ -84,6 +86,80 @@ function errorMessage(e) {
 
 const ERROR_CLASSES = new Set(["agent", "tool", "timeout", "validation", "permission", "rate_limit", "cancelled", "internal"]);
 
+/**
+ * Writes a run to a store as it goes: the journal lines of each batch of events (a macrotask's
+ * worth), and every `everyEvents` events a snapshot, after which the store drops the lines it
+ * covers. Writes are chained, so the store sees them in order; a reload or a crash loses at most
+ * the batch being written, whose calls then run again (at-least-once).
+ */
+class Persister {
+  constructor(rt, store, everyEvents, savedSeq, sinceSnapshot) {
+    this.rt = rt;
+    this.store = store;
+    this.everyEvents = everyEvents;
+    this.saved = savedSeq;            // the last seq handed to the store
+    this.sinceSnapshot = sinceSnapshot;
+    this.chain = Promise.resolve();
+    this.scheduled = false;
+    this.error = undefined;
+  }
+
+  schedule() {
+    if (this.scheduled || this.rt.closed) return;
+    this.scheduled = true;
+    macrotask(() => {
+      this.scheduled = false;
+      if (!this.rt.closed) this.collect();
+    });
+  }
+
+  /** Reads what changed from the core now (synchronously) and queues its write. */
+  collect() {
+    const core = this.rt.core;
+    const seq = core.seq();
+    if (seq <= this.saved) return;
+    this.rt.resolvePayloads();
+    const fresh = seq - this.saved;
+    // Lines no longer in memory (journalRowsMax) can only be covered by a snapshot.
+    if (core.journalFirstSeq() > this.saved + 1 || this.sinceSnapshot + fresh >= this.everyEvents) {
+      const text = core.snapshotState();
+      this.write(() => this.store.saveSnapshot(text, seq));
+      this.sinceSnapshot = 0;
+    } else {
+      const lines = core.journal(this.saved);
+      this.write(() => this.store.append(lines, seq));
+      this.sinceSnapshot += fresh;
+    }
+    this.saved = seq;
+  }
+
+  write(op) {
+    this.chain = this.chain.then(op).catch((e) => {
+      if (this.error === undefined) {
+        this.error = e;
+        console.error("baton: a store write failed; later writes go on, flush() reports it:", e);
+      }
+    });
+  }
+
+  async flush() {
+    if (!this.rt.closed) this.collect();
+    await this.chain;
+    if (this.error !== undefined) {
+      const err = new BatonError("store_failed", `a store write failed: ${errorMessage(this.error)}`);
+      err.cause = this.error;
+      throw err;
+    }
+  }
+}
+
+function checkStore(store) {
+  if (!isObject(store) && typeof store !== "function") throw invalid("store must be an object with load, append, saveSnapshot and reset");
+  for (const m of STORE_METHODS) {
+    if (typeof store[m] !== "function") throw invalid(`store.${m} must be a function (a store has ${STORE_METHODS.join(", ")})`);
+  }
+}
+
 export function createBaton(coreApi) {
   /** What an agent receives besides its input. Built per call, its fields computed on demand. */
   class Context {
@@ -143,6 +219,8 @@ export function createBaton(coreApi) {
       this.armedFor = -1;
             this.closed = false;
       this.frozen = false;
+      this.persister = undefined;
+      this.defaultHandlers = undefined; // from Orchestrator.open: handlers for agents registered later
     }
 
     now() {
@@ -201,6 +279,7 @@ export function createBaton(coreApi) {
         this.pumping = false;
       }
       this.arm();
+      if (this.persister !== undefined) this.persister.schedule();
     }
 
     drain() {
@@ -503,6 +582,8 @@ export function createBaton(coreApi) {
 
         close() {
       if (this.closed) return;
+      // What happened since the last write still reaches the store, after the core is gone.
+      if (this.persister !== undefined && this.core !== CLOSED_CORE) this.persister.collect();
       this.closed = true;
       clearTimeout(this.timer);
       for (const c of this.live.values()) c.controller?.abort(new BatonError("closed", "the orchestrator was closed"));
@@ -534,7 +615,9 @@ export function createBaton(coreApi) {
     if (options === undefined) options = {};
         if (!isObject(options)) throw invalid("options must be an object");
     for (const k of Object.keys(options)) if (!OPTION_KEYS.has(k)) throw invalid(`unknown option '${k}'`);
-    const { seed, clock = "real", maxConcurrency, startTime = 0, eventsBufferMax = EVENTS_BUFFER_MAX_DEFAULT } = options;
+    const { seed, clock = "real", maxConcurrency, startTime = 0, eventsBufferMax = EVENTS_BUFFER_MAX_DEFAULT, store, snapshotEveryEvents = SNAPSHOT_EVERY_EVENTS_DEFAULT } = options;
+    if (store !== undefined) checkStore(store);
+    if (!(Number.isSafeInteger(snapshotEveryEvents) && snapshotEveryEvents >= 1)) throw invalid(`invalid snapshotEveryEvents: ${snapshotEveryEvents}`);
     if (clock !== "real" && clock !== "virtual") throw invalid(`clock must be "real" or "virtual", got ${JSON.stringify(clock)}`);
     if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) throw invalid(`invalid seed: ${seed} is not an integer in 0..=2^53-1`);
     if (maxConcurrency !== undefined && maxConcurrency !== Infinity && !(Number.isInteger(maxConcurrency) && maxConcurrency >= 1 && maxConcurrency <= 4294967295)) {
@@ -550,7 +633,7 @@ export function createBaton(coreApi) {
       if (!(Number.isInteger(options[k]) && options[k] >= 1 && options[k] <= 4294967295)) throw invalid(`invalid ${k}: ${options[k]}`);
       core[k] = options[k];
     }
-    return { seed, clock, startTime, eventsBufferMax, core };
+    return { seed, clock, startTime, eventsBufferMax, store, snapshotEveryEvents, core };
   }
 
     const PLAIN_SPEC_KEYS = new Set(["id", "name", "tasks", "failurePolicy"]);
@@ -614,10 +697,16 @@ export function createBaton(coreApi) {
       const o = checkOptions(options);
       const now = o.clock === "virtual" ? o.startTime : Date.now();
       const core = coreApi.create(specJson(o.core, "options"), o.seed, now);
-      this.#rt = new Runtime(core, o.clock, now, o.eventsBufferMax);
+      const rt = this.#rt = new Runtime(core, o.clock, now, o.eventsBufferMax);
+      if (o.store !== undefined) {
+        // A new run: the store forgets the one it held, then gets this run's journal from seq 1.
+        rt.persister = new Persister(rt, o.store, o.snapshotEveryEvents, 0, 0);
+        rt.persister.write(() => o.store.reset());
+        rt.persister.schedule();
+      }
     }
 
-            static #wrap(core, options, agents, tools, frozen, live = false) {
+            static #wrap(core, options, agents, tools, frozen, live = false, persisted = undefined) {
       const o = checkOptions(options);
       if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
       if (tools !== undefined && !isObject(tools)) throw invalid("tools must be an object of functions by tool name");
@@ -637,6 +726,13 @@ export function createBaton(coreApi) {
       }
             const orch = new Orchestrator({ [INTERNAL]: rt });
       rt.delivered = core.seq();
+      if (o.store !== undefined) {
+        const { savedSeq = 0, sinceSnapshot = 0 } = persisted ?? {};
+        rt.persister = new Persister(rt, o.store, o.snapshotEveryEvents, savedSeq, sinceSnapshot);
+        if (persisted === undefined) rt.persister.write(() => o.store.reset());
+        // Handed a store, a restored or forked run is written whole: a snapshot first.
+        if (persisted === undefined) rt.persister.sinceSnapshot = o.snapshotEveryEvents;
+      }
       if (live) core.reissueInFlight(rt.now());
       rt.pump();
       return orch;
@@ -654,6 +750,52 @@ export function createBaton(coreApi) {
       const probe = checkOptions(rest);
       const now = probe.clock === "virtual" ? probe.startTime : Date.now();
       return Orchestrator.#wrap(coreApi.restore(text, now), rest, agents, tools, false);
+    }
+
+    /**
+     * Reopens the run a store holds (after a page reload or a process restart): loads its latest
+     * snapshot, applies the journal written after it, and starts the calls that were in flight
+     * again with the next attempt number (at-least-once). `agents` gives the handlers by agent
+     * id; an agent registered later without a handler takes its handler from there too. An empty
+     * store starts a new run with the other options.
+     */
+    static async open(store, options = {}) {
+      checkStore(store);
+      if (!isObject(options)) throw invalid("options must be an object");
+      const { agents, tools, ...rest } = options;
+      if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
+      const contents = await store.load();
+      const snapshot = contents?.snapshot;
+      const journal = contents?.journal ?? "";
+      if (snapshot === undefined && journal.trim() === "") {
+        const orch = new Orchestrator({ ...rest, store });
+        const rt = orch.#rt;
+        rt.defaultHandlers = { ...agents };
+        for (const [name, fn] of Object.entries(tools ?? {})) {
+          if (typeof fn !== "function") throw invalid(`tools.${name} must be a function`);
+          rt.tools.set(name, fn);
+        }
+        return orch;
+      }
+      const core = snapshot === undefined ? coreApi.replay(journal) : coreApi.load(snapshot, journal);
+      const known = new Set();
+      for (let i = 0; i < core.agentCount(); i++) known.add(core.agentId(i));
+      const now = {}, later = {};
+      for (const [id, fn] of Object.entries(agents ?? {})) (known.has(id) ? now : later)[id] = fn;
+      const lines = journal.split("\n").filter((l) => l.trim() !== "").length;
+      const persisted = { savedSeq: core.seq(), sinceSnapshot: lines };
+      const orch = Orchestrator.#wrap(core, { ...rest, store }, now, tools, false, true, persisted);
+      orch.#rt.defaultHandlers = later;
+      return orch;
+    }
+
+    /**
+     * Resolves once everything recorded so far is written to the store (rejects with
+     * `store_failed` if a write failed). Without a store it resolves at once.
+     */
+    flush() {
+      const p = this.#rt.persister;
+      return p === undefined ? Promise.resolve() : p.flush();
     }
 
     /**
@@ -686,6 +828,7 @@ export function createBaton(coreApi) {
       const text = journalText(journal);
       if (uptoSeq !== undefined && !(Number.isSafeInteger(uptoSeq) && uptoSeq >= 1)) throw invalid(`invalid uptoSeq: ${uptoSeq}`);
       if (typeof live !== "boolean") throw invalid("live must be a boolean");
+      if (rest.store !== undefined && !live) throw invalid("a replay writes to a store only when it is live (live: true)");
             return Orchestrator.#wrap(coreApi.replay(text, uptoSeq), { clock: "virtual", ...rest }, agents, tools, !live, live);
     }
 
@@ -693,9 +836,11 @@ export function createBaton(coreApi) {
 
     registerAgent(spec) {
       if (!isObject(spec)) throw invalid("registerAgent needs an object { id, name?, capabilities?, concurrency?, maxErrors?, handler? }");
-      const { handler, ...rest } = spec;
-      checkHandler(spec.id, handler);
+      const { handler: given, ...rest } = spec;
+      checkHandler(spec.id, given);
       const rt = this.#rt;
+      const handler = given ?? rt.defaultHandlers?.[spec.id];
+      checkHandler(spec.id, handler);
       const ix = rt.core.registerAgent(specJson(rest, "agent"), rt.now());
       rt.handlers[ix] = handler;
       rt.agentIx.set(spec.id, ix);
@@ -963,7 +1108,7 @@ export function createBaton(coreApi) {
       checkHandler(options.id, options.handler);
       const rt = this.#rt;
       const ix = rt.core.createAgentFromTemplate(String(template), options.id, options.name, rt.now());
-      rt.handlers[ix] = options.handler;
+      rt.handlers[ix] = options.handler ?? rt.defaultHandlers?.[options.id];
       rt.agentIx.set(options.id, ix);
       rt.pump();
       return options.id;
@@ -1133,6 +1278,15 @@ export function createBaton(coreApi) {
     // ---- reads ----
 
     statistics() { return JSON.parse(this.#rt.core.statistics()); }
+
+    /** Task views (without payloads) matching `{ status?, agent?, workflow?, offset?, limit? }`, oldest first. */
+    tasks(filter = {}) {
+      if (!isObject(filter)) throw invalid("tasks(filter): filter must be an object { status?, agent?, workflow?, offset?, limit? }");
+      return JSON.parse(this.#rt.core.taskList(specJson(filter, "filter")));
+    }
+
+    /** Every workflow's summary `{ id, name?, status, taskCount, remaining, submittedAt, finishedAt? }`, oldest first. */
+    workflows() { return JSON.parse(this.#rt.core.workflowList()); }
     agentsStatus() { return JSON.parse(this.#rt.core.agentsStatus()); }
     /** The orchestrator's clock, in ms (virtual or real). */
     now() { return this.#rt.now(); }

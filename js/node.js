@@ -5,5 +5,6 @@ import { initSync } from "./baton_wasm.js";
 
 initSync({ module: readFileSync(new URL("./baton_wasm_bg.wasm", import.meta.url)) });
 
-export { Orchestrator, BatonError, initSync } from "./baton.js";
+export { Orchestrator, BatonError, MemoryStore, IndexedDBStore, initSync } from "./baton.js";
+export { FileStore } from "./file-store.js";
 export default async function init() {}

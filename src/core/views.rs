@@ -6,7 +6,7 @@ use crate::core::ids::TaskIx;
 use crate::core::state::State;
 use crate::core::task::{TaskError, TaskStatus};
 use crate::core::workflow::{FailurePolicy, WorkflowStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -162,7 +162,10 @@ pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowTaskView {
     pub id: String,
+    pub agent: String,
     pub status: TaskStatus,
+    /// The ids (within the workflow) of the tasks this one waits for: the DAG's edges.
+    pub depends_on: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<TaskError>,
 }
@@ -195,9 +198,12 @@ pub fn workflow_view(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowView
         .map(|ix| {
             let t = s.task(ix);
             let local = wf.local_ids[wf.local(ix) as usize].to_string();
+            let deps = &wf.deps[wf.local(ix) as usize];
             let view = WorkflowTaskView {
                 id: s.task_id(ix).expect("task exists"),
+                agent: s.agent(t.agent).id.clone(),
                 status: t.status,
+                depends_on: deps.iter().map(|d| wf.local_ids[*d as usize].to_string()).collect(),
                 error: t.error.as_deref().cloned(),
             };
             (local, view)
@@ -227,4 +233,69 @@ fn ordered_map<S: serde::Serializer>(
         m.serialize_entry(k, v)?;
     }
     m.end()
+}
+
+/// Which tasks `task_list` returns: every field given must match; `offset`/`limit` page the rest.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub agent: Option<String>,
+    pub workflow: Option<String>,
+    #[serde(default)]
+    pub offset: u32,
+    pub limit: Option<u32>,
+}
+
+/// The tasks matching `f`, oldest first, as task views (a dashboard's table).
+pub fn task_list(s: &State, f: &TaskFilter) -> Vec<TaskView> {
+    let agent = f.agent.as_deref().map(|a| s.agent_ix(a));
+    let workflow = f.workflow.as_deref().map(|w| s.workflow_ix(w));
+    // An unknown agent or workflow matches nothing rather than everything.
+    if matches!(agent, Some(None)) || matches!(workflow, Some(None)) {
+        return Vec::new();
+    }
+    (0..s.tasks.len() as u32)
+        .map(TaskIx)
+        .filter(|&ix| {
+            let t = s.task(ix);
+            f.status.is_none_or(|st| t.status == st)
+                && agent.is_none_or(|a| Some(t.agent) == a)
+                && workflow.is_none_or(|w| t.workflow.is_some() && t.workflow == w)
+        })
+        .skip(f.offset as usize)
+        .take(f.limit.map_or(usize::MAX, |l| l as usize))
+        .map(|ix| task_view(s, ix))
+        .collect()
+}
+
+/// A workflow in a list: no per-task detail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowSummary {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub status: WorkflowStatus,
+    pub task_count: u32,
+    pub remaining: u32,
+    pub submitted_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<u64>,
+}
+
+/// Every workflow, oldest first.
+pub fn workflow_list(s: &State) -> Vec<WorkflowSummary> {
+    s.workflows
+        .iter()
+        .map(|w| WorkflowSummary {
+            id: w.id.clone(),
+            name: w.name.clone(),
+            status: w.status,
+            task_count: w.len(),
+            remaining: w.remaining,
+            submitted_at: w.submitted_at,
+            finished_at: w.finished_at,
+        })
+        .collect()
 }

@@ -63,6 +63,14 @@ impl Core {
         Ok(Core::wrap(Orchestrator::restore(snapshot, ms(now)).js()?))
     }
 
+    /// The exact state a snapshot plus the journal written after it describe (a store's
+    /// contents). Calls in flight still count as running until `reissueInFlight`.
+    pub fn load(snapshot: &str, journal_tail: &str) -> JsResult<Core> {
+        Ok(Core::wrap(
+            Orchestrator::load(snapshot, journal_tail).js()?,
+        ))
+    }
+
     /// Rebuilds a core from a journal (JSON Lines) without calling agents, up to `uptoSeq`.
     pub fn replay(journal: &str, upto_seq: Option<f64>) -> JsResult<Core> {
         Ok(Core::wrap(
@@ -297,6 +305,18 @@ impl Core {
     /// Takes a snapshot (recorded in the journal) and returns its JSON.
     pub fn snapshot(&mut self, now: f64) -> JsResult<String> {
         self.inner.snapshot(ms(now)).js()
+    }
+
+    /// The state as a snapshot document, recording nothing (what a store persists).
+    #[wasm_bindgen(js_name = snapshotState)]
+    pub fn snapshot_state(&self) -> JsResult<String> {
+        self.inner.snapshot_json("store").js()
+    }
+
+    /// The seq of the oldest journal record still held in memory.
+    #[wasm_bindgen(js_name = journalFirstSeq)]
+    pub fn journal_first_seq(&self) -> f64 {
+        self.inner.journal_first_seq() as f64
     }
 
     /// Snapshot summaries, newest first, as JSON.

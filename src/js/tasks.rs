@@ -312,4 +312,17 @@ impl Core {
         Ok(self.inner.state().workflows[w.index() as usize].status
             != crate::core::workflow::WorkflowStatus::Running)
     }
+
+    /// Task views matching a filter (`{ status?, agent?, workflow?, offset?, limit? }`), as JSON.
+    #[wasm_bindgen(js_name = taskList)]
+    pub fn task_list(&self, filter: &str) -> JsResult<String> {
+        let f: crate::core::views::TaskFilter = parse("task filter", filter)?;
+        Ok(to_json(&crate::core::views::task_list(self.inner.state(), &f)))
+    }
+
+    /// Every workflow's summary, as JSON.
+    #[wasm_bindgen(js_name = workflowList)]
+    pub fn workflow_list(&self) -> String {
+        to_json(&crate::core::views::workflow_list(self.inner.state()))
+    }
 }

@@ -1,6 +1,6 @@
 // Type-checked with `tsc -p tests/types` (strict): the package's types describe the API a user
 // writes against, and reject the mistakes below.
-import init, { Orchestrator, BatonError, type Task, type WorkflowResult, type JournalRecord, type Statistics } from "baton";
+import init, { Orchestrator, BatonError, MemoryStore, IndexedDBStore, type Store, type Task, type WorkflowResult, type JournalRecord, type Statistics } from "baton";
 
 async function main(): Promise<void> {
   await init();
@@ -105,3 +105,19 @@ async function model(): Promise<void> {
 }
 
 void model;
+
+async function persistence(): Promise<void> {
+  const store: Store = new IndexedDBStore("runs");
+  const orch = await Orchestrator.open(store, { agents: { a: async (x: never) => x }, snapshotEveryEvents: 500 });
+  const again = new Orchestrator({ store: new MemoryStore(), clock: "virtual" });
+  await orch.flush();
+  const done: number = orch.tasks({ status: "Completed", workflow: "wf" }).length;
+  const flows: string[] = again.workflows().map((w) => `${w.id} ${w.status} ${w.remaining}/${w.taskCount}`);
+  console.log(done, flows);
+  // @ts-expect-error: a status is one of TaskStatus
+  orch.tasks({ status: "Done" });
+  // @ts-expect-error: a store needs load, append, saveSnapshot and reset
+  new Orchestrator({ store: { load: async () => null } });
+}
+
+void persistence;

@@ -429,7 +429,7 @@ impl Orchestrator {
 
     /// The state a snapshot plus a journal tail describe, exactly (calls in flight still count
     /// as running: see [`Orchestrator::reissue_in_flight`]).
-    pub(crate) fn load(snapshot: &str, journal_tail: &str) -> Result<Orchestrator> {
+    pub fn load(snapshot: &str, journal_tail: &str) -> Result<Orchestrator> {
         let payloads = RefCell::new(Payloads::new(usize::MAX));
         let ctx = Context {
             state: None,

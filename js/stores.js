@@ -1,0 +1,118 @@
+// Stores for `new Orchestrator({ store })` and `Orchestrator.open(store, ...)`, usable anywhere:
+// an in-memory store (tests, and a model of the contract) and an IndexedDB store for browsers.
+//
+// The contract every store keeps (the driver calls one method at a time, in order):
+//   load()                     -> { snapshot?: string, journal: string } | null
+//                                 the latest snapshot, and the journal lines written after it
+//   append(lines, lastSeq)     -> appends JSON Lines (each ends in "\n"); lastSeq is the last line's seq
+//   saveSnapshot(text, seq)    -> stores a snapshot of the state at seq; lines up to seq may go
+//   reset()                    -> forgets everything (a new run starts)
+
+/** Keeps the run in memory: survives nothing, but shows (and tests) the store contract. */
+export class MemoryStore {
+  #snapshot = undefined;
+  #batches = [];
+  async load() {
+    if (this.#snapshot === undefined && this.#batches.length === 0) return null;
+    return { snapshot: this.#snapshot?.text, journal: this.#batches.join("") };
+  }
+  async append(lines) { this.#batches.push(lines); }
+  async saveSnapshot(text, seq) {
+    this.#snapshot = { text, seq };
+    this.#batches = [];
+  }
+  async reset() {
+    this.#snapshot = undefined;
+    this.#batches = [];
+  }
+}
+
+const DB_VERSION = 1;
+
+const done = (request) => new Promise((resolve, reject) => {
+  request.onsuccess = () => resolve(request.result);
+  request.onerror = () => reject(request.error);
+});
+const committed = (tx) => new Promise((resolve, reject) => {
+  tx.oncomplete = () => resolve();
+  tx.onerror = () => reject(tx.error);
+  tx.onabort = () => reject(tx.error ?? new Error("the IndexedDB transaction was aborted"));
+});
+
+/**
+ * Keeps the run in the browser's IndexedDB, in the database `name`: one row per batch of journal
+ * lines (keyed by its last seq) and one row for the latest snapshot. A snapshot and the removal
+ * of the batches it covers happen in one transaction.
+ */
+export class IndexedDBStore {
+  #name;
+  #db = undefined;
+  constructor(name = "baton") {
+    if (typeof name !== "string" || name === "") throw new TypeError("IndexedDBStore(name): name must be a non-empty string");
+    this.#name = name;
+  }
+
+  get name() { return this.#name; }
+
+  async #open() {
+    if (this.#db !== undefined) return this.#db;
+    if (typeof indexedDB === "undefined") throw new Error("IndexedDBStore needs a browser with IndexedDB");
+    const request = indexedDB.open(this.#name, DB_VERSION);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      if (!db.objectStoreNames.contains("journal")) db.createObjectStore("journal");
+      if (!db.objectStoreNames.contains("snapshot")) db.createObjectStore("snapshot");
+    };
+    this.#db = await done(request);
+    return this.#db;
+  }
+
+  async load() {
+    const db = await this.#open();
+    const tx = db.transaction(["journal", "snapshot"], "readonly");
+    const snap = await done(tx.objectStore("snapshot").get("latest"));
+    const range = snap === undefined ? undefined : IDBKeyRange.lowerBound(snap.seq, true);
+    const batches = await done(tx.objectStore("journal").getAll(range));
+    if (snap === undefined && batches.length === 0) return null;
+    return { snapshot: snap?.text, journal: batches.join("") };
+  }
+
+  async append(lines, lastSeq) {
+    const db = await this.#open();
+    const tx = db.transaction("journal", "readwrite");
+    tx.objectStore("journal").put(lines, lastSeq);
+    await committed(tx);
+  }
+
+  async saveSnapshot(text, seq) {
+    const db = await this.#open();
+    const tx = db.transaction(["journal", "snapshot"], "readwrite");
+    tx.objectStore("snapshot").put({ text, seq }, "latest");
+    tx.objectStore("journal").delete(IDBKeyRange.upperBound(seq));
+    await committed(tx);
+  }
+
+  async reset() {
+    const db = await this.#open();
+    const tx = db.transaction(["journal", "snapshot"], "readwrite");
+    tx.objectStore("journal").clear();
+    tx.objectStore("snapshot").clear();
+    await committed(tx);
+  }
+
+  /** Closes the database connection (the next call opens it again). */
+  close() {
+    this.#db?.close();
+    this.#db = undefined;
+  }
+}
+
+/** The browser build's stand-in for Node's FileStore: says where to look instead. */
+export class FileStore {
+  constructor() {
+    const e = new Error("FileStore needs Node (node:fs); in a browser use IndexedDBStore");
+    e.name = "BatonError";
+    e.code = "invalid_argument";
+    throw e;
+  }
+}

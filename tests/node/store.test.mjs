@@ -1,0 +1,106 @@
+// Persistence outside the Worker: a run written to a store as it goes is reopened after the
+// process dies (SIGKILL at a random point) and finishes with no task lost.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Orchestrator, MemoryStore, FileStore } from "../../pkg/node.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const worker = join(here, "fixtures/restart-worker.mjs");
+
+/** Runs the worker until it prints `done` or until `killAfter` completions, then SIGKILLs it. */
+function run(dir, killAfter) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [worker, dir, "30", "15"], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "", killed = false;
+    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`the worker hung:\n${out}`)); }, 60_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const n = [...out.matchAll(/^completed (\d+)$/gm)].length;
+      if (killAfter !== undefined && !killed && n >= killAfter) { killed = true; child.kill("SIGKILL"); }
+    });
+    child.on("exit", (code, signal) => { clearTimeout(timer); resolve({ out, code, signal }); });
+  });
+}
+
+test("a FileStore run survives SIGKILL at random points and completes every task", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "baton-restart-"));
+  let kills = 0;
+  // Kill after a random number of completions (seeded by the test's own counter, bounded).
+  let result = await run(dir, 2 + Math.floor(Math.random() * 6));
+  while (result.signal === "SIGKILL" && kills < 6) {
+    kills++;
+    result = await run(dir, kills < 4 ? 2 + Math.floor(Math.random() * 6) : undefined);
+  }
+  assert.ok(kills >= 1, "the worker was killed at least once");
+  assert.equal(result.code, 0, result.out);
+  const done = JSON.parse(result.out.match(/^done (.*)$/m)[1]);
+  assert.deepEqual(done, { status: "Completed", completed: 30 });
+  // At-least-once: every task ran; a task runs again only because a kill cut its call short,
+  // so no task ran more than once per kill plus once.
+  const calls = readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n");
+  const perTask = new Map();
+  for (const l of calls) perTask.set(l.split(" ")[0], (perTask.get(l.split(" ")[0]) ?? 0) + 1);
+  assert.equal(perTask.size, 30);
+  for (const [task, n] of perTask) assert.ok(n <= kills + 1, `${task} ran ${n} times with ${kills} kills`);
+  // The store holds a snapshot and the lines after it, not the whole history.
+  const files = readdirSync(join(dir, "state"));
+  assert.ok(files.some((f) => /^snapshot-\d+\.json$/.test(f)), files.join(","));
+  console.log(`# ${kills} kills, ${calls.length} calls for 30 tasks`);
+});
+
+test("Orchestrator.open on a MemoryStore resumes queued work with the handlers it is given", async () => {
+  const store = new MemoryStore();
+  const a = new Orchestrator({ store, clock: "virtual", seed: 5, maxConcurrency: 1, snapshotEveryEvents: 7 });
+  a.registerAgent({ id: "double", handler: async (x, ctx) => { await ctx.sleep(50); return x * 2; } });
+  a.startAgent("double");
+  const ids = [1, 2, 3, 4, 5, 6].map((x) => a.submit({ agent: "double", input: x }));
+  await a.wait(ids[1]);
+  await a.flush();
+  const before = a.statistics().tasks_completed;
+  a.close();
+  assert.ok(before >= 2 && before < 6);
+  const b = await Orchestrator.open(store, { clock: "virtual", agents: { double: async (x) => x * 2 } });
+  const outputs = [];
+  for (const id of ids) outputs.push((await b.wait(id)).output);
+  assert.deepEqual(outputs, [2, 4, 6, 8, 10, 12]);
+  assert.equal(b.tasks({ status: "Completed" }).length, 6);
+  await b.flush();
+  b.close();
+});
+
+test("Orchestrator.open on an empty store starts a run; registerAgent takes the handler from agents", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "baton-empty-"));
+  const store = new FileStore(dir);
+  const o = await Orchestrator.open(store, { clock: "virtual", agents: { echo: async (x) => x } });
+  o.registerAgent({ id: "echo" });
+  o.startAgent("echo");
+  assert.equal((await o.wait(o.submit({ agent: "echo", input: "hi" }))).output, "hi");
+  await o.flush();
+  o.close();
+  const again = await Orchestrator.open(store, { clock: "virtual", agents: { echo: async (x) => x } });
+  assert.equal(again.tasks().length, 1);
+  assert.equal(again.tasks()[0].status, "Completed");
+  again.close();
+});
+
+test("a store that is not one, and a failing store, are clear errors", async () => {
+  assert.throws(() => new Orchestrator({ store: {} }), { code: "invalid_argument", message: /store.load must be a function/ });
+  await assert.rejects(Orchestrator.open({ load() {} }), { code: "invalid_argument" });
+  const broken = new MemoryStore();
+  broken.append = async () => { throw new Error("disk full"); };
+  const o = new Orchestrator({ store: broken, clock: "virtual" });
+  o.registerAgent({ id: "a", handler: async () => 1 });
+  const orig = console.error;
+  console.error = () => {};
+  try {
+    await assert.rejects(o.flush(), { code: "store_failed", message: /disk full/ });
+  } finally {
+    console.error = orig;
+    o.close();
+  }
+});
