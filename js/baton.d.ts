@@ -660,6 +660,8 @@ export type EventListener = (event: DeliveredEvent) => void;
 export interface ReplayOptions extends OrchestratorOptions {
   /** Stop after this record (time travel). */
   uptoSeq?: number;
+  /** Start from this snapshot: the journal is then the records written after it. */
+  snapshot?: Snapshot | string;
   /**
    * By default a replay is a picture of the state: its timers do not fire and nothing runs by
    * itself. `live: true` continues the run from there (fork), with `agents` and `tools`.

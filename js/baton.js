@@ -5,7 +5,7 @@ import { createBaton } from "./driver.js";
 export const { Orchestrator, BatonError } = createBaton({
   create: (options, seed, now) => Core.create(options, seed, now),
   restore: (snapshot, now) => Core.restore(snapshot, now),
-  load: (snapshot, journal) => Core.load(snapshot, journal),
+  load: (snapshot, journal, uptoSeq) => Core.load(snapshot, journal, uptoSeq),
   replay: (journal, uptoSeq) => Core.replay(journal, uptoSeq),
   verifyReplay: (journal) => Core.verifyReplay(journal),
 });

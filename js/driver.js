@@ -729,9 +729,9 @@ export function createBaton(coreApi) {
       if (o.store !== undefined) {
         const { savedSeq = 0, sinceSnapshot = 0 } = persisted ?? {};
         rt.persister = new Persister(rt, o.store, o.snapshotEveryEvents, savedSeq, sinceSnapshot);
+        // Handed a store, a restored or forked run is written whole: its journal when the core
+        // holds it from seq 1, else a snapshot (Persister.collect decides).
         if (persisted === undefined) rt.persister.write(() => o.store.reset());
-        // Handed a store, a restored or forked run is written whole: a snapshot first.
-        if (persisted === undefined) rt.persister.sinceSnapshot = o.snapshotEveryEvents;
       }
       if (live) core.reissueInFlight(rt.now());
       rt.pump();
@@ -824,12 +824,16 @@ export function createBaton(coreApi) {
      */
     static replay(journal, options = {}) {
       if (!isObject(options)) throw invalid("options must be an object");
-            const { agents, tools, uptoSeq, live = false, ...rest } = options;
+            const { agents, tools, uptoSeq, live = false, snapshot, ...rest } = options;
       const text = journalText(journal);
       if (uptoSeq !== undefined && !(Number.isSafeInteger(uptoSeq) && uptoSeq >= 1)) throw invalid(`invalid uptoSeq: ${uptoSeq}`);
       if (typeof live !== "boolean") throw invalid("live must be a boolean");
       if (rest.store !== undefined && !live) throw invalid("a replay writes to a store only when it is live (live: true)");
-            return Orchestrator.#wrap(coreApi.replay(text, uptoSeq), { clock: "virtual", ...rest }, agents, tools, !live, live);
+      // From a snapshot, the journal is what was written after it (a store's contents).
+      const base = snapshot === undefined ? undefined : typeof snapshot === "string" ? snapshot : JSON.stringify(snapshot);
+      if (snapshot !== undefined && typeof base !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
+      const core = base === undefined ? coreApi.replay(text, uptoSeq) : coreApi.load(base, text, uptoSeq);
+      return Orchestrator.#wrap(core, { clock: "virtual", ...rest }, agents, tools, !live, live);
     }
 
     // ---- agents ----

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the native core, the built package's types, the wasm-bindgen-test suite in Node
-# and in headless Chrome, the package as a user installs it (README examples, examples/), and
-# the benchmark harness in its verify-only mode.
+# and in headless Chrome, the package as a user installs it (README examples, examples/, stores),
+# the dashboard and the package in pages under Chromium (playwright-core), and the benchmark
+# harness in its verify-only mode.
 # Installs what it needs first (scripts/install.sh). Ends with one line: "N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +46,8 @@ step "types: tsc over the package's .d.ts" 0 bash -c '
   echo "types ok"'
 step "wasm-bindgen-test: Node" 42 wasm-pack test --node -- --test js_api
 step "wasm-bindgen-test: headless Chrome" 42 bash scripts/chrome-tests.sh
-step "node --test: the package as a user installs it, README examples, examples/" 13 node --test tests/node/
+step "node --test: the package as a user installs it, README examples, examples/, stores" 17 node --test tests/node/
+step "Chromium via playwright-core: the dashboard, IndexedDB reload, 1,000-task trace, the package in pages" 5 node --test --test-concurrency=1 tests/browser/
 if [ -d ../shared/peers ]; then
   step "bench: the peers' harness with Baton, --verify-only (correctness, not timing)" 0 bash bench/run.sh --verify-only
 else

@@ -58,8 +58,10 @@ fn baton() -> JsValue {
     );
     set(&api, "create", create.into_js_value());
     set(&api, "restore", restore.into_js_value());
-    let load = Closure::<dyn Fn(String, String) -> Result<JsValue, JsValue>>::new(
-        |snapshot: String, journal: String| Core::load(&snapshot, &journal).map(JsValue::from),
+    let load = Closure::<dyn Fn(String, String, Option<f64>) -> Result<JsValue, JsValue>>::new(
+        |snapshot: String, journal: String, upto| {
+            Core::load(&snapshot, &journal, upto).map(JsValue::from)
+        },
     );
     set(&api, "load", load.into_js_value());
     set(&api, "replay", replay.into_js_value());

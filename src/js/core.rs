@@ -65,9 +65,9 @@ impl Core {
 
     /// The exact state a snapshot plus the journal written after it describe (a store's
     /// contents). Calls in flight still count as running until `reissueInFlight`.
-    pub fn load(snapshot: &str, journal_tail: &str) -> JsResult<Core> {
+    pub fn load(snapshot: &str, journal_tail: &str, upto_seq: Option<f64>) -> JsResult<Core> {
         Ok(Core::wrap(
-            Orchestrator::load(snapshot, journal_tail).js()?,
+            Orchestrator::load_upto(snapshot, journal_tail, upto_seq.map(ms)).js()?,
         ))
     }
 

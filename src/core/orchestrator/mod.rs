@@ -430,6 +430,15 @@ impl Orchestrator {
     /// The state a snapshot plus a journal tail describe, exactly (calls in flight still count
     /// as running: see [`Orchestrator::reissue_in_flight`]).
     pub fn load(snapshot: &str, journal_tail: &str) -> Result<Orchestrator> {
+        Orchestrator::load_upto(snapshot, journal_tail, None)
+    }
+
+    /// [`Orchestrator::load`], stopping after record `upto_seq` (time travel from a snapshot).
+    pub fn load_upto(
+        snapshot: &str,
+        journal_tail: &str,
+        upto_seq: Option<u64>,
+    ) -> Result<Orchestrator> {
         let payloads = RefCell::new(Payloads::new(usize::MAX));
         let ctx = Context {
             state: None,
@@ -457,7 +466,7 @@ impl Orchestrator {
         let mut payloads = payloads.into_inner();
         payloads.set_bytes_max(state.options.payload_bytes_max as usize);
         let mut o = Orchestrator::empty(state, payloads);
-        o.apply_lines(journal_tail, None)?;
+        o.apply_lines(journal_tail, upto_seq)?;
         o.rebuild_timers();
         Ok(o)
     }

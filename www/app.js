@@ -1,0 +1,242 @@
+// The dashboard: picks a source (local orchestrator or remote Worker), renders its views at most
+// ten times a second, and wires the controls. Every view reads the core's own views; time travel
+// swaps in a replay of the journal, so nothing here models the orchestrator a second time.
+import { LocalSource } from "./local.js";
+import { RemoteSource } from "./remote.js";
+import { DagView } from "./dag.js";
+import { TimelineView, attempts } from "./timeline.js";
+import { renderStats, renderAgents, renderTasks, renderEvents } from "./views.js";
+import { EXAMPLES, researchWorkflow, layeredWorkflow } from "./demo.js";
+
+const $ = (id) => document.getElementById(id);
+const TASK_STATUSES = ["Pending", "Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled", "TimedOut", "Skipped"];
+const RENDER_EVERY_MS = 100;
+
+const settings = JSON.parse(localStorage.getItem("baton.settings") ?? "{}");
+const params = new URLSearchParams(location.search);
+let source;
+let demoRuns = 0;
+let pinnedWorkflow = "";
+const dag = new DagView($("dag"));
+const timeline = new TimelineView($("timeline"));
+
+function say(text, ok = false) {
+  $("message").textContent = text;
+  $("message").className = ok ? "ok" : "";
+}
+const fail = (e) => say(`${e.code ?? e.name}: ${e.message}`);
+async function guard(fn) {
+  try {
+    const out = await fn();
+    scheduleRender();
+    return out;
+  } catch (e) {
+    fail(e);
+    scheduleRender();
+    return undefined;
+  }
+}
+
+// ---- rendering ----
+let scheduled = false, lastRender = 0, renderEveryMs = RENDER_EVERY_MS;
+const stats = { renders: 0 };
+function scheduleRender() {
+  if (scheduled) return;
+  scheduled = true;
+  setTimeout(() => requestAnimationFrame(() => { scheduled = false; render(); }), Math.max(0, renderEveryMs - (performance.now() - lastRender)));
+}
+
+function options(select, values, keep) {
+  const want = values.join("\n");
+  if (select.dataset.values === want) return;
+  const current = select.value;
+  select.innerHTML = keep + values.map((v) => `<option value="${v}">${v}</option>`).join("");
+  select.dataset.values = want;
+  if ([...select.options].some((o) => o.value === current)) select.value = current;
+}
+
+function render() {
+  const t0 = performance.now();
+  lastRender = t0;
+  stats.renders++;
+  if (!source) return;
+  // Read layout before writing any DOM: a read after a write forces a synchronous layout.
+  const timelineWidth = $("timeline").clientWidth;
+  const readOnly = source.travelSeq !== undefined;
+  document.body.classList.toggle("travelling", readOnly);
+  const parts = {};
+  const part = (name, fn) => {
+    const t = performance.now();
+    const out = fn();
+    parts[name] = Math.round((performance.now() - t) * 10) / 10;
+    return out;
+  };
+  const agents = part("agents", () => {
+    renderStats($("stats"), source.statistics());
+    const a = source.agentsStatus();
+    renderAgents($("agents"), a, readOnly);
+    return a;
+  });
+  const flows = source.workflows();
+  options($("filter-agent"), Object.keys(agents), '<option value="">any agent</option>');
+  options($("filter-workflow"), flows.map((w) => w.id), '<option value="">any workflow</option>');
+  options($("workflow-pick"), flows.map((w) => w.id).reverse(), "");
+  part("tasks", () => {
+    const filter = {};
+    for (const [k, el] of [["status", "filter-status"], ["agent", "filter-agent"], ["workflow", "filter-workflow"]]) if ($(el).value) filter[k] = $(el).value;
+    // Unfiltered, only the rows on screen are read from the core; filtered, the matches are.
+    if (Object.keys(filter).length === 0) {
+      renderTasks($("tasks"), (offset, limit) => source.tasks({ offset, limit }), source.statistics().total_tasks, readOnly);
+    } else {
+      const matches = source.tasks(filter);
+      renderTasks($("tasks"), (offset, limit) => matches.slice(offset, offset + limit), matches.length, readOnly);
+    }
+  });
+  // The rest goes in a task of its own, so neither half holds the main thread long.
+  setTimeout(() => renderGraphs(flows, agents, readOnly, timelineWidth, parts, t0), 0);
+  const slider = $("slider");
+  slider.min = String(source.firstSeq());
+  slider.max = String(source.lastSeq());
+  if (!readOnly) slider.value = slider.max;
+  $("seq-label").textContent = readOnly ? `seq ${source.travelSeq} of ${source.lastSeq()}` : `live (seq ${source.lastSeq()})`;
+  options($("snapshots"), (source.saved ?? []).map((s) => s.id), "");
+}
+
+function renderGraphs(flows, agents, readOnly, timelineWidth, parts, t0) {
+  if (!source) return;
+  const part = (name, fn) => {
+    const t = performance.now();
+    const out = fn();
+    parts[name] = Math.round((performance.now() - t) * 10) / 10;
+    return out;
+  };
+  part("dag", () => {
+    // The newest workflow, unless one was picked.
+    const picked = (pinnedWorkflow && flows.some((w) => w.id === pinnedWorkflow) ? pinnedWorkflow : flows.at(-1)?.id) ?? "";
+    if ($("workflow-pick").value !== picked) $("workflow-pick").value = picked;
+    const wf = picked ? source.workflow(picked) : undefined;
+    $("workflow-status").textContent = wf ? `${wf.status}` : "";
+    $("workflow-status").dataset.status = wf?.status ?? "";
+    dag.show(wf);
+  });
+  const records = source.journal();
+  part("timeline", () => {
+    const agentOf = agentsOfTasks();
+    timeline.render(attempts(records, (id) => agentOf.get(id)), Object.keys(agents), source.now(), timelineWidth);
+  });
+  part("events", () => renderEvents($("events"), records));
+  stats.parts = parts;
+  stats.lastMs = Math.round(Object.values(parts).reduce((a, b) => a + b, 0));
+  // A busy page renders less often, so rendering never takes more than a third of the time.
+  renderEveryMs = Math.max(RENDER_EVERY_MS, 3 * stats.lastMs);
+}
+
+// Which agent runs each task, for the timeline. Tasks only get added, so each render reads just
+// the new ones; a different view (time travel, fork, restore) starts over.
+let agentCache = { owner: undefined, map: new Map() };
+function agentsOfTasks() {
+  const owner = source.view ?? source;
+  if (agentCache.owner !== owner || source.statistics().total_tasks < agentCache.map.size) agentCache = { owner, map: new Map() };
+  for (const t of source.tasks({ offset: agentCache.map.size })) agentCache.map.set(t.id, t.agent);
+  return agentCache.map;
+}
+
+// ---- sources ----
+async function useLocal() {
+  source?.close?.();
+  // `?speed=0.1` makes the demo agents ten times faster (tests, impatient people).
+  const speed = Number(params.get("speed") ?? 1);
+  source = await LocalSource.open({ seed: settings.seed ?? 42, clock: settings.clock ?? "real", profile: "demo", speed });
+  source.onChange = scheduleRender;
+  $("seed").value = String(source.settings.seed);
+  $("virtual").checked = source.settings.clock === "virtual";
+  scheduleRender();
+}
+
+async function useRemote(url, token) {
+  const next = await RemoteSource.open({ url, token });
+  source?.orch?.close?.();
+  source = next;
+  source.onChange = scheduleRender;
+  scheduleRender();
+}
+
+function saveSettings() {
+  localStorage.setItem("baton.settings", JSON.stringify(settings));
+}
+
+// ---- controls ----
+document.addEventListener("click", (ev) => {
+  const b = ev.target.closest("button[data-act]");
+  if (!b || !source) return;
+  if (b.dataset.agent) guard(() => source.agent(b.dataset.act, b.dataset.agent));
+  else if (b.dataset.act === "cancel") guard(() => source.cancel(b.dataset.task));
+});
+
+$("run-demo").onclick = () => guard(() => {
+  const id = source.submit(researchWorkflow(++demoRuns));
+  say(`submitted ${id}`, true);
+  return id;
+});
+$("run-1000").onclick = () => guard(() => source.submit(layeredWorkflow(1000)));
+$("snapshot").onclick = () => guard(async () => say(`took ${await source.snapshot()}`, true));
+$("restore").onclick = () => guard(() => {
+  const id = $("snapshots").value;
+  if (!id) throw Object.assign(new Error("take a snapshot first"), { code: "no_snapshot" });
+  source.restore(id);
+  say(`restored ${id}`, true);
+});
+$("new-run").onclick = () => guard(() => {
+  const seed = Number($("seed").value);
+  const clock = $("virtual").checked ? "virtual" : "real";
+  source.newRun({ seed, clock });
+  Object.assign(settings, { seed, clock });
+  saveSettings();
+  say(`new run, seed ${seed}, ${clock} clock`, true);
+});
+$("virtual").onchange = () => guard(() => {
+  const clock = $("virtual").checked ? "virtual" : "real";
+  source.setClock(clock);
+  settings.clock = clock;
+  saveSettings();
+  say(`${clock} clock`, true);
+});
+$("slider").oninput = () => guard(() => source.travel(Number($("slider").value)));
+$("live").onclick = () => guard(() => source.back());
+$("fork").onclick = () => guard(() => {
+  const seq = source.travelSeq ?? source.lastSeq();
+  source.fork(seq, $("fork-profile").value);
+  say(`forked at seq ${seq} with ${$("fork-profile").value} agents`, true);
+});
+for (const id of ["filter-status", "filter-agent", "filter-workflow"]) $(id).onchange = scheduleRender;
+$("workflow-pick").onchange = () => { pinnedWorkflow = $("workflow-pick").value; scheduleRender(); };
+
+options($("filter-status"), TASK_STATUSES, '<option value="">any status</option>');
+$("example").innerHTML = Object.keys(EXAMPLES).map((k) => `<option>${k}</option>`).join("");
+$("example").onchange = () => { $("editor").value = JSON.stringify(EXAMPLES[$("example").value], null, 2); };
+$("example").onchange();
+$("submit").onclick = () => guard(async () => {
+  let spec;
+  try {
+    spec = JSON.parse($("editor").value);
+  } catch (e) {
+    throw Object.assign(new Error(`the JSON does not parse: ${e.message}`), { code: "invalid_json" });
+  }
+  say(`submitted ${await source.submit(spec)}`, true);
+});
+
+for (const radio of document.querySelectorAll("input[name=mode]")) {
+  radio.onchange = () => {
+    const remote = radio.value === "remote" && radio.checked;
+    $("remote-settings").hidden = !remote;
+    $("local-settings").hidden = remote;
+    if (!remote && radio.checked) guard(useLocal);
+  };
+}
+$("connect").onclick = () => guard(() => useRemote($("remote-url").value, $("remote-token").value));
+
+// For tests and the curious: the page's state, from the console.
+const ready = params.get("mode") === "remote"
+  ? useRemote(params.get("url") ?? "", params.get("token") ?? "")
+  : useLocal();
+window.dashboard = { get source() { return source; }, ready: ready.catch(fail), stats, render };

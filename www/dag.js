@@ -1,0 +1,125 @@
+// The workflow DAG: laid out once per workflow (in a worker, by dagre), then only each node's
+// status changes. Up to SVG_NODES_MAX nodes it is SVG (each node an element with its status as a
+// data attribute); larger graphs are drawn on a canvas, since restyling thousands of SVG
+// elements costs more than a frame.
+
+const SVG = "http://www.w3.org/2000/svg";
+const SVG_NODES_MAX = 300;
+const FILL = {
+  Pending: "#e5e7eb", Queued: "#dbeafe", Running: "#60a5fa", Retrying: "#fcd34d", Completed: "#86efac",
+  Failed: "#fca5a5", TimedOut: "#fca5a5", Cancelled: "#d1d5db", Skipped: "#d1d5db",
+};
+
+export class DagView {
+  #root; #worker; #key = undefined; #nodes = new Map(); #statuses = {}; #layout = undefined; #painted = "";
+
+  constructor(root) {
+    this.#root = root;
+    this.#worker = new Worker(new URL("./layout-worker.js", import.meta.url), { type: "module" });
+    this.#worker.onmessage = ({ data }) => {
+      if (data.key === this.#key) this.#draw(data);
+    };
+  }
+
+  /** Shows `workflow` (a getWorkflow() view) or nothing; lays it out again only if its shape changed. */
+  show(workflow) {
+    if (!workflow) {
+      this.#key = undefined;
+      this.#root.replaceChildren();
+      this.#root.dataset.workflow = "";
+      return;
+    }
+    const entries = Object.entries(workflow.tasks);
+    const key = `${workflow.id}:${entries.length}`;
+    this.#statuses = Object.fromEntries(entries.map(([local, t]) => [local, t.status]));
+    if (key !== this.#key) {
+      this.#key = key;
+      this.#nodes.clear();
+      this.#root.dataset.workflow = workflow.id;
+      this.#root.dataset.laidOut = "false";
+      const nodes = entries.map(([local]) => ({ id: local, width: Math.max(40, local.length * 7 + 12) }));
+      const edges = entries.flatMap(([local, t]) => t.dependsOn.map((d) => [d, local]));
+      this.#worker.postMessage({ key, nodes, edges, bitmapsAbove: SVG_NODES_MAX });
+      return;
+    }
+    this.#paint();
+  }
+
+  #draw(layout) {
+    this.#layout = layout;
+    this.#painted = "";
+    if (layout.edges !== undefined) {
+      // Three stacked canvases: edges below and labels above are drawn once; only the node
+      // fills between them are drawn again when statuses change.
+      const stack = document.createElement("div");
+      stack.className = "stack";
+      stack.style.width = `${Math.ceil(layout.width)}px`;
+      stack.style.height = `${Math.ceil(layout.height)}px`;
+      const layers = ["edges", "fills", "labels"].map((name) => {
+        const c = document.createElement("canvas");
+        c.className = name;
+        c.width = Math.ceil(layout.width);
+        c.height = Math.ceil(layout.height);
+        stack.append(c);
+        return c;
+      });
+      layers[0].getContext("2d").drawImage(layout.edges, 0, 0);
+      layers[2].getContext("2d").drawImage(layout.labels, 0, 0);
+      this.#root.replaceChildren(stack);
+      this.#root.dataset.nodes = String(Object.keys(layout.positions).length);
+      this.#root.dataset.laidOut = "true";
+      this.#paint();
+      return;
+    }
+    const { positions, routes, width, height } = layout;
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", `0 0 ${Math.ceil(width)} ${Math.ceil(height)}`);
+    svg.setAttribute("width", Math.ceil(width));
+    svg.setAttribute("height", Math.ceil(height));
+    // One string for the whole graph: far faster than a thousand createElement calls.
+    let html = "";
+    for (const r of routes) {
+      html += `<polyline class="edge" points="${r.points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>`;
+    }
+    for (const [id, p] of Object.entries(positions)) {
+      const x = p.x - p.width / 2, y = p.y - p.height / 2;
+      html += `<g class="node" data-id="${escape(id)}"><rect x="${x}" y="${y}" width="${p.width}" height="${p.height}" rx="4"/>` +
+        `<text x="${p.x}" y="${p.y + 4}">${escape(id)}</text></g>`;
+    }
+    svg.innerHTML = html;
+    this.#root.replaceChildren(svg);
+    for (const g of svg.querySelectorAll("g.node")) this.#nodes.set(g.dataset.id, g);
+    this.#root.dataset.nodes = String(this.#nodes.size);
+    this.#root.dataset.laidOut = "true";
+    this.#paint();
+  }
+
+  #paint() {
+    // Counts by status, for tests and for a glance at a graph too large to read.
+    const counts = {};
+    for (const st of Object.values(this.#statuses)) counts[st] = (counts[st] ?? 0) + 1;
+    this.#root.dataset.counts = JSON.stringify(counts);
+    const canvas = this.#root.querySelector("canvas.fills");
+    if (canvas && this.#layout) return this.#paintCanvas(canvas);
+    for (const [local, status] of Object.entries(this.#statuses)) {
+      const g = this.#nodes.get(local);
+      if (g && g.dataset.status !== status) g.dataset.status = status;
+    }
+  }
+
+  #paintCanvas(canvas) {
+    const key = JSON.stringify(this.#statuses);
+    if (key === this.#painted) return;
+    this.#painted = key;
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    for (const [id, p] of Object.entries(this.#layout.positions)) {
+      ctx.fillStyle = FILL[this.#statuses[id]] ?? FILL.Pending;
+      ctx.fillRect(p.x - p.width / 2, p.y - p.height / 2, p.width, p.height);
+    }
+  }
+}
+
+function escape(s) {
+  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}

@@ -1,0 +1,121 @@
+// Local mode: the orchestrator runs in the page with the demo agents, persisted in IndexedDB so
+// a reload resumes the run. Time travel replays the journal in the core up to a seq.
+import init, { Orchestrator, IndexedDBStore } from "baton";
+import { handlers, registerDemoAgents } from "./demo.js";
+
+const DB = "baton-dashboard";
+// The page keeps the whole journal in the store (time travel reaches seq 1 after a reload).
+const SNAPSHOT_EVERY_EVENTS = 1_000_000;
+
+export class LocalSource {
+  mode = "local";
+  orch = undefined;       // the live orchestrator
+  view = undefined;       // what is shown: the live one, or a replay at `travelSeq`
+  travelSeq = undefined;
+  records = [];           // the live journal since `base` (or seq 1)
+  base = undefined;       // the snapshot the live journal starts from, if not seq 1
+  saved = [];             // snapshots taken from the page
+  profile = "demo";
+  onChange = () => {};
+  #off = undefined;
+  #store = new IndexedDBStore(DB);
+  #settings;
+
+  static async open(settings) {
+    await init();
+    const s = new LocalSource();
+    s.#settings = { seed: settings.seed, clock: settings.clock, speed: settings.speed ?? 1 };
+    s.profile = settings.profile ?? "demo";
+    const stored = await s.#store.load();
+    const orch = await Orchestrator.open(s.#store, s.#options());
+    if (orch.agentsStatus().researcher === undefined) registerDemoAgents(orch, handlers(s.profile, s.#settings.speed));
+    s.#attach(orch, stored?.snapshot);
+    return s;
+  }
+
+  get settings() { return { ...this.#settings, seed: this.orch.seed }; }
+
+  #options() {
+    return { agents: handlers(this.profile, this.#settings.speed), seed: this.#settings.seed, clock: this.#settings.clock, store: this.#store, snapshotEveryEvents: SNAPSHOT_EVERY_EVENTS };
+  }
+
+  #attach(orch, base) {
+    this.#off?.();
+    if (this.orch && this.orch !== orch) this.orch.close();
+    this.orch = orch;
+    this.base = base;
+    this.records = orch.journal();
+    this.#off = orch.on("*", (e) => { this.records.push(e); this.onChange(); });
+    this.back();
+  }
+
+  // ---- reads (from `view`) ----
+  statistics() { return this.view.statistics(); }
+  agentsStatus() { return this.view.agentsStatus(); }
+  tasks(filter) { return this.view.tasks(filter); }
+  workflows() { return this.view.workflows(); }
+  workflow(id) { return this.view.getWorkflow(id); }
+  now() { return this.view.now(); }
+  journal() { return this.travelSeq === undefined ? this.records : this.records.filter((r) => r.seq <= this.travelSeq); }
+  firstSeq() { return this.records[0]?.seq ?? 1; }
+  lastSeq() { return this.records.length > 0 ? this.records[this.records.length - 1].seq : 0; }
+
+  // ---- controls (on the live orchestrator) ----
+  agent(act, id) {
+    ({ start: () => this.orch.startAgent(id), pause: () => this.orch.pauseAgent(id), resume: () => this.orch.resumeAgent(id), stop: () => this.orch.stopAgent(id) })[act]();
+  }
+  /** A task (`{ agent | capability, ... }`) or a workflow (`{ tasks: [...] }`); returns its id. */
+  submit(spec) { return Array.isArray(spec.tasks) ? this.orch.submitWorkflow(spec) : this.orch.submit(spec); }
+  cancel(taskId) { this.orch.cancel(taskId, "cancelled from the dashboard"); }
+  snapshot() {
+    const snap = this.orch.snapshot();
+    this.saved.push({ id: snap.id, seq: snap.seq, snap });
+    return snap.id;
+  }
+  /** Replaces the live run with one restored from a snapshot taken in the page. */
+  restore(id) {
+    const entry = this.saved.find((s) => s.id === id);
+    if (!entry) throw new Error(`no snapshot ${id} in this page`);
+    const orch = Orchestrator.restore(entry.snap, this.#options());
+    this.#attach(orch, JSON.stringify(entry.snap));
+  }
+  /** A new run with this seed and clock (the store starts over). */
+  newRun({ seed, clock }) {
+    this.#settings = { ...this.#settings, seed, clock };
+    const { agents, ...options } = this.#options();
+    const orch = new Orchestrator(options);
+    registerDemoAgents(orch, agents);
+    this.#attach(orch, undefined);
+  }
+  /** Continues this run on the other clock: a live replay of the whole journal. */
+  setClock(clock) {
+    this.#settings = { ...this.#settings, clock };
+    this.#fork(this.lastSeq(), this.profile);
+  }
+
+  // ---- time travel ----
+  /** Shows the state at `seq`, rebuilt by the core from the journal. */
+  travel(seq) {
+    if (seq >= this.lastSeq()) return this.back();
+    const old = this.view !== this.orch ? this.view : undefined;
+    this.view = Orchestrator.replay(this.#journalText(), { uptoSeq: seq, snapshot: this.base });
+    this.travelSeq = seq;
+    old?.close();
+  }
+  back() {
+    if (this.view && this.view !== this.orch) this.view.close();
+    this.view = this.orch;
+    this.travelSeq = undefined;
+  }
+  /** Continues the run from `seq` with the agents of `profile`; the later records are dropped. */
+  fork(seq, profile) { this.#fork(seq, profile); }
+
+  #fork(seq, profile) {
+    this.profile = profile;
+    const text = this.#journalText();
+    const orch = Orchestrator.replay(text, { ...this.#options(), uptoSeq: seq, snapshot: this.base, live: true });
+    this.#attach(orch, this.base);
+  }
+
+  #journalText() { return this.orch.journalText(); }
+}
