@@ -1,5 +1,5 @@
 // Serves the dashboard (www/) with the built package (pkg/) and the graph-layout library on
-// 127.0.0.1. Usage: node scripts/serve.mjs [--port N] (0 picks a free port). Prints the URL.
+// 127.0.0.1. Usage: node scripts/serve.mjs [--port N] [--dir D] (port 0 picks a free one). Prints the URL.
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
@@ -15,8 +15,10 @@ const TYPES = {
   ".css": "text/css; charset=utf-8", ".json": "application/json", ".wasm": "application/wasm", ".png": "image/png",
   ".svg": "image/svg+xml", ".ts": "text/plain; charset=utf-8",
 };
-// URL prefix -> folder. Nothing outside these folders is served.
-const MOUNTS = [
+// URL prefix -> folder. Nothing outside these folders is served. `--dir D` serves D alone (the
+// tests use it for pages built from the packed package).
+const dirArg = args.indexOf("--dir");
+const MOUNTS = dirArg >= 0 ? [["/", resolve(args[dirArg + 1])]] : [
   ["/pkg/", join(root, "pkg")],
   ["/vendor/dagre/", join(root, "node_modules/@dagrejs/dagre/dist")],
   ["/", join(root, "www")],
