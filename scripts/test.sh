@@ -47,7 +47,7 @@ step "types: tsc over the package's .d.ts" 0 bash -c '
 step "wasm-bindgen-test: Node" 42 wasm-pack test --node -- --test js_api
 step "wasm-bindgen-test: headless Chrome" 42 bash scripts/chrome-tests.sh
 step "node --test: the package as a user installs it, README examples, examples/, stores" 17 node --test tests/node/
-step "Chromium via playwright-core: the dashboard, IndexedDB reload, 1,000-task trace, the package in pages" 7 node --test --test-concurrency=1 tests/browser/
+step "Chromium via playwright-core: the dashboard, IndexedDB reload, 1,000-task trace, the package in pages" 8 node --test --test-concurrency=1 tests/browser/
 if [ -d ../shared/peers ]; then
   step "bench: the peers' harness with Baton, --verify-only (correctness, not timing)" 0 bash bench/run.sh --verify-only
 else

@@ -1,5 +1,7 @@
 // Remote mode: the same views over a Baton Worker's REST API (DESIGN.md §4) and its event
-// stream, with a bearer token. Reads are cached and refreshed when events arrive.
+// stream, with a bearer token. `url` is a namespace's root (`https://host/v1/ns/default`): the
+// routes (`/status`, `/agents`, ...) are relative to it. Reads are cached and refreshed when
+// events arrive.
 
 export class RemoteSource {
   mode = "remote";
@@ -34,12 +36,12 @@ export class RemoteSource {
 
   async refresh() {
     const [status, agents, tasks, workflows] = await Promise.all([
-      this.#call("GET", "/v1/status"), this.#call("GET", "/v1/agents"),
-      this.#call("GET", "/v1/tasks?limit=1000"), this.#call("GET", "/v1/workflows"),
+      this.#call("GET", "/status"), this.#call("GET", "/agents"),
+      this.#call("GET", "/tasks?limit=1000"), this.#call("GET", "/workflows"),
     ]);
     const flows = {};
     const last = workflows.workflows?.at(-1);
-    if (last) flows[last.id] = await this.#call("GET", `/v1/workflows/${encodeURIComponent(last.id)}`);
+    if (last) flows[last.id] = await this.#call("GET", `/workflows/${encodeURIComponent(last.id)}`);
     this.#data = { statistics: status.statistics ?? status, agents: agents.agents ?? agents, tasks: tasks.tasks ?? [], workflows: workflows.workflows ?? [], flows };
     this.onChange();
   }
@@ -47,7 +49,7 @@ export class RemoteSource {
   #listen() {
     // EventSource cannot send headers: the token goes in the query for the stream only.
     const after = this.records.at(-1)?.seq ?? 0;
-    this.#stream = new EventSource(`${this.#base}/v1/events?after=${after}&token=${encodeURIComponent(this.#token)}`);
+    this.#stream = new EventSource(`${this.#base}/events?after=${after}&token=${encodeURIComponent(this.#token)}`);
     this.#stream.onmessage = (m) => {
       this.records.push(JSON.parse(m.data));
       clearTimeout(this.#timer);
@@ -72,12 +74,12 @@ export class RemoteSource {
   firstSeq() { return this.records[0]?.seq ?? 1; }
   lastSeq() { return this.records.at(-1)?.seq ?? 0; }
 
-  async agent(act, id) { await this.#call("POST", `/v1/agents/${encodeURIComponent(id)}/${act}`); await this.refresh(); }
+  async agent(act, id) { await this.#call("POST", `/agents/${encodeURIComponent(id)}/${act}`); await this.refresh(); }
   async submit(spec) {
-    const out = Array.isArray(spec.tasks) ? await this.#call("POST", "/v1/workflows", spec) : await this.#call("POST", "/v1/tasks", spec);
+    const out = Array.isArray(spec.tasks) ? await this.#call("POST", "/workflows", spec) : await this.#call("POST", "/tasks", spec);
     await this.refresh();
     return out.id;
   }
-  async cancel(id) { await this.#call("POST", `/v1/tasks/${encodeURIComponent(id)}/cancel`); await this.refresh(); }
-  async snapshot() { const s = await this.#call("POST", "/v1/snapshots"); return s.id; }
+  async cancel(id) { await this.#call("POST", `/tasks/${encodeURIComponent(id)}/cancel`); await this.refresh(); }
+  async snapshot() { const s = await this.#call("POST", "/snapshots"); return s.id; }
 }

@@ -194,3 +194,30 @@ test("1,000 tasks on screen: no main-thread task over 100 ms in the performance 
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
+
+test("remote mode: the page loads, asks the namespace for its status with the bearer token, and shows the error code", async () => {
+  // The Worker is its own issue: here a server on 127.0.0.1 that answers every route with the
+  // Worker's error shape stands in for it, and the page must show the error's code.
+  const { createServer } = await import("node:http");
+  const seen = [];
+  const fake = createServer((req, res) => {
+    seen.push({ url: req.url, auth: req.headers.authorization });
+    const cors = { "access-control-allow-origin": "*", "access-control-allow-headers": "authorization, content-type" };
+    if (req.method === "OPTIONS") return res.writeHead(204, cors).end();
+    res.writeHead(401, { "content-type": "application/json", ...cors });
+    res.end(JSON.stringify({ error: { code: "unauthorized", message: "the token is not valid for this namespace" } }));
+  });
+  await new Promise((r) => fake.listen(0, "127.0.0.1", r));
+  try {
+    const url = `http://127.0.0.1:${fake.address().port}/v1/ns/demo`;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}?mode=remote&url=${encodeURIComponent(url)}&token=secret`);
+    await page.evaluate(() => window.dashboard.ready);
+    await waitFor(page, () => document.querySelector("#message").textContent.startsWith("unauthorized"));
+    assert.ok(seen.some((r) => r.url.startsWith("/v1/ns/demo/status") && r.auth === "Bearer secret"), JSON.stringify(seen));
+    await context.close();
+  } finally {
+    fake.close();
+  }
+});
