@@ -34,7 +34,7 @@ pub mod pattern;
 pub mod payload;
 pub mod policy;
 pub mod queue;
-mod replay_check;
+pub(crate) mod replay_check;
 pub mod schedule;
 pub mod session;
 pub mod snapshot;

@@ -1,0 +1,85 @@
+//! `GET /openapi.json`: an OpenAPI 3.1 document of the REST API, built from one route table
+//! (a test checks every route in it against the running Worker).
+
+use serde_json::{json, Map, Value};
+
+/// (path under /v1/ns/{namespace}, method, summary, success status)
+pub const ROUTES: &[(&str, &str, &str, u16)] = &[
+    ("/status", "get", "Statistics, seed and journal position", 200),
+    ("/agents", "get", "Every agent with status, load, errors, breaker and binding", 200),
+    ("/agents", "post", "Register an agent: { id, name?, capabilities?, concurrency?, retry?, timeoutMs?, maxErrors?, start?, endpoint | js | demo }", 201),
+    ("/agents/{id}", "get", "One agent", 200),
+    ("/agents/{id}", "put", "Change where an agent's calls go: { endpoint | js | demo }", 200),
+    ("/agents/{id}", "delete", "Terminate an agent (its unfinished tasks are cancelled)", 200),
+    ("/agents/{id}/start", "post", "Start an agent", 200),
+    ("/agents/{id}/pause", "post", "Pause an agent", 200),
+    ("/agents/{id}/resume", "post", "Resume an agent", 200),
+    ("/agents/{id}/stop", "post", "Stop an agent", 200),
+    ("/agents/{id}/history", "get", "An agent's lifecycle transitions", 200),
+    ("/tasks", "get", "Tasks, filtered by ?status=&agent=&workflow=&offset=&limit=", 200),
+    ("/tasks", "post", "Submit a task: { agent | capability, input?, priority?, id?, name?, metadata?, retry?, timeoutMs?, session? }", 201),
+    ("/tasks/{id}", "get", "One task with its input and output", 200),
+    ("/tasks/{id}/cancel", "post", "Cancel an unfinished task: { reason? }", 200),
+    ("/workflows", "get", "Every workflow's summary", 200),
+    ("/workflows", "post", "Submit a workflow (a DAG): { id?, name?, tasks: [{ id, agent | capability, input?, dependsOn? }], failurePolicy? }", 201),
+    ("/workflows/{id}", "get", "One workflow with its tasks, edges and outputs", 200),
+    ("/orchestrate", "post", "Route { session_id, capability, parameters } to the least-loaded capable agent; 202 if it takes over 25 s", 200),
+    ("/contracts", "get", "A session's hash-chained REQUEST/RESPONSE contracts: ?session_id=", 200),
+    ("/snapshots", "get", "Snapshot summaries, newest first", 200),
+    ("/snapshots", "post", "Take a snapshot", 201),
+    ("/events", "get", "Server-Sent Events of the journal after ?after= (or Last-Event-ID), live", 200),
+    ("/metrics", "get", "Prometheus text metrics", 200),
+];
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object", "required": ["error"],
+        "properties": { "error": { "type": "object", "required": ["code", "message"],
+            "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } }
+    })
+}
+
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    let error_ref = json!({ "description": "An error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    for (path, method, summary, status) in ROUTES {
+        let mut params = vec![json!({ "name": "namespace", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } })];
+        if path.contains("{id}") {
+            params.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }));
+        }
+        let content_type = match *path {
+            "/events" => "text/event-stream",
+            "/metrics" => "text/plain",
+            _ => "application/json",
+        };
+        let mut op = json!({
+            "summary": summary,
+            "operationId": format!("{method}{}", path.replace(['/', '{', '}'], "_")),
+            "parameters": params,
+            "security": [{ "bearer": [] }],
+            "responses": {
+                status.to_string(): { "description": "OK", "content": { content_type: {} } },
+                "400": error_ref, "401": error_ref, "404": error_ref, "405": error_ref, "413": error_ref, "429": error_ref,
+            }
+        });
+        if *method == "post" || *method == "put" {
+            op["requestBody"] = json!({ "required": false, "content": { "application/json": { "schema": { "type": "object" } } } });
+        }
+        let key = format!("/v1/ns/{{namespace}}{path}");
+        paths.entry(key).or_insert_with(|| json!({}))[method] = op;
+    }
+    paths.insert("/v1/health".into(), json!({ "get": { "summary": "Liveness (no token needed)", "operationId": "health", "security": [],
+        "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }));
+    paths.insert("/openapi.json".into(), json!({ "get": { "summary": "This document", "operationId": "openapi", "security": [],
+        "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }));
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Baton", "version": env!("CARGO_PKG_VERSION"),
+            "description": "A deterministic multi-agent orchestrator; each namespace is one Durable Object. `/v1/...` without `/ns/{namespace}` uses the X-Baton-Namespace header, or `default`." },
+        "paths": paths,
+        "components": {
+            "schemas": { "Error": error_schema() },
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } }
+        }
+    })
+}

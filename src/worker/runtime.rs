@@ -1,0 +1,300 @@
+//! The driver inside the Durable Object: it owns the core, carries out its effects (call an
+//! agent, write storage, set the alarm, push events to streams) and feeds the outcomes back.
+//! It holds no orchestration rule: retries, timeouts, routing and recovery are the core's.
+
+use super::agents::{self, Binding, Call};
+use super::storage::{Store, SNAPSHOT_EVERY_EVENTS};
+use crate::core::ids::{AgentIx, PayloadId, TaskIx};
+use crate::core::Options;
+use crate::core::orchestrator::{Effect, Orchestrator};
+use crate::core::task::ErrorClass;
+use futures_channel::{mpsc, oneshot};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use worker::{console_error, Date, State};
+
+/// How long an agent call may take before the driver gives up on it (the core's own `timeoutMs`
+/// policies are usually shorter and classify the attempt as `timeout`).
+pub const CALL_TIMEOUT_MS: u64 = 300_000;
+/// While calls are in flight the alarm is never further away than this: if the object is
+/// evicted or the process dies, the alarm brings it back to re-issue them.
+pub const WATCHDOG_MS: u64 = 20_000;
+/// Journal records kept in memory; older ones are in storage (or covered by a snapshot).
+pub const JOURNAL_ROWS_IN_MEMORY_MAX: u32 = 20_000;
+
+pub type Shared = Rc<RefCell<Runtime>>;
+
+pub struct Runtime {
+    pub core: Orchestrator,
+    pub store: Store,
+    state: Rc<State>,
+    saved: u64,
+    since_snapshot: u64,
+    pub bindings: BTreeMap<String, Binding>,
+    waiters: BTreeMap<u32, Vec<oneshot::Sender<()>>>,
+    subscribers: Vec<mpsc::UnboundedSender<String>>,
+    alarm_at: Option<u64>,
+    pub started_at: u64,
+    pub calls_started: u64,
+}
+
+pub fn now() -> u64 {
+    Date::now().as_millis()
+}
+
+/// Loads the object's state (latest snapshot plus the journal after it), or starts a new run,
+/// and issues again the calls that were in flight when it last stopped.
+pub fn load(state: Rc<State>) -> worker::Result<Shared> {
+    let store = Store::open(state.storage().sql())?;
+    let loaded = store.load()?;
+    let t = now();
+    let core = match &loaded.snapshot {
+        Some(snapshot) => Orchestrator::load(snapshot, &loaded.journal),
+        None if !loaded.journal.trim().is_empty() => Orchestrator::replay(&loaded.journal, None),
+        None => {
+            let mut options = Options::default();
+            options.journal_rows_max = JOURNAL_ROWS_IN_MEMORY_MAX;
+            let seed = getrandom::u64().map_err(|e| worker::Error::RustError(e.to_string()))? & crate::core::SEED_MAX;
+            Orchestrator::new(seed, options, t)
+        }
+    }
+    .map_err(|e| worker::Error::RustError(format!("the stored state does not load: {e}")))?;
+    let bindings = store
+        .bindings()?
+        .into_iter()
+        .filter_map(|(id, b)| serde_json::from_str(&b).ok().map(|b| (id, b)))
+        .collect();
+    let saved = if loaded.snapshot.is_none() && loaded.journal.trim().is_empty() { 0 } else { core.state().seq };
+    let rt = Runtime {
+        core,
+        store,
+        state,
+        saved,
+        since_snapshot: loaded.lines,
+        bindings,
+        waiters: BTreeMap::new(),
+        subscribers: Vec::new(),
+        alarm_at: None,
+        started_at: t,
+        calls_started: 0,
+    };
+    let shared = Rc::new(RefCell::new(rt));
+    shared.borrow_mut().core.reissue_in_flight(t);
+    pump(&shared);
+    Ok(shared)
+}
+
+struct Pending {
+    call: u32,
+    binding: Option<Binding>,
+    agent: String,
+    task_id: String,
+    attempt: u32,
+    input: String,
+    upstream: String,
+}
+
+impl Runtime {
+    fn prepare(&self, call: u32, task: TaskIx, agent: AgentIx, attempt: u32, input: PayloadId) -> Pending {
+        let s = self.core.state();
+        let agent_id = s.agent(agent).id.clone();
+        let task_id = s.task_id(task).unwrap_or_default();
+        let payloads = self.core.payloads();
+        let raw = |p: PayloadId| payloads.get(p).map_or_else(|| "null".to_owned(), |r| r.get().to_owned());
+        let mut upstream = serde_json::Map::new();
+        if let Some(w) = s.task(task).workflow {
+            let wf = &s.workflows[w.index() as usize];
+            for &d in &wf.deps[wf.local(task) as usize] {
+                let out = raw(s.task(wf.task(d)).output);
+                let value = serde_json::from_str(&out).unwrap_or(serde_json::Value::Null);
+                upstream.insert(wf.local_ids[d as usize].to_string(), value);
+            }
+        }
+        Pending {
+            call,
+            binding: self.bindings.get(&agent_id).cloned(),
+            agent: agent_id,
+            task_id,
+            attempt,
+            input: raw(input),
+            upstream: serde_json::Value::Object(upstream).to_string(),
+        }
+    }
+
+    /// Writes what changed since the last write: journal lines, or a snapshot every
+    /// `SNAPSHOT_EVERY_EVENTS` events (or when lines are no longer in memory).
+    fn persist(&mut self) -> Option<String> {
+        let seq = self.core.state().seq;
+        if seq <= self.saved {
+            return None;
+        }
+        let fresh = seq - self.saved;
+        let lines = self.core.journal_json(self.saved).ok();
+        let result = if self.core.journal_first_seq() > self.saved + 1 || self.since_snapshot + fresh >= SNAPSHOT_EVERY_EVENTS {
+            self.since_snapshot = 0;
+            self.core
+                .snapshot_json("storage")
+                .map_err(|e| worker::Error::RustError(e.to_string()))
+                .and_then(|text| self.store.save_snapshot(seq, &text))
+        } else {
+            self.since_snapshot += fresh;
+            match &lines {
+                Some(l) => self.store.append(l),
+                None => Err(worker::Error::RustError("the journal could not be written".into())),
+            }
+        };
+        if let Err(e) = result {
+            console_error!("baton: writing the journal failed: {e}");
+        }
+        self.saved = seq;
+        lines
+    }
+
+    fn publish(&mut self, lines: &str) {
+        if self.subscribers.is_empty() {
+            return;
+        }
+        let mut frame = String::new();
+        for line in lines.lines().filter(|l| !l.is_empty()) {
+            let seq = crate::core::replay_check::peek_seq(line).unwrap_or(0);
+            frame.push_str(&format!("id: {seq}\ndata: {line}\n\n"));
+        }
+        self.subscribers.retain(|s| s.unbounded_send(frame.clone()).is_ok());
+    }
+
+    /// The time the alarm should ring: the core's next deadline, or the watchdog while calls run.
+    fn wanted_alarm(&self, t: u64) -> Option<u64> {
+        let deadline = self.core.next_deadline();
+        let in_flight = !self.core.state().derived.calls.is_empty();
+        let watchdog = in_flight.then_some(t + WATCHDOG_MS);
+        match (deadline, watchdog) {
+            (Some(d), Some(w)) => Some(d.min(w)),
+            (d, w) => d.or(w),
+        }
+    }
+
+    /// A stream of events after `after` (Server-Sent Events frames), live from then on.
+    pub fn subscribe(&mut self, after: u64) -> mpsc::UnboundedReceiver<String> {
+        let (tx, rx) = mpsc::unbounded();
+        let backlog = self.core.journal_json(after).unwrap_or_default();
+        let mut frame = String::from(": baton events\n\n");
+        for line in backlog.lines().filter(|l| !l.is_empty()) {
+            let seq = crate::core::replay_check::peek_seq(line).unwrap_or(0);
+            frame.push_str(&format!("id: {seq}\ndata: {line}\n\n"));
+        }
+        let _ = tx.unbounded_send(frame);
+        self.subscribers.push(tx);
+        rx
+    }
+
+    /// Resolves once the task is terminal.
+    pub fn wait(&mut self, task: TaskIx) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        if self.core.state().task(task).status.is_terminal() {
+            let _ = tx.send(());
+        } else {
+            self.waiters.entry(task.index()).or_default().push(tx);
+        }
+        rx
+    }
+}
+
+/// Carries out the core's effects until it has none left, then writes storage, pushes events and
+/// sets the alarm. Agent calls run as their own futures and call `pump` again when they end.
+pub fn pump(shared: &Shared) {
+    let mut calls = Vec::new();
+    let alarm;
+    let state;
+    {
+        let mut rt = shared.borrow_mut();
+        while let Some(effect) = rt.core.poll_effect() {
+            match effect {
+                Effect::Invoke { call, task, agent, attempt, input } => {
+                    let p = rt.prepare(call, task, agent, attempt, input);
+                    calls.push(p);
+                }
+                Effect::TaskSettled { task } => {
+                    for w in rt.waiters.remove(&task.index()).unwrap_or_default() {
+                        let _ = w.send(());
+                    }
+                }
+                // Aborts: the call's answer, if it comes, is recorded and ignored by the core.
+                _ => {}
+            }
+        }
+        if let Some(lines) = rt.persist() {
+            rt.publish(&lines);
+        }
+        rt.calls_started += calls.len() as u64;
+        let wanted = rt.wanted_alarm(now());
+        alarm = (wanted != rt.alarm_at).then_some(wanted);
+        if let Some(w) = alarm {
+            rt.alarm_at = w;
+        }
+        state = rt.state.clone();
+    }
+    if let Some(Some(at)) = alarm {
+        let st = state.clone();
+        state.wait_until(async move {
+            if let Err(e) = st.storage().set_alarm(at as i64).await {
+                console_error!("baton: setting the alarm failed: {e}");
+            }
+        });
+    }
+    // `wait_until` keeps the object alive while its agent calls run.
+    for p in calls {
+        state.wait_until(run_call(shared.clone(), p));
+    }
+}
+
+async fn run_call(shared: Shared, p: Pending) {
+    let outcome = match &p.binding {
+        None => Err(agents::Failure {
+            class: "internal",
+            message: format!("agent '{}' has no endpoint, JS function or demo behind it", p.agent),
+        }),
+        Some(binding) => {
+            let input = serde_json::value::RawValue::from_string(p.input.clone()).expect("payloads are JSON");
+            let upstream = serde_json::value::RawValue::from_string(p.upstream.clone()).expect("built as JSON");
+            let call = Call {
+                task_id: &p.task_id,
+                attempt: p.attempt,
+                idempotency_key: &p.task_id,
+                input: &input,
+                upstream: &upstream,
+            };
+            agents::invoke(binding, &call, CALL_TIMEOUT_MS).await
+        }
+    };
+    {
+        let mut rt = shared.borrow_mut();
+        let t = now();
+        match outcome {
+            Ok(json) => match rt.core.payloads_mut().alloc_json(&json) {
+                Ok(id) => {
+                    rt.core.complete(p.call, id, t);
+                }
+                Err(e) => {
+                    rt.core.fail(p.call, ErrorClass::Validation, &format!("the answer could not be recorded: {e}"), t);
+                }
+            },
+            Err(f) => {
+                let class = ErrorClass::parse(f.class).unwrap_or(ErrorClass::Agent);
+                rt.core.fail(p.call, class, &f.message, t);
+            }
+        }
+    }
+    pump(&shared);
+}
+
+/// The alarm rang (possibly early, possibly twice: alarms are at-least-once). Whatever is due
+/// fires; anything else waits for the next alarm.
+pub fn on_alarm(shared: &Shared) {
+    {
+        let mut rt = shared.borrow_mut();
+        rt.alarm_at = None;
+        rt.core.handle_timeout(now());
+    }
+    pump(shared);
+}

@@ -1,0 +1,142 @@
+// Shared by the Worker tests: starts `wrangler dev` (workerd) on 127.0.0.1 with a throwaway state
+// directory from a config without a [build] step (the Worker is built once, before), a local
+// HTTP agent server on 127.0.0.1, and a small REST client. Every process is stopped by PID.
+import { spawn, execFileSync } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createServer as netServer } from "node:net";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const TOKEN = "test-token-0123456789";
+
+/** The repository's wrangler.toml without [build], pointing at the prebuilt build/. */
+function testConfig() {
+  const text = readFileSync(join(root, "wrangler.toml"), "utf8")
+    .replace(/\[build\][^\[]*/, "")
+    .replace('main = "build/worker/shim.mjs"', 'main = "worker/shim.mjs"');
+  const path = join(root, "build", "wrangler.test.toml");
+  writeFileSync(path, text);
+  return path;
+}
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = netServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the Worker; resolves once /v1/health answers. `vars` are extra [vars]. */
+export async function startWorker({ stateDir, port, vars = {} }) {
+  mkdirSync(stateDir, { recursive: true });
+  port ??= await freePort();
+  const args = [join(root, "node_modules/wrangler/bin/wrangler.js"), "dev", "-c", testConfig(), "--ip", "127.0.0.1", "--port", String(port),
+    "--persist-to", stateDir, "--show-interactive-dev-session=false", "--log-level", "warn",
+    "--var", `BATON_API_TOKEN:${TOKEN}`, ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])];
+  const child = spawn(process.execPath, args, {
+    cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "1", NO_COLOR: "1" },
+  });
+  let log = "";
+  child.stdout.on("data", (d) => { log += d; });
+  child.stderr.on("data", (d) => { log += d; });
+  const url = `http://127.0.0.1:${port}`;
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
+    try {
+      const r = await fetch(`${url}/v1/health`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() - started > 90_000) {
+      stopGroup(child.pid);
+      throw new Error(`wrangler dev did not start in 90 s:\n${log}`);
+    }
+    await sleep(100);
+  }
+  return {
+    url, port, pid: child.pid, startedInMs: Date.now() - started, log: () => log,
+    stop: () => stopGroup(child.pid),
+    /** SIGKILL to the workerd processes of this wrangler (the crash), then the rest of the group. */
+    crash: () => {
+      const pids = execFileSync("pgrep", ["-g", String(child.pid), "workerd"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+      for (const p of pids) process.kill(Number(p), "SIGKILL");
+      stopGroup(child.pid, "SIGKILL");
+      return pids.length;
+    },
+  };
+}
+
+function stopGroup(pid, signal = "SIGTERM") {
+  try { process.kill(-pid, signal); } catch { /* already gone */ }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A REST client for one namespace. */
+export function client(base, ns = "test", token = TOKEN) {
+  const call = async (method, path, body, headers = {}) => {
+    const r = await fetch(`${base}/v1/ns/${ns}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await r.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = text; }
+    return { status: r.status, body: json, headers: r.headers };
+  };
+  return {
+    get: (p, h) => call("GET", p, undefined, h),
+    post: (p, b, h) => call("POST", p, b ?? {}, h),
+    put: (p, b) => call("PUT", p, b),
+    del: (p) => call("DELETE", p),
+    raw: call,
+  };
+}
+
+/** Polls `fn` until it returns a truthy value. */
+export async function until(fn, timeoutMs = 30_000, what = "the condition") {
+  const start = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * HTTP agents on 127.0.0.1: POST /slow?ms=N answers after N ms, POST /flaky?fails=K fails the
+ * first K calls per idempotency key with 500, POST /bad answers non-JSON. Calls are counted
+ * per idempotency key (`calls`), with their attempts.
+ */
+export async function agentServer() {
+  const calls = new Map();
+  const server = createServer(async (req, res) => {
+    let body = "";
+    for await (const c of req) body += c;
+    const call = JSON.parse(body || "{}");
+    const url = new URL(req.url, "http://x");
+    const list = calls.get(call.idempotencyKey) ?? [];
+    list.push({ attempt: call.attempt, path: url.pathname });
+    calls.set(call.idempotencyKey, list);
+    const reply = (status, json) => { res.writeHead(status, { "content-type": "application/json" }); res.end(typeof json === "string" ? json : JSON.stringify(json)); };
+    if (url.pathname === "/slow") {
+      await sleep(Number(url.searchParams.get("ms") ?? 200));
+      return reply(200, { task: call.taskId, attempt: call.attempt, upstream: Object.keys(call.upstream ?? {}), input: call.input });
+    }
+    if (url.pathname === "/flaky") {
+      const fails = Number(url.searchParams.get("fails") ?? 1);
+      return list.length <= fails ? reply(500, { error: "not yet" }) : reply(200, { attempts: list.length });
+    }
+    if (url.pathname === "/bad") return reply(200, "this is not json");
+    reply(404, { error: "no such agent" });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${server.address().port}`, calls, close: () => server.close() };
+}
