@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the native core, the built package's types, the wasm-bindgen-test suite in Node
 # and in headless Chrome, the package as a user installs it (README examples, examples/, stores),
-# the dashboard and the package in pages under Chromium (playwright-core), and the benchmark
-# harness in its verify-only mode.
+# the dashboard and the package in pages under Chromium (playwright-core), the Cloudflare Worker
+# under `wrangler dev` (workerd), and the benchmark harness in its verify-only mode.
 # Installs what it needs first (scripts/install.sh). Ends with one line: "N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,8 @@ step "wasm-bindgen-test: Node" 42 wasm-pack test --node -- --test js_api
 step "wasm-bindgen-test: headless Chrome" 42 bash scripts/chrome-tests.sh
 step "node --test: the package as a user installs it, README examples, examples/, stores" 17 node --test tests/node/
 step "Chromium via playwright-core: the dashboard, IndexedDB reload, 1,000-task trace, the package in pages" 8 node --test --test-concurrency=1 tests/browser/
+step "worker: build (worker-build, feature worker) and the dashboard site" 0 bash scripts/build-worker.sh
+step "worker: wrangler dev on 127.0.0.1 with HTTP agents: REST, alarms, auth, bad inputs, SIGKILL restarts, remote dashboard" 10 node --test --test-concurrency=1 tests/worker/
 if [ -d ../shared/peers ]; then
   step "bench: the peers' harness with Baton, --verify-only (correctness, not timing)" 0 bash bench/run.sh --verify-only
 else

@@ -203,7 +203,10 @@ pub fn workflow_view(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowView
                 id: s.task_id(ix).expect("task exists"),
                 agent: s.agent(t.agent).id.clone(),
                 status: t.status,
-                depends_on: deps.iter().map(|d| wf.local_ids[*d as usize].to_string()).collect(),
+                depends_on: deps
+                    .iter()
+                    .map(|d| wf.local_ids[*d as usize].to_string())
+                    .collect(),
                 error: t.error.as_deref().cloned(),
             };
             (local, view)

@@ -317,7 +317,10 @@ impl Core {
     #[wasm_bindgen(js_name = taskList)]
     pub fn task_list(&self, filter: &str) -> JsResult<String> {
         let f: crate::core::views::TaskFilter = parse("task filter", filter)?;
-        Ok(to_json(&crate::core::views::task_list(self.inner.state(), &f)))
+        Ok(to_json(&crate::core::views::task_list(
+            self.inner.state(),
+            &f,
+        )))
     }
 
     /// Every workflow's summary, as JSON.

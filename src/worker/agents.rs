@@ -59,17 +59,26 @@ pub fn js_agents() -> Vec<String> {
 }
 
 /// Calls the agent; the answer is JSON text.
-pub async fn invoke(binding: &Binding, call: &Call<'_>, timeout_ms: u64) -> Result<String, Failure> {
+pub async fn invoke(
+    binding: &Binding,
+    call: &Call<'_>,
+    timeout_ms: u64,
+) -> Result<String, Failure> {
     let body = serde_json::to_string(call).map_err(|e| failure("internal", e.to_string()))?;
     match binding {
         Binding::Http { endpoint } => http(endpoint, &body, timeout_ms).await,
         Binding::Js { name } => {
-            let promise = run_js_agent(name, &body).map_err(|e| failure("agent", js_message(&e)))?;
+            let promise =
+                run_js_agent(name, &body).map_err(|e| failure("agent", js_message(&e)))?;
             let out = wasm_bindgen_futures::JsFuture::from(promise)
                 .await
                 .map_err(|e| failure("agent", js_message(&e)))?;
-            out.as_string()
-                .ok_or_else(|| failure("validation", "a JS agent must resolve with a JSON-serializable value"))
+            out.as_string().ok_or_else(|| {
+                failure(
+                    "validation",
+                    "a JS agent must resolve with a JSON-serializable value",
+                )
+            })
         }
         Binding::Demo { name } => demo(name, call).await,
     }
@@ -92,7 +101,8 @@ async fn http(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Fai
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(JsValue::from_str(body)));
-    let req = Request::new_with_init(endpoint, &init).map_err(|e| failure("validation", format!("bad endpoint '{endpoint}': {e}")))?;
+    let req = Request::new_with_init(endpoint, &init)
+        .map_err(|e| failure("validation", format!("bad endpoint '{endpoint}': {e}")))?;
     let controller = worker::AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(req);
@@ -101,14 +111,22 @@ async fn http(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Fai
     futures_util::pin_mut!(send);
     futures_util::pin_mut!(timer);
     let mut resp = match futures_util::future::select(send, timer).await {
-        futures_util::future::Either::Left((r, _)) => r.map_err(|e| failure("agent", format!("the agent could not be reached: {e}")))?,
+        futures_util::future::Either::Left((r, _)) => {
+            r.map_err(|e| failure("agent", format!("the agent could not be reached: {e}")))?
+        }
         futures_util::future::Either::Right(_) => {
             controller.abort();
-            return Err(failure("timeout", format!("the agent did not answer within {timeout_ms} ms")));
+            return Err(failure(
+                "timeout",
+                format!("the agent did not answer within {timeout_ms} ms"),
+            ));
         }
     };
     let status = resp.status_code();
-    let text = resp.text().await.map_err(|e| failure("agent", e.to_string()))?;
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| failure("agent", e.to_string()))?;
     if !(200..300).contains(&status) {
         let class = match status {
             400 | 422 => "validation",
@@ -117,43 +135,71 @@ async fn http(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Fai
             _ => "agent",
         };
         let excerpt: String = text.chars().take(200).collect();
-        return Err(failure(class, format!("the agent answered HTTP {status}: {excerpt}")));
+        return Err(failure(
+            class,
+            format!("the agent answered HTTP {status}: {excerpt}"),
+        ));
     }
     if text.trim().is_empty() {
         return Ok("null".into());
     }
     match serde_json::from_str::<&serde_json::value::RawValue>(&text) {
         Ok(_) => Ok(text),
-        Err(e) => Err(failure("validation", format!("the agent's answer is not JSON: {e}"))),
+        Err(e) => Err(failure(
+            "validation",
+            format!("the agent's answer is not JSON: {e}"),
+        )),
     }
 }
 
 async fn demo(name: &str, call: &Call<'_>) -> Result<String, Failure> {
-    let input: serde_json::Value = serde_json::from_str(call.input.get()).unwrap_or(serde_json::Value::Null);
+    let input: serde_json::Value =
+        serde_json::from_str(call.input.get()).unwrap_or(serde_json::Value::Null);
     match name {
         "echo" => Ok(call.input.get().to_owned()),
         "uppercase" => {
             let text = match &input {
                 serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Object(m) => m.get("text").and_then(|t| t.as_str()).unwrap_or_default().to_owned(),
+                serde_json::Value::Object(m) => m
+                    .get("text")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
                 serde_json::Value::Null => {
                     // In a workflow, the upstream answers are the input.
-                    let up: serde_json::Value = serde_json::from_str(call.upstream.get()).unwrap_or_default();
-                    up.as_object().and_then(|m| m.values().find_map(|v| v.as_str().map(str::to_owned))).unwrap_or_default()
+                    let up: serde_json::Value =
+                        serde_json::from_str(call.upstream.get()).unwrap_or_default();
+                    up.as_object()
+                        .and_then(|m| m.values().find_map(|v| v.as_str().map(str::to_owned)))
+                        .unwrap_or_default()
                 }
                 other => other.to_string(),
             };
             Ok(serde_json::Value::String(text.to_uppercase()).to_string())
         }
         "sleep" => {
-            let ms = input.get("ms").and_then(|v| v.as_u64()).or(input.as_u64()).unwrap_or(100).min(60_000);
+            let ms = input
+                .get("ms")
+                .and_then(|v| v.as_u64())
+                .or(input.as_u64())
+                .unwrap_or(100)
+                .min(60_000);
             Delay::from(std::time::Duration::from_millis(ms)).await;
             Ok(serde_json::json!({ "sleptMs": ms }).to_string())
         }
         "fail" => {
-            let message = input.get("message").and_then(|m| m.as_str()).unwrap_or("the demo agent 'fail' always fails");
+            let message = input
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or("the demo agent 'fail' always fails");
             Err(failure("agent", message))
         }
-        other => Err(failure("internal", format!("no demo agent '{other}' (there are {})", DEMO_AGENTS.join(", ")))),
+        other => Err(failure(
+            "internal",
+            format!(
+                "no demo agent '{other}' (there are {})",
+                DEMO_AGENTS.join(", ")
+            ),
+        )),
     }
 }

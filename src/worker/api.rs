@@ -40,7 +40,8 @@ fn core_error(e: crate::core::error::Error) -> ApiError {
     let code = e.code();
     let status = match code {
         c if c.starts_with("unknown_") => 404,
-        "duplicate_id" | "illegal_transition" | "invalid_task_state" | "terminated" | "agent_unavailable" | "no_capable_agent" => 409,
+        "duplicate_id" | "illegal_transition" | "invalid_task_state" | "terminated"
+        | "agent_unavailable" | "no_capable_agent" => 409,
         "limit_reached" => 409,
         "invalid_payload" => 413,
         "internal" => 500,
@@ -69,20 +70,35 @@ fn ok(body: Value) -> ApiResult {
 
 /// The request's JSON body: 413 past `BODY_BYTES_MAX`, 400 if it is not JSON.
 async fn body(req: &mut Request) -> Result<Value, ApiError> {
-    let bytes = req.bytes().await.map_err(|e| error(400, "bad_request", e.to_string()))?;
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|e| error(400, "bad_request", e.to_string()))?;
     if bytes.len() > BODY_BYTES_MAX {
-        return Err(error(413, "payload_too_large", format!("the body is {} bytes; the limit is {BODY_BYTES_MAX}", bytes.len())));
+        return Err(error(
+            413,
+            "payload_too_large",
+            format!(
+                "the body is {} bytes; the limit is {BODY_BYTES_MAX}",
+                bytes.len()
+            ),
+        ));
     }
     if bytes.is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    serde_json::from_slice(&bytes).map_err(|e| error(400, "invalid_json", format!("the body is not JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| error(400, "invalid_json", format!("the body is not JSON: {e}")))
 }
 
 fn object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
     match v {
         Value::Object(m) => Ok(m),
-        _ => Err(error(400, "invalid_argument", format!("{what} must be a JSON object"))),
+        _ => Err(error(
+            400,
+            "invalid_argument",
+            format!("{what} must be a JSON object"),
+        )),
     }
 }
 
@@ -90,14 +106,26 @@ fn object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
 fn spec<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { what.to_owned() } else { format!("{what}.{path}") };
-        error(400, "invalid_argument", format!("invalid {field}: {}", e.into_inner()))
+        let field = if path == "." {
+            what.to_owned()
+        } else {
+            format!("{what}.{path}")
+        };
+        error(
+            400,
+            "invalid_argument",
+            format!("invalid {field}: {}", e.into_inner()),
+        )
     })
 }
 
 fn query(req: &Request) -> Map<String, Value> {
     req.url()
-        .map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect())
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -139,7 +167,11 @@ fn workflow_json(rt: &super::runtime::Runtime, w: crate::core::ids::WorkflowIx) 
 fn alloc(rt: &mut super::runtime::Runtime, v: Option<Value>) -> Result<PayloadId, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(PayloadId::NONE),
-        Some(v) => rt.core.payloads_mut().alloc_json(&v.to_string()).map_err(core_error),
+        Some(v) => rt
+            .core
+            .payloads_mut()
+            .alloc_json(&v.to_string())
+            .map_err(core_error),
     }
 }
 
@@ -166,7 +198,9 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["agents", _], _) => Err(allow("GET, PUT, DELETE")),
         (["agents", id, "history"], Method::Get) => history(shared, id),
         (["agents", _, "history"], _) => Err(allow("GET")),
-        (["agents", id, cmd @ ("start" | "pause" | "resume" | "stop")], Method::Post) => lifecycle(shared, id, cmd),
+        (["agents", id, cmd @ ("start" | "pause" | "resume" | "stop")], Method::Post) => {
+            lifecycle(shared, id, cmd)
+        }
         (["agents", _, "start" | "pause" | "resume" | "stop"], _) => Err(allow("POST")),
         (["tasks"], Method::Post) => submit(shared, body(&mut req).await?),
         (["tasks"], Method::Get) => tasks(shared, &req),
@@ -176,7 +210,9 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["tasks", id, "cancel"], Method::Post) => cancel(shared, id, body(&mut req).await?),
         (["tasks", _, "cancel"], _) => Err(allow("POST")),
         (["workflows"], Method::Post) => submit_workflow(shared, body(&mut req).await?),
-        (["workflows"], Method::Get) => ok(json!({ "workflows": views::workflow_list(shared.borrow().core.state()) })),
+        (["workflows"], Method::Get) => {
+            ok(json!({ "workflows": views::workflow_list(shared.borrow().core.state()) }))
+        }
         (["workflows"], _) => Err(allow("GET, POST")),
         (["workflows", id], Method::Get) => workflow(shared, id),
         (["workflows", _], _) => Err(allow("GET")),
@@ -185,7 +221,9 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["contracts"], Method::Get) => contracts(shared, &req),
         (["contracts"], _) => Err(allow("GET")),
         (["snapshots"], Method::Post) => snapshot(shared),
-        (["snapshots"], Method::Get) => ok(json!({ "snapshots": shared.borrow().core.snapshots(100) })),
+        (["snapshots"], Method::Get) => {
+            ok(json!({ "snapshots": shared.borrow().core.snapshots(100) }))
+        }
         (["snapshots"], _) => Err(allow("GET, POST")),
         (["events"], Method::Get) => events(shared, &req),
         (["events"], _) => Err(allow("GET")),
@@ -228,7 +266,8 @@ fn status(shared: &Shared) -> ApiResult {
 
 fn agents(shared: &Shared) -> ApiResult {
     let rt = shared.borrow();
-    let mut out = serde_json::to_value(views::agents_status(rt.core.state())).expect("views serialize");
+    let mut out =
+        serde_json::to_value(views::agents_status(rt.core.state())).expect("views serialize");
     if let Some(m) = out.as_object_mut() {
         for (id, v) in m.iter_mut() {
             v["binding"] = serde_json::to_value(rt.bindings.get(id)).expect("bindings serialize");
@@ -256,33 +295,65 @@ fn binding(m: &mut Map<String, Value>, id: &str) -> Result<Option<Binding>, ApiE
     let endpoint = m.remove("endpoint");
     let js = m.remove("js");
     let demo = m.remove("demo");
-    let given = [&endpoint, &js, &demo].iter().filter(|v| v.is_some()).count();
+    let given = [&endpoint, &js, &demo]
+        .iter()
+        .filter(|v| v.is_some())
+        .count();
     if given > 1 {
-        return Err(error(400, "invalid_argument", "give one of endpoint, js and demo"));
+        return Err(error(
+            400,
+            "invalid_argument",
+            "give one of endpoint, js and demo",
+        ));
     }
     let text = |v: Value, what: &str| match v {
         Value::String(s) if !s.is_empty() => Ok(s),
-        _ => Err(error(400, "invalid_argument", format!("{what} must be a non-empty string"))),
+        _ => Err(error(
+            400,
+            "invalid_argument",
+            format!("{what} must be a non-empty string"),
+        )),
     };
     if let Some(e) = endpoint {
         let e = text(e, "endpoint")?;
-        let url = worker::Url::parse(&e).map_err(|err| error(400, "invalid_argument", format!("endpoint '{e}' is not a URL: {err}")))?;
+        let url = worker::Url::parse(&e).map_err(|err| {
+            error(
+                400,
+                "invalid_argument",
+                format!("endpoint '{e}' is not a URL: {err}"),
+            )
+        })?;
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(error(400, "invalid_argument", "endpoint must be an http(s) URL"));
+            return Err(error(
+                400,
+                "invalid_argument",
+                "endpoint must be an http(s) URL",
+            ));
         }
         return Ok(Some(Binding::Http { endpoint: e }));
     }
     if let Some(j) = js {
         let name = text(j, "js")?;
         if !super::agents::js_agents().contains(&name) {
-            return Err(error(400, "invalid_argument", format!("no JS agent '{name}' in js/worker-agents.js")));
+            return Err(error(
+                400,
+                "invalid_argument",
+                format!("no JS agent '{name}' in js/worker-agents.js"),
+            ));
         }
         return Ok(Some(Binding::Js { name }));
     }
     if let Some(d) = demo {
         let name = text(d, "demo")?;
         if !DEMO_AGENTS.contains(&name.as_str()) {
-            return Err(error(400, "invalid_argument", format!("no demo agent '{name}' (there are {})", DEMO_AGENTS.join(", "))));
+            return Err(error(
+                400,
+                "invalid_argument",
+                format!(
+                    "no demo agent '{name}' (there are {})",
+                    DEMO_AGENTS.join(", ")
+                ),
+            ));
         }
         return Ok(Some(Binding::Demo { name }));
     }
@@ -292,15 +363,24 @@ fn binding(m: &mut Map<String, Value>, id: &str) -> Result<Option<Binding>, ApiE
 
 fn register(shared: &Shared, body: Value) -> ApiResult {
     let mut m = object(body, "an agent")?;
-    let id = m.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let start = m.remove("start").map(|v| v.as_bool().unwrap_or(false)).unwrap_or(false);
+    let id = m
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let start = m
+        .remove("start")
+        .map(|v| v.as_bool().unwrap_or(false))
+        .unwrap_or(false);
     let b = binding(&mut m, &id)?.ok_or_else(|| error(400, "invalid_argument", "an agent needs an endpoint (HTTP agent), js (a function in js/worker-agents.js) or demo (echo, uppercase, sleep, fail)"))?;
     let s: AgentSpec = spec("agent", Value::Object(m))?;
     {
         let mut rt = shared.borrow_mut();
         let t = now();
         let ix = rt.core.register_agent(s, t).map_err(core_error)?;
-        rt.store.put_binding(&id, &serde_json::to_string(&b).expect("bindings serialize")).map_err(|e| error(500, "internal", e.to_string()))?;
+        rt.store
+            .put_binding(&id, &serde_json::to_string(&b).expect("bindings serialize"))
+            .map_err(|e| error(500, "internal", e.to_string()))?;
         rt.bindings.insert(id.clone(), b);
         if start {
             rt.core.start_agent(ix, t).map_err(core_error)?;
@@ -320,12 +400,18 @@ fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult {
     }
     let b = binding(&mut m, id)?;
     if let Some(k) = m.keys().next() {
-        return Err(error(400, "invalid_argument", format!("'{k}' cannot be changed; PUT takes endpoint, js or demo")));
+        return Err(error(
+            400,
+            "invalid_argument",
+            format!("'{k}' cannot be changed; PUT takes endpoint, js or demo"),
+        ));
     }
     let b = b.ok_or_else(|| error(400, "invalid_argument", "give endpoint, js or demo"))?;
     {
         let mut rt = shared.borrow_mut();
-        rt.store.put_binding(id, &serde_json::to_string(&b).expect("bindings serialize")).map_err(|e| error(500, "internal", e.to_string()))?;
+        rt.store
+            .put_binding(id, &serde_json::to_string(&b).expect("bindings serialize"))
+            .map_err(|e| error(500, "internal", e.to_string()))?;
         rt.bindings.insert(id.to_owned(), b);
     }
     agent(shared, id)
@@ -387,7 +473,9 @@ fn tasks(shared: &Shared, req: &Request) -> ApiResult {
     let mut q = query(req);
     for k in ["offset", "limit"] {
         if let Some(Value::String(n)) = q.get(k) {
-            let n: u32 = n.parse().map_err(|_| error(400, "invalid_argument", format!("{k} must be a number")))?;
+            let n: u32 = n
+                .parse()
+                .map_err(|_| error(400, "invalid_argument", format!("{k} must be a number")))?;
             q.insert(k.into(), json!(n));
         }
     }
@@ -403,11 +491,17 @@ fn task(shared: &Shared, id: &str) -> ApiResult {
 }
 
 fn cancel(shared: &Shared, id: &str, body: Value) -> ApiResult {
-    let reason = body.get("reason").and_then(Value::as_str).unwrap_or("cancelled through the API").to_owned();
+    let reason = body
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("cancelled through the API")
+        .to_owned();
     let ix = {
         let mut rt = shared.borrow_mut();
         let ix = rt.core.task(id).map_err(core_error)?;
-        rt.core.cancel_task(ix, &reason, now()).map_err(core_error)?;
+        rt.core
+            .cancel_task(ix, &reason, now())
+            .map_err(core_error)?;
         ix
     };
     pump(shared);
@@ -430,7 +524,9 @@ fn submit_workflow(shared: &Shared, body: Value) -> ApiResult {
             }
         }
         let s: WorkflowSpec = spec("workflow", Value::Object(m))?;
-        rt.core.submit_workflow(s, &payloads, now()).map_err(core_error)?
+        rt.core
+            .submit_workflow(s, &payloads, now())
+            .map_err(core_error)?
     };
     pump(shared);
     let rt = shared.borrow();
@@ -447,9 +543,14 @@ fn workflow(shared: &Shared, id: &str) -> ApiResult {
 /// agent under a session, and answers with the outcome (or 202 and the task id if it takes long).
 async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
     let mut m = object(body, "an orchestrate request")?;
-    let session = m.remove("session_id").or_else(|| m.remove("sessionId")).and_then(|v| v.as_str().map(str::to_owned))
+    let session = m
+        .remove("session_id")
+        .or_else(|| m.remove("sessionId"))
+        .and_then(|v| v.as_str().map(str::to_owned))
         .ok_or_else(|| error(400, "invalid_argument", "orchestrate needs session_id"))?;
-    let capability = m.remove("capability").and_then(|v| v.as_str().map(str::to_owned))
+    let capability = m
+        .remove("capability")
+        .and_then(|v| v.as_str().map(str::to_owned))
         .ok_or_else(|| error(400, "invalid_argument", "orchestrate needs a capability"))?;
     let parameters = m.remove("parameters");
     let mut t = Map::new();
@@ -465,14 +566,20 @@ async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
     let (ix, done) = {
         let mut rt = shared.borrow_mut();
         let input = alloc(&mut rt, parameters)?;
-        let ix = rt.core.submit(s, input, PayloadId::NONE, now()).map_err(core_error)?;
+        let ix = rt
+            .core
+            .submit(s, input, PayloadId::NONE, now())
+            .map_err(core_error)?;
         let done = rt.wait(ix);
         (ix, done)
     };
     pump(shared);
     let timer = worker::Delay::from(std::time::Duration::from_millis(ORCHESTRATE_WAIT_MS));
     futures_util::pin_mut!(timer);
-    let finished = matches!(futures_util::future::select(done, timer).await, futures_util::future::Either::Left(_));
+    let finished = matches!(
+        futures_util::future::select(done, timer).await,
+        futures_util::future::Either::Left(_)
+    );
     let rt = shared.borrow();
     let task = task_json(&rt, ix);
     let body = json!({
@@ -484,10 +591,14 @@ async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
 
 fn contracts(shared: &Shared, req: &Request) -> ApiResult {
     let q = query(req);
-    let session = q.get("session_id").or_else(|| q.get("sessionId")).and_then(Value::as_str)
+    let session = q
+        .get("session_id")
+        .or_else(|| q.get("sessionId"))
+        .and_then(Value::as_str)
         .ok_or_else(|| error(400, "invalid_argument", "give ?session_id="))?;
     let rt = shared.borrow();
-    let list: Value = serde_json::from_str(&rt.core.contracts_json(session).map_err(core_error)?).expect("contracts are JSON");
+    let list: Value = serde_json::from_str(&rt.core.contracts_json(session).map_err(core_error)?)
+        .expect("contracts are JSON");
     ok(json!({ "sessionId": session, "contracts": list }))
 }
 
@@ -498,15 +609,26 @@ fn snapshot(shared: &Shared) -> ApiResult {
         rt.core.snapshots(1).into_iter().next()
     };
     pump(shared);
-    Ok(json_response(201, &serde_json::to_value(summary).expect("summaries serialize")))
+    Ok(json_response(
+        201,
+        &serde_json::to_value(summary).expect("summaries serialize"),
+    ))
 }
 
 fn events(shared: &Shared, req: &Request) -> ApiResult {
     let q = query(req);
     // `?after=` or, when a browser's EventSource reconnects, its Last-Event-ID header.
     let after = match q.get("after").and_then(Value::as_str) {
-        Some(a) => a.parse::<u64>().map_err(|_| error(400, "invalid_argument", "after must be a seq number"))?,
-        None => req.headers().get("last-event-id").ok().flatten().and_then(|s| s.parse().ok()).unwrap_or(0),
+        Some(a) => a
+            .parse::<u64>()
+            .map_err(|_| error(400, "invalid_argument", "after must be a seq number"))?,
+        None => req
+            .headers()
+            .get("last-event-id")
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
     };
     let rx = shared.borrow_mut().subscribe(after);
     use futures_util::StreamExt;
@@ -514,7 +636,9 @@ fn events(shared: &Shared, req: &Request) -> ApiResult {
     let headers = Headers::new();
     let _ = headers.set("content-type", "text/event-stream");
     let _ = headers.set("cache-control", "no-store");
-    Ok(Response::from_stream(stream).map_err(|e| error(500, "internal", e.to_string()))?.with_headers(headers))
+    Ok(Response::from_stream(stream)
+        .map_err(|e| error(500, "internal", e.to_string()))?
+        .with_headers(headers))
 }
 
 fn metrics(shared: &Shared) -> ApiResult {
@@ -528,25 +652,72 @@ fn metrics(shared: &Shared) -> ApiResult {
             out.push_str(&format!("{name}{labels} {v}\n"));
         }
     };
-    let by = |pairs: &[(&str, u64)]| pairs.iter().map(|(s, v)| (format!("{{status=\"{s}\"}}"), *v)).collect::<Vec<_>>();
-    gauge("baton_tasks", "Tasks by status.", by(&[
-        ("pending", st.tasks_pending), ("queued", st.tasks_queued), ("running", st.tasks_running),
-        ("retrying", st.tasks_retrying), ("completed", st.tasks_completed), ("failed", st.tasks_failed),
-        ("cancelled", st.tasks_cancelled), ("timed_out", st.tasks_timed_out), ("skipped", st.tasks_skipped),
-    ]));
-    gauge("baton_agents", "Agents by status.", by(&[
-        ("running", st.agents_running), ("paused", st.agents_paused), ("error", st.agents_error), ("stopped", st.agents_stopped),
-    ]));
-    gauge("baton_workflows", "Workflows by status.", by(&[
-        ("running", st.workflows_running), ("completed", st.workflows_completed), ("failed", st.workflows_failed),
-    ]));
-    gauge("baton_agent_errors", "Errors counted against agents.", vec![(String::new(), st.agent_errors)]);
-    gauge("baton_journal_seq", "The journal's last sequence number.", vec![(String::new(), st.journal_seq)]);
-    gauge("baton_storage_rows", "Rows in the object's SQLite tables.", vec![
-        ("{table=\"journal\"}".into(), journal_rows), ("{table=\"snapshots\"}".into(), snapshot_rows),
-    ]);
-    gauge("baton_agent_calls_started", "Agent calls started since the object loaded.", vec![(String::new(), rt.calls_started)]);
+    let by = |pairs: &[(&str, u64)]| {
+        pairs
+            .iter()
+            .map(|(s, v)| (format!("{{status=\"{s}\"}}"), *v))
+            .collect::<Vec<_>>()
+    };
+    gauge(
+        "baton_tasks",
+        "Tasks by status.",
+        by(&[
+            ("pending", st.tasks_pending),
+            ("queued", st.tasks_queued),
+            ("running", st.tasks_running),
+            ("retrying", st.tasks_retrying),
+            ("completed", st.tasks_completed),
+            ("failed", st.tasks_failed),
+            ("cancelled", st.tasks_cancelled),
+            ("timed_out", st.tasks_timed_out),
+            ("skipped", st.tasks_skipped),
+        ]),
+    );
+    gauge(
+        "baton_agents",
+        "Agents by status.",
+        by(&[
+            ("running", st.agents_running),
+            ("paused", st.agents_paused),
+            ("error", st.agents_error),
+            ("stopped", st.agents_stopped),
+        ]),
+    );
+    gauge(
+        "baton_workflows",
+        "Workflows by status.",
+        by(&[
+            ("running", st.workflows_running),
+            ("completed", st.workflows_completed),
+            ("failed", st.workflows_failed),
+        ]),
+    );
+    gauge(
+        "baton_agent_errors",
+        "Errors counted against agents.",
+        vec![(String::new(), st.agent_errors)],
+    );
+    gauge(
+        "baton_journal_seq",
+        "The journal's last sequence number.",
+        vec![(String::new(), st.journal_seq)],
+    );
+    gauge(
+        "baton_storage_rows",
+        "Rows in the object's SQLite tables.",
+        vec![
+            ("{table=\"journal\"}".into(), journal_rows),
+            ("{table=\"snapshots\"}".into(), snapshot_rows),
+        ],
+    );
+    gauge(
+        "baton_agent_calls_started",
+        "Agent calls started since the object loaded.",
+        vec![(String::new(), rt.calls_started)],
+    );
     let headers = Headers::new();
     let _ = headers.set("content-type", "text/plain; version=0.0.4");
-    Ok(Response::ok(out).expect("a text body").with_headers(headers))
+    Ok(Response::ok(out)
+        .expect("a text body")
+        .with_headers(headers))
 }

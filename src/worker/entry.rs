@@ -20,7 +20,11 @@ thread_local! {
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).map(|s| s.to_string()).ok().or_else(|| env.var(name).map(|v| v.to_string()).ok()).filter(|s| !s.is_empty())
+    env.secret(name)
+        .map(|s| s.to_string())
+        .ok()
+        .or_else(|| env.var(name).map(|v| v.to_string()).ok())
+        .filter(|s| !s.is_empty())
 }
 
 /// Equal without an early exit, so the time taken says nothing about where they differ.
@@ -46,7 +50,9 @@ fn take_token(client: &str, per_minute: f64, now: u64) -> Result<(), u64> {
             *tokens -= 1.0;
             Ok(())
         } else {
-            Err((((1.0 - *tokens) * 60_000.0 / per_minute) / 1000.0).ceil().max(1.0) as u64)
+            Err((((1.0 - *tokens) * 60_000.0 / per_minute) / 1000.0)
+                .ceil()
+                .max(1.0) as u64)
         }
     })
 }
@@ -54,14 +60,23 @@ fn take_token(client: &str, per_minute: f64, now: u64) -> Result<(), u64> {
 fn cors_headers(env: &Env, req: &Request) -> Option<Headers> {
     let origin = req.headers().get("origin").ok().flatten()?;
     let allowed = var(env, "BATON_CORS_ORIGINS").unwrap_or_default();
-    let ok = allowed.split(',').map(str::trim).any(|o| o == "*" || o == origin);
+    let ok = allowed
+        .split(',')
+        .map(str::trim)
+        .any(|o| o == "*" || o == origin);
     if !ok {
         return None;
     }
     let h = Headers::new();
     let _ = h.set("access-control-allow-origin", &origin);
-    let _ = h.set("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
-    let _ = h.set("access-control-allow-headers", "authorization, content-type, x-baton-namespace, last-event-id");
+    let _ = h.set(
+        "access-control-allow-methods",
+        "GET, POST, PUT, DELETE, OPTIONS",
+    );
+    let _ = h.set(
+        "access-control-allow-headers",
+        "authorization, content-type, x-baton-namespace, last-event-id",
+    );
     let _ = h.set("access-control-max-age", "600");
     let _ = h.set("vary", "origin");
     Some(h)
@@ -84,7 +99,12 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         Err(e) => {
             let mut r = error_response(&e);
             if e.status == 429 {
-                if let Some(after) = e.message.split("retry after ").nth(1).and_then(|s| s.split(' ').next()) {
+                if let Some(after) = e
+                    .message
+                    .split("retry after ")
+                    .nth(1)
+                    .and_then(|s| s.split(' ').next())
+                {
                     let _ = r.headers_mut().set("retry-after", after);
                 }
             }
@@ -98,35 +118,63 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
 }
 
 async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
-    let url = req.url().map_err(|e| error(400, "bad_request", e.to_string()))?;
+    let url = req
+        .url()
+        .map_err(|e| error(400, "bad_request", e.to_string()))?;
     let path = url.path().to_owned();
     let method = req.method();
     if method == Method::Options {
         return if cors_headers(env, &req).is_some() {
             Ok(Response::empty().expect("empty").with_status(204))
         } else {
-            Err(error(403, "cors_refused", "this origin is not in BATON_CORS_ORIGINS"))
+            Err(error(
+                403,
+                "cors_refused",
+                "this origin is not in BATON_CORS_ORIGINS",
+            ))
         };
     }
     match path.as_str() {
         "/v1/health" | "/health" => {
-            return if method == Method::Get { Ok(json_response(200, &json!({ "status": "ok" }))) } else { Err(error(405, "method_not_allowed", "use GET")) };
+            return if method == Method::Get {
+                Ok(json_response(200, &json!({ "status": "ok" })))
+            } else {
+                Err(error(405, "method_not_allowed", "use GET"))
+            };
         }
         "/openapi.json" => {
-            return if method == Method::Get { Ok(json_response(200, &super::openapi::document())) } else { Err(error(405, "method_not_allowed", "use GET")) };
+            return if method == Method::Get {
+                Ok(json_response(200, &super::openapi::document()))
+            } else {
+                Err(error(405, "method_not_allowed", "use GET"))
+            };
         }
         _ => {}
     }
     let Some(rest) = path.strip_prefix("/v1/") else {
-        return Err(error(404, "not_found", format!("no route {path}; the API is under /v1 (see /openapi.json)")));
+        return Err(error(
+            404,
+            "not_found",
+            format!("no route {path}; the API is under /v1 (see /openapi.json)"),
+        ));
     };
 
-    let client = req.headers().get("cf-connecting-ip").ok().flatten()
+    let client = req
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
         .or_else(|| req.headers().get("x-forwarded-for").ok().flatten())
         .unwrap_or_else(|| "local".into());
-    let per_minute = var(env, "BATON_RATE_LIMIT_PER_MINUTE").and_then(|v| v.parse().ok()).unwrap_or(RATE_PER_MINUTE_DEFAULT);
+    let per_minute = var(env, "BATON_RATE_LIMIT_PER_MINUTE")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RATE_PER_MINUTE_DEFAULT);
     if let Err(secs) = take_token(&client, per_minute, super::runtime::now()) {
-        return Err(error(429, "rate_limited", format!("too many requests; retry after {secs} s")));
+        return Err(error(
+            429,
+            "rate_limited",
+            format!("too many requests; retry after {secs} s"),
+        ));
     }
 
     // The namespace: /v1/ns/{ns}/..., or the X-Baton-Namespace header, or "default".
@@ -136,24 +184,60 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             (ns.to_owned(), format!("/{inner}"))
         }
         None => (
-            req.headers().get("x-baton-namespace").ok().flatten().unwrap_or_else(|| "default".into()),
+            req.headers()
+                .get("x-baton-namespace")
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "default".into()),
             format!("/{rest}"),
         ),
     };
-    if ns.is_empty() || ns.len() > 64 || !ns.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(error(400, "invalid_namespace", "a namespace is 1 to 64 letters, digits, '-' or '_'"));
+    if ns.is_empty()
+        || ns.len() > 64
+        || !ns
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(error(
+            400,
+            "invalid_namespace",
+            "a namespace is 1 to 64 letters, digits, '-' or '_'",
+        ));
     }
 
     authorize(&req, env, &ns, &inner, &url)?;
 
-    if let Some(len) = req.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok()) {
+    if let Some(len) = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|l| l.parse::<usize>().ok())
+    {
         if len > BODY_BYTES_MAX {
-            return Err(error(413, "payload_too_large", format!("the body is {len} bytes; the limit is {BODY_BYTES_MAX}")));
+            return Err(error(
+                413,
+                "payload_too_large",
+                format!("the body is {len} bytes; the limit is {BODY_BYTES_MAX}"),
+            ));
         }
     }
-    let body = if method == Method::Get || method == Method::Head { Vec::new() } else { req.bytes().await.map_err(|e| error(400, "bad_request", e.to_string()))? };
+    let body = if method == Method::Get || method == Method::Head {
+        Vec::new()
+    } else {
+        req.bytes()
+            .await
+            .map_err(|e| error(400, "bad_request", e.to_string()))?
+    };
     if body.len() > BODY_BYTES_MAX {
-        return Err(error(413, "payload_too_large", format!("the body is {} bytes; the limit is {BODY_BYTES_MAX}", body.len())));
+        return Err(error(
+            413,
+            "payload_too_large",
+            format!(
+                "the body is {} bytes; the limit is {BODY_BYTES_MAX}",
+                body.len()
+            ),
+        ));
     }
 
     let headers = Headers::new();
@@ -173,23 +257,49 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let stub = env
         .durable_object(BINDING)
         .and_then(|ns_binding| ns_binding.id_from_name(&ns)?.get_stub())
-        .map_err(|e| error(500, "internal", format!("the Durable Object binding '{BINDING}' is missing: {e}")))?;
-    stub.fetch_with_request(inner_req).await.map_err(|e| error(503, "unavailable", e.to_string()))
+        .map_err(|e| {
+            error(
+                500,
+                "internal",
+                format!("the Durable Object binding '{BINDING}' is missing: {e}"),
+            )
+        })?;
+    stub.fetch_with_request(inner_req)
+        .await
+        .map_err(|e| error(503, "unavailable", e.to_string()))
 }
 
 /// Every route but health needs `Authorization: Bearer <BATON_API_TOKEN>` (or, for the event
 /// stream, which browsers open without headers, `?token=`). A token listed for one namespace in
 /// BATON_NAMESPACE_TOKENS (`ns=token,...`) opens that namespace only.
-fn authorize(req: &Request, env: &Env, ns: &str, inner: &str, url: &worker::Url) -> Result<(), ApiError> {
+fn authorize(
+    req: &Request,
+    env: &Env,
+    ns: &str,
+    inner: &str,
+    url: &worker::Url,
+) -> Result<(), ApiError> {
     let given = req
         .headers()
         .get("authorization")
         .ok()
         .flatten()
         .and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned))
-        .or_else(|| (inner == "/events").then(|| url.query_pairs().find(|(k, _)| k == "token").map(|(_, v)| v.into_owned())).flatten());
+        .or_else(|| {
+            (inner == "/events")
+                .then(|| {
+                    url.query_pairs()
+                        .find(|(k, _)| k == "token")
+                        .map(|(_, v)| v.into_owned())
+                })
+                .flatten()
+        });
     let Some(given) = given else {
-        return Err(error(401, "unauthorized", "send Authorization: Bearer <token>"));
+        return Err(error(
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <token>",
+        ));
     };
     let admin = var(env, "BATON_API_TOKEN").ok_or_else(|| error(503, "not_configured", "set the BATON_API_TOKEN secret (wrangler secret put BATON_API_TOKEN, or .dev.vars locally)"))?;
     if constant_time_eq(given.as_bytes(), admin.as_bytes()) {
@@ -199,7 +309,15 @@ fn authorize(req: &Request, env: &Env, ns: &str, inner: &str, url: &worker::Url)
     for pair in scoped.split(',') {
         if let Some((n, t)) = pair.trim().split_once('=') {
             if constant_time_eq(given.as_bytes(), t.as_bytes()) {
-                return if n == ns { Ok(()) } else { Err(error(403, "forbidden", format!("this token is for another namespace, not '{ns}'"))) };
+                return if n == ns {
+                    Ok(())
+                } else {
+                    Err(error(
+                        403,
+                        "forbidden",
+                        format!("this token is for another namespace, not '{ns}'"),
+                    ))
+                };
             }
         }
     }

@@ -48,7 +48,13 @@ impl DurableObject for BatonObject {
     async fn fetch(&self, req: Request) -> worker::Result<Response> {
         let shared = match self.runtime() {
             Ok(s) => s,
-            Err(e) => return Ok(api::error_response(&api::error(500, "internal", e.to_string()))),
+            Err(e) => {
+                return Ok(api::error_response(&api::error(
+                    500,
+                    "internal",
+                    e.to_string(),
+                )))
+            }
         };
         let path = req.path();
         Ok(match api::handle(&shared, req, &path).await {

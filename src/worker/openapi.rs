@@ -43,7 +43,9 @@ pub fn document() -> Value {
     let mut paths = Map::new();
     let error_ref = json!({ "description": "An error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     for (path, method, summary, status) in ROUTES {
-        let mut params = vec![json!({ "name": "namespace", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } })];
+        let mut params = vec![
+            json!({ "name": "namespace", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } }),
+        ];
         if path.contains("{id}") {
             params.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }));
         }
@@ -70,8 +72,11 @@ pub fn document() -> Value {
     }
     paths.insert("/v1/health".into(), json!({ "get": { "summary": "Liveness (no token needed)", "operationId": "health", "security": [],
         "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }));
-    paths.insert("/openapi.json".into(), json!({ "get": { "summary": "This document", "operationId": "openapi", "security": [],
-        "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }));
+    paths.insert(
+        "/openapi.json".into(),
+        json!({ "get": { "summary": "This document", "operationId": "openapi", "security": [],
+        "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }),
+    );
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Baton", "version": env!("CARGO_PKG_VERSION"),

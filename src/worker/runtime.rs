@@ -5,9 +5,9 @@
 use super::agents::{self, Binding, Call};
 use super::storage::{Store, SNAPSHOT_EVERY_EVENTS};
 use crate::core::ids::{AgentIx, PayloadId, TaskIx};
-use crate::core::Options;
 use crate::core::orchestrator::{Effect, Orchestrator};
 use crate::core::task::ErrorClass;
+use crate::core::Options;
 use futures_channel::{mpsc, oneshot};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -55,7 +55,8 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
         None => {
             let mut options = Options::default();
             options.journal_rows_max = JOURNAL_ROWS_IN_MEMORY_MAX;
-            let seed = getrandom::u64().map_err(|e| worker::Error::RustError(e.to_string()))? & crate::core::SEED_MAX;
+            let seed = getrandom::u64().map_err(|e| worker::Error::RustError(e.to_string()))?
+                & crate::core::SEED_MAX;
             Orchestrator::new(seed, options, t)
         }
     }
@@ -65,7 +66,11 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
         .into_iter()
         .filter_map(|(id, b)| serde_json::from_str(&b).ok().map(|b| (id, b)))
         .collect();
-    let saved = if loaded.snapshot.is_none() && loaded.journal.trim().is_empty() { 0 } else { core.state().seq };
+    let saved = if loaded.snapshot.is_none() && loaded.journal.trim().is_empty() {
+        0
+    } else {
+        core.state().seq
+    };
     let rt = Runtime {
         core,
         store,
@@ -96,12 +101,23 @@ struct Pending {
 }
 
 impl Runtime {
-    fn prepare(&self, call: u32, task: TaskIx, agent: AgentIx, attempt: u32, input: PayloadId) -> Pending {
+    fn prepare(
+        &self,
+        call: u32,
+        task: TaskIx,
+        agent: AgentIx,
+        attempt: u32,
+        input: PayloadId,
+    ) -> Pending {
         let s = self.core.state();
         let agent_id = s.agent(agent).id.clone();
         let task_id = s.task_id(task).unwrap_or_default();
         let payloads = self.core.payloads();
-        let raw = |p: PayloadId| payloads.get(p).map_or_else(|| "null".to_owned(), |r| r.get().to_owned());
+        let raw = |p: PayloadId| {
+            payloads
+                .get(p)
+                .map_or_else(|| "null".to_owned(), |r| r.get().to_owned())
+        };
         let mut upstream = serde_json::Map::new();
         if let Some(w) = s.task(task).workflow {
             let wf = &s.workflows[w.index() as usize];
@@ -131,7 +147,9 @@ impl Runtime {
         }
         let fresh = seq - self.saved;
         let lines = self.core.journal_json(self.saved).ok();
-        let result = if self.core.journal_first_seq() > self.saved + 1 || self.since_snapshot + fresh >= SNAPSHOT_EVERY_EVENTS {
+        let result = if self.core.journal_first_seq() > self.saved + 1
+            || self.since_snapshot + fresh >= SNAPSHOT_EVERY_EVENTS
+        {
             self.since_snapshot = 0;
             self.core
                 .snapshot_json("storage")
@@ -141,7 +159,9 @@ impl Runtime {
             self.since_snapshot += fresh;
             match &lines {
                 Some(l) => self.store.append(l),
-                None => Err(worker::Error::RustError("the journal could not be written".into())),
+                None => Err(worker::Error::RustError(
+                    "the journal could not be written".into(),
+                )),
             }
         };
         if let Err(e) = result {
@@ -160,7 +180,8 @@ impl Runtime {
             let seq = crate::core::replay_check::peek_seq(line).unwrap_or(0);
             frame.push_str(&format!("id: {seq}\ndata: {line}\n\n"));
         }
-        self.subscribers.retain(|s| s.unbounded_send(frame.clone()).is_ok());
+        self.subscribers
+            .retain(|s| s.unbounded_send(frame.clone()).is_ok());
     }
 
     /// The time the alarm should ring: the core's next deadline, or the watchdog while calls run.
@@ -210,7 +231,13 @@ pub fn pump(shared: &Shared) {
         let mut rt = shared.borrow_mut();
         while let Some(effect) = rt.core.poll_effect() {
             match effect {
-                Effect::Invoke { call, task, agent, attempt, input } => {
+                Effect::Invoke {
+                    call,
+                    task,
+                    agent,
+                    attempt,
+                    input,
+                } => {
                     let p = rt.prepare(call, task, agent, attempt, input);
                     calls.push(p);
                 }
@@ -237,7 +264,11 @@ pub fn pump(shared: &Shared) {
     if let Some(Some(at)) = alarm {
         let st = state.clone();
         state.wait_until(async move {
-            if let Err(e) = st.storage().set_alarm(at as i64).await {
+            // An i64 would be an offset: the alarm takes the absolute time as a Date.
+            let when = worker::ScheduledTime::new(js_sys::Date::new(
+                &wasm_bindgen::JsValue::from_f64(at as f64),
+            ));
+            if let Err(e) = st.storage().set_alarm(when).await {
                 console_error!("baton: setting the alarm failed: {e}");
             }
         });
@@ -252,11 +283,16 @@ async fn run_call(shared: Shared, p: Pending) {
     let outcome = match &p.binding {
         None => Err(agents::Failure {
             class: "internal",
-            message: format!("agent '{}' has no endpoint, JS function or demo behind it", p.agent),
+            message: format!(
+                "agent '{}' has no endpoint, JS function or demo behind it",
+                p.agent
+            ),
         }),
         Some(binding) => {
-            let input = serde_json::value::RawValue::from_string(p.input.clone()).expect("payloads are JSON");
-            let upstream = serde_json::value::RawValue::from_string(p.upstream.clone()).expect("built as JSON");
+            let input = serde_json::value::RawValue::from_string(p.input.clone())
+                .expect("payloads are JSON");
+            let upstream = serde_json::value::RawValue::from_string(p.upstream.clone())
+                .expect("built as JSON");
             let call = Call {
                 task_id: &p.task_id,
                 attempt: p.attempt,
@@ -276,7 +312,12 @@ async fn run_call(shared: Shared, p: Pending) {
                     rt.core.complete(p.call, id, t);
                 }
                 Err(e) => {
-                    rt.core.fail(p.call, ErrorClass::Validation, &format!("the answer could not be recorded: {e}"), t);
+                    rt.core.fail(
+                        p.call,
+                        ErrorClass::Validation,
+                        &format!("the answer could not be recorded: {e}"),
+                        t,
+                    );
                 }
             },
             Err(f) => {

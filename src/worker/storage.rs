@@ -106,11 +106,16 @@ impl Store {
     /// Appends journal lines (JSON Lines, as the core writes them).
     pub fn append(&self, lines: &str) -> worker::Result<()> {
         for line in lines.lines().filter(|l| !l.is_empty()) {
-            let seq = crate::core::replay_check::peek_seq(line).map_err(worker::Error::RustError)?;
+            let seq =
+                crate::core::replay_check::peek_seq(line).map_err(worker::Error::RustError)?;
             for (part, text) in chunks(line).into_iter().enumerate() {
                 self.sql.exec(
                     "INSERT OR REPLACE INTO journal (seq, part, text) VALUES (?, ?, ?)",
-                    vec![int(seq), int(part as u64), SqlStorageValue::String(text.to_owned())],
+                    vec![
+                        int(seq),
+                        int(part as u64),
+                        SqlStorageValue::String(text.to_owned()),
+                    ],
                 )?;
             }
         }
@@ -123,23 +128,35 @@ impl Store {
         for (part, text) in chunks(snapshot).into_iter().enumerate() {
             self.sql.exec(
                 "INSERT OR REPLACE INTO snapshots (seq, part, text) VALUES (?, ?, ?)",
-                vec![int(seq), int(part as u64), SqlStorageValue::String(text.to_owned())],
+                vec![
+                    int(seq),
+                    int(part as u64),
+                    SqlStorageValue::String(text.to_owned()),
+                ],
             )?;
         }
-        self.sql.exec("DELETE FROM snapshots WHERE seq < ?", vec![int(seq)])?;
-        self.sql.exec("DELETE FROM journal WHERE seq <= ?", vec![int(seq)])?;
+        self.sql
+            .exec("DELETE FROM snapshots WHERE seq < ?", vec![int(seq)])?;
+        self.sql
+            .exec("DELETE FROM journal WHERE seq <= ?", vec![int(seq)])?;
         Ok(())
     }
 
     pub fn bindings(&self) -> worker::Result<Vec<(String, String)>> {
-        let rows: Vec<Binding> = self.sql.exec("SELECT id, binding FROM bindings ORDER BY id", None)?.to_array()?;
+        let rows: Vec<Binding> = self
+            .sql
+            .exec("SELECT id, binding FROM bindings ORDER BY id", None)?
+            .to_array()?;
         Ok(rows.into_iter().map(|b| (b.id, b.binding)).collect())
     }
 
     pub fn put_binding(&self, id: &str, binding: &str) -> worker::Result<()> {
         self.sql.exec(
             "INSERT OR REPLACE INTO bindings (id, binding) VALUES (?, ?)",
-            vec![SqlStorageValue::String(id.into()), SqlStorageValue::String(binding.into())],
+            vec![
+                SqlStorageValue::String(id.into()),
+                SqlStorageValue::String(binding.into()),
+            ],
         )?;
         Ok(())
     }
@@ -150,8 +167,14 @@ impl Store {
         struct N {
             n: f64,
         }
-        let j: N = self.sql.exec("SELECT COUNT(*) AS n FROM journal", None)?.one()?;
-        let s: N = self.sql.exec("SELECT COUNT(*) AS n FROM snapshots", None)?.one()?;
+        let j: N = self
+            .sql
+            .exec("SELECT COUNT(*) AS n FROM journal", None)?
+            .one()?;
+        let s: N = self
+            .sql
+            .exec("SELECT COUNT(*) AS n FROM snapshots", None)?
+            .one()?;
         Ok((j.n as u64, s.n as u64))
     }
 }

@@ -15,7 +15,8 @@ export const TOKEN = "test-token-0123456789";
 function testConfig() {
   const text = readFileSync(join(root, "wrangler.toml"), "utf8")
     .replace(/\[build\][^\[]*/, "")
-    .replace('main = "build/worker/shim.mjs"', 'main = "worker/shim.mjs"');
+    .replace('main = "build/worker/shim.mjs"', 'main = "worker/shim.mjs"')
+    .replace('directory = "build/site"', 'directory = "site"');
   const path = join(root, "build", "wrangler.test.toml");
   writeFileSync(path, text);
   return path;

@@ -1,0 +1,229 @@
+// The Worker on workerd (`wrangler dev`, throwaway state directory) with HTTP agents on
+// 127.0.0.1: the REST API end to end, a workflow of HTTP agents, a retry whose backoff the alarm
+// carries, auth, and each bad input answered with its code and the state unchanged.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startWorker, client, agentServer, until, TOKEN } from "./helpers.mjs";
+
+let worker, agents, api;
+before(async () => {
+  agents = await agentServer();
+  worker = await startWorker({
+    stateDir: mkdtempSync(join(tmpdir(), "baton-worker-")),
+    vars: { BATON_NAMESPACE_TOKENS: "team-a=token-a", BATON_CORS_ORIGINS: "http://allowed.test" },
+  });
+  api = client(worker.url, "e2e");
+});
+after(() => {
+  worker?.stop();
+  agents?.close();
+});
+
+const waitTask = (c, id, timeout = 20_000) =>
+  until(async () => { const r = await c.get(`/tasks/${encodeURIComponent(id)}`); return ["Completed", "Failed", "Cancelled", "TimedOut"].includes(r.body.status) && r.body; }, timeout, `task ${id}`);
+const waitWorkflow = (c, id, timeout = 30_000) =>
+  until(async () => { const r = await c.get(`/workflows/${encodeURIComponent(id)}`); return r.body.status !== "Running" && r.body; }, timeout, `workflow ${id}`);
+
+test("health needs no token; openapi.json lists every route", async () => {
+  const h = await fetch(`${worker.url}/v1/health`);
+  assert.equal(h.status, 200);
+  assert.deepEqual(await h.json(), { status: "ok" });
+  const doc = await (await fetch(`${worker.url}/openapi.json`)).json();
+  assert.equal(doc.openapi, "3.1.0");
+  assert.ok(Object.keys(doc.paths).length >= 15);
+});
+
+test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate, contracts, snapshots, metrics, events", async () => {
+  let r = await api.post("/agents", { id: "echo", demo: "echo", capabilities: ["echo"], start: true });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.status, "Running");
+  r = await api.post("/agents", { id: "upper", demo: "uppercase", capabilities: ["shout"], start: true });
+  assert.equal(r.status, 201);
+  r = await api.post("/agents", { id: "words", js: "wordCount", start: true });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal((await api.get("/agents")).body.agents.echo.binding.kind, "demo");
+
+  // A task, by agent.
+  r = await api.post("/tasks", { agent: "upper", input: "hello" });
+  assert.equal(r.status, 201);
+  assert.equal((await waitTask(api, r.body.id)).output, "HELLO");
+  // A JS agent bundled with the Worker.
+  r = await api.post("/tasks", { agent: "words", input: "one two three" });
+  assert.deepEqual((await waitTask(api, r.body.id)).output, { words: 3 });
+
+  // Lifecycle and history.
+  assert.equal((await api.post("/agents/echo/pause")).body.status, "Paused");
+  assert.equal((await api.post("/agents/echo/resume")).body.status, "Running");
+  const hist = (await api.get("/agents/echo/history")).body.history;
+  assert.deepEqual(hist.slice(-2).map((h) => h.to), ["Paused", "Running"]);
+
+  // Orchestrate by capability, with contracts under the session.
+  r = await api.post("/orchestrate", { session_id: "s1", capability: "shout", parameters: "quiet" });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.result, "QUIET");
+  assert.equal(r.body.agent, "upper");
+  const contracts = (await api.get("/contracts?session_id=s1")).body.contracts;
+  assert.deepEqual(contracts.map((c) => c.kind ?? c.type ?? c.contractType).filter(Boolean).length, contracts.length);
+  assert.ok(contracts.length >= 2, JSON.stringify(contracts));
+
+  // A workflow of HTTP agents: upstream outputs reach each step.
+  r = await api.post("/agents", { id: "http", endpoint: `${agents.url}/slow?ms=50`, start: true, concurrency: 2 });
+  assert.equal(r.status, 201);
+  r = await api.post("/workflows", {
+    id: "pipeline",
+    tasks: [
+      { id: "fetch", agent: "http", input: { url: "a" } },
+      { id: "parse", agent: "http", dependsOn: ["fetch"] },
+      { id: "index", agent: "http", dependsOn: ["fetch"] },
+      { id: "report", agent: "http", dependsOn: ["parse", "index"] },
+    ],
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const wf = await waitWorkflow(api, "pipeline");
+  assert.equal(wf.status, "Completed");
+  assert.deepEqual(wf.outputs.report.upstream.sort(), ["index", "parse"]);
+  assert.deepEqual(wf.tasks.report.dependsOn, ["parse", "index"]);
+  assert.equal((await api.get("/workflows")).body.workflows.length, 1);
+  assert.ok((await api.get("/tasks?workflow=pipeline")).body.tasks.every((t) => t.status === "Completed"));
+
+  // PUT moves an agent's calls elsewhere; DELETE terminates it.
+  r = await api.put("/agents/http", { endpoint: `${agents.url}/slow?ms=10` });
+  assert.equal(r.body.binding.endpoint, `${agents.url}/slow?ms=10`);
+  r = await api.del("/agents/echo");
+  assert.equal(r.body.status, "Terminated");
+
+  // Cancel a task that waits.
+  await api.post("/agents/upper/pause");
+  r = await api.post("/tasks", { agent: "upper", input: "later" });
+  assert.equal((await api.post(`/tasks/${r.body.id}/cancel`, { reason: "no longer needed" })).body.status, "Cancelled");
+
+  // Snapshots, metrics.
+  r = await api.post("/snapshots");
+  assert.equal(r.status, 201);
+  assert.ok((await api.get("/snapshots")).body.snapshots.some((s) => s.id === r.body.id));
+  const metrics = await fetch(`${worker.url}/v1/ns/e2e/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const text = await metrics.text();
+  assert.match(text, /^baton_tasks\{status="completed"\} \d+$/m);
+  assert.match(text, /^baton_storage_rows\{table="journal"\} \d+$/m);
+
+  // The event stream from seq 0 replays the journal, then stays open.
+  const ctrl = new AbortController();
+  const res = await fetch(`${worker.url}/v1/ns/e2e/events?after=0`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl.signal });
+  assert.equal(res.headers.get("content-type"), "text/event-stream");
+  const reader = res.body.getReader();
+  let sse = "";
+  while (!sse.includes("workflow.completed")) sse += new TextDecoder().decode((await reader.read()).value);
+  ctrl.abort();
+  assert.match(sse, /^id: 1\ndata: \{"seq":1,/m);
+});
+
+test("every route in openapi.json is served (not 404 or 405) with its method", async () => {
+  const c = client(worker.url, "routes");
+  await c.post("/agents", { id: "a1", demo: "echo", start: true });
+  const t = (await c.post("/tasks", { agent: "a1", input: 1 })).body.id;
+  await c.post("/workflows", { id: "w1", tasks: [{ id: "x", agent: "a1" }] });
+  const doc = await (await fetch(`${worker.url}/openapi.json`)).json();
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const method of Object.keys(ops)) {
+      const url = path.replace("{namespace}", "routes").replace("/agents/{id}", "/agents/a1").replace("/tasks/{id}", `/tasks/${t}`).replace("/workflows/{id}", "/workflows/w1");
+      if (path.endsWith("/events")) continue; // a stream: checked above
+      const body = method === "put" ? JSON.stringify({ demo: "echo" }) : method === "post" ? (path.endsWith("/orchestrate") ? JSON.stringify({ session_id: "x", capability: "none" }) : "{}") : undefined;
+      const r = await fetch(`${worker.url}${url}${path.endsWith("/contracts") ? "?session_id=x" : ""}`, { method: method.toUpperCase(), headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body });
+      assert.ok(r.status !== 404 || (await r.clone().json()).error?.code !== "not_found", `${method} ${url}: ${r.status}`);
+      assert.notEqual(r.status, 405, `${method} ${url}`);
+    }
+  }
+});
+
+test("a retry's backoff is carried by the alarm: the flaky agent succeeds on the third attempt", async () => {
+  const c = client(worker.url, "retry");
+  await c.post("/agents", { id: "flaky", endpoint: `${agents.url}/flaky?fails=2`, start: true });
+  const started = Date.now();
+  const r = await c.post("/tasks", { agent: "flaky", input: {}, retry: { maxAttempts: 3, backoff: { initialMs: 1000, factor: 2, maxMs: 5000 } } });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  // Nothing but the alarm wakes the object between attempts: this loop only reads.
+  const task = await waitTask(c, r.body.id, 30_000);
+  assert.equal(task.status, "Completed");
+  assert.equal(task.attempts, 3);
+  assert.deepEqual(task.output, { attempts: 3 });
+  assert.ok(Date.now() - started >= 3000 - 50, `backoffs of 1 s and 2 s took ${Date.now() - started} ms`);
+  // A bad answer is a classified failure.
+  await c.post("/agents", { id: "bad", endpoint: `${agents.url}/bad`, start: true });
+  const bad = await waitTask(c, (await c.post("/tasks", { agent: "bad" })).body.id);
+  assert.equal(bad.status, "Failed");
+  assert.equal(bad.error.class, "validation");
+});
+
+test("auth: no token, a wrong token and another namespace's token are refused", async () => {
+  const base = `${worker.url}/v1/ns/team-a/status`;
+  let r = await fetch(base);
+  assert.equal(r.status, 401);
+  assert.equal((await r.json()).error.code, "unauthorized");
+  r = await fetch(base, { headers: { authorization: "Bearer nope" } });
+  assert.equal(r.status, 401);
+  r = await fetch(base, { headers: { authorization: "Bearer token-a" } });
+  assert.equal(r.status, 200);
+  r = await fetch(`${worker.url}/v1/ns/team-b/status`, { headers: { authorization: "Bearer token-a" } });
+  assert.equal(r.status, 403);
+  assert.equal((await r.json()).error.code, "forbidden");
+  // Namespaces are separate objects: ids from one are unknown in another.
+  const a = client(worker.url, "team-a", "token-a");
+  await a.post("/agents", { id: "only-in-a", demo: "echo" });
+  assert.equal((await client(worker.url, "team-c").get("/agents/only-in-a")).status, 404);
+});
+
+test("CORS answers only the configured origins", async () => {
+  let r = await fetch(`${worker.url}/v1/ns/x/status`, { method: "OPTIONS", headers: { origin: "http://allowed.test", "access-control-request-method": "GET" } });
+  assert.equal(r.status, 204);
+  assert.equal(r.headers.get("access-control-allow-origin"), "http://allowed.test");
+  r = await fetch(`${worker.url}/v1/ns/x/status`, { method: "OPTIONS", headers: { origin: "http://evil.test", "access-control-request-method": "GET" } });
+  assert.equal(r.status, 403);
+  assert.equal(r.headers.get("access-control-allow-origin"), null);
+});
+
+test("bad inputs are answered with their codes and change nothing", async () => {
+  const c = client(worker.url, "bad");
+  await c.post("/agents", { id: "e", demo: "echo", start: true });
+  const before = (await c.get("/status")).body;
+  const cases = [
+    [await c.get("/no/such/route"), 404, "not_found"],
+    [await c.raw("DELETE", "/tasks"), 405, "method_not_allowed"],
+    [await c.post("/tasks", "{ not json"), 400, "invalid_json"],
+    [await c.post("/tasks", { agent: "ghost" }), 404, "unknown_agent"],
+    [await c.post("/tasks", { agent: "e", priority: "high" }), 400, "invalid_argument"],
+    [await c.post("/workflows", { tasks: [{ id: "a", agent: "e", dependsOn: ["b"] }, { id: "b", agent: "e", dependsOn: ["a"] }] }), 400, "cycle"],
+    [await c.post("/agents", { id: "e", demo: "echo" }), 409, "duplicate_id"],
+    [await c.post("/agents", { id: "nobody" }), 400, "invalid_argument"],
+    [await c.post("/tasks", JSON.stringify({ agent: "e", input: "x".repeat(1024 * 1024 + 10) })), 413, "payload_too_large"],
+    [await c.get("/tasks/nope"), 404, "unknown_task"],
+  ];
+  for (const [r, status, code] of cases) {
+    assert.equal(r.status, status, JSON.stringify(r.body));
+    assert.equal(r.body.error.code, code, JSON.stringify(r.body));
+    assert.equal(typeof r.body.error.message, "string");
+  }
+  const afterStatus = (await c.get("/status")).body;
+  assert.deepEqual(afterStatus.statistics.total_tasks, before.statistics.total_tasks);
+  assert.equal(afterStatus.journalSeq, before.journalSeq);
+});
+
+test("a per-client rate limit answers 429 with Retry-After", async () => {
+  const limited = await startWorker({ stateDir: mkdtempSync(join(tmpdir(), "baton-rate-")), vars: { BATON_RATE_LIMIT_PER_MINUTE: "5" } });
+  try {
+    const statuses = [];
+    let retryAfter;
+    for (let i = 0; i < 8; i++) {
+      const r = await fetch(`${limited.url}/v1/ns/x/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter = r.headers.get("retry-after");
+    }
+    assert.deepEqual(statuses.slice(0, 5), [200, 200, 200, 200, 200]);
+    assert.equal(statuses.at(-1), 429);
+    assert.ok(Number(retryAfter) >= 1, `Retry-After: ${retryAfter}`);
+  } finally {
+    limited.stop();
+  }
+});
