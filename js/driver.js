@@ -100,8 +100,9 @@ class Persister {
     this.saved = savedSeq;            // the last seq handed to the store
     this.sinceSnapshot = sinceSnapshot;
     this.chain = Promise.resolve();
-    this.scheduled = false;
+        this.scheduled = false;
     this.error = undefined;
+    this.broken = false;
   }
 
   schedule() {
@@ -113,38 +114,56 @@ class Persister {
     });
   }
 
-  /** Reads what changed from the core now (synchronously) and queues its write. */
+    /** Reads what changed from the core now (synchronously) and queues its write. */
   collect() {
     const core = this.rt.core;
     const seq = core.seq();
-    if (seq <= this.saved) return;
+    // After a failed write the store has a hole: only a snapshot (of the state now) closes it.
+    if (seq <= this.saved && !this.broken) return;
     this.rt.resolvePayloads();
     const fresh = seq - this.saved;
     // Lines no longer in memory (journalRowsMax) can only be covered by a snapshot.
-    if (core.journalFirstSeq() > this.saved + 1 || this.sinceSnapshot + fresh >= this.everyEvents) {
+    if (this.broken || core.journalFirstSeq() > this.saved + 1 || this.sinceSnapshot + fresh >= this.everyEvents) {
       const text = core.snapshotState();
-      this.write(() => this.store.saveSnapshot(text, seq));
+      this.write(() => this.store.saveSnapshot(text, seq), true);
       this.sinceSnapshot = 0;
     } else {
       const lines = core.journal(this.saved);
-      this.write(() => this.store.append(lines, seq));
+      this.write(() => this.store.append(lines, seq), false);
       this.sinceSnapshot += fresh;
     }
     this.saved = seq;
   }
 
-  write(op) {
-    this.chain = this.chain.then(op).catch((e) => {
-      if (this.error === undefined) {
-        this.error = e;
-        console.error("baton: a store write failed; later writes go on, flush() reports it:", e);
-      }
-    });
+  write(op, isSnapshot = false) {
+    this.chain = this.chain
+      .then(() => {
+        // Appends queued behind a failed write would land after the hole: skip them.
+        if (this.broken && !isSnapshot) return undefined;
+        return Promise.resolve(op()).then(() => {
+          if (isSnapshot && this.broken) {
+            this.broken = false;
+            this.error = undefined;
+          }
+        });
+      })
+      .catch((e) => {
+        if (this.error === undefined) {
+          this.error = e;
+          console.error("baton: a store write failed; the next write is a whole snapshot, flush() reports it until then:", e);
+        }
+        this.broken = true;
+      });
   }
 
-  async flush() {
+    async flush() {
     if (!this.rt.closed) this.collect();
     await this.chain;
+    // A write failed since: try the snapshot that repairs the store once more.
+    if (this.broken && !this.rt.closed) {
+      this.collect();
+      await this.chain;
+    }
     if (this.error !== undefined) {
       const err = new BatonError("store_failed", `a store write failed: ${errorMessage(this.error)}`);
       err.cause = this.error;

@@ -3,7 +3,7 @@
 // snapshot). Appends go to the end of one file; a snapshot is written to a temporary file,
 // synced and renamed into place, and only then are the older files removed, so a crash at any
 // point leaves a snapshot and the lines after it.
-import { appendFile, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
 
 const SNAPSHOT = /^snapshot-(\d+)\.json$/;
@@ -32,9 +32,14 @@ export class FileStore {
     const base = snapshots.length > 0 ? snapshots[snapshots.length - 1] : 0;
     this.#base = base;
     const snapshot = snapshots.length > 0 ? await readFile(join(this.#dir, `snapshot-${base}.json`), "utf8") : undefined;
-    let journal = journals.includes(base) ? await readFile(join(this.#dir, `journal-${base}.jsonl`), "utf8") : "";
-    // A line cut short by a crash mid-append was never acknowledged: drop it.
-    if (journal !== "" && !journal.endsWith("\n")) journal = journal.slice(0, journal.lastIndexOf("\n") + 1);
+        const journalPath = join(this.#dir, `journal-${base}.jsonl`);
+    let journal = journals.includes(base) ? await readFile(journalPath, "utf8") : "";
+    // A line cut short by a crash mid-append was never acknowledged: cut it off the file too,
+    // so the next append starts on a line of its own.
+    if (journal !== "" && !journal.endsWith("\n")) {
+      journal = journal.slice(0, journal.lastIndexOf("\n") + 1);
+      await truncate(journalPath, Buffer.byteLength(journal));
+    }
     if (snapshot === undefined && journal === "") return null;
     return { snapshot, journal };
   }
@@ -55,8 +60,15 @@ export class FileStore {
     } finally {
       await file.close();
     }
-    await appendFile(join(this.#dir, `journal-${seq}.jsonl`), "");
+        await appendFile(join(this.#dir, `journal-${seq}.jsonl`), "");
     await rename(tmp, path);
+    // The rename must be durable before the files it replaces are removed.
+    const dir = await open(this.#dir, "r");
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
     this.#base = seq;
     const { snapshots, journals } = await this.#files();
     for (const s of snapshots) if (s < seq) await rm(join(this.#dir, `snapshot-${s}.json`), { force: true });

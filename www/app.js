@@ -5,7 +5,7 @@ import { LocalSource } from "./local.js";
 import { RemoteSource } from "./remote.js";
 import { DagView } from "./dag.js";
 import { TimelineView, attempts } from "./timeline.js";
-import { renderStats, renderAgents, renderTasks, renderEvents } from "./views.js";
+import { renderStats, renderAgents, renderTasks, renderEvents, esc } from "./views.js";
 import { EXAMPLES, researchWorkflow, layeredWorkflow } from "./demo.js";
 
 const $ = (id) => document.getElementById(id);
@@ -50,7 +50,7 @@ function options(select, values, keep) {
   const want = values.join("\n");
   if (select.dataset.values === want) return;
   const current = select.value;
-  select.innerHTML = keep + values.map((v) => `<option value="${v}">${v}</option>`).join("");
+    select.innerHTML = keep + values.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
   select.dataset.values = want;
   if ([...select.options].some((o) => o.value === current)) select.value = current;
 }
@@ -143,7 +143,8 @@ function agentsOfTasks() {
 
 // ---- sources ----
 async function useLocal() {
-  source?.close?.();
+  if (source?.mode === "local") return;
+  await source?.close?.();
   // `?speed=0.1` makes the demo agents ten times faster (tests, impatient people).
   const speed = Number(params.get("speed") ?? 1);
   source = await LocalSource.open({ seed: settings.seed ?? 42, clock: settings.clock ?? "real", profile: "demo", speed });
@@ -154,8 +155,8 @@ async function useLocal() {
 }
 
 async function useRemote(url, token) {
-  const next = await RemoteSource.open({ url, token });
-  source?.orch?.close?.();
+    const next = await RemoteSource.open({ url, token });
+  await source?.close?.();
   source = next;
   source.onChange = scheduleRender;
   scheduleRender();
@@ -180,32 +181,32 @@ $("run-demo").onclick = () => guard(() => {
 });
 $("run-1000").onclick = () => guard(() => source.submit(layeredWorkflow(1000)));
 $("snapshot").onclick = () => guard(async () => say(`took ${await source.snapshot()}`, true));
-$("restore").onclick = () => guard(() => {
+$("restore").onclick = () => guard(async () => {
   const id = $("snapshots").value;
   if (!id) throw Object.assign(new Error("take a snapshot first"), { code: "no_snapshot" });
-  source.restore(id);
+  await source.restore(id);
   say(`restored ${id}`, true);
 });
-$("new-run").onclick = () => guard(() => {
+$("new-run").onclick = () => guard(async () => {
   const seed = Number($("seed").value);
   const clock = $("virtual").checked ? "virtual" : "real";
-  source.newRun({ seed, clock });
+  await source.newRun({ seed, clock });
   Object.assign(settings, { seed, clock });
   saveSettings();
   say(`new run, seed ${seed}, ${clock} clock`, true);
 });
-$("virtual").onchange = () => guard(() => {
+$("virtual").onchange = () => guard(async () => {
   const clock = $("virtual").checked ? "virtual" : "real";
-  source.setClock(clock);
+  await source.setClock(clock);
   settings.clock = clock;
   saveSettings();
   say(`${clock} clock`, true);
 });
 $("slider").oninput = () => guard(() => source.travel(Number($("slider").value)));
 $("live").onclick = () => guard(() => source.back());
-$("fork").onclick = () => guard(() => {
+$("fork").onclick = () => guard(async () => {
   const seq = source.travelSeq ?? source.lastSeq();
-  source.fork(seq, $("fork-profile").value);
+  await source.fork(seq, $("fork-profile").value);
   say(`forked at seq ${seq} with ${$("fork-profile").value} agents`, true);
 });
 for (const id of ["filter-status", "filter-agent", "filter-workflow"]) $(id).onchange = scheduleRender;

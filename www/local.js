@@ -39,9 +39,24 @@ export class LocalSource {
     return { agents: handlers(this.profile, this.#settings.speed), seed: this.#settings.seed, clock: this.#settings.clock, store: this.#store, snapshotEveryEvents: SNAPSHOT_EVERY_EVENTS };
   }
 
-  #attach(orch, base) {
+    /** Stops the live run (its last writes still reach the store) and any replay shown. */
+  async close() {
     this.#off?.();
-    if (this.orch && this.orch !== orch) this.orch.close();
+    this.#off = undefined;
+    if (this.view && this.view !== this.orch) this.view.close();
+    const old = this.orch;
+    old?.close();
+    await old?.flush().catch(() => {});
+  }
+
+  // A new run, restore or fork writes to the same store: the old run must be closed and its
+  // writes finished first, or they would land after the new run's reset.
+  async #replace(make, base) {
+    await this.close();
+    this.#attach(make(), base);
+  }
+
+  #attach(orch, base) {
     this.orch = orch;
     this.base = base;
     this.records = orch.journal();
@@ -73,24 +88,25 @@ export class LocalSource {
     return snap.id;
   }
   /** Replaces the live run with one restored from a snapshot taken in the page. */
-  restore(id) {
+    async restore(id) {
     const entry = this.saved.find((s) => s.id === id);
-    if (!entry) throw new Error(`no snapshot ${id} in this page`);
-    const orch = Orchestrator.restore(entry.snap, this.#options());
-    this.#attach(orch, JSON.stringify(entry.snap));
+    if (!entry) throw Object.assign(new Error(`no snapshot ${id} in this page`), { code: "unknown_snapshot" });
+    await this.#replace(() => Orchestrator.restore(entry.snap, this.#options()), JSON.stringify(entry.snap));
   }
   /** A new run with this seed and clock (the store starts over). */
-  newRun({ seed, clock }) {
+    async newRun({ seed, clock }) {
     this.#settings = { ...this.#settings, seed, clock };
     const { agents, ...options } = this.#options();
-    const orch = new Orchestrator(options);
-    registerDemoAgents(orch, agents);
-    this.#attach(orch, undefined);
+    await this.#replace(() => {
+      const orch = new Orchestrator(options);
+      registerDemoAgents(orch, agents);
+      return orch;
+    }, undefined);
   }
   /** Continues this run on the other clock: a live replay of the whole journal. */
-  setClock(clock) {
+    setClock(clock) {
     this.#settings = { ...this.#settings, clock };
-    this.#fork(this.lastSeq(), this.profile);
+    return this.#fork(this.lastSeq(), this.profile);
   }
 
   // ---- time travel ----
@@ -108,13 +124,13 @@ export class LocalSource {
     this.travelSeq = undefined;
   }
   /** Continues the run from `seq` with the agents of `profile`; the later records are dropped. */
-  fork(seq, profile) { this.#fork(seq, profile); }
+    fork(seq, profile) { return this.#fork(seq, profile); }
 
-  #fork(seq, profile) {
+  async #fork(seq, profile) {
     this.profile = profile;
     const text = this.#journalText();
-    const orch = Orchestrator.replay(text, { ...this.#options(), uptoSeq: seq, snapshot: this.base, live: true });
-    this.#attach(orch, this.base);
+    const base = this.base;
+    await this.#replace(() => Orchestrator.replay(text, { ...this.#options(), uptoSeq: seq, snapshot: base, live: true }), base);
   }
 
   #journalText() { return this.orch.journalText(); }

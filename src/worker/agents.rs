@@ -106,14 +106,24 @@ async fn http(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Fai
     let controller = worker::AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(req);
-    let send = fetch.send_with_signal(&signal);
+    // One deadline covers sending the call and reading the whole answer.
+    let exchange = async {
+        let mut resp = fetch
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| failure("agent", format!("the agent could not be reached: {e}")))?;
+        let status = resp.status_code();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| failure("agent", e.to_string()))?;
+        Ok::<_, Failure>((status, text))
+    };
     let timer = Delay::from(std::time::Duration::from_millis(timeout_ms));
-    futures_util::pin_mut!(send);
+    futures_util::pin_mut!(exchange);
     futures_util::pin_mut!(timer);
-    let mut resp = match futures_util::future::select(send, timer).await {
-        futures_util::future::Either::Left((r, _)) => {
-            r.map_err(|e| failure("agent", format!("the agent could not be reached: {e}")))?
-        }
+    let (status, text) = match futures_util::future::select(exchange, timer).await {
+        futures_util::future::Either::Left((r, _)) => r?,
         futures_util::future::Either::Right(_) => {
             controller.abort();
             return Err(failure(
@@ -122,11 +132,6 @@ async fn http(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Fai
             ));
         }
     };
-    let status = resp.status_code();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| failure("agent", e.to_string()))?;
     if !(200..300).contains(&status) {
         let class = match status {
             400 | 422 => "validation",

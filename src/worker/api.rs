@@ -618,18 +618,22 @@ fn snapshot(shared: &Shared) -> ApiResult {
 fn events(shared: &Shared, req: &Request) -> ApiResult {
     let q = query(req);
     // `?after=` or, when a browser's EventSource reconnects, its Last-Event-ID header.
+    // A reconnecting EventSource sends its first URL (with `after`) and Last-Event-ID: the
+    // later of the two is where the client is.
     let after = match q.get("after").and_then(Value::as_str) {
         Some(a) => a
             .parse::<u64>()
             .map_err(|_| error(400, "invalid_argument", "after must be a seq number"))?,
-        None => req
-            .headers()
-            .get("last-event-id")
-            .ok()
-            .flatten()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0),
+        None => 0,
     };
+    let last_event: u64 = req
+        .headers()
+        .get("last-event-id")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let after = after.max(last_event);
     let rx = shared.borrow_mut().subscribe(after);
     use futures_util::StreamExt;
     let stream = rx.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));

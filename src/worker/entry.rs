@@ -82,14 +82,17 @@ fn cors_headers(env: &Env, req: &Request) -> Option<Headers> {
     Some(h)
 }
 
-fn with_cors(mut resp: Response, cors: &Option<Headers>) -> Response {
-    if let Some(c) = cors {
-        let h = resp.headers_mut();
-        for (k, v) in c.entries() {
-            let _ = h.set(&k, &v);
-        }
+/// Adds the CORS headers. A response from the Durable Object has immutable headers, so they are
+/// copied into a new `Headers` with the CORS ones added.
+fn with_cors(resp: Response, cors: &Option<Headers>) -> Response {
+    let Some(c) = cors else {
+        return resp;
+    };
+    let h = Headers::new();
+    for (k, v) in resp.headers().entries().chain(c.entries()) {
+        let _ = h.set(&k, &v);
     }
-    resp
+    resp.with_headers(h)
 }
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
@@ -308,6 +311,9 @@ fn authorize(
     let scoped = var(env, "BATON_NAMESPACE_TOKENS").unwrap_or_default();
     for pair in scoped.split(',') {
         if let Some((n, t)) = pair.trim().split_once('=') {
+            if n.is_empty() || t.is_empty() {
+                continue;
+            }
             if constant_time_eq(given.as_bytes(), t.as_bytes()) {
                 return if n == ns {
                     Ok(())

@@ -164,10 +164,14 @@ impl Runtime {
                 )),
             }
         };
-        if let Err(e) = result {
-            console_error!("baton: writing the journal failed: {e}");
+        match result {
+            Ok(()) => self.saved = seq,
+            Err(e) => {
+                // Nothing after the hole may be appended: the next write is a whole snapshot.
+                console_error!("baton: writing the journal failed (a snapshot is tried next): {e}");
+                self.since_snapshot = SNAPSHOT_EVERY_EVENTS;
+            }
         }
-        self.saved = seq;
         lines
     }
 
@@ -215,7 +219,9 @@ impl Runtime {
         if self.core.state().task(task).status.is_terminal() {
             let _ = tx.send(());
         } else {
-            self.waiters.entry(task.index()).or_default().push(tx);
+            let list = self.waiters.entry(task.index()).or_default();
+            list.retain(|w| !w.is_canceled());
+            list.push(tx);
         }
         rx
     }

@@ -179,9 +179,14 @@ test("CORS answers only the configured origins", async () => {
   let r = await fetch(`${worker.url}/v1/ns/x/status`, { method: "OPTIONS", headers: { origin: "http://allowed.test", "access-control-request-method": "GET" } });
   assert.equal(r.status, 204);
   assert.equal(r.headers.get("access-control-allow-origin"), "http://allowed.test");
-  r = await fetch(`${worker.url}/v1/ns/x/status`, { method: "OPTIONS", headers: { origin: "http://evil.test", "access-control-request-method": "GET" } });
+    r = await fetch(`${worker.url}/v1/ns/x/status`, { method: "OPTIONS", headers: { origin: "http://evil.test", "access-control-request-method": "GET" } });
   assert.equal(r.status, 403);
   assert.equal(r.headers.get("access-control-allow-origin"), null);
+  // The actual request, answered by the namespace's Durable Object, carries them too.
+  r = await fetch(`${worker.url}/v1/ns/x/status`, { headers: { origin: "http://allowed.test", authorization: `Bearer ${TOKEN}` } });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("access-control-allow-origin"), "http://allowed.test");
+  assert.equal(r.headers.get("content-type"), "application/json");
 });
 
 test("bad inputs are answered with their codes and change nothing", async () => {
