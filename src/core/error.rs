@@ -155,3 +155,26 @@ mod tests {
         assert_eq!(e.to_string(), "agent 'a' cannot go from Created to Paused");
     }
 }
+
+/// Decodes a command's JSON argument. A refusal names the field at fault
+/// (`invalid agent.retry.maxAttempts: ...`), the same in every driver.
+pub fn decode<'de, T, D>(what: &str, de: D) -> Result<T>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+    D::Error: std::fmt::Display,
+{
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            what.to_owned()
+        } else {
+            format!("{what}.{path}")
+        };
+        let mut reason = e.into_inner().to_string();
+        if let Some(cut) = reason.find(" at line ") {
+            reason.truncate(cut);
+        }
+        Error::invalid(field, reason)
+    })
+}

@@ -42,20 +42,7 @@ pub(crate) fn ms(now: f64) -> u64 {
 
 /// Parses a JSON argument; the error names the field at fault (`retry.maxAttempts`).
 pub(crate) fn parse<T: DeserializeOwned>(what: &str, json: &str) -> JsResult<T> {
-    let de = &mut serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            what.to_owned()
-        } else {
-            format!("{what}.{path}")
-        };
-        let mut reason = e.into_inner().to_string();
-        if let Some(cut) = reason.find(" at line ") {
-            reason.truncate(cut);
-        }
-        js_error(Error::invalid(field, reason))
-    })
+    crate::core::error::decode(what, &mut serde_json::Deserializer::from_str(json)).js()
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {

@@ -102,21 +102,9 @@ fn object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// Deserializes a spec, naming the field at fault.
+/// Deserializes a spec, naming the field at fault (the core's rule, as in the JS package).
 fn spec<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            what.to_owned()
-        } else {
-            format!("{what}.{path}")
-        };
-        error(
-            400,
-            "invalid_argument",
-            format!("invalid {field}: {}", e.into_inner()),
-        )
-    })
+    crate::core::error::decode(what, v).map_err(core_error)
 }
 
 fn query(req: &Request) -> Map<String, Value> {
