@@ -744,7 +744,9 @@ export class Orchestrator {
   runWorkflow(spec: WorkflowSpec): Promise<WorkflowResult>;
   runWorkflow(spec: PatternWorkflowSpec): Promise<SupervisorResult | CollaborativeResult>;
   waitWorkflow(id: string): Promise<WorkflowResult>;
-  getWorkflow(id: string): WorkflowResult;
+    getWorkflow(id: string): WorkflowResult;
+  /** Each task's status by its id within the workflow (cheaper than `getWorkflow` for views that redraw). */
+  workflowStatuses(id: string): Record<string, TaskStatus>;
   cancelWorkflow(id: string, reason?: string): void;
   /** Cancels every waiting task of an agent (running calls go on); returns how many. */
   cancelAgentTasks(agentId: string, reason?: string): number;

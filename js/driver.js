@@ -84,6 +84,8 @@ function errorMessage(e) {
   return json === "" ? String(e) : json;
 }
 
+// In the core's order (TaskStatus::ALL): workflowStatusCodes() answers with these indices.
+const TASK_STATUSES = ["Pending", "Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled", "TimedOut", "Skipped"];
 const ERROR_CLASSES = new Set(["agent", "tool", "timeout", "validation", "permission", "rate_limit", "cancelled", "internal"]);
 
 /**
@@ -238,7 +240,8 @@ export function createBaton(coreApi) {
       this.armedFor = -1;
             this.closed = false;
       this.frozen = false;
-      this.persister = undefined;
+            this.persister = undefined;
+      this.localIds = new Map();    // workflow index -> task ids within it (they never change)
       this.defaultHandlers = undefined; // from Orchestrator.open: handlers for agents registered later
     }
 
@@ -1037,9 +1040,24 @@ export function createBaton(coreApi) {
       return rt.waitFor(rt.flowWaiters, () => rt.core.workflowIx(id), (ix) => rt.core.workflowDone(ix), (ix) => rt.workflowView(ix));
     }
 
-    getWorkflow(id) {
+        getWorkflow(id) {
       const rt = this.#rt;
       return rt.workflowView(rt.core.workflowIx(id));
+    }
+
+    /** Each task's status by its id within the workflow: a cheap read for views that redraw often. */
+    workflowStatuses(id) {
+      const rt = this.#rt;
+      const ix = rt.core.workflowIx(id);
+      let ids = rt.localIds.get(ix);
+      if (ids === undefined) {
+        ids = JSON.parse(rt.core.workflowView(ix)).order;
+        rt.localIds.set(ix, ids);
+      }
+      const codes = rt.core.workflowStatusCodes(ix);
+      const out = {};
+      for (let i = 0; i < ids.length; i++) out[ids[i]] = TASK_STATUSES[codes[i]];
+      return out;
     }
 
     /** Cancels every task of the agent that waits (pending, queued or retrying); returns how many. */

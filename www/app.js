@@ -55,11 +55,21 @@ function options(select, values, keep) {
   if ([...select.options].some((o) => o.value === current)) select.value = current;
 }
 
+// A run replaced between scheduling and drawing is closed: draw the new one next time.
 function render() {
+  try {
+    draw();
+  } catch (e) {
+    if (e?.code !== "closed") throw e;
+    scheduleRender();
+  }
+}
+
+function draw() {
   const t0 = performance.now();
-  lastRender = t0;
+    lastRender = t0;
   stats.renders++;
-  if (!source) return;
+  if (!source || source.replacing) return;
   // Read layout before writing any DOM: a read after a write forces a synchronous layout.
   const timelineWidth = $("timeline").clientWidth;
   const readOnly = source.travelSeq !== undefined;
@@ -93,7 +103,14 @@ function render() {
     }
   });
   // The rest goes in a task of its own, so neither half holds the main thread long.
-  setTimeout(() => renderGraphs(flows, agents, readOnly, timelineWidth, parts, t0), 0);
+  setTimeout(() => {
+    try {
+      renderGraphs(flows, agents, readOnly, timelineWidth, parts, t0);
+    } catch (e) {
+      if (e?.code !== "closed") throw e;
+      scheduleRender();
+    }
+  }, 0);
   const slider = $("slider");
   slider.min = String(source.firstSeq());
   slider.max = String(source.lastSeq());
@@ -103,7 +120,7 @@ function render() {
 }
 
 function renderGraphs(flows, agents, readOnly, timelineWidth, parts, t0) {
-  if (!source) return;
+  if (!source || source.replacing) return;
   const part = (name, fn) => {
     const t = performance.now();
     const out = fn();
@@ -114,10 +131,10 @@ function renderGraphs(flows, agents, readOnly, timelineWidth, parts, t0) {
     // The newest workflow, unless one was picked.
     const picked = (pinnedWorkflow && flows.some((w) => w.id === pinnedWorkflow) ? pinnedWorkflow : flows.at(-1)?.id) ?? "";
     if ($("workflow-pick").value !== picked) $("workflow-pick").value = picked;
-    const wf = picked ? source.workflow(picked) : undefined;
-    $("workflow-status").textContent = wf ? `${wf.status}` : "";
-    $("workflow-status").dataset.status = wf?.status ?? "";
-    dag.show(wf);
+    const status = flows.find((w) => w.id === picked)?.status ?? "";
+    $("workflow-status").textContent = status;
+    $("workflow-status").dataset.status = status;
+    dag.show(picked, picked ? source.workflowStatuses(picked) : undefined, () => source.workflow(picked));
   });
   const records = source.journal();
   part("timeline", () => {

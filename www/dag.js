@@ -21,22 +21,25 @@ export class DagView {
     };
   }
 
-  /** Shows `workflow` (a getWorkflow() view) or nothing; lays it out again only if its shape changed. */
-  show(workflow) {
-    if (!workflow) {
+  /**
+   * Shows workflow `id` with `statuses` (task id within it -> status), or nothing. `shape()`
+   * returns the full workflow view (its edges); it is called only when the graph is new.
+   */
+  show(id, statuses, shape) {
+    if (!id || !statuses) {
       this.#key = undefined;
       this.#root.replaceChildren();
       this.#root.dataset.workflow = "";
       return;
     }
-    const entries = Object.entries(workflow.tasks);
-    const key = `${workflow.id}:${entries.length}`;
-    this.#statuses = Object.fromEntries(entries.map(([local, t]) => [local, t.status]));
+    const key = `${id}:${Object.keys(statuses).length}`;
+    this.#statuses = statuses;
     if (key !== this.#key) {
       this.#key = key;
       this.#nodes.clear();
-      this.#root.dataset.workflow = workflow.id;
+      this.#root.dataset.workflow = id;
       this.#root.dataset.laidOut = "false";
+      const entries = Object.entries(shape().tasks);
       const nodes = entries.map(([local]) => ({ id: local, width: Math.max(40, local.length * 7 + 12) }));
       const edges = entries.flatMap(([local, t]) => t.dependsOn.map((d) => [d, local]));
       this.#worker.postMessage({ key, nodes, edges, bitmapsAbove: SVG_NODES_MAX });
@@ -49,23 +52,12 @@ export class DagView {
     this.#layout = layout;
     this.#painted = "";
     if (layout.edges !== undefined) {
-      // Three stacked canvases: edges below and labels above are drawn once; only the node
-      // fills between them are drawn again when statuses change.
-      const stack = document.createElement("div");
-      stack.className = "stack";
-      stack.style.width = `${Math.ceil(layout.width)}px`;
-      stack.style.height = `${Math.ceil(layout.height)}px`;
-      const layers = ["edges", "fills", "labels"].map((name) => {
-        const c = document.createElement("canvas");
-        c.className = name;
-        c.width = Math.ceil(layout.width);
-        c.height = Math.ceil(layout.height);
-        stack.append(c);
-        return c;
-      });
-      layers[0].getContext("2d").drawImage(layout.edges, 0, 0);
-      layers[2].getContext("2d").drawImage(layout.labels, 0, 0);
-      this.#root.replaceChildren(stack);
+      // One canvas: the worker's edge and label bitmaps with the status fills between them.
+      const canvas = document.createElement("canvas");
+      canvas.className = "fills";
+      canvas.width = layout.edges.width;
+      canvas.height = layout.edges.height;
+      this.#root.replaceChildren(canvas);
       this.#root.dataset.nodes = String(Object.keys(layout.positions).length);
       this.#root.dataset.laidOut = "true";
       this.#paint();
@@ -111,12 +103,15 @@ export class DagView {
     const key = JSON.stringify(this.#statuses);
     if (key === this.#painted) return;
     this.#painted = key;
+    const { positions, scale, edges, labels } = this.#layout;
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    for (const [id, p] of Object.entries(this.#layout.positions)) {
+    ctx.drawImage(edges, 0, 0);
+    for (const [id, p] of Object.entries(positions)) {
       ctx.fillStyle = FILL[this.#statuses[id]] ?? FILL.Pending;
-      ctx.fillRect(p.x - p.width / 2, p.y - p.height / 2, p.width, p.height);
+      ctx.fillRect((p.x - p.width / 2) * scale, (p.y - p.height / 2) * scale, p.width * scale, p.height * scale);
     }
+    ctx.drawImage(labels, 0, 0);
   }
 }
 

@@ -65,7 +65,10 @@ export function layeredWorkflow(n = 1000, width = 25) {
   const tasks = [];
   for (let i = 0; i < n; i++) {
     const layer = Math.floor(i / width);
-    const dependsOn = layer === 0 ? [] : [`n${(layer - 1) * width + (i % width)}`, `n${(layer - 1) * width + ((i + 7) % width)}`];
+        // Every fifth node joins two columns; the rest follow one, so a failure skips a column's
+    // tail rather than the whole graph.
+    const prev = (layer - 1) * width;
+    const dependsOn = layer === 0 ? [] : i % 5 === 0 ? [`n${prev + (i % width)}`, `n${prev + ((i + 7) % width)}`] : [`n${prev + (i % width)}`];
     tasks.push({ id: `n${i}`, agent: ids[i % ids.length], dependsOn: [...new Set(dependsOn)] });
   }
   return { name: `layered ${n}`, failurePolicy: "continue", tasks };

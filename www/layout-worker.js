@@ -2,7 +2,7 @@
 // than a frame, and the page must stay responsive while it runs.
 import dagre from "/vendor/dagre/dagre.esm.js";
 
-self.onmessage = ({ data: { key, nodes, edges, bitmapsAbove } }) => {
+self.onmessage = ({ data: { key, nodes, edges, bitmapsAbove, maxWidthPx = 2400 } }) => {
   const g = new dagre.graphlib.Graph();
   g.setGraph({ rankdir: "LR", nodesep: 6, ranksep: 28, marginx: 8, marginy: 8 });
   g.setDefaultEdgeLabel(() => ({}));
@@ -21,15 +21,16 @@ self.onmessage = ({ data: { key, nodes, edges, bitmapsAbove } }) => {
     return;
   }
   // A large graph: its edges and labels never change, so they are drawn here, off the main
-  // thread, and handed over as bitmaps.
-  const edgesImage = draw(width, height, (ctx) => {
+  // thread, and handed over as bitmaps, scaled down so the page never holds a huge canvas.
+  const scale = Math.min(1, maxWidthPx / width);
+  const edgesImage = draw(width, height, scale, (ctx) => {
     ctx.strokeStyle = "#9ca3af";
     ctx.lineWidth = 1;
     ctx.beginPath();
     for (const r of routes) r.points.forEach(([x, y], i) => (i === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y)));
     ctx.stroke();
   });
-  const labelsImage = draw(width, height, (ctx) => {
+  const labelsImage = draw(width, height, scale, (ctx) => {
     ctx.font = "10px system-ui, sans-serif";
     ctx.textAlign = "center";
     ctx.strokeStyle = "#6b7280";
@@ -39,11 +40,13 @@ self.onmessage = ({ data: { key, nodes, edges, bitmapsAbove } }) => {
       ctx.fillText(id, p.x, p.y + 3);
     }
   });
-  self.postMessage({ key, positions, routes: [], width, height, edges: edgesImage, labels: labelsImage }, [edgesImage, labelsImage]);
+  self.postMessage({ key, positions, routes: [], width, height, scale, edges: edgesImage, labels: labelsImage }, [edgesImage, labelsImage]);
 };
 
-function draw(width, height, paint) {
-  const canvas = new OffscreenCanvas(Math.ceil(width), Math.ceil(height));
-  paint(canvas.getContext("2d"));
+function draw(width, height, scale, paint) {
+  const canvas = new OffscreenCanvas(Math.ceil(width * scale), Math.ceil(height * scale));
+  const ctx = canvas.getContext("2d");
+  ctx.scale(scale, scale);
+  paint(ctx);
   return canvas.transferToImageBitmap();
 }

@@ -15,7 +15,8 @@ export class LocalSource {
   records = [];           // the live journal since `base` (or seq 1)
   base = undefined;       // the snapshot the live journal starts from, if not seq 1
   saved = [];             // snapshots taken from the page
-  profile = "demo";
+    profile = "demo";
+  replacing = false;      // true while a run is being replaced (restore, new run, fork)
   onChange = () => {};
   #off = undefined;
   #store = new IndexedDBStore(DB);
@@ -51,9 +52,23 @@ export class LocalSource {
 
   // A new run, restore or fork writes to the same store: the old run must be closed and its
   // writes finished first, or they would land after the new run's reset.
-  async #replace(make, base) {
-    await this.close();
-    this.#attach(make(), base);
+    async #replace(make, base) {
+        this.replacing = true; // the page does not read a closed run meanwhile
+    try {
+      await this.close();
+      let orch;
+      try {
+        orch = make();
+      } catch (e) {
+        // The old run is whole in the store: carry on with it, and say what failed.
+        const stored = await this.#store.load();
+        this.#attach(await Orchestrator.open(this.#store, this.#options()), stored?.snapshot);
+        throw e;
+      }
+      this.#attach(orch, base);
+    } finally {
+      this.replacing = false;
+    }
   }
 
   #attach(orch, base) {
@@ -70,6 +85,7 @@ export class LocalSource {
   tasks(filter) { return this.view.tasks(filter); }
   workflows() { return this.view.workflows(); }
   workflow(id) { return this.view.getWorkflow(id); }
+  workflowStatuses(id) { return this.view.workflowStatuses(id); }
   now() { return this.view.now(); }
   journal() { return this.travelSeq === undefined ? this.records : this.records.filter((r) => r.seq <= this.travelSeq); }
   firstSeq() { return this.records[0]?.seq ?? 1; }

@@ -72,6 +72,10 @@ export class RemoteSource {
   }
   workflows() { return this.#data.workflows; }
   workflow(id) { return this.#data.flows[id]; }
+  workflowStatuses(id) {
+    const wf = this.#data.flows[id];
+    return wf && Object.fromEntries(Object.entries(wf.tasks).map(([local, t]) => [local, t.status]));
+  }
   now() { return Date.now(); }
   journal() { return this.records; }
   firstSeq() { return this.records[0]?.seq ?? 1; }

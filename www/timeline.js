@@ -9,11 +9,15 @@ const ENDS = {
 const COLORS = { running: "#3b82f6", done: "#16a34a", failed: "#dc2626", cancelled: "#9ca3af" };
 const LANE = 22, LABEL = 90;
 
-/** Attempts from journal records: `[{ task, agent, attempt, start, end?, outcome }]`. */
+/**
+ * Attempts from journal records: `[{ task, agent, attempt, start, end?, outcome }]`. The live
+ * journal only grows, so a call with the same array reads just the records added since.
+ */
 export function attempts(records, agentOf) {
-  const open = new Map(); // task -> bar
-  const bars = [];
-  for (const r of records) {
+  if (memo.records !== records || memo.read > records.length) memo = { records, read: 0, open: new Map(), bars: [] };
+  const { open, bars } = memo;
+  for (let i = memo.read; i < records.length; i++) {
+    const r = records[i];
     if (r.type === "task.started") {
       const bar = { task: r.data.task, agent: agentOf(r.data.task), attempt: r.data.attempt, start: r.at, end: undefined, outcome: "running" };
       open.set(r.data.task, bar);
@@ -27,8 +31,10 @@ export function attempts(records, agentOf) {
       }
     }
   }
+  memo.read = records.length;
   return bars;
 }
+let memo = { records: undefined, read: 0, open: new Map(), bars: [] };
 
 export class TimelineView {
   #canvas;
@@ -48,8 +54,15 @@ export class TimelineView {
     const ctx = c.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, width, height);
-    const t0 = bars.length > 0 ? Math.min(...bars.map((b) => b.start)) : 0;
-    const t1 = Math.max(now, t0 + 1, ...bars.map((b) => b.end ?? now));
+    let t0 = Infinity, t1 = now, running = 0, failed = 0;
+    for (const b of bars) {
+      if (b.start < t0) t0 = b.start;
+      if (b.end !== undefined && b.end > t1) t1 = b.end;
+      if (b.outcome === "running") running++;
+      else if (b.outcome === "failed") failed++;
+    }
+    if (t0 === Infinity) t0 = 0;
+    t1 = Math.max(t1, t0 + 1);
     const x = (t) => LABEL + ((t - t0) / (t1 - t0)) * (width - LABEL - 8);
     ctx.font = "12px system-ui, sans-serif";
     ctx.fillStyle = "#374151";
@@ -64,7 +77,7 @@ export class TimelineView {
     ctx.fillStyle = "#6b7280";
     ctx.fillText(`${Math.round(t1 - t0)} ms`, width - 70, height - 4);
     c.dataset.attempts = String(bars.length);
-    c.dataset.running = String(bars.filter((b) => b.outcome === "running").length);
-    c.dataset.failed = String(bars.filter((b) => b.outcome === "failed").length);
+    c.dataset.running = String(running);
+    c.dataset.failed = String(failed);
   }
 }

@@ -5,7 +5,7 @@ export const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&a
 
 const STATS = [
   ["total_tasks", "tasks"], ["tasks_running", "running"], ["tasks_queued", "queued"], ["tasks_retrying", "retrying"],
-  ["tasks_completed", "completed"], ["tasks_failed", "failed"], ["tasks_cancelled", "cancelled"],
+    ["tasks_completed", "completed"], ["tasks_failed", "failed"], ["tasks_cancelled", "cancelled"], ["tasks_skipped", "skipped"],
   ["total_workflows", "workflows"], ["workflows_running", "wf running"], ["agents_running", "agents running"],
   ["agent_errors", "agent errors"], ["journal_seq", "journal seq"], ["now", "clock (ms)"],
 ];
@@ -57,7 +57,13 @@ function drawRows(el) {
   const visible = Math.ceil((el.clientHeight || 320) / ROW_PX);
   const first = Math.min(Math.max(0, Math.floor(el.scrollTop / ROW_PX) - ROWS_AROUND), total);
   const last = Math.min(total, first + visible + 2 * ROWS_AROUND);
-  const rows = (last > first ? el.fetchRows(first, last - first) : []).map((t) =>
+    let fetched = [];
+  try {
+    fetched = last > first ? el.fetchRows(first, last - first) : [];
+  } catch (e) {
+    if (e?.code !== "closed") throw e; // a scroll while the run is being replaced
+  }
+  const rows = fetched.map((t) =>
     `<tr data-task="${esc(t.id)}" data-status="${esc(t.status)}"><td>${esc(t.id)}</td><td>${esc(t.agent)}</td><td class="st st-${esc(t.status)}">${esc(t.status)}</td>` +
     `<td>${t.attempts}</td><td>${esc(t.workflow ?? "")}</td><td>${t.startedAt ?? ""}</td><td>${t.completedAt ?? ""}</td>` +
     `<td class="err" title="${esc(t.error?.message ?? "")}">${esc(t.error?.message ?? "")}</td>` +

@@ -306,6 +306,24 @@ impl Core {
             .collect())
     }
 
+    /// Each task's status in the workflow's order, as its index in `TaskStatus::ALL` (a cheap
+    /// read for views that redraw often).
+    #[wasm_bindgen(js_name = workflowStatusCodes)]
+    pub fn workflow_status_codes(&self, ix: u32) -> JsResult<Vec<u8>> {
+        let s = self.inner.state();
+        let wf = &s.workflows[self.workflow_at(ix)?.index() as usize];
+        Ok(wf
+            .tasks()
+            .map(|t| {
+                let st = s.task(t).status;
+                crate::core::task::TaskStatus::ALL
+                    .iter()
+                    .position(|&x| x == st)
+                    .expect("every status is in ALL") as u8
+            })
+            .collect())
+    }
+
     #[wasm_bindgen(js_name = workflowDone)]
     pub fn workflow_done(&self, ix: u32) -> JsResult<bool> {
         let w = self.workflow_at(ix)?;

@@ -21,7 +21,7 @@ after(async () => {
 async function open(query = "?speed=0.2", errors = []) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
-  page.on("pageerror", (e) => errors.push(e.message));
+    page.on("pageerror", (e) => errors.push(`${e.message}\n${e.stack}`));
   await page.goto(server.url + query);
   await page.evaluate(() => window.dashboard.ready);
   page.errors = errors;

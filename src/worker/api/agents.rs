@@ -1,0 +1,195 @@
+//! Agent routes: register (with an HTTP, JS or demo binding), read, re-bind, terminate,
+//! lifecycle commands and history.
+
+use super::*;
+
+pub(super) fn agents(shared: &Shared) -> ApiResult {
+    let rt = shared.borrow();
+    let mut out =
+        serde_json::to_value(views::agents_status(rt.core.state())).expect("views serialize");
+    if let Some(m) = out.as_object_mut() {
+        for (id, v) in m.iter_mut() {
+            v["binding"] = serde_json::to_value(rt.bindings.get(id)).expect("bindings serialize");
+        }
+    }
+    ok(json!({ "agents": out }))
+}
+
+pub(super) fn agent_ix(
+    rt: &crate::worker::runtime::Runtime,
+    id: &str,
+) -> Result<crate::core::ids::AgentIx, ApiError> {
+    rt.core.agent(id).map_err(core_error)
+}
+
+pub(super) fn agent(shared: &Shared, id: &str) -> ApiResult {
+    let rt = shared.borrow();
+    agent_ix(&rt, id)?;
+    let all = views::agents_status(rt.core.state());
+    let mut v = serde_json::to_value(&all[id]).expect("views serialize");
+    v["id"] = json!(id);
+    v["binding"] = serde_json::to_value(rt.bindings.get(id)).expect("bindings serialize");
+    ok(v)
+}
+
+/// Takes the binding fields (`endpoint`, `js`, `demo`) out of an agent body.
+pub(super) fn binding(m: &mut Map<String, Value>, id: &str) -> Result<Option<Binding>, ApiError> {
+    let endpoint = m.remove("endpoint");
+    let js = m.remove("js");
+    let demo = m.remove("demo");
+    let given = [&endpoint, &js, &demo]
+        .iter()
+        .filter(|v| v.is_some())
+        .count();
+    if given > 1 {
+        return Err(error(
+            400,
+            "invalid_argument",
+            "give one of endpoint, js and demo",
+        ));
+    }
+    let text = |v: Value, what: &str| match v {
+        Value::String(s) if !s.is_empty() => Ok(s),
+        _ => Err(error(
+            400,
+            "invalid_argument",
+            format!("{what} must be a non-empty string"),
+        )),
+    };
+    if let Some(e) = endpoint {
+        let e = text(e, "endpoint")?;
+        let url = worker::Url::parse(&e).map_err(|err| {
+            error(
+                400,
+                "invalid_argument",
+                format!("endpoint '{e}' is not a URL: {err}"),
+            )
+        })?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(error(
+                400,
+                "invalid_argument",
+                "endpoint must be an http(s) URL",
+            ));
+        }
+        return Ok(Some(Binding::Http { endpoint: e }));
+    }
+    if let Some(j) = js {
+        let name = text(j, "js")?;
+        if !crate::worker::agents::js_agents().contains(&name) {
+            return Err(error(
+                400,
+                "invalid_argument",
+                format!("no JS agent '{name}' in js/worker-agents.js"),
+            ));
+        }
+        return Ok(Some(Binding::Js { name }));
+    }
+    if let Some(d) = demo {
+        let name = text(d, "demo")?;
+        if !DEMO_AGENTS.contains(&name.as_str()) {
+            return Err(error(
+                400,
+                "invalid_argument",
+                format!(
+                    "no demo agent '{name}' (there are {})",
+                    DEMO_AGENTS.join(", ")
+                ),
+            ));
+        }
+        return Ok(Some(Binding::Demo { name }));
+    }
+    let _ = id;
+    Ok(None)
+}
+
+pub(super) fn register(shared: &Shared, body: Value) -> ApiResult {
+    let mut m = object(body, "an agent")?;
+    let id = m
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let start = m
+        .remove("start")
+        .map(|v| v.as_bool().unwrap_or(false))
+        .unwrap_or(false);
+    let b = binding(&mut m, &id)?.ok_or_else(|| error(400, "invalid_argument", "an agent needs an endpoint (HTTP agent), js (a function in js/worker-agents.js) or demo (echo, uppercase, sleep, fail)"))?;
+    let s: AgentSpec = spec("agent", Value::Object(m))?;
+    {
+        let mut rt = shared.borrow_mut();
+        let t = now();
+        let ix = rt.core.register_agent(s, t).map_err(core_error)?;
+        rt.store
+            .put_binding(&id, &serde_json::to_string(&b).expect("bindings serialize"))
+            .map_err(|e| error(500, "internal", e.to_string()))?;
+        rt.bindings.insert(id.clone(), b);
+        if start {
+            rt.core.start_agent(ix, t).map_err(core_error)?;
+        }
+    }
+    pump(shared);
+    let mut resp = agent(shared, &id)?;
+    resp = resp.with_status(201);
+    Ok(resp)
+}
+
+pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult {
+    let mut m = object(body, "an agent update")?;
+    {
+        let rt = shared.borrow();
+        agent_ix(&rt, id)?;
+    }
+    let b = binding(&mut m, id)?;
+    if let Some(k) = m.keys().next() {
+        return Err(error(
+            400,
+            "invalid_argument",
+            format!("'{k}' cannot be changed; PUT takes endpoint, js or demo"),
+        ));
+    }
+    let b = b.ok_or_else(|| error(400, "invalid_argument", "give endpoint, js or demo"))?;
+    {
+        let mut rt = shared.borrow_mut();
+        rt.store
+            .put_binding(id, &serde_json::to_string(&b).expect("bindings serialize"))
+            .map_err(|e| error(500, "internal", e.to_string()))?;
+        rt.bindings.insert(id.to_owned(), b);
+    }
+    agent(shared, id)
+}
+
+/// Terminates the agent (its unfinished tasks are cancelled); its history stays.
+pub(super) fn delete_agent(shared: &Shared, id: &str) -> ApiResult {
+    {
+        let mut rt = shared.borrow_mut();
+        let ix = agent_ix(&rt, id)?;
+        rt.core.terminate_agent(ix, now()).map_err(core_error)?;
+    }
+    pump(shared);
+    agent(shared, id)
+}
+
+pub(super) fn history(shared: &Shared, id: &str) -> ApiResult {
+    let rt = shared.borrow();
+    let ix = agent_ix(&rt, id)?;
+    ok(json!({ "history": rt.core.state().agent(ix).history }))
+}
+
+pub(super) fn lifecycle(shared: &Shared, id: &str, cmd: &str) -> ApiResult {
+    {
+        let mut rt = shared.borrow_mut();
+        let ix = agent_ix(&rt, id)?;
+        let t = now();
+        let o = &mut rt.core;
+        match cmd {
+            "start" => o.start_agent(ix, t),
+            "pause" => o.pause_agent(ix, t),
+            "resume" => o.resume_agent(ix, t),
+            _ => o.stop_agent(ix, t),
+        }
+        .map_err(core_error)?;
+    }
+    pump(shared);
+    agent(shared, id)
+}

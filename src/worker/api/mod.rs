@@ -1,0 +1,250 @@
+//! The REST API of one namespace (DESIGN.md §4), served inside its Durable Object. Every route
+//! turns a request into core commands or reads core views; errors are
+//! `{ "error": { "code", "message" } }` with a fitting status, and a refused request changes
+//! nothing.
+
+use super::agents::{Binding, DEMO_AGENTS};
+use super::runtime::{now, pump, Shared};
+use crate::core::agent::AgentSpec;
+use crate::core::ids::{PayloadId, TaskIx};
+use crate::core::task::TaskSpec;
+use crate::core::views;
+use crate::core::workflow::WorkflowSpec;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+use worker::{Headers, Method, Request, Response};
+
+mod agents;
+mod reads;
+mod work;
+use agents::*;
+use reads::*;
+use work::*;
+
+/// The largest request body, in bytes.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// How long `POST /orchestrate` waits for the task before answering 202 with its id.
+const ORCHESTRATE_WAIT_MS: u64 = 25_000;
+
+pub struct ApiError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+pub type ApiResult = Result<Response, ApiError>;
+
+pub fn error(status: u16, code: &str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+/// A core error, with the HTTP status its code calls for.
+fn core_error(e: crate::core::error::Error) -> ApiError {
+    let code = e.code();
+    let status = match code {
+        c if c.starts_with("unknown_") => 404,
+        "duplicate_id" | "illegal_transition" | "invalid_task_state" | "terminated"
+        | "agent_unavailable" | "no_capable_agent" => 409,
+        "limit_reached" => 409,
+        "invalid_payload" => 413,
+        "internal" => 500,
+        _ => 400,
+    };
+    error(status, code, e.to_string())
+}
+
+pub fn error_response(e: &ApiError) -> Response {
+    let body = json!({ "error": { "code": e.code, "message": e.message } });
+    json_response(e.status, &body)
+}
+
+pub fn json_response(status: u16, body: &Value) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    Response::ok(body.to_string())
+        .expect("a text body")
+        .with_status(status)
+        .with_headers(headers)
+}
+
+fn ok(body: Value) -> ApiResult {
+    Ok(json_response(200, &body))
+}
+
+/// The request's JSON body: 413 past `BODY_BYTES_MAX`, 400 if it is not JSON.
+async fn body(req: &mut Request) -> Result<Value, ApiError> {
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|e| error(400, "bad_request", e.to_string()))?;
+    if bytes.len() > BODY_BYTES_MAX {
+        return Err(error(
+            413,
+            "payload_too_large",
+            format!(
+                "the body is {} bytes; the limit is {BODY_BYTES_MAX}",
+                bytes.len()
+            ),
+        ));
+    }
+    if bytes.is_empty() {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| error(400, "invalid_json", format!("the body is not JSON: {e}")))
+}
+
+fn object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Err(error(
+            400,
+            "invalid_argument",
+            format!("{what} must be a JSON object"),
+        )),
+    }
+}
+
+/// Deserializes a spec, naming the field at fault (the core's rule, as in the JS package).
+fn spec<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, ApiError> {
+    crate::core::error::decode(what, v).map_err(core_error)
+}
+
+fn query(req: &Request) -> Map<String, Value> {
+    req.url()
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn raw(rt: &crate::worker::runtime::Runtime, p: PayloadId) -> Value {
+    rt.core
+        .payloads()
+        .get(p)
+        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn task_json(rt: &crate::worker::runtime::Runtime, ix: TaskIx) -> Value {
+    let s = rt.core.state();
+    let mut v = serde_json::to_value(views::task_view(s, ix)).expect("views serialize");
+    let t = s.task(ix);
+    v["input"] = raw(rt, t.input);
+    v["output"] = raw(rt, t.output);
+    v
+}
+
+fn workflow_json(rt: &crate::worker::runtime::Runtime, w: crate::core::ids::WorkflowIx) -> Value {
+    let s = rt.core.state();
+    let mut v = serde_json::to_value(views::workflow_view(s, w)).expect("views serialize");
+    let wf = &s.workflows[w.index() as usize];
+    let mut outputs = Map::new();
+    for (local, ix) in wf.local_ids.iter().zip(wf.tasks()) {
+        let out = s.task(ix).output;
+        if out != PayloadId::NONE {
+            outputs.insert(local.to_string(), raw(rt, out));
+        }
+    }
+    v["outputs"] = Value::Object(outputs);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("order");
+    }
+    v
+}
+
+fn alloc(
+    rt: &mut crate::worker::runtime::Runtime,
+    v: Option<Value>,
+) -> Result<PayloadId, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(PayloadId::NONE),
+        Some(v) => rt
+            .core
+            .payloads_mut()
+            .alloc_json(&v.to_string())
+            .map_err(core_error),
+    }
+}
+
+/// Serves one request. `path` is relative to the namespace (`/agents`, `/tasks/x`, ...).
+pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult {
+    let segs: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| urlencoding_decode(s))
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let method = req.method();
+    let allow = |methods: &str| error(405, "method_not_allowed", format!("use {methods}"));
+    match (segs.as_slice(), method.clone()) {
+        (["status"], Method::Get) => status(shared),
+        (["status"], _) => Err(allow("GET")),
+        (["agents"], Method::Get) => agents(shared),
+        (["agents"], Method::Post) => register(shared, body(&mut req).await?),
+        (["agents"], _) => Err(allow("GET, POST")),
+        (["agents", id], Method::Get) => agent(shared, id),
+        (["agents", id], Method::Put) => update_agent(shared, id, body(&mut req).await?),
+        (["agents", id], Method::Delete) => delete_agent(shared, id),
+        (["agents", _], _) => Err(allow("GET, PUT, DELETE")),
+        (["agents", id, "history"], Method::Get) => history(shared, id),
+        (["agents", _, "history"], _) => Err(allow("GET")),
+        (["agents", id, cmd @ ("start" | "pause" | "resume" | "stop")], Method::Post) => {
+            lifecycle(shared, id, cmd)
+        }
+        (["agents", _, "start" | "pause" | "resume" | "stop"], _) => Err(allow("POST")),
+        (["tasks"], Method::Post) => submit(shared, body(&mut req).await?),
+        (["tasks"], Method::Get) => tasks(shared, &req),
+        (["tasks"], _) => Err(allow("GET, POST")),
+        (["tasks", id], Method::Get) => task(shared, id),
+        (["tasks", _], _) => Err(allow("GET")),
+        (["tasks", id, "cancel"], Method::Post) => cancel(shared, id, body(&mut req).await?),
+        (["tasks", _, "cancel"], _) => Err(allow("POST")),
+        (["workflows"], Method::Post) => submit_workflow(shared, body(&mut req).await?),
+        (["workflows"], Method::Get) => {
+            ok(json!({ "workflows": views::workflow_list(shared.borrow().core.state()) }))
+        }
+        (["workflows"], _) => Err(allow("GET, POST")),
+        (["workflows", id], Method::Get) => workflow(shared, id),
+        (["workflows", _], _) => Err(allow("GET")),
+        (["orchestrate"], Method::Post) => orchestrate(shared, body(&mut req).await?).await,
+        (["orchestrate"], _) => Err(allow("POST")),
+        (["contracts"], Method::Get) => contracts(shared, &req),
+        (["contracts"], _) => Err(allow("GET")),
+        (["snapshots"], Method::Post) => snapshot(shared),
+        (["snapshots"], Method::Get) => {
+            ok(json!({ "snapshots": shared.borrow().core.snapshots(100) }))
+        }
+        (["snapshots"], _) => Err(allow("GET, POST")),
+        (["events"], Method::Get) => events(shared, &req),
+        (["events"], _) => Err(allow("GET")),
+        (["metrics"], Method::Get) => metrics(shared),
+        (["metrics"], _) => Err(allow("GET")),
+        _ => Err(error(404, "not_found", format!("no route {path}"))),
+    }
+}
+
+fn urlencoding_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

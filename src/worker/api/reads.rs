@@ -1,0 +1,153 @@
+//! Read routes: status, contracts, snapshots, the event stream and metrics.
+
+use super::*;
+
+pub(super) fn status(shared: &Shared) -> ApiResult {
+    let rt = shared.borrow();
+    let s = rt.core.state();
+    ok(json!({
+        "statistics": views::statistics(s),
+        "seed": rt.core.state().seed,
+        "journalSeq": s.seq,
+        "now": now(),
+        "startedAt": rt.started_at,
+        "inFlight": s.derived.calls.len(),
+    }))
+}
+
+pub(super) fn contracts(shared: &Shared, req: &Request) -> ApiResult {
+    let q = query(req);
+    let session = q
+        .get("session_id")
+        .or_else(|| q.get("sessionId"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| error(400, "invalid_argument", "give ?session_id="))?;
+    let rt = shared.borrow();
+    let list: Value = serde_json::from_str(&rt.core.contracts_json(session).map_err(core_error)?)
+        .expect("contracts are JSON");
+    ok(json!({ "sessionId": session, "contracts": list }))
+}
+
+pub(super) fn snapshot(shared: &Shared) -> ApiResult {
+    let summary = {
+        let mut rt = shared.borrow_mut();
+        rt.core.snapshot(now()).map_err(core_error)?;
+        rt.core.snapshots(1).into_iter().next()
+    };
+    pump(shared);
+    Ok(json_response(
+        201,
+        &serde_json::to_value(summary).expect("summaries serialize"),
+    ))
+}
+
+pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
+    let q = query(req);
+    // `?after=` or, when a browser's EventSource reconnects, its Last-Event-ID header.
+    // A reconnecting EventSource sends its first URL (with `after`) and Last-Event-ID: the
+    // later of the two is where the client is.
+    let after = match q.get("after").and_then(Value::as_str) {
+        Some(a) => a
+            .parse::<u64>()
+            .map_err(|_| error(400, "invalid_argument", "after must be a seq number"))?,
+        None => 0,
+    };
+    let last_event: u64 = req
+        .headers()
+        .get("last-event-id")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let after = after.max(last_event);
+    let rx = shared.borrow_mut().subscribe(after);
+    use futures_util::StreamExt;
+    let stream = rx.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "text/event-stream");
+    let _ = headers.set("cache-control", "no-store");
+    Ok(Response::from_stream(stream)
+        .map_err(|e| error(500, "internal", e.to_string()))?
+        .with_headers(headers))
+}
+
+pub(super) fn metrics(shared: &Shared) -> ApiResult {
+    let rt = shared.borrow();
+    let st = views::statistics(rt.core.state());
+    let (journal_rows, snapshot_rows) = rt.store.rows().unwrap_or((0, 0));
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: Vec<(String, u64)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (labels, v) in samples {
+            out.push_str(&format!("{name}{labels} {v}\n"));
+        }
+    };
+    let by = |pairs: &[(&str, u64)]| {
+        pairs
+            .iter()
+            .map(|(s, v)| (format!("{{status=\"{s}\"}}"), *v))
+            .collect::<Vec<_>>()
+    };
+    gauge(
+        "baton_tasks",
+        "Tasks by status.",
+        by(&[
+            ("pending", st.tasks_pending),
+            ("queued", st.tasks_queued),
+            ("running", st.tasks_running),
+            ("retrying", st.tasks_retrying),
+            ("completed", st.tasks_completed),
+            ("failed", st.tasks_failed),
+            ("cancelled", st.tasks_cancelled),
+            ("timed_out", st.tasks_timed_out),
+            ("skipped", st.tasks_skipped),
+        ]),
+    );
+    gauge(
+        "baton_agents",
+        "Agents by status.",
+        by(&[
+            ("running", st.agents_running),
+            ("paused", st.agents_paused),
+            ("error", st.agents_error),
+            ("stopped", st.agents_stopped),
+        ]),
+    );
+    gauge(
+        "baton_workflows",
+        "Workflows by status.",
+        by(&[
+            ("running", st.workflows_running),
+            ("completed", st.workflows_completed),
+            ("failed", st.workflows_failed),
+        ]),
+    );
+    gauge(
+        "baton_agent_errors",
+        "Errors counted against agents.",
+        vec![(String::new(), st.agent_errors)],
+    );
+    gauge(
+        "baton_journal_seq",
+        "The journal's last sequence number.",
+        vec![(String::new(), st.journal_seq)],
+    );
+    gauge(
+        "baton_storage_rows",
+        "Rows in the object's SQLite tables.",
+        vec![
+            ("{table=\"journal\"}".into(), journal_rows),
+            ("{table=\"snapshots\"}".into(), snapshot_rows),
+        ],
+    );
+    gauge(
+        "baton_agent_calls_started",
+        "Agent calls started since the object loaded.",
+        vec![(String::new(), rt.calls_started)],
+    );
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "text/plain; version=0.0.4");
+    Ok(Response::ok(out)
+        .expect("a text body")
+        .with_headers(headers))
+}

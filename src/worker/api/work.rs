@@ -1,0 +1,140 @@
+//! Work routes: tasks, workflows and `orchestrate` (routing by capability under a session).
+
+use super::*;
+
+pub(super) fn submit(shared: &Shared, body: Value) -> ApiResult {
+    let mut m = object(body, "a task")?;
+    let input = m.remove("input");
+    let metadata = m.remove("metadata");
+    let s: TaskSpec = spec("task", Value::Object(m))?;
+    let v = {
+        let mut rt = shared.borrow_mut();
+        let i = alloc(&mut rt, input)?;
+        let md = alloc(&mut rt, metadata)?;
+        let ix = rt.core.submit(s, i, md, now()).map_err(core_error)?;
+        ix
+    };
+    pump(shared);
+    let rt = shared.borrow();
+    Ok(json_response(201, &task_json(&rt, v)))
+}
+
+pub(super) fn tasks(shared: &Shared, req: &Request) -> ApiResult {
+    let mut q = query(req);
+    for k in ["offset", "limit"] {
+        if let Some(Value::String(n)) = q.get(k) {
+            let n: u32 = n
+                .parse()
+                .map_err(|_| error(400, "invalid_argument", format!("{k} must be a number")))?;
+            q.insert(k.into(), json!(n));
+        }
+    }
+    let f: views::TaskFilter = spec("filter", Value::Object(q))?;
+    let rt = shared.borrow();
+    ok(json!({ "tasks": views::task_list(rt.core.state(), &f) }))
+}
+
+pub(super) fn task(shared: &Shared, id: &str) -> ApiResult {
+    let rt = shared.borrow();
+    let ix = rt.core.task(id).map_err(core_error)?;
+    ok(task_json(&rt, ix))
+}
+
+pub(super) fn cancel(shared: &Shared, id: &str, body: Value) -> ApiResult {
+    let reason = body
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("cancelled through the API")
+        .to_owned();
+    let ix = {
+        let mut rt = shared.borrow_mut();
+        let ix = rt.core.task(id).map_err(core_error)?;
+        rt.core
+            .cancel_task(ix, &reason, now())
+            .map_err(core_error)?;
+        ix
+    };
+    pump(shared);
+    let rt = shared.borrow();
+    ok(task_json(&rt, ix))
+}
+
+pub(super) fn submit_workflow(shared: &Shared, body: Value) -> ApiResult {
+    let mut m = object(body, "a workflow")?;
+    let mut payloads = Vec::new();
+    let w = {
+        let mut rt = shared.borrow_mut();
+        if let Some(Value::Array(tasks)) = m.get_mut("tasks") {
+            for t in tasks.iter_mut() {
+                let (i, md) = match t.as_object_mut() {
+                    Some(t) => (t.remove("input"), t.remove("metadata")),
+                    None => (None, None),
+                };
+                payloads.push((alloc(&mut rt, i)?, alloc(&mut rt, md)?));
+            }
+        }
+        let s: WorkflowSpec = spec("workflow", Value::Object(m))?;
+        rt.core
+            .submit_workflow(s, &payloads, now())
+            .map_err(core_error)?
+    };
+    pump(shared);
+    let rt = shared.borrow();
+    Ok(json_response(201, &workflow_json(&rt, w)))
+}
+
+pub(super) fn workflow(shared: &Shared, id: &str) -> ApiResult {
+    let rt = shared.borrow();
+    let w = rt.core.workflow(id).map_err(core_error)?;
+    ok(workflow_json(&rt, w))
+}
+
+/// Seed 004's `orchestrate`: routes `{ capability, parameters }` to the least-loaded capable
+/// agent under a session, and answers with the outcome (or 202 and the task id if it takes long).
+pub(super) async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
+    let mut m = object(body, "an orchestrate request")?;
+    let session = m
+        .remove("session_id")
+        .or_else(|| m.remove("sessionId"))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .ok_or_else(|| error(400, "invalid_argument", "orchestrate needs session_id"))?;
+    let capability = m
+        .remove("capability")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .ok_or_else(|| error(400, "invalid_argument", "orchestrate needs a capability"))?;
+    let parameters = m.remove("parameters");
+    let mut t = Map::new();
+    t.insert("capability".into(), json!(capability));
+    t.insert("session".into(), json!(session));
+    if let Some(p) = m.remove("priority") {
+        t.insert("priority".into(), p);
+    }
+    if let Some(k) = m.keys().next() {
+        return Err(error(400, "invalid_argument", format!("unknown field '{k}' (orchestrate takes session_id, capability, parameters, priority)")));
+    }
+    let s: TaskSpec = spec("request", Value::Object(t))?;
+    let (ix, done) = {
+        let mut rt = shared.borrow_mut();
+        let input = alloc(&mut rt, parameters)?;
+        let ix = rt
+            .core
+            .submit(s, input, PayloadId::NONE, now())
+            .map_err(core_error)?;
+        let done = rt.wait(ix);
+        (ix, done)
+    };
+    pump(shared);
+    let timer = worker::Delay::from(std::time::Duration::from_millis(ORCHESTRATE_WAIT_MS));
+    futures_util::pin_mut!(timer);
+    let finished = matches!(
+        futures_util::future::select(done, timer).await,
+        futures_util::future::Either::Left(_)
+    );
+    let rt = shared.borrow();
+    let task = task_json(&rt, ix);
+    let body = json!({
+        "sessionId": session, "taskId": task["id"], "agent": task["agent"], "capability": capability,
+        "status": task["status"], "result": task["output"], "error": task["error"],
+    });
+    Ok(json_response(if finished { 200 } else { 202 }, &body))
+}
