@@ -19,6 +19,7 @@ const LIMIT_KEYS = [
 const OPTION_KEYS = new Set(["seed", "clock", "maxConcurrency", "startTime", "eventsBufferMax", "retry", "timeoutMs", "onError", "store", "snapshotEveryEvents", ...LIMIT_KEYS]);
 const EVENTS_BUFFER_MAX_DEFAULT = 100_000;
 const SNAPSHOT_EVERY_EVENTS_DEFAULT = 1_000;
+const PERSIST_BATCH_MS = 10;
 const STORE_METHODS = ["load", "append", "saveSnapshot", "reset"];
 
 // What a closed orchestrator's methods reach: every call is a coded error.
@@ -89,7 +90,7 @@ const TASK_STATUSES = ["Pending", "Queued", "Running", "Retrying", "Completed", 
 const ERROR_CLASSES = new Set(["agent", "tool", "timeout", "validation", "permission", "rate_limit", "cancelled", "internal"]);
 
 /**
- * Writes a run to a store as it goes: the journal lines of each batch of events (a macrotask's
+ * Writes a run to a store as it goes: the journal lines of each batch of events (10 ms'
  * worth), and every `everyEvents` events a snapshot, after which the store drops the lines it
  * covers. Writes are chained, so the store sees them in order; a reload or a crash loses at most
  * the batch being written, whose calls then run again (at-least-once).
@@ -107,13 +108,15 @@ class Persister {
     this.broken = false;
   }
 
-  schedule() {
+    schedule() {
     if (this.scheduled || this.rt.closed) return;
     this.scheduled = true;
-    macrotask(() => {
+    // A batch is whatever happened within PERSIST_BATCH_MS: fewer, larger writes (an IndexedDB
+    // transaction per task would cost more than the task).
+    setTimeout(() => {
       this.scheduled = false;
       if (!this.rt.closed) this.collect();
-    });
+    }, PERSIST_BATCH_MS);
   }
 
     /** Reads what changed from the core now (synchronously) and queues its write. */

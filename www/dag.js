@@ -57,10 +57,10 @@ export class DagView {
       canvas.className = "fills";
       canvas.width = layout.edges.width;
       canvas.height = layout.edges.height;
-      this.#root.replaceChildren(canvas);
+            this.#root.replaceChildren(canvas);
       this.#root.dataset.nodes = String(Object.keys(layout.positions).length);
       this.#root.dataset.laidOut = "true";
-      this.#paint();
+      requestAnimationFrame(() => this.#paint()); // its own frame: the canvas is new
       return;
     }
     const { positions, routes, width, height } = layout;

@@ -2,7 +2,7 @@
 // than a frame, and the page must stay responsive while it runs.
 import dagre from "/vendor/dagre/dagre.esm.js";
 
-self.onmessage = ({ data: { key, nodes, edges, bitmapsAbove, maxWidthPx = 2400 } }) => {
+self.onmessage = ({ data: { key, nodes, edges, bitmapsAbove, maxPixels = 800_000 } }) => {
   const g = new dagre.graphlib.Graph();
   g.setGraph({ rankdir: "LR", nodesep: 6, ranksep: 28, marginx: 8, marginy: 8 });
   g.setDefaultEdgeLabel(() => ({}));
@@ -21,8 +21,9 @@ self.onmessage = ({ data: { key, nodes, edges, bitmapsAbove, maxWidthPx = 2400 }
     return;
   }
   // A large graph: its edges and labels never change, so they are drawn here, off the main
-  // thread, and handed over as bitmaps, scaled down so the page never holds a huge canvas.
-  const scale = Math.min(1, maxWidthPx / width);
+  // thread, and handed over as bitmaps, scaled down to at most `maxPixels`: a canvas small
+  // enough that drawing and compositing it stays well inside a frame (the panel scrolls).
+  const scale = Math.min(1, Math.sqrt(maxPixels / (width * height)));
   const edgesImage = draw(width, height, scale, (ctx) => {
     ctx.strokeStyle = "#9ca3af";
     ctx.lineWidth = 1;
