@@ -11,6 +11,7 @@ import { EXAMPLES, researchWorkflow, layeredWorkflow } from "./demo.js";
 const $ = (id) => document.getElementById(id);
 const TASK_STATUSES = ["Pending", "Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled", "TimedOut", "Skipped"];
 const RENDER_EVERY_MS = 100;
+const LARGE_RUN_TASKS = 500;
 
 const settings = JSON.parse(localStorage.getItem("baton.settings") ?? "{}");
 const params = new URLSearchParams(location.search);
@@ -81,8 +82,10 @@ function draw() {
     parts[name] = Math.round((performance.now() - t) * 10) / 10;
     return out;
   };
-  const agents = part("agents", () => {
-    renderStats($("stats"), source.statistics());
+    const agents = part("agents", () => {
+    const st = source.statistics();
+    stats.tasks = st.total_tasks;
+    renderStats($("stats"), st);
     const a = source.agentsStatus();
     renderAgents($("agents"), a, readOnly);
     return a;
@@ -145,7 +148,8 @@ function renderGraphs(flows, agents, readOnly, timelineWidth, parts, t0) {
   stats.parts = parts;
   stats.lastMs = Math.round(Object.values(parts).reduce((a, b) => a + b, 0));
   // A busy page renders less often, so rendering never takes more than a third of the time.
-  renderEveryMs = Math.max(RENDER_EVERY_MS, 3 * stats.lastMs);
+    // Past LARGE_RUN_TASKS, four renders a second: the page stays live and the main thread free.
+  renderEveryMs = Math.max(RENDER_EVERY_MS, 3 * stats.lastMs, stats.tasks > LARGE_RUN_TASKS ? 250 : 0);
 }
 
 // Which agent runs each task, for the timeline. Tasks only get added, so each render reads just
