@@ -2,7 +2,7 @@
 # The wasm-bindgen-test suite in headless Chrome. On this kind of machine ChromeDriver sometimes
 # hangs while it starts Chrome, before any test is loaded (about one start in five; a good run
 # takes seconds). Such a start is cut off after a minute, its processes are killed, and Chrome is
-# started again, up to four times. A test that fails is not retried.
+# started again, up to six times. A test that fails is not retried.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export WASM_BINDGEN_USE_BROWSER=1
@@ -15,7 +15,7 @@ cleanup() {
   sleep 1
 }
 
-for attempt in 1 2 3 4; do
+for attempt in 1 2 3 4 5 6; do
   log=$(mktemp)
   timeout --kill-after=5 60 wasm-pack test --headless --chrome -- --test js_api 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
