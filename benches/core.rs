@@ -91,6 +91,70 @@ fn transitions(tasks: usize) -> (f64, f64) {
     ((4 * tasks) as f64 / secs, secs * 1e9 / tasks as f64)
 }
 
+/// The harness's 1,000-node layered DAG (10 × 100, each node waits for two of the layer
+/// before) as one plain workflow, run to its end and viewed, on a fresh core each time: the
+/// core's share of what the JS contender measures per task.
+fn workflow_dag(runs: usize) -> f64 {
+    let (layers, width) = (10u32, 100u32);
+    let n = (layers * width) as usize;
+    let ids: Vec<String> = (0..n)
+        .map(|i| format!("L{}_{}", i / 100, i % 100))
+        .collect();
+    let ids = ids.join("\n");
+    let mut offsets = vec![0u32];
+    let mut deps = Vec::new();
+    for l in 0..layers {
+        for j in 0..width {
+            if l > 0 {
+                deps.push((l - 1) * width + j);
+                deps.push((l - 1) * width + (j + 1) % width);
+            }
+            offsets.push(deps.len() as u32);
+        }
+    }
+    let payloads = vec![(PayloadId::NONE, PayloadId::NONE); n];
+    let t0 = Instant::now();
+    for _ in 0..runs {
+        let mut o = with_agents(1, None);
+        let w = o
+            .submit_workflow_plain(
+                None,
+                None,
+                Default::default(),
+                &ids,
+                &vec![0; n],
+                &vec![0; n],
+                &offsets,
+                &deps,
+                &payloads,
+                1,
+            )
+            .unwrap();
+        let mut calls = Vec::new();
+        loop {
+            calls.extend(
+                std::iter::from_fn(|| o.poll_effect()).filter_map(|e| match e {
+                    Effect::Invoke { call, .. } => Some(call),
+                    _ => None,
+                }),
+            );
+            if calls.is_empty() {
+                break;
+            }
+            for call in calls.drain(..) {
+                o.complete(call, PayloadId::NONE, 2);
+            }
+        }
+        // What the JS driver reads for a run's result: the head (the tasks only when read).
+        let head = baton::core::views::workflow_head(o.state(), w);
+        assert_eq!(
+            head.status,
+            baton::core::workflow::WorkflowStatus::Completed
+        );
+    }
+    t0.elapsed().as_secs_f64() * 1e9 / (runs * n) as f64
+}
+
 fn big_state(agents: usize, tasks: usize) -> Orchestrator {
     let mut o = with_agents(agents, Some(1));
     o.pause_agent(o.agent("agent-0").unwrap(), 1).unwrap();
@@ -104,11 +168,19 @@ fn big_state(agents: usize, tasks: usize) -> Orchestrator {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
+    if std::env::args().any(|a| a == "--workflow-only") {
+        // For profiling the workflow path alone (`perf record`).
+        println!("{:.0} ns per task", workflow_dag(2000));
+        return;
+    }
     println!("| benchmark | result |");
     println!("|---|---:|");
 
     let (per_sec, ns) = transitions(200_000 / scale);
     println!("| task transitions per second (submit, queue, start, complete; 1 agent, concurrency 16) | {:.2} M/s ({ns:.0} ns per task) |", per_sec / 1e6);
+
+    let ns = workflow_dag(200 / scale);
+    println!("| 1,000-node layered workflow: submit, run, view (per task) | {ns:.0} ns |");
 
     let (agents, tasks) = (10_000 / scale, 100_000 / scale);
     let mut o = big_state(agents, tasks);

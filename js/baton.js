@@ -8,6 +8,7 @@ export const { Orchestrator, BatonError } = createBaton({
   load: (snapshot, journal, uptoSeq) => Core.load(snapshot, journal, uptoSeq),
   replay: (journal, uptoSeq) => Core.replay(journal, uptoSeq),
   verifyReplay: (journal) => Core.verifyReplay(journal),
+  memory: () => Core.memory(),
 });
 export { MemoryStore, IndexedDBStore, FileStore } from "./stores.js";
 export { initSync };

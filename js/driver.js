@@ -11,6 +11,7 @@
 
 const NO_PAYLOAD = 4294967295;
 const INVOKE = 1, ABORT = 2, TASK_SETTLED = 3, WORKFLOW_SETTLED = 4, TIMER_FIRED = 5, RUN_SETTLED = 6;
+const WANTS_JSON = 1 << 8; // in an invoke's kind word: the core reads the answer as JSON
 const INTERNAL = Symbol("baton.internal");
 const LIMIT_KEYS = [
   "queueDepthMax", "agentsMax", "workflowTasksMax", "payloadBytesMax",
@@ -87,6 +88,19 @@ function errorMessage(e) {
 
 // In the core's order (TaskStatus::ALL): workflowStatusCodes() answers with these indices.
 const TASK_STATUSES = ["Pending", "Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled", "TimedOut", "Skipped"];
+const COMPLETED = TASK_STATUSES.indexOf("Completed");
+
+/** The `tasks` of a workflow whose tasks all completed, from its shape (see `workflowShape`). */
+function completedTasks(workflowId, ids, agents, shape) {
+  const n = ids.length;
+  const tasks = {};
+  for (let i = 0; i < n; i++) {
+    const dependsOn = [];
+    for (let k = shape[n + i]; k < shape[n + i + 1]; k++) dependsOn.push(ids[shape[2 * n + 1 + k]]);
+    tasks[ids[i]] = { id: `${workflowId}/${ids[i]}`, agent: agents[i], status: "Completed", dependsOn };
+  }
+  return tasks;
+}
 const ERROR_CLASSES = new Set(["agent", "tool", "timeout", "validation", "permission", "rate_limit", "cancelled", "internal"]);
 
 /**
@@ -185,6 +199,10 @@ function checkStore(store) {
 }
 
 export function createBaton(coreApi) {
+  // A view of the wasm memory for reading effects; a grown memory detaches it (length 0).
+  let words = new Uint32Array(0);
+  const effectWords = () => (words.byteLength === 0 ? (words = new Uint32Array(coreApi.memory().buffer)) : words);
+
   /** What an agent receives besides its input. Built per call, its fields computed on demand. */
   class Context {
     #rt; #call; #task; #agent; #upstream;
@@ -309,43 +327,50 @@ export function createBaton(coreApi) {
 
     drain() {
       const core = this.core;
-            for (let kind = core.poll(); kind !== 0 && !this.closed; kind = core.poll()) {
-        switch (kind) {
-          case INVOKE:
-            this.invoke(core.effectCall(), core.effectTask(), core.effectAgent(), core.effectAttempt(), core.effectInput());
-            break;
-          case ABORT: {
-            const call = this.live.get(core.effectCall());
-            if (call) {
-              call.aborted = core.effectReason() === 2
-                ? new BatonError("timeout", "the attempt timed out")
-                : new BatonError("cancelled", "the task was cancelled");
-              call.controller?.abort(call.aborted);
+      // One crossing takes every pending effect (see Core.pollMany), 6 words each, read from
+      // wasm memory; the view is checked per effect because a handler may grow the memory.
+      for (let n = core.pollMany(); n > 0 && !this.closed; n = core.pollMany()) {
+        const base = core.effectsPtr() >>> 2;
+        for (let i = base; i < base + n && !this.closed; i += 6) {
+          const fx = effectWords();
+          const kind = fx[i] & 0xff;
+          switch (kind) {
+            case INVOKE:
+              this.invoke(fx[i + 1], fx[i + 2], fx[i + 3], fx[i + 4], fx[i + 5], (fx[i] & WANTS_JSON) !== 0);
+              break;
+            case ABORT: {
+              const call = this.live.get(fx[i + 1]);
+              if (call) {
+                call.aborted = fx[i + 2] === 2
+                  ? new BatonError("timeout", "the attempt timed out")
+                  : new BatonError("cancelled", "the task was cancelled");
+                call.controller?.abort(call.aborted);
+              }
+              break;
             }
-            break;
-          }
-          case TASK_SETTLED: this.wake(this.taskWaiters, core.effectTask(), (t) => this.taskView(t)); break;
-                    case WORKFLOW_SETTLED: this.wake(this.flowWaiters, core.effectWorkflow(), (w) => this.workflowView(w)); break;
-          case RUN_SETTLED: this.wake(this.runWaiters, core.effectRun(), (r) => this.runOutcome(r)); break;
-          case TIMER_FIRED: {
-            const id = core.effectTimer();
-            const resolve = this.sleepers.get(id);
-            this.sleepers.delete(id);
-            resolve?.();
-            break;
+            case TASK_SETTLED: this.wake(this.taskWaiters, fx[i + 1], (t) => this.taskView(t)); break;
+            case WORKFLOW_SETTLED: this.wake(this.flowWaiters, fx[i + 1], (w) => this.workflowView(w)); break;
+            case RUN_SETTLED: this.wake(this.runWaiters, fx[i + 1], (r) => this.runOutcome(r)); break;
+            case TIMER_FIRED: {
+              const id = fx[i + 1];
+              const resolve = this.sleepers.get(id);
+              this.sleepers.delete(id);
+              resolve?.();
+              break;
+            }
           }
         }
       }
     }
 
-    invoke(call, task, agent, attempt, input) {
+    invoke(call, task, agent, attempt, input, wantsJson) {
       const handler = this.handlers[agent];
       if (typeof handler !== "function") {
         const id = this.core.agentId(agent);
         this.core.fail(call, "internal", `agent '${id}' has no handler (give one to registerAgent or restore)`, this.now());
         return;
       }
-            this.live.set(call, { agent, task, controller: undefined, aborted: undefined });
+      this.live.set(call, { agent, task, wantsJson, controller: undefined, aborted: undefined });
       let result;
       try {
         result = handler(this.value(input), new Context(this, call, task, agent, attempt));
@@ -360,13 +385,13 @@ export function createBaton(coreApi) {
       }
     }
 
-        settleValue(call, value) {
+    settleValue(call, value) {
       if (this.closed) return;
       const live = this.live.get(call);
       this.live.delete(call);
       const id = this.payload(value);
-            // Pattern tasks' answers are read by the core, which needs their JSON now.
-      if (id !== NO_PAYLOAD && live && this.core.wantsJson(live.task)) {
+      // Pattern tasks' answers are read by the core, which needs their JSON now.
+      if (id !== NO_PAYLOAD && live?.wantsJson) {
         try {
           this.core.resolvePayload(id, toJson(value));
         } catch (e) {
@@ -431,18 +456,44 @@ export function createBaton(coreApi) {
     }
 
     workflowView(ix) {
-      const view = JSON.parse(this.core.workflowView(ix));
-                  // `order` lists the task ids in the workflow's order, as workflowOutputs does.
-      const pairs = this.core.workflowOutputs(ix);
-      const ids = view.order;
-      delete view.order;
+      const core = this.core;
+      const view = JSON.parse(core.workflowHead(ix));
+      const ids = core.workflowLocalIds(ix).split("\n");
+      const pairs = core.workflowOutputs(ix);
       const outputs = {};
       for (let i = 0; i < ids.length; i++) {
         const out = pairs[2 * i + 1];
         if (out !== NO_PAYLOAD) outputs[ids[i]] = this.value(out);
       }
+      const codes = core.workflowStatusCodes(ix);
+      if (codes.every((c) => c === COMPLETED)) {
+        // Every task completed: `tasks` follows from the shape alone, so it is built only if
+        // read (a run's result is mostly read for its outputs), from copies that outlive close().
+        const shape = core.workflowShape(ix);
+        const agents = this.agentNames(shape.subarray(0, ids.length));
+        let tasks;
+        Object.defineProperty(view, "tasks", {
+          enumerable: true,
+          configurable: true,
+          get: () => (tasks ??= completedTasks(view.id, ids, agents, shape)),
+          set: (v) => { tasks = v; },
+        });
+      } else {
+        const full = JSON.parse(core.workflowView(ix));
+        view.tasks = full.tasks;
+      }
       view.outputs = outputs;
       return view;
+    }
+
+    /** The ids of the agents at these indices, each asked of the core once. */
+    agentNames(ixs) {
+      const names = new Map();
+      return Array.from(ixs, (a) => {
+        let id = names.get(a);
+        if (id === undefined) names.set(a, (id = this.core.agentId(a)));
+        return id;
+      });
     }
 
         /** A finished run: its result, or a rejection naming why it failed. */
@@ -1054,7 +1105,7 @@ export function createBaton(coreApi) {
       const ix = rt.core.workflowIx(id);
       let ids = rt.localIds.get(ix);
       if (ids === undefined) {
-        ids = JSON.parse(rt.core.workflowView(ix)).order;
+        ids = rt.core.workflowLocalIds(ix).split("\n");
         rt.localIds.set(ix, ids);
       }
       const codes = rt.core.workflowStatusCodes(ix);

@@ -160,7 +160,7 @@ impl State {
         }
         if let Some((w, local)) = id.split_once('/') {
             let wf = &self.workflows[self.workflow_ix(w)?.usize()];
-            return wf.local_index.get(local).map(|&l| wf.task(l));
+            return wf.local_of(local).map(|l| wf.task(l));
         }
         let ix = parse_auto_task_id(id)?;
         let t = self.tasks.get(ix as usize)?;
@@ -776,7 +776,7 @@ impl State {
                 dependents[d as usize].push(i as u32);
             }
         }
-        let mut wf = Workflow {
+        let wf = Workflow {
             id: nw.id.clone(),
             name: nw.name.clone(),
             policy: nw.policy,
@@ -790,9 +790,8 @@ impl State {
             failed_task: None,
             submitted_at: at,
             finished_at: None,
-            local_index: BTreeMap::new(),
+            local_index: Default::default(),
         };
-        wf.rebuild_index();
         self.derived.workflow_index.insert(nw.id.clone(), wix);
         if let Some(s) = &nw.session {
             self.sessions.entry(s.clone()).or_default();
@@ -820,9 +819,6 @@ impl State {
         for (i, a) in self.agents.iter().enumerate() {
             d.agent_index.insert(a.id.clone(), AgentIx(i as u32));
             d.queue.add_agent();
-        }
-        for w in &mut self.workflows {
-            w.rebuild_index();
         }
         for (i, w) in self.workflows.iter().enumerate() {
             d.workflow_index.insert(w.id.clone(), WorkflowIx(i as u32));

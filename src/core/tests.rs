@@ -264,7 +264,7 @@ fn a_workflow_runs_in_dependency_order_and_ends_with_a_snapshot() {
     assert_eq!(seen.last().unwrap(), "research/d");
     let view = crate::core::views::workflow_view(o.state(), w);
     assert_eq!(
-        view.status,
+        view.head.status,
         crate::core::workflow::WorkflowStatus::Completed
     );
     assert_eq!(o.snapshots(1)[0].reason, "workflow.completed");
@@ -321,8 +321,11 @@ fn fail_fast_cancels_the_rest_and_continue_skips_only_dependents() {
         let got: Vec<_> = (0..3).map(|i| o.state().task(TaskIx(i)).status).collect();
         assert_eq!(got, expect, "{policy:?}");
         let view = crate::core::views::workflow_view(o.state(), w);
-        assert_eq!(view.status, crate::core::workflow::WorkflowStatus::Failed);
-        assert_eq!(view.failed_task.as_deref(), Some("w/a"));
+        assert_eq!(
+            view.head.status,
+            crate::core::workflow::WorkflowStatus::Failed
+        );
+        assert_eq!(view.head.failed_task.as_deref(), Some("w/a"));
     }
 }
 

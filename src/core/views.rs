@@ -170,25 +170,47 @@ pub struct WorkflowTaskView {
     pub error: Option<TaskError>,
 }
 
-/// A workflow as users see it; the driver adds `outputs` (by task id) from its payloads.
+/// A workflow without its tasks: what a finished run's result needs at once (the tasks' details
+/// can be read later, from [`workflow_view`] or, for a completed plain workflow, from its shape).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WorkflowView {
+pub struct WorkflowHead {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub status: WorkflowStatus,
     pub failure_policy: FailurePolicy,
-    /// By task id within the workflow.
-    #[serde(serialize_with = "ordered_map")]
-    pub tasks: Vec<(String, WorkflowTaskView)>,
-    /// The task ids in the workflow's order (a JS object would put integer-like keys first).
-    pub order: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_task: Option<String>,
     pub submitted_at: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<u64>,
+}
+
+/// A workflow as users see it; the driver adds `outputs` (by task id) from its payloads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowView {
+    #[serde(flatten)]
+    pub head: WorkflowHead,
+    /// By task id within the workflow.
+    #[serde(serialize_with = "ordered_map")]
+    pub tasks: Vec<(String, WorkflowTaskView)>,
+    /// The task ids in the workflow's order (a JS object would put integer-like keys first).
+    pub order: Vec<String>,
+}
+
+pub fn workflow_head(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowHead {
+    let wf = &s.workflows[w.usize()];
+    WorkflowHead {
+        id: wf.id.clone(),
+        name: wf.name.clone(),
+        status: wf.status,
+        failure_policy: wf.policy,
+        failed_task: wf.failed_task.and_then(|t| s.task_id(t)),
+        submitted_at: wf.submitted_at,
+        finished_at: wf.finished_at,
+    }
 }
 
 pub fn workflow_view(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowView {
@@ -212,17 +234,10 @@ pub fn workflow_view(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowView
             (local, view)
         })
         .collect();
-    let order = wf.local_ids.iter().map(|l| l.to_string()).collect();
     WorkflowView {
-        order,
-        id: wf.id.clone(),
-        name: wf.name.clone(),
-        status: wf.status,
-        failure_policy: wf.policy,
+        head: workflow_head(s, w),
+        order: wf.local_ids.iter().map(|l| l.to_string()).collect(),
         tasks,
-        failed_task: wf.failed_task.and_then(|t| s.task_id(t)),
-        submitted_at: wf.submitted_at,
-        finished_at: wf.finished_at,
     }
 }
 

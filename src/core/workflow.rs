@@ -177,7 +177,19 @@ pub struct Workflow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<u64>,
     #[serde(skip)]
-    pub(crate) local_index: BTreeMap<Box<str>, u32>,
+    pub(crate) local_index: LocalIndex,
+}
+
+/// Task id within the workflow → its index, built on the first lookup by id: most workflows are
+/// never looked up that way, and building it costs an allocation per task.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LocalIndex(std::cell::OnceCell<BTreeMap<Box<str>, u32>>);
+
+impl PartialEq for LocalIndex {
+    /// Derived from `local_ids`, which the workflow's equality already compares.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Workflow {
@@ -196,13 +208,16 @@ impl Workflow {
     pub fn tasks(&self) -> impl Iterator<Item = TaskIx> + '_ {
         (0..self.len()).map(|l| self.task(l))
     }
-    pub(crate) fn rebuild_index(&mut self) {
-        self.local_index = self
-            .local_ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.clone(), i as u32))
-            .collect();
+    /// The index of the task with this id within the workflow.
+    pub fn local_of(&self, id: &str) -> Option<u32> {
+        let index = self.local_index.0.get_or_init(|| {
+            self.local_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i as u32))
+                .collect()
+        });
+        index.get(id).copied()
     }
 }
 

@@ -10,24 +10,25 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen]
 pub struct Core {
     pub(crate) inner: Orchestrator,
-    /// The effect last returned by `poll`, read through the `effect*` getters.
-    effect: Option<Effect>,
+    /// The words of the last `pollMany`, read by the driver straight from wasm memory.
+    effect_words: Vec<u32>,
 }
 
-/// Effect kinds returned by `poll()`.
-const NONE: u32 = 0;
+/// Effect kinds in `pollMany()`'s words (js/driver.js has the same numbers).
 const INVOKE: u32 = 1;
 const ABORT: u32 = 2;
 const TASK_SETTLED: u32 = 3;
 const WORKFLOW_SETTLED: u32 = 4;
 const TIMER_FIRED: u32 = 5;
 const RUN_SETTLED: u32 = 6;
+/// Set in an invoke's kind word when the core reads the answer as JSON.
+const WANTS_JSON: u32 = 1 << 8;
 
 impl Core {
     pub(crate) fn wrap(inner: Orchestrator) -> Core {
         Core {
             inner,
-            effect: None,
+            effect_words: Vec::new(),
         }
     }
 }
@@ -111,98 +112,73 @@ impl Core {
 
     // ---- effects ----
 
-    /// Takes the next effect; returns its kind (0 when there is none). Read it with the getters.
-    pub fn poll(&mut self) -> u32 {
-        self.effect = self.inner.poll_effect();
-        match self.effect {
-            None => NONE,
-            Some(Effect::Invoke { .. }) => INVOKE,
-            Some(Effect::Abort { .. }) => ABORT,
-            Some(Effect::TaskSettled { .. }) => TASK_SETTLED,
-            Some(Effect::WorkflowSettled { .. }) => WORKFLOW_SETTLED,
-            Some(Effect::TimerFired { .. }) => TIMER_FIRED,
-            Some(Effect::RunSettled { .. }) => RUN_SETTLED,
+    /// Takes every pending effect at once into a buffer of 6 words each, `[kind, a, b, c, d, e]`,
+    /// and returns how many words: the driver reads them from `Core.memory()` at `effectsPtr()`
+    /// (valid until the next `pollMany`). One or two crossings per batch instead of one per field
+    /// of each effect, and no array handed over: the driver's hot path.
+    ///
+    /// - invoke: call, task, agent, attempt, input; `kind` has `WANTS_JSON` set when the
+    ///   core reads the answer itself (pattern tasks), so the driver gives it JSON at once;
+    /// - abort: call, reason (1 cancelled, 2 timed out);
+    /// - task settled: task; workflow settled: workflow; timer fired: timer; run settled: run.
+    #[wasm_bindgen(js_name = pollMany)]
+    pub fn poll_many(&mut self) -> u32 {
+        let mut out = std::mem::take(&mut self.effect_words);
+        out.clear();
+        while let Some(e) = self.inner.poll_effect() {
+            let words = match e {
+                Effect::Invoke {
+                    call,
+                    task,
+                    agent,
+                    attempt,
+                    input,
+                } => {
+                    let wants = self
+                        .inner
+                        .state()
+                        .tasks
+                        .get(task.usize())
+                        .is_some_and(|t| t.run().is_some());
+                    let kind = INVOKE | if wants { WANTS_JSON } else { 0 };
+                    [
+                        kind,
+                        call,
+                        task.index(),
+                        agent.index(),
+                        attempt,
+                        input.index(),
+                    ]
+                }
+                Effect::Abort { call, reason } => {
+                    let r = match reason {
+                        crate::core::AbortReason::Cancelled => 1,
+                        crate::core::AbortReason::TimedOut => 2,
+                    };
+                    [ABORT, call, r, 0, 0, 0]
+                }
+                Effect::TaskSettled { task } => [TASK_SETTLED, task.index(), 0, 0, 0, 0],
+                Effect::WorkflowSettled { workflow } => {
+                    [WORKFLOW_SETTLED, workflow.index(), 0, 0, 0, 0]
+                }
+                Effect::TimerFired { timer } => [TIMER_FIRED, timer, 0, 0, 0, 0],
+                Effect::RunSettled { run } => [RUN_SETTLED, run, 0, 0, 0, 0],
+            };
+            out.extend_from_slice(&words);
         }
+        self.effect_words = out;
+        self.effect_words.len() as u32
     }
 
-    #[wasm_bindgen(js_name = effectCall)]
-    pub fn effect_call(&self) -> u32 {
-        match self.effect {
-            Some(Effect::Invoke { call, .. } | Effect::Abort { call, .. }) => call,
-            _ => 0,
-        }
+    /// Where the words of the last `pollMany` are, as a byte offset into `Core.memory()`.
+    #[wasm_bindgen(js_name = effectsPtr)]
+    pub fn effects_ptr(&self) -> u32 {
+        self.effect_words.as_ptr() as u32
     }
 
-    /// Why the effect's call is aborted: 1 cancelled, 2 timed out.
-    #[wasm_bindgen(js_name = effectReason)]
-    pub fn effect_reason(&self) -> u32 {
-        match self.effect {
-            Some(Effect::Abort {
-                reason: crate::core::AbortReason::Cancelled,
-                ..
-            }) => 1,
-            Some(Effect::Abort {
-                reason: crate::core::AbortReason::TimedOut,
-                ..
-            }) => 2,
-            _ => 0,
-        }
-    }
-
-    #[wasm_bindgen(js_name = effectTask)]
-    pub fn effect_task(&self) -> u32 {
-        match self.effect {
-            Some(Effect::Invoke { task, .. } | Effect::TaskSettled { task }) => task.index(),
-            _ => u32::MAX,
-        }
-    }
-
-    #[wasm_bindgen(js_name = effectAgent)]
-    pub fn effect_agent(&self) -> u32 {
-        match self.effect {
-            Some(Effect::Invoke { agent, .. }) => agent.index(),
-            _ => u32::MAX,
-        }
-    }
-
-    #[wasm_bindgen(js_name = effectAttempt)]
-    pub fn effect_attempt(&self) -> u32 {
-        match self.effect {
-            Some(Effect::Invoke { attempt, .. }) => attempt,
-            _ => 0,
-        }
-    }
-
-    #[wasm_bindgen(js_name = effectInput)]
-    pub fn effect_input(&self) -> u32 {
-        match self.effect {
-            Some(Effect::Invoke { input, .. }) => input.index(),
-            _ => u32::MAX,
-        }
-    }
-
-    #[wasm_bindgen(js_name = effectWorkflow)]
-    pub fn effect_workflow(&self) -> u32 {
-        match self.effect {
-            Some(Effect::WorkflowSettled { workflow }) => workflow.index(),
-            _ => u32::MAX,
-        }
-    }
-
-    #[wasm_bindgen(js_name = effectRun)]
-    pub fn effect_run(&self) -> u32 {
-        match self.effect {
-            Some(Effect::RunSettled { run }) => run,
-            _ => u32::MAX,
-        }
-    }
-
-    #[wasm_bindgen(js_name = effectTimer)]
-    pub fn effect_timer(&self) -> u32 {
-        match self.effect {
-            Some(Effect::TimerFired { timer }) => timer,
-            _ => 0,
-        }
+    /// The module's `WebAssembly.Memory`, through which the driver reads effects.
+    pub fn memory() -> JsValue {
+        wasm_bindgen::memory()
     }
 
     // ---- time ----

@@ -307,15 +307,4 @@ impl Core {
         })
         .to_string())
     }
-
-    /// Whether the driver must hand over a task's answer as JSON at once (pattern tasks: the core
-    /// reads their answers).
-    #[wasm_bindgen(js_name = wantsJson)]
-    pub fn wants_json(&self, task: u32) -> bool {
-        self.inner
-            .state()
-            .tasks
-            .get(task as usize)
-            .is_some_and(|t| t.run().is_some())
-    }
 }

@@ -295,6 +295,45 @@ impl Core {
         )))
     }
 
+    /// The workflow without its tasks, as JSON: the cheap part of a finished run's result.
+    #[wasm_bindgen(js_name = workflowHead)]
+    pub fn workflow_head(&self, ix: u32) -> JsResult<String> {
+        let w = self.workflow_at(ix)?;
+        Ok(to_json(&crate::core::views::workflow_head(
+            self.inner.state(),
+            w,
+        )))
+    }
+
+    /// The task ids within the workflow, in its order, joined by `\n` (ids hold no control
+    /// characters): one string instead of one per task.
+    #[wasm_bindgen(js_name = workflowLocalIds)]
+    pub fn workflow_local_ids(&self, ix: u32) -> JsResult<String> {
+        let wf = &self.inner.state().workflows[self.workflow_at(ix)?.index() as usize];
+        Ok(wf.local_ids.join("\n"))
+    }
+
+    /// The workflow's DAG as integers: each task's agent index, then `n + 1` offsets into the
+    /// dependency list that follows (local indices), so `deps(i) = rest[off[i]..off[i + 1]]`.
+    #[wasm_bindgen(js_name = workflowShape)]
+    pub fn workflow_shape(&self, ix: u32) -> JsResult<Vec<u32>> {
+        let s = self.inner.state();
+        let wf = &s.workflows[self.workflow_at(ix)?.index() as usize];
+        let n = wf.len() as usize;
+        let mut out = Vec::with_capacity(2 * n + 1 + wf.deps.iter().map(Vec::len).sum::<usize>());
+        out.extend(wf.tasks().map(|t| s.task(t).agent.index()));
+        let mut off = 0;
+        out.push(0);
+        for d in &wf.deps {
+            off += d.len() as u32;
+            out.push(off);
+        }
+        for d in &wf.deps {
+            out.extend_from_slice(d);
+        }
+        Ok(out)
+    }
+
     /// The workflow's tasks as `[taskIndex, outputPayload, ...]` pairs, in spec order.
     #[wasm_bindgen(js_name = workflowOutputs)]
     pub fn workflow_outputs(&self, ix: u32) -> JsResult<Vec<u32>> {

@@ -171,15 +171,20 @@ impl Orchestrator {
         if names.len() != n {
             return Err(Error::invalid("workflow", "one task id per agent"));
         }
-        let mut seen = std::collections::BTreeSet::new();
         for t in &names {
             check_id("task id", t)?;
-            if !seen.insert(*t) {
-                return Err(Error::DuplicateId {
-                    kind: "task",
-                    id: format!("{id}/{t}"),
-                });
-            }
+        }
+        // Sorting finds whether there is a duplicate without a set's allocation per id; the
+        // (rare) error then names the first repeat in the workflow's order, as a set would.
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|p| p[0] == p[1]) {
+            let mut seen = std::collections::BTreeSet::new();
+            let t = names.iter().find(|t| !seen.insert(**t)).expect("a repeat");
+            return Err(Error::DuplicateId {
+                kind: "task",
+                id: format!("{id}/{t}"),
+            });
         }
         let mut dep_lists = Vec::with_capacity(n);
         for i in 0..n {
