@@ -2,16 +2,66 @@
 //!
 //! Order is priority (1 first), then submission order (the task index). Each agent has its own
 //! queue; the heads of the agents that can take a task now are kept in one ordered set, so taking
-//! the best runnable task is O(log n) however many tasks wait behind a paused or busy agent.
+//! the best runnable task is O(log agents) however many tasks wait behind a paused or busy agent.
+//! An agent's queue is a FIFO per priority: tasks mostly arrive in index order, so queueing and
+//! taking one are O(1), and 100,000 waiting tasks cost no more per task than 10,000.
 
 use crate::core::ids::{AgentIx, TaskIx};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 type Key = (u8, u32); // (priority, task index)
 
+/// One agent's waiting tasks: by priority, each in task-index order.
+#[derive(Debug, Default, Clone)]
+struct AgentQueue {
+    by_priority: BTreeMap<u8, VecDeque<u32>>,
+    len: usize,
+}
+
+impl AgentQueue {
+    fn insert(&mut self, priority: u8, task: u32) -> bool {
+        let q = self.by_priority.entry(priority).or_default();
+        match q.back() {
+            Some(&last) if last >= task => match q.binary_search(&task) {
+                Ok(_) => return false,
+                // A retry (an older task) goes back to its place.
+                Err(i) => q.insert(i, task),
+            },
+            _ => q.push_back(task),
+        }
+        self.len += 1;
+        true
+    }
+
+    fn remove(&mut self, priority: u8, task: u32) -> bool {
+        let Some(q) = self.by_priority.get_mut(&priority) else {
+            return false;
+        };
+        let at = if q.front() == Some(&task) {
+            0
+        } else {
+            match q.binary_search(&task) {
+                Ok(i) => i,
+                Err(_) => return false,
+            }
+        };
+        q.remove(at);
+        if q.is_empty() {
+            self.by_priority.remove(&priority);
+        }
+        self.len -= 1;
+        true
+    }
+
+    fn first(&self) -> Option<Key> {
+        let (&p, q) = self.by_priority.iter().next()?;
+        Some((p, *q.front().expect("empty buckets are removed")))
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct ReadyQueue {
-    per_agent: Vec<BTreeSet<Key>>,
+    per_agent: Vec<AgentQueue>,
     /// The head each agent has in `heads`, if it is there.
     head_of: Vec<Option<Key>>,
     heads: BTreeSet<(u8, u32, u32)>,
@@ -28,23 +78,23 @@ impl ReadyQueue {
     }
 
     pub fn agent_len(&self, agent: AgentIx) -> usize {
-        self.per_agent.get(agent.usize()).map_or(0, BTreeSet::len)
+        self.per_agent.get(agent.usize()).map_or(0, |q| q.len)
     }
 
     pub fn add_agent(&mut self) {
-        self.per_agent.push(BTreeSet::new());
+        self.per_agent.push(AgentQueue::default());
         self.head_of.push(None);
     }
 
     pub fn push(&mut self, agent: AgentIx, priority: u8, task: TaskIx, eligible: bool) {
-        let inserted = self.per_agent[agent.usize()].insert((priority, task.0));
+        let inserted = self.per_agent[agent.usize()].insert(priority, task.0);
         debug_assert!(inserted, "a task is queued once");
         self.len += 1;
         self.refresh(agent, eligible);
     }
 
     pub fn remove(&mut self, agent: AgentIx, priority: u8, task: TaskIx, eligible: bool) -> bool {
-        let removed = self.per_agent[agent.usize()].remove(&(priority, task.0));
+        let removed = self.per_agent[agent.usize()].remove(priority, task.0);
         if removed {
             self.len -= 1;
             self.refresh(agent, eligible);
@@ -62,7 +112,7 @@ impl ReadyQueue {
     pub fn refresh(&mut self, agent: AgentIx, eligible: bool) {
         let a = agent.usize();
         let want = if eligible {
-            self.per_agent[a].first().copied()
+            self.per_agent[a].first()
         } else {
             None
         };
@@ -97,5 +147,22 @@ mod tests {
         q.refresh(AgentIx(0), false); // paused: its tasks wait, others go first
         assert_eq!(q.peek(), Some((AgentIx(1), TaskIx(1))));
         assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn an_older_task_queued_again_goes_back_to_its_place() {
+        let mut q = ReadyQueue::default();
+        q.add_agent();
+        for t in [3, 5, 1, 4] {
+            q.push(AgentIx(0), 2, TaskIx(t), true);
+        }
+        let mut order = Vec::new();
+        while let Some((a, t)) = q.peek() {
+            order.push(t.0);
+            assert!(q.remove(a, 2, t, true));
+        }
+        assert_eq!(order, [1, 3, 4, 5]);
+        assert!(!q.remove(AgentIx(0), 2, TaskIx(3), true), "removed twice");
+        assert!(q.is_empty());
     }
 }
