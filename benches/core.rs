@@ -168,6 +168,16 @@ fn big_state(agents: usize, tasks: usize) -> Orchestrator {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
+    if std::env::args().any(|a| a == "--restore-only") {
+        // For profiling restore alone (`perf record`).
+        let snap = big_state(10_000, 100_000).snapshot(2).unwrap();
+        for _ in 0..10 {
+            let t0 = Instant::now();
+            drop(Orchestrator::restore(&snap, 3).unwrap());
+            println!("restore {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "--workflow-only") {
         // For profiling the workflow path alone (`perf record`).
         println!("{:.0} ns per task", workflow_dag(2000));

@@ -90,14 +90,17 @@ function errorMessage(e) {
 const TASK_STATUSES = ["Pending", "Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled", "TimedOut", "Skipped"];
 const COMPLETED = TASK_STATUSES.indexOf("Completed");
 
-/** The `tasks` of a workflow whose tasks all completed, from its shape (see `workflowShape`). */
+/**
+ * The `tasks` of a workflow whose tasks all completed, from its shape (see `workflowShape`) and
+ * the agents' ids by index.
+ */
 function completedTasks(workflowId, ids, agents, shape) {
   const n = ids.length;
   const tasks = {};
   for (let i = 0; i < n; i++) {
     const dependsOn = [];
     for (let k = shape[n + i]; k < shape[n + i + 1]; k++) dependsOn.push(ids[shape[2 * n + 1 + k]]);
-    tasks[ids[i]] = { id: `${workflowId}/${ids[i]}`, agent: agents[i], status: "Completed", dependsOn };
+    tasks[ids[i]] = { id: `${workflowId}/${ids[i]}`, agent: agents[shape[i]], status: "Completed", dependsOn };
   }
   return tasks;
 }
@@ -246,6 +249,7 @@ export function createBaton(coreApi) {
       this.agentIx = new Map();    // agent id -> index
       this.values = [];            // payload id -> JS value
       this.live = new Map();       // call -> { agent, controller, aborted }
+      this.agentIds = [];          // agent index -> id, filled as results need them (ids never change)
       this.taskWaiters = new Map(); // task index -> [resolve]
             this.flowWaiters = new Map(); // workflow index -> [resolve]
       this.runWaiters = new Map();  // pattern run index -> [resolve]
@@ -470,7 +474,8 @@ export function createBaton(coreApi) {
         // Every task completed: `tasks` follows from the shape alone, so it is built only if
         // read (a run's result is mostly read for its outputs), from copies that outlive close().
         const shape = core.workflowShape(ix);
-        const agents = this.agentNames(shape.subarray(0, ids.length));
+        const agents = this.agentIds;
+        for (let i = 0; i < ids.length; i++) if (agents[shape[i]] === undefined) agents[shape[i]] = core.agentId(shape[i]);
         let tasks;
         Object.defineProperty(view, "tasks", {
           enumerable: true,
@@ -486,15 +491,6 @@ export function createBaton(coreApi) {
       return view;
     }
 
-    /** The ids of the agents at these indices, each asked of the core once. */
-    agentNames(ixs) {
-      const names = new Map();
-      return Array.from(ixs, (a) => {
-        let id = names.get(a);
-        if (id === undefined) names.set(a, (id = this.core.agentId(a)));
-        return id;
-      });
-    }
 
         /** A finished run: its result, or a rejection naming why it failed. */
     runOutcome(ix) {
@@ -712,8 +708,8 @@ export function createBaton(coreApi) {
     return { seed, clock, startTime, eventsBufferMax, store, snapshotEveryEvents, core };
   }
 
-    const PLAIN_SPEC_KEYS = new Set(["id", "name", "tasks", "failurePolicy"]);
-  const PLAIN_TASK_KEYS = new Set(["id", "agent", "input", "metadata", "dependsOn", "priority"]);
+  const PLAIN_SPEC_KEYS = new Set(["id", "name", "tasks", "failurePolicy"]);
+  const plainTaskKey = (k) => k === "id" || k === "agent" || k === "input" || k === "dependsOn" || k === "priority" || k === "metadata";
 
   // A workflow whose tasks have only an id, an agent, an input, a priority and dependencies goes to
   // the core as arrays of integers instead of JSON. Anything else, or anything wrong, takes the
@@ -728,7 +724,7 @@ export function createBaton(coreApi) {
     for (let i = 0; i < n; i++) {
       const t = spec.tasks[i];
       if (!isObject(t) || typeof t.id !== "string" || typeof t.agent !== "string" || index.has(t.id) || t.id.includes("\n")) return undefined;
-      for (const k in t) if (!PLAIN_TASK_KEYS.has(k)) return undefined;
+      for (const k in t) if (!plainTaskKey(k)) return undefined;
       const ix = rt.agentIx.get(t.agent);
       if (ix === undefined) return undefined;
       const p = t.priority;
