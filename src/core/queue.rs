@@ -7,20 +7,28 @@
 //! taking one are O(1), and 100,000 waiting tasks cost no more per task than 10,000.
 
 use crate::core::ids::{AgentIx, TaskIx};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 type Key = (u8, u32); // (priority, task index)
 
-/// One agent's waiting tasks: by priority, each in task-index order.
+/// One agent's waiting tasks: a FIFO per priority in use, each in task-index order, the buckets
+/// sorted by priority (a handful at most, so a short vector beats a tree).
 #[derive(Debug, Default, Clone)]
 struct AgentQueue {
-    by_priority: BTreeMap<u8, VecDeque<u32>>,
+    buckets: Vec<(u8, VecDeque<u32>)>,
     len: usize,
 }
 
 impl AgentQueue {
     fn insert(&mut self, priority: u8, task: u32) -> bool {
-        let q = self.by_priority.entry(priority).or_default();
+        let b = match self.buckets.binary_search_by_key(&priority, |(p, _)| *p) {
+            Ok(b) => b,
+            Err(b) => {
+                self.buckets.insert(b, (priority, VecDeque::new()));
+                b
+            }
+        };
+        let q = &mut self.buckets[b].1;
         match q.back() {
             Some(&last) if last >= task => match q.binary_search(&task) {
                 Ok(_) => return false,
@@ -34,9 +42,10 @@ impl AgentQueue {
     }
 
     fn remove(&mut self, priority: u8, task: u32) -> bool {
-        let Some(q) = self.by_priority.get_mut(&priority) else {
+        let Ok(b) = self.buckets.binary_search_by_key(&priority, |(p, _)| *p) else {
             return false;
         };
+        let q = &mut self.buckets[b].1;
         let at = if q.front() == Some(&task) {
             0
         } else {
@@ -47,15 +56,15 @@ impl AgentQueue {
         };
         q.remove(at);
         if q.is_empty() {
-            self.by_priority.remove(&priority);
+            self.buckets.remove(b);
         }
         self.len -= 1;
         true
     }
 
     fn first(&self) -> Option<Key> {
-        let (&p, q) = self.by_priority.iter().next()?;
-        Some((p, *q.front().expect("empty buckets are removed")))
+        let (p, q) = self.buckets.first()?;
+        Some((*p, *q.front().expect("empty buckets are removed")))
     }
 }
 
