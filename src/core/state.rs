@@ -799,6 +799,7 @@ impl State {
             self.sessions.entry(s.clone()).or_default();
         }
         self.workflows.push(wf);
+        self.tasks.reserve(nw.tasks.len());
         for t in &nw.tasks {
             let mut task = Task::new(t.agent.0, t.priority, t.input, t.metadata, at);
             task.name = t.name.as_deref().map(Into::into);

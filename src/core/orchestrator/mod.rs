@@ -474,8 +474,13 @@ impl Orchestrator {
     /// After a restart, the calls that were in flight have no one to answer them: each goes back
     /// to the queue (`task.requeued`) and is issued again with the next attempt number.
     pub fn reissue_in_flight(&mut self, now: u64) {
-        let mut calls: Vec<(u32, TaskIx)> =
-            self.state.derived.calls.iter().map(|(&c, &t)| (c, t)).collect();
+        let mut calls: Vec<(u32, TaskIx)> = self
+            .state
+            .derived
+            .calls
+            .iter()
+            .map(|(&c, &t)| (c, t))
+            .collect();
         calls.sort_unstable(); // in call order, as the calls were made
         let in_flight = calls.into_iter().map(|(_, t)| t);
         for t in in_flight {

@@ -116,15 +116,15 @@ impl Orchestrator {
                 .count() as u32,
         };
         let room = wf.width.unwrap_or(u32::MAX).saturating_sub(active);
-        let mut ready: Vec<TaskIx> = wf
+        let ready: Vec<(u8, TaskIx)> = wf
             .tasks()
-            .filter(|&t| {
+            .filter_map(|t| {
                 let task = self.state.task(t);
-                task.status == TaskStatus::Pending && task.waiting_on == 0
+                (task.status == TaskStatus::Pending && task.waiting_on == 0)
+                    .then_some((task.priority, t))
             })
             .collect();
-        ready.sort_by_key(|&t| (self.state.task(t).priority, t));
-        for t in ready.into_iter().take(room as usize) {
+        for t in by_priority(ready).into_iter().take(room as usize) {
             self.queue_task(t, now);
         }
     }
@@ -390,4 +390,22 @@ impl Orchestrator {
         self.effects
             .push_back(Effect::WorkflowSettled { workflow: w });
     }
+}
+
+/// Tasks (given in index order) ordered by priority, then index: a counting sort, since a
+/// priority is a byte and a workflow may hold 100,000 tasks.
+fn by_priority(tasks: Vec<(u8, TaskIx)>) -> Vec<TaskIx> {
+    let mut start = [0usize; 257];
+    for &(p, _) in &tasks {
+        start[p as usize + 1] += 1;
+    }
+    for p in 1..257 {
+        start[p] += start[p - 1];
+    }
+    let mut out = vec![TaskIx(0); tasks.len()];
+    for (p, t) in tasks {
+        out[start[p as usize]] = t;
+        start[p as usize] += 1;
+    }
+    out
 }
