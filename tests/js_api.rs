@@ -69,6 +69,8 @@ fn baton() -> JsValue {
         Core::verify_replay(&journal).map(JsValue::from)
     });
     set(&api, "verifyReplay", verify.into_js_value());
+    let memory = Closure::<dyn Fn() -> JsValue>::new(Core::memory);
+    set(&api, "memory", memory.into_js_value());
     create_baton(&api)
 }
 

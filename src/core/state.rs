@@ -80,9 +80,7 @@ pub(crate) struct Derived {
     pub workflow_index: BTreeMap<String, WorkflowIx>,
     pub queue: ReadyQueue,
     pub running: u32,
-    /// Calls in flight → their task. A hash map: looked up on every answer, and never iterated
-    /// where order could reach an output without being sorted first.
-    pub calls: rustc_hash::FxHashMap<u32, TaskIx>,
+    pub calls: BTreeMap<u32, TaskIx>,
     pub by_status: [u64; 9],
 }
 

@@ -174,10 +174,13 @@ impl Orchestrator {
         for t in &names {
             check_id("task id", t)?;
         }
-        // A hash set without a random seed (only asked "seen before?"): O(1) per id where an
-        // ordered set is O(log n) string comparisons (a 100,000-task workflow is not rare here).
-        let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(n, Default::default());
-        if let Some(t) = names.iter().find(|t| !seen.insert(**t)) {
+        // Sorting finds whether there is a duplicate without a set's allocation per id; the
+        // (rare) error then names the first repeat in the workflow's order, as a set would.
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|p| p[0] == p[1]) {
+            let mut seen = std::collections::BTreeSet::new();
+            let t = names.iter().find(|t| !seen.insert(**t)).expect("a repeat");
             return Err(Error::DuplicateId {
                 kind: "task",
                 id: format!("{id}/{t}"),
