@@ -178,6 +178,36 @@ fn main() {
         }
         return;
     }
+    if std::env::args().any(|a| a == "--workflow-memory") {
+        let n = 100_000u32;
+        let mut o = with_agents(1, Some(1));
+        let ids: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+        let ids = ids.join("\n");
+        let offsets = vec![0u32; n as usize + 1];
+        let payloads: Vec<_> = (0..n)
+            .map(|_| (o.payloads_mut().alloc_unresolved(), PayloadId::NONE))
+            .collect();
+        let before = LIVE.load(Ordering::Relaxed);
+        o.submit_workflow_plain(
+            None,
+            None,
+            Default::default(),
+            &ids,
+            &vec![0; n as usize],
+            &(0..n).map(|i| 1 + i % 10).collect::<Vec<_>>(),
+            &offsets,
+            &[],
+            &payloads,
+            1,
+        )
+        .unwrap();
+        while o.poll_effect().is_some() {}
+        println!(
+            "{} bytes per pending workflow task",
+            (LIVE.load(Ordering::Relaxed) - before) / n as usize
+        );
+        return;
+    }
     if std::env::args().any(|a| a == "--workflow-only") {
         // For profiling the workflow path alone (`perf record`).
         println!("{:.0} ns per task", workflow_dag(2000));

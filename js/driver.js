@@ -281,6 +281,26 @@ export function createBaton(coreApi) {
       this.values[id] = value;
       return id;
     }
+    /** `[input, metadata]` payload ids of each task, their slots taken in one call. */
+    payloads(tasks) {
+      const n = tasks.length;
+      const out = new Uint32Array(2 * n);
+      let wanted = 0;
+      for (let i = 0; i < n; i++) {
+        const t = tasks[i];
+        if (t.input !== undefined && t.input !== null) wanted++;
+        if (t.metadata !== undefined && t.metadata !== null) wanted++;
+      }
+      let id = wanted > 0 ? this.core.allocPayloads(wanted) : NO_PAYLOAD;
+      for (let i = 0; i < n; i++) {
+        const { input, metadata } = tasks[i];
+        if (input === undefined || input === null) out[2 * i] = NO_PAYLOAD;
+        else { this.values[id] = input; out[2 * i] = id++; }
+        if (metadata === undefined || metadata === null) out[2 * i + 1] = NO_PAYLOAD;
+        else { this.values[id] = metadata; out[2 * i + 1] = id++; }
+      }
+      return out;
+    }
     value(id) {
       if (id === NO_PAYLOAD) return undefined;
       const v = this.values[id];
@@ -1050,11 +1070,7 @@ export function createBaton(coreApi) {
       const plain = plainWorkflow(rt, spec);
       if (plain) {
         const { header, ids, agents, priorities, offsets, deps } = plain;
-        const payloads = new Uint32Array(spec.tasks.length * 2);
-        spec.tasks.forEach((t, i) => {
-          payloads[2 * i] = rt.payload(t.input);
-          payloads[2 * i + 1] = rt.payload(t.metadata);
-        });
+        const payloads = rt.payloads(spec.tasks);
         const ix = rt.core.submitWorkflowPlain(header, ids, agents, priorities, offsets, deps, payloads, rt.now());
         rt.pump();
         return rt.core.workflowId(ix);

@@ -44,6 +44,17 @@ impl Payloads {
         id
     }
 
+    /// `n` unresolved slots with consecutive ids; returns the first.
+    pub fn alloc_unresolved_many(&mut self, n: u32) -> PayloadId {
+        let first = self.next_id();
+        self.slots.reserve(n as usize);
+        self.unresolved.reserve(n as usize);
+        for _ in 0..n {
+            self.alloc_unresolved();
+        }
+        first
+    }
+
     /// A slot filled now; `null` gives [`PayloadId::NONE`].
     pub fn alloc_json(&mut self, json: &str) -> Result<PayloadId> {
         let raw = self.parse(json)?;

@@ -212,6 +212,13 @@ impl Core {
         self.inner.payloads_mut().alloc_unresolved().index()
     }
 
+    /// `n` payload slots as `allocPayload` makes them, with consecutive ids; returns the first
+    /// (one crossing for a whole workflow's inputs).
+    #[wasm_bindgen(js_name = allocPayloads)]
+    pub fn alloc_payloads(&mut self, n: u32) -> u32 {
+        self.inner.payloads_mut().alloc_unresolved_many(n).index()
+    }
+
     /// A payload slot filled with JSON now (4294967295 for `null`).
     #[wasm_bindgen(js_name = allocJson)]
     pub fn alloc_json(&mut self, json: &str) -> JsResult<u32> {
