@@ -129,7 +129,7 @@ export interface TaskPolicy {
 export interface OrchestratorOptions {
   /** Seeds the one PRNG (ids, jitter); an integer in 0..=2^53-1. Drawn at random when omitted. */
   seed?: number;
-    /**
+  /**
    * `"virtual"`: once nothing runnable is left (a macrotask after the last promise settled), time
    * jumps straight to the next deadline (`ctx.sleep`, retries, timeouts, schedules). Agents that
    * wait on real I/O belong on the real clock. Default `"real"`.
@@ -263,7 +263,7 @@ export interface AgentContext {
   readonly signal: AbortSignal;
   /** Resolves after `ms` on the orchestrator's clock (instantly in virtual time). */
   sleep(ms: number): Promise<void>;
-    /** Records a custom event. */
+  /** Records a custom event. */
   emit(topic: string, data?: unknown): void;
   /** The agent's template configuration, if it was made from a template. */
   readonly config: AgentConfig | undefined;
@@ -485,7 +485,7 @@ export interface WorkflowSpec {
   tasks: WorkflowTaskSpec[];
   /** `{ b: ["a"] }`: b waits for a. Adds to each task's `dependsOn`. */
   dependencies?: Record<string, string[]>;
-    /** `failFast` (default) cancels the rest on the first failure; `continue` skips only dependents. */
+  /** `failFast` (default) cancels the rest on the first failure; `continue` skips only dependents. */
   failurePolicy?: FailurePolicy;
   /** `dag` (default: every ready task), `sequential` (one at a time), `parallel` (up to `width`). */
   pattern?: "dag" | "sequential" | "parallel";

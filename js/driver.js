@@ -120,7 +120,7 @@ class Persister {
     this.saved = savedSeq;            // the last seq handed to the store
     this.sinceSnapshot = sinceSnapshot;
     this.chain = Promise.resolve();
-        this.scheduled = false;
+    this.scheduled = false;
     this.error = undefined;
     this.broken = false;
   }
@@ -224,7 +224,7 @@ export function createBaton(coreApi) {
     get signal() { return this.#rt.signal(this.#call); }
     /** Resolves after `ms` on the orchestrator's clock (virtual or real). */
     sleep(ms) { return this.#rt.sleep(ms); }
-        /** Records a custom event. */
+    /** Records a custom event. */
     emit(topic, data) { this.#rt.emit(topic, data); }
     /** The agent's template configuration (instructions, model, temperature, tools), if any. */
     get config() { return this.#rt.agentConfig(this.#agent); }
@@ -263,9 +263,9 @@ export function createBaton(coreApi) {
       this.advancing = false;
       this.timer = undefined;
       this.armedFor = -1;
-            this.closed = false;
+      this.closed = false;
       this.frozen = false;
-            this.persister = undefined;
+      this.persister = undefined;
       this.localIds = new Map();    // workflow index -> task ids within it (they never change)
       this.defaultHandlers = undefined; // from Orchestrator.open: handlers for agents registered later
     }
@@ -512,14 +512,14 @@ export function createBaton(coreApi) {
     }
 
 
-        /** A finished run: its result, or a rejection naming why it failed. */
+    /** A finished run: its result, or a rejection naming why it failed. */
     runOutcome(ix) {
       const run = JSON.parse(this.core.runView(ix));
       if (run.status === "Completed") return this.value(run.resultId);
       return Promise.reject(new BatonError("pattern_failed", `${run.kind} ${run.id} failed: ${run.error}`));
     }
 
-        waitRun(ix) {
+    waitRun(ix) {
       return this.waitFor(this.runWaiters, () => ix, (r) => this.core.runDone(r), (r) => this.runOutcome(r));
     }
 
@@ -607,7 +607,7 @@ export function createBaton(coreApi) {
       });
     }
 
-        arm() {
+    arm() {
       // A replayed state is a picture: its timers fire only once it is made live.
       if (this.closed || this.frozen) return;
       const d = this.core.nextDeadline();
@@ -623,7 +623,7 @@ export function createBaton(coreApi) {
         this.armedFor = -1;
         this.core.handleTimeout(Date.now());
         this.pump();
-            }, Math.min(Math.max(0, d - Date.now()), 2 ** 31 - 1)); // longer delays fire at once in JS
+      }, Math.min(Math.max(0, d - Date.now()), 2 ** 31 - 1)); // longer delays fire at once in JS
     }
 
     // The virtual clock: once everything runnable has run (a macrotask later, every promise
@@ -649,7 +649,7 @@ export function createBaton(coreApi) {
       this.resolvePayloads();
       const batch = JSON.parse(this.core.deliveries(this.delivered));
       this.delivered = this.core.seq();
-            for (const { subs, event } of batch) {
+      for (const { subs, event } of batch) {
         event.topic = event.type; // what listeners subscribe by
         for (const sub of subs) {
           const fn = this.listeners.get(sub);
@@ -667,19 +667,19 @@ export function createBaton(coreApi) {
       if (this.listeners.size === 0) this.delivered = this.core.seq();
       const sub = this.core.subscribe(pattern);
       this.listeners.set(sub, fn);
-            return () => {
+      return () => {
         if (this.listeners.delete(sub) && !this.closed) this.core.unsubscribe(sub);
       };
     }
 
-        close() {
+    close() {
       if (this.closed) return;
       // What happened since the last write still reaches the store, after the core is gone.
       if (this.persister !== undefined && this.core !== CLOSED_CORE) this.persister.collect();
       this.closed = true;
       clearTimeout(this.timer);
       for (const c of this.live.values()) c.controller?.abort(new BatonError("closed", "the orchestrator was closed"));
-            this.live.clear();
+      this.live.clear();
       if (this.pumping) {
         // Called from a handler or a listener inside pump(): free the core once pump() is done.
         queueMicrotask(() => this.free());
@@ -705,7 +705,7 @@ export function createBaton(coreApi) {
 
   function checkOptions(options) {
     if (options === undefined) options = {};
-        if (!isObject(options)) throw invalid("options must be an object");
+    if (!isObject(options)) throw invalid("options must be an object");
     for (const k of Object.keys(options)) if (!OPTION_KEYS.has(k)) throw invalid(`unknown option '${k}'`);
     const { seed, clock = "real", maxConcurrency, startTime = 0, eventsBufferMax = EVENTS_BUFFER_MAX_DEFAULT, store, snapshotEveryEvents = SNAPSHOT_EVERY_EVENTS_DEFAULT } = options;
     if (store !== undefined) checkStore(store);
@@ -798,7 +798,7 @@ export function createBaton(coreApi) {
       }
     }
 
-            static #wrap(core, options, agents, tools, frozen, live = false, persisted = undefined) {
+    static #wrap(core, options, agents, tools, frozen, live = false, persisted = undefined) {
       const o = checkOptions(options);
       if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
       if (tools !== undefined && !isObject(tools)) throw invalid("tools must be an object of functions by tool name");
@@ -816,7 +816,7 @@ export function createBaton(coreApi) {
         if (ix === undefined) throw new BatonError("unknown_agent", `unknown agent '${id}' in agents`);
         rt.handlers[ix] = handler;
       }
-            const orch = new Orchestrator({ [INTERNAL]: rt });
+      const orch = new Orchestrator({ [INTERNAL]: rt });
       rt.delivered = core.seq();
       if (o.store !== undefined) {
         const { savedSeq = 0, sinceSnapshot = 0 } = persisted ?? {};
@@ -836,7 +836,7 @@ export function createBaton(coreApi) {
      */
     static restore(snapshot, options = {}) {
       if (!isObject(options)) throw invalid("options must be an object");
-            const { agents, tools, ...rest } = options;
+      const { agents, tools, ...rest } = options;
       const text = typeof snapshot === "string" ? snapshot : JSON.stringify(snapshot);
       if (typeof text !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
       const probe = checkOptions(rest);
@@ -905,7 +905,7 @@ export function createBaton(coreApi) {
       return report;
     }
 
-        /** `Orchestrator.verifyReplay` over this orchestrator's journal (or the one given). */
+    /** `Orchestrator.verifyReplay` over this orchestrator's journal (or the one given). */
     verifyReplay(journal) {
       return Orchestrator.verifyReplay(journal ?? this.journalText());
     }
@@ -916,7 +916,7 @@ export function createBaton(coreApi) {
      */
     static replay(journal, options = {}) {
       if (!isObject(options)) throw invalid("options must be an object");
-            const { agents, tools, uptoSeq, live = false, snapshot, ...rest } = options;
+      const { agents, tools, uptoSeq, live = false, snapshot, ...rest } = options;
       const text = journalText(journal);
       if (uptoSeq !== undefined && !(Number.isSafeInteger(uptoSeq) && uptoSeq >= 1)) throw invalid(`invalid uptoSeq: ${uptoSeq}`);
       if (typeof live !== "boolean") throw invalid("live must be a boolean");
@@ -1010,7 +1010,7 @@ export function createBaton(coreApi) {
     }
 
     /** Resolves with the task once it is terminal (completed, failed, cancelled, ...). */
-        wait(id) {
+    wait(id) {
       const rt = this.#rt;
       return rt.waitFor(rt.taskWaiters, () => rt.core.taskIx(id), (ix) => rt.core.taskTerminal(ix), (ix) => rt.taskView(ix));
     }
@@ -1084,12 +1084,12 @@ export function createBaton(coreApi) {
         return rest;
       });
       const { tasks, ...rest } = spec;
-            const ix = rt.core.submitWorkflow(specJson({ ...rest, tasks: light }, "workflow"), payloads, rt.now());
+      const ix = rt.core.submitWorkflow(specJson({ ...rest, tasks: light }, "workflow"), payloads, rt.now());
       rt.pump();
       return rt.core.workflowId(ix);
     }
 
-        /**
+    /**
      * Submits a workflow and resolves with its result when it ends (completed or failed).
      * `pattern: "supervisor" | "collaborative"` runs that agent pattern instead.
      */
@@ -1101,12 +1101,12 @@ export function createBaton(coreApi) {
       return this.waitWorkflow(this.submitWorkflow(spec));
     }
 
-        waitWorkflow(id) {
+    waitWorkflow(id) {
       const rt = this.#rt;
       return rt.waitFor(rt.flowWaiters, () => rt.core.workflowIx(id), (ix) => rt.core.workflowDone(ix), (ix) => rt.workflowView(ix));
     }
 
-        getWorkflow(id) {
+    getWorkflow(id) {
       const rt = this.#rt;
       return rt.workflowView(rt.core.workflowIx(id));
     }
@@ -1147,7 +1147,7 @@ export function createBaton(coreApi) {
       rt.pump();
     }
 
-        // ---- routing, sessions, contracts ----
+    // ---- routing, sessions, contracts ----
 
     /**
      * Routes `{ capability, parameters }` to the least-loaded running agent with the capability,
@@ -1289,10 +1289,10 @@ export function createBaton(coreApi) {
     /** The jobs, with their next run. */
     jobs() {
       const rt = this.#rt;
-            return JSON.parse(rt.core.jobs()).map(({ inputId, ...j }) => ({ ...j, task: { ...j.task, input: rt.value(inputId) } }));
+      return JSON.parse(rt.core.jobs()).map(({ inputId, ...j }) => ({ ...j, task: { ...j.task, input: rt.value(inputId) } }));
     }
 
-        /** The same as `jobs()`. */
+    /** The same as `jobs()`. */
     listJobs() { return this.jobs(); }
 
     pauseJob(id) { const rt = this.#rt; rt.core.pauseJob(String(id), rt.now()); rt.pump(); }
@@ -1432,7 +1432,7 @@ export function createBaton(coreApi) {
       return JSON.parse(this.#rt.core.snapshots(Math.min(limit, 4294967295)));
     }
 
-        /** Stops timers, aborts calls in flight and frees the core's memory; later calls throw `closed`. */
+    /** Stops timers, aborts calls in flight and frees the core's memory; later calls throw `closed`. */
     close() {
       this.#rt.close();
     }

@@ -32,7 +32,7 @@ export class FileStore {
     const base = snapshots.length > 0 ? snapshots[snapshots.length - 1] : 0;
     this.#base = base;
     const snapshot = snapshots.length > 0 ? await readFile(join(this.#dir, `snapshot-${base}.json`), "utf8") : undefined;
-        const journalPath = join(this.#dir, `journal-${base}.jsonl`);
+    const journalPath = join(this.#dir, `journal-${base}.jsonl`);
     let journal = journals.includes(base) ? await readFile(journalPath, "utf8") : "";
     // A line cut short by a crash mid-append was never acknowledged: cut it off the file too,
     // so the next append starts on a line of its own.
@@ -60,7 +60,7 @@ export class FileStore {
     } finally {
       await file.close();
     }
-        await appendFile(join(this.#dir, `journal-${seq}.jsonl`), "");
+    await appendFile(join(this.#dir, `journal-${seq}.jsonl`), "");
     await rename(tmp, path);
     // The rename must be durable before the files it replaces are removed.
     const dir = await open(this.#dir, "r");

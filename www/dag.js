@@ -57,7 +57,7 @@ export class DagView {
       canvas.className = "fills";
       canvas.width = layout.edges.width;
       canvas.height = layout.edges.height;
-            this.#root.replaceChildren(canvas);
+      this.#root.replaceChildren(canvas);
       this.#root.dataset.nodes = String(Object.keys(layout.positions).length);
       this.#root.dataset.laidOut = "true";
       requestAnimationFrame(() => this.#paint()); // its own frame: the canvas is new

@@ -50,7 +50,7 @@ export class RemoteSource {
     // EventSource cannot send headers: the token goes in the query for the stream only.
     const after = this.records.at(-1)?.seq ?? 0;
     this.#stream = new EventSource(`${this.#base}/events?after=${after}&token=${encodeURIComponent(this.#token)}`);
-        this.#stream.onmessage = (m) => {
+    this.#stream.onmessage = (m) => {
       const record = JSON.parse(m.data);
       // A reconnecting stream may send again what arrived before the drop.
       if (record.seq <= (this.records.at(-1)?.seq ?? 0)) return;
