@@ -1,0 +1,71 @@
+// A workflow's result: its `tasks` are built only when read (from copies taken when the workflow
+// ended), so the result reads the same as a plain object, before and after close().
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Orchestrator } from "../../pkg/node.js";
+
+function orchestrator(handler) {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  orch.registerAgent({ id: "a", handler });
+  orch.startAgent("a");
+  return orch;
+}
+
+test("a completed workflow's result, read after close(), equals its plain JSON copy", async () => {
+  const orch = orchestrator(async (x) => x * 2);
+  const result = await orch.runWorkflow({
+    id: "w",
+    tasks: [
+      { id: "x", agent: "a", input: 1 },
+      { id: "y", agent: "a", input: 2, dependsOn: ["x"] },
+    ],
+  });
+  orch.close();
+  assert.deepEqual(result.outputs, { x: 2, y: 4 });
+  assert.deepEqual(result.tasks, {
+    x: { id: "w/x", agent: "a", status: "Completed", dependsOn: [] },
+    y: { id: "w/y", agent: "a", status: "Completed", dependsOn: ["x"] },
+  });
+  const plain = JSON.parse(JSON.stringify(result));
+  assert.deepStrictEqual(result, plain);
+  assert.deepStrictEqual({ ...result }, plain);
+  assert.deepStrictEqual(structuredClone(result), plain);
+  result.tasks = {}; // still an ordinary, writable property
+  assert.deepEqual(result.tasks, {});
+});
+
+test("a failed workflow's result names the failure in its tasks", async () => {
+  const orch = orchestrator(async (x) => {
+    if (x === 2) throw new Error("no");
+    return x;
+  });
+  const result = await orch.runWorkflow({
+    tasks: [
+      { id: "x", agent: "a", input: 1 },
+      { id: "y", agent: "a", input: 2, dependsOn: ["x"], retry: { maxAttempts: 1 } },
+    ],
+  });
+  orch.close();
+  assert.equal(result.status, "Failed");
+  assert.equal(result.tasks.x.status, "Completed");
+  assert.equal(result.tasks.y.status, "Failed");
+  assert.match(result.tasks.y.error.message, /no/);
+  assert.deepEqual(result.outputs, { x: 1 });
+});
+
+test("100,000 prioritized tasks run in priority order, then submission order", async () => {
+  const order = [];
+  const orch = new Orchestrator({ seed: 1, clock: "virtual", maxConcurrency: 1 });
+  orch.registerAgent({ id: "a", handler: async (i) => { order.push(i); } });
+  orch.startAgent("a");
+  const n = 100_000;
+  const priority = (i) => 1 + ((i * 7919) % 10);
+  const tasks = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, agent: "a", input: i, priority: priority(i) }));
+  const result = await orch.runWorkflow({ tasks });
+  orch.close();
+  assert.equal(result.status, "Completed");
+  assert.equal(order.length, n);
+  const expected = [...order].sort((a, b) => priority(a) - priority(b) || a - b);
+  assert.deepEqual(order, expected);
+  assert.equal(Object.keys(result.tasks).length, n);
+});
