@@ -16,10 +16,17 @@ use std::time::Instant;
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The most `LIVE` has been: wasm memory never shrinks, so a peak costs what a steady state does.
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(by: usize) {
+    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        grew(layout.size());
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -27,7 +34,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        grew(new_size);
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -206,6 +213,7 @@ fn main() {
             .map(|_| (o.payloads_mut().alloc_unresolved(), PayloadId::NONE))
             .collect();
         let before = LIVE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
         o.submit_workflow_plain(
             None,
             None,
@@ -221,8 +229,15 @@ fn main() {
         .unwrap();
         while o.poll_effect().is_some() {}
         println!(
-            "{} bytes per pending workflow task",
-            (LIVE.load(Ordering::Relaxed) - before) / n as usize
+            "{} bytes per pending workflow task ({} at the peak of submitting)",
+            (LIVE.load(Ordering::Relaxed) - before) / n as usize,
+            (PEAK.load(Ordering::Relaxed) - before) / n as usize
+        );
+        println!(
+            "sizes: task {} B, journal record {} B, workflow task {} B",
+            std::mem::size_of::<baton::core::task::Task>(),
+            std::mem::size_of::<baton::core::event::Record>(),
+            std::mem::size_of::<baton::core::workflow::WorkflowTask>(),
         );
         return;
     }

@@ -94,6 +94,28 @@ const COMPLETED = TASK_STATUSES.indexOf("Completed");
  * The `tasks` of a workflow whose tasks all completed, from its shape (see `workflowShape`) and
  * the agents' ids by index.
  */
+/** An enumerable property computed on its first read (then kept), and writable like a plain one. */
+function lazyProperty(object, key, compute) {
+  let value;
+  let computed = false;
+  Object.defineProperty(object, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!computed) { value = compute(); computed = true; }
+      return value;
+    },
+    set: (v) => { value = v; computed = true; },
+  });
+}
+
+/** A workflow's outputs by task id; a task without an output (`undefined`) has no key. */
+function keyedOutputs(ids, values) {
+  const outputs = {};
+  for (let i = 0; i < ids.length; i++) if (values[i] !== undefined) outputs[ids[i]] = values[i];
+  return outputs;
+}
+
 function completedTasks(workflowId, ids, agents, shape) {
   const n = ids.length;
   const tasks = {};
@@ -301,6 +323,10 @@ export function createBaton(coreApi) {
       }
       return out;
     }
+    /** Forgets the values of payload ids the core refused (a submission that threw). */
+    dropValues(ids) {
+      for (const id of ids) if (id !== NO_PAYLOAD) this.values[id] = undefined;
+    }
     value(id) {
       if (id === NO_PAYLOAD) return undefined;
       const v = this.values[id];
@@ -311,7 +337,7 @@ export function createBaton(coreApi) {
     /** Hands the core the JSON of every value it has not seen yet (journal, snapshot, events). */
     resolvePayloads() {
       for (const id of this.core.takeUnresolved()) {
-                try {
+        try {
           this.core.resolvePayload(id, toJson(this.values[id]));
         } catch (e) {
           // Too large or not JSON: the journal says so rather than failing to be written.
@@ -483,34 +509,27 @@ export function createBaton(coreApi) {
       const core = this.core;
       const view = JSON.parse(core.workflowHead(ix));
       const ids = core.workflowLocalIds(ix).split("\n");
+      const n = ids.length;
       const pairs = core.workflowOutputs(ix);
-      const outputs = {};
-      for (let i = 0; i < ids.length; i++) {
-        const out = pairs[2 * i + 1];
-        if (out !== NO_PAYLOAD) outputs[ids[i]] = this.value(out);
-      }
+      // The values are taken now (after close() the core's copies are gone); the object keyed by
+      // task id is built when first read: with thousands of tasks, its keys cost more than the run.
+      const values = new Array(n);
+      for (let i = 0; i < n; i++) values[i] = this.value(pairs[2 * i + 1]);
       const codes = core.workflowStatusCodes(ix);
       if (codes.every((c) => c === COMPLETED)) {
-        // Every task completed: `tasks` follows from the shape alone, so it is built only if
-        // read (a run's result is mostly read for its outputs), from copies that outlive close().
+        // Every task completed: `tasks` follows from the shape alone, so it too is built only if
+        // read, from copies that outlive close().
         const shape = core.workflowShape(ix);
         const agents = this.agentIds;
-        for (let i = 0; i < ids.length; i++) if (agents[shape[i]] === undefined) agents[shape[i]] = core.agentId(shape[i]);
-        let tasks;
-        Object.defineProperty(view, "tasks", {
-          enumerable: true,
-          configurable: true,
-          get: () => (tasks ??= completedTasks(view.id, ids, agents, shape)),
-          set: (v) => { tasks = v; },
-        });
+        for (let i = 0; i < n; i++) if (agents[shape[i]] === undefined) agents[shape[i]] = core.agentId(shape[i]);
+        lazyProperty(view, "tasks", () => completedTasks(view.id, ids, agents, shape));
       } else {
         const full = JSON.parse(core.workflowView(ix));
         view.tasks = full.tasks;
       }
-      view.outputs = outputs;
+      lazyProperty(view, "outputs", () => keyedOutputs(ids, values));
       return view;
     }
-
 
     /** A finished run: its result, or a rejection naming why it failed. */
     runOutcome(ix) {
@@ -738,34 +757,48 @@ export function createBaton(coreApi) {
     for (const k in spec) if (!PLAIN_SPEC_KEYS.has(k)) return undefined;
     const n = spec.tasks.length;
     if (n === 0) return undefined;
-    const index = new Map();
+    const ids = new Array(n);
     const agents = new Uint32Array(n);
     const priorities = new Uint32Array(n);
+    let withDeps = false;
     for (let i = 0; i < n; i++) {
       const t = spec.tasks[i];
-      if (!isObject(t) || typeof t.id !== "string" || typeof t.agent !== "string" || index.has(t.id) || t.id.includes("\n")) return undefined;
+      if (!isObject(t) || typeof t.id !== "string" || typeof t.agent !== "string" || t.id.includes("\n")) return undefined;
       for (const k in t) if (!plainTaskKey(k)) return undefined;
       const ix = rt.agentIx.get(t.agent);
       if (ix === undefined) return undefined;
       const p = t.priority;
       if (p !== undefined && !(Number.isInteger(p) && p >= 1 && p <= 255)) return undefined;
-      if (t.dependsOn !== undefined && !Array.isArray(t.dependsOn)) return undefined;
-      index.set(t.id, i);
+      if (t.dependsOn !== undefined) {
+        if (!Array.isArray(t.dependsOn)) return undefined;
+        if (t.dependsOn.length > 0) withDeps = true;
+      }
+      ids[i] = t.id;
       agents[i] = ix;
       priorities[i] = p ?? 0;
     }
+    // Ids are checked for repeats by the core; here only to resolve dependencies by name.
     const offsets = new Uint32Array(n + 1);
-    const deps = [];
-    for (let i = 0; i < n; i++) {
-      for (const d of spec.tasks[i].dependsOn ?? []) {
-        const j = index.get(d);
-        if (j === undefined) return undefined;
-        deps.push(j);
+    let deps = new Uint32Array(0);
+    if (withDeps) {
+      const index = new Map();
+      for (let i = 0; i < n; i++) {
+        if (index.has(ids[i])) return undefined;
+        index.set(ids[i], i);
       }
-      offsets[i + 1] = deps.length;
+      const list = [];
+      for (let i = 0; i < n; i++) {
+        for (const d of spec.tasks[i].dependsOn ?? []) {
+          const j = index.get(d);
+          if (j === undefined) return undefined;
+          list.push(j);
+        }
+        offsets[i + 1] = list.length;
+      }
+      deps = Uint32Array.from(list);
     }
     const { tasks, ...header } = spec;
-    return { header: specJson(header, "workflow"), ids: [...index.keys()].join("\n"), agents, priorities, offsets, deps: Uint32Array.from(deps) };
+    return { header: specJson(header, "workflow"), ids: ids.join("\n"), agents, priorities, offsets, deps };
   }
 
   function checkHandler(id, handler) {
@@ -1063,7 +1096,7 @@ export function createBaton(coreApi) {
 
     // ---- workflows ----
 
-        /** Validates and submits a workflow; returns its id. Nothing is stored if it is invalid. */
+    /** Validates and submits a workflow; returns its id. Nothing is stored if it is invalid. */
     submitWorkflow(spec) {
       if (!isObject(spec) || !Array.isArray(spec.tasks)) throw invalid("a workflow needs { tasks: [...], dependencies?, failurePolicy?, id?, name? }");
       const rt = this.#rt;
@@ -1071,7 +1104,13 @@ export function createBaton(coreApi) {
       if (plain) {
         const { header, ids, agents, priorities, offsets, deps } = plain;
         const payloads = rt.payloads(spec.tasks);
-        const ix = rt.core.submitWorkflowPlain(header, ids, agents, priorities, offsets, deps, payloads, rt.now());
+        let ix;
+        try {
+          ix = rt.core.submitWorkflowPlain(header, ids, agents, priorities, offsets, deps, payloads, rt.now());
+        } catch (e) {
+          rt.dropValues(payloads);
+          throw e;
+        }
         rt.pump();
         return rt.core.workflowId(ix);
       }
@@ -1084,7 +1123,13 @@ export function createBaton(coreApi) {
         return rest;
       });
       const { tasks, ...rest } = spec;
-      const ix = rt.core.submitWorkflow(specJson({ ...rest, tasks: light }, "workflow"), payloads, rt.now());
+      let ix;
+      try {
+        ix = rt.core.submitWorkflow(specJson({ ...rest, tasks: light }, "workflow"), payloads, rt.now());
+      } catch (e) {
+        rt.dropValues(payloads);
+        throw e;
+      }
       rt.pump();
       return rt.core.workflowId(ix);
     }

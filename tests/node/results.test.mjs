@@ -1,4 +1,4 @@
-// A workflow's result: its `tasks` are built only when read (from copies taken when the workflow
+// A workflow's result: its `tasks` and `outputs` are built only when read (from copies taken when the workflow
 // ended), so the result reads the same as a plain object, before and after close().
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,8 +30,39 @@ test("a completed workflow's result, read after close(), equals its plain JSON c
   assert.deepStrictEqual(result, plain);
   assert.deepStrictEqual({ ...result }, plain);
   assert.deepStrictEqual(structuredClone(result), plain);
-  result.tasks = {}; // still an ordinary, writable property
+  result.tasks = {}; // still ordinary, writable properties
   assert.deepEqual(result.tasks, {});
+  result.outputs = null;
+  assert.equal(result.outputs, null);
+});
+
+test("outputs: a task that returned nothing (undefined or null) has no key; values are the agents' own objects", async () => {
+  const shared = { big: [1, 2, 3] };
+  const orch = orchestrator(async (x) => (x === 1 ? undefined : x === 2 ? shared : null));
+  const result = await orch.runWorkflow({
+    tasks: [
+      { id: "none", agent: "a", input: 1 },
+      { id: "same", agent: "a", input: 2 },
+      { id: "nil", agent: "a", input: 3, dependsOn: ["none"] },
+    ],
+  });
+  orch.close();
+  assert.deepEqual(Object.keys(result.outputs), ["same"]);
+  assert.equal(result.outputs.same, shared);
+  assert.equal(result.status, "Completed");
+  assert.equal(result.outputs, result.outputs); // built once
+});
+
+test("a plain workflow with a repeated id or an unknown agent is refused and changes nothing", async () => {
+  const orch = orchestrator(async (x) => x);
+  const seq = orch.journal().length;
+  assert.throws(() => orch.submitWorkflow({ tasks: [{ id: "t", agent: "a", input: 1 }, { id: "t", agent: "a", input: 2 }] }),
+    (e) => e.code === "duplicate_id" && /\/t/.test(e.message));
+  assert.throws(() => orch.submitWorkflow({ tasks: [{ id: "t", agent: "nobody" }] }), (e) => e.code === "unknown_agent");
+  assert.equal(orch.journal().length, seq);
+  const ok = await orch.runWorkflow({ tasks: [{ id: "t", agent: "a", input: 5 }] });
+  assert.deepEqual(ok.outputs, { t: 5 });
+  orch.close();
 });
 
 test("a failed workflow's result names the failure in its tasks", async () => {

@@ -174,13 +174,7 @@ impl Orchestrator {
         for t in &names {
             check_id("task id", t)?;
         }
-        // Sorting finds whether there is a duplicate without a set's allocation per id; the
-        // (rare) error then names the first repeat in the workflow's order, as a set would.
-        let mut sorted = names.clone();
-        sorted.sort_unstable();
-        if sorted.windows(2).any(|p| p[0] == p[1]) {
-            let mut seen = std::collections::BTreeSet::new();
-            let t = names.iter().find(|t| !seen.insert(**t)).expect("a repeat");
+        if let Some(t) = first_repeat(&names) {
             return Err(Error::DuplicateId {
                 kind: "task",
                 id: format!("{id}/{t}"),
@@ -240,6 +234,7 @@ impl Orchestrator {
                 policy: None,
             });
         }
+        drop(names); // before the workflow's state is built: wasm memory never shrinks from a peak
         self.commit_workflow(
             NewWorkflow {
                 id,
@@ -414,4 +409,41 @@ fn by_priority(tasks: Vec<(u8, TaskIx)>) -> Vec<TaskIx> {
         start[p as usize] += 1;
     }
     out
+}
+
+/// The first id that repeats an earlier one, if any. Sorting the ids' 64-bit hashes finds out
+/// whether any may repeat without a set's allocation per id or a string sort; only then (a real
+/// repeat, or a rare collision) are the strings compared, in the workflow's order.
+fn first_repeat<'a>(names: &[&'a str]) -> Option<&'a str> {
+    let mut hashes: Vec<u64> = names.iter().map(|n| fnv1a(n.as_bytes())).collect();
+    hashes.sort_unstable();
+    if hashes.windows(2).all(|p| p[0] != p[1]) {
+        return None;
+    }
+    drop(hashes);
+    let mut seen = std::collections::BTreeSet::new();
+    names.iter().copied().find(|t| !seen.insert(*t))
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_repeat;
+
+    #[test]
+    fn first_repeat_names_the_earliest_repeat_in_order() {
+        assert_eq!(first_repeat(&["a", "b", "c"]), None);
+        assert_eq!(first_repeat(&["a", "b", "b", "a"]), Some("b"));
+        assert_eq!(first_repeat(&["x", "a", "y", "x", "a"]), Some("x"));
+        let many: Vec<String> = (0..10_000).map(|i| format!("t{i}")).collect();
+        let mut names: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(first_repeat(&names), None);
+        names.push("t9999");
+        assert_eq!(first_repeat(&names), Some("t9999"));
+    }
 }
