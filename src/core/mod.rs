@@ -24,6 +24,7 @@
 //!   on the hot path; drivers resolve handles to JSON only when the journal or a snapshot is written.
 
 pub mod agent;
+pub mod calls;
 pub mod error;
 pub mod event;
 pub mod ids;

@@ -13,7 +13,7 @@ use crate::core::schedule::JobStatus;
 use crate::core::session::{Contract, ContractKind, ContractStatus, Session};
 use crate::core::snapshot::SnapshotSummary;
 use crate::core::task::{
-    auto_task_id, parse_auto_task_id, ErrorClass, Task, TaskError, TaskStatus,
+    auto_task_id, parse_auto_task_id, ErrorClass, Stamp, Task, TaskError, TaskStatus,
 };
 use crate::core::workflow::{Workflow, WorkflowStatus};
 use crate::core::Options;
@@ -80,7 +80,7 @@ pub(crate) struct Derived {
     pub workflow_index: BTreeMap<String, WorkflowIx>,
     pub queue: ReadyQueue,
     pub running: u32,
-    pub calls: BTreeMap<u32, TaskIx>,
+    pub calls: crate::core::calls::Calls,
     pub by_status: [u64; 9],
 }
 
@@ -184,7 +184,7 @@ impl State {
     }
 
     pub fn call_task(&self, call: u32) -> Option<TaskIx> {
-        self.derived.calls.get(&call).copied()
+        self.derived.calls.get(call)
     }
 
     pub fn count(&self, s: TaskStatus) -> u64 {
@@ -334,8 +334,10 @@ impl State {
                 let t = &mut self.tasks[ix.usize()];
                 t.attempts = *attempt;
                 t.call = *call;
-                t.deadline = *deadline;
-                t.started_at.get_or_insert(at);
+                t.deadline = (*deadline).into();
+                if t.started_at.is_none() {
+                    t.started_at = Stamp::at(at);
+                }
                 let agent = t.agent;
                 let a = &mut self.agents[agent.usize()];
                 a.running += 1;
@@ -400,7 +402,7 @@ impl State {
                 jitter,
                 ..
             } => {
-                self.tasks[task.0.usize()].next_attempt_at = Some(*next_attempt_at);
+                self.tasks[task.0.usize()].next_attempt_at = Stamp::at(*next_attempt_at);
                 if *jitter {
                     // The handler drew from a copy of the PRNG; the state's PRNG moves here.
                     self.rng.next_u64();
@@ -698,7 +700,7 @@ impl State {
         self.leave_running(ix, requeue);
         self.set_status(ix, TaskStatus::Queued);
         let t = &mut self.tasks[ix.usize()];
-        t.next_attempt_at = None;
+        t.next_attempt_at = Stamp::NONE;
         let (agent, priority) = (t.agent, t.priority);
         let room = self.agents[agent.usize()].has_room();
         self.derived.queue.push(agent, priority, ix, room);
@@ -723,7 +725,7 @@ impl State {
                 let call = t.call;
                 self.agents[agent.usize()].running -= 1;
                 self.derived.running -= 1;
-                self.derived.calls.remove(&call);
+                self.derived.calls.remove(call);
                 if aborted && call != 0 {
                     if self.late_calls.len() >= self.options.late_calls_max as usize {
                         self.late_calls.pop_first();
@@ -732,7 +734,7 @@ impl State {
                 }
                 let t = &mut self.tasks[ix.usize()];
                 t.call = 0;
-                t.deadline = None;
+                t.deadline = Stamp::NONE;
                 self.refresh_agent(agent);
             }
             TaskStatus::Queued => self.leave_queue(ix),
@@ -748,8 +750,8 @@ impl State {
         self.leave_running(ix, aborted);
         self.set_status(ix, to);
         let t = &mut self.tasks[ix.usize()];
-        t.completed_at = Some(at);
-        t.next_attempt_at = None;
+        t.completed_at = Stamp::at(at);
+        t.next_attempt_at = Stamp::NONE;
         if let Some(w) = t.workflow {
             self.workflows[w.usize()].remaining -= 1;
         }
@@ -827,6 +829,7 @@ impl State {
         for a in &mut self.agents {
             a.running = 0;
         }
+        let mut calls = Vec::new();
         for (i, t) in self.tasks.iter().enumerate() {
             let ix = TaskIx(i as u32);
             d.by_status[t.status as usize] += 1;
@@ -838,13 +841,14 @@ impl State {
                     self.agents[t.agent.usize()].running += 1;
                     d.running += 1;
                     if t.call != 0 {
-                        d.calls.insert(t.call, ix);
+                        calls.push((t.call, ix));
                     }
                 }
                 TaskStatus::Queued => d.queue.push(t.agent, t.priority, ix, false),
                 _ => {}
             }
         }
+        d.calls = crate::core::calls::Calls::from_unsorted(calls);
         for (i, a) in self.agents.iter().enumerate() {
             d.queue.refresh(AgentIx(i as u32), a.has_room());
         }

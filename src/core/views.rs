@@ -150,11 +150,11 @@ pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
         attempts: t.attempts,
         error: t.error.as_deref().cloned(),
         created_at: t.created_at,
-        started_at: t.started_at,
-        completed_at: t.completed_at,
+        started_at: t.started_at.get(),
+        completed_at: t.completed_at.get(),
         workflow: t.workflow.and_then(|w| s.workflow_id(w)),
         manual: t.manual,
-        next_attempt_at: t.next_attempt_at,
+        next_attempt_at: t.next_attempt_at.get(),
     }
 }
 

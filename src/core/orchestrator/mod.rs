@@ -254,7 +254,7 @@ impl Orchestrator {
         self.timers.clear_state_timers();
         for i in 0..self.state.tasks.len() {
             let t = &self.state.tasks[i];
-            match (t.status, t.next_attempt_at, t.deadline) {
+            match (t.status, t.next_attempt_at.get(), t.deadline.get()) {
                 (TaskStatus::Retrying, Some(at), _) => {
                     self.timers.add(at, TimerKind::Retry(TaskIx(i as u32)));
                 }
@@ -474,15 +474,8 @@ impl Orchestrator {
     /// After a restart, the calls that were in flight have no one to answer them: each goes back
     /// to the queue (`task.requeued`) and is issued again with the next attempt number.
     pub fn reissue_in_flight(&mut self, now: u64) {
-        let mut calls: Vec<(u32, TaskIx)> = self
-            .state
-            .derived
-            .calls
-            .iter()
-            .map(|(&c, &t)| (c, t))
-            .collect();
-        calls.sort_unstable(); // in call order, as the calls were made
-        let in_flight = calls.into_iter().map(|(_, t)| t);
+        // In call order, as the calls were made.
+        let in_flight: Vec<TaskIx> = self.state.derived.calls.iter().map(|(_, t)| t).collect();
         for t in in_flight {
             let reason = "restored while running".into();
             self.emit(

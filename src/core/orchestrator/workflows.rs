@@ -363,7 +363,7 @@ impl Orchestrator {
                     TaskStatus::Completed | TaskStatus::Skipped
                 )
             })
-            .min_by_key(|&t| (self.state.task(t).completed_at, t));
+            .min_by_key(|&t| (self.state.task(t).completed_at.get(), t));
         let policy = wf.policy;
         let id = wf.id.clone();
         match culprit {
