@@ -23,6 +23,7 @@
 //! - Agents' inputs and outputs are [`ids::PayloadId`] handles: the core never copies a payload
 //!   on the hot path; drivers resolve handles to JSON only when the journal or a snapshot is written.
 
+pub mod adjacency;
 pub mod agent;
 pub mod calls;
 pub mod error;

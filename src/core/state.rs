@@ -2,6 +2,7 @@
 //! it, and it decides nothing: it carries out an event that a command handler already decided and
 //! validated. That is what makes replay exact.
 
+use crate::core::adjacency::Adjacency;
 use crate::core::agent::{Agent, AgentStatus, Transition};
 use crate::core::event::{Event, Record};
 use crate::core::ids::{AgentIx, PayloadId, TaskIx, WorkflowIx};
@@ -772,20 +773,16 @@ impl State {
     fn create_workflow(&mut self, nw: &crate::core::workflow::NewWorkflow, at: u64) {
         let wix = WorkflowIx(self.workflows.len() as u32);
         let first = TaskIx(self.tasks.len() as u32);
-        let mut dependents = vec![Vec::new(); nw.tasks.len()];
-        for (i, t) in nw.tasks.iter().enumerate() {
-            for &d in &t.depends_on {
-                dependents[d as usize].push(i as u32);
-            }
-        }
+        let deps = Adjacency::from_lists(nw.tasks.iter().map(|t| &t.depends_on));
+        let dependents = deps.reversed();
         let wf = Workflow {
             id: nw.id.clone(),
             name: nw.name.clone(),
             policy: nw.policy,
             width: nw.width,
             first,
-            local_ids: nw.tasks.iter().map(|t| t.id.as_str().into()).collect(),
-            deps: nw.tasks.iter().map(|t| t.depends_on.clone()).collect(),
+            local_ids: nw.tasks.iter().map(|t| t.id.clone()).collect(),
+            deps,
             dependents,
             status: WorkflowStatus::Running,
             remaining: nw.tasks.len() as u32,

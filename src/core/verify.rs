@@ -257,19 +257,19 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
                 payloads.push((copy(fresh, t.input)?, copy(fresh, t.metadata)?));
                 let p = t.policy.as_deref().cloned().unwrap_or_default();
                 tasks.push(WorkflowTaskSpec {
-                    id: t.id.clone(),
+                    id: t.id.to_string(),
                     agent: if t.capability.is_some() {
                         String::new()
                     } else {
                         s.agent(t.agent.0).id.clone()
                     },
-                    capability: t.capability.clone(),
-                    name: t.name.clone(),
+                    capability: t.capability.as_deref().map(str::to_owned),
+                    name: t.name.as_deref().map(str::to_owned),
                     priority: Some(t.priority as u32),
                     depends_on: t
                         .depends_on
                         .iter()
-                        .map(|&d| workflow.tasks[d as usize].id.clone())
+                        .map(|&d| workflow.tasks[d as usize].id.to_string())
                         .collect(),
                     retry: p.retry,
                     timeout_ms: p.timeout_ms,

@@ -122,18 +122,21 @@ impl WorkflowSpec {
 /// A validated workflow task, as journaled in `workflow.submitted`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+///
+/// Boxed strings and slices rather than `String` and `Vec`: a workflow holds one of these per
+/// task for as long as its record is in the journal, and capacity is never needed after submit.
 pub struct WorkflowTask {
-    pub id: String,
+    pub id: Box<str>,
     pub agent: AgentRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
     pub priority: u8,
     pub input: PayloadId,
     pub metadata: PayloadId,
     /// Indices into the workflow's task list.
-    pub depends_on: Vec<u32>,
+    pub depends_on: Box<[u32]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capability: Option<String>,
+    pub capability: Option<Box<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Box<Policy>>,
 }
@@ -166,8 +169,8 @@ pub struct Workflow {
     pub width: Option<u32>,
     pub first: TaskIx,
     pub local_ids: Vec<Box<str>>,
-    pub deps: Vec<Vec<u32>>,
-    pub dependents: Vec<Vec<u32>>,
+    pub deps: crate::core::adjacency::Adjacency,
+    pub dependents: crate::core::adjacency::Adjacency,
     pub status: WorkflowStatus,
     /// Tasks not yet terminal.
     pub remaining: u32,

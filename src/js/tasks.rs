@@ -320,7 +320,7 @@ impl Core {
         let s = self.inner.state();
         let wf = &s.workflows[self.workflow_at(ix)?.index() as usize];
         let n = wf.len() as usize;
-        let mut out = Vec::with_capacity(2 * n + 1 + wf.deps.iter().map(Vec::len).sum::<usize>());
+        let mut out = Vec::with_capacity(2 * n + 1 + wf.deps.items().len());
         out.extend(wf.tasks().map(|t| s.task(t).agent.index()));
         let mut off = 0;
         out.push(0);
@@ -328,9 +328,7 @@ impl Core {
             off += d.len() as u32;
             out.push(off);
         }
-        for d in &wf.deps {
-            out.extend_from_slice(d);
-        }
+        out.extend_from_slice(wf.deps.items());
         Ok(out)
     }
 

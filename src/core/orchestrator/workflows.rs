@@ -76,14 +76,14 @@ impl Orchestrator {
             }
             tasks.push(WorkflowTask {
                 policy,
-                id: t.id,
+                id: t.id.into(),
                 agent: AgentRef(agent),
-                name: t.name,
+                name: t.name.map(Into::into),
                 priority,
                 input,
                 metadata,
-                depends_on: d,
-                capability: t.capability,
+                depends_on: d.into(),
+                capability: t.capability.map(Into::into),
             });
         }
         self.commit_workflow(
@@ -223,13 +223,13 @@ impl Orchestrator {
             let priority = validate_priority((priorities[i] != 0).then_some(priorities[i]))?;
             let (input, metadata) = payloads[i];
             tasks.push(WorkflowTask {
-                id: names[i].to_owned(),
+                id: names[i].into(),
                 agent: AgentRef(agent),
                 name: None,
                 priority,
                 input,
                 metadata,
-                depends_on: ds,
+                depends_on: ds.into(),
                 capability: None,
                 policy: None,
             });
