@@ -273,13 +273,19 @@ export function createBaton(coreApi) {
       this.live = new Map();       // call -> { agent, controller, aborted }
       this.agentIds = [];          // agent index -> id, filled as results need them (ids never change)
       this.taskWaiters = new Map(); // task index -> [resolve]
-            this.flowWaiters = new Map(); // workflow index -> [resolve]
+      this.flowWaiters = new Map(); // workflow index -> [resolve]
       this.runWaiters = new Map();  // pattern run index -> [resolve]
       this.tools = new Map();       // tool name -> function
       this.configs = new Map();     // agent index -> ctx.config
       this.sleepers = new Map();   // timer id -> resolve
       this.listeners = new Map();  // subscription id -> fn
       this.delivered = 0;
+      // Answers of agent calls, waiting to go to the core together (see settleValue).
+      this.answerCalls = [];
+      this.answerValues = [];
+      this.answerWords = new Uint32Array(64);
+      this.answersQueued = false;
+      this.flushAnswers = () => this.flush();
       this.pumping = false;
       this.again = false;
       this.advancing = false;
@@ -358,7 +364,7 @@ export function createBaton(coreApi) {
     }
 
     // ---- the loop: drain effects, deliver events, arm the timer ----
-        pump() {
+    pump() {
       if (this.closed) return;
       if (this.pumping) { this.again = true; return; }
       this.pumping = true;
@@ -417,6 +423,7 @@ export function createBaton(coreApi) {
       const handler = this.handlers[agent];
       if (typeof handler !== "function") {
         const id = this.core.agentId(agent);
+        this.flush(); // answers that came first go first
         this.core.fail(call, "internal", `agent '${id}' has no handler (give one to registerAgent or restore)`, this.now());
         return;
       }
@@ -435,13 +442,63 @@ export function createBaton(coreApi) {
       }
     }
 
+    /**
+     * An agent call's value. Answers that arrive in the same turn (a pool of calls resolving
+     * together) go to the core in one `completeMany` at the end of the turn: one crossing and one
+     * pump for the lot instead of three crossings and a pump each. The last call in flight goes
+     * at once, as nothing could join it. The journal is the same either way: the core applies the
+     * answers one by one, in the order they came.
+     */
     settleValue(call, value) {
       if (this.closed) return;
       const live = this.live.get(call);
       this.live.delete(call);
+      if (live?.wantsJson) {
+        this.flush();
+        this.settleJson(call, value);
+        return;
+      }
+      this.answerCalls.push(call);
+      this.answerValues.push(value);
+      if (this.live.size === 0) this.flush();
+      else if (!this.answersQueued) {
+        this.answersQueued = true;
+        queueMicrotask(this.flushAnswers);
+      }
+    }
+
+    /** Hands the core the answers waiting (see settleValue). */
+    flush() {
+      this.answersQueued = false;
+      const calls = this.answerCalls;
+      const n = calls.length;
+      if (n === 0 || this.closed) return;
+      const values = this.answerValues;
+      let wanted = 0;
+      for (let i = 0; i < n; i++) if (values[i] !== undefined && values[i] !== null) wanted++;
+      let id = wanted > 0 ? this.core.allocPayloads(wanted) : NO_PAYLOAD;
+      if (this.answerWords.length < 2 * n) this.answerWords = new Uint32Array(4 * n);
+      const words = this.answerWords.subarray(0, 2 * n);
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        words[2 * i] = calls[i];
+        if (v === undefined || v === null) words[2 * i + 1] = NO_PAYLOAD;
+        else { this.values[id] = v; words[2 * i + 1] = id++; }
+      }
+      calls.length = 0;
+      values.length = 0;
+      this.core.completeMany(words, this.now());
+      // A stale call (cancelled, or settled already) comes back as 0: its value is not kept.
+      for (let i = 0; i < n; i++) {
+        if (words[2 * i] === 0 && words[2 * i + 1] !== NO_PAYLOAD) this.values[words[2 * i + 1]] = undefined;
+      }
+      this.pump();
+    }
+
+    /** A pattern task's answer, which the core reads: its JSON goes with it. */
+    settleJson(call, value) {
       const id = this.payload(value);
-      // Pattern tasks' answers are read by the core, which needs their JSON now.
-      if (id !== NO_PAYLOAD && live?.wantsJson) {
+      if (id !== NO_PAYLOAD) {
         try {
           this.core.resolvePayload(id, toJson(value));
         } catch (e) {
@@ -458,6 +515,7 @@ export function createBaton(coreApi) {
     settleError(call, e) {
       if (this.closed) return;
       this.live.delete(call);
+      this.flush(); // answers that came first go first
       const cls = e !== null && typeof e === "object" && ERROR_CLASSES.has(e.class) ? e.class : "agent";
       this.core.fail(call, cls, errorMessage(e), this.now());
       this.pump();
@@ -812,17 +870,25 @@ export function createBaton(coreApi) {
    * a method that throws has changed nothing.
    */
   class Orchestrator {
-    #rt;
+    #runtime;
+
+    /** The runtime, once agents' answers still waiting for the end of the turn are in: every
+     * method then sees (and acts after) everything the agents have answered. */
+    get #rt() {
+      const rt = this.#runtime;
+      if (rt.answerCalls.length > 0) rt.flush();
+      return rt;
+    }
 
     constructor(options) {
       if (isObject(options) && options[INTERNAL]) {
-        this.#rt = options[INTERNAL];
+        this.#runtime = options[INTERNAL];
         return;
       }
       const o = checkOptions(options);
       const now = o.clock === "virtual" ? o.startTime : Date.now();
       const core = coreApi.create(specJson(o.core, "options"), o.seed, now);
-      const rt = this.#rt = new Runtime(core, o.clock, now, o.eventsBufferMax);
+      const rt = this.#runtime = new Runtime(core, o.clock, now, o.eventsBufferMax);
       if (o.store !== undefined) {
         // A new run: the store forgets the one it held, then gets this run's journal from seq 1.
         rt.persister = new Persister(rt, o.store, o.snapshotEveryEvents, 0, 0);

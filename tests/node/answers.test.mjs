@@ -1,0 +1,74 @@
+// Agents' answers that arrive in the same turn go to the core together (one crossing for the
+// lot); these tests pin what that must not change: the journal's order and what methods see.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Orchestrator } from "../../pkg/node.js";
+
+async function run(maxConcurrency) {
+  const answered = [];
+  const orch = new Orchestrator({ seed: 7, clock: "virtual", maxConcurrency });
+  orch.registerAgent({
+    id: "a",
+    handler: async (i) => {
+      for (let k = 0; k < (i * 7) % 5; k++) await null; // answers out of submission order
+      answered.push(i);
+      return { i };
+    },
+  });
+  orch.startAgent("a");
+  const tasks = Array.from({ length: 40 }, (_, i) => ({ id: `t${i}`, agent: "a", input: i }));
+  const result = await orch.runWorkflow({ id: "w", tasks });
+  const journal = orch.journalText();
+  orch.close();
+  return { result, answered, journal };
+}
+
+test("answers in one turn are journaled in the order the agents gave them", async () => {
+  const { result, answered, journal } = await run(16);
+  assert.equal(result.status, "Completed");
+  assert.deepEqual(result.outputs.t13, { i: 13 });
+  const completed = journal.trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.type === "task.completed");
+  assert.equal(completed.length, 40);
+  const ids = completed.map((r) => Number(r.data.task.split("/").pop().slice(1)));
+  assert.deepEqual(ids, answered);
+  assert.notDeepEqual(answered, [...answered].sort((x, y) => x - y), "the test needs answers out of order");
+  // The same inputs give the same journal, byte for byte.
+  assert.equal((await run(16)).journal, journal);
+});
+
+test("a method called after an agent answered sees the answer, even within the same turn", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  const resolvers = [];
+  orch.registerAgent({ id: "a", handler: () => new Promise((resolve) => resolvers.push(resolve)) });
+  orch.startAgent("a");
+  const first = orch.submit({ agent: "a", input: 1 });
+  const second = orch.submit({ agent: "a", input: 2 });
+  await null;
+  assert.equal(resolvers.length, 2);
+  resolvers[0]("done");
+  await null; // the answer has arrived; the turn has not ended
+  assert.equal(orch.status(first), "Completed");
+  assert.equal(orch.status(second), "Running");
+  assert.throws(() => orch.cancel(first), (e) => typeof e.code === "string");
+  resolvers[1]("also");
+  assert.equal((await orch.wait(second)).status, "Completed");
+  orch.close();
+});
+
+test("an answer and a failure in the same turn keep their order", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  const settle = [];
+  orch.registerAgent({ id: "a", handler: (x) => new Promise((resolve, reject) => settle.push(() => (x === "bad" ? reject(new Error("no")) : resolve(x)))) });
+  orch.startAgent("a");
+  const ok = orch.submit({ agent: "a", input: "good", retry: { maxAttempts: 1 } });
+  const bad = orch.submit({ agent: "a", input: "bad", retry: { maxAttempts: 1 } });
+  const late = orch.submit({ agent: "a", input: "late", retry: { maxAttempts: 1 } });
+  await null;
+  settle[0]();
+  settle[1]();
+  settle[2]();
+  await Promise.all([orch.wait(ok), orch.wait(bad), orch.wait(late)]);
+  const ends = orch.journal().filter((r) => ["task.completed", "task.attempt_failed"].includes(r.type)).map((r) => r.data.task);
+  assert.deepEqual(ends, [ok, bad, late]);
+  orch.close();
+});
