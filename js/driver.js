@@ -230,10 +230,28 @@ export function createBaton(coreApi) {
 
   /** What an agent receives besides its input. Built per call, its fields computed on demand. */
   class Context {
-    #rt; #call; #task; #agent; #upstream;
-    constructor(rt, call, task, agent, attempt) {
+    #rt; #call; #task; #agent; #upstream; #wantsJson;
+    // While the call is in flight the context is also the runtime's record of it (one object per
+    // call, not two): its abort controller (made when `signal` is read) and why it was aborted.
+    #controller = undefined;
+    #aborted = undefined;
+    constructor(rt, call, task, agent, attempt, wantsJson) {
       this.#rt = rt; this.#call = call; this.#task = task; this.#agent = agent;
+      this.#wantsJson = wantsJson;
       this.attempt = attempt;
+    }
+    static agentOf(ctx) { return ctx.#agent; }
+    static wantsJson(ctx) { return ctx.#wantsJson; }
+    static abort(ctx, reason) {
+      ctx.#aborted = reason;
+      ctx.#controller?.abort(reason);
+    }
+    static signalOf(ctx) {
+      if (!ctx.#controller) {
+        ctx.#controller = new AbortController();
+        if (ctx.#aborted) ctx.#controller.abort(ctx.#aborted);
+      }
+      return ctx.#controller.signal;
     }
     get taskId() { return this.#rt.core.taskId(this.#task); }
     get agentId() { return this.#rt.core.agentId(this.#agent); }
@@ -270,7 +288,7 @@ export function createBaton(coreApi) {
       this.handlers = [];          // agent index -> handler
       this.agentIx = new Map();    // agent id -> index
       this.values = [];            // payload id -> JS value
-      this.live = new Map();       // call -> { agent, controller, aborted }
+      this.live = new Map();       // call in flight -> its Context
       this.agentIds = [];          // agent index -> id, filled as results need them (ids never change)
       this.taskWaiters = new Map(); // task index -> [resolve]
       this.flowWaiters = new Map(); // workflow index -> [resolve]
@@ -395,12 +413,11 @@ export function createBaton(coreApi) {
               this.invoke(fx[i + 1], fx[i + 2], fx[i + 3], fx[i + 4], fx[i + 5], (fx[i] & WANTS_JSON) !== 0);
               break;
             case ABORT: {
-              const call = this.live.get(fx[i + 1]);
-              if (call) {
-                call.aborted = fx[i + 2] === 2
+              const ctx = this.live.get(fx[i + 1]);
+              if (ctx) {
+                Context.abort(ctx, fx[i + 2] === 2
                   ? new BatonError("timeout", "the attempt timed out")
-                  : new BatonError("cancelled", "the task was cancelled");
-                call.controller?.abort(call.aborted);
+                  : new BatonError("cancelled", "the task was cancelled"));
               }
               break;
             }
@@ -427,10 +444,11 @@ export function createBaton(coreApi) {
         this.core.fail(call, "internal", `agent '${id}' has no handler (give one to registerAgent or restore)`, this.now());
         return;
       }
-      this.live.set(call, { agent, task, wantsJson, controller: undefined, aborted: undefined });
+      const ctx = new Context(this, call, task, agent, attempt, wantsJson);
+      this.live.set(call, ctx);
       let result;
       try {
-        result = handler(this.value(input), new Context(this, call, task, agent, attempt));
+        result = handler(this.value(input), ctx);
       } catch (e) {
         this.settleError(call, e);
         return;
@@ -451,9 +469,9 @@ export function createBaton(coreApi) {
      */
     settleValue(call, value) {
       if (this.closed) return;
-      const live = this.live.get(call);
+      const ctx = this.live.get(call);
       this.live.delete(call);
-      if (live?.wantsJson) {
+      if (ctx !== undefined && Context.wantsJson(ctx)) {
         this.flush();
         this.settleJson(call, value);
         return;
@@ -522,21 +540,18 @@ export function createBaton(coreApi) {
     }
 
     agentOfCall(call) {
-      return this.live.get(call)?.agent ?? 0;
+      const ctx = this.live.get(call);
+      return ctx === undefined ? 0 : Context.agentOf(ctx);
     }
 
     signal(call) {
-      const c = this.live.get(call);
-      if (!c) {
+      const ctx = this.live.get(call);
+      if (!ctx) {
         const done = new AbortController();
         done.abort(new BatonError("cancelled", "the call has already ended"));
         return done.signal;
       }
-      if (!c.controller) {
-        c.controller = new AbortController();
-        if (c.aborted) c.controller.abort(c.aborted);
-      }
-      return c.controller.signal;
+      return Context.signalOf(ctx);
     }
 
     upstream(task) {
@@ -755,7 +770,7 @@ export function createBaton(coreApi) {
       if (this.persister !== undefined && this.core !== CLOSED_CORE) this.persister.collect();
       this.closed = true;
       clearTimeout(this.timer);
-      for (const c of this.live.values()) c.controller?.abort(new BatonError("closed", "the orchestrator was closed"));
+      for (const ctx of this.live.values()) Context.abort(ctx, new BatonError("closed", "the orchestrator was closed"));
       this.live.clear();
       if (this.pumping) {
         // Called from a handler or a listener inside pump(): free the core once pump() is done.
@@ -818,7 +833,7 @@ export function createBaton(coreApi) {
     const ids = new Array(n);
     const agents = new Uint32Array(n);
     const priorities = new Uint32Array(n);
-    let withDeps = false;
+    let depCount = 0;
     for (let i = 0; i < n; i++) {
       const t = spec.tasks[i];
       if (!isObject(t) || typeof t.id !== "string" || typeof t.agent !== "string" || t.id.includes("\n")) return undefined;
@@ -829,7 +844,7 @@ export function createBaton(coreApi) {
       if (p !== undefined && !(Number.isInteger(p) && p >= 1 && p <= 255)) return undefined;
       if (t.dependsOn !== undefined) {
         if (!Array.isArray(t.dependsOn)) return undefined;
-        if (t.dependsOn.length > 0) withDeps = true;
+        depCount += t.dependsOn.length;
       }
       ids[i] = t.id;
       agents[i] = ix;
@@ -837,23 +852,25 @@ export function createBaton(coreApi) {
     }
     // Ids are checked for repeats by the core; here only to resolve dependencies by name.
     const offsets = new Uint32Array(n + 1);
-    let deps = new Uint32Array(0);
-    if (withDeps) {
+    const deps = new Uint32Array(depCount);
+    if (depCount > 0) {
       const index = new Map();
       for (let i = 0; i < n; i++) {
         if (index.has(ids[i])) return undefined;
         index.set(ids[i], i);
       }
-      const list = [];
+      let k = 0;
       for (let i = 0; i < n; i++) {
-        for (const d of spec.tasks[i].dependsOn ?? []) {
-          const j = index.get(d);
-          if (j === undefined) return undefined;
-          list.push(j);
+        const list = spec.tasks[i].dependsOn;
+        if (list !== undefined) {
+          for (let m = 0; m < list.length; m++) {
+            const j = index.get(list[m]);
+            if (j === undefined) return undefined;
+            deps[k++] = j;
+          }
         }
-        offsets[i + 1] = list.length;
+        offsets[i + 1] = k;
       }
-      deps = Uint32Array.from(list);
     }
     const { tasks, ...header } = spec;
     return { header: specJson(header, "workflow"), ids: ids.join("\n"), agents, priorities, offsets, deps };
