@@ -46,6 +46,8 @@ const invalid = (message) => new BatonError("invalid_argument", message);
 // JSON of a spec for the core. JSON.stringify would turn NaN and Infinity into null, which the
 // core would read as "not set": refuse them here, naming the field.
 function specJson(value, what) {
+  // A replacer costs a call per key; it is only needed to name a bad number, which is rare.
+  if (!hasNonFinite(value, 0)) return JSON.stringify(value);
   return JSON.stringify(value, function (key, v) {
     if (typeof v === "number" && !Number.isFinite(v)) {
       throw invalid(`invalid ${what}${key ? `.${key}` : ""}: ${v} is not a finite number`);
@@ -54,6 +56,21 @@ function specJson(value, what) {
   });
 }
 const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
+
+/** Whether JSON.stringify would meet NaN or ±Infinity (which it writes as null) in `value`. */
+function hasNonFinite(value, depth) {
+  if (typeof value === "number") return !Number.isFinite(value);
+  if (value === null || typeof value !== "object") return false;
+  if (depth > 64 || typeof value.toJSON === "function") return true; // let the slow path decide
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasNonFinite(value[i], depth + 1)) return true;
+    return false;
+  }
+  for (const k in value) {
+    if (Object.prototype.hasOwnProperty.call(value, k) && hasNonFinite(value[k], depth + 1)) return true;
+  }
+  return false;
+}
 
 // A macrotask that browsers do not clamp (setTimeout(0) is clamped to 4 ms once nested).
 const macrotask = (() => {
@@ -301,9 +318,8 @@ export function createBaton(coreApi) {
       // Answers of agent calls, waiting to go to the core together (see settleValue).
       this.answerCalls = [];
       this.answerValues = [];
-      this.answerWords = new Uint32Array(64);
       this.answersQueued = false;
-      this.flushAnswers = () => this.flush();
+      this.flushAnswers = () => this.takeAnswers();
       this.pumping = false;
       this.again = false;
       this.advancing = false;
@@ -440,7 +456,7 @@ export function createBaton(coreApi) {
       const handler = this.handlers[agent];
       if (typeof handler !== "function") {
         const id = this.core.agentId(agent);
-        this.flush(); // answers that came first go first
+        this.takeAnswers(); // answers that came first go first
         this.core.fail(call, "internal", `agent '${id}' has no handler (give one to registerAgent or restore)`, this.now());
         return;
       }
@@ -462,54 +478,44 @@ export function createBaton(coreApi) {
 
     /**
      * An agent call's value. Answers that arrive in the same turn (a pool of calls resolving
-     * together) go to the core in one `completeMany` at the end of the turn: one crossing and one
-     * pump for the lot instead of three crossings and a pump each. The last call in flight goes
-     * at once, as nothing could join it. The journal is the same either way: the core applies the
-     * answers one by one, in the order they came.
+     * together) go to the core at the end of the turn and are followed by one pump for the lot,
+     * not one each. The last call in flight goes at once, as nothing could join it. The journal
+     * is the same either way: the core applies the answers one by one, in the order they came.
      */
     settleValue(call, value) {
       if (this.closed) return;
       const ctx = this.live.get(call);
       this.live.delete(call);
       if (ctx !== undefined && Context.wantsJson(ctx)) {
-        this.flush();
+        this.takeAnswers();
         this.settleJson(call, value);
         return;
       }
       this.answerCalls.push(call);
       this.answerValues.push(value);
-      if (this.live.size === 0) this.flush();
+      if (this.live.size === 0) this.takeAnswers();
       else if (!this.answersQueued) {
         this.answersQueued = true;
         queueMicrotask(this.flushAnswers);
       }
     }
 
-    /** Hands the core the answers waiting (see settleValue). */
-    flush() {
+    /** Hands the core the answers waiting (see settleValue), then pumps once for them all. */
+    takeAnswers() {
       this.answersQueued = false;
       const calls = this.answerCalls;
       const n = calls.length;
       if (n === 0 || this.closed) return;
       const values = this.answerValues;
-      let wanted = 0;
-      for (let i = 0; i < n; i++) if (values[i] !== undefined && values[i] !== null) wanted++;
-      let id = wanted > 0 ? this.core.allocPayloads(wanted) : NO_PAYLOAD;
-      if (this.answerWords.length < 2 * n) this.answerWords = new Uint32Array(4 * n);
-      const words = this.answerWords.subarray(0, 2 * n);
+      const core = this.core;
+      const now = this.now();
       for (let i = 0; i < n; i++) {
-        const v = values[i];
-        words[2 * i] = calls[i];
-        if (v === undefined || v === null) words[2 * i + 1] = NO_PAYLOAD;
-        else { this.values[id] = v; words[2 * i + 1] = id++; }
+        const id = this.payload(values[i]);
+        // A stale call (cancelled, or settled already) is ignored by the core.
+        if (!core.complete(calls[i], id, now) && id !== NO_PAYLOAD) this.values[id] = undefined;
       }
       calls.length = 0;
       values.length = 0;
-      this.core.completeMany(words, this.now());
-      // A stale call (cancelled, or settled already) comes back as 0: its value is not kept.
-      for (let i = 0; i < n; i++) {
-        if (words[2 * i] === 0 && words[2 * i + 1] !== NO_PAYLOAD) this.values[words[2 * i + 1]] = undefined;
-      }
       this.pump();
     }
 
@@ -533,7 +539,7 @@ export function createBaton(coreApi) {
     settleError(call, e) {
       if (this.closed) return;
       this.live.delete(call);
-      this.flush(); // answers that came first go first
+      this.takeAnswers(); // answers that came first go first
       const cls = e !== null && typeof e === "object" && ERROR_CLASSES.has(e.class) ? e.class : "agent";
       this.core.fail(call, cls, errorMessage(e), this.now());
       this.pump();
@@ -893,7 +899,7 @@ export function createBaton(coreApi) {
      * method then sees (and acts after) everything the agents have answered. */
     get #rt() {
       const rt = this.#runtime;
-      if (rt.answerCalls.length > 0) rt.flush();
+      if (rt.answerCalls.length > 0) rt.takeAnswers();
       return rt;
     }
 

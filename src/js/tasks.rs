@@ -105,19 +105,6 @@ impl Core {
         self.inner.complete(call, PayloadId(output), ms(now))
     }
 
-    /// Agent calls that succeeded, in the order they answered, as `[call, output]` pairs: each is
-    /// `complete` (the journal is the same as from one call each), for one crossing per batch. A
-    /// stale call's pair comes back with its call set to 0, so the driver can forget the output.
-    #[wasm_bindgen(js_name = completeMany)]
-    pub fn complete_many(&mut self, answers: &mut [u32], now: f64) {
-        let now = ms(now);
-        for pair in answers.chunks_exact_mut(2) {
-            if !self.inner.complete(pair[0], PayloadId(pair[1]), now) {
-                pair[0] = 0;
-            }
-        }
-    }
-
     /// An agent call failed with an error class (`agent`, `validation`, ...).
     pub fn fail(&mut self, call: u32, class: &str, message: &str, now: f64) -> bool {
         let class = ErrorClass::parse(class).unwrap_or(ErrorClass::Internal);

@@ -1,5 +1,5 @@
-// Agents' answers that arrive in the same turn go to the core together (one crossing for the
-// lot); these tests pin what that must not change: the journal's order and what methods see.
+// Agents' answers that arrive in the same turn go to the core together, with one pump for the
+// lot; these tests pin what that must not change: the journal's order and what methods see.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Orchestrator } from "../../pkg/node.js";

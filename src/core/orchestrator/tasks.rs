@@ -501,16 +501,14 @@ impl Orchestrator {
             self.state.task(task).status,
             TaskStatus::Completed | TaskStatus::Skipped
         ) {
-            let ready: Vec<TaskIx> = wf.dependents[local as usize]
-                .iter()
-                .map(|&d| wf.task(d))
-                .filter(|&t| {
-                    let t = self.state.task(t);
-                    t.waiting_on == 0 && t.status == TaskStatus::Pending
-                })
-                .collect();
-            for t in ready {
-                self.queue_task(t, now);
+            // By index rather than collected: no allocation per completed task.
+            for k in 0..wf.dependents[local as usize].len() {
+                let wf = &self.state.workflows[w.usize()];
+                let t = wf.task(wf.dependents[local as usize][k]);
+                let task = self.state.task(t);
+                if task.waiting_on == 0 && task.status == TaskStatus::Pending {
+                    self.queue_task(t, now);
+                }
             }
         } else {
             let culprit = self.state.task_id(task).expect("task exists");
