@@ -198,8 +198,15 @@ fn main() {
         let snap = big_state(10_000, 100_000).snapshot(2).unwrap();
         for _ in 0..10 {
             let t0 = Instant::now();
-            drop(Orchestrator::restore(&snap, 3).unwrap());
-            println!("restore {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+            let mut o = Orchestrator::load(&snap, "").unwrap();
+            let loaded = t0.elapsed().as_secs_f64() * 1e3;
+            o.reissue_in_flight(3);
+            let total = t0.elapsed().as_secs_f64() * 1e3;
+            println!(
+                "restore {total:.1} ms: load {loaded:.1} ms, re-issuing calls {:.1} ms",
+                total - loaded
+            );
+            drop(o);
         }
         return;
     }

@@ -66,17 +66,9 @@ pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
         })
     };
     let payload_ok = |p: PayloadId| p.is_none() || (p.index() as usize) < payloads;
-    let mut ids = std::collections::BTreeSet::new();
-    for a in &s.agents {
-        if !ids.insert(a.id.as_str()) {
-            return bad(format!("agent '{}' appears twice", a.id));
-        }
-    }
-    let mut ids = std::collections::BTreeSet::new();
     for w in &s.workflows {
         let n = w.local_ids.len();
-        if !ids.insert(w.id.as_str())
-            || w.deps.len() != n
+        if w.deps.len() != n
             || w.dependents.len() != n
             || w.first.usize() + n > s.tasks.len()
             || w.deps
@@ -115,7 +107,7 @@ pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
             "messages, tools, jobs, runs or contracts name something that does not exist".into(),
         );
     }
-    let mut calls = std::collections::BTreeSet::new();
+    let mut calls = Vec::new();
     for (i, t) in s.tasks.iter().enumerate() {
         let ok = t.agent.usize() < s.agents.len()
             && t.workflow.is_none_or(|w| {
@@ -126,12 +118,44 @@ pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
             && payload_ok(t.input)
             && payload_ok(t.output)
             && payload_ok(t.metadata)
-            && (t.call == 0 || calls.insert(t.call))
             && t.call < s.next_call.max(1)
             && (t.status == crate::core::task::TaskStatus::Running || t.call == 0);
         if !ok {
             return bad(format!("task {} is inconsistent", i + 1));
         }
+        if t.call != 0 {
+            calls.push(t.call);
+        }
+    }
+    calls.sort_unstable();
+    if let Some(w) = calls.windows(2).find(|w| w[0] == w[1]) {
+        return bad(format!("call {} is held by two tasks", w[0]));
     }
     Ok(())
+}
+
+/// After the indexes are rebuilt: agents and workflows each have distinct ids (an index built
+/// from a repeated id is shorter than the list).
+pub(crate) fn check_ids(s: &State) -> crate::core::Result<()> {
+    let repeated = |ids: Vec<&str>| {
+        let mut seen = std::collections::BTreeSet::new();
+        ids.into_iter()
+            .find(|id| !seen.insert(*id))
+            .map(str::to_owned)
+    };
+    let mut problem = None;
+    if s.derived.agent_index.len() != s.agents.len() {
+        let id = repeated(s.agents.iter().map(|a| a.id.as_str()).collect());
+        problem = id.map(|id| format!("agent '{id}' appears twice"));
+    } else if s.derived.workflow_index.len() != s.workflows.len() {
+        let id = repeated(s.workflows.iter().map(|w| w.id.as_str()).collect());
+        problem = id.map(|id| format!("workflow '{id}' is inconsistent"));
+    }
+    match problem {
+        None => Ok(()),
+        Some(reason) => Err(crate::core::Error::Decode {
+            what: "snapshot",
+            reason,
+        }),
+    }
 }

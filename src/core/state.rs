@@ -816,13 +816,17 @@ impl State {
     /// Recomputes [`Derived`] after deserialization.
     pub(crate) fn rebuild_derived(&mut self) {
         let mut d = Derived::default();
-        for (i, a) in self.agents.iter().enumerate() {
-            d.agent_index.insert(a.id.clone(), AgentIx(i as u32));
+        // Collected, not inserted one by one: a map built from its pairs is sorted once and
+        // filled in bulk. A repeated id leaves the map shorter (see snapshot::check_ids).
+        d.agent_index = (self.agents.iter().enumerate())
+            .map(|(i, a)| (a.id.clone(), AgentIx(i as u32)))
+            .collect();
+        for _ in &self.agents {
             d.queue.add_agent();
         }
-        for (i, w) in self.workflows.iter().enumerate() {
-            d.workflow_index.insert(w.id.clone(), WorkflowIx(i as u32));
-        }
+        d.workflow_index = (self.workflows.iter().enumerate())
+            .map(|(i, w)| (w.id.clone(), WorkflowIx(i as u32)))
+            .collect();
         for a in &mut self.agents {
             a.running = 0;
         }

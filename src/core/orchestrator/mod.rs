@@ -463,6 +463,7 @@ impl Orchestrator {
         crate::core::snapshot::check(&state, payloads.borrow().len())?;
         state.seq = doc.seq;
         state.rebuild_derived();
+        crate::core::snapshot::check_ids(&state)?;
         let mut payloads = payloads.into_inner();
         payloads.set_bytes_max(state.options.payload_bytes_max as usize);
         let mut o = Orchestrator::empty(state, payloads);
