@@ -502,6 +502,33 @@ fn snapshot_and_restore_round_trip_and_requeue_calls_in_flight() {
 }
 
 #[test]
+fn a_hand_edited_snapshot_with_a_repeat_is_refused() {
+    let mut o = orch();
+    agent(&mut o, "a", None);
+    agent(&mut o, "b", None);
+    let t = submit(&mut o, "a", 5);
+    let u = submit(&mut o, "b", 5);
+    invokes(&mut o);
+    let snap = o.snapshot(2).unwrap();
+    let refused = |edited: &str| {
+        let e = Orchestrator::restore(edited, 3).err().expect("refused");
+        (e.code(), e.to_string())
+    };
+    let (code, message) = refused(&snap.replace(r#""id":"b""#, r#""id":"a""#));
+    assert_eq!(code, "decode_error");
+    assert!(message.contains("agent 'a' appears twice"), "{message}");
+    let (call_t, call_u) = (o.state().task(t).call, o.state().task(u).call);
+    let edited = snap.replace(
+        &format!(r#""call":{call_u},"#),
+        &format!(r#""call":{call_t},"#),
+    );
+    assert_ne!(edited, snap);
+    let (code, message) = refused(&edited);
+    assert_eq!(code, "decode_error");
+    assert!(message.contains("held by two tasks"), "{message}");
+}
+
+#[test]
 fn unknown_ids_and_bad_values_are_coded_errors() {
     let mut o = orch();
     agent(&mut o, "a", None);
