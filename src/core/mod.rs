@@ -29,6 +29,7 @@ pub mod calls;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod journal;
 pub mod message;
 mod options;
 pub mod orchestrator;

@@ -75,7 +75,7 @@ pub enum Effect {
 pub struct Orchestrator {
     state: State,
     payloads: RefCell<Payloads>,
-    journal: VecDeque<Record>,
+    journal: crate::core::journal::Journal,
     effects: VecDeque<Effect>,
     timers: Timers,
     subscriptions: BTreeMap<u32, String>,
@@ -108,7 +108,7 @@ impl Orchestrator {
         Orchestrator {
             state,
             payloads: RefCell::new(payloads),
-            journal: VecDeque::new(),
+            journal: Default::default(),
             effects: VecDeque::new(),
             timers: Timers::default(),
             subscriptions: BTreeMap::new(),
@@ -306,7 +306,7 @@ impl Orchestrator {
     pub fn journal_json(&self, after_seq: u64) -> Result<String> {
         let mut out = String::new();
         self.with_ctx(|| {
-            for rec in self.journal.iter().filter(|r| r.seq > after_seq) {
+            for rec in self.journal.after(after_seq) {
                 out.push_str(
                     &serde_json::to_string(rec).map_err(|e| Error::Payload(e.to_string()))?,
                 );
@@ -327,7 +327,7 @@ impl Orchestrator {
     /// `{"subs": [ids], "event": record}`.
     pub fn deliveries_json(&self, after_seq: u64) -> Result<String> {
         let mut out = String::from("[");
-        for rec in self.journal.iter().filter(|r| r.seq > after_seq) {
+        for rec in self.journal.after(after_seq) {
             let topic = rec.event.topic();
             let subs: Vec<String> = self
                 .subscriptions

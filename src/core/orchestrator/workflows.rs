@@ -252,9 +252,6 @@ impl Orchestrator {
     fn commit_workflow(&mut self, nw: NewWorkflow, now: u64) -> Result<WorkflowIx> {
         self.check_queue_room(nw.tasks.len() as u64)?;
         let w = WorkflowIx(self.state.workflows.len() as u32);
-        // Room for its record and each task's first, at once: a journal grown by doubling
-        // holds up to twice its records' memory (and leaves the old copy as a hole in wasm).
-        self.journal.reserve(nw.tasks.len() + 1);
         self.emit(
             now,
             Event::WorkflowSubmitted {
