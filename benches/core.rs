@@ -119,7 +119,7 @@ fn workflow_dag(runs: usize) -> f64 {
             offsets.push(deps.len() as u32);
         }
     }
-    let payloads = vec![(PayloadId::NONE, PayloadId::NONE); n];
+    let payloads = vec![PayloadId::NONE.index(); 2 * n];
     let t0 = Instant::now();
     for _ in 0..runs {
         let mut o = with_agents(1, None);
@@ -216,8 +216,13 @@ fn main() {
         let ids: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
         let ids = ids.join("\n");
         let offsets = vec![0u32; n as usize + 1];
-        let payloads: Vec<_> = (0..n)
-            .map(|_| (o.payloads_mut().alloc_unresolved(), PayloadId::NONE))
+        let payloads: Vec<u32> = (0..n)
+            .flat_map(|_| {
+                [
+                    o.payloads_mut().alloc_unresolved().index(),
+                    PayloadId::NONE.index(),
+                ]
+            })
             .collect();
         let before = LIVE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);

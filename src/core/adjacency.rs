@@ -15,7 +15,11 @@ pub struct Adjacency {
 
 impl Adjacency {
     pub fn from_lists<L: AsRef<[u32]>>(lists: impl IntoIterator<Item = L>) -> Adjacency {
-        let mut out = Adjacency::default();
+        let lists = lists.into_iter();
+        let mut out = Adjacency {
+            ends: Vec::with_capacity(lists.size_hint().0),
+            items: Vec::new(),
+        };
         for list in lists {
             out.items.extend_from_slice(list.as_ref());
             out.ends.push(out.items.len() as u32);

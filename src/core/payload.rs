@@ -12,7 +12,9 @@ use serde_json::value::RawValue;
 #[derive(Debug, Default, Clone)]
 pub struct Payloads {
     slots: Vec<Option<Box<RawValue>>>,
-    unresolved: Vec<u32>,
+    /// Ids of unresolved slots as runs `start..end`: ids are handed out in order, so a
+    /// workflow's inputs are one run, not a list of ids.
+    unresolved: Vec<(u32, u32)>,
     bytes_max: usize,
 }
 
@@ -40,7 +42,10 @@ impl Payloads {
     pub fn alloc_unresolved(&mut self) -> PayloadId {
         let id = self.next_id();
         self.slots.push(None);
-        self.unresolved.push(id.0);
+        match self.unresolved.last_mut() {
+            Some((_, end)) if *end == id.0 => *end += 1,
+            _ => self.unresolved.push((id.0, id.0 + 1)),
+        }
         id
     }
 
@@ -48,7 +53,6 @@ impl Payloads {
     pub fn alloc_unresolved_many(&mut self, n: u32) -> PayloadId {
         let first = self.next_id();
         self.slots.reserve(n as usize);
-        self.unresolved.reserve(n as usize);
         for _ in 0..n {
             self.alloc_unresolved();
         }
@@ -90,15 +94,17 @@ impl Payloads {
     /// Slots the driver has not filled yet, oldest first; the list is emptied.
     pub fn take_unresolved(&mut self) -> Vec<u32> {
         let slots = &self.slots;
-        let mut ids = std::mem::take(&mut self.unresolved);
-        ids.retain(|&i| slots[i as usize].is_none());
-        ids
+        std::mem::take(&mut self.unresolved)
+            .into_iter()
+            .flat_map(|(start, end)| start..end)
+            .filter(|&i| slots[i as usize].is_none())
+            .collect()
     }
 
     pub fn has_unresolved(&self) -> bool {
-        self.unresolved
-            .iter()
-            .any(|&i| self.slots[i as usize].is_none())
+        (self.unresolved.iter())
+            .flat_map(|&(start, end)| start..end)
+            .any(|i| self.slots[i as usize].is_none())
     }
 
     /// The JSON of a payload, `None` for [`PayloadId::NONE`] or a slot not yet resolved.
@@ -142,6 +148,19 @@ mod tests {
         p.resolve(a, "[1,2]").unwrap();
         assert_eq!(p.get(a).unwrap().get(), "[1,2]");
         assert_eq!(p.get(b).unwrap().get(), "{\"x\":1}");
+    }
+
+    #[test]
+    fn unresolved_runs_list_each_open_slot_in_order() {
+        let mut p = Payloads::new(64);
+        let first = p.alloc_unresolved_many(3);
+        p.alloc_json("1").unwrap();
+        let d = p.alloc_unresolved();
+        let e = p.alloc_unresolved();
+        p.resolve(PayloadId(first.0 + 1), "2").unwrap();
+        assert!(p.has_unresolved());
+        assert_eq!(p.take_unresolved(), vec![first.0, first.0 + 2, d.0, e.0]);
+        assert!(!p.has_unresolved());
     }
 
     #[test]

@@ -218,13 +218,15 @@ impl Core {
     }
 
     /// The hot path for plain workflows (see `Orchestrator::submit_workflow_plain`): `header` is
-    /// JSON `{ id?, name?, failurePolicy? }`, `ids` the task ids joined by `\n`.
+    /// JSON `{ id?, name?, failurePolicy? }`, `ids` the task ids joined by `\n`, `payloads` each
+    /// task's input and metadata ids. The arrays are taken, not borrowed, so that they are freed
+    /// before the workflow's state is built, which can then reuse their memory.
     #[wasm_bindgen(js_name = submitWorkflowPlain)]
     #[allow(clippy::too_many_arguments)]
     pub fn submit_workflow_plain(
         &mut self,
         header: &str,
-        ids: &str,
+        ids: String,
         agents: Vec<u32>,
         priorities: Vec<u32>,
         dep_offsets: Vec<u32>,
@@ -243,28 +245,19 @@ impl Core {
             failure_policy: crate::core::workflow::FailurePolicy,
         }
         let h: Header = parse("workflow", header)?;
-        if payloads.len() != agents.len() * 2 {
-            return Err(coded(
-                "invalid_argument",
-                "payloads must hold [input, metadata] for each task",
-            ));
-        }
-        let pairs: Vec<_> = payloads
-            .chunks(2)
-            .map(|p| (PayloadId(p[0]), PayloadId(p[1])))
-            .collect();
-        let w = self.inner.submit_workflow_plain(
+        let planned = self.inner.plan_workflow_plain(
             h.id,
             h.name,
             h.failure_policy,
-            ids,
+            &ids,
             &agents,
             &priorities,
             &dep_offsets,
             &deps,
-            &pairs,
-            ms(now),
+            &payloads,
         );
+        drop((ids, agents, priorities, dep_offsets, deps, payloads));
+        let w = self.inner.commit_workflow(planned.js()?, ms(now));
         Ok(w.js()?.index())
     }
 

@@ -133,7 +133,7 @@ impl Orchestrator {
     /// dependencies, nothing else): the same validation and events as [`Self::submit_workflow`],
     /// from indices instead of JSON. `ids` are the task ids joined by `\n`; `deps` holds each
     /// task's dependencies (indices) from `dep_offsets[i]` to `dep_offsets[i + 1]`; a priority of
-    /// 0 is the default.
+    /// 0 is the default; `payloads` holds each task's input and metadata ids, in pairs.
     #[allow(clippy::too_many_arguments)]
     pub fn submit_workflow_plain(
         &mut self,
@@ -145,12 +145,43 @@ impl Orchestrator {
         priorities: &[u32],
         dep_offsets: &[u32],
         deps: &[u32],
-        payloads: &[(PayloadId, PayloadId)],
+        payloads: &[u32],
         now: u64,
     ) -> Result<WorkflowIx> {
+        let planned = self.plan_workflow_plain(
+            id,
+            name,
+            policy,
+            ids,
+            agents,
+            priorities,
+            dep_offsets,
+            deps,
+            payloads,
+        )?;
+        self.commit_workflow(planned, now)
+    }
+
+    /// [`Self::submit_workflow_plain`]'s checks, and the workflow it would record; nothing
+    /// changes. A driver can free its copies of the arrays before [`Self::commit_workflow`]:
+    /// in wasm, memory freed before the workflow's state is built is memory that state reuses.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn plan_workflow_plain(
+        &self,
+        id: Option<String>,
+        name: Option<String>,
+        policy: crate::core::workflow::FailurePolicy,
+        ids: &str,
+        agents: &[u32],
+        priorities: &[u32],
+        dep_offsets: &[u32],
+        deps: &[u32],
+        payloads: &[u32],
+    ) -> Result<NewWorkflow> {
         self.check_live()?;
         let n = agents.len();
-        let shape_ok = priorities.len() == n && payloads.len() == n && dep_offsets.len() == n + 1;
+        let shape_ok =
+            priorities.len() == n && payloads.len() == 2 * n && dep_offsets.len() == n + 1;
         let offsets_ok = shape_ok
             && dep_offsets.windows(2).all(|w| w[0] <= w[1])
             && dep_offsets[n] as usize == deps.len();
@@ -221,7 +252,7 @@ impl Orchestrator {
                 });
             }
             let priority = validate_priority((priorities[i] != 0).then_some(priorities[i]))?;
-            let (input, metadata) = payloads[i];
+            let (input, metadata) = (PayloadId(payloads[2 * i]), PayloadId(payloads[2 * i + 1]));
             tasks.push(WorkflowTask {
                 id: names[i].into(),
                 agent: AgentRef(agent),
@@ -234,22 +265,18 @@ impl Orchestrator {
                 policy: None,
             });
         }
-        drop(names); // before the workflow's state is built: wasm memory never shrinks from a peak
-        self.commit_workflow(
-            NewWorkflow {
-                id,
-                name,
-                policy,
-                width: None,
-                session: None,
-                tasks,
-            },
-            now,
-        )
+        Ok(NewWorkflow {
+            id,
+            name,
+            policy,
+            width: None,
+            session: None,
+            tasks,
+        })
     }
 
     /// Records a validated workflow and queues its first tasks.
-    fn commit_workflow(&mut self, nw: NewWorkflow, now: u64) -> Result<WorkflowIx> {
+    pub(crate) fn commit_workflow(&mut self, nw: NewWorkflow, now: u64) -> Result<WorkflowIx> {
         self.check_queue_room(nw.tasks.len() as u64)?;
         let w = WorkflowIx(self.state.workflows.len() as u32);
         self.emit(
