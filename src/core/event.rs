@@ -223,11 +223,11 @@ pub enum Event {
     JobFired {
         job: String,
         slot: u64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        next: Option<u64>,
+        #[serde(default, skip_serializing_if = "crate::core::task::Stamp::is_none")]
+        next: crate::core::task::Stamp,
         /// Why no task was submitted for this slot (its agent is gone, say).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        error: Option<String>,
+        error: Option<Box<str>>,
     },
     #[serde(rename = "job.paused")]
     JobPaused { job: String },
@@ -259,6 +259,10 @@ pub enum Event {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskExtra {
+    /// A task's name, in the state only: `task.created` and `workflow.submitted` carry it in
+    /// their own `name` field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Box<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capability: Option<Box<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

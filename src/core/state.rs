@@ -284,11 +284,17 @@ impl State {
                 }
                 let mut t = Task::new(agent.0, *priority, *input, *metadata, at);
                 t.id = task.custom_id.clone();
-                t.name = name.clone();
                 t.manual = *manual;
                 t.policy = policy.clone();
+                if name.is_some() {
+                    let x = t.extra.get_or_insert_with(Default::default);
+                    x.name = name.clone();
+                }
                 if let Some(x) = extra {
-                    t.extra = Some(x.clone());
+                    t.extra = Some(Box::new(crate::core::event::TaskExtra {
+                        name: name.clone(),
+                        ..(**x).clone()
+                    }));
                     if let Some(r) = x.run {
                         let run = &mut self.runs[r as usize];
                         run.tasks.push(ix);
@@ -581,7 +587,7 @@ impl State {
                 let j = &mut self.jobs[parse_job(job)];
                 j.runs += 1;
                 j.last_run = Some(*slot);
-                j.next_run = *next;
+                j.next_run = next.get();
                 if next.is_none() && j.status == JobStatus::Active {
                     j.status = JobStatus::Done;
                 }
@@ -799,12 +805,12 @@ impl State {
         self.tasks.reserve(nw.tasks.len());
         for t in &nw.tasks {
             let mut task = Task::new(t.agent.0, t.priority, t.input, t.metadata, at);
-            task.name = t.name.as_deref().map(Into::into);
             task.workflow = Some(wix);
             task.waiting_on = t.depends_on.len() as u32;
-            task.policy = t.policy.clone();
+            task.policy = t.policy().cloned().map(Box::new);
             let extra = crate::core::event::TaskExtra {
-                capability: t.capability.as_deref().map(Into::into),
+                name: t.name().map(Into::into),
+                capability: t.capability().map(Into::into),
                 session: nw.session.as_deref().map(Into::into),
                 ..Default::default()
             };

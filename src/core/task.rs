@@ -190,8 +190,6 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Box<str>>,
     pub agent: AgentIx,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<Box<str>>,
     pub priority: u8,
     pub status: TaskStatus,
     #[serde(default, skip_serializing_if = "is_false")]
@@ -247,7 +245,6 @@ impl Task {
         Task {
             id: None,
             agent,
-            name: None,
             priority,
             status: TaskStatus::Pending,
             manual: false,
@@ -272,6 +269,10 @@ impl Task {
 }
 
 impl Task {
+    /// The task's display name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.extra.as_ref()?.name.as_deref()
+    }
     /// The capability the task was routed by.
     pub fn capability(&self) -> Option<&str> {
         self.extra.as_ref()?.capability.as_deref()

@@ -502,6 +502,51 @@ fn snapshot_and_restore_round_trip_and_requeue_calls_in_flight() {
 }
 
 #[test]
+fn a_workflow_tasks_rare_fields_are_journaled_flat_and_replay() {
+    let mut o = orch();
+    agent(&mut o, "a", None);
+    let mut spec = wf(
+        "w",
+        &[("x", "a", &[]), ("y", "a", &["x"])],
+        FailurePolicy::FailFast,
+    );
+    spec.tasks[1].name = Some("Second".into());
+    spec.tasks[1].timeout_ms = Some(50);
+    o.submit_workflow(spec, &none_payloads(2), 0).unwrap();
+    let journal = o.journal_json(0).unwrap();
+    let line = journal
+        .lines()
+        .find(|l| l.contains("workflow.submitted"))
+        .unwrap();
+    let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+    let keys =
+        |t: &serde_json::Value| -> Vec<String> { t.as_object().unwrap().keys().cloned().collect() };
+    let tasks = &rec["data"]["workflow"]["tasks"];
+    assert_eq!(
+        keys(&tasks[0]),
+        ["id", "agent", "priority", "input", "metadata", "dependsOn"]
+    );
+    assert_eq!(
+        keys(&tasks[1]),
+        [
+            "id",
+            "agent",
+            "name",
+            "priority",
+            "input",
+            "metadata",
+            "dependsOn",
+            "policy"
+        ]
+    );
+    assert_eq!(tasks[1]["policy"]["timeoutMs"], 50);
+    let replayed = Orchestrator::replay(&journal, None).unwrap();
+    assert_eq!(replayed.journal_json(0).unwrap(), journal);
+    let y = replayed.task("w/y").unwrap();
+    assert_eq!(replayed.state().task(y).name(), Some("Second"));
+}
+
+#[test]
 fn a_hand_edited_snapshot_with_a_repeat_is_refused() {
     let mut o = orch();
     agent(&mut o, "a", None);

@@ -255,16 +255,16 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             let mut tasks = Vec::with_capacity(workflow.tasks.len());
             for t in &workflow.tasks {
                 payloads.push((copy(fresh, t.input)?, copy(fresh, t.metadata)?));
-                let p = t.policy.as_deref().cloned().unwrap_or_default();
+                let p = t.policy().cloned().unwrap_or_default();
                 tasks.push(WorkflowTaskSpec {
                     id: t.id.to_string(),
-                    agent: if t.capability.is_some() {
+                    agent: if t.capability().is_some() {
                         String::new()
                     } else {
                         s.agent(t.agent.0).id.clone()
                     },
-                    capability: t.capability.as_deref().map(str::to_owned),
-                    name: t.name.as_deref().map(str::to_owned),
+                    capability: t.capability().map(str::to_owned),
+                    name: t.name().map(str::to_owned),
                     priority: Some(t.priority as u32),
                     depends_on: t
                         .depends_on

@@ -143,7 +143,7 @@ pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
     let t = s.task(ix);
     TaskView {
         id: s.task_id(ix).expect("task exists"),
-        name: t.name.as_deref().map(str::to_owned),
+        name: t.name().map(str::to_owned),
         agent: s.agent(t.agent).id.clone(),
         status: t.status,
         priority: t.priority,

@@ -120,25 +120,109 @@ impl WorkflowSpec {
 }
 
 /// A validated workflow task, as journaled in `workflow.submitted`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 ///
-/// Boxed strings and slices rather than `String` and `Vec`: a workflow holds one of these per
-/// task for as long as its record is in the journal, and capacity is never needed after submit.
+/// A workflow holds one of these per task for as long as its record is in the journal, so the
+/// rare fields (name, capability, policy) are out of line and strings and lists are boxed; the
+/// JSON is flat all the same (see [`WorkflowTaskWire`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "WorkflowTaskWire")]
 pub struct WorkflowTask {
     pub id: Box<str>,
     pub agent: AgentRef,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<Box<str>>,
     pub priority: u8,
     pub input: PayloadId,
     pub metadata: PayloadId,
     /// Indices into the workflow's task list.
     pub depends_on: Box<[u32]>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rare: Option<Box<WorkflowTaskRare>>,
+}
+
+/// What few workflow tasks have.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkflowTaskRare {
+    pub name: Option<Box<str>>,
     pub capability: Option<Box<str>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Box<Policy>>,
+}
+
+impl WorkflowTask {
+    pub fn name(&self) -> Option<&str> {
+        self.rare.as_ref()?.name.as_deref()
+    }
+    pub fn capability(&self) -> Option<&str> {
+        self.rare.as_ref()?.capability.as_deref()
+    }
+    pub fn policy(&self) -> Option<&Policy> {
+        self.rare.as_ref()?.policy.as_deref()
+    }
+    /// The rare fields, boxed only if one is set.
+    pub fn rare(
+        name: Option<Box<str>>,
+        capability: Option<Box<str>>,
+        policy: Option<Box<Policy>>,
+    ) -> Option<Box<WorkflowTaskRare>> {
+        let rare = WorkflowTaskRare {
+            name,
+            capability,
+            policy,
+        };
+        (rare != WorkflowTaskRare::default()).then(|| Box::new(rare))
+    }
+}
+
+/// A workflow task's JSON: every field at the top level.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkflowTaskWire<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    agent: AgentRef,
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    priority: u8,
+    input: PayloadId,
+    metadata: PayloadId,
+    depends_on: std::borrow::Cow<'a, [u32]>,
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    capability: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    policy: Option<std::borrow::Cow<'a, Policy>>,
+}
+
+impl From<WorkflowTaskWire<'_>> for WorkflowTask {
+    fn from(w: WorkflowTaskWire<'_>) -> WorkflowTask {
+        WorkflowTask {
+            id: w.id.into(),
+            agent: w.agent,
+            priority: w.priority,
+            input: w.input,
+            metadata: w.metadata,
+            depends_on: w.depends_on.into_owned().into(),
+            rare: WorkflowTask::rare(
+                w.name.map(Into::into),
+                w.capability.map(Into::into),
+                w.policy.map(|p| Box::new(p.into_owned())),
+            ),
+        }
+    }
+}
+
+impl Serialize for WorkflowTask {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use std::borrow::Cow;
+        WorkflowTaskWire {
+            id: Cow::Borrowed(&self.id),
+            agent: self.agent,
+            name: self.name().map(Cow::Borrowed),
+            priority: self.priority,
+            input: self.input,
+            metadata: self.metadata,
+            depends_on: Cow::Borrowed(&self.depends_on),
+            capability: self.capability().map(Cow::Borrowed),
+            policy: self.policy().map(Cow::Borrowed),
+        }
+        .serialize(s)
+    }
 }
 
 /// A validated workflow, as journaled in `workflow.submitted`.
@@ -368,6 +452,7 @@ pub(crate) fn find_cycle(deps: &[Vec<u32>]) -> Option<Vec<u32>> {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     fn spec(tasks: &[(&str, &[&str])]) -> WorkflowSpec {

@@ -113,14 +113,17 @@ impl Orchestrator {
             let next = job.trigger.next_after(now, job.created_at);
             let (spec, input) = (job.task.clone(), job.input);
             // A job whose agent has gone away records why and goes on; the schedule stays.
-            let error = self.check_new_task(&spec).err().map(|e| e.to_string());
+            let error = self
+                .check_new_task(&spec)
+                .err()
+                .map(|e| e.to_string().into());
             let submit = error.is_none();
             self.emit(
                 now,
                 Event::JobFired {
                     job: job_id(j),
                     slot,
-                    next,
+                    next: next.into(),
                     error,
                 },
             );

@@ -75,15 +75,17 @@ impl Orchestrator {
                 p.validate(&format!("workflow '{id}' task '{}'", t.id))?;
             }
             tasks.push(WorkflowTask {
-                policy,
                 id: t.id.into(),
                 agent: AgentRef(agent),
-                name: t.name.map(Into::into),
                 priority,
                 input,
                 metadata,
                 depends_on: d.into(),
-                capability: t.capability.map(Into::into),
+                rare: WorkflowTask::rare(
+                    t.name.map(Into::into),
+                    t.capability.map(Into::into),
+                    policy,
+                ),
             });
         }
         self.commit_workflow(
@@ -256,13 +258,11 @@ impl Orchestrator {
             tasks.push(WorkflowTask {
                 id: names[i].into(),
                 agent: AgentRef(agent),
-                name: None,
                 priority,
                 input,
                 metadata,
                 depends_on: ds.into(),
-                capability: None,
-                policy: None,
+                rare: None,
             });
         }
         Ok(NewWorkflow {
