@@ -31,6 +31,7 @@ pub mod event;
 pub mod ids;
 pub mod journal;
 pub mod message;
+pub mod names;
 mod options;
 pub mod orchestrator;
 pub mod pattern;

@@ -149,7 +149,7 @@ impl State {
             (Some(id), _) => id.to_string(),
             (None, Some(w)) => {
                 let wf = &self.workflows[w.usize()];
-                format!("{}/{}", wf.id, wf.local_ids[wf.local(ix) as usize])
+                format!("{}/{}", wf.id, &wf.local_ids[wf.local(ix) as usize])
             }
             (None, None) => auto_task_id(ix.0),
         })
@@ -787,7 +787,7 @@ impl State {
             policy: nw.policy,
             width: nw.width,
             first,
-            local_ids: nw.tasks.iter().map(|t| t.id.clone()).collect(),
+            local_ids: nw.tasks.iter().map(|t| &t.id).collect(),
             deps,
             dependents,
             status: WorkflowStatus::Running,

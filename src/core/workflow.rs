@@ -252,7 +252,7 @@ pub struct Workflow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
     pub first: TaskIx,
-    pub local_ids: Vec<Box<str>>,
+    pub local_ids: crate::core::names::Names,
     pub deps: crate::core::adjacency::Adjacency,
     pub dependents: crate::core::adjacency::Adjacency,
     pub status: WorkflowStatus,
@@ -301,7 +301,7 @@ impl Workflow {
             self.local_ids
                 .iter()
                 .enumerate()
-                .map(|(i, id)| (id.clone(), i as u32))
+                .map(|(i, id)| (id.into(), i as u32))
                 .collect()
         });
         index.get(id).copied()

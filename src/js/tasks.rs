@@ -303,7 +303,7 @@ impl Core {
     #[wasm_bindgen(js_name = workflowLocalIds)]
     pub fn workflow_local_ids(&self, ix: u32) -> JsResult<String> {
         let wf = &self.inner.state().workflows[self.workflow_at(ix)?.index() as usize];
-        Ok(wf.local_ids.join("\n"))
+        Ok(wf.local_ids.joined().to_owned())
     }
 
     /// The workflow's DAG as integers: each task's agent index, then `n + 1` offsets into the
