@@ -68,12 +68,69 @@ impl AgentQueue {
     }
 }
 
+type Head = (u8, u32, u32); // (priority, task index, agent index)
+
+/// The heads of the agents that can take a task, in order. Most runs have a few agents, and
+/// each task taken changes its agent's head: for a few, moving entries in a sorted vector costs
+/// less than a B-tree's search and rebalancing; past [`HEADS_SMALL_MAX`], a B-tree.
+#[derive(Debug, Clone)]
+enum Heads {
+    Small(Vec<Head>),
+    Large(BTreeSet<Head>),
+}
+
+const HEADS_SMALL_MAX: usize = 32;
+
+impl Default for Heads {
+    fn default() -> Heads {
+        Heads::Small(Vec::new())
+    }
+}
+
+impl Heads {
+    fn insert(&mut self, head: Head) {
+        match self {
+            Heads::Small(v) => {
+                if let Err(i) = v.binary_search(&head) {
+                    v.insert(i, head);
+                }
+                if v.len() > HEADS_SMALL_MAX {
+                    *self = Heads::Large(v.drain(..).collect());
+                }
+            }
+            Heads::Large(s) => {
+                s.insert(head);
+            }
+        }
+    }
+
+    fn remove(&mut self, head: &Head) {
+        match self {
+            Heads::Small(v) => {
+                if let Ok(i) = v.binary_search(head) {
+                    v.remove(i);
+                }
+            }
+            Heads::Large(s) => {
+                s.remove(head);
+            }
+        }
+    }
+
+    fn first(&self) -> Option<&Head> {
+        match self {
+            Heads::Small(v) => v.first(),
+            Heads::Large(s) => s.first(),
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct ReadyQueue {
     per_agent: Vec<AgentQueue>,
     /// The head each agent has in `heads`, if it is there.
     head_of: Vec<Option<Key>>,
-    heads: BTreeSet<(u8, u32, u32)>,
+    heads: Heads,
     len: usize,
 }
 
@@ -173,5 +230,30 @@ mod tests {
         assert_eq!(order, [1, 3, 4, 5]);
         assert!(!q.remove(AgentIx(0), 2, TaskIx(3), true), "removed twice");
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn heads_keep_their_order_below_and_above_the_small_size() {
+        let mut heads = Heads::default();
+        let mut model = BTreeSet::new();
+        // A deterministic mix of inserts and removes that crosses HEADS_SMALL_MAX both ways.
+        let mut x = 7u32;
+        for step in 0..2_000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let head = ((x >> 8) as u8 % 4, (x >> 12) % 50, (x >> 20) % 60);
+            let grow = (step / 250) % 2 == 0;
+            if grow == (x % 4 != 0) {
+                heads.insert(head);
+                model.insert(head);
+            } else {
+                heads.remove(&head);
+                model.remove(&head);
+            }
+            assert_eq!(heads.first(), model.first(), "step {step}");
+        }
+        assert!(
+            matches!(heads, Heads::Large(_)),
+            "the test reaches the large form"
+        );
     }
 }
