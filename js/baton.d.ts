@@ -576,7 +576,10 @@ export interface SnapshotSummary {
   /** The journal position: the seq of the snapshot's own `snapshot.created` record. */
   seq: number;
   at: number;
+  /** Each agent's status, for the first 100 agents registered. */
   agentsStatus: Record<string, AgentStatus>;
+  /** Every agent, counted by status. */
+  agentCounts: Partial<Record<AgentStatus, number>>;
   taskCount: number;
   completedCount: number;
 }

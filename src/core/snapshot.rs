@@ -24,10 +24,19 @@ pub struct SnapshotSummary {
     /// The journal position the snapshot reflects: the seq of its own `snapshot.created` record.
     pub seq: u64,
     pub at: u64,
+    /// Each agent's status, for the first [`SNAPSHOT_AGENTS_LISTED_MAX`] agents registered.
     pub agents_status: BTreeMap<String, AgentStatus>,
+    /// Every agent, counted by status.
+    #[serde(default)]
+    pub agent_counts: BTreeMap<AgentStatus, u32>,
     pub task_count: u64,
     pub completed_count: u64,
 }
+
+/// Agents whose status a snapshot summary lists by name. A summary is in the snapshot's journal
+/// record and in every later snapshot's state (up to `snapshotsKeptMax` of them): listing 10,000
+/// agents would put 10,000 entries in each.
+pub const SNAPSHOT_AGENTS_LISTED_MAX: usize = 100;
 
 /// A snapshot document, as `snapshot()` writes it.
 #[derive(Serialize)]

@@ -179,6 +179,7 @@ fn too_many_errors_put_the_agent_in_error_with_a_snapshot() {
     let snaps = o.snapshots(10);
     assert_eq!(snaps[0].reason, "agent.error");
     assert_eq!(snaps[0].agents_status["x"], AgentStatus::Error);
+    assert_eq!(snaps[0].agent_counts[&AgentStatus::Error], 1);
     // The seed's recovery: pause, recover state, resume.
     o.pause_agent(a, 3).unwrap();
     o.resume_agent(a, 4).unwrap();
@@ -544,6 +545,34 @@ fn a_workflow_tasks_rare_fields_are_journaled_flat_and_replay() {
     assert_eq!(replayed.journal_json(0).unwrap(), journal);
     let y = replayed.task("w/y").unwrap();
     assert_eq!(replayed.state().task(y).name(), Some("Second"));
+}
+
+#[test]
+fn a_snapshot_summary_lists_the_first_agents_and_counts_them_all() {
+    let mut o = orch();
+    for i in 0..150 {
+        agent(&mut o, &format!("agent-{i:03}"), None);
+    }
+    o.pause_agent(o.agent("agent-149").unwrap(), 1).unwrap();
+    o.snapshot(2).unwrap();
+    let s = &o.snapshots(1)[0];
+    assert_eq!(
+        s.agents_status.len(),
+        crate::core::snapshot::SNAPSHOT_AGENTS_LISTED_MAX
+    );
+    assert!(
+        s.agents_status.contains_key("agent-099") && !s.agents_status.contains_key("agent-100")
+    );
+    assert_eq!(s.agent_counts[&AgentStatus::Running], 149);
+    assert_eq!(s.agent_counts[&AgentStatus::Paused], 1);
+    let journal = o.journal_json(0).unwrap();
+    assert!(
+        journal.contains(r#""agentCounts":{"Running":149,"Paused":1}"#),
+        "{}",
+        journal.lines().last().unwrap()
+    );
+    let replayed = Orchestrator::replay(&journal, None).unwrap();
+    assert_eq!(replayed.journal_json(0).unwrap(), journal);
 }
 
 #[test]

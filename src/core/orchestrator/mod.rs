@@ -368,12 +368,14 @@ impl Orchestrator {
             subject,
             seq: self.state.seq + 1,
             at: now.max(self.state.now),
-            agents_status: self
-                .state
-                .agents
-                .iter()
+            agents_status: (self.state.agents.iter())
+                .take(crate::core::snapshot::SNAPSHOT_AGENTS_LISTED_MAX)
                 .map(|a| (a.id.clone(), a.status))
                 .collect(),
+            agent_counts: self.state.agents.iter().fold(BTreeMap::new(), |mut n, a| {
+                *n.entry(a.status).or_default() += 1;
+                n
+            }),
             task_count: self.state.tasks.len() as u64,
             completed_count: self.state.count(TaskStatus::Completed),
         };
