@@ -197,14 +197,18 @@ fn main() {
         // For profiling restore alone (`perf record`).
         let snap = big_state(10_000, 100_000).snapshot(2).unwrap();
         for _ in 0..10 {
+            let before = LIVE.load(Ordering::Relaxed);
+            PEAK.store(before, Ordering::Relaxed);
             let t0 = Instant::now();
             let mut o = Orchestrator::load(&snap, "").unwrap();
             let loaded = t0.elapsed().as_secs_f64() * 1e3;
             o.reissue_in_flight(3);
             let total = t0.elapsed().as_secs_f64() * 1e3;
             println!(
-                "restore {total:.1} ms: load {loaded:.1} ms, re-issuing calls {:.1} ms",
-                total - loaded
+                "restore {total:.1} ms: load {loaded:.1} ms, re-issuing calls {:.1} ms; heap {:.1} MB at the peak, {:.1} MB after",
+                total - loaded,
+                (PEAK.load(Ordering::Relaxed) - before) as f64 / 1e6,
+                (LIVE.load(Ordering::Relaxed) - before) as f64 / 1e6,
             );
             drop(o);
         }

@@ -591,6 +591,8 @@ export interface Snapshot {
   id: string;
   seq: number;
   at: number;
+  /** How many agents and tasks `state` holds (a restore sizes its tables from them; optional). */
+  counts?: { agents: number; tasks: number };
   state: { [key: string]: Json };
 }
 

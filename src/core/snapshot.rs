@@ -47,7 +47,102 @@ pub(crate) struct SnapshotOut<'a> {
     pub id: &'a str,
     pub seq: u64,
     pub at: u64,
+    /// Written before the state, so that a restore sizes its vectors once (see [`sized_vec`]).
+    pub counts: Counts,
     pub state: &'a State,
+}
+
+/// How many agents and tasks the state holds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub(crate) struct Counts {
+    pub agents: u32,
+    pub tasks: u32,
+}
+
+thread_local! {
+    /// The counts of the snapshot being read, each taken by the vector it sizes.
+    static COUNTS: std::cell::Cell<Counts> = const { std::cell::Cell::new(Counts { agents: 0, tasks: 0 }) };
+}
+
+/// Parses a snapshot document. Its `counts`, read before the state, size the state's largest
+/// vectors (a vector grown by doubling copies itself and touches fresh memory each time), capped
+/// by what the document's length could hold, so a wrong count costs nothing.
+pub(crate) fn parse(snapshot: &str) -> serde_json::Result<SnapshotIn> {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            COUNTS.with(|c| c.set(Counts::default()));
+        }
+    }
+    let _reset = Reset;
+    LENGTH_MAX.with(|m| m.set(snapshot.len()));
+    serde_json::from_str(snapshot)
+}
+
+thread_local! {
+    static LENGTH_MAX: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn remember_counts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Counts, D::Error> {
+    let counts = Counts::deserialize(d)?;
+    COUNTS.with(|c| c.set(counts));
+    Ok(counts)
+}
+
+/// A state's agents, sized by the snapshot's counts.
+pub(crate) fn sized_agents<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let n = COUNTS.with(|c| {
+        c.replace(Counts {
+            agents: 0,
+            ..c.get()
+        })
+        .agents
+    });
+    sized_vec(d, n as usize)
+}
+
+/// A state's tasks, sized by the snapshot's counts.
+pub(crate) fn sized_tasks<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let n = COUNTS.with(|c| {
+        c.replace(Counts {
+            tasks: 0,
+            ..c.get()
+        })
+        .tasks
+    });
+    sized_vec(d, n as usize)
+}
+
+fn sized_vec<'de, D, T>(d: D, count: usize) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Sized<T>(usize, std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Sized<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::with_capacity(self.0);
+            while let Some(x) = seq.next_element()? {
+                out.push(x);
+            }
+            Ok(out)
+        }
+    }
+    // Every element takes at least a few bytes of JSON ("{}," for the smallest).
+    let room = LENGTH_MAX.with(|m| m.get()) / 3;
+    d.deserialize_seq(Sized(count.min(room), std::marker::PhantomData))
 }
 
 /// A snapshot document, as `restore()` reads it.
@@ -61,6 +156,9 @@ pub(crate) struct SnapshotIn {
     pub seq: u64,
     #[allow(dead_code)]
     pub at: u64,
+    #[allow(dead_code)]
+    #[serde(default, deserialize_with = "remember_counts")]
+    pub counts: Counts,
     pub state: State,
 }
 

@@ -31,7 +31,9 @@ pub struct State {
     pub run_id: String,
     #[serde(with = "rng_text")]
     pub(crate) rng: Pcg64Mcg,
+    #[serde(deserialize_with = "crate::core::snapshot::sized_agents")]
     pub agents: Vec<Agent>,
+    #[serde(deserialize_with = "crate::core::snapshot::sized_tasks")]
     pub tasks: Vec<Task>,
     pub workflows: Vec<Workflow>,
     /// The most recent snapshot summaries, oldest first (at most `snapshots_kept_max`).

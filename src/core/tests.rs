@@ -576,6 +576,30 @@ fn a_snapshot_summary_lists_the_first_agents_and_counts_them_all() {
 }
 
 #[test]
+fn a_snapshot_restores_with_its_counts_missing_or_wrong() {
+    let mut o = orch();
+    agent(&mut o, "a", None);
+    for _ in 0..5 {
+        submit(&mut o, "a", 5);
+    }
+    invokes(&mut o);
+    let snap = o.snapshot(2).unwrap();
+    assert!(snap.contains(r#""counts":{"agents":1,"tasks":5},"state""#));
+    let tasks = |text: &str| Orchestrator::load(text, "").unwrap().state().tasks.len();
+    assert_eq!(tasks(&snap), 5);
+    let without = snap.replace(r#""counts":{"agents":1,"tasks":5},"#, "");
+    assert_eq!(tasks(&without), 5);
+    let huge = snap.replace(r#""tasks":5}"#, r#""tasks":4000000000}"#);
+    assert_eq!(
+        tasks(&huge),
+        5,
+        "a count is only a hint, capped by the document's length"
+    );
+    let state = Orchestrator::load(&huge, "").unwrap();
+    assert!(state.state().tasks.capacity() <= snap.len());
+}
+
+#[test]
 fn a_hand_edited_snapshot_with_a_repeat_is_refused() {
     let mut o = orch();
     agent(&mut o, "a", None);

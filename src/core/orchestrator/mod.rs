@@ -409,6 +409,10 @@ impl Orchestrator {
             id,
             seq: self.state.seq,
             at: self.state.now,
+            counts: crate::core::snapshot::Counts {
+                agents: self.state.agents.len() as u32,
+                tasks: self.state.tasks.len() as u32,
+            },
             state: &self.state,
         };
         self.with_ctx(|| serde_json::to_string(&doc))
@@ -446,8 +450,8 @@ impl Orchestrator {
             state: None,
             payloads: &payloads,
         };
-        let doc: SnapshotIn =
-            with_context(&ctx, || serde_json::from_str(snapshot)).map_err(|e| Error::Decode {
+        let doc: SnapshotIn = with_context(&ctx, || crate::core::snapshot::parse(snapshot))
+            .map_err(|e| Error::Decode {
                 what: "snapshot",
                 reason: e.to_string(),
             })?;
