@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 /// The SHA-256 of the trading run's journal. Node, Chrome and the packaged build must all agree.
-const TRADING_DIGEST: &str = "7a7fa33423857054d6d53294f1aa2a042d973b6d1eaf9be9e2aa86e6db28e4de";
+const TRADING_DIGEST: &str = "77e0af2334e3fbe800837838ee5695f3fa96bac468b2dd8df647e56b14bb418e";
 
 #[wasm_bindgen(module = "/js/driver.js")]
 extern "C" {

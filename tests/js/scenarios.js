@@ -5,7 +5,7 @@
 import { assert, eq, throwsCode, rejectsCode } from "./check.js";
 
 // The digest every runtime must produce for `tradingRun` (Node, Chrome, the native core agree).
-export const TRADING_DIGEST = "7a7fa33423857054d6d53294f1aa2a042d973b6d1eaf9be9e2aa86e6db28e4de";
+export const TRADING_DIGEST = "77e0af2334e3fbe800837838ee5695f3fa96bac468b2dd8df647e56b14bb418e";
 
 /** The first seed's trading cycle, on the virtual clock, with agents of different latencies. */
 export async function tradingRun({ Orchestrator }) {
