@@ -101,6 +101,57 @@ fn transitions(tasks: usize) -> (f64, f64) {
 /// The harness's 1,000-node layered DAG (10 × 100, each node waits for two of the layer
 /// before) as one plain workflow, run to its end and viewed, on a fresh core each time: the
 /// core's share of what the JS contender measures per task.
+/// A workflow of `n` independent tasks with the harness's priorities (1..=10, xorshift), run at
+/// concurrency 16: ns per task.
+fn workflow_queue(n: usize, runs: usize) -> f64 {
+    let ids: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+    let ids = ids.join("\n");
+    let mut x = 0x2545_f491u32;
+    let priorities: Vec<u32> = (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            1 + x % 10
+        })
+        .collect();
+    let payloads = vec![PayloadId::NONE.index(); 2 * n];
+    let offsets = vec![0u32; n + 1];
+    let t0 = Instant::now();
+    for _ in 0..runs {
+        let mut o = with_agents(1, Some(16));
+        o.submit_workflow_plain(
+            None,
+            None,
+            Default::default(),
+            &ids,
+            &vec![0; n],
+            &priorities,
+            &offsets,
+            &[],
+            &payloads,
+            1,
+        )
+        .unwrap();
+        let mut calls = Vec::new();
+        loop {
+            calls.extend(
+                std::iter::from_fn(|| o.poll_effect()).filter_map(|e| match e {
+                    Effect::Invoke { call, .. } => Some(call),
+                    _ => None,
+                }),
+            );
+            if calls.is_empty() {
+                break;
+            }
+            for call in calls.drain(..) {
+                o.complete(call, PayloadId::NONE, 2);
+            }
+        }
+    }
+    t0.elapsed().as_secs_f64() * 1e9 / (runs * n) as f64
+}
+
 fn workflow_dag(runs: usize) -> f64 {
     let (layers, width) = (10u32, 100u32);
     let n = (layers * width) as usize;
@@ -255,6 +306,18 @@ fn main() {
             std::mem::size_of::<baton::core::event::Record>(),
             std::mem::size_of::<baton::core::workflow::WorkflowTask>(),
         );
+        return;
+    }
+    if std::env::args().any(|a| a == "--queue-scaling") {
+        // The harness's 10k and 100k queues, in the core alone: does a task cost more when
+        // 100,000 wait?
+        for _ in 0..3 {
+            println!(
+                "10k: {:.0} ns per task, 100k: {:.0} ns per task",
+                workflow_queue(10_000, 10),
+                workflow_queue(100_000, 1)
+            );
+        }
         return;
     }
     if std::env::args().any(|a| a == "--workflow-only") {

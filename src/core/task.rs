@@ -183,55 +183,64 @@ pub const PRIORITY_DEFAULT: u8 = 5;
 pub const PRIORITY_LOWEST: u8 = 255;
 
 /// A task as the core keeps it. Kept small: a million pending tasks must fit a Durable Object.
+///
+/// Laid out in this order (`repr(C)`): the fields read and written when the task starts come
+/// first, and fill one 64-byte cache line (natively the task is aligned to one). A workflow's
+/// tasks start in priority order, far apart in memory once thousands wait, so starting a task
+/// is a cache miss; one line instead of two or three is what keeps 100,000 waiting tasks from
+/// costing more each than 10,000.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[repr(C)]
+#[cfg_attr(not(target_arch = "wasm32"), repr(align(64)))]
 pub struct Task {
-    /// The user's id, or `None` for a generated one (`task-<n>`, n = index + 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<Box<str>>,
-    pub agent: AgentIx,
-    pub priority: u8,
     pub status: TaskStatus,
+    pub priority: u8,
     #[serde(default, skip_serializing_if = "is_false")]
     pub manual: bool,
-    #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
-    pub input: PayloadId,
-    #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
-    pub metadata: PayloadId,
-    #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
-    pub output: PayloadId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Box<TaskError>>,
+    pub agent: AgentIx,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempts: u32,
     /// The call id of the attempt in flight (0 when none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub call: u32,
-    pub created_at: u64,
-    #[serde(default, skip_serializing_if = "Stamp::is_none")]
-    pub started_at: Stamp,
-    #[serde(default, skip_serializing_if = "Stamp::is_none")]
-    pub completed_at: Stamp,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow: Option<WorkflowIx>,
+    #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
+    pub input: PayloadId,
+    #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
+    pub output: PayloadId,
     /// Dependencies not yet completed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub waiting_on: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<Box<Policy>>,
     /// Attempts that failed (a call lost to a crash and issued again is not one): the retry
     /// budget counts these, so a crash never costs a task its last try.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failures: u32,
-    /// While `Retrying`: when the next attempt is queued.
-    #[serde(default, skip_serializing_if = "Stamp::is_none")]
-    pub next_attempt_at: Stamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Box<Policy>>,
+    /// The rarer facts (name, capability, session, summarizer, pattern run), out of line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<Box<crate::core::event::TaskExtra>>,
     /// While `Running`: when the attempt times out.
     #[serde(default, skip_serializing_if = "Stamp::is_none")]
     pub deadline: Stamp,
-    /// The rarer facts (capability, session, summarizer, pattern run), out of line.
+    #[serde(default, skip_serializing_if = "Stamp::is_none")]
+    pub started_at: Stamp,
+    // The second line.
+    #[serde(default, skip_serializing_if = "Stamp::is_none")]
+    pub completed_at: Stamp,
+    /// While `Retrying`: when the next attempt is queued.
+    #[serde(default, skip_serializing_if = "Stamp::is_none")]
+    pub next_attempt_at: Stamp,
+    pub created_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub extra: Option<Box<crate::core::event::TaskExtra>>,
+    pub workflow: Option<WorkflowIx>,
+    #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
+    pub metadata: PayloadId,
+    /// The user's id, or `None` for a generated one (`task-<n>`, n = index + 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Box<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Box<TaskError>>,
 }
 
 impl Task {
