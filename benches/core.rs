@@ -101,6 +101,25 @@ fn transitions(tasks: usize) -> (f64, f64) {
 /// The harness's 1,000-node layered DAG (10 × 100, each node waits for two of the layer
 /// before) as one plain workflow, run to its end and viewed, on a fresh core each time: the
 /// core's share of what the JS contender measures per task.
+/// Answers every call, and every call those answers lead to, until none is left.
+fn answer_every_call(o: &mut Orchestrator) {
+    let mut calls = Vec::new();
+    loop {
+        calls.extend(
+            std::iter::from_fn(|| o.poll_effect()).filter_map(|e| match e {
+                Effect::Invoke { call, .. } => Some(call),
+                _ => None,
+            }),
+        );
+        if calls.is_empty() {
+            break;
+        }
+        for call in calls.drain(..) {
+            o.complete(call, PayloadId::NONE, 2);
+        }
+    }
+}
+
 /// A workflow of `n` independent tasks with the harness's priorities (1..=10, xorshift), run at
 /// concurrency 16: ns per task.
 fn workflow_queue(n: usize, runs: usize) -> f64 {
@@ -133,21 +152,7 @@ fn workflow_queue(n: usize, runs: usize) -> f64 {
             1,
         )
         .unwrap();
-        let mut calls = Vec::new();
-        loop {
-            calls.extend(
-                std::iter::from_fn(|| o.poll_effect()).filter_map(|e| match e {
-                    Effect::Invoke { call, .. } => Some(call),
-                    _ => None,
-                }),
-            );
-            if calls.is_empty() {
-                break;
-            }
-            for call in calls.drain(..) {
-                o.complete(call, PayloadId::NONE, 2);
-            }
-        }
+        answer_every_call(&mut o);
     }
     t0.elapsed().as_secs_f64() * 1e9 / (runs * n) as f64
 }
@@ -188,21 +193,7 @@ fn workflow_dag(runs: usize) -> f64 {
                 1,
             )
             .unwrap();
-        let mut calls = Vec::new();
-        loop {
-            calls.extend(
-                std::iter::from_fn(|| o.poll_effect()).filter_map(|e| match e {
-                    Effect::Invoke { call, .. } => Some(call),
-                    _ => None,
-                }),
-            );
-            if calls.is_empty() {
-                break;
-            }
-            for call in calls.drain(..) {
-                o.complete(call, PayloadId::NONE, 2);
-            }
-        }
+        answer_every_call(&mut o);
         // What the JS driver reads for a run's result: the head (the tasks only when read).
         let head = baton::core::views::workflow_head(o.state(), w);
         assert_eq!(

@@ -95,14 +95,7 @@ where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    let n = COUNTS.with(|c| {
-        c.replace(Counts {
-            agents: 0,
-            ..c.get()
-        })
-        .agents
-    });
-    sized_vec(d, n as usize)
+    sized_vec(d, take_count(|c| &mut c.agents))
 }
 
 /// A state's tasks, sized by the snapshot's counts.
@@ -111,14 +104,17 @@ where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    let n = COUNTS.with(|c| {
-        c.replace(Counts {
-            tasks: 0,
-            ..c.get()
-        })
-        .tasks
-    });
-    sized_vec(d, n as usize)
+    sized_vec(d, take_count(|c| &mut c.tasks))
+}
+
+/// One of the counts being read, left at 0: each sizes one vector once.
+fn take_count(which: impl FnOnce(&mut Counts) -> &mut u32) -> usize {
+    COUNTS.with(|cell| {
+        let mut counts = cell.get();
+        let n = std::mem::take(which(&mut counts));
+        cell.set(counts);
+        n as usize
+    })
 }
 
 fn sized_vec<'de, D, T>(d: D, count: usize) -> Result<Vec<T>, D::Error>
