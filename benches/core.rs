@@ -8,6 +8,7 @@
 
 use baton::core::agent::AgentSpec;
 use baton::core::ids::PayloadId;
+use baton::core::orchestrator::PlainTasks;
 use baton::core::task::TaskSpec;
 use baton::core::{Effect, Options, Orchestrator};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -143,12 +144,14 @@ fn workflow_queue(n: usize, runs: usize) -> f64 {
             None,
             None,
             Default::default(),
-            &ids,
-            &vec![0; n],
-            &priorities,
-            &offsets,
-            &[],
-            &payloads,
+            PlainTasks {
+                ids: &ids,
+                agents: &vec![0; n],
+                priorities: &priorities,
+                dep_offsets: &offsets,
+                deps: &[],
+                payloads: &payloads,
+            },
             1,
         )
         .unwrap();
@@ -184,12 +187,14 @@ fn workflow_dag(runs: usize) -> f64 {
                 None,
                 None,
                 Default::default(),
-                &ids,
-                &vec![0; n],
-                &vec![0; n],
-                &offsets,
-                &deps,
-                &payloads,
+                PlainTasks {
+                    ids: &ids,
+                    agents: &vec![0; n],
+                    priorities: &vec![0; n],
+                    dep_offsets: &offsets,
+                    deps: &deps,
+                    payloads: &payloads,
+                },
                 1,
             )
             .unwrap();
@@ -276,12 +281,14 @@ fn main() {
             None,
             None,
             Default::default(),
-            &ids,
-            &vec![0; n as usize],
-            &(0..n).map(|i| 1 + i % 10).collect::<Vec<_>>(),
-            &offsets,
-            &[],
-            &payloads,
+            PlainTasks {
+                ids: &ids,
+                agents: &vec![0; n as usize],
+                priorities: &(0..n).map(|i| 1 + i % 10).collect::<Vec<_>>(),
+                dep_offsets: &offsets,
+                deps: &[],
+                payloads: &payloads,
+            },
             1,
         )
         .unwrap();

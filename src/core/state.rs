@@ -823,18 +823,20 @@ impl State {
 
     /// Recomputes [`Derived`] after deserialization.
     pub(crate) fn rebuild_derived(&mut self) {
-        let mut d = Derived::default();
-        // Collected, not inserted one by one: a map built from its pairs is sorted once and
-        // filled in bulk. A repeated id leaves the map shorter (see snapshot::check_ids).
-        d.agent_index = (self.agents.iter().enumerate())
-            .map(|(i, a)| (a.id.clone(), AgentIx(i as u32)))
-            .collect();
+        // Indexes collected, not inserted one by one: a map built from its pairs is sorted once
+        // and filled in bulk. A repeated id leaves the map shorter (see snapshot::check_ids).
+        let mut d = Derived {
+            agent_index: (self.agents.iter().enumerate())
+                .map(|(i, a)| (a.id.clone(), AgentIx(i as u32)))
+                .collect(),
+            workflow_index: (self.workflows.iter().enumerate())
+                .map(|(i, w)| (w.id.clone(), WorkflowIx(i as u32)))
+                .collect(),
+            ..Derived::default()
+        };
         for _ in &self.agents {
             d.queue.add_agent();
         }
-        d.workflow_index = (self.workflows.iter().enumerate())
-            .map(|(i, w)| (w.id.clone(), WorkflowIx(i as u32)))
-            .collect();
         for a in &mut self.agents {
             a.running = 0;
         }

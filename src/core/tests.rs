@@ -14,7 +14,7 @@ fn orch() -> Orchestrator {
 fn agent(o: &mut Orchestrator, id: &str, concurrency: Option<u32>) -> AgentIx {
     let spec = AgentSpec {
         concurrency,
-        ..AgentSpec::new(id.into())
+        ..AgentSpec::new(id)
     };
     let a = o.register_agent(spec, 0).unwrap();
     o.start_agent(a, 0).unwrap();

@@ -3,6 +3,7 @@
 use super::interop::{coded, ms, parse, to_json, IntoJs, JsResult};
 use super::Core;
 use crate::core::ids::{PayloadId, TaskIx, WorkflowIx};
+use crate::core::orchestrator::PlainTasks;
 use crate::core::task::{ErrorClass, TaskSpec};
 use crate::core::workflow::WorkflowSpec;
 use wasm_bindgen::prelude::*;
@@ -245,17 +246,15 @@ impl Core {
             failure_policy: crate::core::workflow::FailurePolicy,
         }
         let h: Header = parse("workflow", header)?;
-        let planned = self.inner.plan_workflow_plain(
-            h.id,
-            h.name,
-            h.failure_policy,
-            &ids,
-            &agents,
-            &priorities,
-            &dep_offsets,
-            &deps,
-            &payloads,
-        );
+        let tasks = PlainTasks {
+            ids: &ids,
+            agents: &agents,
+            priorities: &priorities,
+            dep_offsets: &dep_offsets,
+            deps: &deps,
+            payloads: &payloads,
+        };
+        let planned = (self.inner).plan_workflow_plain(h.id, h.name, h.failure_policy, tasks);
         drop((ids, agents, priorities, dep_offsets, deps, payloads));
         let w = self.inner.commit_workflow(planned.js()?, ms(now));
         Ok(w.js()?.index())

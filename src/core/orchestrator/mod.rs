@@ -24,6 +24,7 @@ mod tasks;
 mod templates;
 mod tools;
 mod workflows;
+pub use workflows::PlainTasks;
 
 use crate::core::event::{topic_matches, validate_topic, Event, Record, BUILT_IN_TOPICS};
 use crate::core::ids::{PayloadId, TaskIx};

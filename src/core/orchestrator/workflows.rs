@@ -11,6 +11,20 @@ use crate::core::workflow::{
 };
 use crate::core::{Error, Result};
 
+/// A plain workflow's tasks as arrays, one entry per task: `ids` joined by `\n`, agent indices,
+/// priorities (0 for the default), each task's dependencies (indices into the workflow) from
+/// `dep_offsets[i]` to `dep_offsets[i + 1]` in `deps`, and its input and metadata payload ids in
+/// pairs.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainTasks<'a> {
+    pub ids: &'a str,
+    pub agents: &'a [u32],
+    pub priorities: &'a [u32],
+    pub dep_offsets: &'a [u32],
+    pub deps: &'a [u32],
+    pub payloads: &'a [u32],
+}
+
 impl Orchestrator {
     pub fn workflow(&self, id: &str) -> Result<WorkflowIx> {
         self.state
@@ -133,53 +147,37 @@ impl Orchestrator {
 
     /// The hot path for plain workflows (tasks with an id, an agent, maybe a priority and
     /// dependencies, nothing else): the same validation and events as [`Self::submit_workflow`],
-    /// from indices instead of JSON. `ids` are the task ids joined by `\n`; `deps` holds each
-    /// task's dependencies (indices) from `dep_offsets[i]` to `dep_offsets[i + 1]`; a priority of
-    /// 0 is the default; `payloads` holds each task's input and metadata ids, in pairs.
-    #[allow(clippy::too_many_arguments)]
+    /// from indices instead of JSON (see [`PlainTasks`]).
     pub fn submit_workflow_plain(
         &mut self,
         id: Option<String>,
         name: Option<String>,
         policy: crate::core::workflow::FailurePolicy,
-        ids: &str,
-        agents: &[u32],
-        priorities: &[u32],
-        dep_offsets: &[u32],
-        deps: &[u32],
-        payloads: &[u32],
+        tasks: PlainTasks<'_>,
         now: u64,
     ) -> Result<WorkflowIx> {
-        let planned = self.plan_workflow_plain(
-            id,
-            name,
-            policy,
-            ids,
-            agents,
-            priorities,
-            dep_offsets,
-            deps,
-            payloads,
-        )?;
+        let planned = self.plan_workflow_plain(id, name, policy, tasks)?;
         self.commit_workflow(planned, now)
     }
 
     /// [`Self::submit_workflow_plain`]'s checks, and the workflow it would record; nothing
     /// changes. A driver can free its copies of the arrays before [`Self::commit_workflow`]:
     /// in wasm, memory freed before the workflow's state is built is memory that state reuses.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn plan_workflow_plain(
         &self,
         id: Option<String>,
         name: Option<String>,
         policy: crate::core::workflow::FailurePolicy,
-        ids: &str,
-        agents: &[u32],
-        priorities: &[u32],
-        dep_offsets: &[u32],
-        deps: &[u32],
-        payloads: &[u32],
+        tasks: PlainTasks<'_>,
     ) -> Result<NewWorkflow> {
+        let PlainTasks {
+            ids,
+            agents,
+            priorities,
+            dep_offsets,
+            deps,
+            payloads,
+        } = tasks;
         self.check_live()?;
         let n = agents.len();
         let shape_ok =
