@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs ../shared/peers with Baton beside the peers and writes the tables to bench/results/.
-#   bash bench/run.sh                 the default cases (~5 min), throughput and memory
+#   bash bench/run.sh                 the default cases (~5 min), throughput and memory, and
+#                                     1M pending tasks in wasm memory (bench/pending.mjs)
 #   bash bench/run.sh --quick         3 short samples
 #   bash bench/run.sh --verify-only   correctness only (what CI runs); exits non-zero on failure
 # Extra arguments go to the harness's bench.mjs.
@@ -28,4 +29,5 @@ stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
 out="$root/bench/results/$stamp"
 node "$work/bench.mjs" --add "$root/bench/baton.mjs" --json "$out-bench.json" "$@" > "$out-bench.md"
 node "$work/mem.mjs" --add "$root/bench/baton.mjs" > "$out-mem.md"
-echo "bench: wrote $out-bench.md and $out-mem.md"
+node "$root/bench/pending.mjs" > "$out-pending.md"
+echo "bench: wrote $out-bench.md, $out-mem.md and $out-pending.md"

@@ -52,7 +52,9 @@ pub(crate) struct SnapshotOut<'a> {
     pub state: &'a State,
 }
 
-/// How many agents and tasks the state holds.
+/// How many agents and tasks the state holds. The agents' count sizes their vector on restore;
+/// tasks are kept in chunks ([`crate::core::chunked`]) that need no hint, and the count is
+/// written for readers of the document.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub(crate) struct Counts {
     pub agents: u32,
@@ -96,15 +98,6 @@ where
     T: Deserialize<'de>,
 {
     sized_vec(d, take_count(|c| &mut c.agents))
-}
-
-/// A state's tasks, sized by the snapshot's counts.
-pub(crate) fn sized_tasks<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    sized_vec(d, take_count(|c| &mut c.tasks))
 }
 
 /// One of the counts being read, left at 0: each sizes one vector once.

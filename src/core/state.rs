@@ -4,6 +4,7 @@
 
 use crate::core::adjacency::Adjacency;
 use crate::core::agent::{Agent, AgentStatus, Transition};
+use crate::core::chunked::Chunked;
 use crate::core::event::{Event, Record};
 use crate::core::ids::{AgentIx, PayloadId, TaskIx, WorkflowIx};
 use crate::core::message::{parse_message_id, MessageStatus};
@@ -33,8 +34,8 @@ pub struct State {
     pub(crate) rng: Pcg64Mcg,
     #[serde(deserialize_with = "crate::core::snapshot::sized_agents")]
     pub agents: Vec<Agent>,
-    #[serde(deserialize_with = "crate::core::snapshot::sized_tasks")]
-    pub tasks: Vec<Task>,
+    /// In chunks: a million tasks in one doubling `Vec` would cost twice their size in wasm.
+    pub tasks: Chunked<Task>,
     pub workflows: Vec<Workflow>,
     /// The most recent snapshot summaries, oldest first (at most `snapshots_kept_max`).
     pub snapshots: VecDeque<SnapshotSummary>,
@@ -103,7 +104,7 @@ impl State {
             run_id,
             rng,
             agents: Vec::new(),
-            tasks: Vec::new(),
+            tasks: Chunked::new(),
             workflows: Vec::new(),
             snapshots: VecDeque::new(),
             snapshots_taken: 0,
@@ -804,7 +805,6 @@ impl State {
             self.sessions.entry(s.clone()).or_default();
         }
         self.workflows.push(wf);
-        self.tasks.reserve(nw.tasks.len());
         for t in &nw.tasks {
             let mut task = Task::new(t.agent.0, t.priority, t.input, t.metadata, at);
             task.workflow = Some(wix);

@@ -596,7 +596,7 @@ fn a_snapshot_restores_with_its_counts_missing_or_wrong() {
         "a count is only a hint, capped by the document's length"
     );
     let state = Orchestrator::load(&huge, "").unwrap();
-    assert!(state.state().tasks.capacity() <= snap.len());
+    assert!(state.state().agents.capacity() <= snap.len());
 }
 
 #[test]
