@@ -72,3 +72,42 @@ test("an answer and a failure in the same turn keep their order", async () => {
   assert.deepEqual(ends, [ok, bad, late]);
   orch.close();
 });
+
+test("a call that runs while hundreds of later calls start and end keeps its answer and its signal", async () => {
+  // The driver files calls in flight by id modulo a table size; a long call is lapped by later
+  // ids that want its slot, and 300 calls in flight at once make the table grow past them.
+  const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+  let openSlow;
+  const slowGate = new Promise((r) => (openSlow = r));
+  const signals = [];
+  orch.registerAgent({
+    id: "slow",
+    handler: async (x, ctx) => {
+      signals.push(ctx.signal);
+      await slowGate;
+      return { slow: x };
+    },
+  });
+  let openWide;
+  const wideGate = new Promise((r) => (openWide = r));
+  orch.registerAgent({ id: "fast", handler: async (x) => x * 2 });
+  orch.registerAgent({ id: "wide", handler: async (x) => { await wideGate; return x + 1; } });
+  for (const a of ["slow", "fast", "wide"]) orch.startAgent(a);
+  const kept = orch.submit({ agent: "slow", input: 1 });
+  const cancelled = orch.submit({ agent: "slow", input: 2 });
+  for (let i = 0; i < 500; i++) assert.equal((await orch.wait(orch.submit({ agent: "fast", input: i }))).output, 2 * i);
+  const wide = Array.from({ length: 300 }, (_, i) => orch.submit({ agent: "wide", input: i }));
+  await null;
+  orch.cancel(cancelled);
+  assert.equal(signals.length, 2);
+  assert.equal(signals[1].aborted, true, "the lapped call's signal fired on cancel");
+  assert.equal(signals[0].aborted, false);
+  openWide();
+  for (let i = 0; i < wide.length; i++) assert.equal((await orch.wait(wide[i])).output, i + 1);
+  openSlow();
+  const t = await orch.wait(kept);
+  assert.equal(t.status, "Completed");
+  assert.deepEqual(t.output, { slow: 1 });
+  assert.equal(orch.status(cancelled), "Cancelled");
+  orch.close();
+});
