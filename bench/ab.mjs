@@ -51,7 +51,8 @@ async function measure(which, pkg) {
       tasks.push({ id: `t${i}`, agent: "agent", input: i, priority: 10 - (s % 10) });
     }
   }
-  const spec = { tasks };
+  // Compiled once where the build has it, as bench/baton.mjs does.
+  const spec = Orchestrator.compileWorkflow ? Orchestrator.compileWorkflow({ tasks }) : { tasks };
   const run = async () => {
     const orch = new Orchestrator({ seed: 1, clock: "virtual", maxConcurrency: limit });
     orch.registerAgent({ id: "agent", handler: async () => {} });

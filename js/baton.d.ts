@@ -494,6 +494,17 @@ export interface WorkflowSpec {
   session?: string;
 }
 
+/**
+ * A workflow spec taken apart once by `Orchestrator.compileWorkflow` (its dependencies resolved
+ * to indexes, its JSON written), to submit or run many times, in any orchestrator. Each submit is
+ * still checked by the core, so it is refused exactly where the spec would be. Later changes to
+ * the spec it came from change nothing; its inputs and metadata are the spec's values.
+ */
+export interface CompiledWorkflow {
+  /** How many tasks the workflow has. */
+  readonly size: number;
+}
+
 /** `runWorkflow` with an agent pattern as its execution pattern. */
 export type PatternWorkflowSpec =
   | { pattern: "supervisor"; task: unknown; supervisor: string; agents: string[]; instructions?: string; maxRounds?: number }
@@ -744,9 +755,11 @@ export class Orchestrator {
   failTask(id: string, error: string | Error): void;
 
   /** Validates and submits a workflow; returns its id. */
-  submitWorkflow(spec: WorkflowSpec): string;
-    /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
-  runWorkflow(spec: WorkflowSpec): Promise<WorkflowResult>;
+  submitWorkflow(spec: WorkflowSpec | CompiledWorkflow): string;
+  /** Takes a workflow spec apart once, to submit or run many times without that work (see `CompiledWorkflow`). */
+  static compileWorkflow(spec: WorkflowSpec): CompiledWorkflow;
+  /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
+  runWorkflow(spec: WorkflowSpec | CompiledWorkflow): Promise<WorkflowResult>;
   runWorkflow(spec: PatternWorkflowSpec): Promise<SupervisorResult | CollaborativeResult>;
   waitWorkflow(id: string): Promise<WorkflowResult>;
     getWorkflow(id: string): WorkflowResult;

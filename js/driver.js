@@ -418,18 +418,18 @@ export function createBaton(coreApi) {
       return id;
     }
     /** `[input, metadata]` payload ids of each task, their slots taken in one call. */
-    payloads(tasks) {
-      const n = tasks.length;
+    payloads(inputs, metadatas) {
+      const n = inputs.length;
       const out = new Uint32Array(2 * n);
       let wanted = 0;
       for (let i = 0; i < n; i++) {
-        const t = tasks[i];
-        if (t.input !== undefined && t.input !== null) wanted++;
-        if (t.metadata !== undefined && t.metadata !== null) wanted++;
+        if (inputs[i] !== undefined && inputs[i] !== null) wanted++;
+        if (metadatas[i] !== undefined && metadatas[i] !== null) wanted++;
       }
       let id = wanted > 0 ? this.core.allocPayloads(wanted) : NO_PAYLOAD;
       for (let i = 0; i < n; i++) {
-        const { input, metadata } = tasks[i];
+        const input = inputs[i];
+        const metadata = metadatas[i];
         if (input === undefined || input === null) out[2 * i] = NO_PAYLOAD;
         else { this.values[id] = input; out[2 * i] = id++; }
         if (metadata === undefined || metadata === null) out[2 * i + 1] = NO_PAYLOAD;
@@ -906,23 +906,61 @@ export function createBaton(coreApi) {
   const PLAIN_SPEC_KEYS = new Set(["id", "name", "tasks", "failurePolicy"]);
   const plainTaskKey = (k) => k === "id" || k === "agent" || k === "input" || k === "dependsOn" || k === "priority" || k === "metadata";
 
+  /**
+   * A workflow spec taken apart for the core: its inputs and metadata as values, and either its
+   * shape as integer arrays (the plain path) or its JSON without the values. `eager` (compiling)
+   * writes the JSON at once, so that later changes to the spec change nothing; otherwise it is
+   * written only if the plain path cannot take the spec.
+   */
+  function takeApart(spec, eager) {
+    if (!isObject(spec) || !Array.isArray(spec.tasks)) throw invalid("a workflow needs { tasks: [...], dependencies?, failurePolicy?, id?, name? }");
+    const tasks = spec.tasks;
+    const n = tasks.length;
+    const inputs = new Array(n);
+    const metadata = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = tasks[i];
+      if (!isObject(t)) throw invalid(`workflow task #${i} must be an object`);
+      inputs[i] = t.input;
+      metadata[i] = t.metadata;
+    }
+    const json = () => {
+      const { tasks: _, ...rest } = spec;
+      const light = tasks.map(({ input: _i, metadata: _m, ...t }) => t);
+      return specJson({ ...rest, tasks: light }, "workflow");
+    };
+    const plain = plainShape(spec);
+    const parts = { size: n, inputs, metadata, plain, json };
+    if (eager || plain === undefined) {
+      const text = json();
+      parts.json = () => text;
+    }
+    return parts;
+  }
+
   // A workflow whose tasks have only an id, an agent, an input, a priority and dependencies goes to
-  // the core as arrays of integers instead of JSON. Anything else, or anything wrong, takes the
-  // JSON path, whose errors name the culprit.
-  function plainWorkflow(rt, spec) {
+  // the core as arrays of integers instead of JSON, its agents named by slot (resolved to indexes
+  // when submitted). Anything else, or anything wrong, takes the JSON path, whose errors name the
+  // culprit.
+  function plainShape(spec) {
     for (const k in spec) if (!PLAIN_SPEC_KEYS.has(k)) return undefined;
     const n = spec.tasks.length;
     if (n === 0) return undefined;
     const ids = new Array(n);
-    const agents = new Uint32Array(n);
+    const agentSlot = new Map();
+    const agentNames = [];
+    const slots = new Uint32Array(n);
     const priorities = new Uint32Array(n);
     let depCount = 0;
     for (let i = 0; i < n; i++) {
       const t = spec.tasks[i];
-      if (!isObject(t) || typeof t.id !== "string" || typeof t.agent !== "string" || t.id.includes("\n")) return undefined;
+      if (typeof t.id !== "string" || typeof t.agent !== "string" || t.id.includes("\n")) return undefined;
       for (const k in t) if (!plainTaskKey(k)) return undefined;
-      const ix = rt.agentIx.get(t.agent);
-      if (ix === undefined) return undefined;
+      let slot = agentSlot.get(t.agent);
+      if (slot === undefined) {
+        slot = agentNames.push(t.agent) - 1;
+        agentSlot.set(t.agent, slot);
+      }
       const p = t.priority;
       if (p !== undefined && !(Number.isInteger(p) && p >= 1 && p <= 255)) return undefined;
       if (t.dependsOn !== undefined) {
@@ -930,7 +968,7 @@ export function createBaton(coreApi) {
         depCount += t.dependsOn.length;
       }
       ids[i] = t.id;
-      agents[i] = ix;
+      slots[i] = slot;
       priorities[i] = p ?? 0;
     }
     // Ids are checked for repeats by the core; here only to resolve dependencies by name.
@@ -956,7 +994,26 @@ export function createBaton(coreApi) {
       }
     }
     const { tasks, ...header } = spec;
-    return { header: specJson(header, "workflow"), ids: ids.join("\n"), agents, priorities, offsets, deps };
+    return { header: specJson(header, "workflow"), ids: ids.join("\n"), agentNames, slots, priorities, offsets, deps };
+  }
+
+  /**
+   * A workflow spec taken apart once, to submit many times to any orchestrator
+   * (`Orchestrator.compileWorkflow`): the JS side of `submitWorkflow(spec)` (dependencies resolved
+   * by name, the JSON written) is done here once; the core still checks every submit. It keeps
+   * its own copy of the spec's shape, so changing the spec afterwards changes nothing; inputs and
+   * metadata are the same values the spec held.
+   */
+  class CompiledWorkflow {
+    #parts;
+    constructor(token, parts) {
+      if (token !== INTERNAL) throw invalid("use Orchestrator.compileWorkflow(spec)");
+      this.#parts = parts;
+      Object.freeze(this);
+    }
+    /** How many tasks the workflow has. */
+    get size() { return this.#parts.size; }
+    static parts(compiled) { return compiled.#parts; }
   }
 
   function checkHandler(id, handler) {
@@ -1264,40 +1321,39 @@ export function createBaton(coreApi) {
 
     /** Validates and submits a workflow; returns its id. Nothing is stored if it is invalid. */
     submitWorkflow(spec) {
-      if (!isObject(spec) || !Array.isArray(spec.tasks)) throw invalid("a workflow needs { tasks: [...], dependencies?, failurePolicy?, id?, name? }");
+      const parts = spec instanceof CompiledWorkflow ? CompiledWorkflow.parts(spec) : takeApart(spec, false);
       const rt = this.#rt;
-      const plain = plainWorkflow(rt, spec);
-      if (plain) {
-        const { header, ids, agents, priorities, offsets, deps } = plain;
-        const payloads = rt.payloads(spec.tasks);
-        let ix;
-        try {
-          ix = rt.core.submitWorkflowPlain(header, ids, agents, priorities, offsets, deps, payloads, rt.now());
-        } catch (e) {
-          rt.dropValues(payloads);
-          throw e;
+      const plain = parts.plain;
+      let agents;
+      if (plain !== undefined) {
+        const ixs = plain.agentNames.map((a) => rt.agentIx.get(a));
+        // An agent this orchestrator does not know: the JSON path says which.
+        if (!ixs.includes(undefined)) {
+          const slots = plain.slots;
+          agents = new Uint32Array(slots.length);
+          for (let i = 0; i < slots.length; i++) agents[i] = ixs[slots[i]];
         }
-        rt.pump();
-        return rt.core.workflowId(ix);
       }
-      const payloads = new Uint32Array(spec.tasks.length * 2);
-      const light = spec.tasks.map((t, i) => {
-        if (!isObject(t)) throw invalid(`workflow task #${i} must be an object`);
-        const { input, metadata, ...rest } = t;
-        payloads[2 * i] = rt.payload(input);
-        payloads[2 * i + 1] = rt.payload(metadata);
-        return rest;
-      });
-      const { tasks, ...rest } = spec;
+      const payloads = rt.payloads(parts.inputs, parts.metadata);
       let ix;
       try {
-        ix = rt.core.submitWorkflow(specJson({ ...rest, tasks: light }, "workflow"), payloads, rt.now());
+        ix = agents !== undefined
+          ? rt.core.submitWorkflowPlain(plain.header, plain.ids, agents, plain.priorities, plain.offsets, plain.deps, payloads, rt.now())
+          : rt.core.submitWorkflow(parts.json(), payloads, rt.now());
       } catch (e) {
         rt.dropValues(payloads);
         throw e;
       }
       rt.pump();
       return rt.core.workflowId(ix);
+    }
+
+    /**
+     * Takes a workflow spec apart once, for `submitWorkflow` and `runWorkflow` to take many
+     * times, in this or any orchestrator, without doing that work again.
+     */
+    static compileWorkflow(spec) {
+      return new CompiledWorkflow(INTERNAL, takeApart(spec, true));
     }
 
     /**
