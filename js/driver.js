@@ -389,9 +389,12 @@ export function createBaton(coreApi) {
       this.sleepers = new Map();   // timer id -> resolve
       this.listeners = new Map();  // subscription id -> fn
       this.delivered = 0;
-      // Answers of agent calls, waiting to go to the core together (see settleValue).
+      // Answers of agent calls, waiting to go to the core together (see settleValue): the first
+      // `answerCount` of each array. The arrays are reused, not emptied (setting an array's length
+      // to 0 frees its storage).
       this.answerCalls = [];
       this.answerValues = [];
+      this.answerCount = 0;
       this.answersQueued = false;
       this.flushAnswers = () => this.takeAnswers();
       this.pumping = false;
@@ -565,8 +568,8 @@ export function createBaton(coreApi) {
         this.settleJson(call, value);
         return;
       }
-      this.answerCalls.push(call);
-      this.answerValues.push(value);
+      this.answerCalls[this.answerCount] = call;
+      this.answerValues[this.answerCount++] = value;
       if (this.live.size === 0) this.takeAnswers();
       else if (!this.answersQueued) {
         this.answersQueued = true;
@@ -577,19 +580,19 @@ export function createBaton(coreApi) {
     /** Hands the core the answers waiting (see settleValue), then pumps once for them all. */
     takeAnswers() {
       this.answersQueued = false;
-      const calls = this.answerCalls;
-      const n = calls.length;
+      const n = this.answerCount;
       if (n === 0 || this.closed) return;
+      this.answerCount = 0;
+      const calls = this.answerCalls;
       const values = this.answerValues;
       const core = this.core;
       const now = this.now();
       for (let i = 0; i < n; i++) {
         const id = this.payload(values[i]);
+        values[i] = undefined; // the payload holds it now
         // A stale call (cancelled, or settled already) is ignored by the core.
         if (!core.complete(calls[i], id, now) && id !== NO_PAYLOAD) this.values[id] = undefined;
       }
-      calls.length = 0;
-      values.length = 0;
       this.pump();
     }
 
@@ -1033,7 +1036,7 @@ export function createBaton(coreApi) {
      * method then sees (and acts after) everything the agents have answered. */
     get #rt() {
       const rt = this.#runtime;
-      if (rt.answerCalls.length > 0) rt.takeAnswers();
+      if (rt.answerCount > 0) rt.takeAnswers();
       return rt;
     }
 
