@@ -588,10 +588,14 @@ export function createBaton(coreApi) {
       const core = this.core;
       const now = this.now();
       for (let i = 0; i < n; i++) {
-        const id = this.payload(values[i]);
-        values[i] = undefined; // the payload holds it now
-        // A stale call (cancelled, or settled already) is ignored by the core.
-        if (!core.complete(calls[i], id, now) && id !== NO_PAYLOAD) this.values[id] = undefined;
+        const value = values[i];
+        values[i] = undefined;
+        // A stale call (cancelled, or settled already) is ignored by the core, and takes no slot.
+        if (value === undefined || value === null) core.complete(calls[i], NO_PAYLOAD, now);
+        else {
+          const id = core.completeValue(calls[i], now);
+          if (id !== NO_PAYLOAD) this.values[id] = value;
+        }
       }
       this.pump();
     }

@@ -106,6 +106,21 @@ impl Core {
         self.inner.complete(call, PayloadId(output), ms(now))
     }
 
+    /// An agent call succeeded with a value the driver keeps: one crossing instead of
+    /// `allocPayload` then `complete`. Returns the payload slot taken for the value (the driver
+    /// stores the value under it), or 4294967295 if the call is stale: then no slot is taken and
+    /// the answer is journaled as ignored, as `complete` does.
+    #[wasm_bindgen(js_name = completeValue)]
+    pub fn complete_value(&mut self, call: u32, now: f64) -> u32 {
+        if self.inner.state().call_task(call).is_none() {
+            self.inner.complete(call, PayloadId::NONE, ms(now));
+            return PayloadId::NONE.index();
+        }
+        let id = self.inner.payloads_mut().alloc_unresolved();
+        self.inner.complete(call, id, ms(now));
+        id.index()
+    }
+
     /// An agent call failed with an error class (`agent`, `validation`, ...).
     pub fn fail(&mut self, call: u32, class: &str, message: &str, now: f64) -> bool {
         let class = ErrorClass::parse(class).unwrap_or(ErrorClass::Internal);
