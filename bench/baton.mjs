@@ -14,8 +14,8 @@ function orchestrator(agent, maxConcurrency) {
 }
 
 // Each workflow is compiled once per runner, outside the timed runs, as the LangGraph contender
-// compiles its graph: `compileWorkflow` resolves the dependencies by name and writes the JSON
-// once; the core still checks every submission.
+// compiles its graph: `compileWorkflow` resolves the dependencies by name, has the core check
+// ids and dependencies, and writes the JSON, once; agents and limits are checked per submission.
 
 /** A DAG ({ id, deps }) as one Baton workflow; run() resolves when the workflow has completed. */
 export function dag(nodes, agent) {

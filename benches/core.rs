@@ -383,8 +383,10 @@ fn main() {
     drop(o);
     // The Worker keeps 20,000 journal records in memory (JOURNAL_ROWS_IN_MEMORY_MAX) and the
     // rest in SQLite: the Durable Object's share.
-    let mut options = Options::default();
-    options.journal_rows_max = 20_000;
+    let options = Options {
+        journal_rows_max: 20_000,
+        ..Options::default()
+    };
     let before = LIVE.load(Ordering::Relaxed);
     let o = big_state_in(options, 1, pending);
     let bytes = LIVE.load(Ordering::Relaxed) - before;

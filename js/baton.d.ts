@@ -496,9 +496,11 @@ export interface WorkflowSpec {
 
 /**
  * A workflow spec taken apart once by `Orchestrator.compileWorkflow` (its dependencies resolved
- * to indexes, its JSON written), to submit or run many times, in any orchestrator. Each submit is
- * still checked by the core, so it is refused exactly where the spec would be. Later changes to
- * the spec it came from change nothing; its inputs and metadata are the spec's values.
+ * to indexes, its ids and dependencies checked by the core, its JSON written), to submit or run
+ * many times, in any orchestrator. What depends on the orchestrator (agents, the workflow id,
+ * limits) is checked at each submit, and a submit is refused exactly where the spec's would be.
+ * Later changes to the spec it came from change nothing; its inputs and metadata are the spec's
+ * values.
  */
 export interface CompiledWorkflow {
   /** How many tasks the workflow has. */

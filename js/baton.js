@@ -9,6 +9,7 @@ export const { Orchestrator, BatonError } = createBaton({
   replay: (journal, uptoSeq) => Core.replay(journal, uptoSeq),
   verifyReplay: (journal) => Core.verifyReplay(journal),
   memory: () => Core.memory(),
+  compileShape: (ids, offsets, deps) => Core.compileShape(ids, offsets, deps),
 });
 export { MemoryStore, IndexedDBStore, FileStore } from "./stores.js";
 export { initSync };

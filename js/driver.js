@@ -936,7 +936,12 @@ export function createBaton(coreApi) {
       const light = tasks.map(({ input: _i, metadata: _m, ...t }) => t);
       return specJson({ ...rest, tasks: light }, "workflow");
     };
-    const plain = plainShape(spec);
+    let plain = plainShape(spec);
+    if (eager && plain !== undefined) {
+      // Compiling: the core checks the ids and dependencies once, and keeps them.
+      const { ids, offsets, deps, ...rest } = plain;
+      plain = { ...rest, shape: coreApi.compileShape(ids, offsets, deps) };
+    }
     const parts = { size: n, inputs, metadata, plain, json };
     if (eager || plain === undefined) {
       const text = json();
@@ -1006,10 +1011,11 @@ export function createBaton(coreApi) {
 
   /**
    * A workflow spec taken apart once, to submit many times to any orchestrator
-   * (`Orchestrator.compileWorkflow`): the JS side of `submitWorkflow(spec)` (dependencies resolved
-   * by name, the JSON written) is done here once; the core still checks every submit. It keeps
-   * its own copy of the spec's shape, so changing the spec afterwards changes nothing; inputs and
-   * metadata are the same values the spec held.
+   * (`Orchestrator.compileWorkflow`): dependencies are resolved by name, the ids and dependencies
+   * checked by the core (a `WorkflowShape` in wasm) and the JSON written once; each submit checks
+   * what depends on the orchestrator, and reports a problem the shape holds. It keeps its own copy
+   * of the spec's shape, so changing the spec afterwards changes nothing; inputs and metadata are
+   * the same values the spec held.
    */
   class CompiledWorkflow {
     #parts;
@@ -1344,9 +1350,9 @@ export function createBaton(coreApi) {
       const payloads = rt.payloads(parts.inputs, parts.metadata);
       let ix;
       try {
-        ix = agents !== undefined
-          ? rt.core.submitWorkflowPlain(plain.header, plain.ids, agents, plain.priorities, plain.offsets, plain.deps, payloads, rt.now())
-          : rt.core.submitWorkflow(parts.json(), payloads, rt.now());
+        if (agents === undefined) ix = rt.core.submitWorkflow(parts.json(), payloads, rt.now());
+        else if (plain.shape !== undefined) ix = rt.core.submitWorkflowShaped(plain.header, plain.shape, agents, plain.priorities, payloads, rt.now());
+        else ix = rt.core.submitWorkflowPlain(plain.header, plain.ids, agents, plain.priorities, plain.offsets, plain.deps, payloads, rt.now());
       } catch (e) {
         rt.dropValues(payloads);
         throw e;

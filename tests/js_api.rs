@@ -71,6 +71,10 @@ fn baton() -> JsValue {
     set(&api, "verifyReplay", verify.into_js_value());
     let memory = Closure::<dyn Fn() -> JsValue>::new(Core::memory);
     set(&api, "memory", memory.into_js_value());
+    let shape = Closure::<dyn Fn(String, Vec<u32>, Vec<u32>) -> JsValue>::new(
+        |ids: String, offsets, deps| Core::compile_shape(&ids, offsets, deps).into(),
+    );
+    set(&api, "compileShape", shape.into_js_value());
     create_baton(&api)
 }
 

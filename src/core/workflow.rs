@@ -396,21 +396,21 @@ pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Vec<
 }
 
 /// A cycle in the dependency graph, as a path that ends where it starts, if there is one.
-pub(crate) fn find_cycle(deps: &[Vec<u32>]) -> Option<Vec<u32>> {
+pub(crate) fn find_cycle<D: AsRef<[u32]>>(deps: &[D]) -> Option<Vec<u32>> {
     // Most specs list a task after its dependencies: then there is no cycle, and no work.
     if deps
         .iter()
         .enumerate()
-        .all(|(i, ds)| ds.iter().all(|&d| (d as usize) < i))
+        .all(|(i, ds)| ds.as_ref().iter().all(|&d| (d as usize) < i))
     {
         return None;
     }
     // Kahn's algorithm drops everything that is not on or behind a cycle.
     let n = deps.len();
-    let mut indegree: Vec<u32> = deps.iter().map(|d| d.len() as u32).collect();
+    let mut indegree: Vec<u32> = deps.iter().map(|d| d.as_ref().len() as u32).collect();
     let mut dependents = vec![Vec::new(); n];
     for (i, ds) in deps.iter().enumerate() {
-        for &d in ds {
+        for &d in ds.as_ref() {
             dependents[d as usize].push(i as u32);
         }
     }
@@ -436,6 +436,7 @@ pub(crate) fn find_cycle(deps: &[Vec<u32>]) -> Option<Vec<u32>> {
     let mut at = start;
     loop {
         let next = *deps[at as usize]
+            .as_ref()
             .iter()
             .find(|&&d| indegree[d as usize] > 0)
             .expect("a leftover node has a leftover dependency");

@@ -3,10 +3,32 @@
 use super::interop::{coded, ms, parse, to_json, IntoJs, JsResult};
 use super::Core;
 use crate::core::ids::{PayloadId, TaskIx, WorkflowIx};
-use crate::core::orchestrator::PlainTasks;
+use crate::core::orchestrator::{EachTask, PlainShape, PlainTasks};
 use crate::core::task::{ErrorClass, TaskSpec};
 use crate::core::workflow::WorkflowSpec;
 use wasm_bindgen::prelude::*;
+
+/// A plain workflow's checked ids and dependencies, held by the driver's compiled workflow.
+#[wasm_bindgen]
+pub struct WorkflowShape(PlainShape);
+
+/// A plain workflow's JSON header: what it has besides its tasks.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WorkflowHeader {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    failure_policy: crate::core::workflow::FailurePolicy,
+}
+
+impl WorkflowHeader {
+    fn parse(json: &str) -> JsResult<WorkflowHeader> {
+        parse("workflow", json)
+    }
+}
 
 impl Core {
     fn task_at(&self, ix: u32) -> JsResult<TaskIx> {
@@ -250,17 +272,7 @@ impl Core {
         payloads: Vec<u32>,
         now: f64,
     ) -> JsResult<u32> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase", deny_unknown_fields)]
-        struct Header {
-            #[serde(default)]
-            id: Option<String>,
-            #[serde(default)]
-            name: Option<String>,
-            #[serde(default)]
-            failure_policy: crate::core::workflow::FailurePolicy,
-        }
-        let h: Header = parse("workflow", header)?;
+        let h = WorkflowHeader::parse(header)?;
         let tasks = PlainTasks {
             ids: &ids,
             agents: &agents,
@@ -271,6 +283,38 @@ impl Core {
         };
         let planned = (self.inner).plan_workflow_plain(h.id, h.name, h.failure_policy, tasks);
         drop((ids, agents, priorities, dep_offsets, deps, payloads));
+        let w = self.inner.commit_workflow(planned.js()?, ms(now));
+        Ok(w.js()?.index())
+    }
+
+    /// A plain workflow's ids and dependencies, checked once for many submissions
+    /// (`submitWorkflowShaped`); a problem found is reported by each submission, as
+    /// `submitWorkflowPlain` would report it.
+    #[wasm_bindgen(js_name = compileShape)]
+    pub fn compile_shape(ids: &str, dep_offsets: Vec<u32>, deps: Vec<u32>) -> WorkflowShape {
+        WorkflowShape(PlainShape::new(ids, &dep_offsets, &deps))
+    }
+
+    /// `submitWorkflowPlain` with the ids and dependencies of a [`WorkflowShape`].
+    #[wasm_bindgen(js_name = submitWorkflowShaped)]
+    pub fn submit_workflow_shaped(
+        &mut self,
+        header: &str,
+        shape: &WorkflowShape,
+        agents: Vec<u32>,
+        priorities: Vec<u32>,
+        payloads: Vec<u32>,
+        now: f64,
+    ) -> JsResult<u32> {
+        let h = WorkflowHeader::parse(header)?;
+        let each = EachTask {
+            agents: &agents,
+            priorities: &priorities,
+            payloads: &payloads,
+        };
+        let planned =
+            (self.inner).plan_workflow_shaped(h.id, h.name, h.failure_policy, &shape.0, each);
+        drop((agents, priorities, payloads));
         let w = self.inner.commit_workflow(planned.js()?, ms(now));
         Ok(w.js()?.index())
     }

@@ -20,11 +20,13 @@ mod messages;
 mod patterns;
 mod schedules;
 mod sessions;
+mod shape;
 mod tasks;
 mod templates;
 mod tools;
 mod workflows;
-pub use workflows::PlainTasks;
+pub use shape::PlainShape;
+pub use workflows::{EachTask, PlainTasks};
 
 use crate::core::event::{topic_matches, validate_topic, Event, Record, BUILT_IN_TOPICS};
 use crate::core::ids::{PayloadId, TaskIx};

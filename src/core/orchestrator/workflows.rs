@@ -1,5 +1,6 @@
 //! Workflow commands: validation and submission, cancellation, and the end of a workflow.
 
+use super::shape::{misaligned, PlainShape};
 use super::{Effect, Orchestrator};
 use crate::core::agent::AgentStatus;
 use crate::core::event::Event;
@@ -22,6 +23,15 @@ pub struct PlainTasks<'a> {
     pub priorities: &'a [u32],
     pub dep_offsets: &'a [u32],
     pub deps: &'a [u32],
+    pub payloads: &'a [u32],
+}
+
+/// What a plain workflow's submission adds to its shape, one entry per task: agent indices,
+/// priorities (0 for the default), and input and metadata payload ids in pairs.
+#[derive(Debug, Clone, Copy)]
+pub struct EachTask<'a> {
+    pub agents: &'a [u32],
+    pub priorities: &'a [u32],
     pub payloads: &'a [u32],
 }
 
@@ -170,26 +180,40 @@ impl Orchestrator {
         policy: crate::core::workflow::FailurePolicy,
         tasks: PlainTasks<'_>,
     ) -> Result<NewWorkflow> {
-        let PlainTasks {
-            ids,
+        let n = tasks.agents.len();
+        if tasks.dep_offsets.len() != n + 1 {
+            self.check_live()?;
+            return Err(misaligned());
+        }
+        let shape = PlainShape::new(tasks.ids, tasks.dep_offsets, tasks.deps);
+        let each = EachTask {
+            agents: tasks.agents,
+            priorities: tasks.priorities,
+            payloads: tasks.payloads,
+        };
+        self.plan_workflow_shaped(id, name, policy, &shape, each)
+    }
+
+    /// A plain workflow from a shape checked before ([`PlainShape`], made once for many
+    /// submissions) and this submission's agents, priorities and payloads: the same checks, in
+    /// the same order, and the same workflow as [`Self::plan_workflow_plain`].
+    pub(crate) fn plan_workflow_shaped(
+        &self,
+        id: Option<String>,
+        name: Option<String>,
+        policy: crate::core::workflow::FailurePolicy,
+        shape: &PlainShape,
+        each: EachTask<'_>,
+    ) -> Result<NewWorkflow> {
+        let EachTask {
             agents,
             priorities,
-            dep_offsets,
-            deps,
             payloads,
-        } = tasks;
+        } = each;
         self.check_live()?;
         let n = agents.len();
-        let shape_ok =
-            priorities.len() == n && payloads.len() == 2 * n && dep_offsets.len() == n + 1;
-        let offsets_ok = shape_ok
-            && dep_offsets.windows(2).all(|w| w[0] <= w[1])
-            && dep_offsets[n] as usize == deps.len();
-        if !offsets_ok {
-            return Err(Error::invalid(
-                "workflow",
-                "the arrays of a plain workflow do not line up",
-            ));
+        if priorities.len() != n || payloads.len() != 2 * n || !shape.lines_up() {
+            return Err(misaligned());
         }
         let id = self.check_new_workflow(id, n)?;
         if n == 0 {
@@ -198,48 +222,12 @@ impl Orchestrator {
                 format!("workflow '{id}' has no tasks"),
             ));
         }
-        let names: Vec<&str> = ids.split('\n').collect();
-        if names.len() != n {
+        if shape.len() != n {
             return Err(Error::invalid("workflow", "one task id per agent"));
         }
-        for t in &names {
-            check_id("task id", t)?;
-        }
-        if let Some(t) = first_repeat(&names) {
-            return Err(Error::DuplicateId {
-                kind: "task",
-                id: format!("{id}/{t}"),
-            });
-        }
-        let mut dep_lists = Vec::with_capacity(n);
-        for i in 0..n {
-            let given = &deps[dep_offsets[i] as usize..dep_offsets[i + 1] as usize];
-            if let Some(&bad) = given.iter().find(|&&d| d as usize >= n) {
-                return Err(Error::invalid(
-                    "workflow",
-                    format!("task '{}' depends on task #{bad}, out of range", names[i]),
-                ));
-            }
-            // First occurrence order, as the JSON path keeps it.
-            let mut ds: Vec<u32> = Vec::with_capacity(given.len());
-            for &d in given {
-                if !ds.contains(&d) {
-                    ds.push(d);
-                }
-            }
-            dep_lists.push(ds);
-        }
-        if let Some(cycle) = crate::core::workflow::find_cycle(&dep_lists) {
-            return Err(Error::Cycle {
-                workflow: id,
-                cycle: cycle
-                    .into_iter()
-                    .map(|i| names[i as usize].to_owned())
-                    .collect(),
-            });
-        }
+        shape.check(&id)?;
         let mut tasks = Vec::with_capacity(n);
-        for (i, ds) in dep_lists.into_iter().enumerate() {
+        for i in 0..n {
             let agent = crate::core::ids::AgentIx(agents[i]);
             if agents[i] as usize >= self.state.agents.len() {
                 return Err(Error::UnknownAgent(format!("#{}", agents[i])));
@@ -253,13 +241,14 @@ impl Orchestrator {
             }
             let priority = validate_priority((priorities[i] != 0).then_some(priorities[i]))?;
             let (input, metadata) = (PayloadId(payloads[2 * i]), PayloadId(payloads[2 * i + 1]));
+            let (task_id, depends_on) = shape.task(i);
             tasks.push(WorkflowTask {
-                id: names[i].into(),
+                id: task_id.into(),
                 agent: AgentRef(agent),
                 priority,
                 input,
                 metadata,
-                depends_on: ds.into(),
+                depends_on: depends_on.into(),
                 rare: None,
             });
         }
@@ -431,41 +420,4 @@ fn by_priority(tasks: Vec<(u8, TaskIx)>) -> Vec<TaskIx> {
         start[p as usize] += 1;
     }
     out
-}
-
-/// The first id that repeats an earlier one, if any. Sorting the ids' 64-bit hashes finds out
-/// whether any may repeat without a set's allocation per id or a string sort; only then (a real
-/// repeat, or a rare collision) are the strings compared, in the workflow's order.
-fn first_repeat<'a>(names: &[&'a str]) -> Option<&'a str> {
-    let mut hashes: Vec<u64> = names.iter().map(|n| fnv1a(n.as_bytes())).collect();
-    hashes.sort_unstable();
-    if hashes.windows(2).all(|p| p[0] != p[1]) {
-        return None;
-    }
-    drop(hashes);
-    let mut seen = std::collections::BTreeSet::new();
-    names.iter().copied().find(|t| !seen.insert(*t))
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::first_repeat;
-
-    #[test]
-    fn first_repeat_names_the_earliest_repeat_in_order() {
-        assert_eq!(first_repeat(&["a", "b", "c"]), None);
-        assert_eq!(first_repeat(&["a", "b", "b", "a"]), Some("b"));
-        assert_eq!(first_repeat(&["x", "a", "y", "x", "a"]), Some("x"));
-        let many: Vec<String> = (0..10_000).map(|i| format!("t{i}")).collect();
-        let mut names: Vec<&str> = many.iter().map(String::as_str).collect();
-        assert_eq!(first_repeat(&names), None);
-        names.push("t9999");
-        assert_eq!(first_repeat(&names), Some("t9999"));
-    }
 }
