@@ -514,7 +514,9 @@ export function createBaton(coreApi) {
               }
               break;
             }
-            case TASK_SETTLED: this.wake(this.taskWaiters, fx[i + 1], (t) => this.taskView(t)); break;
+            // Every task's end is an effect; most have no waiter (a workflow's tasks), and for
+            // them this is one size check, not a closure and a lookup.
+            case TASK_SETTLED: if (this.taskWaiters.size > 0) this.wake(this.taskWaiters, fx[i + 1], (t) => this.taskView(t)); break;
             case WORKFLOW_SETTLED: this.wake(this.flowWaiters, fx[i + 1], (w) => this.workflowView(w)); break;
             case RUN_SETTLED: this.wake(this.runWaiters, fx[i + 1], (r) => this.runOutcome(r)); break;
             case TIMER_FIRED: {
