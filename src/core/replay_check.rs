@@ -127,11 +127,7 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
             let n = workflow.tasks.len() as u32;
             if s.workflow_ix(&workflow.id).is_some() {
                 Err(format!("workflow '{}' is submitted twice", workflow.id))
-            } else if workflow
-                .tasks
-                .iter()
-                .any(|t| t.depends_on.iter().any(|&d| d >= n))
-            {
+            } else if workflow.deps.items().iter().any(|&d| d >= n) {
                 Err(format!(
                     "workflow '{}' names a dependency out of range",
                     workflow.id

@@ -2,7 +2,6 @@
 //! it, and it decides nothing: it carries out an event that a command handler already decided and
 //! validated. That is what makes replay exact.
 
-use crate::core::adjacency::Adjacency;
 use crate::core::agent::{Agent, AgentStatus, Transition};
 use crate::core::chunked::Chunked;
 use crate::core::event::{Event, Record};
@@ -799,16 +798,16 @@ impl State {
     fn create_workflow(&mut self, nw: &crate::core::workflow::NewWorkflow, at: u64) {
         let wix = WorkflowIx(self.workflows.len() as u32);
         let first = TaskIx(self.tasks.len() as u32);
-        let deps = Adjacency::from_lists(nw.tasks.iter().map(|t| &t.depends_on));
-        let dependents = deps.reversed();
+        // The ids and dependencies are the record's, shared; only the reverse edges are new.
+        let dependents = nw.deps.reversed();
         let wf = Workflow {
             id: nw.id.clone(),
             name: nw.name.clone(),
             policy: nw.policy,
             width: nw.width,
             first,
-            local_ids: nw.tasks.iter().map(|t| &t.id).collect(),
-            deps,
+            local_ids: nw.ids.clone(),
+            deps: nw.deps.clone(),
             dependents,
             status: WorkflowStatus::Running,
             remaining: nw.tasks.len() as u32,
@@ -822,10 +821,10 @@ impl State {
             self.sessions.entry(s.clone()).or_default();
         }
         self.workflows.push(wf);
-        for t in &nw.tasks {
+        for (i, t) in nw.tasks.iter().enumerate() {
             let mut task = Task::new(t.agent.0, t.priority, t.input, t.metadata, at);
             task.workflow = Some(wix);
-            task.waiting_on = t.depends_on.len() as u32;
+            task.waiting_on = nw.deps[i].len() as u32;
             task.policy = t.policy().cloned().map(Box::new);
             let extra = crate::core::event::TaskExtra {
                 name: t.name().map(Into::into),

@@ -253,11 +253,11 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
         Event::WorkflowSubmitted { workflow } => {
             let mut payloads = Vec::with_capacity(workflow.tasks.len());
             let mut tasks = Vec::with_capacity(workflow.tasks.len());
-            for t in &workflow.tasks {
+            for (i, t) in workflow.tasks.iter().enumerate() {
                 payloads.push((copy(fresh, t.input)?, copy(fresh, t.metadata)?));
                 let p = t.policy().cloned().unwrap_or_default();
                 tasks.push(WorkflowTaskSpec {
-                    id: t.id.to_string(),
+                    id: workflow.ids[i].to_string(),
                     agent: if t.capability().is_some() {
                         String::new()
                     } else {
@@ -266,10 +266,9 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
                     capability: t.capability().map(str::to_owned),
                     name: t.name().map(str::to_owned),
                     priority: Some(t.priority as u32),
-                    depends_on: t
-                        .depends_on
+                    depends_on: workflow.deps[i]
                         .iter()
-                        .map(|&d| workflow.tasks[d as usize].id.to_string())
+                        .map(|&d| workflow.ids[d as usize].to_string())
                         .collect(),
                     retry: p.retry,
                     timeout_ms: p.timeout_ms,

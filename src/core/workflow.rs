@@ -1,13 +1,16 @@
 //! DAG workflows: validated whole on submit (unknown task, duplicate id, cycle: an error naming the
 //! culprit, nothing stored), then run by the scheduler as their dependencies complete.
 
+use crate::core::adjacency::Adjacency;
 use crate::core::ids::{PayloadId, TaskIx};
+use crate::core::names::Names;
 use crate::core::policy::{ErrorPolicy, Fallback, Policy, RetryPolicy};
 use crate::core::task::{auto_task_id, parse_auto_task_id};
 use crate::core::wire::AgentRef;
 use crate::core::{Error, Result};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What happens to the rest of a workflow when one of its tasks fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -119,21 +122,19 @@ impl WorkflowSpec {
     }
 }
 
-/// A validated workflow task, as journaled in `workflow.submitted`.
+/// A validated workflow task, as journaled in `workflow.submitted`: what is not its id or its
+/// dependencies, which the workflow keeps for all its tasks at once ([`NewWorkflow::ids`],
+/// [`NewWorkflow::deps`]).
 ///
 /// A workflow holds one of these per task for as long as its record is in the journal, so the
-/// rare fields (name, capability, policy) are out of line and strings and lists are boxed; the
-/// JSON is flat all the same (see [`WorkflowTaskWire`]).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(from = "WorkflowTaskWire")]
+/// rare fields (name, capability, policy) are out of line; the JSON is flat all the same (see
+/// [`WorkflowTaskWire`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct WorkflowTask {
-    pub id: Box<str>,
     pub agent: AgentRef,
     pub priority: u8,
     pub input: PayloadId,
     pub metadata: PayloadId,
-    /// Indices into the workflow's task list.
-    pub depends_on: Box<[u32]>,
     pub rare: Option<Box<WorkflowTaskRare>>,
 }
 
@@ -189,55 +190,127 @@ struct WorkflowTaskWire<'a> {
     policy: Option<std::borrow::Cow<'a, Policy>>,
 }
 
-impl From<WorkflowTaskWire<'_>> for WorkflowTask {
-    fn from(w: WorkflowTaskWire<'_>) -> WorkflowTask {
-        WorkflowTask {
-            id: w.id.into(),
-            agent: w.agent,
-            priority: w.priority,
-            input: w.input,
-            metadata: w.metadata,
-            depends_on: w.depends_on.into_owned().into(),
-            rare: WorkflowTask::rare(
-                w.name.map(Into::into),
-                w.capability.map(Into::into),
-                w.policy.map(|p| Box::new(p.into_owned())),
-            ),
-        }
-    }
-}
-
-impl Serialize for WorkflowTask {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use std::borrow::Cow;
-        WorkflowTaskWire {
-            id: Cow::Borrowed(&self.id),
-            agent: self.agent,
-            name: self.name().map(Cow::Borrowed),
-            priority: self.priority,
-            input: self.input,
-            metadata: self.metadata,
-            depends_on: Cow::Borrowed(&self.depends_on),
-            capability: self.capability().map(Cow::Borrowed),
-            policy: self.policy().map(Cow::Borrowed),
-        }
-        .serialize(s)
-    }
-}
-
-/// A validated workflow, as journaled in `workflow.submitted`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A validated workflow, as journaled in `workflow.submitted`. Its task ids and dependencies
+/// are shared (not copied) with the workflow's state, and with the compiled shape it may come
+/// from; its JSON lists each task flat, as [`WorkflowTaskWire`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewWorkflow {
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub policy: FailurePolicy,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
     pub tasks: Vec<WorkflowTask>,
+    /// Task ids, in the workflow's order.
+    pub ids: Arc<Names>,
+    /// Each task's dependencies, as indices into the workflow.
+    pub deps: Arc<Adjacency>,
+}
+
+impl NewWorkflow {
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+/// `NewWorkflow`'s JSON (the field order is the journal's).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewWorkflowWire<'a> {
+    #[serde(borrow)]
+    id: std::borrow::Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    policy: FailurePolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    session: Option<String>,
+    #[serde(borrow)]
+    tasks: Vec<WorkflowTaskWire<'a>>,
+}
+
+impl Serialize for NewWorkflow {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        use std::borrow::Cow;
+        struct Tasks<'a>(&'a NewWorkflow);
+        impl Serialize for Tasks<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                let w = self.0;
+                s.collect_seq(w.tasks.iter().enumerate().map(|(i, t)| WorkflowTaskWire {
+                    id: Cow::Borrowed(&w.ids[i]),
+                    agent: t.agent,
+                    name: t.name().map(Cow::Borrowed),
+                    priority: t.priority,
+                    input: t.input,
+                    metadata: t.metadata,
+                    depends_on: Cow::Borrowed(&w.deps[i]),
+                    capability: t.capability().map(Cow::Borrowed),
+                    policy: t.policy().map(Cow::Borrowed),
+                }))
+            }
+        }
+        let fields = 3 + [
+            self.name.is_some(),
+            self.width.is_some(),
+            self.session.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
+        let mut st = s.serialize_struct("NewWorkflow", fields)?;
+        st.serialize_field("id", &self.id)?;
+        if let Some(name) = &self.name {
+            st.serialize_field("name", name)?;
+        }
+        st.serialize_field("policy", &self.policy)?;
+        if let Some(width) = &self.width {
+            st.serialize_field("width", width)?;
+        }
+        if let Some(session) = &self.session {
+            st.serialize_field("session", session)?;
+        }
+        st.serialize_field("tasks", &Tasks(self))?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for NewWorkflow {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<NewWorkflow, D::Error> {
+        let w = NewWorkflowWire::deserialize(d)?;
+        let ids: Names = w.tasks.iter().map(|t| &*t.id).collect();
+        let deps = Adjacency::from_lists(w.tasks.iter().map(|t| &*t.depends_on));
+        let tasks = w
+            .tasks
+            .into_iter()
+            .map(|t| WorkflowTask {
+                agent: t.agent,
+                priority: t.priority,
+                input: t.input,
+                metadata: t.metadata,
+                rare: WorkflowTask::rare(
+                    t.name.map(Into::into),
+                    t.capability.map(Into::into),
+                    t.policy.map(|p| Box::new(p.into_owned())),
+                ),
+            })
+            .collect();
+        Ok(NewWorkflow {
+            id: w.id.into_owned(),
+            name: w.name,
+            policy: w.policy,
+            width: w.width,
+            session: w.session,
+            tasks,
+            ids: Arc::new(ids),
+            deps: Arc::new(deps),
+        })
+    }
 }
 
 /// A workflow as the core keeps it. Its tasks have the contiguous indices `first..first + n`.
@@ -252,8 +325,9 @@ pub struct Workflow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
     pub first: TaskIx,
-    pub local_ids: crate::core::names::Names,
-    pub deps: crate::core::adjacency::Adjacency,
+    /// Shared with the `workflow.submitted` record (and a compiled shape).
+    pub local_ids: Arc<Names>,
+    pub deps: Arc<Adjacency>,
     pub dependents: crate::core::adjacency::Adjacency,
     pub status: WorkflowStatus,
     /// Tasks not yet terminal.
@@ -343,7 +417,7 @@ impl<'de> Deserialize<'de> for NewTask {
 
 /// Checks a workflow's shape: unique ids, known dependencies, no cycle. Returns each task's
 /// dependencies as indices into `spec.tasks`.
-pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Vec<Vec<u32>>> {
+pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Adjacency> {
     if spec.tasks.is_empty() {
         return Err(Error::invalid(
             "tasks",
@@ -383,6 +457,7 @@ pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Vec<
         }
         deps.push(ds);
     }
+    let deps = Adjacency::from_lists(deps);
     if let Some(cycle) = find_cycle(&deps) {
         return Err(Error::Cycle {
             workflow: workflow.to_owned(),
@@ -396,21 +471,21 @@ pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Vec<
 }
 
 /// A cycle in the dependency graph, as a path that ends where it starts, if there is one.
-pub(crate) fn find_cycle<D: AsRef<[u32]>>(deps: &[D]) -> Option<Vec<u32>> {
+pub(crate) fn find_cycle(deps: &Adjacency) -> Option<Vec<u32>> {
     // Most specs list a task after its dependencies: then there is no cycle, and no work.
     if deps
         .iter()
         .enumerate()
-        .all(|(i, ds)| ds.as_ref().iter().all(|&d| (d as usize) < i))
+        .all(|(i, ds)| ds.iter().all(|&d| (d as usize) < i))
     {
         return None;
     }
     // Kahn's algorithm drops everything that is not on or behind a cycle.
     let n = deps.len();
-    let mut indegree: Vec<u32> = deps.iter().map(|d| d.as_ref().len() as u32).collect();
+    let mut indegree: Vec<u32> = deps.iter().map(|d| d.len() as u32).collect();
     let mut dependents = vec![Vec::new(); n];
     for (i, ds) in deps.iter().enumerate() {
-        for &d in ds.as_ref() {
+        for &d in ds {
             dependents[d as usize].push(i as u32);
         }
     }
@@ -436,7 +511,6 @@ pub(crate) fn find_cycle<D: AsRef<[u32]>>(deps: &[D]) -> Option<Vec<u32>> {
     let mut at = start;
     loop {
         let next = *deps[at as usize]
-            .as_ref()
             .iter()
             .find(|&&d| indegree[d as usize] > 0)
             .expect("a leftover node has a leftover dependency");

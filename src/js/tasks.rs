@@ -375,7 +375,7 @@ impl Core {
         out.extend(wf.tasks().map(|t| s.task(t).agent.index()));
         let mut off = 0;
         out.push(0);
-        for d in &wf.deps {
+        for d in wf.deps.iter() {
             off += d.len() as u32;
             out.push(off);
         }

@@ -6,16 +6,20 @@
 //! reported by each submission, at the point and in the words a fresh check would use: the
 //! messages name the workflow, whose id is known only then.
 
+use crate::core::adjacency::Adjacency;
 use crate::core::ids::check_id;
+use crate::core::names::Names;
 use crate::core::{Error, Result};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct PlainShape {
     /// How many tasks the ids name.
     len: usize,
-    ids: Vec<Box<str>>,
+    /// Shared with every workflow submitted from this shape (and its journal record).
+    ids: Arc<Names>,
     /// Each task's dependencies, repeats removed (first occurrence order, as the JSON path).
-    deps: Vec<Box<[u32]>>,
+    deps: Arc<Adjacency>,
     problem: Option<Problem>,
 }
 
@@ -42,8 +46,8 @@ impl PlainShape {
         let n = names.len();
         let mut shape = PlainShape {
             len: n,
-            ids: Vec::new(),
-            deps: Vec::new(),
+            ids: Arc::default(),
+            deps: Arc::default(),
             problem: None,
         };
         let lines_up = dep_offsets.len() == n + 1
@@ -65,7 +69,7 @@ impl PlainShape {
         if let Some(t) = first_repeat(names) {
             return Err(Problem::Repeated(t.into()));
         }
-        self.deps.reserve_exact(n);
+        let mut lists = Vec::with_capacity(n);
         for i in 0..n {
             let given = &deps[dep_offsets[i] as usize..dep_offsets[i + 1] as usize];
             if let Some(&bad) = given.iter().find(|&&d| d as usize >= n) {
@@ -80,13 +84,16 @@ impl PlainShape {
                     ds.push(d);
                 }
             }
-            self.deps.push(ds.into());
+            lists.push(ds);
         }
-        if let Some(cycle) = crate::core::workflow::find_cycle(&self.deps) {
+        let adjacency = Adjacency::from_lists(&lists);
+        drop(lists);
+        if let Some(cycle) = crate::core::workflow::find_cycle(&adjacency) {
             let cycle = cycle.into_iter().map(|i| names[i as usize].to_owned());
             return Err(Problem::Cycle(cycle.collect()));
         }
-        self.ids = names.iter().map(|&t| t.into()).collect();
+        self.ids = Arc::new(names.iter().collect());
+        self.deps = Arc::new(adjacency);
         Ok(())
     }
 
@@ -119,9 +126,9 @@ impl PlainShape {
         }
     }
 
-    /// Task `i`'s id and dependencies (only for a shape without a problem).
-    pub(super) fn task(&self, i: usize) -> (&str, &[u32]) {
-        (&self.ids[i], &self.deps[i])
+    /// The ids and dependencies, shared (only for a shape without a problem).
+    pub(super) fn shared(&self) -> (Arc<Names>, Arc<Adjacency>) {
+        (self.ids.clone(), self.deps.clone())
     }
 }
 
@@ -166,12 +173,9 @@ mod tests {
         let ok = PlainShape::new("a\nb\nc", &[0, 0, 1, 3], &[0, 0, 1]);
         assert_eq!(ok.len(), 3);
         assert!(ok.check("w").is_ok());
-        assert_eq!(ok.task(2), ("c", &[0u32, 1][..]));
-        assert_eq!(
-            ok.task(1),
-            ("b", &[0u32][..]),
-            "repeated dependencies are dropped"
-        );
+        let (ids, deps) = ok.shared();
+        assert_eq!((&ids[2], &deps[2]), ("c", &[0u32, 1][..]));
+        assert_eq!(&deps[1], &[0u32][..], "repeated dependencies are dropped");
 
         let cycle = PlainShape::new("a\nb", &[0, 1, 2], &[1, 0]);
         assert!(

@@ -5,12 +5,14 @@ use super::{Effect, Orchestrator};
 use crate::core::agent::AgentStatus;
 use crate::core::event::Event;
 use crate::core::ids::{check_id, PayloadId, TaskIx, WorkflowIx};
+use crate::core::names::Names;
 use crate::core::task::{validate_priority, TaskStatus};
 use crate::core::wire::{AgentRef, TaskRef, WorkflowRef};
 use crate::core::workflow::{
     validate_shape, NewWorkflow, WorkflowSpec, WorkflowStatus, WorkflowTask,
 };
 use crate::core::{Error, Result};
+use std::sync::Arc;
 
 /// A plain workflow's tasks as arrays, one entry per task: `ids` joined by `\n`, agent indices,
 /// priorities (0 for the default), each task's dependencies (indices into the workflow) from
@@ -60,9 +62,10 @@ impl Orchestrator {
         if let Some(s) = &spec.session {
             check_id("session", s)?;
         }
+        let ids: Names = spec.tasks.iter().map(|t| &t.id).collect();
         let mut tasks = Vec::with_capacity(spec.tasks.len());
         let mut assigned = std::collections::BTreeMap::new();
-        for ((t, d), &(input, metadata)) in spec.tasks.into_iter().zip(deps).zip(payloads) {
+        for (t, &(input, metadata)) in spec.tasks.into_iter().zip(payloads) {
             let agent = match (&t.capability, t.agent.is_empty()) {
                 (Some(_), false) => {
                     return Err(Error::invalid(
@@ -99,12 +102,10 @@ impl Orchestrator {
                 p.validate(&format!("workflow '{id}' task '{}'", t.id))?;
             }
             tasks.push(WorkflowTask {
-                id: t.id.into(),
                 agent: AgentRef(agent),
                 priority,
                 input,
                 metadata,
-                depends_on: d.into(),
                 rare: WorkflowTask::rare(
                     t.name.map(Into::into),
                     t.capability.map(Into::into),
@@ -120,6 +121,8 @@ impl Orchestrator {
                 width,
                 session: spec.session,
                 tasks,
+                ids: Arc::new(ids),
+                deps: Arc::new(deps),
             },
             now,
         )
@@ -241,17 +244,15 @@ impl Orchestrator {
             }
             let priority = validate_priority((priorities[i] != 0).then_some(priorities[i]))?;
             let (input, metadata) = (PayloadId(payloads[2 * i]), PayloadId(payloads[2 * i + 1]));
-            let (task_id, depends_on) = shape.task(i);
             tasks.push(WorkflowTask {
-                id: task_id.into(),
                 agent: AgentRef(agent),
                 priority,
                 input,
                 metadata,
-                depends_on: depends_on.into(),
                 rare: None,
             });
         }
+        let (ids, deps) = shape.shared();
         Ok(NewWorkflow {
             id,
             name,
@@ -259,12 +260,14 @@ impl Orchestrator {
             width: None,
             session: None,
             tasks,
+            ids,
+            deps,
         })
     }
 
     /// Records a validated workflow and queues its first tasks.
     pub(crate) fn commit_workflow(&mut self, nw: NewWorkflow, now: u64) -> Result<WorkflowIx> {
-        self.check_queue_room(nw.tasks.len() as u64)?;
+        self.check_queue_room(nw.len() as u64)?;
         let w = WorkflowIx(self.state.workflows.len() as u32);
         self.emit(
             now,
