@@ -249,12 +249,14 @@ function checkStore(store) {
 class LiveCalls {
   constructor() {
     this.size = 0;
-    this.reset(64);
+    this.reset(16);
   }
 
   reset(slots) {
     this.mask = slots - 1;
-    this.ids = new Uint32Array(slots); // 0: empty (call ids start at 1)
+    // Plain arrays, not a typed one: a short-lived orchestrator should not pay for an
+    // ArrayBuffer. 0 marks an empty slot (call ids start at 1).
+    this.ids = new Array(slots).fill(0);
     this.ctxs = new Array(slots).fill(undefined);
     this.spill = new Map();
   }
@@ -294,23 +296,27 @@ class LiveCalls {
   }
 
   grow() {
-    const entries = [...this.entries()];
+    const entries = this.entries();
     this.reset(2 * (this.mask + 1));
     for (const [call, ctx] of entries) this.place(call, ctx);
   }
 
-  *entries() {
-    for (let s = 0; s <= this.mask; s++) if (this.ids[s] !== 0) yield [this.ids[s], this.ctxs[s]];
-    yield* this.spill;
+  /** Every [call, context] pair, as an array (the table may change while it is walked). */
+  entries() {
+    const out = [];
+    for (let s = 0; s <= this.mask; s++) if (this.ids[s] !== 0) out.push([this.ids[s], this.ctxs[s]]);
+    for (const e of this.spill) out.push(e);
+    return out;
   }
 
-  *values() {
-    for (const [, ctx] of this.entries()) yield ctx;
+  values() {
+    return this.entries().map((e) => e[1]);
   }
 
   clear() {
+    if (this.size === 0) return;
     this.size = 0;
-    this.reset(64);
+    this.reset(16);
   }
 }
 
@@ -862,7 +868,7 @@ export function createBaton(coreApi) {
       if (this.persister !== undefined && this.core !== CLOSED_CORE) this.persister.collect();
       this.closed = true;
       clearTimeout(this.timer);
-      for (const ctx of [...this.live.values()]) Context.abort(ctx, new BatonError("closed", "the orchestrator was closed"));
+      for (const ctx of this.live.values()) Context.abort(ctx, new BatonError("closed", "the orchestrator was closed"));
       this.live.clear();
       if (this.pumping) {
         // Called from a handler or a listener inside pump(): free the core once pump() is done.
