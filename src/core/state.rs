@@ -647,25 +647,8 @@ impl State {
         );
     }
 
-    /// Records a contract for a call of a task in a session (nothing for other tasks). The test
-    /// is inline: most tasks have no session, and this runs at every start and end of a call.
-    #[inline(always)]
+    /// Records a contract for a call of a task in a session (nothing for other tasks).
     fn contract(
-        &mut self,
-        ix: TaskIx,
-        kind: ContractKind,
-        status: ContractStatus,
-        payload: PayloadId,
-        error: Option<&TaskError>,
-        at: u64,
-    ) {
-        if self.tasks[ix.usize()].extra.is_some() {
-            self.session_contract(ix, kind, status, payload, error, at);
-        }
-    }
-
-    #[inline(never)]
-    fn session_contract(
         &mut self,
         ix: TaskIx,
         kind: ContractKind,
