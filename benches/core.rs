@@ -125,6 +125,28 @@ fn answer_every_call(o: &mut Orchestrator) {
     }
 }
 
+/// Submits one plain workflow to agent 0 at time 1 (no id, no name, the default policy).
+fn submit_plain(
+    o: &mut Orchestrator,
+    ids: &str,
+    priorities: &[u32],
+    dep_offsets: &[u32],
+    deps: &[u32],
+    payloads: &[u32],
+) -> baton::core::ids::WorkflowIx {
+    let agents = vec![0; priorities.len()];
+    let tasks = PlainTasks {
+        ids,
+        agents: &agents,
+        priorities,
+        dep_offsets,
+        deps,
+        payloads,
+    };
+    o.submit_workflow_plain(None, None, Default::default(), tasks, 1)
+        .unwrap()
+}
+
 /// A workflow of `n` independent tasks with the harness's priorities (1..=10, xorshift), run at
 /// concurrency 16: ns per task.
 fn workflow_queue(n: usize, runs: usize) -> f64 {
@@ -144,21 +166,7 @@ fn workflow_queue(n: usize, runs: usize) -> f64 {
     let t0 = Instant::now();
     for _ in 0..runs {
         let mut o = with_agents(1, Some(16));
-        o.submit_workflow_plain(
-            None,
-            None,
-            Default::default(),
-            PlainTasks {
-                ids: &ids,
-                agents: &vec![0; n],
-                priorities: &priorities,
-                dep_offsets: &offsets,
-                deps: &[],
-                payloads: &payloads,
-            },
-            1,
-        )
-        .unwrap();
+        submit_plain(&mut o, &ids, &priorities, &offsets, &[], &payloads);
         answer_every_call(&mut o);
     }
     t0.elapsed().as_secs_f64() * 1e9 / (runs * n) as f64
@@ -186,22 +194,7 @@ fn workflow_dag(runs: usize) -> f64 {
     let t0 = Instant::now();
     for _ in 0..runs {
         let mut o = with_agents(1, None);
-        let w = o
-            .submit_workflow_plain(
-                None,
-                None,
-                Default::default(),
-                PlainTasks {
-                    ids: &ids,
-                    agents: &vec![0; n],
-                    priorities: &vec![0; n],
-                    dep_offsets: &offsets,
-                    deps: &deps,
-                    payloads: &payloads,
-                },
-                1,
-            )
-            .unwrap();
+        let w = submit_plain(&mut o, &ids, &vec![0; n], &offsets, &deps, &payloads);
         answer_every_call(&mut o);
         // What the JS driver reads for a run's result: the head (the tasks only when read).
         let head = baton::core::views::workflow_head(o.state(), w);
@@ -283,23 +276,10 @@ fn main() {
                 ]
             })
             .collect();
+        let priorities: Vec<u32> = (0..n).map(|i| 1 + i % 10).collect();
         let before = LIVE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);
-        o.submit_workflow_plain(
-            None,
-            None,
-            Default::default(),
-            PlainTasks {
-                ids: &ids,
-                agents: &vec![0; n as usize],
-                priorities: &(0..n).map(|i| 1 + i % 10).collect::<Vec<_>>(),
-                dep_offsets: &offsets,
-                deps: &[],
-                payloads: &payloads,
-            },
-            1,
-        )
-        .unwrap();
+        submit_plain(&mut o, &ids, &priorities, &offsets, &[], &payloads);
         while o.poll_effect().is_some() {}
         println!(
             "{} bytes per pending workflow task ({} at the peak of submitting)",
