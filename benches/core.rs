@@ -306,6 +306,11 @@ fn main() {
         }
         return;
     }
+    if std::env::args().any(|a| a == "--queue-100k-only") {
+        // For profiling the 100k queue alone (`perf record`): the same orchestrator memory reused.
+        println!("{:.0} ns per task", workflow_queue(100_000, 10));
+        return;
+    }
     if std::env::args().any(|a| a == "--workflow-only") {
         // For profiling the workflow path alone (`perf record`).
         println!("{:.0} ns per task", workflow_dag(2000));

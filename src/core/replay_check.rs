@@ -174,7 +174,7 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
 
 /// A task that ends well releases each dependent once: none may already be released.
 fn released_once(s: &State, t: TaskIx) -> Result<(), String> {
-    let Some(w) = s.task(t).workflow else {
+    let Some(w) = s.task(t).workflow.get() else {
         return Ok(());
     };
     let wf = &s.workflows[w.usize()];

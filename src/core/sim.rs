@@ -524,7 +524,7 @@ fn check_record_invariants(s: &crate::core::state::State) -> Result<(), String> 
                 return Err(format!("task {} runs twice or lost its call", i + 1));
             }
         }
-        if let Some(w) = t.workflow {
+        if let Some(w) = t.workflow.get() {
             let wf = &s.workflows[w.usize()];
             if matches!(
                 t.status,
@@ -579,6 +579,7 @@ fn fates(o: &Orchestrator) -> BTreeMap<String, (TaskStatus, Option<String>)> {
         .filter(|&t| {
             s.task(t)
                 .workflow
+                .get()
                 .is_none_or(|w| s.workflows[w.usize()].policy == FailurePolicy::Continue)
         })
         .map(|t| {

@@ -206,7 +206,7 @@ pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
     let mut calls = Vec::new();
     for (i, t) in s.tasks.iter().enumerate() {
         let ok = t.agent.usize() < s.agents.len()
-            && t.workflow.is_none_or(|w| {
+            && t.workflow.get().is_none_or(|w| {
                 s.workflows.get(w.usize()).is_some_and(|wf| {
                     (wf.first.usize()..wf.first.usize() + wf.local_ids.len()).contains(&i)
                 })

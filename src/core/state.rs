@@ -147,7 +147,7 @@ impl State {
     /// A task's user-facing id: the user's, `workflow/task`, or the generated `task-<n>`.
     pub fn task_id(&self, ix: TaskIx) -> Option<String> {
         let t = self.tasks.get(ix.usize())?;
-        Some(match (&t.id, t.workflow) {
+        Some(match (&t.id, t.workflow.get()) {
             (Some(id), _) => id.to_string(),
             (None, Some(w)) => {
                 let wf = &self.workflows[w.usize()];
@@ -761,13 +761,13 @@ impl State {
         let t = &mut self.tasks[ix.usize()];
         t.completed_at = Stamp::at(at);
         t.next_attempt_at = Stamp::NONE;
-        if let Some(w) = t.workflow {
+        if let Some(w) = t.workflow.get() {
             self.workflows[w.usize()].remaining -= 1;
         }
     }
 
     fn release_dependents(&mut self, ix: TaskIx) {
-        let Some(w) = self.tasks[ix.usize()].workflow else {
+        let Some(w) = self.tasks[ix.usize()].workflow.get() else {
             return;
         };
         let wf = &self.workflows[w.usize()];
@@ -806,16 +806,20 @@ impl State {
         self.workflows.push(wf);
         for (i, t) in nw.tasks.iter().enumerate() {
             let mut task = Task::new(t.agent.0, t.priority, t.input, t.metadata, at);
-            task.workflow = Some(wix);
+            task.workflow = Some(wix).into();
             task.waiting_on = nw.deps[i].len() as u32;
             task.policy = t.policy().cloned().map(Box::new);
-            let extra = crate::core::event::TaskExtra {
-                name: t.name().map(Into::into),
-                capability: t.capability().map(Into::into),
-                session: nw.session.as_deref().map(Into::into),
-                ..Default::default()
-            };
-            task.extra = (!extra.is_empty()).then(|| Box::new(extra));
+            // Most workflow tasks have none of these: nothing to build and drop for them.
+            let (name, capability) = (t.name(), t.capability());
+            if name.is_some() || capability.is_some() || nw.session.is_some() {
+                let extra = crate::core::event::TaskExtra {
+                    name: name.map(Into::into),
+                    capability: capability.map(Into::into),
+                    session: nw.session.as_deref().map(Into::into),
+                    ..Default::default()
+                };
+                task.extra = (!extra.is_empty()).then(|| Box::new(extra));
+            }
             self.push_task(task);
         }
     }

@@ -152,7 +152,7 @@ pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
         created_at: t.created_at,
         started_at: t.started_at.get(),
         completed_at: t.completed_at.get(),
-        workflow: t.workflow.and_then(|w| s.workflow_id(w)),
+        workflow: t.workflow.get().and_then(|w| s.workflow_id(w)),
         manual: t.manual,
         next_attempt_at: t.next_attempt_at.get(),
     }
@@ -279,7 +279,7 @@ pub fn task_list(s: &State, f: &TaskFilter) -> Vec<TaskView> {
             let t = s.task(ix);
             f.status.is_none_or(|st| t.status == st)
                 && agent.is_none_or(|a| Some(t.agent) == a)
-                && workflow.is_none_or(|w| t.workflow.is_some() && t.workflow == w)
+                && workflow.is_none_or(|w| t.workflow.get().is_some() && t.workflow.get() == w)
         })
         .skip(f.offset as usize)
         .take(f.limit.map_or(usize::MAX, |l| l as usize))

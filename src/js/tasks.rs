@@ -207,7 +207,7 @@ impl Core {
     pub fn upstream(&self, ix: u32) -> JsResult<Vec<u32>> {
         let s = self.inner.state();
         let t = self.task_at(ix)?;
-        let Some(w) = s.task(t).workflow else {
+        let Some(w) = s.task(t).workflow.get() else {
             return Ok(vec![]);
         };
         let wf = &s.workflows[w.index() as usize];
@@ -225,7 +225,7 @@ impl Core {
     pub fn local_id(&self, ix: u32) -> JsResult<String> {
         let s = self.inner.state();
         let t = self.task_at(ix)?;
-        Ok(match s.task(t).workflow {
+        Ok(match s.task(t).workflow.get() {
             Some(w) => {
                 let wf = &s.workflows[w.index() as usize];
                 wf.local_ids[wf.local(t) as usize].to_string()

@@ -119,7 +119,7 @@ impl Runtime {
                 .map_or_else(|| "null".to_owned(), |r| r.get().to_owned())
         };
         let mut upstream = serde_json::Map::new();
-        if let Some(w) = s.task(task).workflow {
+        if let Some(w) = s.task(task).workflow.get() {
             let wf = &s.workflows[w.index() as usize];
             for &d in &wf.deps[wf.local(task) as usize] {
                 let out = raw(s.task(wf.task(d)).output);

@@ -482,7 +482,7 @@ impl Orchestrator {
             self.effects.push_back(Effect::TaskSettled { task });
         }
         self.pattern_task_ended(task, now);
-        let Some(w) = self.state.task(task).workflow else {
+        let Some(w) = self.state.task(task).workflow.get() else {
             return;
         };
         let wf = &self.state.workflows[w.usize()];
