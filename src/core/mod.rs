@@ -50,6 +50,7 @@ pub mod timer;
 pub mod tool;
 pub mod verify;
 pub mod views;
+pub(crate) mod width;
 pub(crate) mod wire;
 pub mod workflow;
 

@@ -85,6 +85,7 @@ pub(crate) struct Derived {
     pub running: u32,
     pub calls: crate::core::calls::Calls,
     pub by_status: [u64; 9],
+    pub widths: crate::core::width::WidthPools,
 }
 
 /// The PRNG's first draw names the run; everything random after comes from the same stream.
@@ -694,9 +695,34 @@ impl State {
 
     fn set_status(&mut self, ix: TaskIx, to: TaskStatus) {
         let t = &mut self.tasks[ix.usize()];
-        self.derived.by_status[t.status as usize] -= 1;
+        let from = t.status;
+        self.derived.by_status[from as usize] -= 1;
         self.derived.by_status[to as usize] += 1;
         t.status = to;
+        if let Some(m) = self.width_member(ix) {
+            self.derived.widths.moved(m, Some(from), to);
+        }
+    }
+
+    /// The task as its workflow's width pool sees it, if its workflow has a width.
+    fn width_member(&self, ix: TaskIx) -> Option<crate::core::width::Member> {
+        let t = &self.tasks[ix.usize()];
+        let w = t.workflow.get()?;
+        self.workflows[w.usize()].width?;
+        Some(crate::core::width::Member {
+            workflow: w,
+            task: ix,
+            priority: t.priority,
+            unblocked: t.waiting_on == 0,
+        })
+    }
+
+    /// The ready tasks of a workflow with a width that it has room for now, best first.
+    pub(crate) fn admissible(&self, w: WorkflowIx) -> Vec<TaskIx> {
+        match self.workflows[w.usize()].width {
+            Some(width) => self.derived.widths.admissible(w, width),
+            None => Vec::new(),
+        }
     }
 
     fn refresh_agent(&mut self, agent: AgentIx) {
@@ -772,9 +798,15 @@ impl State {
         };
         let wf = &self.workflows[w.usize()];
         let local = wf.local(ix);
+        let width = wf.width.is_some();
         for &d in &wf.dependents[local as usize] {
             let t = wf.task(d);
-            self.tasks[t.usize()].waiting_on -= 1;
+            let task = &mut self.tasks[t.usize()];
+            task.waiting_on -= 1;
+            if width && task.waiting_on == 0 && task.status == TaskStatus::Pending {
+                let m = self.width_member(t).expect("a task of a width workflow");
+                self.derived.widths.unblocked(m);
+            }
         }
     }
 
@@ -822,6 +854,13 @@ impl State {
             }
             self.push_task(task);
         }
+        if nw.width.is_some() {
+            self.derived.widths.add(wix);
+            for t in (first.0..first.0 + nw.tasks.len() as u32).map(TaskIx) {
+                let m = self.width_member(t).expect("a task of a width workflow");
+                self.derived.widths.count(m, TaskStatus::Pending);
+            }
+        }
     }
 
     /// Recomputes [`Derived`] after deserialization.
@@ -867,6 +906,18 @@ impl State {
             d.queue.refresh(AgentIx(i as u32), a.has_room());
         }
         self.derived = d;
+        for w in 0..self.workflows.len() {
+            let wf = &self.workflows[w];
+            if wf.width.is_none() {
+                continue;
+            }
+            self.derived.widths.add(WorkflowIx(w as u32));
+            for t in (wf.first.0..wf.first.0 + wf.len()).map(TaskIx) {
+                let m = self.width_member(t).expect("a task of a width workflow");
+                let status = self.tasks[t.usize()].status;
+                self.derived.widths.count(m, status);
+            }
+        }
     }
 
     pub(crate) fn status_of(&self, agent: AgentIx) -> AgentStatus {

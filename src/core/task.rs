@@ -379,7 +379,10 @@ mod tests {
         }
         assert_eq!(size_of::<InWorkflow>(), 4);
         let w = InWorkflow::from(Some(WorkflowIx(7)));
-        assert_eq!((w.get(), InWorkflow::NONE.get()), (Some(WorkflowIx(7)), None));
+        assert_eq!(
+            (w.get(), InWorkflow::NONE.get()),
+            (Some(WorkflowIx(7)), None)
+        );
     }
 
     #[test]

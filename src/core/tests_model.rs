@@ -682,3 +682,92 @@ fn verify_replay_agrees_with_patterns_jobs_tools_and_messages() {
     let report = crate::core::verify::verify_replay(&o.journal_json(0).unwrap()).unwrap();
     assert!(report.ok, "{report:?}");
 }
+
+/// What a width workflow may admit, found the slow way: a scan of its tasks.
+fn admissible_by_scan(
+    s: &crate::core::state::State,
+    w: crate::core::ids::WorkflowIx,
+) -> Vec<TaskIx> {
+    use crate::core::task::TaskStatus::{Pending, Queued, Retrying, Running};
+    let wf = &s.workflows[w.usize()];
+    let active = wf
+        .tasks()
+        .filter(|&t| matches!(s.task(t).status, Queued | Running | Retrying))
+        .count() as u32;
+    let mut ready: Vec<(u8, TaskIx)> = wf
+        .tasks()
+        .filter(|&t| s.task(t).status == Pending && s.task(t).waiting_on == 0)
+        .map(|t| (s.task(t).priority, t))
+        .collect();
+    ready.sort();
+    let room = wf.width.unwrap().saturating_sub(active) as usize;
+    ready.into_iter().take(room).map(|(_, t)| t).collect()
+}
+
+#[test]
+fn a_width_workflow_admits_what_a_scan_would_through_failures_and_restores() {
+    let mut o = orch();
+    agent(&mut o, "w", &[]);
+    // 40 tasks, priorities 1-5, each depending on up to two earlier ones (a seeded xorshift).
+    let mut x = 0x9e37_79b9u32;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    let tasks: Vec<WorkflowTaskSpec> = (0..40)
+        .map(|i| {
+            let deps: Vec<String> = (0..next() % 3)
+                .filter(|_| i > 0)
+                .map(|_| format!("t{}", next() % i))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let deps: Vec<&str> = deps.iter().map(String::as_str).collect();
+            WorkflowTaskSpec {
+                priority: Some(1 + next() % 5),
+                ..wtask(&format!("t{i}"), "w", &deps)
+            }
+        })
+        .collect();
+    let spec = WorkflowSpec {
+        id: Some("w".into()),
+        name: None,
+        tasks,
+        dependencies: Default::default(),
+        failure_policy: crate::core::workflow::FailurePolicy::Continue,
+        pattern: ExecutionPattern::Parallel,
+        width: Some(3),
+        session: None,
+    };
+    let w = o
+        .submit_workflow(spec, &[(PayloadId::NONE, PayloadId::NONE); 40], 0)
+        .unwrap();
+    let mut now = 1;
+    let mut pending = invokes(&mut o);
+    let mut steps = 0;
+    while !pending.is_empty() {
+        assert_eq!(o.state().admissible(w), admissible_by_scan(o.state(), w));
+        // Every fifth step the run goes on from a snapshot of itself, as after a crash.
+        if steps % 5 == 4 {
+            let snap = o.snapshot(now).unwrap();
+            o = crate::core::Orchestrator::restore(&snap, now).unwrap();
+            assert_eq!(o.state().admissible(w), admissible_by_scan(o.state(), w));
+            pending = invokes(&mut o);
+        }
+        let (call, _) = pending.remove(0);
+        if steps % 7 == 3 {
+            o.fail(call, ErrorClass::Agent, "no", now);
+        } else {
+            o.complete(call, PayloadId::NONE, now);
+        }
+        pending.extend(invokes(&mut o));
+        now += 1;
+        steps += 1;
+    }
+    assert!(steps >= 20, "{steps} calls answered");
+    assert!(
+        o.state().workflows[w.usize()].status != crate::core::workflow::WorkflowStatus::Running
+    );
+}

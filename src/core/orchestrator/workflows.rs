@@ -128,11 +128,11 @@ impl Orchestrator {
         )
     }
 
-    /// Queues the workflow's ready tasks (dependencies done), as many as its width allows, best
-    /// first (priority, then order in the workflow).
+    /// Queues the workflow's ready tasks (dependencies done): all of them, or as many as its
+    /// width allows, best first (priority, then order in the workflow).
     pub(super) fn admit(&mut self, w: WorkflowIx, now: u64) {
         let wf = &self.state.workflows[w.usize()];
-        let Some(width) = wf.width else {
+        if wf.width.is_none() {
             // Every ready task is queued, in index order: the ready queue orders them by
             // priority itself, and the tasks are visited in the order they lie in memory (in
             // priority order, 100,000 tasks would be 100,000 cache misses).
@@ -144,27 +144,9 @@ impl Orchestrator {
                 }
             }
             return;
-        };
+        }
         // A width: the best ready tasks by priority, as many as there is room for.
-        let active = wf
-            .tasks()
-            .filter(|&t| {
-                matches!(
-                    self.state.task(t).status,
-                    TaskStatus::Queued | TaskStatus::Running | TaskStatus::Retrying
-                )
-            })
-            .count() as u32;
-        let room = width.saturating_sub(active);
-        let ready: Vec<(u8, TaskIx)> = wf
-            .tasks()
-            .filter_map(|t| {
-                let task = self.state.task(t);
-                (task.status == TaskStatus::Pending && task.waiting_on == 0)
-                    .then_some((task.priority, t))
-            })
-            .collect();
-        for t in by_priority(ready).into_iter().take(room as usize) {
+        for t in self.state.admissible(w) {
             self.queue_task(t, now);
         }
     }
@@ -416,22 +398,4 @@ impl Orchestrator {
         self.effects
             .push_back(Effect::WorkflowSettled { workflow: w });
     }
-}
-
-/// Tasks (given in index order) ordered by priority, then index: a counting sort, since a
-/// priority is a byte and a workflow may hold 100,000 tasks.
-fn by_priority(tasks: Vec<(u8, TaskIx)>) -> Vec<TaskIx> {
-    let mut start = [0usize; 257];
-    for &(p, _) in &tasks {
-        start[p as usize + 1] += 1;
-    }
-    for p in 1..257 {
-        start[p] += start[p - 1];
-    }
-    let mut out = vec![TaskIx(0); tasks.len()];
-    for (p, t) in tasks {
-        out[start[p as usize]] = t;
-        start[p as usize] += 1;
-    }
-    out
 }
