@@ -339,19 +339,18 @@ impl Orchestrator {
     /// Every unfinished task downstream of `local`, in index order.
     pub(super) fn open_dependents(&self, w: WorkflowIx, local: u32) -> Vec<TaskIx> {
         let wf = &self.state.workflows[w.usize()];
-        let mut seen = vec![false; wf.len() as usize];
+        // A set of what is reached, not a flag per task: a workflow where many tasks fail must
+        // not pay for all of its tasks at each failure.
+        let mut seen = std::collections::BTreeSet::new();
         let mut stack = vec![local];
         while let Some(l) = stack.pop() {
             for &d in &wf.dependents[l as usize] {
-                if !seen[d as usize] {
-                    seen[d as usize] = true;
+                if seen.insert(d) {
                     stack.push(d);
                 }
             }
         }
-        (0..wf.len())
-            .filter(|&l| seen[l as usize])
-            .map(|l| wf.task(l))
+        (seen.into_iter().map(|l| wf.task(l)))
             .filter(|&t| !self.state.task(t).status.is_terminal())
             .collect()
     }
