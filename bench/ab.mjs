@@ -1,4 +1,4 @@
-// A/B of built packages on one workload: `node bench/ab.mjs <dag|q10k|q100k|qinf> <pkg dir>...`
+// A/B of built packages on one workload: `node bench/ab.mjs <chain|fanout|dag|q10k|q100k|qinf> <pkg dir>...`
 // runs each package in its own process, alternating them five times, and prints each one's median
 // ns per task (the whole run: a fresh orchestrator, the workflow, its result, close()). For
 // comparing two builds of Baton on a noisy machine; the harness (bench/run.sh) compares peers.
@@ -12,8 +12,8 @@ if (workload === "--one") {
   const [which, pkg] = pkgs;
   console.log(await measure(which, pkg));
 } else {
-  if (!["dag", "q10k", "q100k", "qinf"].includes(workload) || pkgs.length === 0) {
-    console.error("usage: node bench/ab.mjs <dag|q10k|q100k|qinf> <pkg dir>...");
+  if (!["chain", "fanout", "dag", "q10k", "q100k", "qinf"].includes(workload) || pkgs.length === 0) {
+    console.error("usage: node bench/ab.mjs <chain|fanout|dag|q10k|q100k|qinf> <pkg dir>...");
     process.exit(2);
   }
   const results = new Map(pkgs.map((p) => [p, []]));
@@ -33,7 +33,13 @@ async function measure(which, pkg) {
   const { Orchestrator } = await import(pathToFileURL(`${pkg}/node.js`).href);
   let tasks;
   let limit;
-  if (which === "dag") {
+  if (which === "chain") {
+    tasks = Array.from({ length: 100 }, (_, i) => ({ id: `n${i}`, agent: "agent", input: i, dependsOn: i ? [`n${i - 1}`] : [] }));
+  } else if (which === "fanout") {
+    tasks = [{ id: "start", agent: "agent", input: 0 }];
+    for (let i = 0; i < 100; i++) tasks.push({ id: `w${i}`, agent: "agent", input: i, dependsOn: ["start"] });
+    tasks.push({ id: "join", agent: "agent", input: 0, dependsOn: tasks.slice(1).map((t) => t.id) });
+  } else if (which === "dag") {
     tasks = [];
     for (let l = 0; l < 10; l++) {
       for (let j = 0; j < 100; j++) {

@@ -1342,6 +1342,11 @@ export function createBaton(coreApi) {
 
     /** Validates and submits a workflow; returns its id. Nothing is stored if it is invalid. */
     submitWorkflow(spec) {
+      return this.#rt.core.workflowId(this.#submitWorkflow(spec));
+    }
+
+    /** submitWorkflow, giving the workflow's index (runWorkflow waits on it without its id). */
+    #submitWorkflow(spec) {
       const parts = spec instanceof CompiledWorkflow ? CompiledWorkflow.parts(spec) : takeApart(spec, false);
       const rt = this.#rt;
       const plain = parts.plain;
@@ -1366,7 +1371,7 @@ export function createBaton(coreApi) {
         throw e;
       }
       rt.pump();
-      return rt.core.workflowId(ix);
+      return ix;
     }
 
     /**
@@ -1381,12 +1386,20 @@ export function createBaton(coreApi) {
      * Submits a workflow and resolves with its result when it ends (completed or failed).
      * `pattern: "supervisor" | "collaborative"` runs that agent pattern instead.
      */
-    async runWorkflow(spec) {
-      if (isObject(spec) && (spec.pattern === "supervisor" || spec.pattern === "collaborative")) {
-        const { pattern, ...rest } = spec;
-        return this.runPattern({ kind: pattern, ...rest });
+    runWorkflow(spec) {
+      // Not `async`: the waiter's promise is returned as it is, without a wrapper promise and
+      // the turns it costs to adopt one; a refused spec still rejects rather than throws.
+      try {
+        if (isObject(spec) && (spec.pattern === "supervisor" || spec.pattern === "collaborative")) {
+          const { pattern, ...rest } = spec;
+          return this.runPattern({ kind: pattern, ...rest });
+        }
+        const ix = this.#submitWorkflow(spec);
+        const rt = this.#rt;
+        return rt.waitFor(rt.flowWaiters, () => ix, (w) => rt.core.workflowDone(w), (w) => rt.workflowView(w));
+      } catch (e) {
+        return Promise.reject(e);
       }
-      return this.waitWorkflow(this.submitWorkflow(spec));
     }
 
     waitWorkflow(id) {
