@@ -286,7 +286,7 @@ impl State {
                     self.derived.task_index.insert(id.clone(), ix);
                 }
                 let mut t = Task::new(agent.0, *priority, *input, *metadata, at);
-                t.id = task.custom_id.clone();
+                t.id = task.custom_id.clone().map(Box::new);
                 t.manual = *manual;
                 t.policy = policy.clone();
                 if name.is_some() {
@@ -344,7 +344,7 @@ impl State {
                 let t = &mut self.tasks[ix.usize()];
                 t.attempts = *attempt;
                 t.call = *call;
-                t.deadline = (*deadline).into();
+                t.due = (*deadline).into();
                 if t.started_at.is_none() {
                     t.started_at = Stamp::at(at);
                 }
@@ -412,7 +412,7 @@ impl State {
                 jitter,
                 ..
             } => {
-                self.tasks[task.0.usize()].next_attempt_at = Stamp::at(*next_attempt_at);
+                self.tasks[task.0.usize()].due = Stamp::at(*next_attempt_at);
                 if *jitter {
                     // The handler drew from a copy of the PRNG; the state's PRNG moves here.
                     self.rng.next_u64();
@@ -735,7 +735,7 @@ impl State {
         self.leave_running(ix, requeue);
         self.set_status(ix, TaskStatus::Queued);
         let t = &mut self.tasks[ix.usize()];
-        t.next_attempt_at = Stamp::NONE;
+        t.due = Stamp::NONE;
         let (agent, priority) = (t.agent, t.priority);
         let room = self.agents[agent.usize()].has_room();
         self.derived.queue.push(agent, priority, ix, room);
@@ -769,7 +769,7 @@ impl State {
                 }
                 let t = &mut self.tasks[ix.usize()];
                 t.call = 0;
-                t.deadline = Stamp::NONE;
+                t.due = Stamp::NONE;
                 self.refresh_agent(agent);
             }
             TaskStatus::Queued => self.leave_queue(ix),
@@ -786,7 +786,7 @@ impl State {
         self.set_status(ix, to);
         let t = &mut self.tasks[ix.usize()];
         t.completed_at = Stamp::at(at);
-        t.next_attempt_at = Stamp::NONE;
+        t.due = Stamp::NONE;
         if let Some(w) = t.workflow.get() {
             self.workflows[w.usize()].remaining -= 1;
         }
@@ -887,7 +887,7 @@ impl State {
             let ix = TaskIx(i as u32);
             d.by_status[t.status as usize] += 1;
             if let Some(id) = &t.id {
-                d.task_index.insert(id.clone(), ix);
+                d.task_index.insert((**id).clone(), ix);
             }
             match t.status {
                 TaskStatus::Running => {

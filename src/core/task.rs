@@ -140,24 +140,27 @@ impl TaskSpec {
     }
 }
 
-/// A time in ms that may not have come yet (started, completed, next attempt, deadline). An
-/// `Option<u64>` takes 16 bytes; a sentinel takes 8, and a task holds four. Written like the
-/// option: a number, or nothing.
+/// A time in ms that may not have come yet (started, completed, due). An `Option<u64>` takes 16
+/// bytes; a sentinel takes 8, and a task holds four. Kept as two 32-bit halves (high first, so
+/// the derived order is the time's), aligned to 4: in wasm32 a `u64` would align the whole task
+/// to 8 and pad it. Written like the option: a number, or nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Stamp(Option<std::num::NonZeroU64>);
+pub struct Stamp([u32; 2]);
 
 impl Stamp {
-    pub const NONE: Stamp = Stamp(None);
+    /// Zero: times are stored plus one, so that time 0 is a time too.
+    pub const NONE: Stamp = Stamp([0, 0]);
 
-    /// Time `ms` (stored plus one, so that time 0 is a time too).
     pub fn at(ms: u64) -> Stamp {
-        Stamp(std::num::NonZeroU64::new(ms.saturating_add(1)))
+        let n = ms.saturating_add(1);
+        Stamp([(n >> 32) as u32, n as u32])
     }
     pub fn get(self) -> Option<u64> {
-        self.0.map(|n| n.get() - 1)
+        let n = (u64::from(self.0[0]) << 32) | u64::from(self.0[1]);
+        n.checked_sub(1)
     }
     pub fn is_none(&self) -> bool {
-        self.0.is_none()
+        *self == Stamp::NONE
     }
 }
 
@@ -253,30 +256,40 @@ pub struct Task {
     /// The rarer facts (name, capability, session, summarizer, pattern run), out of line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<Box<crate::core::event::TaskExtra>>,
-    /// While `Running`: when the attempt times out.
-    #[serde(default, skip_serializing_if = "Stamp::is_none")]
-    pub deadline: Stamp,
+    /// While `Running`: when the attempt times out (its deadline). While `Retrying`: when the
+    /// next attempt is queued. One stamp for both, as a task is never in both states; older
+    /// snapshots wrote them as `deadline` and `nextAttemptAt`.
+    #[serde(
+        default,
+        skip_serializing_if = "Stamp::is_none",
+        alias = "deadline",
+        alias = "nextAttemptAt"
+    )]
+    pub due: Stamp,
     #[serde(default, skip_serializing_if = "Stamp::is_none")]
     pub started_at: Stamp,
     // The second line.
     #[serde(default, skip_serializing_if = "Stamp::is_none")]
     pub completed_at: Stamp,
-    /// While `Retrying`: when the next attempt is queued.
-    #[serde(default, skip_serializing_if = "Stamp::is_none")]
-    pub next_attempt_at: Stamp,
-    pub created_at: u64,
+    /// Always set (a `Stamp` for its alignment; see there).
+    pub created_at: Stamp,
     /// Attempts that failed (a call lost to a crash and issued again is not one): the retry
     /// budget counts these, so a crash never costs a task its last try.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failures: u32,
     #[serde(default = "no_payload", skip_serializing_if = "PayloadId::is_none_ref")]
     pub metadata: PayloadId,
-    /// The user's id, or `None` for a generated one (`task-<n>`, n = index + 1).
+    /// The user's id, or `None` for a generated one (`task-<n>`, n = index + 1). Boxed twice: a
+    /// thin pointer (4 bytes in wasm32, not 8) for what most tasks (a workflow's) do not have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<Box<str>>,
+    pub id: Option<Box<Box<str>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Box<TaskError>>,
 }
+
+// A million pending tasks must fit a Durable Object (128 MB): in wasm32 a task is 88 bytes.
+#[cfg(target_arch = "wasm32")]
+const _: () = assert!(std::mem::size_of::<Task>() <= 88);
 
 impl Task {
     pub(crate) fn new(
@@ -298,21 +311,28 @@ impl Task {
             error: None,
             attempts: 0,
             call: 0,
-            created_at: at,
+            created_at: Stamp::at(at),
             started_at: Stamp::NONE,
             completed_at: Stamp::NONE,
             workflow: InWorkflow::NONE,
             waiting_on: 0,
             policy: None,
             failures: 0,
-            next_attempt_at: Stamp::NONE,
-            deadline: Stamp::NONE,
+            due: Stamp::NONE,
             extra: None,
         }
     }
 }
 
 impl Task {
+    /// While running: when the attempt times out, if it can.
+    pub fn deadline(&self) -> Option<u64> {
+        (self.status == TaskStatus::Running).then(|| self.due.get())?
+    }
+    /// While retrying: when the next attempt is queued.
+    pub fn next_attempt_at(&self) -> Option<u64> {
+        (self.status == TaskStatus::Retrying).then(|| self.due.get())?
+    }
     /// The task's display name, if it was given one.
     pub fn name(&self) -> Option<&str> {
         self.extra.as_ref()?.name.as_deref()
@@ -372,12 +392,19 @@ mod tests {
             offset_of!(Task, workflow) + size_of::<InWorkflow>(),
             offset_of!(Task, extra) + 8,
             offset_of!(Task, policy) + 8,
-            offset_of!(Task, deadline) + 8,
+            offset_of!(Task, due) + 8,
             offset_of!(Task, started_at) + 8,
         ] {
             assert!(end <= 64, "a hot field ends at byte {end}");
         }
         assert_eq!(size_of::<InWorkflow>(), 4);
+        assert_eq!((size_of::<Stamp>(), std::mem::align_of::<Stamp>()), (8, 4));
+        let times = [0, 1, u32::MAX as u64, 1 << 32, 1 << 40, u64::MAX - 1];
+        for w in times.windows(2) {
+            assert!(Stamp::NONE < Stamp::at(w[0]) && Stamp::at(w[0]) < Stamp::at(w[1]));
+            assert_eq!(Stamp::at(w[1]).get(), Some(w[1]));
+        }
+        assert_eq!((Stamp::NONE.get(), Stamp::at(0).get()), (None, Some(0)));
         let w = InWorkflow::from(Some(WorkflowIx(7)));
         assert_eq!(
             (w.get(), InWorkflow::NONE.get()),

@@ -79,7 +79,7 @@ fn retries_back_off_on_the_core_clock_then_succeed() {
     let (call, _) = invokes(&mut o)[0];
     assert!(o.fail(call, ErrorClass::Agent, "boom", 10));
     assert_eq!(o.state().task(t).status, TaskStatus::Retrying);
-    assert_eq!(o.state().task(t).next_attempt_at.get(), Some(110));
+    assert_eq!(o.state().task(t).next_attempt_at(), Some(110));
     assert_eq!(o.next_deadline(), Some(110));
     o.handle_timeout(109); // early: nothing
     assert!(invokes(&mut o).is_empty());
@@ -87,7 +87,7 @@ fn retries_back_off_on_the_core_clock_then_succeed() {
     let (call2, _) = invokes(&mut o)[0];
     assert!(o.fail(call2, ErrorClass::Agent, "boom again", 120));
     assert_eq!(
-        o.state().task(t).next_attempt_at.get(),
+        o.state().task(t).next_attempt_at(),
         Some(320),
         "100, then 200"
     );
@@ -127,7 +127,7 @@ fn jitter_is_drawn_from_the_seed() {
             let (call, _) = invokes(&mut o)[0];
             let now = o.state().now;
             o.fail(call, ErrorClass::Agent, "x", now);
-            let at = o.state().task(t).next_attempt_at.get().unwrap();
+            let at = o.state().task(t).next_attempt_at().unwrap();
             out.push(at - now);
             o.handle_timeout(at);
         }
@@ -574,6 +574,12 @@ fn restore_keeps_pending_retries_and_breakers_on_the_clock() {
     let (call, _) = invokes(&mut o)[0];
     o.fail(call, ErrorClass::Agent, "x", 10);
     let snap = o.snapshot(20).unwrap();
+    // Snapshots written before a task's two stamps became one (`due`) name it `nextAttemptAt`.
+    let older = snap.replace(r#""due":"#, r#""nextAttemptAt":"#);
+    assert_ne!(older, snap);
+    let older = Orchestrator::restore(&older, 30).unwrap();
+    assert_eq!(older.next_deadline(), Some(510));
+    assert_eq!(older.state().task(t).next_attempt_at(), Some(510));
     let mut r = Orchestrator::restore(&snap, 30).unwrap();
     assert_eq!(r.next_deadline(), Some(510));
     r.handle_timeout(510);

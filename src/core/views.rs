@@ -149,12 +149,12 @@ pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
         priority: t.priority,
         attempts: t.attempts,
         error: t.error.as_deref().cloned(),
-        created_at: t.created_at,
+        created_at: t.created_at.get().unwrap_or_default(),
         started_at: t.started_at.get(),
         completed_at: t.completed_at.get(),
         workflow: t.workflow.get().and_then(|w| s.workflow_id(w)),
         manual: t.manual,
-        next_attempt_at: t.next_attempt_at.get(),
+        next_attempt_at: t.next_attempt_at(),
     }
 }
 

@@ -317,7 +317,7 @@ impl Orchestrator {
                 TimerKind::Retry(task) => {
                     let t = self.state.task(task);
                     if t.status == TaskStatus::Retrying
-                        && t.next_attempt_at.get().is_some_and(|at| at <= now)
+                        && t.next_attempt_at().is_some_and(|at| at <= now)
                     {
                         self.queue_task(task, now);
                     }
@@ -327,8 +327,8 @@ impl Orchestrator {
                         continue;
                     };
                     let t = self.state.task(task);
-                    if t.deadline.get().is_some_and(|d| d <= now) {
-                        let (attempt, started) = (t.attempts, t.deadline.get().unwrap_or(now));
+                    if t.deadline().is_some_and(|d| d <= now) {
+                        let (attempt, started) = (t.attempts, t.deadline().unwrap_or(now));
                         let ms = self.timeout_ms(task).unwrap_or(0);
                         self.effects.push_back(Effect::Abort {
                             call,

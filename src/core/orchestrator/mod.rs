@@ -257,11 +257,11 @@ impl Orchestrator {
         self.timers.clear_state_timers();
         for i in 0..self.state.tasks.len() {
             let t = &self.state.tasks[i];
-            match (t.status, t.next_attempt_at.get(), t.deadline.get()) {
-                (TaskStatus::Retrying, Some(at), _) => {
+            match (t.status, t.due.get()) {
+                (TaskStatus::Retrying, Some(at)) => {
                     self.timers.add(at, TimerKind::Retry(TaskIx(i as u32)));
                 }
-                (TaskStatus::Running, _, Some(d)) if t.call != 0 => {
+                (TaskStatus::Running, Some(d)) if t.call != 0 => {
                     let call = t.call;
                     self.timers.add(d, TimerKind::Timeout(call));
                 }
