@@ -148,8 +148,9 @@ const ERROR_CLASSES = new Set(["agent", "tool", "timeout", "validation", "permis
 /**
  * Writes a run to a store as it goes: the journal lines of each batch of events (10 ms'
  * worth), and every `everyEvents` events a snapshot, after which the store drops the lines it
- * covers. Writes are chained, so the store sees them in order; a reload or a crash loses at most
- * the batch being written, whose calls then run again (at-least-once).
+ * covers. Writes are chained, so the store sees them in order; a reload or a crash loses what the
+ * store has not taken yet (the batch being written, and any queued behind a slow write), whose
+ * calls then run again (at-least-once). `flush()` waits until everything so far is written.
  */
 class Persister {
   constructor(rt, store, everyEvents, savedSeq, sinceSnapshot) {
