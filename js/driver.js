@@ -380,6 +380,7 @@ export function createBaton(coreApi) {
   class Runtime {
     constructor(core, clock, startMs, eventsBufferMax) {
       this.core = core;
+      core.watchTaskEnds(false); // until something waits on a task (see waitFor)
       this.virtual = clock === "virtual";
       this.vnow = startMs;
       this.eventsBufferMax = eventsBufferMax;
@@ -521,9 +522,8 @@ export function createBaton(coreApi) {
               }
               break;
             }
-            // Every task's end is an effect; most have no waiter (a workflow's tasks), and for
-            // them this is one size check, not a closure and a lookup.
-            case TASK_SETTLED: if (this.taskWaiters.size > 0) this.wake(this.taskWaiters, fx[i + 1], (t) => this.taskView(t)); break;
+            // A task's end is an effect only while something waits on a task (see waitFor).
+            case TASK_SETTLED: this.wakeTask(fx[i + 1]); break;
             case WORKFLOW_SETTLED: this.wake(this.flowWaiters, fx[i + 1], (w) => this.workflowView(w)); break;
             case RUN_SETTLED: this.wake(this.runWaiters, fx[i + 1], (r) => this.runOutcome(r)); break;
             case TIMER_FIRED: {
@@ -665,6 +665,12 @@ export function createBaton(coreApi) {
       for (const resolve of list) resolve(v);
     }
 
+    /** A task ended: its waiters get its view, and with none left the core stops reporting ends. */
+    wakeTask(ix) {
+      this.wake(this.taskWaiters, ix, (t) => this.taskView(t));
+      if (this.taskWaiters.size === 0 && !this.closed) this.core.watchTaskEnds(false);
+    }
+
     taskView(ix) {
       const view = JSON.parse(this.core.taskView(ix));
       const [input, output, metadata] = this.core.taskPayloads(ix);
@@ -723,6 +729,9 @@ export function createBaton(coreApi) {
       } catch (e) {
         return Promise.reject(e);
       }
+      // The first task waiter turns on the core's reports of task ends (off until then: a
+      // workflow's tasks end by the thousand with nothing waiting on each).
+      if (waiters === this.taskWaiters && waiters.size === 0) this.core.watchTaskEnds(true);
       return new Promise((resolve) => {
         const list = waiters.get(ix);
         if (list) list.push(resolve); else waiters.set(ix, [resolve]);

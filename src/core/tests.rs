@@ -665,3 +665,36 @@ fn unknown_ids_and_bad_values_are_coded_errors() {
 fn print_journal() {
     print!("{}", scripted_run(1).journal_json(0).unwrap());
 }
+
+#[test]
+fn task_ends_are_reported_only_while_watched_and_the_journal_is_the_same() {
+    let run = |watched: bool| {
+        let mut o = orch();
+        agent(&mut o, "a", None);
+        o.watch_task_ends(watched);
+        let t = submit(&mut o, "a", 5);
+        let u = submit(&mut o, "a", 5);
+        let mut settled = vec![];
+        let mut calls = vec![];
+        while let Some(e) = o.poll_effect() {
+            match e {
+                Effect::Invoke { call, .. } => calls.push(call),
+                Effect::TaskSettled { task } => settled.push(task),
+                _ => {}
+            }
+        }
+        o.complete(calls[0], PayloadId::NONE, 1);
+        o.cancel_task(u, "no", 2).unwrap();
+        while let Some(e) = o.poll_effect() {
+            if let Effect::TaskSettled { task } = e {
+                settled.push(task);
+            }
+        }
+        (settled, t, u, o.journal_json(0).unwrap())
+    };
+    let (on, t, u, journal_on) = run(true);
+    assert_eq!(on, [t, u], "a completed and a cancelled task are reported");
+    let (off, _, _, journal_off) = run(false);
+    assert!(off.is_empty(), "{off:?}");
+    assert_eq!(journal_on, journal_off, "what is watched changes no record");
+}

@@ -112,6 +112,13 @@ impl Core {
 
     // ---- effects ----
 
+    /// Whether each task's end comes as a task-settled effect: the driver turns it on while
+    /// something waits on a single task, and off otherwise.
+    #[wasm_bindgen(js_name = watchTaskEnds)]
+    pub fn watch_task_ends(&mut self, on: bool) {
+        self.inner.watch_task_ends(on);
+    }
+
     /// Takes every pending effect at once into a buffer of 6 words each, `[kind, a, b, c, d, e]`,
     /// and returns how many words: the driver reads them from `Core.memory()` at `effectsPtr()`
     /// (valid until the next `pollMany`). One or two crossings per batch instead of one per field

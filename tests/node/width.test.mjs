@@ -62,3 +62,24 @@ test("a sequential workflow with dependencies runs one task at a time, each afte
   for (let i = 3; i < tasks.length; i++) assert.ok(at.get(i - 3) < at.get(i), `t${i} after t${i - 3}`);
   assert.deepEqual(order.slice(0, 6), [2, 5, 8, 11, 14, 17], "the best ready task first: t2's chain runs ahead");
 });
+
+test("waiting on one task of a running workflow resolves when it ends; on an ended one, at once", async () => {
+  // Task ends are reported by the core only while something waits on a task: the first wait()
+  // turns them on, the last woken waiter off again.
+  const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+  orch.registerAgent({ id: "w", handler: async (i, ctx) => { await ctx.sleep(10 * (i + 1)); return i * 2; } });
+  orch.startAgent("w");
+  const tasks = Array.from({ length: 50 }, (_, i) => ({ id: `t${i}`, agent: "w", input: i, dependsOn: i ? [`t${i - 1}`] : [] }));
+  const id = orch.submitWorkflow({ id: "chain", tasks });
+  const done = orch.waitWorkflow(id);
+  const first = await orch.wait("chain/t3");
+  assert.deepEqual([first.status, first.output], ["Completed", 6]);
+  // t3 ended; t0 long before: this wait resolves at once.
+  assert.equal((await orch.wait("chain/t0")).status, "Completed");
+  const later = await Promise.all([orch.wait("chain/t40"), orch.wait("chain/t40"), orch.wait("chain/t49")]);
+  assert.deepEqual(later.map((t) => [t.id, t.status, t.output]), [
+    ["chain/t40", "Completed", 80], ["chain/t40", "Completed", 80], ["chain/t49", "Completed", 98],
+  ]);
+  assert.equal((await done).status, "Completed");
+  orch.close();
+});

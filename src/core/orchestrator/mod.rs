@@ -83,6 +83,8 @@ pub struct Orchestrator {
     timers: Timers,
     subscriptions: BTreeMap<u32, String>,
     next_subscription: u32,
+    /// Whether each task's end is an effect (see [`Orchestrator::watch_task_ends`]).
+    task_ends_watched: bool,
 }
 
 impl Orchestrator {
@@ -116,6 +118,24 @@ impl Orchestrator {
             timers: Timers::default(),
             subscriptions: BTreeMap::new(),
             next_subscription: 1,
+            task_ends_watched: true,
+        }
+    }
+
+    /// Whether each task's end is reported as [`Effect::TaskSettled`] (on at first). A driver
+    /// turns it off while nothing waits on a single task: a workflow's thousands of task ends
+    /// then cost no effect each. Not part of the state: it changes no record, only what the
+    /// driver is told.
+    pub fn watch_task_ends(&mut self, on: bool) {
+        self.task_ends_watched = on;
+    }
+
+    /// Reports a task's end to a driver that watches for it (once, however many paths end it).
+    fn task_settled(&mut self, task: TaskIx) {
+        if self.task_ends_watched
+            && !(self.effects.back()).is_some_and(|e| *e == Effect::TaskSettled { task })
+        {
+            self.effects.push_back(Effect::TaskSettled { task });
         }
     }
 

@@ -409,7 +409,7 @@ impl Orchestrator {
                 auto,
             },
         );
-        self.effects.push_back(Effect::TaskSettled { task });
+        self.task_settled(task);
     }
 
     // ---- agent outcomes ----------------------------------------------------------------------
@@ -474,13 +474,7 @@ impl Orchestrator {
     /// Consequences of a task reaching a terminal status: wake waiters, release or skip its
     /// dependents, finish its workflow.
     pub(super) fn after_task_end(&mut self, task: TaskIx, now: u64) {
-        if !self
-            .effects
-            .back()
-            .is_some_and(|e| *e == Effect::TaskSettled { task })
-        {
-            self.effects.push_back(Effect::TaskSettled { task });
-        }
+        self.task_settled(task);
         self.pattern_task_ended(task, now);
         let Some(w) = self.state.task(task).workflow.get() else {
             return;
@@ -533,7 +527,7 @@ impl Orchestrator {
                                 reason: reason.clone(),
                             },
                         );
-                        self.effects.push_back(Effect::TaskSettled { task: t });
+                        self.task_settled(t);
                     }
                     if self.state.workflows[w.usize()].width.is_some() {
                         self.admit(w, now);
