@@ -9,8 +9,13 @@ use std::collections::BTreeMap;
 
 /// The `format` field of every snapshot document.
 pub const SNAPSHOT_FORMAT: &str = "baton.snapshot";
-/// Bumped whenever the snapshot layout changes incompatibly.
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// Bumped whenever the snapshot layout changes so that an older reader would misread it.
+/// 2: a task's deadline and next-attempt time are one `due` field; an older build, which knew
+/// them apart and ignores fields it does not know, would drop it (a retry never fires), so it
+/// must refuse version 2 instead. Version 1 is still read ([`SNAPSHOT_VERSIONS_READ`]).
+pub const SNAPSHOT_VERSION: u32 = 2;
+/// The versions this build restores.
+pub const SNAPSHOT_VERSIONS_READ: std::ops::RangeInclusive<u32> = 1..=SNAPSHOT_VERSION;
 
 /// What the list of recent snapshots shows about each one (the first seed's fields).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,11 +167,14 @@ pub(crate) fn check(s: &State, payloads: usize) -> crate::core::Result<()> {
         })
     };
     let payload_ok = |p: PayloadId| p.is_none() || (p.index() as usize) < payloads;
-    for w in &s.workflows {
+    for (wix, w) in s.workflows.iter().enumerate() {
         let n = w.local_ids.len();
+        let mine = Some(crate::core::ids::WorkflowIx(wix as u32));
         if w.deps.len() != n
             || w.dependents.len() != n
             || w.first.usize() + n > s.tasks.len()
+            // Each task of its range is its own (so ranges do not overlap either).
+            || (w.first.usize()..w.first.usize() + n).any(|t| s.tasks[t].workflow.get() != mine)
             || w.deps
                 .iter()
                 .chain(&w.dependents)

@@ -574,9 +574,14 @@ fn restore_keeps_pending_retries_and_breakers_on_the_clock() {
     let (call, _) = invokes(&mut o)[0];
     o.fail(call, ErrorClass::Agent, "x", 10);
     let snap = o.snapshot(20).unwrap();
-    // Snapshots written before a task's two stamps became one (`due`) name it `nextAttemptAt`.
-    let older = snap.replace(r#""due":"#, r#""nextAttemptAt":"#);
-    assert_ne!(older, snap);
+    // Snapshots written before a task's two stamps became one (`due`, version 2) are version 1
+    // and name it `nextAttemptAt`; a version after this build's is refused.
+    assert!(snap.contains(r#""version":2"#));
+    let older = (snap.replace(r#""due":"#, r#""nextAttemptAt":"#))
+        .replace(r#""version":2"#, r#""version":1"#);
+    let newer = snap.replace(r#""version":2"#, r#""version":3"#);
+    let e = Orchestrator::restore(&newer, 30).err().expect("refused");
+    assert_eq!(e.code(), "decode_error", "{e}");
     let older = Orchestrator::restore(&older, 30).unwrap();
     assert_eq!(older.next_deadline(), Some(510));
     assert_eq!(older.state().task(t).next_attempt_at(), Some(510));

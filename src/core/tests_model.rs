@@ -771,3 +771,38 @@ fn a_width_workflow_admits_what_a_scan_would_through_failures_and_restores() {
         o.state().workflows[w.usize()].status != crate::core::workflow::WorkflowStatus::Running
     );
 }
+
+#[test]
+fn a_snapshot_whose_workflow_range_holds_a_task_not_its_own_is_refused() {
+    let mut o = orch();
+    agent(&mut o, "w", &[]);
+    let spec = WorkflowSpec {
+        id: Some("w".into()),
+        name: None,
+        tasks: vec![wtask("a", "w", &[]), wtask("b", "w", &[])],
+        dependencies: Default::default(),
+        failure_policy: Default::default(),
+        pattern: ExecutionPattern::Sequential,
+        width: None,
+        session: None,
+    };
+    o.submit_workflow(spec, &[(PayloadId::NONE, PayloadId::NONE); 2], 0)
+        .unwrap();
+    let snap = o.snapshot(1).unwrap();
+    // The second task no longer says it is the workflow's: a refusal, not a panic on restore.
+    let edited = snap.replacen(r#""workflow":0,"#, "", 2).replacen(
+        r#""status":"Pending""#,
+        r#""status":"Pending","workflow":0"#,
+        1,
+    );
+    assert_ne!(edited, snap);
+    let e = crate::core::Orchestrator::restore(&edited, 2)
+        .err()
+        .expect("refused");
+    assert_eq!(e.code(), "decode_error");
+    assert!(
+        e.to_string().contains("workflow 'w' is inconsistent"),
+        "{e}"
+    );
+    assert!(crate::core::Orchestrator::restore(&snap, 2).is_ok());
+}

@@ -478,11 +478,13 @@ impl Orchestrator {
                 what: "snapshot",
                 reason: e.to_string(),
             })?;
-        if doc.format != SNAPSHOT_FORMAT || doc.version != SNAPSHOT_VERSION {
+        if doc.format != SNAPSHOT_FORMAT
+            || !crate::core::snapshot::SNAPSHOT_VERSIONS_READ.contains(&doc.version)
+        {
             return Err(Error::Decode {
                 what: "snapshot",
                 reason: format!(
-                    "format {} v{} is not {SNAPSHOT_FORMAT} v{SNAPSHOT_VERSION}",
+                    "format {} v{} is not {SNAPSHOT_FORMAT} v1 to v{SNAPSHOT_VERSION}",
                     doc.format, doc.version
                 ),
             });
