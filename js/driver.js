@@ -722,6 +722,9 @@ export function createBaton(coreApi) {
 
     /** A promise of `view(ix)` once `done(ix)`, woken by the matching settle effect. */
     waitFor(waiters, find, done, view) {
+      // Closed within a handler, the core lives until the pump ends, but close() has already
+      // settled every waiter: a new one would never be.
+      if (this.closed) return Promise.reject(new BatonError("closed", "the orchestrator was closed"));
       let ix;
       try {
         ix = find();

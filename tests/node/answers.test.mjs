@@ -111,3 +111,23 @@ test("a call that runs while hundreds of later calls start and end keeps its ans
   assert.equal(orch.status(cancelled), "Cancelled");
   orch.close();
 });
+
+test("a wait begun after close() within a handler rejects with `closed` rather than never settling", async () => {
+  const orch = new Orchestrator({ seed: 5, clock: "virtual" });
+  let waited;
+  orch.registerAgent({
+    id: "closer",
+    handler: (_input, ctx) => {
+      orch.close();
+      waited = orch.wait(ctx.taskId);
+      waited.catch(() => {}); // handled below, a turn later
+      return null;
+    },
+  });
+  orch.startAgent("closer");
+  orch.submit({ agent: "closer" });
+  await new Promise((r) => setImmediate(r));
+  assert.ok(waited, "the handler ran");
+  const hung = new Promise((_, reject) => setTimeout(() => reject(new Error("the wait never settled")), 2000).unref());
+  await assert.rejects(Promise.race([waited, hung]), { code: "closed" });
+});
