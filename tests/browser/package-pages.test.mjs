@@ -3,10 +3,10 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { root, serve, launch, newPage } from "./helpers.mjs";
+import { tempDir } from "../tempdir.mjs";
 
 let project, browser;
 const servers = [];
@@ -24,7 +24,7 @@ document.body.dataset.result = JSON.stringify({ status: run.status, outputs: run
 `;
 
 before(async () => {
-  project = mkdtempSync(join(tmpdir(), "baton-pages-"));
+  project = tempDir("baton-pages-");
   const npm = (args, cwd) => execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd, encoding: "utf8" });
   const tarball = npm(["pack", join(root, "pkg"), "--pack-destination", project], root).trim().split("\n").pop();
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "pages", private: true, type: "module" }));

@@ -3,19 +3,20 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, readFileSync, readdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { tempDir } from "../tempdir.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 let project;
 
 const npm = (args, cwd) => execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd, encoding: "utf8" });
-const node = (file, cwd) => execFileSync(process.execPath, [file], { cwd, encoding: "utf8" });
+// TMPDIR inside the project: what an example writes to the temporary directory goes with it.
+const node = (file, cwd) => execFileSync(process.execPath, [file], { cwd, encoding: "utf8", env: { ...process.env, TMPDIR: cwd } });
 
 before(() => {
-  project = mkdtempSync(join(tmpdir(), "baton-user-"));
+  project = tempDir("baton-user-");
   const tarball = npm(["pack", join(root, "pkg"), "--pack-destination", project], root).trim().split("\n").pop();
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "user", private: true, type: "module" }));
   npm(["install", join(project, tarball)], project);

@@ -3,11 +3,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Orchestrator, MemoryStore, FileStore } from "../../pkg/node.js";
+import { tempDir } from "../tempdir.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const worker = join(here, "fixtures/restart-worker.mjs");
@@ -28,7 +28,7 @@ function run(dir, killAfter) {
 }
 
 test("a FileStore run survives SIGKILL at random points and completes every task", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "baton-restart-"));
+  const dir = tempDir("baton-restart-");
   let kills = 0;
   // Kill after a random number of completions (seeded by the test's own counter, bounded).
   let result = await run(dir, 2 + Math.floor(Math.random() * 6));
@@ -74,7 +74,7 @@ test("Orchestrator.open on a MemoryStore resumes queued work with the handlers i
 });
 
 test("Orchestrator.open on an empty store starts a run; registerAgent takes the handler from agents", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "baton-empty-"));
+  const dir = tempDir("baton-empty-");
   const store = new FileStore(dir);
   const o = await Orchestrator.open(store, { clock: "virtual", agents: { echo: async (x) => x } });
   o.registerAgent({ id: "echo" });
@@ -134,7 +134,7 @@ test("after a failed write the next write is a snapshot, so the store never has 
 
 test("FileStore: a line cut short by a crash is cut off the file, and later appends stay readable", async () => {
   const { appendFileSync, readFileSync: read } = await import("node:fs");
-  const dir = mkdtempSync(join(tmpdir(), "baton-torn-"));
+  const dir = tempDir("baton-torn-");
   const store = new FileStore(dir);
   await store.reset();
   await store.append('{"seq":1,"at":0}\n', 1);

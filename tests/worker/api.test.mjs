@@ -3,16 +3,14 @@
 // carries, auth, and each bad input answered with its code and the state unchanged.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { tempDir } from "../tempdir.mjs";
 import { startWorker, client, agentServer, until, TOKEN } from "./helpers.mjs";
 
 let worker, agents, api;
 before(async () => {
   agents = await agentServer();
   worker = await startWorker({
-    stateDir: mkdtempSync(join(tmpdir(), "baton-worker-")),
+    stateDir: tempDir("baton-worker-"),
     vars: { BATON_NAMESPACE_TOKENS: "team-a=token-a", BATON_CORS_ORIGINS: "http://allowed.test" },
   });
   api = client(worker.url, "e2e");
@@ -216,7 +214,7 @@ test("bad inputs are answered with their codes and change nothing", async () => 
 });
 
 test("a per-client rate limit answers 429 with Retry-After", async () => {
-  const limited = await startWorker({ stateDir: mkdtempSync(join(tmpdir(), "baton-rate-")), vars: { BATON_RATE_LIMIT_PER_MINUTE: "5" } });
+  const limited = await startWorker({ stateDir: tempDir("baton-rate-"), vars: { BATON_RATE_LIMIT_PER_MINUTE: "5" } });
   try {
     const statuses = [];
     let retryAfter;

@@ -3,14 +3,12 @@
 // its controls act on the Worker.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { tempDir } from "../tempdir.mjs";
 import { startWorker, client, TOKEN } from "./helpers.mjs";
 import { launch, outputs } from "../browser/helpers.mjs";
 
 test("remote mode: the Worker serves the dashboard, which follows a workflow and pauses an agent", async () => {
-  const worker = await startWorker({ stateDir: mkdtempSync(join(tmpdir(), "baton-remote-")) });
+  const worker = await startWorker({ stateDir: tempDir("baton-remote-") });
   const browser = await launch();
   try {
     const api = client(worker.url, "demo");

@@ -4,9 +4,7 @@
 // contract says: re-issued with the next attempt number and the same idempotency key.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { tempDir } from "../tempdir.mjs";
 import { startWorker, client, agentServer, until, sleep } from "./helpers.mjs";
 
 const KILLS = 4;
@@ -14,7 +12,7 @@ const WORKFLOWS = 3;
 const TASKS_PER_WORKFLOW = 8;
 
 test(`${KILLS} SIGKILLs of workerd mid-run: every workflow completes, nothing lost, duplicates only re-issues`, async () => {
-  const stateDir = mkdtempSync(join(tmpdir(), "baton-crash-"));
+  const stateDir = tempDir("baton-crash-");
   const agents = await agentServer();
   let worker = await startWorker({ stateDir });
   const recoveries = [];
