@@ -698,3 +698,43 @@ fn task_ends_are_reported_only_while_watched_and_the_journal_is_the_same() {
     assert!(off.is_empty(), "{off:?}");
     assert_eq!(journal_on, journal_off, "what is watched changes no record");
 }
+
+/// Cancelling a workflow must not start its tasks on the way: each cancelled running task frees
+/// a slot (the agent's or the workflow's width), and the tasks still waiting must not take it.
+#[test]
+fn cancelling_a_workflow_starts_none_of_its_waiting_tasks() {
+    use crate::core::workflow::ExecutionPattern;
+    // (agent concurrency, width): slots held by the agent, then by the workflow's width.
+    for (concurrency, width) in [(Some(2), None), (None, Some(2))] {
+        let mut o = orch();
+        agent(&mut o, "r", concurrency);
+        let tasks: Vec<(String, &str, &[&str])> =
+            (0..6).map(|i| (format!("t{i}"), "r", &[][..])).collect();
+        let tasks: Vec<(&str, &str, &[&str])> =
+            tasks.iter().map(|(i, a, d)| (i.as_str(), *a, *d)).collect();
+        let mut spec = wf("w", &tasks, FailurePolicy::Continue);
+        if width.is_some() {
+            spec.pattern = ExecutionPattern::Parallel;
+            spec.width = width;
+        }
+        let w = o.submit_workflow(spec, &none_payloads(6), 0).unwrap();
+        let running = invokes(&mut o);
+        assert_eq!(running.len(), 2);
+        o.cancel_workflow(w, "stop", 1).unwrap();
+        let (mut started, mut aborted) = (vec![], vec![]);
+        while let Some(e) = o.poll_effect() {
+            match e {
+                Effect::Invoke { task, .. } => started.push(task),
+                Effect::Abort { call, .. } => aborted.push(call),
+                _ => {}
+            }
+        }
+        assert_eq!(started, vec![], "{concurrency:?} {width:?}: nothing starts");
+        let calls: Vec<u32> = running.iter().map(|r| r.0).collect();
+        assert_eq!(aborted, calls, "only the running calls are aborted");
+        let all = (0..6).all(|i| o.state().task(TaskIx(i)).status == TaskStatus::Cancelled);
+        assert!(all, "every task is cancelled");
+        let report = crate::core::verify::verify_replay(&o.journal_json(0).unwrap()).unwrap();
+        assert!(report.ok, "{report:?}");
+    }
+}

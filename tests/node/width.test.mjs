@@ -83,3 +83,30 @@ test("waiting on one task of a running workflow resolves when it ends; on an end
   assert.equal((await done).status, "Completed");
   orch.close();
 });
+
+test("cancelling a workflow calls none of its waiting tasks: only the running calls see an abort", async () => {
+  for (const shape of [{ concurrency: 2 }, { width: 2 }]) {
+    const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+    const called = [];
+    const aborted = [];
+    orch.registerAgent({
+      id: "slow",
+      concurrency: shape.concurrency,
+      handler: (i, ctx) => {
+        called.push(i);
+        return new Promise((_, reject) => ctx.signal.addEventListener("abort", () => { aborted.push(i); reject(new Error("aborted")); }));
+      },
+    });
+    orch.startAgent("slow");
+    const tasks = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, agent: "slow", input: i }));
+    const wf = orch.submitWorkflow({ failurePolicy: "continue", ...(shape.width ? { pattern: "parallel", width: 2 } : {}), tasks });
+    while (called.length < 2) await new Promise((r) => setTimeout(r, 1));
+    orch.cancelWorkflow(wf, "stop");
+    const result = await orch.waitWorkflow(wf);
+    await new Promise((r) => setTimeout(r, 5));
+    orch.close();
+    assert.equal(result.status, "Failed", JSON.stringify(shape));
+    assert.deepEqual(called, [0, 1], JSON.stringify(shape));
+    assert.deepEqual(aborted.sort(), [0, 1]);
+  }
+});

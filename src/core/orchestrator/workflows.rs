@@ -319,10 +319,18 @@ impl Orchestrator {
                 format!("'{}' has already finished", wf.id),
             ));
         }
-        let open: Vec<TaskIx> = wf
+        let mut open: Vec<TaskIx> = wf
             .tasks()
             .filter(|&t| !self.state.task(t).status.is_terminal())
             .collect();
+        // The tasks that hold no slot go first, then those holding a width slot only, then the
+        // running ones: a cancel that frees a slot then finds none of this workflow's tasks left
+        // to start in it, so no agent is called for a workflow being cancelled.
+        open.sort_by_key(|&t| match self.state.task(t).status {
+            TaskStatus::Pending => 0,
+            TaskStatus::Running => 2,
+            _ => 1,
+        });
         for t in open {
             if !self.state.task(t).status.is_terminal() {
                 // One cancel at a time, each followed by dispatch, exactly as `cancel_task`: a
