@@ -168,6 +168,19 @@ impl ReadyQueue {
         removed
     }
 
+    /// `agent`'s waiting tasks of its best priority from the `from`th, up to `n` of them, in the
+    /// order it will most likely take them. A hint for [`crate::core::state::State::touch`].
+    pub fn upcoming(
+        &self,
+        agent: AgentIx,
+        from: usize,
+        n: usize,
+    ) -> impl Iterator<Item = TaskIx> + '_ {
+        let first = self.per_agent.get(agent.usize()).and_then(|q| q.buckets.first());
+        let tasks = first.into_iter().flat_map(move |(_, q)| q.range(from.min(q.len())..));
+        tasks.take(n).map(|&t| TaskIx(t))
+    }
+
     /// The best task among agents that can take one, without removing it.
     pub fn peek(&self) -> Option<(AgentIx, TaskIx)> {
         self.heads.first().map(|&(_, t, a)| (AgentIx(a), TaskIx(t)))
@@ -230,6 +243,20 @@ mod tests {
         assert_eq!(order, [1, 3, 4, 5]);
         assert!(!q.remove(AgentIx(0), 2, TaskIx(3), true), "removed twice");
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn upcoming_lists_an_agents_next_tasks_of_its_best_priority() {
+        let mut q = ReadyQueue::default();
+        q.add_agent();
+        for t in 0..10 {
+            q.push(AgentIx(0), if t % 2 == 0 { 1 } else { 3 }, TaskIx(t), true);
+        }
+        let up = |from, n| q.upcoming(AgentIx(0), from, n).map(|t| t.0).collect::<Vec<_>>();
+        assert_eq!(up(0, 3), [0, 2, 4]);
+        assert_eq!(up(3, 5), [6, 8], "only what there is");
+        assert_eq!(up(9, 2), Vec::<u32>::new(), "past the end");
+        assert_eq!(q.upcoming(AgentIx(7), 0, 4).count(), 0, "an unknown agent");
     }
 
     #[test]

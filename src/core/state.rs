@@ -179,6 +179,19 @@ impl State {
         &self.tasks[ix.usize()]
     }
 
+    /// Reads the first line or two of each task (what starting one reads and writes), all at
+    /// once. A task started from a long queue was last touched when it was queued, long out of
+    /// cache; reading the next few together lets their misses overlap instead of costing one
+    /// full miss per task started (100,000 waiting tasks cost about +140 ns per task before).
+    pub fn touch(&self, tasks: impl Iterator<Item = TaskIx>) {
+        let mut sum = 0u32;
+        for t in tasks {
+            let task = &self.tasks[t.usize()];
+            sum = sum.wrapping_add(task.attempts) ^ task.started_at.raw_hi();
+        }
+        std::hint::black_box(sum);
+    }
+
     pub fn running(&self) -> u32 {
         self.derived.running
     }

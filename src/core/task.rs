@@ -148,6 +148,11 @@ impl TaskSpec {
 pub struct Stamp([u32; 2]);
 
 impl Stamp {
+    /// The high half, for [`crate::core::state::State::touch`]: a read of the stamp's bytes.
+    pub(crate) fn raw_hi(&self) -> u32 {
+        self.0[0]
+    }
+
     /// Zero: times are stored plus one, so that time 0 is a time too.
     pub const NONE: Stamp = Stamp([0, 0]);
 

@@ -569,6 +569,11 @@ impl Orchestrator {
                 input,
             });
             self.throttle_if_spent(agent, now);
+            if call % TOUCH_AHEAD_TASKS == 0 {
+                // The batch after next: by the time they start, their lines have arrived.
+                let (queue, n) = (self.state.queue(), TOUCH_AHEAD_TASKS as usize);
+                self.state.touch(queue.upcoming(agent, n, n));
+            }
         }
     }
 
@@ -604,6 +609,10 @@ impl Orchestrator {
         }
     }
 }
+
+/// Every this many calls started, the tasks to be started next are read together (see
+/// [`crate::core::state::State::touch`]).
+const TOUCH_AHEAD_TASKS: u32 = 16;
 
 /// The routing and provenance facts a spec gives a new task.
 fn spec_extra(spec: &TaskSpec) -> TaskExtra {
