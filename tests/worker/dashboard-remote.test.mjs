@@ -3,6 +3,7 @@
 // its controls act on the Worker.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { tempDir } from "../tempdir.mjs";
 import { startWorker, client, TOKEN } from "./helpers.mjs";
 import { launch, outputs } from "../browser/helpers.mjs";
