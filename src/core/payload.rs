@@ -38,6 +38,17 @@ impl Payloads {
         self.slots.is_empty()
     }
 
+    /// Forgets the slots from `len` on: those a command allocated before it was refused, which
+    /// nothing refers to. Without it, each refused request would keep its payload for good.
+    pub fn truncate(&mut self, len: usize) {
+        self.slots.truncate(len);
+        let end = u32::try_from(len).unwrap_or(u32::MAX);
+        self.unresolved.retain(|&(start, _)| start < end);
+        if let Some((_, e)) = self.unresolved.last_mut() {
+            *e = (*e).min(end);
+        }
+    }
+
     /// A slot whose JSON the driver will supply later through [`Payloads::resolve`].
     pub fn alloc_unresolved(&mut self) -> PayloadId {
         let id = self.next_id();
@@ -161,6 +172,24 @@ mod tests {
         assert!(p.has_unresolved());
         assert_eq!(p.take_unresolved(), vec![first.0, first.0 + 2, d.0, e.0]);
         assert!(!p.has_unresolved());
+    }
+
+    #[test]
+    fn truncating_forgets_the_last_slots_and_their_open_runs() {
+        let mut p = Payloads::new(64);
+        let a = p.alloc_json("1").unwrap();
+        let b = p.alloc_unresolved_many(2);
+        let mark = p.len();
+        p.alloc_unresolved_many(3);
+        p.alloc_json("[2]").unwrap();
+        p.truncate(mark);
+        assert_eq!(p.len(), mark);
+        assert_eq!(p.get(a).unwrap().get(), "1");
+        assert_eq!(p.take_unresolved(), vec![b.0, b.0 + 1]);
+        p.truncate(b.0 as usize + 1);
+        assert_eq!(p.len(), 2);
+        assert!(p.take_unresolved().is_empty(), "taken already");
+        assert_eq!(p.alloc_json("3").unwrap(), PayloadId(2), "ids go on from there");
     }
 
     #[test]

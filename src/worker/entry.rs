@@ -142,14 +142,14 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             return if method == Method::Get {
                 Ok(json_response(200, &json!({ "status": "ok" })))
             } else {
-                Err(error(405, "method_not_allowed", "use GET"))
+                Err(super::api::not_allowed("GET"))
             };
         }
         "/openapi.json" => {
             return if method == Method::Get {
                 Ok(json_response(200, &super::openapi::document()))
             } else {
-                Err(error(405, "method_not_allowed", "use GET"))
+                Err(super::api::not_allowed("GET"))
             };
         }
         _ => {}
@@ -208,6 +208,14 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         ));
     }
 
+    // Health under a namespace too, with no token, as at /v1/health.
+    if inner == "/health" {
+        return if method == Method::Get {
+            Ok(json_response(200, &json!({ "status": "ok" })))
+        } else {
+            Err(super::api::not_allowed("GET"))
+        };
+    }
     authorize(&req, env, &ns, &inner, &url)?;
 
     if let Some(len) = req

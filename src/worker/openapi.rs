@@ -29,6 +29,12 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/snapshots", "post", "Take a snapshot", 201),
     ("/events", "get", "Server-Sent Events of the journal after ?after= (or Last-Event-ID), live", 200),
     ("/metrics", "get", "Prometheus text metrics", 200),
+    ("/schedules", "get", "Every schedule not deleted, with its next run", 200),
+    ("/schedules", "post", "Schedule a task at each slot: { trigger: { at } | { everyMs } | { cron }, task: { agent | capability, input?, priority?, retry?, timeoutMs? } }", 201),
+    ("/schedules/{id}", "get", "One schedule", 200),
+    ("/schedules/{id}", "delete", "Delete a schedule (the tasks it submitted stay)", 200),
+    ("/schedules/{id}/pause", "post", "Pause a schedule", 200),
+    ("/schedules/{id}/resume", "post", "Resume a paused schedule; a slot it missed fires once", 200),
 ];
 
 fn error_schema() -> Value {
@@ -61,9 +67,13 @@ pub fn document() -> Value {
             "security": [{ "bearer": [] }],
             "responses": {
                 status.to_string(): { "description": "OK", "content": { content_type: {} } },
-                "400": error_ref, "401": error_ref, "404": error_ref, "405": error_ref, "413": error_ref, "429": error_ref,
+                "400": error_ref, "401": error_ref, "403": error_ref, "404": error_ref, "405": error_ref,
+                "409": error_ref, "413": error_ref, "429": error_ref, "500": error_ref, "503": error_ref,
             }
         });
+        if *path == "/orchestrate" {
+            op["responses"]["202"] = json!({ "description": "Still running after 25 s: the task's id and status", "content": { "application/json": {} } });
+        }
         if *method == "post" || *method == "put" {
             op["requestBody"] = json!({ "required": false, "content": { "application/json": { "schema": { "type": "object" } } } });
         }
@@ -71,6 +81,9 @@ pub fn document() -> Value {
         paths.entry(key).or_insert_with(|| json!({}))[method] = op;
     }
     paths.insert("/v1/health".into(), json!({ "get": { "summary": "Liveness (no token needed)", "operationId": "health", "security": [],
+        "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }));
+    paths.insert("/v1/ns/{namespace}/health".into(), json!({ "get": { "summary": "Liveness under a namespace (no token needed)", "operationId": "health_ns", "security": [],
+        "parameters": [{ "name": "namespace", "in": "path", "required": true, "schema": { "type": "string" } }],
         "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }));
     paths.insert(
         "/openapi.json".into(),

@@ -29,6 +29,8 @@ test("health needs no token; openapi.json lists every route", async () => {
   const h = await fetch(`${worker.url}/v1/health`);
   assert.equal(h.status, 200);
   assert.deepEqual(await h.json(), { status: "ok" });
+  const nsHealth = await fetch(`${worker.url}/v1/ns/somewhere/health`);
+  assert.equal(nsHealth.status, 200, "under a namespace too");
   const doc = await (await fetch(`${worker.url}/openapi.json`)).json();
   assert.equal(doc.openapi, "3.1.0");
   assert.ok(Object.keys(doc.paths).length >= 15);
@@ -45,9 +47,11 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.equal((await api.get("/agents")).body.agents.echo.binding.kind, "demo");
 
   // A task, by agent.
-  r = await api.post("/tasks", { agent: "upper", input: "hello" });
+  r = await api.post("/tasks", { agent: "upper", input: "hello", metadata: { from: "e2e" } });
   assert.equal(r.status, 201);
-  assert.equal((await waitTask(api, r.body.id)).output, "HELLO");
+  const done = await waitTask(api, r.body.id);
+  assert.equal(done.output, "HELLO");
+  assert.deepEqual(done.metadata, { from: "e2e" });
   // A JS agent bundled with the Worker.
   r = await api.post("/tasks", { agent: "words", input: "one two three" });
   assert.deepEqual((await waitTask(api, r.body.id)).output, { words: 3 });
@@ -123,10 +127,13 @@ test("every route in openapi.json is served (not 404 or 405) with its method", a
   await c.post("/agents", { id: "a1", demo: "echo", start: true });
   const t = (await c.post("/tasks", { agent: "a1", input: 1 })).body.id;
   await c.post("/workflows", { id: "w1", tasks: [{ id: "x", agent: "a1" }] });
+  const job = (await c.post("/schedules", { trigger: { everyMs: 60_000 }, task: { agent: "a1" } })).body.id;
   const doc = await (await fetch(`${worker.url}/openapi.json`)).json();
-  for (const [path, ops] of Object.entries(doc.paths)) {
-    for (const method of Object.keys(ops)) {
-      const url = path.replace("{namespace}", "routes").replace("/agents/{id}", "/agents/a1").replace("/tasks/{id}", `/tasks/${t}`).replace("/workflows/{id}", "/workflows/w1");
+  // DELETEs last, so that the routes under an agent or a schedule find it as it was.
+  const deletesLast = ([, a], [, b]) => ("delete" in a) - ("delete" in b);
+  for (const [path, ops] of Object.entries(doc.paths).sort(deletesLast)) {
+    for (const method of Object.keys(ops).sort((a, b) => (a === "delete") - (b === "delete"))) {
+      const url = path.replace("{namespace}", "routes").replace("/agents/{id}", "/agents/a1").replace("/tasks/{id}", `/tasks/${t}`).replace("/workflows/{id}", "/workflows/w1").replace("/schedules/{id}", `/schedules/${job}`);
       if (path.endsWith("/events")) continue; // a stream: checked above
       const body = method === "put" ? JSON.stringify({ demo: "echo" }) : method === "post" ? (path.endsWith("/orchestrate") ? JSON.stringify({ session_id: "x", capability: "none" }) : "{}") : undefined;
       const r = await fetch(`${worker.url}${url}${path.endsWith("/contracts") ? "?session_id=x" : ""}`, { method: method.toUpperCase(), headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body });
@@ -191,13 +198,23 @@ test("bad inputs are answered with their codes and change nothing", async () => 
   const c = client(worker.url, "bad");
   await c.post("/agents", { id: "e", demo: "echo", start: true });
   const before = (await c.get("/status")).body;
+  const big = { agent: "e", input: "x".repeat(1000) };
   const cases = [
     [await c.get("/no/such/route"), 404, "not_found"],
     [await c.raw("DELETE", "/tasks"), 405, "method_not_allowed"],
+    [await c.raw("PATCH", "/schedules"), 405, "method_not_allowed"],
     [await c.post("/tasks", "{ not json"), 400, "invalid_json"],
     [await c.post("/tasks", { agent: "ghost" }), 404, "unknown_agent"],
     [await c.post("/tasks", { agent: "e", priority: "high" }), 400, "invalid_argument"],
     [await c.post("/workflows", { tasks: [{ id: "a", agent: "e", dependsOn: ["b"] }, { id: "b", agent: "e", dependsOn: ["a"] }] }), 400, "cycle"],
+    // What a workflow's body names wrongly is the body's fault (400), whatever its code.
+    [await c.post("/workflows", { tasks: [{ ...big, id: "a", dependsOn: ["ghost"] }] }), 400, "unknown_dependency"],
+    [await c.post("/workflows", { tasks: [{ ...big, id: "a" }, { ...big, id: "a" }] }), 400, "duplicate_id"],
+    [await c.post("/workflows", { tasks: [{ ...big, id: "a" }], dependencies: { ghost: ["a"] } }), 400, "unknown_task"],
+    [await c.post("/tasks", { ...big, agent: "ghost" }), 404, "unknown_agent"],
+    [await c.post("/schedules", { trigger: { everyMs: 1000, cron: "* * * * *" }, task: { agent: "e" } }), 400, "invalid_argument"],
+    [await c.post("/schedules", { trigger: { everyMs: 1000 }, task: { ...big, agent: "ghost" } }), 404, "unknown_agent"],
+    [await c.get("/schedules/job-999"), 404, "unknown_job"],
     [await c.post("/agents", { id: "e", demo: "echo" }), 409, "duplicate_id"],
     [await c.post("/agents", { id: "nobody" }), 400, "invalid_argument"],
     [await c.post("/tasks", JSON.stringify({ agent: "e", input: "x".repeat(1024 * 1024 + 10) })), 413, "payload_too_large"],
@@ -207,10 +224,12 @@ test("bad inputs are answered with their codes and change nothing", async () => 
     assert.equal(r.status, status, JSON.stringify(r.body));
     assert.equal(r.body.error.code, code, JSON.stringify(r.body));
     assert.equal(typeof r.body.error.message, "string");
+    if (status === 405) assert.match(r.headers.get("allow"), /^[A-Z, ]+$/);
   }
   const afterStatus = (await c.get("/status")).body;
   assert.deepEqual(afterStatus.statistics.total_tasks, before.statistics.total_tasks);
   assert.equal(afterStatus.journalSeq, before.journalSeq);
+  assert.equal(afterStatus.payloads, before.payloads, "a refused request keeps none of its payloads");
 });
 
 test("a per-client rate limit answers 429 with Retry-After", async () => {
@@ -229,4 +248,35 @@ test("a per-client rate limit answers 429 with Retry-After", async () => {
   } finally {
     limited.stop();
   }
+});
+
+test("a schedule's slots are carried by the alarm: it submits its task at each slot, pauses and is deleted", async () => {
+  const c = client(worker.url, "cron");
+  await c.post("/agents", { id: "tick", demo: "echo", start: true });
+  let r = await c.post("/schedules", { trigger: { everyMs: 700 }, task: { agent: "tick", input: { beat: true } } });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const id = r.body.id;
+  assert.equal(r.body.status, "active");
+  assert.deepEqual(r.body.task.input, { beat: true });
+  assert.equal(typeof r.body.nextRun, "number");
+  // Nothing but the alarm wakes the object between slots.
+  const fired = await until(async () => { const j = (await c.get(`/schedules/${id}`)).body; return j.runs >= 2 && j; }, 20_000, "two slots");
+  const tasks = (await c.get("/tasks?agent=tick")).body.tasks;
+  assert.ok(tasks.length >= 2, JSON.stringify(tasks));
+  const first = await until(async () => { const t = (await c.get(`/tasks/${encodeURIComponent(tasks[0].id)}`)).body; return t.status === "Completed" && t; }, 10_000, "the first slot's task");
+  assert.deepEqual(first.output, { beat: true });
+
+  r = await c.post(`/schedules/${id}/pause`);
+  assert.equal(r.body.status, "paused");
+  const runs = r.body.runs;
+  await new Promise((res) => setTimeout(res, 1500));
+  assert.equal((await c.get(`/schedules/${id}`)).body.runs, runs, "a paused schedule does not fire");
+  assert.ok(fired.lastRun > 0);
+  assert.equal((await c.get("/schedules")).body.schedules.length, 1);
+
+  r = await c.del(`/schedules/${id}`);
+  assert.equal(r.status, 200);
+  assert.equal(r.body.status, "deleted");
+  assert.equal((await c.get(`/schedules/${id}`)).status, 404);
+  assert.deepEqual((await c.get("/schedules")).body.schedules, []);
 });

@@ -16,6 +16,7 @@ use worker::{Headers, Method, Request, Response};
 
 mod agents;
 mod reads;
+mod schedules;
 mod work;
 use agents::*;
 use reads::*;
@@ -30,6 +31,8 @@ pub struct ApiError {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// A 405's `Allow` header: the methods the route takes.
+    pub allow: Option<String>,
 }
 
 pub type ApiResult = Result<Response, ApiError>;
@@ -39,6 +42,15 @@ pub fn error(status: u16, code: &str, message: impl Into<String>) -> ApiError {
         status,
         code: code.into(),
         message: message.into(),
+        allow: None,
+    }
+}
+
+/// 405 for a route that takes only `methods` (comma-separated), which the `Allow` header lists.
+pub fn not_allowed(methods: &str) -> ApiError {
+    ApiError {
+        allow: Some(methods.to_owned()),
+        ..error(405, "method_not_allowed", format!("use {methods}"))
     }
 }
 
@@ -46,6 +58,8 @@ pub fn error(status: u16, code: &str, message: impl Into<String>) -> ApiError {
 fn core_error(e: crate::core::error::Error) -> ApiError {
     let code = e.code();
     let status = match code {
+        // A dependency is named in the request body: the body is at fault, not the route.
+        "unknown_dependency" => 400,
         c if c.starts_with("unknown_") => 404,
         "duplicate_id" | "illegal_transition" | "invalid_task_state" | "terminated"
         | "agent_unavailable" | "no_capable_agent" => 409,
@@ -59,11 +73,18 @@ fn core_error(e: crate::core::error::Error) -> ApiError {
 
 pub fn error_response(e: &ApiError) -> Response {
     let body = json!({ "error": { "code": e.code, "message": e.message } });
-    json_response(e.status, &body)
+    let headers = Headers::new();
+    if let Some(methods) = &e.allow {
+        let _ = headers.set("allow", methods);
+    }
+    respond(e.status, &body, headers)
 }
 
 pub fn json_response(status: u16, body: &Value) -> Response {
-    let headers = Headers::new();
+    respond(status, body, Headers::new())
+}
+
+fn respond(status: u16, body: &Value, headers: Headers) -> Response {
     let _ = headers.set("content-type", "application/json");
     Response::ok(body.to_string())
         .expect("a text body")
@@ -138,6 +159,10 @@ fn task_json(rt: &crate::worker::runtime::Runtime, ix: TaskIx) -> Value {
     let t = s.task(ix);
     v["input"] = raw(rt, t.input);
     v["output"] = raw(rt, t.output);
+    let metadata = raw(rt, t.metadata);
+    if !metadata.is_null() {
+        v["metadata"] = metadata;
+    }
     v
 }
 
@@ -173,6 +198,20 @@ fn alloc(
     }
 }
 
+/// Runs a command that allocates its payloads before the core can refuse it; if it is refused,
+/// those payloads are dropped too, so a refused request leaves nothing behind.
+fn refusable<T>(
+    rt: &mut crate::worker::runtime::Runtime,
+    command: impl FnOnce(&mut crate::worker::runtime::Runtime) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let mark = rt.core.payloads().len();
+    let result = command(rt);
+    if result.is_err() {
+        rt.core.payloads_mut().truncate(mark);
+    }
+    result
+}
+
 /// Serves one request. `path` is relative to the namespace (`/agents`, `/tasks/x`, ...).
 pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult {
     let segs: Vec<String> = path
@@ -183,7 +222,7 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         .collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let method = req.method();
-    let allow = |methods: &str| error(405, "method_not_allowed", format!("use {methods}"));
+    let allow = not_allowed;
     match (segs.as_slice(), method.clone()) {
         (["status"], Method::Get) => status(shared),
         (["status"], _) => Err(allow("GET")),
@@ -227,6 +266,16 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["events"], _) => Err(allow("GET")),
         (["metrics"], Method::Get) => metrics(shared),
         (["metrics"], _) => Err(allow("GET")),
+        (["schedules"], Method::Get) => schedules::list(shared),
+        (["schedules"], Method::Post) => schedules::create(shared, body(&mut req).await?),
+        (["schedules"], _) => Err(allow("GET, POST")),
+        (["schedules", id], Method::Get) => schedules::get(shared, id),
+        (["schedules", id], Method::Delete) => schedules::command(shared, id, "delete"),
+        (["schedules", _], _) => Err(allow("GET, DELETE")),
+        (["schedules", id, cmd @ ("pause" | "resume")], Method::Post) => {
+            schedules::command(shared, id, cmd)
+        }
+        (["schedules", _, "pause" | "resume"], _) => Err(allow("POST")),
         _ => Err(error(404, "not_found", format!("no route {path}"))),
     }
 }

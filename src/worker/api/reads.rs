@@ -12,6 +12,8 @@ pub(super) fn status(shared: &Shared) -> ApiResult {
         "now": now(),
         "startedAt": rt.started_at,
         "inFlight": s.derived.calls.len(),
+        // Payloads held (inputs, outputs, event data): a refused request adds none.
+        "payloads": rt.core.payloads().len(),
     }))
 }
 

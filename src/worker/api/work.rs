@@ -7,13 +7,11 @@ pub(super) fn submit(shared: &Shared, body: Value) -> ApiResult {
     let input = m.remove("input");
     let metadata = m.remove("metadata");
     let s: TaskSpec = spec("task", Value::Object(m))?;
-    let v = {
-        let mut rt = shared.borrow_mut();
-        let i = alloc(&mut rt, input)?;
-        let md = alloc(&mut rt, metadata)?;
-        let ix = rt.core.submit(s, i, md, now()).map_err(core_error)?;
-        ix
-    };
+    let v = refusable(&mut shared.borrow_mut(), |rt| {
+        let i = alloc(rt, input)?;
+        let md = alloc(rt, metadata)?;
+        rt.core.submit(s, i, md, now()).map_err(core_error)
+    })?;
     pump(shared);
     let rt = shared.borrow();
     Ok(json_response(201, &task_json(&rt, v)))
@@ -62,25 +60,36 @@ pub(super) fn cancel(shared: &Shared, id: &str, body: Value) -> ApiResult {
 pub(super) fn submit_workflow(shared: &Shared, body: Value) -> ApiResult {
     let mut m = object(body, "a workflow")?;
     let mut payloads = Vec::new();
-    let w = {
-        let mut rt = shared.borrow_mut();
+    let w = refusable(&mut shared.borrow_mut(), |rt| {
         if let Some(Value::Array(tasks)) = m.get_mut("tasks") {
             for t in tasks.iter_mut() {
                 let (i, md) = match t.as_object_mut() {
                     Some(t) => (t.remove("input"), t.remove("metadata")),
                     None => (None, None),
                 };
-                payloads.push((alloc(&mut rt, i)?, alloc(&mut rt, md)?));
+                payloads.push((alloc(rt, i)?, alloc(rt, md)?));
             }
         }
         let s: WorkflowSpec = spec("workflow", Value::Object(m))?;
         rt.core
             .submit_workflow(s, &payloads, now())
-            .map_err(core_error)?
-    };
+            .map_err(workflow_error)
+    })?;
     pump(shared);
     let rt = shared.borrow();
     Ok(json_response(201, &workflow_json(&rt, w)))
+}
+
+/// A refused workflow: what its body names wrongly (a task or dependency it does not hold, a task
+/// id twice) is a bad request (400), not a missing resource or a conflict with the state.
+fn workflow_error(e: crate::core::Error) -> ApiError {
+    use crate::core::Error::{DuplicateId, UnknownTask};
+    let in_body = matches!(e, UnknownTask(_) | DuplicateId { kind: "task", .. });
+    let mut err = core_error(e);
+    if in_body {
+        err.status = 400;
+    }
+    err
 }
 
 pub(super) fn workflow(shared: &Shared, id: &str) -> ApiResult {
@@ -115,11 +124,12 @@ pub(super) async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
     let s: TaskSpec = spec("request", Value::Object(t))?;
     let (ix, done) = {
         let mut rt = shared.borrow_mut();
-        let input = alloc(&mut rt, parameters)?;
-        let ix = rt
-            .core
-            .submit(s, input, PayloadId::NONE, now())
-            .map_err(core_error)?;
+        let ix = refusable(&mut rt, |rt| {
+            let input = alloc(rt, parameters)?;
+            rt.core
+                .submit(s, input, PayloadId::NONE, now())
+                .map_err(core_error)
+        })?;
         let done = rt.wait(ix);
         (ix, done)
     };
