@@ -777,7 +777,10 @@ export class Orchestrator {
   on(topic: string, fn: EventListener): () => void;
   /** Records a custom event (built-in topics are refused). */
   emit(topic: string, data?: unknown): void;
-  /** Events as an async iterator; leaving the loop unsubscribes. */
+  /**
+   * Events as an async iterator; leaving the loop unsubscribes, and every later `next()` is done.
+   * `close()` ends it too: the events already buffered are read, then it is done.
+   */
   events(topic?: string): AsyncIterableIterator<DeliveredEvent>;
 
     /** Routes to the least-loaded running agent with the capability; records contracts under `sessionId`. */

@@ -396,6 +396,7 @@ export function createBaton(coreApi) {
       this.configs = new Map();     // agent index -> ctx.config
       this.sleepers = new Map();   // timer id -> resolve
       this.listeners = new Map();  // subscription id -> fn
+      this.iteratorEnds = undefined; // Set of the open events() iterators' ends, made with the first
       this.delivered = 0;
       // Answers of agent calls, waiting to go to the core together (see settleValue): the first
       // `answerCount` of each array. The arrays are reused, not emptied (setting an array's length
@@ -895,6 +896,8 @@ export function createBaton(coreApi) {
         waiters.clear();
       }
       this.sleepers.clear();
+      // An events() loop waiting for its next event ends (done), as the stream has.
+      if (this.iteratorEnds !== undefined) for (const end of [...this.iteratorEnds]) end();
       this.listeners.clear();
     }
 
@@ -1667,31 +1670,43 @@ export function createBaton(coreApi) {
       this.#rt.emit(topic, data);
     }
 
-    /** The events as an async iterator; leaving the loop unsubscribes. */
+    /**
+     * The events as an async iterator; leaving the loop unsubscribes. After `return()` (a loop
+     * left) every `next()` is done; after `close()` the events already buffered are read, then
+     * it is done, and a `next()` waiting at the close settles as done.
+     */
     events(topic = "*") {
       const rt = this.#rt;
       const buffer = [];
       const waiting = [];
       let overflow = false;
+      let ended = false;
       const off = this.on(topic, (event) => {
         if (waiting.length > 0) return waiting.shift()({ value: event, done: false });
         if (buffer.length >= rt.eventsBufferMax) overflow = true; else buffer.push(event);
       });
-      const finish = () => {
-        off();
+      const done = () => Promise.resolve({ value: undefined, done: true });
+      const end = () => {
+        if (!ended) {
+          ended = true;
+          off();
+          rt.iteratorEnds.delete(end);
+        }
         for (const w of waiting.splice(0)) w({ value: undefined, done: true });
-        return Promise.resolve({ value: undefined, done: true });
       };
+      (rt.iteratorEnds ??= new Set()).add(end);
       return {
         next() {
+          if (ended) return done();
           if (buffer.length > 0) return Promise.resolve({ value: buffer.shift(), done: false });
+          if (rt.closed) { end(); return done(); }
           if (overflow) {
-            off();
+            end();
             return Promise.reject(new BatonError("events_overflow", `more than eventsBufferMax = ${rt.eventsBufferMax} events were not read`));
           }
           return new Promise((resolve) => waiting.push(resolve));
         },
-        return: finish,
+        return() { buffer.length = 0; end(); return done(); },
         [Symbol.asyncIterator]() { return this; },
       };
     }

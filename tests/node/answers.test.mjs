@@ -131,3 +131,27 @@ test("a wait begun after close() within a handler rejects with `closed` rather t
   const hung = new Promise((_, reject) => setTimeout(() => reject(new Error("the wait never settled")), 2000).unref());
   await assert.rejects(Promise.race([waited, hung]), { code: "closed" });
 });
+
+test("events(): after the loop is left every next() is done; close() ends a waiting next()", async () => {
+  const settles = (p) => Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error("next() never settled")), 2000).unref())]);
+  const orch = new Orchestrator({ seed: 6, clock: "virtual" });
+  orch.registerAgent({ id: "a", handler: async (x) => x });
+  orch.startAgent("a");
+  const it = orch.events("task.*");
+  orch.submit({ agent: "a", input: 1 });
+  let seen = 0;
+  for await (const e of it) {
+    assert.match(e.type, /^task\./);
+    if (++seen === 2) break;
+  }
+  assert.deepEqual(await settles(it.next()), { value: undefined, done: true }, "left: done");
+
+  const open = orch.events();
+  const first = open.next();
+  orch.emit("note.one", { n: 1 });
+  assert.equal((await settles(first)).value.type, "note.one");
+  const waiting = open.next();
+  orch.close();
+  assert.deepEqual(await settles(waiting), { value: undefined, done: true }, "closed while waiting: done");
+  assert.deepEqual(await settles(open.next()), { value: undefined, done: true }, "closed: done");
+});
