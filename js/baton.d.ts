@@ -419,7 +419,10 @@ export interface AgentSpec<I = unknown, O = unknown> extends TaskPolicy {
   capabilities?: string[];
   /** Tasks this agent runs at once. Default unlimited. */
   concurrency?: number;
-  /** Errors (failed tasks and reported errors) after which the agent enters `Error`. Default never. */
+  /**
+   * Errors (failed tasks and reported errors) after which the agent enters `Error`. Default never.
+   * Counted since the agent last left `Error` (recovered, or paused): `error_count` in `agentsStatus()`.
+   */
   maxErrors?: number;
   /** The agent itself. Optional for agents whose tasks you run by hand (`createTask`). */
   handler?: AgentHandler<I, O>;

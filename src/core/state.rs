@@ -244,6 +244,11 @@ impl State {
                 let a = &mut self.agents[agent.0.usize()];
                 assert_eq!(a.status, *from, "agent.status applies to its from-state");
                 a.status = *to;
+                // Leaving Error (recovered, or paused to be) starts the count towards maxErrors
+                // again; the orchestrator's total (`agent_errors`) keeps them all.
+                if *from == crate::core::agent::AgentStatus::Error {
+                    a.error_count = 0;
+                }
                 if a.history.len() >= rows_max {
                     a.history.remove(0);
                 }

@@ -180,10 +180,14 @@ fn too_many_errors_put_the_agent_in_error_with_a_snapshot() {
     assert_eq!(snaps[0].reason, "agent.error");
     assert_eq!(snaps[0].agents_status["x"], AgentStatus::Error);
     assert_eq!(snaps[0].agent_counts[&AgentStatus::Error], 1);
-    // The seed's recovery: pause, recover state, resume.
+    // The seed's recovery: pause, recover state, resume. Leaving Error starts the count again.
     o.pause_agent(a, 3).unwrap();
     o.resume_agent(a, 4).unwrap();
     assert_eq!(o.state().agent(a).status, AgentStatus::Running);
+    o.report_error(a, "three", 5).unwrap();
+    assert_eq!(o.state().agent(a).status, AgentStatus::Running);
+    assert_eq!(o.state().agent(a).error_count, 1);
+    assert_eq!(o.state().agent_errors, 3, "the total keeps every error");
 }
 
 #[test]

@@ -170,6 +170,9 @@ export async function theFirstSeedsErrorPattern({ Orchestrator }) {
   orch.recoverAgent("executor");
   orch.startAgent("executor");
   eq((await orch.wait(waiting)).output, "filled", "recovered");
+  eq(orch.agentsStatus().executor.error_count, 0, "recovering starts the count again");
+  await orch.wait(orch.submit({ agent: "executor", input: { bad: true } }));
+  eq(orch.agentStatus("executor"), "Running", "one error after recovering is one of maxErrors");
 }
 
 export async function replayAndVerifyReplay({ Orchestrator }) {
