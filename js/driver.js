@@ -99,6 +99,8 @@ function journalText(journal) {
 function errorMessage(e) {
   if (e instanceof Error) return e.message || e.name;
   if (typeof e === "string") return e;
+  // A plain object thrown with a message (`throw { class, message }`) fails with that message.
+  if (e !== null && typeof e === "object" && typeof e.message === "string") return e.message;
   const json = toJson(e);
   return json === "" ? String(e) : json;
 }

@@ -56,7 +56,7 @@ export class IndexedDBStore {
 
   async #open() {
     if (this.#db !== undefined) return this.#db;
-    if (typeof indexedDB === "undefined") throw new Error("IndexedDBStore needs a browser with IndexedDB");
+    if (typeof indexedDB === "undefined") throw unsupported("IndexedDBStore needs a browser with IndexedDB; in Node use FileStore");
     const request = indexedDB.open(this.#name, DB_VERSION);
     request.onupgradeneeded = () => {
       const db = request.result;
@@ -110,9 +110,14 @@ export class IndexedDBStore {
 /** The browser build's stand-in for Node's FileStore: says where to look instead. */
 export class FileStore {
   constructor() {
-    const e = new Error("FileStore needs Node (node:fs); in a browser use IndexedDBStore");
-    e.name = "BatonError";
-    e.code = "invalid_argument";
-    throw e;
+    throw unsupported("FileStore needs Node (node:fs); in a browser use IndexedDBStore");
   }
+}
+
+/** A BatonError (`invalid_argument`) for a store used where it cannot work. */
+function unsupported(message) {
+  const e = new Error(message);
+  e.name = "BatonError";
+  e.code = "invalid_argument";
+  return e;
 }

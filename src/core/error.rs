@@ -25,11 +25,13 @@ pub enum Error {
     #[error("duplicate {kind} id '{id}'")]
     DuplicateId { kind: &'static str, id: String },
     /// The agent lifecycle has no such edge; the message names both states.
-    #[error("agent '{agent}' cannot go from {from} to {to}")]
+    #[error("agent '{agent}' cannot go from {from} to {to}{}", .needs.map(|n| format!(": {n}")).unwrap_or_default())]
     IllegalTransition {
         agent: String,
         from: AgentStatus,
         to: AgentStatus,
+        /// For a command that takes only some states (`resume`, `recover`): which.
+        needs: Option<&'static str>,
     },
     /// The task is not in a status that allows this operation.
     #[error("task '{task}' is {status}; {action} needs it {expected}")]
@@ -49,6 +51,9 @@ pub enum Error {
         task: String,
         dependency: String,
     },
+    /// A key of a workflow's `dependencies` that is not one of its tasks.
+    #[error("workflow '{workflow}': dependencies names '{task}', which is not one of its tasks")]
+    UnknownDependent { workflow: String, task: String },
     /// The workflow's dependencies form a cycle; the message lists it.
     #[error("workflow '{workflow}' has a dependency cycle: {}", cycle.join(" -> "))]
     Cycle {
@@ -100,6 +105,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// An illegal transition refused by a command that takes only some states, saying which.
+    pub(crate) fn needing(self, needs: &'static str) -> Error {
+        match self {
+            Error::IllegalTransition { agent, from, to, .. } => Error::IllegalTransition {
+                agent,
+                from,
+                to,
+                needs: Some(needs),
+            },
+            other => other,
+        }
+    }
+
     /// The stable machine-readable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -111,7 +129,9 @@ impl Error {
             Error::IllegalTransition { .. } => "illegal_transition",
             Error::TaskState { .. } => "invalid_task_state",
             Error::AgentUnavailable { .. } => "agent_unavailable",
-            Error::UnknownDependency { .. } => "unknown_dependency",
+            Error::UnknownDependency { .. } | Error::UnknownDependent { .. } => {
+                "unknown_dependency"
+            }
             Error::Cycle { .. } => "cycle",
             Error::Invalid { .. } => "invalid_argument",
             Error::LimitReached { .. } => "limit_reached",
@@ -147,6 +167,7 @@ mod tests {
     #[test]
     fn transition_error_names_both_states() {
         let e = Error::IllegalTransition {
+            needs: None,
             agent: "a".into(),
             from: AgentStatus::Created,
             to: AgentStatus::Paused,

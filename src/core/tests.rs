@@ -111,7 +111,10 @@ fn an_illegal_transition_names_both_states_and_changes_nothing() {
     let seq = o.state().seq;
     let e = o.resume_agent(a, 1).unwrap_err();
     assert_eq!(e.code(), "illegal_transition");
-    assert_eq!(e.to_string(), "agent 'a' cannot go from Running to Running");
+    assert_eq!(
+        e.to_string(),
+        "agent 'a' cannot go from Running to Running: resume takes a Paused agent (start takes a Ready one)"
+    );
     o.stop_agent(a, 1).unwrap();
     let seq2 = o.state().seq;
     assert_eq!(

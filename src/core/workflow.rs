@@ -436,7 +436,10 @@ pub(crate) fn validate_shape(workflow: &str, spec: &WorkflowSpec) -> Result<Adja
     }
     for key in spec.dependencies.keys() {
         if !index.contains_key(key.as_str()) {
-            return Err(Error::UnknownTask(format!("{workflow}/{key}")));
+            return Err(Error::UnknownDependent {
+                workflow: workflow.to_owned(),
+                task: key.clone(),
+            });
         }
     }
     let mut deps = Vec::with_capacity(spec.tasks.len());
@@ -600,6 +603,11 @@ mod tests {
         assert_eq!(e.code(), "duplicate_id");
         let mut s = spec(&[("a", &[])]);
         s.dependencies.insert("q".into(), vec!["a".into()]);
-        assert_eq!(validate_shape("w", &s).unwrap_err().code(), "unknown_task");
+        let e = validate_shape("w", &s).unwrap_err();
+        assert_eq!(e.code(), "unknown_dependency", "a key of dependencies is a dependency too");
+        assert_eq!(
+            e.to_string(),
+            "workflow 'w': dependencies names 'q', which is not one of its tasks"
+        );
     }
 }

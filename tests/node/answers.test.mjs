@@ -155,3 +155,13 @@ test("events(): after the loop is left every next() is done; close() ends a wait
   assert.deepEqual(await settles(waiting), { value: undefined, done: true }, "closed while waiting: done");
   assert.deepEqual(await settles(open.next()), { value: undefined, done: true }, "closed: done");
 });
+
+test("an agent that throws a plain object with a message fails its task with that message and class", async () => {
+  const orch = new Orchestrator({ seed: 8, clock: "virtual" });
+  orch.registerAgent({ id: "a", handler: async () => { throw { class: "validation", message: "the input is not a ticker" }; } });
+  orch.startAgent("a");
+  const t = await orch.wait(orch.submit({ agent: "a" }));
+  orch.close();
+  assert.equal(t.status, "Failed");
+  assert.deepEqual([t.error.class, t.error.message], ["validation", "the input is not a ticker"]);
+});

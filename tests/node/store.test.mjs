@@ -144,3 +144,8 @@ test("FileStore: a line cut short by a crash is cut off the file, and later appe
   await again.append('{"seq":2,"at":5}\n', 2);
   assert.equal(read(join(dir, "journal-0.jsonl"), "utf8"), '{"seq":1,"at":0}\n{"seq":2,"at":5}\n');
 });
+
+test("IndexedDBStore in Node refuses with a coded BatonError that points to FileStore", async () => {
+  const { IndexedDBStore, BatonError } = await import("../../pkg/node.js");
+  await assert.rejects(new IndexedDBStore("x").load(), (e) => e instanceof BatonError && e.code === "invalid_argument" && /FileStore/.test(e.message));
+});

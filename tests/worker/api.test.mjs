@@ -210,7 +210,7 @@ test("bad inputs are answered with their codes and change nothing", async () => 
     // What a workflow's body names wrongly is the body's fault (400), whatever its code.
     [await c.post("/workflows", { tasks: [{ ...big, id: "a", dependsOn: ["ghost"] }] }), 400, "unknown_dependency"],
     [await c.post("/workflows", { tasks: [{ ...big, id: "a" }, { ...big, id: "a" }] }), 400, "duplicate_id"],
-    [await c.post("/workflows", { tasks: [{ ...big, id: "a" }], dependencies: { ghost: ["a"] } }), 400, "unknown_task"],
+    [await c.post("/workflows", { tasks: [{ ...big, id: "a" }], dependencies: { ghost: ["a"] } }), 400, "unknown_dependency"],
     [await c.post("/tasks", { ...big, agent: "ghost" }), 404, "unknown_agent"],
     [await c.post("/schedules", { trigger: { everyMs: 1000, cron: "* * * * *" }, task: { agent: "e" } }), 400, "invalid_argument"],
     [await c.post("/schedules", { trigger: { everyMs: 1000 }, task: { ...big, agent: "ghost" } }), 404, "unknown_agent"],

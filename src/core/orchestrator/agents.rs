@@ -104,7 +104,8 @@ impl Orchestrator {
     pub fn resume_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
         self.check_live()?;
         if self.state.status_of(agent) != AgentStatus::Paused {
-            return Err(self.illegal(agent, AgentStatus::Running));
+            let e = self.illegal(agent, AgentStatus::Running);
+            return Err(e.needing("resume takes a Paused agent (start takes a Ready one)"));
         }
         self.walk(agent, &[AgentStatus::Running], "resume", now)
     }
@@ -116,7 +117,8 @@ impl Orchestrator {
     /// `Error` → `Ready`; start the agent again to give it tasks.
     pub fn recover_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
         if self.state.status_of(agent) != AgentStatus::Error {
-            return Err(self.illegal(agent, AgentStatus::Ready));
+            let e = self.illegal(agent, AgentStatus::Ready);
+            return Err(e.needing("recover takes an agent in Error"));
         }
         self.walk(agent, &[AgentStatus::Ready], "recover", now)
     }
@@ -247,6 +249,7 @@ impl Orchestrator {
             agent: self.state.agent(agent).id.clone(),
             from,
             to,
+            needs: None,
         }
     }
 }

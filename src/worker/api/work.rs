@@ -80,11 +80,10 @@ pub(super) fn submit_workflow(shared: &Shared, body: Value) -> ApiResult {
     Ok(json_response(201, &workflow_json(&rt, w)))
 }
 
-/// A refused workflow: what its body names wrongly (a task or dependency it does not hold, a task
-/// id twice) is a bad request (400), not a missing resource or a conflict with the state.
+/// A refused workflow: a task id twice in its body is a bad request (400), not a conflict with the
+/// state (an unknown dependency is 400 everywhere).
 fn workflow_error(e: crate::core::Error) -> ApiError {
-    use crate::core::Error::{DuplicateId, UnknownTask};
-    let in_body = matches!(e, UnknownTask(_) | DuplicateId { kind: "task", .. });
+    let in_body = matches!(e, crate::core::Error::DuplicateId { kind: "task", .. });
     let mut err = core_error(e);
     if in_body {
         err.status = 400;
