@@ -426,7 +426,11 @@ export interface AgentSpec<I = unknown, O = unknown> extends TaskPolicy {
   maxErrors?: number;
   /** The agent itself. Optional for agents whose tasks you run by hand (`createTask`). */
   handler?: AgentHandler<I, O>;
-  circuitBreaker?: CircuitBreaker;
+  /**
+   * On for every agent: open after 5 consecutive failures, half-open after 60 s, closed after 3
+   * successes. Give fields to change them, or `false` to turn it off.
+   */
+  circuitBreaker?: CircuitBreaker | boolean;
   rateLimit?: RateLimit;
 }
 

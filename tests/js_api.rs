@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 /// The SHA-256 of the trading run's journal. Node, Chrome and the packaged build must all agree.
-const TRADING_DIGEST: &str = "77e0af2334e3fbe800837838ee5695f3fa96bac468b2dd8df647e56b14bb418e";
+const TRADING_DIGEST: &str = "c4d883f20d04a2c0b09041d929a23ba733d7843940464de0016382a8bfac863e";
 
 #[wasm_bindgen(module = "/js/driver.js")]
 extern "C" {
@@ -138,6 +138,7 @@ scenarios! {
     failures from "/tests/js/failures.js":
     retries_back_off_on_the_virtual_clock => "retriesBackOffOnTheVirtualClock",
     a_day_of_backoffs_and_breaker_recoveries_runs_in_well_under_a_second => "aDayOfBackoffsAndBreakerRecoveriesRunsInWellUnderASecond",
+    every_agent_has_a_breaker_with_the_defaults_unless_turned_off => "everyAgentHasABreakerWithTheDefaultsUnlessTurnedOff",
     jitter_comes_from_the_seed => "jitterComesFromTheSeed",
     a_timed_out_attempt_is_aborted_and_its_late_answer_ignored => "aTimedOutAttemptIsAbortedAndItsLateAnswerIgnored",
     a_hung_agent_never_blocks_the_others => "aHungAgentNeverBlocksTheOthers",

@@ -132,7 +132,10 @@ pub struct AgentSpec {
     /// Where the agent's tasks go under the `fallback` strategy or while its breaker is open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Fallback>,
-    #[serde(default, skip_serializing_if = "Option::is_none", alias = "breaker")]
+    /// The agent's circuit breaker: on unless turned off, with the defaults of
+    /// [`BreakerConfig`] where a field is not given. `circuitBreaker: false` turns it off; it is
+    /// written out as its config, or `false`.
+    #[serde(default = "breaker_on", with = "breaker_setting", alias = "breaker")]
     pub circuit_breaker: Option<BreakerConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
@@ -314,6 +317,49 @@ mod tests {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn breaker_on() -> Option<BreakerConfig> {
+    Some(BreakerConfig::default())
+}
+
+/// `circuitBreaker`: `{ ... }` (on, with defaults for what is missing), `true` (on, defaults),
+/// `false` or `null` (off).
+mod breaker_setting {
+    use crate::core::policy::BreakerConfig;
+    use serde::de::{self, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::fmt;
+
+    pub fn serialize<S: Serializer>(v: &Option<BreakerConfig>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(c) => c.serialize(s),
+            None => s.serialize_bool(false),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BreakerConfig>, D::Error> {
+        struct Setting;
+        impl<'de> Visitor<'de> for Setting {
+            type Value = Option<BreakerConfig>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("{ failureThreshold?, recoveryMs?, successThreshold? }, true or false")
+            }
+            fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
+                Ok(on.then(BreakerConfig::default))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                BreakerConfig::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+            }
+        }
+        d.deserialize_any(Setting)
+    }
 }
 
 fn is_zero64(n: &u64) -> bool {

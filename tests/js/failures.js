@@ -54,6 +54,33 @@ export async function aDayOfBackoffsAndBreakerRecoveriesRunsInWellUnderASecond({
   eq(orch.agentsStatus().alias.breaker, "closed", "other common names for the same options");
 }
 
+export async function everyAgentHasABreakerWithTheDefaultsUnlessTurnedOff({ Orchestrator }) {
+  const orch = new Orchestrator({ seed: 23, clock: "virtual" });
+  let failing = true;
+  const handler = async () => { if (failing) throw new Error("down"); return "up"; };
+  orch.registerAgent({ id: "plain", handler });
+  orch.registerAgent({ id: "off", handler, circuitBreaker: false });
+  orch.startAgent("plain");
+  orch.startAgent("off");
+  const breaker = [];
+  orch.on("agent.breaker", (e) => breaker.push([e.data.agent, e.data.to, orch.now()]));
+  for (let i = 0; i < 5; i++) {
+    await orch.wait(orch.submit({ agent: "plain" }));
+    await orch.wait(orch.submit({ agent: "off" }));
+  }
+  eq(orch.agentsStatus().plain.breaker, "open", "5 consecutive failures open it (the default)");
+  eq(orch.agentsStatus().off.breaker, "closed", "circuitBreaker: false keeps it out of the way");
+  failing = false;
+  const waiting = orch.submit({ agent: "plain" });
+  for (let i = 0; i < 2; i++) await orch.wait(orch.submit({ agent: "off" }));
+  eq(orch.status(waiting), "Queued", "while open, its tasks wait");
+  eq((await orch.wait(waiting)).output, "up", "after the recovery time a trial call goes through");
+  const opened = breaker.find(([, to]) => to === "open")[2];
+  eq(breaker.find(([, to]) => to === "half_open")[2] - opened, 60_000, "half-open after 60 s");
+  for (let i = 0; i < 2; i++) await orch.wait(orch.submit({ agent: "plain" }));
+  eq(breaker.map(([a, to]) => `${a}:${to}`), ["plain:open", "plain:half_open", "plain:closed"], "closed after 3 successes");
+}
+
 export async function jitterComesFromTheSeed({ Orchestrator }) {
   const delays = async (seed) => {
     const orch = new Orchestrator({ seed, clock: "virtual" });

@@ -5,7 +5,7 @@
 import { assert, eq, throwsCode, rejectsCode } from "./check.js";
 
 // The digest every runtime must produce for `tradingRun` (Node, Chrome, the native core agree).
-export const TRADING_DIGEST = "77e0af2334e3fbe800837838ee5695f3fa96bac468b2dd8df647e56b14bb418e";
+export const TRADING_DIGEST = "c4d883f20d04a2c0b09041d929a23ba733d7843940464de0016382a8bfac863e";
 
 /** The first seed's trading cycle, on the virtual clock, with agents of different latencies. */
 export async function tradingRun({ Orchestrator }) {
