@@ -434,6 +434,38 @@ fn reset_restarts_the_agent_and_retries() {
 }
 
 #[test]
+fn a_fallback_that_cannot_be_used_says_why_in_the_tasks_error() {
+    for (fallback, why) in [
+        (None, "the task and its agent give none"),
+        (Some(("nope", None)), "agent 'nope' is unknown"),
+        (Some(("first", None)), "agent 'first' is the task's own"),
+        (Some(("", Some("zz"))), "no other running agent has capability 'zz'"),
+    ] {
+        let mut o = orch(13);
+        let mut spec = AgentSpec::new("first");
+        spec.on_error.insert(ErrorClass::Agent, Strategy::Fallback);
+        spec.fallback = fallback.map(|(agent, capability)| Fallback {
+            agent: capability.is_none().then(|| agent.into()),
+            capability: capability.map(Into::into),
+        });
+        add(&mut o, spec);
+        let t = submit(&mut o, "first", 0);
+        let call = drain(&mut o)
+            .into_iter()
+            .find_map(|e| match e {
+                Effect::Invoke { call, .. } => Some(call),
+                _ => None,
+            })
+            .unwrap();
+        o.fail(call, ErrorClass::Agent, "down", 1);
+        let task = o.state().task(t);
+        assert_eq!(task.status, TaskStatus::Failed);
+        let error = task.error.as_ref().unwrap();
+        assert_eq!(error.message, format!("down (no fallback: {why})"));
+    }
+}
+
+#[test]
 fn fallback_moves_the_task_to_a_capable_agent() {
     let mut o = orch(12);
     let mut spec = AgentSpec::new("primary");

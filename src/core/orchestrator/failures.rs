@@ -72,6 +72,23 @@ impl Orchestrator {
         self.route_by(cap, Some(current), &std::collections::BTreeMap::new())
     }
 
+    /// Why [`Self::fallback_target`] found no agent for the task.
+    fn no_fallback(&self, task: TaskIx) -> String {
+        let current = self.state.task(task).agent;
+        let Some(f) = self.fallback(task) else {
+            return "the task and its agent give none".into();
+        };
+        match (&f.agent, &f.capability) {
+            (Some(id), _) => match self.state.agent_ix(id) {
+                None => format!("agent '{id}' is unknown"),
+                Some(ix) if ix == current => format!("agent '{id}' is the task's own"),
+                Some(_) => format!("agent '{id}' is terminated"),
+            },
+            (None, Some(cap)) => format!("no other running agent has capability '{cap}'"),
+            (None, None) => "it names no agent or capability".into(),
+        }
+    }
+
     // ---- failures ----------------------------------------------------------------------------
 
     /// One attempt failed; records it, counts it, and lets the class's strategy decide.
@@ -127,7 +144,12 @@ impl Orchestrator {
                     );
                     self.queue_task(task, now);
                 }
-                _ => self.retry_or_fail(task, error, now),
+                Some(_) => self.retry_or_fail(task, error, now),
+                None => {
+                    // Say why, or a task meant to fall back just fails with its own error.
+                    let message = format!("{message} (no fallback: {})", self.no_fallback(task));
+                    self.retry_or_fail(task, TaskError { class, message }, now)
+                }
             },
             Strategy::Skip => {
                 let reason = format!("skipped after a {} failure: {message}", class_name(class));
