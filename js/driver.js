@@ -399,6 +399,7 @@ export function createBaton(coreApi) {
       this.sleepers = new Map();   // timer id -> resolve
       this.listeners = new Map();  // subscription id -> fn
       this.iteratorEnds = undefined; // Set of the open events() iterators' ends, made with the first
+      this.unrecorded = 0; // payloads written as { $unrecorded } (warned of once)
       this.delivered = 0;
       // Answers of agent calls, waiting to go to the core together (see settleValue): the first
       // `answerCount` of each array. The arrays are reused, not emptied (setting an array's length
@@ -465,15 +466,20 @@ export function createBaton(coreApi) {
     /** Hands the core the JSON of every value it has not seen yet (journal, snapshot, events). */
     resolvePayloads() {
       for (const id of this.core.takeUnresolved()) {
+        let why;
         try {
-          this.core.resolvePayload(id, toJson(this.values[id]));
+          this.core.resolvePayload(id, JSON.stringify(this.values[id]) ?? "");
+          continue;
         } catch (e) {
-          // Too large or not JSON: the journal says so rather than failing to be written.
-          try {
-            this.core.resolvePayload(id, JSON.stringify({ $unrecorded: errorMessage(e).slice(0, 200) }));
-          } catch {
-            this.core.resolvePayload(id, "null");
-          }
+          why = errorMessage(e).slice(0, 200);
+        }
+        // Too large or not JSON (a BigInt, a cycle): the journal says so rather than failing to be
+        // written, and the user hears of it, as a restore from this journal will not have it.
+        if (this.unrecorded++ === 0) console.warn(`baton: a payload could not be recorded in the journal (${why}); it is written as { $unrecorded } and a restore will not have it. Keep inputs and outputs JSON and under payloadBytesMax.`);
+        try {
+          this.core.resolvePayload(id, JSON.stringify({ $unrecorded: why }));
+        } catch {
+          this.core.resolvePayload(id, "null");
         }
       }
     }

@@ -149,3 +149,24 @@ test("IndexedDBStore in Node refuses with a coded BatonError that points to File
   const { IndexedDBStore, BatonError } = await import("../../pkg/node.js");
   await assert.rejects(new IndexedDBStore("x").load(), (e) => e instanceof BatonError && e.code === "invalid_argument" && /FileStore/.test(e.message));
 });
+
+test("a payload the journal cannot hold (a BigInt, over payloadBytesMax) is written as $unrecorded, with a warning", async () => {
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (m) => warnings.push(String(m));
+  try {
+    const orch = new Orchestrator({ seed: 1, clock: "virtual", payloadBytesMax: 1000 });
+    orch.registerAgent({ id: "a", handler: async (x) => x });
+    orch.startAgent("a");
+    orch.submit({ agent: "a", input: { n: 10n } });
+    orch.submit({ agent: "a", input: "x".repeat(5000) });
+    const created = orch.journal().filter((r) => r.type === "task.created").map((r) => r.data.input);
+    orch.close();
+    assert.match(created[0].$unrecorded, /BigInt/);
+    assert.match(created[1].$unrecorded, /over payload_bytes_max/);
+    assert.equal(warnings.length, 1, "warned once");
+    assert.match(warnings[0], /could not be recorded/);
+  } finally {
+    console.warn = warn;
+  }
+});
