@@ -9,6 +9,7 @@ use crate::core::orchestrator::{Effect, Orchestrator};
 use crate::core::task::ErrorClass;
 use crate::core::Options;
 use futures_channel::{mpsc, oneshot};
+use serde_json::json;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -199,11 +200,25 @@ impl Runtime {
         }
     }
 
-    /// A stream of events after `after` (Server-Sent Events frames), live from then on.
+    /// A stream of events after `after` (Server-Sent Events frames), live from then on. Records
+    /// the object no longer holds (before its last snapshot since a restart, or past the journal
+    /// rows kept in memory) cannot be sent: a `gap` event says which, so that a client resuming
+    /// from an old seq knows to read the state again rather than miss them unawares.
     pub fn subscribe(&mut self, after: u64) -> mpsc::UnboundedReceiver<String> {
         let (tx, rx) = mpsc::unbounded();
         let backlog = self.core.journal_json(after).unwrap_or_default();
         let mut frame = String::from(": baton events\n\n");
+        let held_from = match self.core.journal_records().next() {
+            Some(first) => first.seq,
+            None => self.core.state().seq + 1,
+        };
+        if after + 1 < held_from {
+            let gap = json!({
+                "after": after, "next": held_from,
+                "message": format!("records {} to {} are no longer held; read the state (status, tasks, workflows) and follow from {held_from}", after + 1, held_from - 1),
+            });
+            frame.push_str(&format!("event: gap\ndata: {gap}\n\n"));
+        }
         for line in backlog.lines().filter(|l| !l.is_empty()) {
             let seq = crate::core::replay_check::peek_seq(line).unwrap_or(0);
             frame.push_str(&format!("id: {seq}\ndata: {line}\n\n"));

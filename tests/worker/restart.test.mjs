@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { tempDir } from "../tempdir.mjs";
-import { startWorker, client, agentServer, until, sleep } from "./helpers.mjs";
+import { startWorker, client, agentServer, until, sleep, TOKEN } from "./helpers.mjs";
 
 const KILLS = 4;
 const WORKFLOWS = 3;
@@ -59,5 +59,47 @@ test(`${KILLS} SIGKILLs of workerd mid-run: every workflow completes, nothing lo
   } finally {
     worker.stop();
     agents.close();
+  }
+});
+
+/** The first frames of the namespace's event stream after `after` (the backlog comes as one). */
+async function firstFrames(url, ns, after) {
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), 10_000);
+  const res = await fetch(`${url}/v1/ns/${ns}/events?after=${after}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl.signal });
+  const reader = res.body.getReader();
+  let text = "";
+  while (!text.includes("data: ")) text += new TextDecoder().decode((await reader.read()).value);
+  clearTimeout(timer);
+  ctrl.abort();
+  return text;
+}
+
+test("after a restart, resuming the event stream from before the last snapshot is told of the gap", async () => {
+  const stateDir = tempDir("baton-gap-");
+  let worker = await startWorker({ stateDir });
+  try {
+    let api = client(worker.url, "gap");
+    await api.post("/agents", { id: "e", demo: "echo", start: true });
+    // Enough events for a snapshot (every 500), after which storage keeps only the tail.
+    const tasks = Array.from({ length: 250 }, (_, i) => ({ id: `t${i}`, agent: "e", input: i }));
+    assert.equal((await api.post("/workflows", { id: "many", tasks })).status, 201);
+    await until(async () => (await api.get("/workflows/many")).body.status === "Completed", 30_000, "the workflow");
+    worker.stop();
+    worker = await startWorker({ stateDir });
+    api = client(worker.url, "gap");
+    const seq = (await api.get("/status")).body.journalSeq;
+    assert.ok(seq > 500, `seq ${seq}`);
+    const frames = await firstFrames(worker.url, "gap", 0);
+    const gap = frames.match(/event: gap\ndata: (.*)\n/);
+    assert.ok(gap, frames.slice(0, 300));
+    const { after, next, message } = JSON.parse(gap[1]);
+    assert.equal(after, 0);
+    assert.ok(next > 1 && next <= seq, `next ${next}`);
+    assert.match(message, /no longer held/);
+    // From a seq still held, no gap.
+    assert.doesNotMatch(await firstFrames(worker.url, "gap", seq - 1), /event: gap/);
+  } finally {
+    worker.stop();
   }
 });
