@@ -67,6 +67,12 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.result, "QUIET");
   assert.equal(r.body.agent, "upper");
+  // Seed 004's names for the same answer and contracts.
+  assert.deepEqual([r.body.success, r.body.data, r.body.agent_id], [true, "QUIET", "upper"]);
+  const seedContracts = (await api.get("/contracts?session_id=s1")).body;
+  assert.equal(seedContracts.total, seedContracts.contracts.length);
+  assert.ok(seedContracts.contracts.some((c) => c.contract_id === r.body.contract_id && c.contract_type === "RESPONSE" && c.from_agent === "upper" && c.result === "QUIET"));
+  assert.deepEqual((await api.get("/contracts?session_id=never-used")).body, { sessionId: "never-used", contracts: [], total: 0 });
   const contracts = (await api.get("/contracts?session_id=s1")).body.contracts;
   assert.deepEqual(contracts.map((c) => c.kind ?? c.type ?? c.contractType).filter(Boolean).length, contracts.length);
   assert.ok(contracts.length >= 2, JSON.stringify(contracts));

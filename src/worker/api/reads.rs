@@ -25,9 +25,39 @@ pub(super) fn contracts(shared: &Shared, req: &Request) -> ApiResult {
         .and_then(Value::as_str)
         .ok_or_else(|| error(400, "invalid_argument", "give ?session_id="))?;
     let rt = shared.borrow();
-    let list: Value = serde_json::from_str(&rt.core.contracts_json(session).map_err(core_error)?)
-        .expect("contracts are JSON");
-    ok(json!({ "sessionId": session, "contracts": list }))
+    let list = session_contracts(&rt, session)?;
+    ok(json!({ "sessionId": session, "contracts": list, "total": list.len() }))
+}
+
+/// A session's contracts, each also under seed 004's names (`contract_id`, `contract_type`,
+/// `from_agent`, `to_agent`, and a RESPONSE's `result`); a session with none yet has an empty
+/// list.
+pub(super) fn session_contracts(
+    rt: &crate::worker::runtime::Runtime,
+    session: &str,
+) -> Result<Vec<Value>, ApiError> {
+    if !rt.core.state().sessions.contains_key(session) {
+        return Ok(Vec::new());
+    }
+    let text = rt.core.contracts_json(session).map_err(core_error)?;
+    let list: Vec<Value> = serde_json::from_str(&text).expect("contracts are JSON");
+    Ok(list.into_iter().map(seed_names).collect())
+}
+
+fn seed_names(mut c: Value) -> Value {
+    let alias = |c: &Value, from: &str| c.get(from).cloned().unwrap_or(Value::Null);
+    let (id, kind, from, to) = (alias(&c, "id"), alias(&c, "kind"), alias(&c, "from"), alias(&c, "to"));
+    let result = (kind == "RESPONSE").then(|| alias(&c, "payload"));
+    if let Some(m) = c.as_object_mut() {
+        m.insert("contract_id".into(), id);
+        m.insert("contract_type".into(), kind);
+        m.insert("from_agent".into(), from);
+        m.insert("to_agent".into(), to);
+        if let Some(r) = result {
+            m.insert("result".into(), r);
+        }
+    }
+    c
 }
 
 pub(super) fn snapshot(shared: &Shared) -> ApiResult {

@@ -141,9 +141,18 @@ pub(super) async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
     );
     let rt = shared.borrow();
     let task = task_json(&rt, ix);
+    // The last contract of this task (its RESPONSE once answered), as seed 004 names it.
+    let contract_id = super::reads::session_contracts(&rt, &session)?
+        .into_iter()
+        .rev()
+        .find(|c| c["taskId"] == task["id"])
+        .map_or(Value::Null, |c| c["id"].clone());
     let body = json!({
         "sessionId": session, "taskId": task["id"], "agent": task["agent"], "capability": capability,
         "status": task["status"], "result": task["output"], "error": task["error"],
+        // Seed 004's names for the same answer.
+        "success": task["status"] == "Completed", "data": task["output"], "agent_id": task["agent"],
+        "contract_id": contract_id,
     });
     Ok(json_response(if finished { 200 } else { 202 }, &body))
 }
