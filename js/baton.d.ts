@@ -619,7 +619,7 @@ export interface Snapshot {
 /** One journal record. `type` is the topic; custom events carry their own topic. */
 export type JournalRecord =
   | Rec<"orchestrator.started", { version: number; seed: number; runId: string; options: { [key: string]: Json } }>
-  | Rec<"agent.registered", { spec: { id: string; name: string | null; capabilities: string[]; concurrency: number | null; maxErrors: number | null } }>
+  | Rec<"agent.registered", { spec: { id: string; name: string | null; capabilities: string[]; concurrency: number | null; maxErrors: number | null; circuitBreaker?: Required<CircuitBreaker> | false } }>
   | Rec<"orchestrator.terminated", { reason: string }>
   | Rec<"agent.status", { agent: string; from: AgentStatus; to: AgentStatus; reason: string; auto?: true }>
   | Rec<"agent.error", { agent: string; message: string; auto?: true }>

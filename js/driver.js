@@ -100,7 +100,7 @@ function errorMessage(e) {
   if (e instanceof Error) return e.message || e.name;
   if (typeof e === "string") return e;
   // A plain object thrown with a message (`throw { class, message }`) fails with that message.
-  if (e !== null && typeof e === "object" && typeof e.message === "string") return e.message;
+  if (e !== null && typeof e === "object" && typeof e.message === "string" && e.message !== "") return e.message;
   const json = toJson(e);
   return json === "" ? String(e) : json;
 }
@@ -1688,15 +1688,18 @@ export function createBaton(coreApi) {
       const buffer = [];
       const waiting = [];
       let overflow = false;
-      let ended = false;
+      let left = false; // return() called: done from then on, whatever was buffered
+      let subscribed = true;
       const off = this.on(topic, (event) => {
         if (waiting.length > 0) return waiting.shift()({ value: event, done: false });
         if (buffer.length >= rt.eventsBufferMax) overflow = true; else buffer.push(event);
       });
       const done = () => Promise.resolve({ value: undefined, done: true });
+      // Unsubscribes and settles a waiting next() as done (there is nothing buffered then); what
+      // is buffered stays readable unless the loop was left.
       const end = () => {
-        if (!ended) {
-          ended = true;
+        if (subscribed) {
+          subscribed = false;
           off();
           rt.iteratorEnds.delete(end);
         }
@@ -1705,16 +1708,17 @@ export function createBaton(coreApi) {
       (rt.iteratorEnds ??= new Set()).add(end);
       return {
         next() {
-          if (ended) return done();
+          if (left) return done();
           if (buffer.length > 0) return Promise.resolve({ value: buffer.shift(), done: false });
-          if (rt.closed) { end(); return done(); }
+          if (rt.closed || !subscribed) { end(); return done(); }
           if (overflow) {
             end();
+            left = true;
             return Promise.reject(new BatonError("events_overflow", `more than eventsBufferMax = ${rt.eventsBufferMax} events were not read`));
           }
           return new Promise((resolve) => waiting.push(resolve));
         },
-        return() { buffer.length = 0; end(); return done(); },
+        return() { left = true; buffer.length = 0; end(); return done(); },
         [Symbol.asyncIterator]() { return this; },
       };
     }

@@ -7,7 +7,10 @@ import { join } from "node:path";
 
 const made = [];
 process.on("exit", () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  for (const dir of made) {
+    // A process stopped without being waited for may still hold a file: never fail the run for it.
+    try { rmSync(dir, { recursive: true, force: true, maxRetries: 3 }); } catch { /* left behind */ }
+  }
 });
 
 /** Makes `<tmp>/<prefix>XXXXXX` and registers it for removal at exit. */

@@ -132,11 +132,11 @@ pub struct AgentSpec {
     /// Where the agent's tasks go under the `fallback` strategy or while its breaker is open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Fallback>,
-    /// The agent's circuit breaker: on unless turned off, with the defaults of
-    /// [`BreakerConfig`] where a field is not given. `circuitBreaker: false` turns it off; it is
-    /// written out as its config, or `false`.
-    #[serde(default = "breaker_on", with = "breaker_setting", alias = "breaker")]
-    pub circuit_breaker: Option<BreakerConfig>,
+    /// The agent's circuit breaker: on unless turned off (`circuitBreaker: false`), with the
+    /// defaults of [`BreakerConfig`] where a field is not given. Registering resolves
+    /// [`BreakerSetting::Default`], so the journal records the breaker each agent got.
+    #[serde(default, skip_serializing_if = "BreakerSetting::is_default", alias = "breaker")]
+    pub circuit_breaker: BreakerSetting,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
     /// The template the agent was made from (`analyst@2`).
@@ -162,7 +162,7 @@ impl AgentSpec {
             timeout_ms: None,
             on_error: ErrorPolicy::new(),
             fallback: None,
-            circuit_breaker: None,
+            circuit_breaker: BreakerSetting::Default,
             rate_limit: None,
             template: None,
             config: None,
@@ -238,7 +238,12 @@ impl Agent {
         };
         Agent {
             policy,
-            breaker_config: spec.circuit_breaker,
+            // `Default` is only ever applied from journals written before breakers were on by
+            // default (registering resolves it), when an agent given none had none.
+            breaker_config: match spec.circuit_breaker {
+                BreakerSetting::On(c) => Some(c),
+                BreakerSetting::Off | BreakerSetting::Default => None,
+            },
             breaker: Breaker::default(),
             rate_limit: spec.rate_limit,
             bucket,
@@ -319,43 +324,64 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-fn breaker_on() -> Option<BreakerConfig> {
-    Some(BreakerConfig::default())
+/// `circuitBreaker` as given: not at all (the defaults), `false` or `null` (off), `true` (on, the
+/// defaults) or `{ ... }` (on, with the defaults for what is missing).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BreakerSetting {
+    #[default]
+    Default,
+    Off,
+    On(BreakerConfig),
 }
 
-/// `circuitBreaker`: `{ ... }` (on, with defaults for what is missing), `true` (on, defaults),
-/// `false` or `null` (off).
-mod breaker_setting {
-    use crate::core::policy::BreakerConfig;
-    use serde::de::{self, MapAccess, Visitor};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::fmt;
-
-    pub fn serialize<S: Serializer>(v: &Option<BreakerConfig>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(c) => c.serialize(s),
-            None => s.serialize_bool(false),
-        }
+impl BreakerSetting {
+    pub fn is_default(&self) -> bool {
+        *self == BreakerSetting::Default
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BreakerConfig>, D::Error> {
+    /// What registering an agent gives it: `Default` becomes the default breaker.
+    pub fn resolved(self) -> BreakerSetting {
+        match self {
+            BreakerSetting::Default => BreakerSetting::On(BreakerConfig::default()),
+            other => other,
+        }
+    }
+}
+
+impl Serialize for BreakerSetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            BreakerSetting::On(c) => c.serialize(s),
+            BreakerSetting::Off => s.serialize_bool(false),
+            BreakerSetting::Default => s.serialize_bool(true),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BreakerSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
         struct Setting;
         impl<'de> Visitor<'de> for Setting {
-            type Value = Option<BreakerConfig>;
+            type Value = BreakerSetting;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("{ failureThreshold?, recoveryMs?, successThreshold? }, true or false")
             }
             fn visit_bool<E: de::Error>(self, on: bool) -> Result<Self::Value, E> {
-                Ok(on.then(BreakerConfig::default))
+                Ok(match on {
+                    true => BreakerSetting::On(BreakerConfig::default()),
+                    false => BreakerSetting::Off,
+                })
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
+                Ok(BreakerSetting::Off)
             }
             fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
+                Ok(BreakerSetting::Off)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                BreakerConfig::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+                let c = BreakerConfig::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(BreakerSetting::On(c))
             }
         }
         d.deserialize_any(Setting)

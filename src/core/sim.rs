@@ -8,7 +8,7 @@
 //! answers. A failure prints its seed; rerun one with `BATON_SIM_SEED=<seed> cargo test sim`.
 //! `BATON_SIM_SEEDS=<n>` runs more seeds (CI runs 2,000).
 
-use crate::core::agent::{AgentSpec, AgentStatus};
+use crate::core::agent::{AgentSpec, AgentStatus, BreakerSetting};
 use crate::core::ids::{PayloadId, TaskIx};
 use crate::core::orchestrator::Orchestrator;
 use crate::core::policy::{
@@ -145,11 +145,16 @@ fn scenario(seed: u64) -> Scenario {
                 agent: None,
                 capability: Some("work".into()),
             }),
-            circuit_breaker: r.chance(30).then(|| BreakerConfig {
-                failure_threshold: 1 + r.below(3) as u32,
-                recovery_ms: 50 + r.below(500),
-                success_threshold: 1 + r.below(2) as u32,
-            }),
+            // Some with a quick breaker of their own, some with the default one, some with none.
+            circuit_breaker: match r.below(3) {
+                0 => BreakerSetting::On(BreakerConfig {
+                    failure_threshold: 1 + r.below(3) as u32,
+                    recovery_ms: 50 + r.below(500),
+                    success_threshold: 1 + r.below(2) as u32,
+                }),
+                1 => BreakerSetting::Default,
+                _ => BreakerSetting::Off,
+            },
             rate_limit: r.chance(25).then(|| RateLimit {
                 per_minute: 60 + r.below(600) as u32,
                 burst: Some(1 + r.below(3) as u32),

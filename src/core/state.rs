@@ -238,15 +238,16 @@ impl State {
                 from,
                 to,
                 reason,
-                ..
+                auto,
             } => {
                 let rows_max = self.options.history_rows_max as usize;
                 let a = &mut self.agents[agent.0.usize()];
                 assert_eq!(a.status, *from, "agent.status applies to its from-state");
                 a.status = *to;
-                // Leaving Error (recovered, or paused to be) starts the count towards maxErrors
-                // again; the orchestrator's total (`agent_errors`) keeps them all.
-                if *from == crate::core::agent::AgentStatus::Error {
+                // Leaving Error by the user's hand (recovered, or paused to be resumed) starts the
+                // count towards maxErrors again; a policy's `reset` does not, or maxErrors could
+                // never be reached under it. The orchestrator's total (`agent_errors`) keeps all.
+                if *from == crate::core::agent::AgentStatus::Error && !*auto {
                     a.error_count = 0;
                 }
                 if a.history.len() >= rows_max {

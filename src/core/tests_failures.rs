@@ -1,6 +1,6 @@
 //! Failure handling, driven the way a driver drives it, on the core's clock.
 
-use crate::core::agent::{AgentSpec, AgentStatus};
+use crate::core::agent::{AgentSpec, AgentStatus, BreakerSetting};
 use crate::core::ids::{AgentIx, PayloadId, TaskIx};
 use crate::core::orchestrator::AbortReason;
 use crate::core::policy::{
@@ -224,7 +224,7 @@ fn the_breaker_opens_waits_half_opens_and_closes() {
     let a = add(
         &mut o,
         AgentSpec {
-            circuit_breaker: Some(cfg),
+            circuit_breaker: BreakerSetting::On(cfg),
             ..AgentSpec::new("b")
         },
     );
@@ -274,7 +274,7 @@ fn an_open_breaker_sends_waiting_tasks_to_the_fallback() {
     add(
         &mut o,
         AgentSpec {
-            circuit_breaker: Some(cfg),
+            circuit_breaker: BreakerSetting::On(cfg),
             fallback,
             concurrency: Some(1),
             ..AgentSpec::new("main")
@@ -431,6 +431,59 @@ fn reset_restarts_the_agent_and_retries() {
         )
     );
     assert_eq!(o.state().task(t).status, TaskStatus::Retrying);
+}
+
+#[test]
+fn under_reset_an_agent_still_reaches_its_max_errors() {
+    let mut o = orch(11);
+    let mut spec = AgentSpec::new("r");
+    spec.on_error.insert(ErrorClass::Agent, Strategy::Reset);
+    spec.retry = Some(retry(3, 10, 0.0));
+    spec.max_errors = Some(2);
+    let a = add(&mut o, spec);
+    submit(&mut o, "r", 0);
+    for now in [1, 20] {
+        let (call, _) = invokes(&mut o)[0];
+        o.fail(call, ErrorClass::Agent, "corrupt state", now);
+        if now == 1 {
+            o.handle_timeout(15);
+        }
+    }
+    let entered_error = (o.state().agent(a).history.iter())
+        .any(|t| t.to == AgentStatus::Error && t.reason == "2 errors reached maxErrors");
+    assert!(entered_error, "{:?}", o.state().agent(a).history);
+}
+
+#[test]
+fn a_breaker_is_on_unless_turned_off_and_journals_from_before_had_none() {
+    let spec = |json: &str| serde_json::from_str::<AgentSpec>(json).unwrap();
+    assert_eq!(spec(r#"{"id":"a"}"#).circuit_breaker, BreakerSetting::Default);
+    assert_eq!(spec(r#"{"id":"a","circuitBreaker":false}"#).circuit_breaker, BreakerSetting::Off);
+    assert_eq!(
+        spec(r#"{"id":"a","circuitBreaker":{"failureThreshold":2}}"#).circuit_breaker,
+        BreakerSetting::On(BreakerConfig {
+            failure_threshold: 2,
+            ..BreakerConfig::default()
+        })
+    );
+    // Registering records the breaker each agent got, the default one included.
+    let mut o = orch(14);
+    add(&mut o, spec(r#"{"id":"plain"}"#));
+    add(&mut o, spec(r#"{"id":"off","circuitBreaker":false}"#));
+    let journal = o.journal_json(0).unwrap();
+    assert!(journal.contains(r#""circuitBreaker":{"failureThreshold":5,"recoveryMs":60000,"successThreshold":3}"#));
+    assert!(journal.contains(r#""circuitBreaker":false"#));
+    assert!(o.state().agents[0].breaker_config.is_some());
+    assert!(o.state().agents[1].breaker_config.is_none());
+    // A journal written before breakers were on by default names none for an agent that had
+    // none: replayed, that agent still has none.
+    let old = journal
+        .lines()
+        .map(|l| l.replace(r#","circuitBreaker":{"failureThreshold":5,"recoveryMs":60000,"successThreshold":3}"#, ""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let replayed = Orchestrator::replay(&old, None).unwrap();
+    assert!(replayed.state().agents[0].breaker_config.is_none());
 }
 
 #[test]
@@ -657,7 +710,7 @@ fn bad_policies_are_coded_errors_that_change_nothing() {
         ),
         (
             AgentSpec {
-                circuit_breaker: Some(BreakerConfig {
+                circuit_breaker: BreakerSetting::On(BreakerConfig {
                     failure_threshold: 0,
                     ..Default::default()
                 }),
@@ -708,7 +761,7 @@ fn busy_run() -> Orchestrator {
         &mut o,
         AgentSpec {
             retry: Some(retry(4, 50, 0.5)),
-            circuit_breaker: Some(cfg),
+            circuit_breaker: BreakerSetting::On(cfg),
             timeout_ms: Some(400),
             ..AgentSpec::new("a")
         },

@@ -212,7 +212,7 @@ impl Runtime {
             Some(first) => first.seq,
             None => self.core.state().seq + 1,
         };
-        if after + 1 < held_from {
+        if after.saturating_add(1) < held_from {
             let gap = json!({
                 "after": after, "next": held_from,
                 "message": format!("records {} to {} are no longer held; read the state (status, tasks, workflows) and follow from {held_from}", after + 1, held_from - 1),

@@ -151,9 +151,15 @@ test("events(): after the loop is left every next() is done; close() ends a wait
   orch.emit("note.one", { n: 1 });
   assert.equal((await settles(first)).value.type, "note.one");
   const waiting = open.next();
+  const buffered = orch.events("note.*");
+  orch.emit("note.two", { n: 2 });
   orch.close();
-  assert.deepEqual(await settles(waiting), { value: undefined, done: true }, "closed while waiting: done");
+  const delivered = await settles(waiting);
+  assert.deepEqual([delivered.done, delivered.value.type, delivered.value.data], [false, "note.two", { n: 2 }], "delivered to the waiting next()");
   assert.deepEqual(await settles(open.next()), { value: undefined, done: true }, "closed: done");
+  const kept = await settles(buffered.next());
+  assert.equal(kept.value.type, "note.two", "what was buffered before the close is still read");
+  assert.deepEqual(await settles(buffered.next()), { value: undefined, done: true }, "then done");
 });
 
 test("an agent that throws a plain object with a message fails its task with that message and class", async () => {

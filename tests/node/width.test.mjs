@@ -100,7 +100,8 @@ test("cancelling a workflow calls none of its waiting tasks: only the running ca
     orch.startAgent("slow");
     const tasks = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, agent: "slow", input: i }));
     const wf = orch.submitWorkflow({ failurePolicy: "continue", ...(shape.width ? { pattern: "parallel", width: 2 } : {}), tasks });
-    while (called.length < 2) await new Promise((r) => setTimeout(r, 1));
+    for (let i = 0; called.length < 2 && i < 2000; i++) await new Promise((r) => setTimeout(r, 1));
+    assert.equal(called.length, 2, "two calls started");
     orch.cancelWorkflow(wf, "stop");
     const result = await orch.waitWorkflow(wf);
     await new Promise((r) => setTimeout(r, 5));

@@ -1,14 +1,14 @@
 //! Agent commands: registration, the lifecycle, error reports.
 
 use super::Orchestrator;
-use crate::core::agent::{AgentSpec, AgentStatus};
+use crate::core::agent::{AgentSpec, AgentStatus, BreakerSetting};
 use crate::core::event::Event;
 use crate::core::ids::{check_id, AgentIx, TaskIx, ID_BYTES_MAX};
 use crate::core::wire::AgentRef;
 use crate::core::{Error, Result};
 
 impl Orchestrator {
-    pub fn register_agent(&mut self, spec: AgentSpec, now: u64) -> Result<AgentIx> {
+    pub fn register_agent(&mut self, mut spec: AgentSpec, now: u64) -> Result<AgentIx> {
         self.check_live()?;
         check_id("agent id", &spec.id)?;
         if self.state.agent_ix(&spec.id).is_some() {
@@ -46,7 +46,8 @@ impl Orchestrator {
             }
         }
         spec.policy().validate(&owner)?;
-        if let Some(b) = &spec.circuit_breaker {
+        spec.circuit_breaker = spec.circuit_breaker.resolved();
+        if let BreakerSetting::On(b) = &spec.circuit_breaker {
             b.validate(&owner)?;
         }
         if let Some(r) = &spec.rate_limit {

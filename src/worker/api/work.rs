@@ -141,12 +141,11 @@ pub(super) async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
     );
     let rt = shared.borrow();
     let task = task_json(&rt, ix);
-    // The last contract of this task (its RESPONSE once answered), as seed 004 names it.
-    let contract_id = super::reads::session_contracts(&rt, &session)?
-        .into_iter()
-        .rev()
-        .find(|c| c["taskId"] == task["id"])
-        .map_or(Value::Null, |c| c["id"].clone());
+    // The last contract of this task (its RESPONSE once answered), as seed 004 names it: read
+    // from the session's end, not by building every contract's view.
+    let contract_id = (rt.core.state().sessions.get(&session))
+        .and_then(|s| s.contracts.iter().rev().find(|c| c.task == ix))
+        .map_or(Value::Null, |c| json!(format!("contract-{}", c.n)));
     let body = json!({
         "sessionId": session, "taskId": task["id"], "agent": task["agent"], "capability": capability,
         "status": task["status"], "result": task["output"], "error": task["error"],
