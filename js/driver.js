@@ -952,6 +952,9 @@ export function createBaton(coreApi) {
    * written only if the plain path cannot take the spec.
    */
   function takeApart(spec, eager) {
+    if (isObject(spec) && (spec.pattern === "supervisor" || spec.pattern === "collaborative")) {
+      throw invalid(`a ${spec.pattern} workflow is an agent pattern: run it with runWorkflow (or runPattern), which resolves with its result`);
+    }
     if (!isObject(spec) || !Array.isArray(spec.tasks)) throw invalid("a workflow needs { tasks: [...], dependencies?, failurePolicy?, id?, name? }");
     const tasks = spec.tasks;
     const n = tasks.length;

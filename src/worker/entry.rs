@@ -29,9 +29,11 @@ fn var(env: &Env, name: &str) -> Option<String> {
 
 /// Equal without an early exit, so the time taken says nothing about where they differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u8 | ((a.len() ^ b.len()) >> 8) as u8;
+    // Lengths that differ at all make it unequal (folding the difference into a byte would let
+    // lengths 65,536 apart pass); the bytes are compared to the longer's end either way.
+    let mut diff = u8::from(a.len() != b.len());
     for i in 0..a.len().max(b.len()) {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
     }
     diff == 0
 }
