@@ -103,6 +103,14 @@ export type ErrorPolicy = Partial<Record<ErrorClass, Strategy>>;
 export type Fallback = { agent: string; capability?: undefined } | { capability: string; agent?: undefined };
 
 /** Closed → open after `failureThreshold` failures in a row → half-open after `recoveryMs` → closed after `successThreshold` successes. Defaults 5, 60000, 3. */
+/** What `updateAgent` (and the Worker's `PUT /agents/{id}`) changes. */
+export interface AgentUpdate {
+  name?: string;
+  capabilities?: string[];
+  concurrency?: number | null;
+  maxErrors?: number | null;
+}
+
 export interface CircuitBreaker {
   failureThreshold?: number;
   recoveryMs?: number;
@@ -626,6 +634,7 @@ export type JournalRecord =
   | Rec<"agent.breaker", { agent: string; from: BreakerState; to: BreakerState }>
   | Rec<"agent.throttled", { agent: string; until: number }>
   | Rec<"agent.unthrottled", { agent: string }>
+  | Rec<"agent.updated", { agent: string; update: AgentUpdate }>
   | Rec<"task.created", { task: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; manual: boolean }>
   | Rec<"task.queued", { task: string }>
   | Rec<"task.started", { task: string; call: number; attempt: number; deadline?: number }>
@@ -732,6 +741,11 @@ export class Orchestrator {
   /** `Created`/`Stopped` → `Initializing` → `Ready` → `Running`. */
   startAgent(id: string): void;
   /** `Running` → `Paused`: takes no new tasks. */
+  /**
+   * Changes an agent's name, capabilities, concurrency (`null`: unlimited) or maxErrors (`null`:
+   * never); what is not given stays. More room starts its waiting tasks at once.
+   */
+  updateAgent(id: string, update: AgentUpdate): void;
   pauseAgent(id: string): void;
   /** `Paused` → `Running`. */
   resumeAgent(id: string): void;

@@ -1254,6 +1254,14 @@ export function createBaton(coreApi) {
       rt.pump();
     }
     startAgent(id) { this.#lifecycle(id, "start"); }
+    /** Changes an agent's `name`, `capabilities`, `concurrency` or `maxErrors`; the rest stays. */
+    updateAgent(id, update) {
+      if (!isObject(update)) throw invalid("updateAgent(id, { name?, capabilities?, concurrency?, maxErrors? })");
+      const rt = this.#rt;
+      rt.core.updateAgent(rt.agent(id), specJson(update, "update"), rt.now());
+      rt.pump();
+    }
+
     pauseAgent(id) { this.#lifecycle(id, "pause"); }
     resumeAgent(id) { this.#lifecycle(id, "resume"); }
     stopAgent(id) { this.#lifecycle(id, "stop"); }

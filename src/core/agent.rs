@@ -324,6 +324,33 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+/// What [`crate::core::Orchestrator::update_agent`] changes; a field not given stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<Vec<String>>,
+    /// `null` for unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "given")]
+    pub concurrency: Option<Option<u32>>,
+    /// `null` for never.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "given")]
+    pub max_errors: Option<Option<u32>>,
+}
+
+impl AgentUpdate {
+    pub fn is_empty(&self) -> bool {
+        *self == AgentUpdate::default()
+    }
+}
+
+/// A field that is given, `null` included (`Some(None)`), as opposed to one left out (`None`).
+fn given<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 /// `circuitBreaker` as given: not at all (the defaults), `false` or `null` (off), `true` (on, the
 /// defaults) or `{ ... }` (on, with the defaults for what is missing).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

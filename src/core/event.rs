@@ -61,6 +61,12 @@ pub enum Event {
     AgentThrottled { agent: AgentRef, until: u64 },
     #[serde(rename = "agent.unthrottled")]
     AgentUnthrottled { agent: AgentRef },
+    /// The agent's name, capabilities or limits changed (`update_agent`).
+    #[serde(rename = "agent.updated")]
+    AgentUpdated {
+        agent: AgentRef,
+        update: Box<crate::core::agent::AgentUpdate>,
+    },
     #[serde(rename = "task.created")]
     TaskCreated {
         task: NewTask,
@@ -297,6 +303,7 @@ impl Event {
             Event::AgentBreaker { .. } => "agent.breaker",
             Event::AgentThrottled { .. } => "agent.throttled",
             Event::AgentUnthrottled { .. } => "agent.unthrottled",
+            Event::AgentUpdated { .. } => "agent.updated",
             Event::TaskAttemptFailed { .. } => "task.attempt_failed",
             Event::TaskRetrying { .. } => "task.retrying",
             Event::TaskReassigned { .. } => "task.reassigned",
@@ -341,7 +348,7 @@ impl Event {
 }
 
 /// Topics Baton writes itself; `emit` refuses them so a user event is never mistaken for one.
-pub const BUILT_IN_TOPICS: [&str; 45] = [
+pub const BUILT_IN_TOPICS: [&str; 46] = [
     "template.defined",
     "message.sent",
     "message.delivered",
@@ -367,6 +374,7 @@ pub const BUILT_IN_TOPICS: [&str; 45] = [
     "agent.breaker",
     "agent.throttled",
     "agent.unthrottled",
+    "agent.updated",
     "task.attempt_failed",
     "task.retrying",
     "task.reassigned",

@@ -285,6 +285,22 @@ impl State {
                 self.agents[agent.0.usize()].bucket.throttled_until = Some(*until);
                 self.refresh_agent(agent.0);
             }
+            Event::AgentUpdated { agent, update } => {
+                let a = &mut self.agents[agent.0.usize()];
+                if let Some(name) = &update.name {
+                    a.name = name.clone();
+                }
+                if let Some(c) = &update.capabilities {
+                    a.capabilities = c.clone();
+                }
+                if let Some(c) = update.concurrency {
+                    a.concurrency = c;
+                }
+                if let Some(m) = update.max_errors {
+                    a.max_errors = m;
+                }
+                self.refresh_agent(agent.0);
+            }
             Event::AgentUnthrottled { agent } => {
                 self.agents[agent.0.usize()].bucket.throttled_until = None;
                 self.refresh_agent(agent.0);

@@ -745,3 +745,46 @@ fn cancelling_a_workflow_starts_none_of_its_waiting_tasks() {
         assert!(report.ok, "{report:?}");
     }
 }
+
+#[test]
+fn updating_an_agent_changes_what_is_given_and_more_room_starts_waiting_tasks() {
+    use crate::core::agent::AgentUpdate;
+    let mut o = orch();
+    let a = agent(&mut o, "w", Some(1));
+    for _ in 0..3 {
+        submit(&mut o, "w", 5);
+    }
+    assert_eq!(invokes(&mut o).len(), 1, "one at a time");
+    let update = AgentUpdate {
+        name: Some("Worker".into()),
+        concurrency: Some(Some(3)),
+        ..AgentUpdate::default()
+    };
+    o.update_agent(a, update, 1).unwrap();
+    assert_eq!(invokes(&mut o).len(), 2, "the room is used at once");
+    let ag = o.state().agent(a);
+    assert_eq!((ag.name.as_str(), ag.concurrency, ag.max_errors), ("Worker", Some(3), None));
+    let unlimited = AgentUpdate {
+        concurrency: Some(None),
+        capabilities: Some(vec!["sum".into()]),
+        ..AgentUpdate::default()
+    };
+    o.update_agent(a, unlimited, 2).unwrap();
+    assert_eq!(o.state().agent(a).concurrency, None);
+    assert_eq!(o.state().agent(a).name, "Worker", "what is not given stays");
+    let seq = o.state().seq;
+    for bad in [
+        AgentUpdate::default(),
+        AgentUpdate { concurrency: Some(Some(0)), ..AgentUpdate::default() },
+        AgentUpdate { capabilities: Some(vec![String::new()]), ..AgentUpdate::default() },
+    ] {
+        assert_eq!(o.update_agent(a, bad, 3).unwrap_err().code(), "invalid_argument");
+    }
+    assert_eq!(o.state().seq, seq, "a refused update changes nothing");
+    let journal = o.journal_json(0).unwrap();
+    assert!(journal.contains(r#""type":"agent.updated","data":{"agent":"w","update":{"name":"Worker","concurrency":3}}"#), "{journal}");
+    let report = crate::core::verify::verify_replay(&journal).unwrap();
+    assert!(report.ok, "{report:?}");
+    let replayed = Orchestrator::replay(&journal, None).unwrap();
+    assert_eq!(replayed.state().agent(a).capabilities, ["sum"]);
+}

@@ -167,6 +167,7 @@ fn is_input(e: &Event) -> bool {
         Event::TaskCreated { extra, .. } => extra.as_ref().is_none_or(|x| x.run.is_none()),
         Event::TaskStarted { call, .. } => *call == 0,
         Event::AgentRegistered { .. }
+        | Event::AgentUpdated { .. }
         | Event::WorkflowSubmitted { .. }
         | Event::TaskCompleted { .. }
         | Event::CallIgnored { .. }
@@ -204,6 +205,9 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
     let s = reference.state();
     match &rec.event {
         Event::AgentRegistered { spec } => fresh.register_agent((**spec).clone(), at).map(|_| ()),
+        Event::AgentUpdated { agent, update } => {
+            fresh.update_agent(agent.0, (**update).clone(), at)
+        }
         Event::AgentStatus {
             agent, to, reason, ..
         } => fresh.transition(agent.0, *to, reason, at),

@@ -2,7 +2,7 @@
 
 use super::interop::{coded, ms, parse, to_json, IntoJs, JsResult};
 use super::Core;
-use crate::core::agent::{AgentSpec, AgentStatus};
+use crate::core::agent::{AgentSpec, AgentStatus, AgentUpdate};
 use crate::core::ids::AgentIx;
 use wasm_bindgen::prelude::*;
 
@@ -23,6 +23,14 @@ impl Core {
     pub fn register_agent(&mut self, spec: &str, now: f64) -> JsResult<u32> {
         let spec: AgentSpec = parse("agent", spec)?;
         Ok(self.inner.register_agent(spec, ms(now)).js()?.index())
+    }
+
+    /// Changes an agent's name, capabilities, concurrency or maxErrors (JSON).
+    #[wasm_bindgen(js_name = updateAgent)]
+    pub fn update_agent(&mut self, agent: u32, update: &str, now: f64) -> JsResult<()> {
+        let update: AgentUpdate = parse("update", update)?;
+        let a = AgentIx(agent);
+        self.inner.update_agent(a, update, ms(now)).js()
     }
 
     /// The index of the agent with this id.

@@ -9,7 +9,7 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/agents", "get", "Every agent with status, load, errors, breaker and binding", 200),
     ("/agents", "post", "Register an agent: { id, name?, capabilities?, concurrency?, retry?, timeoutMs?, maxErrors?, start?, endpoint | js | demo }", 201),
     ("/agents/{id}", "get", "One agent", 200),
-    ("/agents/{id}", "put", "Change where an agent's calls go: { endpoint | js | demo }", 200),
+    ("/agents/{id}", "put", "Change an agent: where its calls go { endpoint | js | demo }, and its { name, capabilities, concurrency, maxErrors }; what is not given stays", 200),
     ("/agents/{id}", "delete", "Terminate an agent (its unfinished tasks are cancelled)", 200),
     ("/agents/{id}/start", "post", "Start an agent", 200),
     ("/agents/{id}/pause", "post", "Pause an agent", 200),

@@ -81,6 +81,11 @@ export async function lifecycleAndHistory({ Orchestrator }) {
     ["Created>Initializing:start", "Initializing>Ready:start", "Ready>Running:start", "Running>Paused:pause", "Paused>Running:resume", "Running>Stopped:stop"],
     "history");
   eq(orch.agentsStatus().a.status, "Stopped", "agentsStatus");
+  orch.updateAgent("a", { name: "Agent A", capabilities: ["sum"], concurrency: 2 });
+  const a = orch.agentsStatus().a;
+  eq([a.name, a.capabilities, a.concurrency, a.status], ["Agent A", ["sum"], 2, "Stopped"], "updated, status unchanged");
+  orch.updateAgent("a", { concurrency: null });
+  eq(orch.agentsStatus().a.concurrency, null, "null: unlimited");
 }
 
 export async function pausedAgentsTakeNoTasksAndPriorityHolds({ Orchestrator }) {

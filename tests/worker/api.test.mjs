@@ -100,6 +100,13 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   // PUT moves an agent's calls elsewhere; DELETE terminates it.
   r = await api.put("/agents/http", { endpoint: `${agents.url}/slow?ms=10` });
   assert.equal(r.body.binding.endpoint, `${agents.url}/slow?ms=10`);
+  // ... and its name, capabilities and limits, leaving the rest as it was.
+  r = await api.put("/agents/http", { name: "Slow HTTP", capabilities: ["fetch"], concurrency: 4 });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual([r.body.name, r.body.capabilities, r.body.concurrency ?? r.body.max_concurrency], ["Slow HTTP", ["fetch"], 4], JSON.stringify(r.body));
+  assert.equal(r.body.binding.endpoint, `${agents.url}/slow?ms=10`);
+  assert.equal((await api.put("/agents/http", { concurrency: 0 })).status, 400);
+  assert.equal((await api.put("/agents/http", { id: "renamed" })).status, 400);
   r = await api.del("/agents/echo");
   assert.equal(r.body.status, "Terminated");
 

@@ -1,7 +1,7 @@
 //! Agent commands: registration, the lifecycle, error reports.
 
 use super::Orchestrator;
-use crate::core::agent::{AgentSpec, AgentStatus, BreakerSetting};
+use crate::core::agent::{AgentSpec, AgentStatus, AgentUpdate, BreakerSetting};
 use crate::core::event::Event;
 use crate::core::ids::{check_id, AgentIx, TaskIx, ID_BYTES_MAX};
 use crate::core::wire::AgentRef;
@@ -96,6 +96,44 @@ impl Orchestrator {
             _ => &[Running],
         };
         self.walk(agent, path, "start", now)
+    }
+
+    /// Changes an agent's name, capabilities, concurrency or maxErrors; what is not given stays.
+    /// More room starts its waiting tasks at once; less lets the calls in flight finish.
+    pub fn update_agent(&mut self, agent: AgentIx, update: AgentUpdate, now: u64) -> Result<()> {
+        self.check_live()?;
+        let owner = format!("agent '{}'", self.state.agent(agent).id);
+        if update.is_empty() {
+            return Err(Error::invalid(
+                "update",
+                format!("{owner}: give name, capabilities, concurrency or maxErrors"),
+            ));
+        }
+        if update.name.as_ref().is_some_and(|n| n.is_empty() || n.len() > 256) {
+            return Err(Error::invalid("name", format!("{owner}: must be 1 to 256 bytes")));
+        }
+        for (field, v) in [("concurrency", update.concurrency), ("maxErrors", update.max_errors)] {
+            if v == Some(Some(0)) {
+                return Err(Error::invalid(field, format!("{owner}: must be at least 1")));
+            }
+        }
+        for c in update.capabilities.iter().flatten() {
+            if c.is_empty() || c.len() > ID_BYTES_MAX {
+                return Err(Error::invalid(
+                    "capabilities",
+                    format!("{owner}: '{c}' must be 1 to 128 bytes"),
+                ));
+            }
+        }
+        self.emit(
+            now,
+            Event::AgentUpdated {
+                agent: AgentRef(agent),
+                update: Box::new(update),
+            },
+        );
+        self.dispatch(now);
+        Ok(())
     }
 
     pub fn pause_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {

@@ -2,6 +2,7 @@
 //! lifecycle commands and history.
 
 use super::*;
+use crate::core::agent::AgentUpdate;
 
 pub(super) fn agents(shared: &Shared) -> ApiResult {
     let rt = shared.borrow();
@@ -134,30 +135,43 @@ pub(super) fn register(shared: &Shared, body: Value) -> ApiResult {
     Ok(resp)
 }
 
+/// `PUT /agents/{id}`: where its calls go (`endpoint`, `js` or `demo`) and its `name`,
+/// `capabilities`, `concurrency` or `maxErrors`; what is not given stays.
 pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult {
     let mut m = object(body, "an agent update")?;
-    {
-        let rt = shared.borrow();
-        agent_ix(&rt, id)?;
-    }
+    let ix = agent_ix(&shared.borrow(), id)?;
     let b = binding(&mut m, id)?;
-    if let Some(k) = m.keys().next() {
+    if let Some(k) = m.keys().find(|k| !UPDATABLE.contains(&k.as_str())) {
         return Err(error(
             400,
             "invalid_argument",
-            format!("'{k}' cannot be changed; PUT takes endpoint, js or demo"),
+            format!("'{k}' cannot be changed; PUT takes endpoint, js, demo, {}", UPDATABLE.join(", ")),
         ));
     }
-    let b = b.ok_or_else(|| error(400, "invalid_argument", "give endpoint, js or demo"))?;
+    let update: AgentUpdate = spec("update", Value::Object(m))?;
+    if b.is_none() && update.is_empty() {
+        let msg = format!("give endpoint, js, demo, {}", UPDATABLE.join(", "));
+        return Err(error(400, "invalid_argument", msg));
+    }
     {
         let mut rt = shared.borrow_mut();
-        rt.store
-            .put_binding(id, &serde_json::to_string(&b).expect("bindings serialize"))
-            .map_err(|e| error(500, "internal", e.to_string()))?;
-        rt.bindings.insert(id.to_owned(), b);
+        // The core refuses a bad update before anything is stored.
+        if !update.is_empty() {
+            rt.core.update_agent(ix, update, now()).map_err(core_error)?;
+        }
+        if let Some(b) = b {
+            rt.store
+                .put_binding(id, &serde_json::to_string(&b).expect("bindings serialize"))
+                .map_err(|e| error(500, "internal", e.to_string()))?;
+            rt.bindings.insert(id.to_owned(), b);
+        }
     }
+    pump(shared);
     agent(shared, id)
 }
+
+/// The agent fields `PUT /agents/{id}` changes (besides its binding).
+const UPDATABLE: [&str; 4] = ["name", "capabilities", "concurrency", "maxErrors"];
 
 /// Terminates the agent (its unfinished tasks are cancelled); its history stays.
 pub(super) fn delete_agent(shared: &Shared, id: &str) -> ApiResult {
