@@ -102,7 +102,6 @@ export type ErrorPolicy = Partial<Record<ErrorClass, Strategy>>;
 /** Where the `fallback` strategy (or an open breaker) sends a task: one agent, or the least-loaded agent with a capability. */
 export type Fallback = { agent: string; capability?: undefined } | { capability: string; agent?: undefined };
 
-/** Closed → open after `failureThreshold` failures in a row → half-open after `recoveryMs` → closed after `successThreshold` successes. Defaults 5, 60000, 3. */
 /** What `updateAgent` (and the Worker's `PUT /agents/{id}`) changes. */
 export interface AgentUpdate {
   name?: string;
@@ -110,6 +109,8 @@ export interface AgentUpdate {
   concurrency?: number | null;
   maxErrors?: number | null;
 }
+
+/** Closed → open after `failureThreshold` failures in a row → half-open after `recoveryMs` → closed after `successThreshold` successes. Defaults 5, 60000, 3. */
 
 export interface CircuitBreaker {
   failureThreshold?: number;
@@ -590,6 +591,8 @@ export interface AgentStatusView {
   completed_tasks: number;
   failed_tasks: number;
   concurrency: number | null;
+  /** Errors at which it enters `Error`, if any. */
+  max_errors?: number;
   breaker: BreakerState;
   /** While its rate limit is spent: when the agent takes a task again. */
   throttled_until?: number;
@@ -740,12 +743,13 @@ export class Orchestrator {
   registerAgent<I = unknown, O = unknown>(spec: AgentSpec<I, O>): string;
   /** `Created`/`Stopped` → `Initializing` → `Ready` → `Running`. */
   startAgent(id: string): void;
-  /** `Running` → `Paused`: takes no new tasks. */
   /**
    * Changes an agent's name, capabilities, concurrency (`null`: unlimited) or maxErrors (`null`:
-   * never); what is not given stays. More room starts its waiting tasks at once.
+   * never); what is not given stays. More room starts its waiting tasks at once; less lets the
+   * calls in flight finish. Tasks already given to it by a capability it drops stay with it.
    */
   updateAgent(id: string, update: AgentUpdate): void;
+  /** `Running` → `Paused`: takes no new tasks. */
   pauseAgent(id: string): void;
   /** `Paused` → `Running`. */
   resumeAgent(id: string): void;

@@ -787,4 +787,15 @@ fn updating_an_agent_changes_what_is_given_and_more_room_starts_waiting_tasks() 
     assert!(report.ok, "{report:?}");
     let replayed = Orchestrator::replay(&journal, None).unwrap();
     assert_eq!(replayed.state().agent(a).capabilities, ["sum"]);
+    // A maxErrors at or below the errors it has: Error at once.
+    o.report_error(a, "one", 4).unwrap();
+    o.report_error(a, "two", 4).unwrap();
+    let lower = AgentUpdate {
+        max_errors: Some(Some(2)),
+        ..AgentUpdate::default()
+    };
+    o.update_agent(a, lower, 5).unwrap();
+    assert_eq!(o.state().agent(a).status, AgentStatus::Error);
+    let report = crate::core::verify::verify_replay(&o.journal_json(0).unwrap()).unwrap();
+    assert!(report.ok, "{report:?}");
 }

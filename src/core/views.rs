@@ -82,6 +82,8 @@ pub struct AgentView {
     pub completed_tasks: u64,
     pub failed_tasks: u64,
     pub concurrency: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<u32>,
     /// `closed`, `open` or `half_open` (always `closed` without a circuit breaker).
     pub breaker: crate::core::policy::BreakerState,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,6 +107,7 @@ pub fn agents_status(s: &State) -> BTreeMap<String, AgentView> {
                 completed_tasks: a.completed,
                 failed_tasks: a.failed,
                 concurrency: a.concurrency,
+                max_errors: a.max_errors,
                 breaker: a.breaker.state,
                 throttled_until: a.bucket.throttled_until,
             };

@@ -84,8 +84,8 @@ export async function lifecycleAndHistory({ Orchestrator }) {
   orch.updateAgent("a", { name: "Agent A", capabilities: ["sum"], concurrency: 2 });
   const a = orch.agentsStatus().a;
   eq([a.name, a.capabilities, a.concurrency, a.status], ["Agent A", ["sum"], 2, "Stopped"], "updated, status unchanged");
-  orch.updateAgent("a", { concurrency: null });
-  eq(orch.agentsStatus().a.concurrency, null, "null: unlimited");
+  orch.updateAgent("a", { concurrency: null, maxErrors: 3 });
+  eq([orch.agentsStatus().a.concurrency, orch.agentsStatus().a.max_errors], [null, 3], "null: unlimited; maxErrors shown");
 }
 
 export async function pausedAgentsTakeNoTasksAndPriorityHolds({ Orchestrator }) {

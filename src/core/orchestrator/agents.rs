@@ -7,6 +7,9 @@ use crate::core::ids::{check_id, AgentIx, TaskIx, ID_BYTES_MAX};
 use crate::core::wire::AgentRef;
 use crate::core::{Error, Result};
 
+/// The longest agent name, in bytes.
+const NAME_BYTES_MAX: usize = 256;
+
 impl Orchestrator {
     pub fn register_agent(&mut self, mut spec: AgentSpec, now: u64) -> Result<AgentIx> {
         self.check_live()?;
@@ -25,6 +28,12 @@ impl Orchestrator {
             });
         }
         let owner = format!("agent '{}'", spec.id);
+        if spec.name.as_ref().is_some_and(|n| n.is_empty() || n.len() > NAME_BYTES_MAX) {
+            return Err(Error::invalid(
+                "name",
+                format!("{owner}: must be 1 to {NAME_BYTES_MAX} bytes"),
+            ));
+        }
         if spec.concurrency == Some(0) {
             return Err(Error::invalid(
                 "concurrency",
@@ -109,8 +118,9 @@ impl Orchestrator {
                 format!("{owner}: give name, capabilities, concurrency or maxErrors"),
             ));
         }
-        if update.name.as_ref().is_some_and(|n| n.is_empty() || n.len() > 256) {
-            return Err(Error::invalid("name", format!("{owner}: must be 1 to 256 bytes")));
+        if update.name.as_ref().is_some_and(|n| n.is_empty() || n.len() > NAME_BYTES_MAX) {
+            let reason = format!("{owner}: must be 1 to {NAME_BYTES_MAX} bytes");
+            return Err(Error::invalid("name", reason));
         }
         for (field, v) in [("concurrency", update.concurrency), ("maxErrors", update.max_errors)] {
             if v == Some(Some(0)) {
@@ -132,6 +142,8 @@ impl Orchestrator {
                 update: Box::new(update),
             },
         );
+        // A maxErrors at or below the errors it has puts it in Error now, not at the next one.
+        self.check_error_threshold(agent, now);
         self.dispatch(now);
         Ok(())
     }

@@ -160,9 +160,16 @@ pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult 
             rt.core.update_agent(ix, update, now()).map_err(core_error)?;
         }
         if let Some(b) = b {
-            rt.store
-                .put_binding(id, &serde_json::to_string(&b).expect("bindings serialize"))
-                .map_err(|e| error(500, "internal", e.to_string()))?;
+            let stored = rt
+                .store
+                .put_binding(id, &serde_json::to_string(&b).expect("bindings serialize"));
+            if let Err(e) = stored {
+                drop(rt);
+                // What the core took stands and still goes out (journal, calls, alarm).
+                pump(shared);
+                let message = format!("the binding was not stored ({e}); any other change was made");
+                return Err(error(500, "internal", message));
+            }
             rt.bindings.insert(id.to_owned(), b);
         }
     }
