@@ -135,7 +135,11 @@ pub struct AgentSpec {
     /// The agent's circuit breaker: on unless turned off (`circuitBreaker: false`), with the
     /// defaults of [`BreakerConfig`] where a field is not given. Registering resolves
     /// [`BreakerSetting::Default`], so the journal records the breaker each agent got.
-    #[serde(default, skip_serializing_if = "BreakerSetting::is_default", alias = "breaker")]
+    #[serde(
+        default,
+        skip_serializing_if = "BreakerSetting::is_default",
+        alias = "breaker"
+    )]
     pub circuit_breaker: BreakerSetting,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
@@ -333,10 +337,18 @@ pub struct AgentUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<String>>,
     /// `null` for unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "given")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "given"
+    )]
     pub concurrency: Option<Option<u32>>,
     /// `null` for never.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "given")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "given"
+    )]
     pub max_errors: Option<Option<u32>>,
 }
 
@@ -347,7 +359,9 @@ impl AgentUpdate {
 }
 
 /// A field that is given, `null` included (`Some(None)`), as opposed to one left out (`None`).
-fn given<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+fn given<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 

@@ -108,7 +108,9 @@ impl Error {
     /// An illegal transition refused by a command that takes only some states, saying which.
     pub(crate) fn needing(self, needs: &'static str) -> Error {
         match self {
-            Error::IllegalTransition { agent, from, to, .. } => Error::IllegalTransition {
+            Error::IllegalTransition {
+                agent, from, to, ..
+            } => Error::IllegalTransition {
                 agent,
                 from,
                 to,

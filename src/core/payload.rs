@@ -189,7 +189,11 @@ mod tests {
         p.truncate(b.0 as usize + 1);
         assert_eq!(p.len(), 2);
         assert!(p.take_unresolved().is_empty(), "taken already");
-        assert_eq!(p.alloc_json("3").unwrap(), PayloadId(2), "ids go on from there");
+        assert_eq!(
+            p.alloc_json("3").unwrap(),
+            PayloadId(2),
+            "ids go on from there"
+        );
     }
 
     #[test]

@@ -176,8 +176,13 @@ impl ReadyQueue {
         from: usize,
         n: usize,
     ) -> impl Iterator<Item = TaskIx> + '_ {
-        let first = self.per_agent.get(agent.usize()).and_then(|q| q.buckets.first());
-        let tasks = first.into_iter().flat_map(move |(_, q)| q.range(from.min(q.len())..));
+        let first = self
+            .per_agent
+            .get(agent.usize())
+            .and_then(|q| q.buckets.first());
+        let tasks = first
+            .into_iter()
+            .flat_map(move |(_, q)| q.range(from.min(q.len())..));
         tasks.take(n).map(|&t| TaskIx(t))
     }
 
@@ -252,7 +257,11 @@ mod tests {
         for t in 0..10 {
             q.push(AgentIx(0), if t % 2 == 0 { 1 } else { 3 }, TaskIx(t), true);
         }
-        let up = |from, n| q.upcoming(AgentIx(0), from, n).map(|t| t.0).collect::<Vec<_>>();
+        let up = |from, n| {
+            q.upcoming(AgentIx(0), from, n)
+                .map(|t| t.0)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(up(0, 3), [0, 2, 4]);
         assert_eq!(up(3, 5), [6, 8], "only what there is");
         assert_eq!(up(9, 2), Vec::<u32>::new(), "past the end");

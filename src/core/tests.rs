@@ -763,7 +763,10 @@ fn updating_an_agent_changes_what_is_given_and_more_room_starts_waiting_tasks() 
     o.update_agent(a, update, 1).unwrap();
     assert_eq!(invokes(&mut o).len(), 2, "the room is used at once");
     let ag = o.state().agent(a);
-    assert_eq!((ag.name.as_str(), ag.concurrency, ag.max_errors), ("Worker", Some(3), None));
+    assert_eq!(
+        (ag.name.as_str(), ag.concurrency, ag.max_errors),
+        ("Worker", Some(3), None)
+    );
     let unlimited = AgentUpdate {
         concurrency: Some(None),
         capabilities: Some(vec!["sum".into()]),
@@ -775,10 +778,19 @@ fn updating_an_agent_changes_what_is_given_and_more_room_starts_waiting_tasks() 
     let seq = o.state().seq;
     for bad in [
         AgentUpdate::default(),
-        AgentUpdate { concurrency: Some(Some(0)), ..AgentUpdate::default() },
-        AgentUpdate { capabilities: Some(vec![String::new()]), ..AgentUpdate::default() },
+        AgentUpdate {
+            concurrency: Some(Some(0)),
+            ..AgentUpdate::default()
+        },
+        AgentUpdate {
+            capabilities: Some(vec![String::new()]),
+            ..AgentUpdate::default()
+        },
     ] {
-        assert_eq!(o.update_agent(a, bad, 3).unwrap_err().code(), "invalid_argument");
+        assert_eq!(
+            o.update_agent(a, bad, 3).unwrap_err().code(),
+            "invalid_argument"
+        );
     }
     assert_eq!(o.state().seq, seq, "a refused update changes nothing");
     let journal = o.journal_json(0).unwrap();

@@ -457,8 +457,14 @@ fn under_reset_an_agent_still_reaches_its_max_errors() {
 #[test]
 fn a_breaker_is_on_unless_turned_off_and_journals_from_before_had_none() {
     let spec = |json: &str| serde_json::from_str::<AgentSpec>(json).unwrap();
-    assert_eq!(spec(r#"{"id":"a"}"#).circuit_breaker, BreakerSetting::Default);
-    assert_eq!(spec(r#"{"id":"a","circuitBreaker":false}"#).circuit_breaker, BreakerSetting::Off);
+    assert_eq!(
+        spec(r#"{"id":"a"}"#).circuit_breaker,
+        BreakerSetting::Default
+    );
+    assert_eq!(
+        spec(r#"{"id":"a","circuitBreaker":false}"#).circuit_breaker,
+        BreakerSetting::Off
+    );
     assert_eq!(
         spec(r#"{"id":"a","circuitBreaker":{"failureThreshold":2}}"#).circuit_breaker,
         BreakerSetting::On(BreakerConfig {
@@ -471,7 +477,9 @@ fn a_breaker_is_on_unless_turned_off_and_journals_from_before_had_none() {
     add(&mut o, spec(r#"{"id":"plain"}"#));
     add(&mut o, spec(r#"{"id":"off","circuitBreaker":false}"#));
     let journal = o.journal_json(0).unwrap();
-    assert!(journal.contains(r#""circuitBreaker":{"failureThreshold":5,"recoveryMs":60000,"successThreshold":3}"#));
+    assert!(journal.contains(
+        r#""circuitBreaker":{"failureThreshold":5,"recoveryMs":60000,"successThreshold":3}"#
+    ));
     assert!(journal.contains(r#""circuitBreaker":false"#));
     assert!(o.state().agents[0].breaker_config.is_some());
     assert!(o.state().agents[1].breaker_config.is_none());
@@ -492,7 +500,10 @@ fn a_fallback_that_cannot_be_used_says_why_in_the_tasks_error() {
         (None, "the task and its agent give none"),
         (Some(("nope", None)), "agent 'nope' is unknown"),
         (Some(("first", None)), "agent 'first' is the task's own"),
-        (Some(("", Some("zz"))), "no other running agent has capability 'zz'"),
+        (
+            Some(("", Some("zz"))),
+            "no other running agent has capability 'zz'",
+        ),
     ] {
         let mut o = orch(13);
         let mut spec = AgentSpec::new("first");

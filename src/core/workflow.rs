@@ -604,7 +604,11 @@ mod tests {
         let mut s = spec(&[("a", &[])]);
         s.dependencies.insert("q".into(), vec!["a".into()]);
         let e = validate_shape("w", &s).unwrap_err();
-        assert_eq!(e.code(), "unknown_dependency", "a key of dependencies is a dependency too");
+        assert_eq!(
+            e.code(),
+            "unknown_dependency",
+            "a key of dependencies is a dependency too"
+        );
         assert_eq!(
             e.to_string(),
             "workflow 'w': dependencies names 'q', which is not one of its tasks"

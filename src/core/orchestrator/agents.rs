@@ -28,7 +28,11 @@ impl Orchestrator {
             });
         }
         let owner = format!("agent '{}'", spec.id);
-        if spec.name.as_ref().is_some_and(|n| n.is_empty() || n.len() > NAME_BYTES_MAX) {
+        if spec
+            .name
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.len() > NAME_BYTES_MAX)
+        {
             return Err(Error::invalid(
                 "name",
                 format!("{owner}: must be 1 to {NAME_BYTES_MAX} bytes"),
@@ -118,13 +122,23 @@ impl Orchestrator {
                 format!("{owner}: give name, capabilities, concurrency or maxErrors"),
             ));
         }
-        if update.name.as_ref().is_some_and(|n| n.is_empty() || n.len() > NAME_BYTES_MAX) {
+        if update
+            .name
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.len() > NAME_BYTES_MAX)
+        {
             let reason = format!("{owner}: must be 1 to {NAME_BYTES_MAX} bytes");
             return Err(Error::invalid("name", reason));
         }
-        for (field, v) in [("concurrency", update.concurrency), ("maxErrors", update.max_errors)] {
+        for (field, v) in [
+            ("concurrency", update.concurrency),
+            ("maxErrors", update.max_errors),
+        ] {
             if v == Some(Some(0)) {
-                return Err(Error::invalid(field, format!("{owner}: must be at least 1")));
+                return Err(Error::invalid(
+                    field,
+                    format!("{owner}: must be at least 1"),
+                ));
             }
         }
         for c in update.capabilities.iter().flatten() {

@@ -145,7 +145,10 @@ pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult 
         return Err(error(
             400,
             "invalid_argument",
-            format!("'{k}' cannot be changed; PUT takes endpoint, js, demo, {}", UPDATABLE.join(", ")),
+            format!(
+                "'{k}' cannot be changed; PUT takes endpoint, js, demo, {}",
+                UPDATABLE.join(", ")
+            ),
         ));
     }
     let update: AgentUpdate = spec("update", Value::Object(m))?;
@@ -157,7 +160,9 @@ pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult 
         let mut rt = shared.borrow_mut();
         // The core refuses a bad update before anything is stored.
         if !update.is_empty() {
-            rt.core.update_agent(ix, update, now()).map_err(core_error)?;
+            rt.core
+                .update_agent(ix, update, now())
+                .map_err(core_error)?;
         }
         if let Some(b) = b {
             let stored = rt
@@ -167,7 +172,8 @@ pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult 
                 drop(rt);
                 // What the core took stands and still goes out (journal, calls, alarm).
                 pump(shared);
-                let message = format!("the binding was not stored ({e}); any other change was made");
+                let message =
+                    format!("the binding was not stored ({e}); any other change was made");
                 return Err(error(500, "internal", message));
             }
             rt.bindings.insert(id.to_owned(), b);

@@ -46,7 +46,12 @@ pub(super) fn session_contracts(
 
 fn seed_names(mut c: Value) -> Value {
     let alias = |c: &Value, from: &str| c.get(from).cloned().unwrap_or(Value::Null);
-    let (id, kind, from, to) = (alias(&c, "id"), alias(&c, "kind"), alias(&c, "from"), alias(&c, "to"));
+    let (id, kind, from, to) = (
+        alias(&c, "id"),
+        alias(&c, "kind"),
+        alias(&c, "from"),
+        alias(&c, "to"),
+    );
     let result = (kind == "RESPONSE").then(|| alias(&c, "payload"));
     if let Some(m) = c.as_object_mut() {
         m.insert("contract_id".into(), id);

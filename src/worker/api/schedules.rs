@@ -10,7 +10,11 @@ use crate::core::schedule::{JobStatus, Trigger};
 fn trigger(m: &mut Map<String, Value>) -> Result<Trigger, ApiError> {
     let nested = match (m.remove("trigger"), m.remove("schedule")) {
         (Some(_), Some(_)) => {
-            return Err(error(400, "invalid_argument", "give trigger or schedule, not both"))
+            return Err(error(
+                400,
+                "invalid_argument",
+                "give trigger or schedule, not both",
+            ))
         }
         (t, s) => t.or(s),
     };
@@ -49,7 +53,9 @@ pub(super) fn create(shared: &Shared, body: Value) -> ApiResult {
     let task: TaskSpec = spec("task", Value::Object(task))?;
     let job = refusable(&mut shared.borrow_mut(), |rt| {
         let input = alloc(rt, input)?;
-        rt.core.schedule(trigger, task, input, now()).map_err(core_error)
+        rt.core
+            .schedule(trigger, task, input, now())
+            .map_err(core_error)
     })?;
     pump(shared);
     let rt = shared.borrow();
