@@ -200,6 +200,14 @@ impl State {
         &self.derived.queue
     }
 
+    /// Whether the task is a workflow's with dependencies of its own.
+    pub fn had_dependencies(&self, task: TaskIx) -> bool {
+        self.tasks[task.usize()].workflow.get().is_some_and(|w| {
+            let wf = &self.workflows[w.usize()];
+            !wf.deps[wf.local(task) as usize].is_empty()
+        })
+    }
+
     pub fn call_task(&self, call: u32) -> Option<TaskIx> {
         self.derived.calls.get(call)
     }

@@ -110,6 +110,75 @@ fn capability_routing_picks_the_least_loaded_then_the_first_registered() {
 }
 
 #[test]
+fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
+    let mut o = orch();
+    let a = agent(&mut o, "a", &["work"]);
+    let b = agent(&mut o, "b", &["work"]);
+    let routed = |id: &str, deps: &[&str]| WorkflowTaskSpec {
+        agent: String::new(),
+        capability: Some("work".into()),
+        ..wtask(id, "", deps)
+    };
+    let spec = |id: &str| WorkflowSpec {
+        id: Some(id.into()),
+        name: None,
+        tasks: vec![wtask("first", "a", &[]), routed("then", &["first"])],
+        dependencies: Default::default(),
+        failure_policy: Default::default(),
+        pattern: Default::default(),
+        width: None,
+        session: None,
+    };
+    let none = [(PayloadId::NONE, PayloadId::NONE); 2];
+    let ids = |o: &mut Orchestrator| invokes(o).into_iter().map(|c| c.1).collect::<Vec<_>>();
+    // `a` is busy, so `then` is given to `b` when the workflow is submitted...
+    let busy = TaskSpec {
+        agent: "a".into(),
+        ..TaskSpec::default()
+    };
+    o.submit(busy, PayloadId::NONE, PayloadId::NONE, 0).unwrap();
+    let w = o.submit_workflow(spec("w1"), &none, 0).unwrap();
+    let (first, then) = (
+        o.state().workflows[w.usize()].task(0),
+        o.state().workflows[w.usize()].task(1),
+    );
+    assert_eq!(o.state().task(then).agent, b);
+    // ... but `b` is paused before `then` is ready: it goes to `a`, which is running.
+    o.pause_agent(b, 1).unwrap();
+    let calls = invokes(&mut o);
+    let call = calls.iter().find(|c| c.1 == first).unwrap().0;
+    o.complete(call, PayloadId::NONE, 2);
+    assert_eq!(o.state().task(then).agent, a);
+    assert_eq!(ids(&mut o), [then]);
+    assert!(o
+        .journal_json(0)
+        .unwrap()
+        .contains(r#""type":"task.reassigned","data":{"task":"w1/then","from":"b","to":"a","reason":"routed by capability when ready"}"#));
+    // With no capable agent running when it is ready, the task stays where it was and waits.
+    o.resume_agent(b, 3).unwrap();
+    o.pause_agent(a, 3).unwrap();
+    let w = o.submit_workflow(spec("w2"), &none, 3).unwrap();
+    let (first, then) = (
+        o.state().workflows[w.usize()].task(0),
+        o.state().workflows[w.usize()].task(1),
+    );
+    assert_eq!(o.state().task(then).agent, b);
+    o.pause_agent(b, 4).unwrap();
+    o.resume_agent(a, 4).unwrap();
+    let calls = invokes(&mut o);
+    let call = calls.iter().find(|c| c.1 == first).unwrap().0;
+    o.pause_agent(a, 5).unwrap();
+    o.complete(call, PayloadId::NONE, 5);
+    assert_eq!(o.state().task(then).agent, b);
+    assert_eq!(
+        o.state().task(then).status,
+        crate::core::task::TaskStatus::Queued
+    );
+    o.resume_agent(b, 6).unwrap();
+    assert_eq!(ids(&mut o), [then]);
+}
+
+#[test]
 fn sessions_record_hash_chained_contracts_and_compress_into_memory() {
     let mut o = orch();
     agent(&mut o, "analyst", &["analyze"]);

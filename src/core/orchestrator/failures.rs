@@ -12,6 +12,7 @@ use crate::core::task::{ErrorClass, TaskError, TaskStatus};
 use crate::core::timer::TimerKind;
 use crate::core::wire::{AgentRef, TaskRef};
 use rand_core::RngCore;
+use std::collections::BTreeMap;
 
 impl Orchestrator {
     // ---- the effective policy: task, then agent, then the orchestrator ------------------------
@@ -268,6 +269,21 @@ impl Orchestrator {
     /// Queues a task; if its agent's breaker is open and the task has somewhere else to go, it
     /// goes there rather than wait for the breaker.
     pub(super) fn queue_task(&mut self, task: TaskIx, now: u64) {
+        // A task routed by capability that waited on its dependencies goes to the least-loaded
+        // capable agent now, not the one picked when it was submitted: that one may since have
+        // been given long work, paused or stopped.
+        let t = self.state.task(task);
+        if t.status == TaskStatus::Pending && self.state.had_dependencies(task) {
+            if let Some(cap) = t.capability() {
+                let from = t.agent;
+                match self.route_by(cap, None, &BTreeMap::new()) {
+                    Some(to) if to != from => {
+                        self.reassign(task, to, "routed by capability when ready", now)
+                    }
+                    _ => {}
+                }
+            }
+        }
         self.emit(
             now,
             Event::TaskQueued {
