@@ -377,7 +377,8 @@ export type ToolFunction<A = unknown, R = unknown> = (args: A, caller: { agentId
 
 export interface ConsensusResult {
   decision: "approve" | "reject";
-  votes: Record<string, "approve" | "reject" | "failed">;
+  /** Each agent's vote; a voter that fails (or answers in the wrong shape) fails the whole run. */
+  votes: Record<string, "approve" | "reject">;
   reasoning: Record<string, string>;
   approvals: number;
   total: number;

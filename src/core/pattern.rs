@@ -115,6 +115,8 @@ impl PatternSpec {
             } => {
                 if agents.is_empty() {
                     Some("agents: a consensus needs at least one agent".into())
+                } else if let Some(a) = twice(agents) {
+                    Some(format!("agents: '{a}' is listed twice (each agent has one vote)"))
                 } else if !(threshold.is_finite() && *threshold > 0.0 && *threshold <= 1.0) {
                     Some(format!("threshold: {threshold} is outside (0, 1]"))
                 } else {
@@ -129,12 +131,23 @@ impl PatternSpec {
             } => {
                 if agents.is_empty() {
                     Some("agents: a collaboration needs at least one agent".into())
+                } else if let Some(a) = twice(agents) {
+                    Some(format!("agents: '{a}' is listed twice"))
                 } else {
                     rounds(*max_rounds, "maxRounds")
                 }
             }
         }
     }
+}
+
+/// An agent named more than once, if one is.
+fn twice(agents: &[String]) -> Option<&str> {
+    let mut seen = std::collections::BTreeSet::new();
+    agents
+        .iter()
+        .find(|a| !seen.insert(a.as_str()))
+        .map(String::as_str)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

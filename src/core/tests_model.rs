@@ -326,7 +326,20 @@ fn a_wrong_shape_is_a_validation_failure_that_shows_what_was_expected() {
     let e = o.state().task(t).error.clone().unwrap();
     assert_eq!(e.class, ErrorClass::Validation);
     assert!(e.message.contains(r#"expected { "vote": "approve" | "reject", "reasoning": string }, got {"opinion":"yes"}"#), "{}", e.message);
-    assert_eq!(result_of(&o, run)["votes"]["v"], "failed");
+    // A vote that failed fails the consensus (a decision without it would count it as "reject").
+    let r = &o.state().runs[run as usize];
+    assert_eq!(r.status, RunStatus::Failed);
+    let error = r.error.as_deref().unwrap();
+    assert!(error.starts_with("the vote of 'v' failed: expected {"), "{error}");
+    // One vote per agent: an agent listed twice is refused.
+    let twice = PatternSpec::Consensus {
+        task: json!("?"),
+        agents: vec!["v".into(), "v".into()],
+        threshold: 0.5,
+    };
+    let e = o.start_pattern(twice, 1).unwrap_err();
+    assert_eq!(e.code(), "invalid_argument");
+    assert!(e.to_string().contains("'v' is listed twice"), "{e}");
 }
 
 #[test]

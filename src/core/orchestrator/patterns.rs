@@ -129,7 +129,12 @@ impl Orchestrator {
             .conclude_step(run, now)
             .and_then(|()| self.advance(run, now));
         if let Err(e) = outcome {
-            self.fail_run(run, &e.to_string(), now);
+            // The run's error says what failed; "invalid <pattern>:" would add nothing to it.
+            let message = match e {
+                Error::Invalid { reason, .. } => reason,
+                e => e.to_string(),
+            };
+            self.fail_run(run, &message, now);
         }
     }
 
@@ -156,15 +161,14 @@ impl Orchestrator {
         match &r.spec {
             PatternSpec::Consensus { .. } => {
                 for (_, agent, _, answer, _) in &answers {
-                    let (vote, why) = match answer {
-                        Ok(a) => (
-                            a["vote"].clone(),
-                            a.get("reasoning").cloned().unwrap_or(json!("")),
-                        ),
-                        Err(e) => (json!("failed"), json!(e)),
-                    };
-                    state["votes"][agent] = vote;
-                    state["reasoning"][agent] = why;
+                    // A voter that failed (or answered in the wrong shape) fails the run, as a
+                    // failed task fails every other pattern: a decision it did not vote in
+                    // would count it as a rejection.
+                    let a = answer.as_ref().map_err(|e| {
+                        Error::invalid("consensus", format!("the vote of '{agent}' failed: {e}"))
+                    })?;
+                    state["votes"][agent] = a["vote"].clone();
+                    state["reasoning"][agent] = a.get("reasoning").cloned().unwrap_or(json!(""));
                 }
             }
             PatternSpec::Supervisor { .. } if answers.first().is_some_and(|a| a.0 == "plan") => {
