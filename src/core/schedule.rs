@@ -110,7 +110,17 @@ pub fn parse_cron(expr: &str) -> Result<croner::Cron> {
             "'{expr}' must have 5 fields: minute hour day-of-month month day-of-week"
         )));
     }
-    croner::Cron::from_str(expr).map_err(|e| Error::InvalidCron(format!("'{expr}': {e}")))
+    let cron =
+        croner::Cron::from_str(expr).map_err(|e| Error::InvalidCron(format!("'{expr}': {e}")))?;
+    // Every date a 5-field cron can name comes round within 28 years (leap days included), so
+    // one that has no slot after 2000 has none at all: 30 February, 31 April.
+    let from = chrono::DateTime::from_timestamp(946_684_800, 0).expect("2000-01-01 is a time");
+    if cron.find_next_occurrence(&from, false).is_err() {
+        return Err(Error::InvalidCron(format!(
+            "'{expr}' never fires: no month has that day"
+        )));
+    }
+    Ok(cron)
 }
 
 pub fn job_id(ix: usize) -> String {
@@ -146,7 +156,14 @@ mod tests {
             ..Trigger::default()
         }
         .validate()
-        .is_err());
+        .is_err());        for never in ["0 0 30 2 *", "0 0 31 4 *"] {
+            let e = parse_cron(never).unwrap_err();
+            assert_eq!(e.code(), "invalid_cron");
+            assert!(e.to_string().contains("never fires"), "{e}");
+        }
+        let leap = parse_cron("0 0 29 2 *").unwrap();
+        let after = chrono::DateTime::from_timestamp(1_709_164_800, 0).unwrap(); // 2024-02-29
+        assert!(leap.find_next_occurrence(&after, true).is_ok());
     }
 
     #[test]

@@ -65,11 +65,10 @@ impl Orchestrator {
     }
 
     fn contract_views(&self, session: &str) -> Result<Vec<ContractView>> {
-        let s = self
-            .state
-            .sessions
-            .get(session)
-            .ok_or_else(|| Error::invalid("session", format!("unknown session '{session}'")))?;
+        // A session no call has recorded in yet has no contracts (as in the Worker's route).
+        let Some(s) = self.state.sessions.get(session) else {
+            return Ok(Vec::new());
+        };
         let payloads = self.payloads.borrow();
         let mut prev = String::new();
         let mut out = Vec::with_capacity(s.contracts.len());
@@ -139,6 +138,10 @@ impl Orchestrator {
     /// Hands the session's contracts to a summarizer agent; its answer becomes the session's
     /// memory block. Returns the summarizer's task.
     pub fn compress_session(&mut self, session: &str, agent: &str, now: u64) -> Result<TaskIx> {
+        if !self.state.sessions.contains_key(session) {
+            let reason = format!("unknown session '{session}': no call has recorded in it");
+            return Err(Error::invalid("session", reason));
+        }
         let contracts = self.contract_views(session)?;
         let memory = self.state.sessions[session].memory;
         let previous =
