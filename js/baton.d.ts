@@ -430,7 +430,8 @@ export interface AgentSpec<I = unknown, O = unknown> extends TaskPolicy {
   /** Tasks this agent runs at once. Default unlimited. */
   concurrency?: number;
   /**
-   * Errors (failed tasks and reported errors) after which the agent enters `Error`. Default never.
+   * Errors (failed attempts of any class but `cancelled`, timeouts included, and reported errors)
+   * after which the agent enters `Error`. Default never.
    * Counted since the agent last left `Error` (recovered, or paused): `error_count` in `agentsStatus()`.
    */
   maxErrors?: number;
@@ -755,7 +756,10 @@ export class Orchestrator {
   /** `Paused` → `Running`. */
   resumeAgent(id: string): void;
   stopAgent(id: string): void;
-  /** `Error` → `Ready`; start it again to give it tasks. */
+  /**
+   * `Error` → `Ready`; start it again to give it tasks. A `Paused` agent stays paused (the seed's
+   * report errors, pause, recover, resume): resume it.
+   */
   recoverAgent(id: string): void;
   completeAgent(id: string): void;
   /** Final; cancels the agent's unfinished tasks. */

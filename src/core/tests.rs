@@ -184,7 +184,10 @@ fn too_many_errors_put_the_agent_in_error_with_a_snapshot() {
     assert_eq!(snaps[0].agents_status["x"], AgentStatus::Error);
     assert_eq!(snaps[0].agent_counts[&AgentStatus::Error], 1);
     // The seed's recovery: pause, recover state, resume. Leaving Error starts the count again.
+    // As the issue reads it: report errors, pause, recover, resume.
     o.pause_agent(a, 3).unwrap();
+    o.recover_agent(a, 3).unwrap();
+    assert_eq!(o.state().agent(a).status, AgentStatus::Paused);
     o.resume_agent(a, 4).unwrap();
     assert_eq!(o.state().agent(a).status, AgentStatus::Running);
     o.report_error(a, "three", 5).unwrap();

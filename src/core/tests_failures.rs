@@ -455,6 +455,24 @@ fn under_reset_an_agent_still_reaches_its_max_errors() {
 }
 
 #[test]
+fn timeouts_and_every_failure_class_count_toward_max_errors() {
+    for class in [ErrorClass::Timeout, ErrorClass::Tool, ErrorClass::Validation] {
+        let mut o = orch(12);
+        let mut spec = AgentSpec::new("h");
+        spec.max_errors = Some(2);
+        spec.circuit_breaker = BreakerSetting::Off;
+        let a = add(&mut o, spec);
+        for now in [1, 2] {
+            submit(&mut o, "h", now);
+            let (call, _) = invokes(&mut o)[0];
+            o.fail(call, class, "no good", now);
+        }
+        let ag = o.state().agent(a);
+        assert_eq!((ag.error_count, ag.status), (2, AgentStatus::Error), "{class:?}");
+    }
+}
+
+#[test]
 fn a_breaker_is_on_unless_turned_off_and_journals_from_before_had_none() {
     let spec = |json: &str| serde_json::from_str::<AgentSpec>(json).unwrap();
     assert_eq!(

@@ -181,6 +181,13 @@ impl Orchestrator {
 
     /// `Error` → `Ready`; start the agent again to give it tasks.
     pub fn recover_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        // The first seed's pattern is report errors, pause, recover, resume: a paused agent
+        // (whose count started again if it left Error) has nothing to recover from, and stays
+        // paused for the resume.
+        if self.state.status_of(agent) == AgentStatus::Paused {
+            self.check_live()?;
+            return Ok(());
+        }
         if self.state.status_of(agent) != AgentStatus::Error {
             let e = self.illegal(agent, AgentStatus::Ready);
             return Err(e.needing("recover takes an agent in Error"));

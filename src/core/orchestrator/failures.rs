@@ -118,7 +118,9 @@ impl Orchestrator {
             },
         );
         let agent = self.state.task(task).agent;
-        if class == ErrorClass::Agent {
+        // Every failed attempt is the agent's error (a timeout, a tool's failure and a wrong
+        // shape included), as `maxErrors` promises; a cancellation is nobody's.
+        if class != ErrorClass::Cancelled {
             self.count_error(agent, message, true, now);
         }
         if breaker_counts(class) {
