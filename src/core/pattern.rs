@@ -116,7 +116,9 @@ impl PatternSpec {
                 if agents.is_empty() {
                     Some("agents: a consensus needs at least one agent".into())
                 } else if let Some(a) = twice(agents) {
-                    Some(format!("agents: '{a}' is listed twice (each agent has one vote)"))
+                    Some(format!(
+                        "agents: '{a}' is listed twice (each agent has one vote)"
+                    ))
                 } else if !(threshold.is_finite() && *threshold > 0.0 && *threshold <= 1.0) {
                     Some(format!("threshold: {threshold} is outside (0, 1]"))
                 } else {

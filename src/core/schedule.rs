@@ -156,7 +156,8 @@ mod tests {
             ..Trigger::default()
         }
         .validate()
-        .is_err());        for never in ["0 0 30 2 *", "0 0 31 4 *"] {
+        .is_err());
+        for never in ["0 0 30 2 *", "0 0 31 4 *"] {
             let e = parse_cron(never).unwrap_err();
             assert_eq!(e.code(), "invalid_cron");
             assert!(e.to_string().contains("never fires"), "{e}");

@@ -456,7 +456,11 @@ fn under_reset_an_agent_still_reaches_its_max_errors() {
 
 #[test]
 fn timeouts_and_every_failure_class_count_toward_max_errors() {
-    for class in [ErrorClass::Timeout, ErrorClass::Tool, ErrorClass::Validation] {
+    for class in [
+        ErrorClass::Timeout,
+        ErrorClass::Tool,
+        ErrorClass::Validation,
+    ] {
         let mut o = orch(12);
         let mut spec = AgentSpec::new("h");
         spec.max_errors = Some(2);
@@ -468,7 +472,11 @@ fn timeouts_and_every_failure_class_count_toward_max_errors() {
             o.fail(call, class, "no good", now);
         }
         let ag = o.state().agent(a);
-        assert_eq!((ag.error_count, ag.status), (2, AgentStatus::Error), "{class:?}");
+        assert_eq!(
+            (ag.error_count, ag.status),
+            (2, AgentStatus::Error),
+            "{class:?}"
+        );
     }
 }
 

@@ -330,7 +330,10 @@ fn a_wrong_shape_is_a_validation_failure_that_shows_what_was_expected() {
     let r = &o.state().runs[run as usize];
     assert_eq!(r.status, RunStatus::Failed);
     let error = r.error.as_deref().unwrap();
-    assert!(error.starts_with("the vote of 'v' failed: expected {"), "{error}");
+    assert!(
+        error.starts_with("the vote of 'v' failed: expected {"),
+        "{error}"
+    );
     // One vote per agent: an agent listed twice is refused.
     let twice = PatternSpec::Consensus {
         task: json!("?"),

@@ -152,7 +152,11 @@ pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
         priority: t.priority,
         attempts: t.attempts,
         // A completed task's earlier attempts' errors are not its error.
-        error: t.error.as_deref().filter(|_| t.status != TaskStatus::Completed).cloned(),
+        error: t
+            .error
+            .as_deref()
+            .filter(|_| t.status != TaskStatus::Completed)
+            .cloned(),
         created_at: t.created_at.get().unwrap_or_default(),
         started_at: t.started_at.get(),
         completed_at: t.completed_at.get(),
@@ -233,7 +237,11 @@ pub fn workflow_view(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowView
                     .iter()
                     .map(|d| wf.local_ids[*d as usize].to_string())
                     .collect(),
-                error: t.error.as_deref().filter(|_| t.status != TaskStatus::Completed).cloned(),
+                error: t
+                    .error
+                    .as_deref()
+                    .filter(|_| t.status != TaskStatus::Completed)
+                    .cloned(),
             };
             (local, view)
         })

@@ -58,15 +58,17 @@ pub fn js_agents() -> Vec<String> {
     js_agent_names()
 }
 
-/// Calls the agent; the answer is JSON text.
+/// Calls the agent; the answer is JSON text. `signal` ends an HTTP call early: the caller fires
+/// it when the core gives the call up (a timeout, a cancel) or when `timeout_ms` has passed.
 pub async fn invoke(
     binding: &Binding,
     call: &Call<'_>,
     timeout_ms: u64,
+    signal: &worker::AbortSignal,
 ) -> Result<String, Failure> {
     let body = serde_json::to_string(call).map_err(|e| failure("internal", e.to_string()))?;
     match binding {
-        Binding::Http { endpoint } => http(endpoint, &body, timeout_ms).await,
+        Binding::Http { endpoint } => http(endpoint, &body, timeout_ms, signal).await,
         Binding::Js { name } => {
             let promise =
                 run_js_agent(name, &body).map_err(|e| failure("agent", js_message(&e)))?;
@@ -92,7 +94,12 @@ fn js_message(e: &JsValue) -> String {
         .unwrap_or_else(|| "the JS agent failed".into())
 }
 
-async fn http(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Failure> {
+async fn http(
+    endpoint: &str,
+    body: &str,
+    timeout_ms: u64,
+    signal: &worker::AbortSignal,
+) -> Result<String, Failure> {
     let headers = Headers::new();
     headers
         .set("content-type", "application/json")
@@ -103,13 +110,11 @@ async fn http(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Fai
         .with_body(Some(JsValue::from_str(body)));
     let req = Request::new_with_init(endpoint, &init)
         .map_err(|e| failure("validation", format!("bad endpoint '{endpoint}': {e}")))?;
-    let controller = worker::AbortController::default();
-    let signal = controller.signal();
     let fetch = Fetch::Request(req);
     // One deadline covers sending the call and reading the whole answer.
     let exchange = async {
         let mut resp = fetch
-            .send_with_signal(&signal)
+            .send_with_signal(signal)
             .await
             .map_err(|e| failure("agent", format!("the agent could not be reached: {e}")))?;
         let status = resp.status_code();
@@ -125,7 +130,7 @@ async fn http(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Fai
     let (status, text) = match futures_util::future::select(exchange, timer).await {
         futures_util::future::Either::Left((r, _)) => r?,
         futures_util::future::Either::Right(_) => {
-            controller.abort();
+            // The caller aborts the request.
             return Err(failure(
                 "timeout",
                 format!("the agent did not answer within {timeout_ms} ms"),

@@ -297,7 +297,13 @@ fn authorize(
         .get("authorization")
         .ok()
         .flatten()
-        .and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned))
+        // The scheme's name is case-insensitive (RFC 7235).
+        .and_then(|h| {
+            let (scheme, token) = h.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        })
         .or_else(|| {
             (inner == "/events")
                 .then(|| {

@@ -15,6 +15,7 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/agents/{id}/pause", "post", "Pause an agent", 200),
     ("/agents/{id}/resume", "post", "Resume an agent", 200),
     ("/agents/{id}/stop", "post", "Stop an agent", 200),
+    ("/agents/{id}/recover", "post", "Take an agent out of Error (to Ready; start it again)", 200),
     ("/agents/{id}/history", "get", "An agent's lifecycle transitions", 200),
     ("/tasks", "get", "Tasks, filtered by ?status=&agent=&workflow=&offset=&limit=", 200),
     ("/tasks", "post", "Submit a task: { agent | capability, input?, priority?, id?, name?, metadata?, retry?, timeoutMs?, session? }", 201),

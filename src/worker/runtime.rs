@@ -38,6 +38,13 @@ pub struct Runtime {
     alarm_at: Option<u64>,
     pub started_at: u64,
     pub calls_started: u64,
+    /// The HTTP calls in flight, to abort when the core gives one up (its attempt timed out, its
+    /// task was cancelled): an endpoint is not left working on an attempt nobody waits for, or
+    /// holding a connection until the 5-minute cap.
+    aborts: BTreeMap<u32, worker::AbortController>,
+    /// The object's id (one per namespace, the same after a restart): the idempotency keys'
+    /// prefix, since task ids (`task-1`) repeat from namespace to namespace.
+    object: String,
 }
 
 pub fn now() -> u64 {
@@ -72,6 +79,7 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
     } else {
         core.state().seq
     };
+    let object = state.id().to_string();
     let rt = Runtime {
         core,
         store,
@@ -84,6 +92,8 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
         alarm_at: None,
         started_at: t,
         calls_started: 0,
+        aborts: BTreeMap::new(),
+        object,
     };
     let shared = Rc::new(RefCell::new(rt));
     shared.borrow_mut().core.reissue_in_flight(t);
@@ -96,6 +106,7 @@ struct Pending {
     binding: Option<Binding>,
     agent: String,
     task_id: String,
+    key: String,
     attempt: u32,
     input: String,
     upstream: String,
@@ -132,6 +143,7 @@ impl Runtime {
             call,
             binding: self.bindings.get(&agent_id).cloned(),
             agent: agent_id,
+            key: format!("{}:{task_id}", self.object),
             task_id,
             attempt,
             input: raw(input),
@@ -267,7 +279,12 @@ pub fn pump(shared: &Shared) {
                         let _ = w.send(());
                     }
                 }
-                // Aborts: the call's answer, if it comes, is recorded and ignored by the core.
+                // The call's answer, if it still comes, is recorded and ignored by the core.
+                Effect::Abort { call, .. } => {
+                    if let Some(c) = rt.aborts.remove(&call) {
+                        c.abort();
+                    }
+                }
                 _ => {}
             }
         }
@@ -317,11 +334,20 @@ async fn run_call(shared: Shared, p: Pending) {
             let call = Call {
                 task_id: &p.task_id,
                 attempt: p.attempt,
-                idempotency_key: &p.task_id,
+                idempotency_key: &p.key,
                 input: &input,
                 upstream: &upstream,
             };
-            agents::invoke(binding, &call, CALL_TIMEOUT_MS).await
+            let controller = worker::AbortController::default();
+            let signal = controller.signal();
+            shared.borrow_mut().aborts.insert(p.call, controller);
+            let out = agents::invoke(binding, &call, CALL_TIMEOUT_MS, &signal).await;
+            if let Some(c) = shared.borrow_mut().aborts.remove(&p.call) {
+                if out.is_err() {
+                    c.abort(); // the 5-minute cap, or an error before the answer was read
+                }
+            }
+            out
         }
     };
     {

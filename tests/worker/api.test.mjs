@@ -175,6 +175,63 @@ test("a retry's backoff is carried by the alarm: the flaky agent succeeds on the
   assert.equal(bad.error.class, "validation");
 });
 
+test("HTTP calls: a call the core gives up is aborted, idempotency keys differ across namespaces", async () => {
+  // The same endpoint, one task in each of two namespaces: both are task-1, the keys differ.
+  const keys = [];
+  for (const ns of ["keys-a", "keys-b"]) {
+    const c = client(worker.url, ns);
+    await c.post("/agents", { id: "h", endpoint: `${agents.url}/slow?ms=10`, start: true });
+    const t = (await c.post("/tasks", { agent: "h", input: ns })).body.id;
+    assert.equal((await waitTask(c, t)).status, "Completed");
+    keys.push([...agents.calls.keys()].find((k) => k.endsWith(`:${t}`) && !keys.includes(k)));
+  }
+  assert.ok(keys.every(Boolean) && keys[0] !== keys[1], JSON.stringify(keys));
+  // An attempt that times out is aborted: the endpoint sees its request closed, long before
+  // its 5 s answer, and the next attempt is not sent beside it.
+  const c = client(worker.url, "aborts");
+  await c.post("/agents", { id: "hang", endpoint: `${agents.url}/slow?ms=5000`, start: true });
+  const t = (await c.post("/tasks", { agent: "hang", timeoutMs: 400, retry: { maxAttempts: 1 } })).body.id;
+  const started = Date.now();
+  assert.equal((await waitTask(c, t)).status, "TimedOut");
+  await until(() => agents.aborted.some((k) => k?.endsWith(`:${t}`)), 4_000, "the timed-out call's request closed");
+  assert.ok(Date.now() - started < 4_500, `aborted after ${Date.now() - started} ms`);
+  // So is one whose task is cancelled.
+  const u = (await c.post("/tasks", { agent: "hang" })).body.id;
+  await until(() => agents.calls.has([...agents.calls.keys()].find((k) => k.endsWith(`:${u}`))), 4_000, "the call sent");
+  assert.equal((await c.post(`/tasks/${u}/cancel`)).body.status, "Cancelled");
+  await until(() => agents.aborted.some((k) => k?.endsWith(`:${u}`)), 4_000, "the cancelled call's request closed");
+});
+
+test("workflow task ids in paths, recover, start, null outputs and the Bearer scheme", async () => {
+  const c = client(worker.url, "paths");
+  await c.post("/agents", { id: "n", endpoint: `${agents.url}/null`, start: true });
+  assert.equal((await c.post("/agents", { id: "bad-start", demo: "echo", start: "yes" })).status, 400);
+  await c.post("/workflows", { id: "wf", tasks: [{ id: "a", agent: "n" }, { id: "b", agent: "n", dependsOn: ["a"] }] });
+  const wf = await waitWorkflow(c, "wf");
+  assert.equal(wf.status, "Completed");
+  // Agents that answered null answered: their keys are there.
+  assert.deepEqual(wf.outputs, { a: null, b: null });
+  // `wf/a` as it is, unescaped, and escaped.
+  let r = await c.get("/tasks/wf/a");
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.id, "wf/a");
+  assert.equal((await c.get("/tasks/wf%2Fa")).body.id, "wf/a");
+  r = await c.post("/tasks/wf/b/cancel");
+  assert.equal(r.status, 409, JSON.stringify(r.body)); // it has completed
+  // An agent in Error comes back with recover, then start.
+  await c.post("/agents", { id: "fragile", demo: "fail", maxErrors: 1, start: true });
+  assert.equal((await c.post("/agents/fragile/recover")).status, 409); // it is Running
+  await waitTask(c, (await c.post("/tasks", { agent: "fragile", retry: { maxAttempts: 1 } })).body.id);
+  assert.equal((await c.get("/agents/fragile")).body.status, "Error");
+  r = await c.post("/agents/fragile/recover");
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.status, "Ready");
+  assert.equal((await c.post("/agents/fragile/start")).body.status, "Running");
+  // The scheme's name in any case.
+  const lower = await fetch(`${worker.url}/v1/ns/paths/status`, { headers: { authorization: `bearer ${TOKEN}` } });
+  assert.equal(lower.status, 200);
+});
+
 test("auth: no token, a wrong token and another namespace's token are refused", async () => {
   const base = `${worker.url}/v1/ns/team-a/status`;
   let r = await fetch(base);

@@ -113,15 +113,20 @@ export async function until(fn, timeoutMs = 30_000, what = "the condition") {
 
 /**
  * HTTP agents on 127.0.0.1: POST /slow?ms=N answers after N ms, POST /flaky?fails=K fails the
- * first K calls per idempotency key with 500, POST /bad answers non-JSON. Calls are counted
- * per idempotency key (`calls`), with their attempts.
+ * first K calls per idempotency key with 500, POST /bad answers non-JSON, POST /null answers
+ * `null`. Calls are counted per idempotency key (`calls`), with their attempts; `aborted` lists
+ * the keys of calls whose request was closed before the answer.
  */
 export async function agentServer() {
   const calls = new Map();
+  const aborted = [];
   const server = createServer(async (req, res) => {
+    res.on("close", () => { if (!res.writableEnded) aborted.push(key); });
+    let key;
     let body = "";
     for await (const c of req) body += c;
     const call = JSON.parse(body || "{}");
+    key = call.idempotencyKey;
     const url = new URL(req.url, "http://x");
     const list = calls.get(call.idempotencyKey) ?? [];
     list.push({ attempt: call.attempt, path: url.pathname });
@@ -136,8 +141,9 @@ export async function agentServer() {
       return list.length <= fails ? reply(500, { error: "not yet" }) : reply(200, { attempts: list.length });
     }
     if (url.pathname === "/bad") return reply(200, "this is not json");
+    if (url.pathname === "/null") return reply(200, "null");
     reply(404, { error: "no such agent" });
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${server.address().port}`, calls, close: () => server.close() };
+  return { url: `http://127.0.0.1:${server.address().port}`, calls, aborted, close: () => server.close() };
 }

@@ -111,10 +111,14 @@ pub(super) fn register(shared: &Shared, body: Value) -> ApiResult {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let start = m
-        .remove("start")
-        .map(|v| v.as_bool().unwrap_or(false))
-        .unwrap_or(false);
+    let start = match m.remove("start") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(v) => {
+            let why = format!("invalid start: {v} is not true or false");
+            return Err(error(400, "invalid_argument", why));
+        }
+    };
     let b = binding(&mut m, &id)?.ok_or_else(|| error(400, "invalid_argument", "an agent needs an endpoint (HTTP agent), js (a function in js/worker-agents.js) or demo (echo, uppercase, sleep, fail)"))?;
     let s: AgentSpec = spec("agent", Value::Object(m))?;
     {
@@ -213,6 +217,7 @@ pub(super) fn lifecycle(shared: &Shared, id: &str, cmd: &str) -> ApiResult {
             "start" => o.start_agent(ix, t),
             "pause" => o.pause_agent(ix, t),
             "resume" => o.resume_agent(ix, t),
+            "recover" => o.recover_agent(ix, t),
             _ => o.stop_agent(ix, t),
         }
         .map_err(core_error)?;

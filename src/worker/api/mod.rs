@@ -172,9 +172,10 @@ fn workflow_json(rt: &crate::worker::runtime::Runtime, w: crate::core::ids::Work
     let wf = &s.workflows[w.index() as usize];
     let mut outputs = Map::new();
     for (local, ix) in wf.local_ids.iter().zip(wf.tasks()) {
-        let out = s.task(ix).output;
-        if out != PayloadId::NONE {
-            outputs.insert(local.to_string(), raw(rt, out));
+        // Every completed task has its key: an agent that answered `null` answered.
+        let t = s.task(ix);
+        if t.output != PayloadId::NONE || t.status == crate::core::task::TaskStatus::Completed {
+            outputs.insert(local.to_string(), raw(rt, t.output));
         }
     }
     v["outputs"] = Value::Object(outputs);
@@ -220,6 +221,7 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         .filter(|s| !s.is_empty())
         .map(|s| urlencoding_decode(s))
         .collect();
+    let segs = workflow_task_ids(segs, &req.method());
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let method = req.method();
     let allow = not_allowed;
@@ -235,10 +237,11 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["agents", _], _) => Err(allow("GET, PUT, DELETE")),
         (["agents", id, "history"], Method::Get) => history(shared, id),
         (["agents", _, "history"], _) => Err(allow("GET")),
-        (["agents", id, cmd @ ("start" | "pause" | "resume" | "stop")], Method::Post) => {
-            lifecycle(shared, id, cmd)
-        }
-        (["agents", _, "start" | "pause" | "resume" | "stop"], _) => Err(allow("POST")),
+        (
+            ["agents", id, cmd @ ("start" | "pause" | "resume" | "stop" | "recover")],
+            Method::Post,
+        ) => lifecycle(shared, id, cmd),
+        (["agents", _, "start" | "pause" | "resume" | "stop" | "recover"], _) => Err(allow("POST")),
         (["tasks"], Method::Post) => submit(shared, body(&mut req).await?),
         (["tasks"], Method::Get) => tasks(shared, &req),
         (["tasks"], _) => Err(allow("GET, POST")),
@@ -278,6 +281,25 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["schedules", _, "pause" | "resume"], _) => Err(allow("POST")),
         _ => Err(error(404, "not_found", format!("no route {path}"))),
     }
+}
+
+/// A workflow's task id is `{workflow}/{task}`: `/tasks/wf/a` and `/tasks/wf/a/cancel` name it
+/// unescaped too (user ids have no `/`, so nothing else is read this way).
+fn workflow_task_ids(mut segs: Vec<String>, method: &Method) -> Vec<String> {
+    if segs.first().map(String::as_str) != Some("tasks") {
+        return segs;
+    }
+    let joined = match (segs.len(), segs.last().map(String::as_str)) {
+        (4, Some("cancel")) => true,
+        (3, Some("cancel")) => *method == Method::Get,
+        (3, _) => true,
+        _ => false,
+    };
+    if joined {
+        let local = segs.remove(2);
+        segs[1] = format!("{}/{local}", segs[1]);
+    }
+    segs
 }
 
 fn urlencoding_decode(s: &str) -> String {
