@@ -417,7 +417,7 @@ export interface CollaborativeResult {
 export type PatternSpec =
   | { kind: "consensus"; task: unknown; agents: string[]; threshold?: number }
   | { kind: "debate"; topic: unknown; pro: string; con: string; judge: string; rounds?: number }
-  | { kind: "chainOfThought"; problem: unknown; reasoner: string; steps?: number }
+  | { kind: "chainOfThought"; problem: unknown; reasoner: string; steps?: number | string[] }
   | { kind: "supervisor"; task: unknown; supervisor: string; agents: string[]; instructions?: string; maxRounds?: number }
   | { kind: "collaborative"; task: unknown; agents: string[]; document?: unknown; maxRounds?: number };
 
@@ -848,7 +848,12 @@ export class Orchestrator {
   runPattern(spec: PatternSpec): Promise<unknown>;
   consensus(task: unknown, agents: string[], options?: { threshold?: number }): Promise<ConsensusResult>;
   debate(topic: unknown, options: { pro: string; con: string; judge: string; rounds?: number }): Promise<DebateResult>;
-  chainOfThought(problem: unknown, reasoner: string, steps?: number): Promise<ChainOfThoughtResult>;
+  /**
+   * The reasoner is called once per step with `{ problem, step, steps, chain, instruction? }`
+   * (`instruction`: the step's own entry when `steps` lists what each step is to do, as seed 001
+   * does); a step may answer `{ thought, answer }` to finish early. Default 3 steps.
+   */
+  chainOfThought(problem: unknown, reasoner: string, steps?: number | string[]): Promise<ChainOfThoughtResult>;
   /** The supervisor is `options.supervisor`, or else the first of `agents`. */
   supervisor(task: unknown, agents: string[], instructions?: string, options?: { supervisor?: string; maxRounds?: number }): Promise<SupervisorResult>;
   collaborate(task: unknown, agents: string[], options?: { document?: unknown; maxRounds?: number }): Promise<CollaborativeResult>;

@@ -38,8 +38,8 @@ pub enum PatternSpec {
     ChainOfThought {
         problem: Value,
         reasoner: String,
-        #[serde(default = "three")]
-        steps: u32,
+        #[serde(default)]
+        steps: Steps,
     },
     /// `supervisor` plans: it answers `{ delegations: [{ agent | capability, input }] }` or
     /// `{ final: answer }`; Baton runs the delegations and gives their outputs back.
@@ -66,6 +66,65 @@ pub enum PatternSpec {
 fn half() -> f64 {
     0.5
 }
+/// A chain of thought's steps: how many, or (as in seed 001) what each one is to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Steps {
+    Count(u32),
+    Named(Vec<String>),
+}
+
+impl Default for Steps {
+    fn default() -> Self {
+        Steps::Count(3)
+    }
+}
+
+impl Steps {
+    pub fn count(&self) -> u32 {
+        match self {
+            Steps::Count(n) => *n,
+            Steps::Named(names) => u32::try_from(names.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// What step `i` (from 0) is to do, if the steps were named.
+    pub fn name(&self, i: u32) -> Option<&str> {
+        match self {
+            Steps::Count(_) => None,
+            Steps::Named(names) => names.get(i as usize).map(String::as_str),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Steps {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Steps;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of steps, or a list of what each step is to do")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Steps, E> {
+                u32::try_from(n)
+                    .map(Steps::Count)
+                    .map_err(|_| E::custom(format!("{n} steps is too many")))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Steps, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(Steps::Named(names))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 fn three() -> u32 {
     3
 }
@@ -126,7 +185,7 @@ impl PatternSpec {
                 }
             }
             PatternSpec::Debate { rounds: r, .. } => rounds(*r, "rounds"),
-            PatternSpec::ChainOfThought { steps, .. } => rounds(*steps, "steps"),
+            PatternSpec::ChainOfThought { steps, .. } => rounds(steps.count(), "steps"),
             PatternSpec::Supervisor { max_rounds, .. } => rounds(*max_rounds, "maxRounds"),
             PatternSpec::Collaborative {
                 agents, max_rounds, ..

@@ -3,7 +3,7 @@
 
 use crate::core::agent::AgentSpec;
 use crate::core::ids::{AgentIx, PayloadId, TaskIx};
-use crate::core::pattern::{PatternSpec, RunStatus};
+use crate::core::pattern::{PatternSpec, RunStatus, Steps};
 use crate::core::schedule::Trigger;
 use crate::core::task::{ErrorClass, TaskSpec};
 use crate::core::template::Template;
@@ -386,7 +386,7 @@ fn chain_of_thought_collects_steps_and_a_final_answer() {
             PatternSpec::ChainOfThought {
                 problem: json!("2+2*2"),
                 reasoner: "r".into(),
-                steps: 3,
+                steps: Steps::Count(3),
             },
             0,
         )
@@ -402,6 +402,36 @@ fn chain_of_thought_collects_steps_and_a_final_answer() {
     let r = result_of(&o, run);
     assert_eq!(r["reasoningChain"], json!(["step 1", "then add 2"]));
     assert_eq!(r["finalAnswer"], 6);
+    // Seed 001's form: the steps named, each given to the reasoner as its instruction.
+    let spec: PatternSpec = serde_json::from_value(json!({
+        "kind": "chainOfThought", "problem": "scale 10x", "reasoner": "r",
+        "steps": ["Identify current bottlenecks", "Propose scaling strategies"]
+    }))
+    .unwrap();
+    let run = o.start_pattern(spec, 10).unwrap();
+    drive(&mut o, |_, input| {
+        json!(format!(
+            "{}/{}: {}",
+            input["step"],
+            input["steps"],
+            input["instruction"].as_str().unwrap()
+        ))
+    });
+    let r = result_of(&o, run);
+    assert_eq!(
+        r["reasoningChain"],
+        json!([
+            "1/2: Identify current bottlenecks",
+            "2/2: Propose scaling strategies"
+        ])
+    );
+    let bad = serde_json::from_value::<PatternSpec>(
+        json!({ "kind": "chainOfThought", "problem": 1, "reasoner": "r", "steps": "two" }),
+    );
+    assert!(bad
+        .unwrap_err()
+        .to_string()
+        .contains("a number of steps, or a list of what each step is to do"));
 }
 
 #[test]

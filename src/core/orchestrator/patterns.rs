@@ -339,8 +339,11 @@ impl Orchestrator {
                 steps,
             } => {
                 let chain = state["chain"].clone();
-                if state.get("answer").is_none() && step < *steps {
-                    let input = json!({ "problem": problem, "step": step + 1, "steps": steps, "chain": chain });
+                if state.get("answer").is_none() && step < steps.count() {
+                    let mut input = json!({ "problem": problem, "step": step + 1, "steps": steps.count(), "chain": chain });
+                    if let Some(name) = steps.name(step) {
+                        input["instruction"] = json!(name);
+                    }
                     return self.pattern_task(run, reasoner, "thought", input, now);
                 }
                 let last = chain
