@@ -365,6 +365,8 @@ export interface Job {
   createdAt: number;
   runs: number;
   lastRun?: number | null;
+  /** The task its last slot submitted (also in each `job.fired` event's `task`). */
+  lastTask?: string;
 }
 
 export interface ToolOptions {

@@ -234,6 +234,9 @@ pub enum Event {
         /// Why no task was submitted for this slot (its agent is gone, say).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<Box<str>>,
+        /// The task submitted for this slot (the `task.created` that follows), to wait on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<Box<str>>,
     },
     #[serde(rename = "job.paused")]
     JobPaused { job: String },

@@ -44,6 +44,9 @@ pub struct Job {
     pub runs: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<u64>,
+    /// The task its last slot submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_task: Option<Box<str>>,
 }
 
 pub const EVERY_MS_MIN: u64 = 1;

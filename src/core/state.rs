@@ -628,11 +628,18 @@ impl State {
             Event::ToolRefused { .. } => {}
             Event::JobScheduled { job } => self.jobs.push((**job).clone()),
             Event::JobFired {
-                job, slot, next, ..
+                job,
+                slot,
+                next,
+                task,
+                ..
             } => {
                 let j = &mut self.jobs[parse_job(job)];
                 j.runs += 1;
                 j.last_run = Some(*slot);
+                if task.is_some() {
+                    j.last_task = task.clone();
+                }
                 j.next_run = next.get();
                 if next.is_none() && j.status == JobStatus::Active {
                     j.status = JobStatus::Done;

@@ -551,6 +551,19 @@ fn an_hourly_job_fires_24_times_over_a_virtual_day_and_missed_slots_fire_once() 
         }
     }
     assert_eq!(fired, 24);
+    // Each slot names the task it submitted, so it can be waited on.
+    let last = o.state().jobs[j].last_task.as_deref().unwrap().to_owned();
+    assert_eq!(
+        o.state().task(o.task(&last).unwrap()).status,
+        crate::core::task::TaskStatus::Completed
+    );
+    let journal = o.journal_json(0).unwrap();
+    let fired = journal
+        .lines()
+        .filter(|l| l.contains(r#""type":"job.fired""#))
+        .last()
+        .unwrap();
+    assert!(fired.contains(&format!(r#","task":"{last}"}}"#)), "{fired}");
     o.pause_job(j, 86_400_000).unwrap();
     o.resume_job(j, 5 * 86_400_000).unwrap(); // four days of slots missed
     assert_eq!(invokes(&mut o).len(), 1, "once, not a burst");

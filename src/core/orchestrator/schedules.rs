@@ -55,6 +55,7 @@ impl Orchestrator {
             created_at: now,
             runs: 0,
             last_run: None,
+            last_task: None,
         };
         self.emit(now, Event::JobScheduled { job: Box::new(job) });
         Ok(ix)
@@ -118,6 +119,10 @@ impl Orchestrator {
                 .err()
                 .map(|e| e.to_string().into());
             let submit = error.is_none();
+            let task = submit.then(|| match &spec.id {
+                Some(id) => id.as_str().into(),
+                None => crate::core::task::auto_task_id(self.state.tasks.len() as u32).into(),
+            });
             self.emit(
                 now,
                 Event::JobFired {
@@ -125,6 +130,7 @@ impl Orchestrator {
                     slot,
                     next: next.into(),
                     error,
+                    task,
                 },
             );
             if let Some(at) = next {
