@@ -372,8 +372,8 @@ export function createBaton(coreApi) {
     send(to, payload) { return this.#rt.send(this.#agent, to, payload); }
     /** This agent's unacknowledged messages (reading delivers them). */
     inbox() { return this.#rt.inbox(this.#agent); }
-    /** Acknowledges a message. */
-    ack(messageId) { this.#rt.ack(messageId); }
+    /** Acknowledges one of this agent's messages. */
+    ack(messageId) { this.#rt.ack(messageId, this.#agent); }
     /** Calls a tool granted to this agent; refused with class `permission` or `rate_limit`. */
     callTool(name, args) { return this.#rt.callTool(this.#agent, this.#task, name, args); }
   }
@@ -775,8 +775,8 @@ export function createBaton(coreApi) {
       return list;
     }
 
-    ack(messageId) {
-      this.core.acknowledge(String(messageId), this.now());
+    ack(messageId, agent) {
+      this.core.acknowledge(String(messageId), this.now(), agent);
       this.pump();
     }
 
@@ -1548,6 +1548,9 @@ export function createBaton(coreApi) {
     /** Registers an agent from a template (`analyst@2`, or `analyst` for the latest); returns its id. */
     createAgentFromTemplate(template, options) {
       if (!isObject(options) || typeof options.id !== "string") throw invalid("createAgentFromTemplate(template, { id, handler?, name? })");
+      // The template is the agent's configuration: anything else here would be silently lost.
+      const unknown = Object.keys(options).filter((k) => !["id", "handler", "name"].includes(k));
+      if (unknown.length > 0) throw invalid(`createAgentFromTemplate: unknown option ${unknown.map((k) => `'${k}'`).join(", ")}; it takes { id, handler?, name? } (the rest comes from the template; change it with updateAgent)`);
       checkHandler(options.id, options.handler);
       const rt = this.#rt;
       const ix = rt.core.createAgentFromTemplate(String(template), options.id, options.name, rt.now());

@@ -568,6 +568,21 @@ fn an_hourly_job_fires_24_times_over_a_virtual_day_and_missed_slots_fire_once() 
     o.resume_job(j, 5 * 86_400_000).unwrap(); // four days of slots missed
     assert_eq!(invokes(&mut o).len(), 1, "once, not a burst");
     assert_eq!(o.state().jobs[j].next_run, Some(5 * 86_400_000 + 3_600_000));
+    // The agent paused for ten slots: one task waits for it, not ten.
+    let agent_ix = o.agent("reporter").unwrap();
+    o.pause_agent(agent_ix, 5 * 86_400_000).unwrap();
+    let until = 5 * 86_400_000 + 10 * 3_600_000 + 1;
+    while let Some(at) = o.next_deadline().filter(|&at| at <= until) {
+        o.handle_timeout(at);
+    }
+    o.resume_agent(agent_ix, until).unwrap();
+    assert_eq!(invokes(&mut o).len(), 1, "one waiting task, not a burst");
+    let skipped = o
+        .journal_json(0)
+        .unwrap()
+        .matches("has not started yet")
+        .count();
+    assert_eq!(skipped, 9, "nine slots found the first task still waiting");
     let e = o.schedule(
         Trigger {
             cron: Some("0 25 * * *".into()),

@@ -135,9 +135,11 @@ impl Core {
         Ok(self.messages_json(&ixs))
     }
 
-    pub fn acknowledge(&mut self, message: &str, now: f64) -> JsResult<()> {
+    /// `agent`: the agent acknowledging from within its call, which may only take its own.
+    pub fn acknowledge(&mut self, message: &str, now: f64, agent: Option<u32>) -> JsResult<()> {
         let m = self.inner.message(message).js()?;
-        self.inner.acknowledge(m, ms(now)).js()
+        let by = agent.map(|a| self.agent_checked(a)).transpose()?;
+        self.inner.acknowledge_by(m, by, ms(now)).js()
     }
 
     #[wasm_bindgen(js_name = messageHistory)]

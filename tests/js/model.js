@@ -182,6 +182,7 @@ export async function templatesVersionsAndBuiltIns({ Orchestrator }) {
   orch.createAgentFromTemplate("code-reviewer", { id: "rev" });
   eq(orch.agentsStatus().rev.capabilities, ["review", "code"], "built-in capabilities");
   throwsCode(() => orch.createAgentFromTemplate("analyst@7", { id: "x" }), "unknown_template", "analyst@7", "unknown version");
+  throwsCode(() => orch.createAgentFromTemplate("analyst@2", { id: "x", capabilities: ["y"] }), "invalid_argument", "'capabilities'", "an option the template gives");
   const e = throwsCode(() => orch.defineTemplate({ name: "Bad Name", version: 0, temperature: 9, limits: { concurrency: 0 } }), "invalid_argument", "name:", "every bad field");
   for (const f of ["version:", "temperature:", "limits.concurrency:"]) assert(e.message.includes(f), `${e.message} lists ${f}`);
 }
@@ -200,6 +201,13 @@ export async function messagesBetweenAgents({ Orchestrator }) {
   eq(orch.messages("alice").map((m) => m.status), ["acknowledged"], "acknowledged, in the history");
   throwsCode(() => orch.send("alice", "nobody", 1), "unknown_agent", "nobody", "a message to a missing agent");
   throwsCode(() => orch.ack("msg-99"), "unknown_message", "msg-99", "unknown message");
+  // An agent acknowledges its own messages only (the operator, orch.ack, any).
+  const second = orch.send("alice", "bob", "again");
+  orch.registerAgent({ id: "mallory", handler: async (_i, ctx) => { try { ctx.ack(second); return "acked"; } catch (e) { return `${e.code}: ${e.message}`; } } });
+  orch.startAgent("mallory");
+  const refused = (await orch.wait(orch.submit({ agent: "mallory" }))).output;
+  assert(refused.startsWith("invalid_argument") && refused.includes("to 'bob', not 'mallory'"), refused);
+  eq(orch.messages("bob").map((m) => m.status), ["acknowledged", "sent"], "still unread by bob");
 }
 
 export async function toolsWithGrantsAndRateLimits({ Orchestrator }) {

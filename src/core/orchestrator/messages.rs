@@ -68,6 +68,27 @@ impl Orchestrator {
 
     /// Acknowledges a message (delivering it first if it was never read).
     pub fn acknowledge(&mut self, message: usize, now: u64) -> Result<()> {
+        self.acknowledge_by(message, None, now)
+    }
+
+    /// [`Self::acknowledge`] by an agent from within its call: only its own messages.
+    pub fn acknowledge_by(
+        &mut self,
+        message: usize,
+        agent: Option<AgentIx>,
+        now: u64,
+    ) -> Result<()> {
+        let to = self.state.messages[message].to;
+        if let Some(by) = agent.filter(|&a| a != to) {
+            let (by, to) = (&self.state.agent(by).id, &self.state.agent(to).id);
+            return Err(Error::invalid(
+                "message",
+                format!(
+                    "'{}' is to '{to}', not '{by}': an agent acknowledges its own messages",
+                    message_id(message)
+                ),
+            ));
+        }
         if self.state.messages[message].status == MessageStatus::Acknowledged {
             let status = "acknowledged already";
             return Err(Error::invalid(

@@ -1,11 +1,12 @@
 //! Scheduled jobs: each slot submits the job's task. A slot missed while paused or down fires
-//! once; the next slot is the first one after now.
+//! once; the next slot is the first one after now. A job has at most one task waiting to start.
 
 use super::Orchestrator;
 use crate::core::event::Event;
 use crate::core::ids::PayloadId;
 use crate::core::schedule::{job_id, parse_job_id, Job, JobStatus, Trigger};
 use crate::core::task::TaskSpec;
+use crate::core::task::TaskStatus;
 use crate::core::timer::TimerKind;
 use crate::core::{Error, Result};
 
@@ -114,10 +115,23 @@ impl Orchestrator {
             let next = job.trigger.next_after(now, job.created_at);
             let (spec, input) = (job.task.clone(), job.input);
             // A job whose agent has gone away records why and goes on; the schedule stays.
-            let error = self
+            let mut error = self
                 .check_new_task(&spec)
                 .err()
                 .map(|e| e.to_string().into());
+            // One waiting task per job: while its last one has not started (its agent paused,
+            // busy or down), a slot adds nothing, so no burst is run when the agent is back.
+            if let Some(last) = self.state.jobs[j].last_task.as_deref() {
+                let waiting = self.task(last).is_ok_and(|t| {
+                    matches!(
+                        self.state.task(t).status,
+                        TaskStatus::Pending | TaskStatus::Queued
+                    )
+                });
+                if waiting && error.is_none() {
+                    error = Some(format!("its last task, {last}, has not started yet").into());
+                }
+            }
             let submit = error.is_none();
             let task = submit.then(|| match &spec.id {
                 Some(id) => id.as_str().into(),
