@@ -34,6 +34,9 @@ test("health needs no token; openapi.json lists every route", async () => {
   const doc = await (await fetch(`${worker.url}/openapi.json`)).json();
   assert.equal(doc.openapi, "3.1.0");
   assert.ok(Object.keys(doc.paths).length >= 15);
+  // DESIGN's paths, the namespace in a header, as well as under /v1/ns/{namespace}.
+  for (const p of ["/v1/status", "/v1/agents", "/v1/tasks/{id}", "/v1/ns/{namespace}/agents"]) assert.ok(doc.paths[p], p);
+  assert.ok(doc.paths["/v1/agents"].get.parameters.some((q) => q.in === "header" && q.name === "X-Baton-Namespace"));
 });
 
 test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate, contracts, snapshots, metrics, events", async () => {
@@ -149,7 +152,7 @@ test("every route in openapi.json is served (not 404 or 405) with its method", a
       const url = path.replace("{namespace}", "routes").replace("/agents/{id}", "/agents/a1").replace("/tasks/{id}", `/tasks/${t}`).replace("/workflows/{id}", "/workflows/w1").replace("/schedules/{id}", `/schedules/${job}`);
       if (path.endsWith("/events")) continue; // a stream: checked above
       const body = method === "put" ? JSON.stringify({ demo: "echo" }) : method === "post" ? (path.endsWith("/orchestrate") ? JSON.stringify({ session_id: "x", capability: "none" }) : "{}") : undefined;
-      const r = await fetch(`${worker.url}${url}${path.endsWith("/contracts") ? "?session_id=x" : ""}`, { method: method.toUpperCase(), headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body });
+      const r = await fetch(`${worker.url}${url}${path.endsWith("/contracts") ? "?session_id=x" : ""}`, { method: method.toUpperCase(), headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", "x-baton-namespace": "routes" }, body });
       assert.ok(r.status !== 404 || (await r.clone().json()).error?.code !== "not_found", `${method} ${url}: ${r.status}`);
       assert.notEqual(r.status, 405, `${method} ${url}`);
     }
