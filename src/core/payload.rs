@@ -16,7 +16,12 @@ pub struct Payloads {
     /// workflow's inputs are one run, not a list of ids.
     unresolved: Vec<(u32, u32)>,
     bytes_max: usize,
+    /// The JSON bytes held, over every resolved slot.
+    bytes: usize,
 }
+
+/// What a released payload reads as: its slot stays (ids are positions), its JSON goes.
+pub const RELEASED: &str = r#"{"$released":"the payload of finished work, beyond the bytes kept"}"#;
 
 /// The default limit on one payload's JSON size: a Durable Object row holds at most 2 MB.
 pub const PAYLOAD_BYTES_MAX_DEFAULT: usize = 1 << 20;
@@ -27,6 +32,7 @@ impl Payloads {
             slots: Vec::new(),
             unresolved: Vec::new(),
             bytes_max,
+            bytes: 0,
         }
     }
 
@@ -41,6 +47,10 @@ impl Payloads {
     /// Forgets the slots from `len` on: those a command allocated before it was refused, which
     /// nothing refers to. Without it, each refused request would keep its payload for good.
     pub fn truncate(&mut self, len: usize) {
+        let dropped: usize = (self.slots.iter().skip(len).flatten())
+            .map(|r| r.get().len())
+            .sum();
+        self.bytes -= dropped;
         self.slots.truncate(len);
         let end = u32::try_from(len).unwrap_or(u32::MAX);
         self.unresolved.retain(|&(start, _)| start < end);
@@ -77,6 +87,7 @@ impl Payloads {
             return Ok(PayloadId::NONE);
         }
         let id = self.next_id();
+        self.bytes += raw.get().len();
         self.slots.push(Some(raw));
         Ok(id)
     }
@@ -86,6 +97,7 @@ impl Payloads {
             return PayloadId::NONE;
         }
         let id = self.next_id();
+        self.bytes += raw.get().len();
         self.slots.push(Some(raw));
         id
     }
@@ -98,7 +110,10 @@ impl Payloads {
             .ok_or_else(|| Error::Payload(format!("no payload slot {}", id.0)))?;
         let json = if json.is_empty() { "null" } else { json };
         let raw = Self::parse_limited(json, self.bytes_max)?;
-        *slot = Some(raw);
+        self.bytes += raw.get().len();
+        if let Some(old) = slot.replace(raw) {
+            self.bytes -= old.get().len();
+        }
         Ok(())
     }
 
@@ -121,6 +136,25 @@ impl Payloads {
     /// The JSON of a payload, `None` for [`PayloadId::NONE`] or a slot not yet resolved.
     pub fn get(&self, id: PayloadId) -> Option<&RawValue> {
         self.slots.get(id.0 as usize)?.as_deref()
+    }
+
+    /// The JSON bytes held in all resolved slots.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Replaces a resolved payload longer than [`RELEASED`] with it; returns the bytes freed.
+    pub fn release(&mut self, id: PayloadId) -> usize {
+        let Some(Some(raw)) = self.slots.get_mut(id.0 as usize) else {
+            return 0;
+        };
+        let len = raw.get().len();
+        if len <= RELEASED.len() {
+            return 0;
+        }
+        *raw = RawValue::from_string(RELEASED.to_owned()).expect("the marker is JSON");
+        self.bytes -= len - RELEASED.len();
+        len - RELEASED.len()
     }
 
     fn next_id(&self) -> PayloadId {
@@ -194,6 +228,25 @@ mod tests {
             PayloadId(2),
             "ids go on from there"
         );
+    }
+
+    #[test]
+    fn bytes_are_counted_and_released_payloads_read_as_the_marker() {
+        let mut p = Payloads::new(1 << 20);
+        let big = format!("\"{}\"", "x".repeat(500));
+        let a = p.alloc_json(&big).unwrap();
+        let small = p.alloc_json("[1]").unwrap();
+        let u = p.alloc_unresolved();
+        assert_eq!(p.bytes(), 502 + 3);
+        p.resolve(u, "{\"y\":2}").unwrap();
+        assert_eq!(p.bytes(), 502 + 3 + 7);
+        assert_eq!(p.release(small), 0, "no smaller than the marker");
+        assert_eq!(p.release(a), 502 - RELEASED.len());
+        assert_eq!(p.get(a).unwrap().get(), RELEASED);
+        assert_eq!(p.release(a), 0, "once");
+        assert_eq!(p.bytes(), RELEASED.len() + 3 + 7);
+        p.truncate(1);
+        assert_eq!(p.bytes(), RELEASED.len());
     }
 
     #[test]

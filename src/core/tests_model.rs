@@ -949,3 +949,102 @@ fn a_snapshot_whose_workflow_range_holds_a_task_not_its_own_is_refused() {
     );
     assert!(crate::core::Orchestrator::restore(&snap, 2).is_ok());
 }
+
+#[test]
+fn payloads_of_finished_work_are_released_beyond_the_bytes_kept() {
+    let mut o = orch();
+    agent(&mut o, "a", &[]);
+    let big = |o: &mut Orchestrator, c: char| json_payload(o, &json!(c.to_string().repeat(1000)));
+    // A schedule's input is shared by each slot's task: kept. So is a session's (contracts).
+    let job_input = big(&mut o, 'j');
+    let spec = TaskSpec {
+        agent: "a".into(),
+        ..TaskSpec::default()
+    };
+    o.schedule(
+        Trigger {
+            at: Some(1),
+            ..Trigger::default()
+        },
+        spec.clone(),
+        job_input,
+        0,
+    )
+    .unwrap();
+    o.handle_timeout(1);
+    let in_session = TaskSpec {
+        session: Some("s".into()),
+        ..spec.clone()
+    };
+    let input = big(&mut o, 's');
+    o.submit(in_session, input, PayloadId::NONE, 1).unwrap();
+    let mut done = vec![];
+    for c in ['a', 'b', 'c', 'd'] {
+        let input = big(&mut o, c);
+        done.push(o.submit(spec.clone(), input, PayloadId::NONE, 2).unwrap());
+    }
+    for (call, _) in invokes(&mut o) {
+        let out = big(&mut o, 'o');
+        o.complete(call, out, 3);
+    }
+    // A running workflow's finished task: its output may yet be read (its dependents' upstream).
+    let wf = WorkflowSpec {
+        id: Some("w".into()),
+        name: None,
+        tasks: vec![wtask("x", "a", &[]), wtask("y", "a", &["x"])],
+        dependencies: Default::default(),
+        failure_policy: Default::default(),
+        pattern: Default::default(),
+        width: None,
+        session: None,
+    };
+    let w = o
+        .submit_workflow(wf, &[(PayloadId::NONE, PayloadId::NONE); 2], 4)
+        .unwrap();
+    let (call, x) = invokes(&mut o)[0];
+    let out = big(&mut o, 'x');
+    o.complete(call, out, 5);
+    let before = o.payloads().bytes();
+    assert!(before > 13_000, "{before}");
+    assert_eq!(o.release_finished_payloads(before), 0, "under the limit");
+    let released = o.release_finished_payloads(8_000);
+    assert!(
+        o.payloads().bytes() <= 4_000 + 3 * 1002,
+        "{}",
+        o.payloads().bytes()
+    );
+    assert!(released >= 4, "{released}");
+    let marker = crate::core::payload::RELEASED;
+    let text = |o: &Orchestrator, p: PayloadId| o.payloads().get(p).unwrap().get().to_owned();
+    assert_eq!(text(&o, o.state().task(done[0]).input), marker);
+    assert_eq!(text(&o, o.state().task(done[0]).output), marker);
+    assert_eq!(
+        text(&o, job_input).len(),
+        1002,
+        "the schedule's input is kept"
+    );
+    assert_eq!(
+        text(&o, o.state().task(x).output).len(),
+        1002,
+        "the running workflow's too"
+    );
+    assert!(
+        o.state().workflows[w.usize()].status == crate::core::workflow::WorkflowStatus::Running
+    );
+    let session = o.contracts_json("s").unwrap();
+    assert!(
+        session.contains(&"s".repeat(1000)),
+        "the session's contracts read their payloads"
+    );
+    // A snapshot holds the marker, and loads.
+    let snap = o.snapshot_json("after").unwrap();
+    let again = Orchestrator::load(&snap, "").unwrap();
+    assert_eq!(
+        again
+            .payloads()
+            .get(again.state().task(done[0]).output)
+            .unwrap()
+            .get(),
+        marker
+    );
+}

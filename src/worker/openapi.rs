@@ -80,12 +80,26 @@ pub fn document() -> Value {
         }
         // Each route twice: the namespace in the path, or in the X-Baton-Namespace header.
         let mut by_header = op.clone();
-        by_header["operationId"] = json!(format!("{}_by_header", op["operationId"].as_str().unwrap_or_default()));
-        let mut header_params = vec![json!({ "name": "X-Baton-Namespace", "in": "header", "required": false,
-            "description": "The namespace (default: `default`)", "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } })];
-        header_params.extend(op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] != "path" || p["name"] != "namespace").cloned());
+        by_header["operationId"] = json!(format!(
+            "{}_by_header",
+            op["operationId"].as_str().unwrap_or_default()
+        ));
+        let mut header_params = vec![
+            json!({ "name": "X-Baton-Namespace", "in": "header", "required": false,
+            "description": "The namespace (default: `default`)", "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } }),
+        ];
+        header_params.extend(
+            op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] != "path" || p["name"] != "namespace")
+                .cloned(),
+        );
         by_header["parameters"] = Value::Array(header_params);
-        paths.entry(format!("/v1{path}")).or_insert_with(|| json!({}))[method] = by_header;
+        paths
+            .entry(format!("/v1{path}"))
+            .or_insert_with(|| json!({}))[method] = by_header;
         let key = format!("/v1/ns/{{namespace}}{path}");
         paths.entry(key).or_insert_with(|| json!({}))[method] = op;
     }

@@ -23,6 +23,9 @@ pub const CALL_TIMEOUT_MS: u64 = 300_000;
 pub const WATCHDOG_MS: u64 = 20_000;
 /// Journal records kept in memory; older ones are in storage (or covered by a snapshot).
 pub const JOURNAL_ROWS_IN_MEMORY_MAX: u32 = 20_000;
+/// The JSON bytes of payloads kept in memory (and so in each snapshot). Beyond it, those of the
+/// oldest finished work are released (they read `{"$released": ...}`): an object runs in 128 MB.
+pub const PAYLOADS_KEPT_BYTES_MAX: usize = 16 << 20;
 
 pub type Shared = Rc<RefCell<Runtime>>;
 
@@ -290,6 +293,11 @@ pub fn pump(shared: &Shared) {
         }
         if let Some(lines) = rt.persist() {
             rt.publish(&lines);
+        }
+        // Only once every record is in storage: the released payloads are gone from memory
+        // and from the snapshots written after.
+        if rt.saved == rt.core.state().seq {
+            rt.core.release_finished_payloads(PAYLOADS_KEPT_BYTES_MAX);
         }
         rt.calls_started += calls.len() as u64;
         let wanted = rt.wanted_alarm(now());

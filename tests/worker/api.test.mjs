@@ -235,6 +235,21 @@ test("workflow task ids in paths, recover, start, null outputs and the Bearer sc
   assert.equal(lower.status, 200);
 });
 
+test("payloads of finished work beyond 16 MiB are released, oldest first", async () => {
+  const c = client(worker.url, "retention");
+  await c.post("/agents", { id: "echo", demo: "echo", start: true });
+  const ids = [];
+  for (let i = 0; i < 12; i++) ids.push((await c.post("/tasks", { agent: "echo", input: String(i).repeat(800_000) })).body.id);
+  for (const id of ids) assert.equal((await waitTask(c, id)).status, "Completed");
+  // Input and output of each: 12 x 1.6 MB, over the 16 MiB kept.
+  const status = (await c.get("/status")).body;
+  assert.ok(status.payloadBytes <= 16 << 20, `${status.payloadBytes} bytes kept`);
+  const first = (await c.get(`/tasks/${ids[0]}`)).body;
+  assert.equal(typeof first.output.$released, "string", JSON.stringify(first).slice(0, 200));
+  const last = (await c.get(`/tasks/${ids.at(-1)}`)).body;
+  assert.equal(last.output.length, 800_000 * 2);
+});
+
 test("auth: no token, a wrong token and another namespace's token are refused", async () => {
   const base = `${worker.url}/v1/ns/team-a/status`;
   let r = await fetch(base);

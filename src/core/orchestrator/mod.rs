@@ -18,6 +18,7 @@ mod agents;
 mod failures;
 mod messages;
 mod patterns;
+mod retention;
 mod schedules;
 mod sessions;
 mod shape;

@@ -14,6 +14,7 @@ pub(super) fn status(shared: &Shared) -> ApiResult {
         "inFlight": s.derived.calls.len(),
         // Payloads held (inputs, outputs, event data): a refused request adds none.
         "payloads": rt.core.payloads().len(),
+        "payloadBytes": rt.core.payloads().bytes(),
     }))
 }
 

@@ -1,0 +1,53 @@
+//! Bounding what finished work keeps: a long-lived orchestrator (a Durable Object that runs for
+//! months) would otherwise hold every input and output it ever saw, in memory and in each
+//! snapshot.
+
+use super::Orchestrator;
+use crate::core::pattern::RunStatus;
+use crate::core::task::Task;
+use crate::core::workflow::WorkflowStatus;
+use std::collections::BTreeSet;
+
+impl Orchestrator {
+    /// Once the payloads hold more than `bytes_max` bytes of JSON, releases those of the oldest
+    /// finished work until they hold half of it: each becomes [`crate::core::payload::RELEASED`].
+    /// Returns how many were released.
+    ///
+    /// Only what nothing can read again goes: tasks that ended, outside a running workflow or
+    /// pattern run, in no session (contracts hash their payloads) and not compressing one, and
+    /// never a schedule's input (each slot's task shares it). Call it only once the journal
+    /// records that carry those payloads have been written out: the journal in memory and the
+    /// views read the marker afterwards. No decision reads them, so the journal is the same.
+    pub fn release_finished_payloads(&mut self, bytes_max: usize) -> usize {
+        if self.payloads.get_mut().bytes() <= bytes_max {
+            return 0;
+        }
+        let target = bytes_max / 2;
+        let s = &self.state;
+        let kept: BTreeSet<_> = s.jobs.iter().map(|j| j.input).collect();
+        let payloads = self.payloads.get_mut();
+        let mut released = 0;
+        for t in s.tasks.iter().filter(|t| finished(s, t)) {
+            if payloads.bytes() <= target {
+                break;
+            }
+            for id in [t.input, t.output, t.metadata] {
+                if !id.is_none() && !kept.contains(&id) && payloads.release(id) > 0 {
+                    released += 1;
+                }
+            }
+        }
+        released
+    }
+}
+
+fn finished(s: &crate::core::state::State, t: &Task) -> bool {
+    t.status.is_terminal()
+        && t.session().is_none()
+        && t.compresses().is_none()
+        && t.run()
+            .is_none_or(|r| s.runs[r as usize].status != RunStatus::Running)
+        && t.workflow
+            .get()
+            .is_none_or(|w| s.workflows[w.usize()].status != WorkflowStatus::Running)
+}
