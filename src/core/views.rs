@@ -279,24 +279,36 @@ pub struct TaskFilter {
 
 /// The tasks matching `f`, oldest first, as task views (a dashboard's table).
 pub fn task_list(s: &State, f: &TaskFilter) -> Vec<TaskView> {
+    task_page(s, f).0
+}
+
+/// [`task_list`], and how many tasks match in all (before `offset` and `limit`).
+pub fn task_page(s: &State, f: &TaskFilter) -> (Vec<TaskView>, usize) {
     let agent = f.agent.as_deref().map(|a| s.agent_ix(a));
     let workflow = f.workflow.as_deref().map(|w| s.workflow_ix(w));
     // An unknown agent or workflow matches nothing rather than everything.
     if matches!(agent, Some(None)) || matches!(workflow, Some(None)) {
-        return Vec::new();
+        return (Vec::new(), 0);
     }
-    (0..s.tasks.len() as u32)
-        .map(TaskIx)
-        .filter(|&ix| {
-            let t = s.task(ix);
-            f.status.is_none_or(|st| t.status == st)
-                && agent.is_none_or(|a| Some(t.agent) == a)
-                && workflow.is_none_or(|w| t.workflow.get().is_some() && t.workflow.get() == w)
-        })
-        .skip(f.offset as usize)
-        .take(f.limit.map_or(usize::MAX, |l| l as usize))
-        .map(|ix| task_view(s, ix))
-        .collect()
+    let (from, limit) = (
+        f.offset as usize,
+        f.limit.map_or(usize::MAX, |l| l as usize),
+    );
+    let mut page = Vec::new();
+    let mut total = 0;
+    for ix in (0..s.tasks.len() as u32).map(TaskIx) {
+        let t = s.task(ix);
+        let wanted = f.status.is_none_or(|st| t.status == st)
+            && agent.is_none_or(|a| Some(t.agent) == a)
+            && workflow.is_none_or(|w| t.workflow.get().is_some() && t.workflow.get() == w);
+        if wanted {
+            if total >= from && page.len() < limit {
+                page.push(task_view(s, ix));
+            }
+            total += 1;
+        }
+    }
+    (page, total)
 }
 
 /// A workflow in a list: no per-task detail.

@@ -99,6 +99,12 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.deepEqual(wf.tasks.report.dependsOn, ["parse", "index"]);
   assert.equal((await api.get("/workflows")).body.workflows.length, 1);
   assert.ok((await api.get("/tasks?workflow=pipeline")).body.tasks.every((t) => t.status === "Completed"));
+  // A page at a time, with the total and where the next page starts.
+  const page = (await api.get("/tasks?workflow=pipeline&limit=3")).body;
+  assert.deepEqual([page.tasks.length, page.total, page.nextOffset], [3, 4, 3]);
+  const rest = (await api.get("/tasks?workflow=pipeline&limit=3&offset=3")).body;
+  assert.deepEqual([rest.tasks.length, rest.total, rest.nextOffset], [1, 4, undefined]);
+  assert.equal((await api.get("/tasks?limit=100000")).status, 400);
 
   // PUT moves an agent's calls elsewhere; DELETE terminates it.
   r = await api.put("/agents/http", { endpoint: `${agents.url}/slow?ms=10` });

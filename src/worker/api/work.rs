@@ -17,6 +17,10 @@ pub(super) fn submit(shared: &Shared, body: Value) -> ApiResult {
     Ok(json_response(201, &task_json(&rt, v)))
 }
 
+/// `GET /tasks` answers this many tasks unless given a `limit`, and at most `TASKS_PAGE_MAX`.
+const TASKS_PAGE_DEFAULT: u32 = 1_000;
+const TASKS_PAGE_MAX: u32 = 10_000;
+
 pub(super) fn tasks(shared: &Shared, req: &Request) -> ApiResult {
     let mut q = query(req);
     for k in ["offset", "limit"] {
@@ -27,9 +31,22 @@ pub(super) fn tasks(shared: &Shared, req: &Request) -> ApiResult {
             q.insert(k.into(), json!(n));
         }
     }
-    let f: views::TaskFilter = spec("filter", Value::Object(q))?;
+    let mut f: views::TaskFilter = spec("filter", Value::Object(q))?;
+    // A page at a time: a namespace can hold millions of tasks.
+    let limit = f.limit.unwrap_or(TASKS_PAGE_DEFAULT);
+    if limit == 0 || limit > TASKS_PAGE_MAX {
+        let why = format!("limit must be 1 to {TASKS_PAGE_MAX}");
+        return Err(error(400, "invalid_argument", why));
+    }
+    f.limit = Some(limit);
     let rt = shared.borrow();
-    ok(json!({ "tasks": views::task_list(rt.core.state(), &f) }))
+    let (tasks, total) = views::task_page(rt.core.state(), &f);
+    let end = f.offset as usize + tasks.len();
+    let mut page = json!({ "tasks": tasks, "total": total, "offset": f.offset, "limit": limit });
+    if end < total {
+        page["nextOffset"] = json!(end);
+    }
+    ok(page)
 }
 
 pub(super) fn task(shared: &Shared, id: &str) -> ApiResult {
