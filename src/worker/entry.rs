@@ -79,6 +79,8 @@ fn cors_headers(env: &Env, req: &Request) -> Option<Headers> {
         "access-control-allow-headers",
         "authorization, content-type, x-baton-namespace, last-event-id",
     );
+    // So that a page can read a 429's Retry-After and a 405's Allow.
+    let _ = h.set("access-control-expose-headers", "retry-after, allow");
     let _ = h.set("access-control-max-age", "600");
     let _ = h.set("vary", "origin");
     Some(h)

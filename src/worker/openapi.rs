@@ -28,7 +28,7 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/contracts", "get", "A session's hash-chained REQUEST/RESPONSE contracts: ?session_id=", 200),
     ("/snapshots", "get", "Snapshot summaries, newest first", 200),
     ("/snapshots", "post", "Take a snapshot", 201),
-    ("/events", "get", "Server-Sent Events of the journal after ?after= (or Last-Event-ID), live; an `event: gap` frame { after, next, message } names records no longer held", 200),
+    ("/events", "get", "Server-Sent Events of the journal after ?after= (or Last-Event-ID), live, only ?topics=a.*,b.c if given; an `event: gap` frame { after, next, message } names records no longer held", 200),
     ("/metrics", "get", "Prometheus text metrics", 200),
     ("/schedules", "get", "Every schedule not deleted, with its next run", 200),
     ("/schedules", "post", "Schedule a task at each slot: { trigger: { at } | { everyMs } | { cron }, task: { agent | capability, input?, priority?, retry?, timeoutMs? } }", 201),

@@ -37,7 +37,7 @@ pub struct Runtime {
     since_snapshot: u64,
     pub bindings: BTreeMap<String, Binding>,
     waiters: BTreeMap<u32, Vec<oneshot::Sender<()>>>,
-    subscribers: Vec<mpsc::UnboundedSender<String>>,
+    subscribers: Vec<Subscriber>,
     alarm_at: Option<u64>,
     pub started_at: u64,
     pub calls_started: u64,
@@ -102,6 +102,34 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
     shared.borrow_mut().core.reissue_in_flight(t);
     pump(&shared);
     Ok(shared)
+}
+
+/// An open event stream, and the topics it asked for (`task.*`; all when `None`).
+struct Subscriber {
+    tx: mpsc::UnboundedSender<String>,
+    topics: Option<Vec<String>>,
+}
+
+/// Server-Sent Events frames of journal lines, those whose type matches one of `topics` only.
+fn frames(lines: &str, topics: Option<&[String]>) -> String {
+    let mut out = String::new();
+    for line in lines.lines().filter(|l| !l.is_empty()) {
+        if let Some(topics) = topics {
+            let topic = line
+                .split_once("\"type\":\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map_or("", |(t, _)| t);
+            if !topics
+                .iter()
+                .any(|p| crate::core::event::topic_matches(p, topic))
+            {
+                continue;
+            }
+        }
+        let seq = crate::core::replay_check::peek_seq(line).unwrap_or(0);
+        out.push_str(&format!("id: {seq}\ndata: {line}\n\n"));
+    }
+    out
 }
 
 struct Pending {
@@ -195,13 +223,14 @@ impl Runtime {
         if self.subscribers.is_empty() {
             return;
         }
-        let mut frame = String::new();
-        for line in lines.lines().filter(|l| !l.is_empty()) {
-            let seq = crate::core::replay_check::peek_seq(line).unwrap_or(0);
-            frame.push_str(&format!("id: {seq}\ndata: {line}\n\n"));
-        }
-        self.subscribers
-            .retain(|s| s.unbounded_send(frame.clone()).is_ok());
+        let all = frames(lines, None);
+        self.subscribers.retain(|s| {
+            let frame = match &s.topics {
+                None => all.clone(),
+                Some(t) => frames(lines, Some(t)),
+            };
+            frame.is_empty() || s.tx.unbounded_send(frame).is_ok()
+        });
     }
 
     /// The time the alarm should ring: the core's next deadline, or the watchdog while calls run.
@@ -219,7 +248,11 @@ impl Runtime {
     /// the object no longer holds (before its last snapshot since a restart, or past the journal
     /// rows kept in memory) cannot be sent: a `gap` event says which, so that a client resuming
     /// from an old seq knows to read the state again rather than miss them unawares.
-    pub fn subscribe(&mut self, after: u64) -> mpsc::UnboundedReceiver<String> {
+    pub fn subscribe(
+        &mut self,
+        after: u64,
+        topics: Option<Vec<String>>,
+    ) -> mpsc::UnboundedReceiver<String> {
         let (tx, rx) = mpsc::unbounded();
         let backlog = self.core.journal_json(after).unwrap_or_default();
         let mut frame = String::from(": baton events\n\n");
@@ -234,12 +267,9 @@ impl Runtime {
             });
             frame.push_str(&format!("event: gap\ndata: {gap}\n\n"));
         }
-        for line in backlog.lines().filter(|l| !l.is_empty()) {
-            let seq = crate::core::replay_check::peek_seq(line).unwrap_or(0);
-            frame.push_str(&format!("id: {seq}\ndata: {line}\n\n"));
-        }
+        frame.push_str(&frames(&backlog, topics.as_deref()));
         let _ = tx.unbounded_send(frame);
-        self.subscribers.push(tx);
+        self.subscribers.push(Subscriber { tx, topics });
         rx
     }
 

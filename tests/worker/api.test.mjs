@@ -142,6 +142,16 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   while (!sse.includes("workflow.completed")) sse += new TextDecoder().decode((await reader.read()).value);
   ctrl.abort();
   assert.match(sse, /^id: 1\ndata: \{"seq":1,/m);
+  // Only the topics asked for; an unknown parameter is refused.
+  const ctrl2 = new AbortController();
+  const only = await fetch(`${worker.url}/v1/ns/e2e/events?after=0&topics=workflow.*`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl2.signal });
+  const reader2 = only.body.getReader();
+  let wfs = "";
+  while (!wfs.includes("workflow.completed")) wfs += new TextDecoder().decode((await reader2.read()).value);
+  ctrl2.abort();
+  const types = [...wfs.matchAll(/"type":"([^"]+)"/g)].map((m) => m[1]);
+  assert.ok(types.length >= 2 && types.every((t) => t.startsWith("workflow.")), types.join(","));
+  assert.equal((await api.get("/events?since=5")).status, 400);
 });
 
 test("every route in openapi.json is served (not 404 or 405) with its method", async () => {
@@ -282,7 +292,7 @@ test("CORS answers only the configured origins", async () => {
   let r = await fetch(`${worker.url}/v1/ns/x/status`, { method: "OPTIONS", headers: { origin: "http://allowed.test", "access-control-request-method": "GET" } });
   assert.equal(r.status, 204);
   assert.equal(r.headers.get("access-control-allow-origin"), "http://allowed.test");
-    r = await fetch(`${worker.url}/v1/ns/x/status`, { method: "OPTIONS", headers: { origin: "http://evil.test", "access-control-request-method": "GET" } });
+  r = await fetch(`${worker.url}/v1/ns/x/status`, { method: "OPTIONS", headers: { origin: "http://evil.test", "access-control-request-method": "GET" } });
   assert.equal(r.status, 403);
   assert.equal(r.headers.get("access-control-allow-origin"), null);
   // The actual request, answered by the namespace's Durable Object, carries them too.
@@ -290,6 +300,8 @@ test("CORS answers only the configured origins", async () => {
   assert.equal(r.status, 200);
   assert.equal(r.headers.get("access-control-allow-origin"), "http://allowed.test");
   assert.equal(r.headers.get("content-type"), "application/json");
+  // A page can read a 429's Retry-After and a 405's Allow.
+  assert.match(r.headers.get("access-control-expose-headers") ?? "", /retry-after/);
 });
 
 test("bad inputs are answered with their codes and change nothing", async () => {

@@ -98,7 +98,25 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     let after = after.max(last_event);
-    let rx = shared.borrow_mut().subscribe(after);
+    // `?topics=task.*,workflow.completed`: only those records (as subscribers' topics match).
+    let topics = match q.get("topics").and_then(Value::as_str) {
+        None => None,
+        Some(list) => {
+            let topics: Vec<String> = list.split(',').map(|t| t.trim().to_owned()).collect();
+            for t in &topics {
+                crate::core::event::validate_topic("topics", t).map_err(core_error)?;
+            }
+            Some(topics)
+        }
+    };
+    if let Some(k) = q
+        .keys()
+        .find(|k| !["after", "topics", "token"].contains(&k.as_str()))
+    {
+        let why = format!("unknown parameter '{k}': the stream takes after, topics and token");
+        return Err(error(400, "invalid_argument", why));
+    }
+    let rx = shared.borrow_mut().subscribe(after, topics);
     use futures_util::StreamExt;
     let stream = rx.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
     let headers = Headers::new();
@@ -178,11 +196,11 @@ pub(super) fn metrics(shared: &Shared) -> ApiResult {
             ("{table=\"snapshots\"}".into(), snapshot_rows),
         ],
     );
-    gauge(
-        "baton_agent_calls_started",
-        "Agent calls started since the object loaded.",
-        vec![(String::new(), rt.calls_started)],
-    );
+    // A counter (it resets when the object loads, as a process's counters do on a restart).
+    out.push_str(&format!(
+        "# HELP baton_agent_calls_started_total Agent calls started since the object loaded.\n# TYPE baton_agent_calls_started_total counter\nbaton_agent_calls_started_total {}\n",
+        rt.calls_started
+    ));
     let headers = Headers::new();
     let _ = headers.set("content-type", "text/plain; version=0.0.4");
     Ok(Response::ok(out)
