@@ -395,6 +395,19 @@ export interface DebateResult {
   rounds: number;
 }
 
+export interface PatternRun {
+  id: string;
+  kind: "consensus" | "debate" | "chainOfThought" | "supervisor" | "collaborative";
+  status: "Running" | "Completed" | "Failed";
+  /** Steps concluded so far. */
+  step: number;
+  error?: string;
+  /** Its tasks' ids, in the order they were created. */
+  tasks: string[];
+  /** Once completed. */
+  result?: unknown;
+}
+
 export interface ChainOfThoughtResult {
   problem: unknown;
   reasoningChain: string[];
@@ -837,6 +850,10 @@ export class Orchestrator {
   ack(messageId: string): void;
   messages(agentId: string): Message[];
 
+  /**
+   * Registers a tool (`duplicate_id` if taken). After a restore without the tool's function,
+   * registering it again gives it that function (its recorded options stay).
+   */
   registerTool<A = unknown, R = unknown>(name: string, fn: ToolFunction<A, R>, options?: ToolOptions): string;
   grantTools(agentId: string, names: string[]): void;
   revokeTools(agentId: string, names: string[]): void;
@@ -851,6 +868,10 @@ export class Orchestrator {
   deleteJob(id: string): void;
 
   runPattern(spec: PatternSpec): Promise<unknown>;
+  /** A pattern run by id (`run-1`, as in the `pattern.*` events); throws `unknown_run`. Runs outlive a restore. */
+  getRun(id: string): PatternRun;
+  /** Resolves with a run's result once it ends (rejects `pattern_failed`, or `unknown_run`). */
+  waitRun(id: string): Promise<unknown>;
   consensus(task: unknown, agents: string[], options?: { threshold?: number }): Promise<ConsensusResult>;
   debate(topic: unknown, options: { pro: string; con: string; judge: string; rounds?: number }): Promise<DebateResult>;
   /**

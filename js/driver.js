@@ -795,6 +795,8 @@ export function createBaton(coreApi) {
       }
       this.pump();
       try {
+        // Restored without it: the tool is recorded, its function is not in this process.
+        if (typeof fn !== "function") throw new Error("it has no function here: give it in restore's tools, or registerTool it again");
         const result = await fn(args, { agentId: this.core.agentId(agent), taskId: task === NO_PAYLOAD ? undefined : this.core.taskId(task) });
         this.core.toolResult(call, this.payload(result), this.now());
         this.pump();
@@ -1591,7 +1593,12 @@ export function createBaton(coreApi) {
       if (typeof fn !== "function") throw invalid(`registerTool('${name}', fn): fn must be a function`);
       if (!isObject(options)) throw invalid("registerTool options must be an object { description?, category?, rateLimit? }");
       const rt = this.#rt;
-      rt.core.registerTool(specJson({ ...options, name }, "tool"), rt.now());
+      try {
+        rt.core.registerTool(specJson({ ...options, name }, "tool"), rt.now());
+      } catch (e) {
+        // A tool restored without its function: this gives it one (its recorded options stay).
+        if (!(e?.code === "duplicate_id" && !rt.tools.has(name))) throw e;
+      }
       rt.tools.set(name, fn);
       rt.pump();
       return name;
@@ -1647,6 +1654,31 @@ export function createBaton(coreApi) {
       const rt = this.#rt;
       const ix = rt.core.startPattern(specJson(spec, "pattern"), rt.now());
       rt.pump();
+      return rt.waitRun(ix);
+    }
+
+    /**
+     * A pattern run by its id (`run-1`, from the `pattern.*` events): `{ id, kind, status, step,
+     * error?, tasks, result? }`. A run outlives a restore; this is how to read it after one.
+     */
+    getRun(id) {
+      const rt = this.#rt;
+      const run = JSON.parse(rt.core.runView(rt.core.runIx(String(id))));
+      const { resultId, ...view } = run;
+      if (view.error === null) delete view.error;
+      if (run.status === "Completed") view.result = rt.value(resultId);
+      return view;
+    }
+
+    /** Resolves with a run's result once it ends, or rejects with `pattern_failed`. */
+    waitRun(id) {
+      const rt = this.#rt;
+      let ix;
+      try {
+        ix = rt.core.runIx(String(id));
+      } catch (e) {
+        return Promise.reject(e);
+      }
       return rt.waitRun(ix);
     }
 

@@ -168,4 +168,5 @@ scenarios! {
     tools_with_grants_and_rate_limits => "toolsWithGrantsAndRateLimits",
     bad_model_input_is_a_coded_error_and_changes_nothing => "badModelInputIsACodedErrorAndChangesNothing",
     a_one_off_job_in_the_past_fires_now => "aOneOffJobInThePastFiresNow",
+    pattern_runs_are_readable_by_id => "patternRunsAreReadableByIdAndOutliveARestore",
 }

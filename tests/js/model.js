@@ -233,6 +233,20 @@ export async function toolsWithGrantsAndRateLimits({ Orchestrator }) {
   const calls = orch.journal().filter((e) => e.type.startsWith("tool."));
   eq(calls.map((e) => e.type).filter((t) => t !== "tool.registered" && t !== "tool.granted"), ["tool.refused", "tool.refused", "tool.refused", "tool.called", "tool.completed", "tool.refused", "tool.refused"], "recorded in the journal");
   throwsCode(() => orch.grantTools("r", ["never-registered"]), "unknown_tool", "never-registered", "a tool never registered");
+  throwsCode(() => orch.registerTool("search", async () => 1), "duplicate_id", "search", "a tool registered twice");
+  // Restored without the tool's function: a call says so; registering it again supplies it.
+  // (Each call waits 2 s first, so that the tool's rate limit, 60 a minute, has a token.)
+  const user = { id: "u", handler: async (_i, ctx) => { await ctx.sleep(2000); try { return await ctx.callTool("search", { q: "z" }); } catch (e) { return e.message; } } };
+  const restored = Orchestrator.restore(orch.snapshot(), { clock: "virtual", agents: {} });
+  restored.registerAgent(user);
+  restored.grantTools("u", ["search"]);
+  restored.startAgent("u");
+  const t0 = await restored.wait(restored.submit({ agent: "u" }));
+  assert(String(t0.output).includes("it has no function here"), t0.output);
+  restored.registerTool("search", async (args) => `again: ${args.q}`);
+  const t1 = await restored.wait(restored.submit({ agent: "u" }));
+  eq(t1.output, "again: z", "the function given after the restore");
+  restored.close();
   orch.revokeTools("r", ["search"]);
 }
 
@@ -260,4 +274,27 @@ export async function aOneOffJobInThePastFiresNow({ Orchestrator }) {
   orch.schedule({ at: 0 }, { agent: "r" });
   eq(await fired, 5_000, "at now, not never");
   eq(orch.jobs()[0].status, "done", "a one-off job is done");
+}
+
+export async function patternRunsAreReadableByIdAndOutliveARestore({ Orchestrator }) {
+  const voter = (id) => async (_i, ctx) => { await ctx.sleep(1000); return { vote: "approve", reasoning: id }; };
+  const orch = new Orchestrator({ seed: 61, clock: "virtual" });
+  for (const id of ["v1", "v2"]) { orch.registerAgent({ id, handler: voter(id) }); orch.startAgent(id); }
+  const first = orch.consensus("ship?", ["v1", "v2"]);
+  const run = orch.getRun("run-1");
+  eq([run.kind, run.status, run.tasks.length, "result" in run], ["consensus", "Running", 2, false], "a running run");
+  eq((await orch.waitRun("run-1")).decision, "approve", "waitRun");
+  eq((await first).decision, "approve", "the pattern's own promise");
+  eq(orch.getRun("run-1").result.approvals, 2, "the result, once completed");
+  throwsCode(() => orch.getRun("run-9"), "unknown_run", "run-9", "an unknown run");
+  // A run still going when the snapshot is taken finishes after the restore, and is read by id.
+  const second = orch.consensus("again?", ["v1", "v2"]);
+  const snap = orch.snapshot();
+  orch.close();
+  await second.catch(() => {});
+  const again = Orchestrator.restore(snap, { clock: "virtual", agents: { v1: voter("v1"), v2: voter("v2") } });
+  eq((await again.waitRun("run-2")).decision, "approve", "after a restore");
+  eq(again.getRun("run-2").status, "Completed", "completed");
+  throwsCode(() => again.verifyReplay(), "invalid_argument", "whole journal", "a restored orchestrator's journal is a tail");
+  again.close();
 }

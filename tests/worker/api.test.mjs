@@ -358,6 +358,9 @@ test("a per-client rate limit answers 429 with Retry-After", async () => {
   } finally {
     limited.stop();
   }
+  // A second wrangler coming and going can make the first reload its worker (they share the
+  // dev registry): the next test starts once the first answers again.
+  await until(async () => (await fetch(`${worker.url}/v1/health`).catch(() => undefined))?.ok, 30_000, "the main worker");
 });
 
 test("a schedule's slots are carried by the alarm: it submits its task at each slot, pauses and is deleted", async () => {

@@ -78,10 +78,19 @@ function stopGroup(pid, signal = "SIGTERM") {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** fetch, whose failure names the request and the cause (refused, reset, ...). */
+async function fetchOrSay(url, method, init) {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    throw new Error(`${method} ${url}: ${e.message} (${e.cause?.code ?? e.cause?.message ?? "no cause"})`, { cause: e });
+  }
+}
+
 /** A REST client for one namespace. */
 export function client(base, ns = "test", token = TOKEN) {
   const call = async (method, path, body, headers = {}) => {
-    const r = await fetch(`${base}/v1/ns/${ns}${path}`, {
+    const r = await fetchOrSay(`${base}/v1/ns/${ns}${path}`, method, {
       method,
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
