@@ -110,8 +110,12 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
         Event::TaskRetrying { task: t, .. } if task(t.0).status != TaskStatus::Retrying => {
             Err("task.retrying follows a failed attempt".into())
         }
+        // Pending: a task routed by capability, routed again as it becomes ready.
         Event::TaskReassigned { task: t, .. }
-            if !matches!(task(t.0).status, TaskStatus::Retrying | TaskStatus::Queued) =>
+            if !matches!(
+                task(t.0).status,
+                TaskStatus::Retrying | TaskStatus::Queued | TaskStatus::Pending
+            ) =>
         {
             Err("task.reassigned needs a waiting task".into())
         }

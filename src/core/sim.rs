@@ -172,20 +172,25 @@ fn scenario(seed: u64) -> Scenario {
         if r.chance(30) {
             let n = 2 + r.below(8) as usize;
             let tasks = (0..n)
-                .map(|i| WorkflowTaskSpec {
-                    id: format!("t{i}"),
-                    agent: format!("agent{}", r.below(n_agents as u64)),
-                    name: None,
-                    priority: Some(1 + r.below(5) as u32),
-                    depends_on: (0..i)
-                        .filter(|_| r.chance(35))
-                        .map(|d| format!("t{d}"))
-                        .collect(),
-                    retry: None,
-                    capability: None,
-                    timeout_ms: None,
-                    on_error: Default::default(),
-                    fallback: None,
+                .map(|i| {
+                    let agent = format!("agent{}", r.below(n_agents as u64));
+                    // Some routed by capability: to the least-loaded agent when ready.
+                    let routed = r.chance(25);
+                    WorkflowTaskSpec {
+                        id: format!("t{i}"),
+                        agent: if routed { String::new() } else { agent },
+                        capability: routed.then(|| "work".into()),
+                        name: None,
+                        priority: Some(1 + r.below(5) as u32),
+                        depends_on: (0..i)
+                            .filter(|_| r.chance(35))
+                            .map(|d| format!("t{d}"))
+                            .collect(),
+                        retry: None,
+                        timeout_ms: None,
+                        on_error: Default::default(),
+                        fallback: None,
+                    }
                 })
                 .collect();
             let failure_policy = if r.chance(50) {
@@ -618,7 +623,8 @@ fn check_record_invariants(
     Ok(())
 }
 
-/// The tasks a fallback strategy moved to another agent, or looked for one for.
+/// The tasks moved to another agent (a fallback, a breaker, a capability routed when ready), or
+/// for which a fallback looked for one.
 fn fell_back(o: &Orchestrator) -> std::collections::BTreeSet<String> {
     let journal = o.journal_json(0).expect("a journal");
     journal
@@ -665,12 +671,31 @@ pub(crate) fn run_seed(seed: u64) -> Result<(u32, usize, usize), String> {
         .go()
         .map_err(|e| format!("crashing run: {e}"))?;
     let (mut a, mut b) = (fates(&calm), fates(&stormy));
-    // Where a fallback went depends on which agents were healthy at that moment, and a crash
-    // shifts when things happen (a re-issued call starts its latency again): those tasks' fates
-    // are timing's, as a fail-fast workflow's cancellations are.
+    // Where a fallback or a capability sent a task depends on which agents were healthy and how
+    // loaded at that moment, and a crash shifts when things happen (a re-issued call starts its
+    // latency again): those tasks' fates are timing's, as a fail-fast workflow's cancellations
+    // are, and so are those of the rest of their workflow (which depends on them).
     for id in fell_back(&calm).union(&fell_back(&stormy)) {
-        a.remove(id);
-        b.remove(id);
+        let same = |k: &String| match id.split_once('/') {
+            Some((w, _)) => k.starts_with(&format!("{w}/")),
+            None => k == id,
+        };
+        a.retain(|k, _| !same(k));
+        b.retain(|k, _| !same(k));
+    }
+    // A workflow with routed tasks is refused when no capable agent is running at submission,
+    // which is timing's too: such a workflow exists in one run only. A plain task is always
+    // accepted (its agent's queue takes it whatever its state).
+    let only: Vec<String> = (a.keys().filter(|k| !b.contains_key(*k)))
+        .chain(b.keys().filter(|k| !a.contains_key(*k)))
+        .cloned()
+        .collect();
+    if let Some(k) = only.iter().find(|k| !k.contains('/')) {
+        return Err(format!("task {k} exists in one run only"));
+    }
+    for k in &only {
+        a.remove(k);
+        b.remove(k);
     }
     if a != b {
         let diff: Vec<String> = a

@@ -176,6 +176,11 @@ fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
     );
     o.resume_agent(b, 6).unwrap();
     assert_eq!(ids(&mut o), [then]);
+    // The journal replays (a Pending task reassigned) and verifies.
+    let journal = o.journal_json(0).unwrap();
+    Orchestrator::replay(&journal, None).unwrap();
+    let report = crate::core::verify::verify_replay(&journal).unwrap();
+    assert!(report.ok, "{report:?}");
 }
 
 #[test]
