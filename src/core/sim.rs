@@ -15,7 +15,7 @@ use crate::core::policy::{
     Backoff, BreakerConfig, BreakerState, Fallback, RateLimit, RetryPolicy, Strategy,
 };
 use crate::core::task::{ErrorClass, TaskSpec, TaskStatus};
-use crate::core::workflow::{FailurePolicy, WorkflowSpec, WorkflowTaskSpec};
+use crate::core::workflow::{ExecutionPattern, FailurePolicy, WorkflowSpec, WorkflowTaskSpec};
 use crate::core::{Effect, Options};
 use rand_core::{RngCore, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -48,6 +48,7 @@ enum Command {
     Recover(String),
     /// Less or more room, another error budget, or capabilities taken away, mid-run.
     Update(String, AgentUpdate),
+    CancelWorkflow(String),
 }
 
 #[derive(Clone)]
@@ -198,17 +199,27 @@ fn scenario(seed: u64) -> Scenario {
             } else {
                 FailurePolicy::FailFast
             };
+            // Some with a width: at most that many of their tasks in flight.
+            let (pattern, width) = match r.below(4) {
+                0 => (ExecutionPattern::Parallel, Some(1 + r.below(3) as u32)),
+                1 => (ExecutionPattern::Sequential, None),
+                _ => (ExecutionPattern::Dag, None),
+            };
             let spec = WorkflowSpec {
                 id: Some(format!("w{w}")),
                 name: None,
                 tasks,
                 dependencies: Default::default(),
                 failure_policy,
-                pattern: Default::default(),
-                width: None,
+                pattern,
+                width,
                 session: None,
             };
             commands.push((t, Command::Workflow(spec)));
+            // Some cancelled midway (that workflow's fates are then timing's).
+            if r.chance(15) {
+                commands.push((t + r.below(400), Command::CancelWorkflow(format!("w{w}"))));
+            }
         } else if r.chance(10) {
             commands.push((t, Command::Pause(agent.clone())));
             commands.push((t + 1 + r.below(300), Command::Resume(agent)));
@@ -377,6 +388,9 @@ impl<'a> Run<'a> {
             Command::Pause(a) => o.agent(&a).and_then(|a| o.pause_agent(a, now)),
             Command::Resume(a) => o.agent(&a).and_then(|a| o.resume_agent(a, now)),
             Command::Update(a, update) => o.agent(&a).and_then(|a| o.update_agent(a, update, now)),
+            Command::CancelWorkflow(w) => o
+                .workflow(&w)
+                .and_then(|w| o.cancel_workflow(w, "cancelled by the simulation", now)),
             Command::Recover(a) => o.agent(&a).and_then(|ix| {
                 if o.state().agent(ix).status == AgentStatus::Error {
                     o.recover_agent(ix, now)?;
@@ -585,6 +599,26 @@ fn check_record_invariants(
             }
         }
     }
+    // A width workflow never has more tasks in flight (queued, running, retrying) than its width.
+    for wf in &s.workflows {
+        if let Some(width) = wf.width {
+            let in_flight = wf
+                .tasks()
+                .filter(|&t| {
+                    matches!(
+                        s.task(t).status,
+                        TaskStatus::Queued | TaskStatus::Running | TaskStatus::Retrying
+                    )
+                })
+                .count();
+            if in_flight > width as usize {
+                return Err(format!(
+                    "workflow {} has {in_flight} tasks in flight, width {width}",
+                    wf.id
+                ));
+            }
+        }
+    }
     for (i, a) in s.agents.iter().enumerate() {
         if running_by_agent[i] != a.running {
             return Err(format!(
@@ -682,6 +716,14 @@ pub(crate) fn run_seed(seed: u64) -> Result<(u32, usize, usize), String> {
         };
         a.retain(|k, _| !same(k));
         b.retain(|k, _| !same(k));
+    }
+    // A workflow cancelled midway: which of its tasks ended before the cancel is timing's.
+    for c in &sc.commands {
+        if let (_, Command::CancelWorkflow(w)) = c {
+            let prefix = format!("{w}/");
+            a.retain(|k, _| !k.starts_with(&prefix));
+            b.retain(|k, _| !k.starts_with(&prefix));
+        }
     }
     // A workflow with routed tasks is refused when no capable agent is running at submission,
     // which is timing's too: such a workflow exists in one run only. A plain task is always
