@@ -552,12 +552,9 @@ export interface WorkflowResult {
   failurePolicy: FailurePolicy;
   /** By task id within the workflow; `dependsOn` are the DAG's edges. */
   tasks: Record<string, { id: string; agent: string; status: TaskStatus; dependsOn: string[]; error?: TaskError }>;
-  /**
-   * Outputs of the tasks that completed, by task id within the workflow; a task whose agent
-   * returned `undefined` has no key (one that returned `null` has `null`).
-   */
+  /** Outputs of the tasks that completed, by task id within the workflow. */
   outputs: Record<string, unknown>;
-  /** The first task that did not complete, when the workflow failed: its full id (`{workflow}/{task}`). */
+  /** The first task that did not complete, when the workflow failed. */
   failedTask?: string;
   submittedAt: number;
   finishedAt?: number;

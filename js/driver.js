@@ -427,8 +427,7 @@ export function createBaton(coreApi) {
 
     // ---- payloads ----
     payload(value) {
-      // `null` is a value (an agent that answered null answered); only `undefined` is none.
-      if (value === undefined) return NO_PAYLOAD;
+      if (value === undefined || value === null) return NO_PAYLOAD;
       const id = this.core.allocPayload();
       this.values[id] = value;
       return id;
@@ -439,14 +438,14 @@ export function createBaton(coreApi) {
       const out = new Uint32Array(2 * n);
       let wanted = 0;
       for (let i = 0; i < n; i++) {
-        if (inputs[i] !== undefined) wanted++;
+        if (inputs[i] !== undefined && inputs[i] !== null) wanted++;
         if (metadatas[i] !== undefined && metadatas[i] !== null) wanted++;
       }
       let id = wanted > 0 ? this.core.allocPayloads(wanted) : NO_PAYLOAD;
       for (let i = 0; i < n; i++) {
         const input = inputs[i];
         const metadata = metadatas[i];
-        if (input === undefined) out[2 * i] = NO_PAYLOAD;
+        if (input === undefined || input === null) out[2 * i] = NO_PAYLOAD;
         else { this.values[id] = input; out[2 * i] = id++; }
         if (metadata === undefined || metadata === null) out[2 * i + 1] = NO_PAYLOAD;
         else { this.values[id] = metadata; out[2 * i + 1] = id++; }
@@ -610,7 +609,7 @@ export function createBaton(coreApi) {
         const value = values[i];
         values[i] = undefined;
         // A stale call (cancelled, or settled already) is ignored by the core, and takes no slot.
-        if (value === undefined) core.complete(calls[i], NO_PAYLOAD, now);
+        if (value === undefined || value === null) core.complete(calls[i], NO_PAYLOAD, now);
         else {
           const id = core.completeValue(calls[i], now);
           if (id !== NO_PAYLOAD) this.values[id] = value;
