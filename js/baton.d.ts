@@ -366,7 +366,7 @@ export interface Job {
   runs: number;
   lastRun?: number | null;
   /** The task its last slot submitted (also in each `job.fired` event's `task`). */
-  lastTask?: string;
+  lastTask?: string | null;
 }
 
 export interface ToolOptions {
@@ -552,7 +552,10 @@ export interface WorkflowResult {
   failurePolicy: FailurePolicy;
   /** By task id within the workflow; `dependsOn` are the DAG's edges. */
   tasks: Record<string, { id: string; agent: string; status: TaskStatus; dependsOn: string[]; error?: TaskError }>;
-  /** Outputs of the tasks that completed, by task id within the workflow. */
+  /**
+   * Outputs of the tasks that completed, by task id within the workflow: each has its key, with
+   * `undefined` when its agent returned nothing or `null` (the journal records both as none).
+   */
   outputs: Record<string, unknown>;
   /** The first task that did not complete, when the workflow failed. */
   failedTask?: string;

@@ -128,10 +128,13 @@ function lazyProperty(object, key, compute) {
   });
 }
 
-/** A workflow's outputs by task id; a task without an output (`undefined`) has no key. */
-function keyedOutputs(ids, values) {
+/**
+ * A workflow's outputs by task id: every completed task has its key, with `undefined` if its
+ * agent returned nothing (or `null`: the journal writes both as none, so a restore reads the same).
+ */
+function keyedOutputs(ids, values, codes) {
   const outputs = {};
-  for (let i = 0; i < ids.length; i++) if (values[i] !== undefined) outputs[ids[i]] = values[i];
+  for (let i = 0; i < ids.length; i++) if (codes[i] === COMPLETED || values[i] !== undefined) outputs[ids[i]] = values[i];
   return outputs;
 }
 
@@ -714,7 +717,7 @@ export function createBaton(coreApi) {
         const full = JSON.parse(core.workflowView(ix));
         view.tasks = full.tasks;
       }
-      lazyProperty(view, "outputs", () => keyedOutputs(ids(), values));
+      lazyProperty(view, "outputs", () => keyedOutputs(ids(), values, codes));
       return view;
     }
 

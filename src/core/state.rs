@@ -200,11 +200,12 @@ impl State {
         &self.derived.queue
     }
 
-    /// Whether the task is a workflow's with dependencies of its own.
-    pub fn had_dependencies(&self, task: TaskIx) -> bool {
+    /// Whether the task is a workflow's that may have waited before it was ready: it has
+    /// dependencies of its own, or its workflow has a width.
+    pub fn waited(&self, task: TaskIx) -> bool {
         self.tasks[task.usize()].workflow.get().is_some_and(|w| {
             let wf = &self.workflows[w.usize()];
-            !wf.deps[wf.local(task) as usize].is_empty()
+            wf.width.is_some() || !wf.deps[wf.local(task) as usize].is_empty()
         })
     }
 

@@ -176,8 +176,39 @@ fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
     );
     o.resume_agent(b, 6).unwrap();
     assert_eq!(ids(&mut o), [then]);
+    let call = o.state().task(then).call;
+    o.complete(call, PayloadId::NONE, 7);
+    o.resume_agent(a, 7).unwrap();
+    // Spread at submission and tied when ready: it stays where it was put.
+    let both = WorkflowSpec {
+        tasks: vec![routed("one", &[]), routed("two", &["one"])],
+        ..spec("w3")
+    };
+    let w = o.submit_workflow(both, &none, 8).unwrap();
+    let two = o.state().workflows[w.usize()].task(1);
+    assert_eq!(o.state().task(two).agent, b, "spread at submission");
+    let call = invokes(&mut o)[0].0;
+    o.complete(call, PayloadId::NONE, 9);
+    assert_eq!(o.state().task(two).agent, b, "a tie keeps it");
+    let call = invokes(&mut o)[0].0;
+    o.complete(call, PayloadId::NONE, 10);
+    // A sequential workflow's task waits for room, not a dependency: routed again all the same.
+    let seq = WorkflowSpec {
+        tasks: vec![routed("x", &[]), routed("y", &[])],
+        pattern: crate::core::workflow::ExecutionPattern::Sequential,
+        ..spec("w4")
+    };
+    let w = o.submit_workflow(seq, &none, 11).unwrap();
+    let y = o.state().workflows[w.usize()].task(1);
+    assert_eq!(o.state().task(y).agent, b);
+    o.pause_agent(b, 11).unwrap();
+    let call = invokes(&mut o)[0].0;
+    o.complete(call, PayloadId::NONE, 12);
+    assert_eq!(o.state().task(y).agent, a, "b is paused");
+    assert_eq!(ids(&mut o), [y]);
     // The journal replays (a Pending task reassigned) and verifies.
     let journal = o.journal_json(0).unwrap();
+    assert_eq!(journal.matches("routed by capability when ready").count(), 2);
     Orchestrator::replay(&journal, None).unwrap();
     let report = crate::core::verify::verify_replay(&journal).unwrap();
     assert!(report.ok, "{report:?}");

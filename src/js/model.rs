@@ -239,6 +239,7 @@ impl Core {
                 json!({
                     "id": j.id, "trigger": j.trigger, "task": j.task, "inputId": j.input.index(), "status": j.status,
                     "nextRun": j.next_run, "createdAt": j.created_at, "runs": j.runs, "lastRun": j.last_run,
+                    "lastTask": j.last_task,
                 })
             })
             .collect();

@@ -157,10 +157,14 @@ export async function anHourlyJobOverAVirtualDay({ Orchestrator }) {
   }));
   eq(runs.length, 24, "24 runs");
   eq(runs[23], [24 * 3_600_000, "health"], "the last at hour 24");
+  // Each slot names the task it submitted, which can be waited on.
+  const last = orch.journal().filter((e) => e.type === "job.fired").at(-1).data.task;
+  eq((await orch.wait(last)).status, "Completed", "the last slot's task, by the id job.fired gave");
   const weekly = orch.schedule({ cron: "0 9 * * MON" }, { agent: "reporter" });
   eq(orch.jobs().find((j) => j.id === weekly).nextRun, 4 * 86_400_000 + 9 * 3_600_000, "the first Monday 09:00 UTC (1970-01-05)");
   orch.pauseJob(weekly);
   eq(orch.jobs().find((j) => j.id === weekly).status, "paused", "paused");
+  eq(orch.jobs().find((j) => j.id === weekly).lastTask ?? null, null, "no slot yet, no task");
   throwsCode(() => orch.schedule({ cron: "0 25 * * *" }, { agent: "reporter" }), "invalid_cron", "0 25", "invalid cron");
   throwsCode(() => orch.schedule({ everyMs: 1000, at: 5 }, { agent: "reporter" }), "invalid_argument", "exactly one", "two triggers");
   orch.close();

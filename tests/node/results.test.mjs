@@ -36,7 +36,7 @@ test("a completed workflow's result, read after close(), equals its plain JSON c
   assert.equal(result.outputs, null);
 });
 
-test("outputs: a task that returned nothing (undefined or null) has no key; values are the agents' own objects", async () => {
+test("outputs: every completed task has its key (undefined when it returned nothing or null); values are the agents' own objects", async () => {
   const shared = { big: [1, 2, 3] };
   const orch = orchestrator(async (x) => (x === 1 ? undefined : x === 2 ? shared : null));
   const result = await orch.runWorkflow({
@@ -47,7 +47,8 @@ test("outputs: a task that returned nothing (undefined or null) has no key; valu
     ],
   });
   orch.close();
-  assert.deepEqual(Object.keys(result.outputs), ["same"]);
+  assert.deepEqual(Object.keys(result.outputs).sort(), ["nil", "none", "same"]);
+  assert.equal(result.outputs.nil, undefined);
   assert.equal(result.outputs.same, shared);
   assert.equal(result.status, "Completed");
   assert.equal(result.outputs, result.outputs); // built once

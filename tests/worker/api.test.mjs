@@ -385,6 +385,7 @@ test("a schedule's slots are carried by the alarm: it submits its task at each s
   await new Promise((res) => setTimeout(res, 1500));
   assert.equal((await c.get(`/schedules/${id}`)).body.runs, runs, "a paused schedule does not fire");
   assert.ok(fired.lastRun > 0);
+  assert.match(fired.lastTask, /^task-\d+$/);
   assert.equal((await c.get("/schedules")).body.schedules.length, 1);
 
   r = await c.del(`/schedules/${id}`);

@@ -271,18 +271,19 @@ impl Orchestrator {
     /// Queues a task; if its agent's breaker is open and the task has somewhere else to go, it
     /// goes there rather than wait for the breaker.
     pub(super) fn queue_task(&mut self, task: TaskIx, now: u64) {
-        // A task routed by capability that waited on its dependencies goes to the least-loaded
-        // capable agent now, not the one picked when it was submitted: that one may since have
-        // been given long work, paused or stopped.
+        // A task routed by capability that waited (on its dependencies, or for room in its
+        // workflow's width) goes to the least-loaded capable agent now, not the one picked when
+        // it was submitted: that one may since have been given long work, paused or stopped.
+        // It stays where it is if that agent is as good as any.
         let t = self.state.task(task);
-        if t.status == TaskStatus::Pending && self.state.had_dependencies(task) {
+        if t.status == TaskStatus::Pending && self.state.waited(task) {
             if let Some(cap) = t.capability() {
                 let from = t.agent;
-                match self.route_by(cap, None, &BTreeMap::new()) {
-                    Some(to) if to != from => {
-                        self.reassign(task, to, "routed by capability when ready", now)
+                if let Some(to) = self.route_by(cap, None, &BTreeMap::new()) {
+                    let keep = self.routable(from, cap) && self.agent_load(from) <= self.agent_load(to);
+                    if to != from && !keep {
+                        self.reassign(task, to, "routed by capability when ready", now);
                     }
-                    _ => {}
                 }
             }
         }

@@ -37,26 +37,23 @@ impl Orchestrator {
         not: Option<AgentIx>,
         extra: &BTreeMap<AgentIx, u64>,
     ) -> Option<AgentIx> {
-        let s = &self.state;
-        s.agents
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (AgentIx(i as u32), a))
-            .filter(|(ix, a)| {
-                Some(*ix) != not
-                    && a.status == AgentStatus::Running
-                    && a.breaker.state != BreakerState::Open
-                    && a.capabilities.iter().any(|c| c == capability)
-            })
-            .min_by_key(|(ix, a)| {
-                (
-                    a.running as u64
-                        + s.queue().agent_len(*ix) as u64
-                        + extra.get(ix).copied().unwrap_or(0),
-                    *ix,
-                )
-            })
-            .map(|(ix, _)| ix)
+        (0..self.state.agents.len() as u32)
+            .map(AgentIx)
+            .filter(|&ix| Some(ix) != not && self.routable(ix, capability))
+            .min_by_key(|&ix| (self.agent_load(ix) + extra.get(&ix).copied().unwrap_or(0), ix))
+    }
+
+    /// Whether routing by `capability` may pick the agent: running, its breaker not open.
+    pub(super) fn routable(&self, agent: AgentIx, capability: &str) -> bool {
+        let a = self.state.agent(agent);
+        a.status == AgentStatus::Running
+            && a.breaker.state != BreakerState::Open
+            && a.capabilities.iter().any(|c| c == capability)
+    }
+
+    /// An agent's load for routing: calls running plus tasks queued.
+    pub(super) fn agent_load(&self, agent: AgentIx) -> u64 {
+        self.state.agent(agent).running as u64 + self.state.queue().agent_len(agent) as u64
     }
 
     /// The session's contracts with their hash chain, as JSON. Payloads must be resolved.

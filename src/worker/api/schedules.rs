@@ -69,7 +69,7 @@ fn job_json(rt: &crate::worker::runtime::Runtime, job: usize) -> Value {
     task["input"] = raw(rt, j.input);
     json!({
         "id": j.id, "trigger": j.trigger, "task": task, "status": j.status, "nextRun": j.next_run,
-        "createdAt": j.created_at, "runs": j.runs, "lastRun": j.last_run,
+        "createdAt": j.created_at, "runs": j.runs, "lastRun": j.last_run, "lastTask": j.last_task,
     })
 }
 
