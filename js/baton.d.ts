@@ -658,6 +658,7 @@ export type JournalRecord =
   | Rec<"agent.throttled", { agent: string; until: number }>
   | Rec<"agent.unthrottled", { agent: string }>
   | Rec<"agent.updated", { agent: string; update: AgentUpdate }>
+  | Rec<"agent.recovered", { agent: string }>
   | Rec<"task.created", { task: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; manual: boolean }>
   | Rec<"task.queued", { task: string }>
   | Rec<"task.started", { task: string; call: number; attempt: number; deadline?: number }>

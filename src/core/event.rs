@@ -61,6 +61,9 @@ pub enum Event {
     AgentThrottled { agent: AgentRef, until: u64 },
     #[serde(rename = "agent.unthrottled")]
     AgentUnthrottled { agent: AgentRef },
+    /// A paused agent recovered (`recover_agent`): its error count starts again.
+    #[serde(rename = "agent.recovered")]
+    AgentRecovered { agent: AgentRef },
     /// The agent's name, capabilities or limits changed (`update_agent`).
     #[serde(rename = "agent.updated")]
     AgentUpdated {
@@ -307,6 +310,7 @@ impl Event {
             Event::AgentThrottled { .. } => "agent.throttled",
             Event::AgentUnthrottled { .. } => "agent.unthrottled",
             Event::AgentUpdated { .. } => "agent.updated",
+            Event::AgentRecovered { .. } => "agent.recovered",
             Event::TaskAttemptFailed { .. } => "task.attempt_failed",
             Event::TaskRetrying { .. } => "task.retrying",
             Event::TaskReassigned { .. } => "task.reassigned",
@@ -351,7 +355,7 @@ impl Event {
 }
 
 /// Topics Baton writes itself; `emit` refuses them so a user event is never mistaken for one.
-pub const BUILT_IN_TOPICS: [&str; 46] = [
+pub const BUILT_IN_TOPICS: [&str; 47] = [
     "template.defined",
     "message.sent",
     "message.delivered",
@@ -378,6 +382,7 @@ pub const BUILT_IN_TOPICS: [&str; 46] = [
     "agent.throttled",
     "agent.unthrottled",
     "agent.updated",
+    "agent.recovered",
     "task.attempt_failed",
     "task.retrying",
     "task.reassigned",

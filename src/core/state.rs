@@ -276,6 +276,7 @@ impl State {
                 a.last_error = Some(message.clone());
                 self.agent_errors += 1;
             }
+            Event::AgentRecovered { agent } => self.agents[agent.0.usize()].error_count = 0,
             Event::AgentBreaker { agent, to, .. } => {
                 let b = &mut self.agents[agent.0.usize()].breaker;
                 b.state = *to;

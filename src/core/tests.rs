@@ -186,14 +186,23 @@ fn too_many_errors_put_the_agent_in_error_with_a_snapshot() {
     // The seed's recovery: pause, recover state, resume. Leaving Error starts the count again.
     // As the issue reads it: report errors, pause, recover, resume.
     o.pause_agent(a, 3).unwrap();
+    o.report_error(a, "while paused", 3).unwrap();
     o.recover_agent(a, 3).unwrap();
     assert_eq!(o.state().agent(a).status, AgentStatus::Paused);
+    assert_eq!(
+        o.state().agent(a).error_count,
+        0,
+        "recovered: the count starts again"
+    );
+    let journal = o.journal_json(0).unwrap();
+    assert!(journal.contains(r#""type":"agent.recovered","data":{"agent":"x"}"#));
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
     o.resume_agent(a, 4).unwrap();
     assert_eq!(o.state().agent(a).status, AgentStatus::Running);
     o.report_error(a, "three", 5).unwrap();
     assert_eq!(o.state().agent(a).status, AgentStatus::Running);
     assert_eq!(o.state().agent(a).error_count, 1);
-    assert_eq!(o.state().agent_errors, 3, "the total keeps every error");
+    assert_eq!(o.state().agent_errors, 4, "the total keeps every error");
 }
 
 #[test]

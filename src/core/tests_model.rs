@@ -208,7 +208,10 @@ fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
     assert_eq!(ids(&mut o), [y]);
     // The journal replays (a Pending task reassigned) and verifies.
     let journal = o.journal_json(0).unwrap();
-    assert_eq!(journal.matches("routed by capability when ready").count(), 2);
+    assert_eq!(
+        journal.matches("routed by capability when ready").count(),
+        2
+    );
     Orchestrator::replay(&journal, None).unwrap();
     let report = crate::core::verify::verify_replay(&journal).unwrap();
     assert!(report.ok, "{report:?}");

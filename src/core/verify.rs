@@ -177,6 +177,7 @@ fn is_input(e: &Event) -> bool {
         Event::TaskStarted { call, .. } => *call == 0,
         Event::AgentRegistered { .. }
         | Event::AgentUpdated { .. }
+        | Event::AgentRecovered { .. }
         | Event::WorkflowSubmitted { .. }
         | Event::TaskCompleted { .. }
         | Event::CallIgnored { .. }
@@ -221,6 +222,7 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             agent, to, reason, ..
         } => fresh.transition(agent.0, *to, reason, at),
         Event::AgentError { agent, message, .. } => fresh.report_error(agent.0, message, at),
+        Event::AgentRecovered { agent } => fresh.recover_agent(agent.0, at),
         Event::TaskCreated {
             task,
             agent,

@@ -182,10 +182,15 @@ impl Orchestrator {
     /// `Error` → `Ready`; start the agent again to give it tasks.
     pub fn recover_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
         // The first seed's pattern is report errors, pause, recover, resume: a paused agent
-        // (whose count started again if it left Error) has nothing to recover from, and stays
-        // paused for the resume.
+        // stays paused for the resume, its error count started again.
         if self.state.status_of(agent) == AgentStatus::Paused {
             self.check_live()?;
+            self.emit(
+                now,
+                Event::AgentRecovered {
+                    agent: AgentRef(agent),
+                },
+            );
             return Ok(());
         }
         if self.state.status_of(agent) != AgentStatus::Error {

@@ -280,7 +280,8 @@ impl Orchestrator {
             if let Some(cap) = t.capability() {
                 let from = t.agent;
                 if let Some(to) = self.route_by(cap, None, &BTreeMap::new()) {
-                    let keep = self.routable(from, cap) && self.agent_load(from) <= self.agent_load(to);
+                    let keep =
+                        self.routable(from, cap) && self.agent_load(from) <= self.agent_load(to);
                     if to != from && !keep {
                         self.reassign(task, to, "routed by capability when ready", now);
                     }

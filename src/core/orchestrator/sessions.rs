@@ -40,7 +40,12 @@ impl Orchestrator {
         (0..self.state.agents.len() as u32)
             .map(AgentIx)
             .filter(|&ix| Some(ix) != not && self.routable(ix, capability))
-            .min_by_key(|&ix| (self.agent_load(ix) + extra.get(&ix).copied().unwrap_or(0), ix))
+            .min_by_key(|&ix| {
+                (
+                    self.agent_load(ix) + extra.get(&ix).copied().unwrap_or(0),
+                    ix,
+                )
+            })
     }
 
     /// Whether routing by `capability` may pick the agent: running, its breaker not open.
