@@ -26,6 +26,9 @@ pub const JOURNAL_ROWS_IN_MEMORY_MAX: u32 = 20_000;
 /// The JSON bytes of payloads kept in memory (and so in each snapshot). Beyond it, those of the
 /// oldest finished work are released (they read `{"$released": ...}`): an object runs in 128 MB.
 pub const PAYLOADS_KEPT_BYTES_MAX: usize = 16 << 20;
+/// Finished work keeps its payloads this long (for a client polling for a result), unless the
+/// payloads hold twice `PAYLOADS_KEPT_BYTES_MAX` even so.
+pub const PAYLOADS_GRACE_MS: u64 = 60_000;
 
 pub type Shared = Rc<RefCell<Runtime>>;
 
@@ -48,6 +51,8 @@ pub struct Runtime {
     /// The object's id (one per namespace, the same after a restart): the idempotency keys'
     /// prefix, since task ids (`task-1`) repeat from namespace to namespace.
     object: String,
+    /// The payload bytes and the time of the last release (see `release_payloads`).
+    release_floor: (usize, u64),
 }
 
 pub fn now() -> u64 {
@@ -97,6 +102,7 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
         calls_started: 0,
         aborts: BTreeMap::new(),
         object,
+        release_floor: (0, 0),
     };
     let shared = Rc::new(RefCell::new(rt));
     shared.borrow_mut().core.reissue_in_flight(t);
@@ -141,6 +147,7 @@ struct Pending {
     attempt: u32,
     input: String,
     upstream: String,
+    signal: Option<worker::AbortSignal>,
 }
 
 impl Runtime {
@@ -179,6 +186,7 @@ impl Runtime {
             attempt,
             input: raw(input),
             upstream: serde_json::Value::Object(upstream).to_string(),
+            signal: None,
         }
     }
 
@@ -229,8 +237,24 @@ impl Runtime {
                 None => all.clone(),
                 Some(t) => frames(lines, Some(t)),
             };
-            frame.is_empty() || s.tx.unbounded_send(frame).is_ok()
+            // A closed stream goes now, not at the next record its topics match.
+            !s.tx.is_closed() && (frame.is_empty() || s.tx.unbounded_send(frame).is_ok())
         });
+    }
+
+    /// Releases payloads of finished work beyond [`PAYLOADS_KEPT_BYTES_MAX`]. What cannot be
+    /// released (sessions, running workflows, a schedule's input) can hold more than that: then
+    /// the tasks are scanned again only once the payloads have grown by a quarter of it, or a
+    /// minute has passed (work leaving its grace period).
+    fn release_payloads(&mut self, t: u64) {
+        let bytes = self.core.payloads().bytes();
+        let grown = bytes > self.release_floor.0 + PAYLOADS_KEPT_BYTES_MAX / 4;
+        if bytes <= PAYLOADS_KEPT_BYTES_MAX || !(grown || t >= self.release_floor.1 + 60_000) {
+            return;
+        }
+        self.core
+            .release_finished_payloads(PAYLOADS_KEPT_BYTES_MAX, t, PAYLOADS_GRACE_MS);
+        self.release_floor = (self.core.payloads().bytes(), t);
     }
 
     /// The time the alarm should ring: the core's next deadline, or the watchdog while calls run.
@@ -304,7 +328,11 @@ pub fn pump(shared: &Shared) {
                     attempt,
                     input,
                 } => {
-                    let p = rt.prepare(call, task, agent, attempt, input);
+                    let mut p = rt.prepare(call, task, agent, attempt, input);
+                    // Registered now, so that an abort in this same step finds it.
+                    let controller = worker::AbortController::default();
+                    p.signal = Some(controller.signal());
+                    rt.aborts.insert(call, controller);
                     calls.push(p);
                 }
                 Effect::TaskSettled { task } => {
@@ -327,7 +355,7 @@ pub fn pump(shared: &Shared) {
         // Only once every record is in storage: the released payloads are gone from memory
         // and from the snapshots written after.
         if rt.saved == rt.core.state().seq {
-            rt.core.release_finished_payloads(PAYLOADS_KEPT_BYTES_MAX);
+            rt.release_payloads(now());
         }
         rt.calls_started += calls.len() as u64;
         let wanted = rt.wanted_alarm(now());
@@ -376,18 +404,15 @@ async fn run_call(shared: Shared, p: Pending) {
                 input: &input,
                 upstream: &upstream,
             };
-            let controller = worker::AbortController::default();
-            let signal = controller.signal();
-            shared.borrow_mut().aborts.insert(p.call, controller);
-            let out = agents::invoke(binding, &call, CALL_TIMEOUT_MS, &signal).await;
-            if let Some(c) = shared.borrow_mut().aborts.remove(&p.call) {
-                if out.is_err() {
-                    c.abort(); // the 5-minute cap, or an error before the answer was read
-                }
-            }
-            out
+            let signal = p.signal.clone().expect("set when the call was prepared");
+            agents::invoke(binding, &call, CALL_TIMEOUT_MS, &signal).await
         }
     };
+    if let Some(c) = shared.borrow_mut().aborts.remove(&p.call) {
+        if outcome.is_err() {
+            c.abort(); // the 5-minute cap, or an error before the answer was read
+        }
+    }
     {
         let mut rt = shared.borrow_mut();
         let t = now();

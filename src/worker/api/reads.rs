@@ -84,7 +84,12 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
     // `?after=` or, when a browser's EventSource reconnects, its Last-Event-ID header.
     // A reconnecting EventSource sends its first URL (with `after`) and Last-Event-ID: the
     // later of the two is where the client is.
-    let after = match q.get("after").and_then(Value::as_str) {
+    // EventSource polyfills send their last id as `?lastEventId=`.
+    let after = match q
+        .get("after")
+        .or(q.get("lastEventId"))
+        .and_then(Value::as_str)
+    {
         Some(a) => a
             .parse::<u64>()
             .map_err(|_| error(400, "invalid_argument", "after must be a seq number"))?,
@@ -109,11 +114,11 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
             Some(topics)
         }
     };
-    if let Some(k) = q
-        .keys()
-        .find(|k| !["after", "topics", "token"].contains(&k.as_str()))
-    {
-        let why = format!("unknown parameter '{k}': the stream takes after, topics and token");
+    // Other parameters are left alone (cache-busting ones, say), but not a misnamed `after`,
+    // which would silently replay from the start.
+    let misnamed = ["from", "since", "start", "offset", "seq"];
+    if let Some(k) = q.keys().find(|k| misnamed.contains(&k.as_str())) {
+        let why = format!("the stream starts after ?after=<seq> (or Last-Event-ID), not ?{k}=");
         return Err(error(400, "invalid_argument", why));
     }
     let rx = shared.borrow_mut().subscribe(after, topics);
