@@ -463,7 +463,10 @@ export interface AgentSpec<I = unknown, O = unknown> extends TaskPolicy {
 export interface TaskSpec<I = unknown> extends TaskPolicy {
   /** The agent to run it; or give `capability` instead. */
   agent?: string;
-  /** Routes to the least-loaded running agent with this capability. */
+  /**
+   * Routes to the least-loaded running agent with this capability; in a workflow, a task that
+   * waited is routed again when it becomes ready.
+   */
   capability?: string;
   /** Records REQUEST and RESPONSE contracts of its calls under this session. */
   session?: string;
