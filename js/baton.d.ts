@@ -429,12 +429,13 @@ export interface CollaborativeResult {
   doneBy?: string;
 }
 
-export type PatternSpec =
+/** `session`: the session whose REQUEST and RESPONSE contracts record the run's calls. */
+export type PatternSpec = { session?: string } & (
   | { kind: "consensus"; task: unknown; agents: string[]; threshold?: number }
   | { kind: "debate"; topic: unknown; pro: string; con: string; judge: string; rounds?: number }
   | { kind: "chainOfThought"; problem: unknown; reasoner: string; steps?: number | string[] }
   | { kind: "supervisor"; task: unknown; supervisor: string; agents: string[]; instructions?: string; maxRounds?: number }
-  | { kind: "collaborative"; task: unknown; agents: string[]; document?: unknown; maxRounds?: number };
+  | { kind: "collaborative"; task: unknown; agents: string[]; document?: unknown; maxRounds?: number });
 
 export type AgentHandler<I = unknown, O = unknown> = (input: I, ctx: AgentContext) => O | Promise<O>;
 
@@ -876,17 +877,17 @@ export class Orchestrator {
   getRun(id: string): PatternRun;
   /** Resolves with a run's result once it ends (rejects `pattern_failed`, or `unknown_run`). */
   waitRun(id: string): Promise<unknown>;
-  consensus(task: unknown, agents: string[], options?: { threshold?: number }): Promise<ConsensusResult>;
-  debate(topic: unknown, options: { pro: string; con: string; judge: string; rounds?: number }): Promise<DebateResult>;
+  consensus(task: unknown, agents: string[], options?: { threshold?: number; session?: string }): Promise<ConsensusResult>;
+  debate(topic: unknown, options: { pro: string; con: string; judge: string; rounds?: number; session?: string }): Promise<DebateResult>;
   /**
    * The reasoner is called once per step with `{ problem, step, steps, chain, instruction? }`
    * (`instruction`: the step's own entry when `steps` lists what each step is to do, as seed 001
    * does); a step may answer `{ thought, answer }` to finish early. Default 3 steps.
    */
-  chainOfThought(problem: unknown, reasoner: string, steps?: number | string[]): Promise<ChainOfThoughtResult>;
+  chainOfThought(problem: unknown, reasoner: string, steps?: number | string[], options?: { session?: string }): Promise<ChainOfThoughtResult>;
   /** The supervisor is `options.supervisor`, or else the first of `agents`. */
-  supervisor(task: unknown, agents: string[], instructions?: string, options?: { supervisor?: string; maxRounds?: number }): Promise<SupervisorResult>;
-  collaborate(task: unknown, agents: string[], options?: { document?: unknown; maxRounds?: number }): Promise<CollaborativeResult>;
+  supervisor(task: unknown, agents: string[], instructions?: string, options?: { supervisor?: string; maxRounds?: number; session?: string }): Promise<SupervisorResult>;
+  collaborate(task: unknown, agents: string[], options?: { document?: unknown; maxRounds?: number; session?: string }): Promise<CollaborativeResult>;
 
   statistics(): Statistics;
   /** Task views (without input or output) matching the filter, oldest first. */

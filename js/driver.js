@@ -1654,7 +1654,10 @@ export function createBaton(coreApi) {
     async runPattern(spec) {
       if (!isObject(spec)) throw invalid("runPattern needs { kind, ... }");
       const rt = this.#rt;
-      const ix = rt.core.startPattern(specJson(spec, "pattern"), rt.now());
+      // `session`: the contracts of the run's calls are recorded under it.
+      const { session, ...rest } = spec;
+      if (session !== undefined && typeof session !== "string") throw invalid(`invalid session: ${session} is not a string`);
+      const ix = rt.core.startPattern(specJson(rest, "pattern"), rt.now(), session);
       rt.pump();
       return rt.waitRun(ix);
     }
@@ -1695,8 +1698,8 @@ export function createBaton(coreApi) {
     }
 
     /** The reasoner thinks in steps; resolves with `{ reasoningChain, finalAnswer }`. */
-    chainOfThought(problem, reasoner, steps = 3) {
-      return this.runPattern({ kind: "chainOfThought", problem, reasoner, steps });
+    chainOfThought(problem, reasoner, steps = 3, options = {}) {
+      return this.runPattern({ kind: "chainOfThought", problem, reasoner, steps, ...options });
     }
 
     /** A supervisor plans and delegates to `agents` until it answers; the supervisor is `options.supervisor` or the first agent. */

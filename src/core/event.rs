@@ -251,6 +251,9 @@ pub enum Event {
     PatternStarted {
         run: String,
         spec: Box<crate::core::pattern::PatternSpec>,
+        /// The session whose contracts record the run's calls.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<Box<str>>,
     },
     #[serde(rename = "pattern.progressed")]
     PatternProgressed {

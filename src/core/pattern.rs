@@ -237,6 +237,9 @@ pub struct Run {
     pub started_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<u64>,
+    /// The session whose contracts record the run's calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Box<str>>,
 }
 
 pub fn run_id(ix: u32) -> String {

@@ -513,8 +513,11 @@ impl State {
             }
             Event::TaskSkipped { task, reason } => {
                 self.finish(task.0, TaskStatus::Skipped, at, true);
-                self.tasks[task.0.usize()].error = Some(Box::new(TaskError {
-                    class: ErrorClass::Cancelled,
+                // The class of the failure it was skipped after (the `skip` strategy), if any.
+                let t = &mut self.tasks[task.0.usize()];
+                let class = t.error.as_ref().map_or(ErrorClass::Cancelled, |e| e.class);
+                t.error = Some(Box::new(TaskError {
+                    class,
                     message: reason.clone(),
                 }));
                 self.release_dependents(task.0);
@@ -654,18 +657,24 @@ impl State {
                 j.status = JobStatus::Deleted;
                 j.next_run = None;
             }
-            Event::PatternStarted { spec, .. } => self.runs.push(crate::core::pattern::Run {
-                state: crate::core::pattern::initial_state(spec),
-                spec: (**spec).clone(),
-                status: RunStatus::Running,
-                step: 0,
-                pending: Vec::new(),
-                tasks: Vec::new(),
-                result: None,
-                error: None,
-                started_at: at,
-                finished_at: None,
-            }),
+            Event::PatternStarted { spec, session, .. } => {
+                if let Some(s) = session {
+                    self.sessions.entry(s.to_string()).or_default();
+                }
+                self.runs.push(crate::core::pattern::Run {
+                    state: crate::core::pattern::initial_state(spec),
+                    spec: (**spec).clone(),
+                    status: RunStatus::Running,
+                    step: 0,
+                    pending: Vec::new(),
+                    tasks: Vec::new(),
+                    result: None,
+                    error: None,
+                    started_at: at,
+                    finished_at: None,
+                    session: session.clone(),
+                })
+            }
             Event::PatternProgressed { run, step, state } => {
                 let r = &mut self.runs[parse_run(run)];
                 r.step = *step;

@@ -382,6 +382,12 @@ fn skip_lets_dependents_go_on() {
     let (call, _) = invokes(&mut o)[0];
     o.fail(call, ErrorClass::Validation, "no", 1);
     assert_eq!(o.state().task(TaskIx(0)).status, TaskStatus::Skipped);
+    let e = o.state().task(TaskIx(0)).error.clone().unwrap();
+    assert_eq!(
+        e.class,
+        ErrorClass::Validation,
+        "the class it was skipped after"
+    );
     let (call_b, b) = invokes(&mut o)[0];
     assert_eq!(b, TaskIx(1));
     o.complete(call_b, PayloadId::NONE, 2);

@@ -398,7 +398,9 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             let j = fresh.job(job)?;
             fresh.delete_job(j, at)
         }
-        Event::PatternStarted { spec, .. } => fresh.start_pattern((**spec).clone(), at).map(|_| ()),
+        Event::PatternStarted { spec, session, .. } => fresh
+            .start_pattern_in((**spec).clone(), session.as_deref().map(str::to_owned), at)
+            .map(|_| ()),
         other => unreachable!("{} is not an input", other.topic()),
     }
 }

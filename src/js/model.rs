@@ -267,9 +267,15 @@ impl Core {
     // ---- pattern runs ----
 
     #[wasm_bindgen(js_name = startPattern)]
-    pub fn start_pattern(&mut self, spec: &str, now: f64) -> JsResult<u32> {
+    /// `session`: the session whose contracts record the run's calls.
+    pub fn start_pattern(
+        &mut self,
+        spec: &str,
+        now: f64,
+        session: Option<String>,
+    ) -> JsResult<u32> {
         let spec: PatternSpec = parse("pattern", spec)?;
-        self.inner.start_pattern(spec, ms(now)).js()
+        self.inner.start_pattern_in(spec, session, ms(now)).js()
     }
 
     #[wasm_bindgen(js_name = runIx)]

@@ -248,7 +248,13 @@ impl Runtime {
     /// minute has passed (work leaving its grace period).
     fn release_payloads(&mut self, t: u64) {
         let bytes = self.core.payloads().bytes();
-        let grown = bytes > self.release_floor.0 + PAYLOADS_KEPT_BYTES_MAX / 4;
+        // Grown by a quarter since, or past twice the limit (where the grace no longer holds).
+        let (floor, max) = (self.release_floor.0, PAYLOADS_KEPT_BYTES_MAX);
+        let mut next = floor + max / 4;
+        if floor <= 2 * max {
+            next = next.min(2 * max);
+        }
+        let grown = bytes > next;
         if bytes <= PAYLOADS_KEPT_BYTES_MAX || !(grown || t >= self.release_floor.1 + 60_000) {
             return;
         }

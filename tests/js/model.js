@@ -291,14 +291,20 @@ export async function patternRunsAreReadableByIdAndOutliveARestore({ Orchestrato
   eq((await first).decision, "approve", "the pattern's own promise");
   eq(orch.getRun("run-1").result.approvals, 2, "the result, once completed");
   throwsCode(() => orch.getRun("run-9"), "unknown_run", "run-9", "an unknown run");
+  // A run under a session records its calls' contracts there, and replays and verifies.
+  await orch.consensus("audited?", ["v1", "v2"], { session: "audit" });
+  const contracts = orch.contracts({ sessionId: "audit" });
+  eq(contracts.length, 4, "a REQUEST and a RESPONSE for each vote");
+  eq(orch.verifyContracts("audit").ok, true, "the chain holds");
+  eq(Orchestrator.verifyReplay(orch.journal()).ok, true, "verifies");
   // A run still going when the snapshot is taken finishes after the restore, and is read by id.
-  const second = orch.consensus("again?", ["v1", "v2"]);
+  const second = orch.consensus("again?", ["v1", "v2"]); // run-3
   const snap = orch.snapshot();
   orch.close();
   await second.catch(() => {});
   const again = Orchestrator.restore(snap, { clock: "virtual", agents: { v1: voter("v1"), v2: voter("v2") } });
-  eq((await again.waitRun("run-2")).decision, "approve", "after a restore");
-  eq(again.getRun("run-2").status, "Completed", "completed");
+  eq((await again.waitRun("run-3")).decision, "approve", "after a restore");
+  eq(again.getRun("run-3").status, "Completed", "completed");
   throwsCode(() => again.verifyReplay(), "invalid_argument", "whole journal", "a restored orchestrator's journal is a tail");
   again.close();
 }

@@ -3,7 +3,7 @@
 // HTTP agent server on 127.0.0.1, and a small REST client. Every process is stopped by PID.
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer as netServer } from "node:net";
@@ -18,7 +18,9 @@ function testConfig() {
     .replace('main = "build/worker/shim.mjs"', 'main = "worker/shim.mjs"')
     .replace('directory = "build/site"', 'directory = "site"');
   const path = join(root, "build", "wrangler.test.toml");
-  writeFileSync(path, text);
+  // Written only when it differs: a wrangler already running watches this file, and rewriting
+  // it (when a test starts a second Worker) makes it reload, and at times not come back.
+  if (!existsSync(path) || readFileSync(path, "utf8") !== text) writeFileSync(path, text);
   return path;
 }
 

@@ -275,9 +275,10 @@ impl Orchestrator {
         // workflow's width) goes to the least-loaded capable agent now, not the one picked when
         // it was submitted: that one may since have been given long work, paused or stopped.
         // It stays where it is if that agent is as good as any.
+        // (The capability first: a plain task has none, and nothing else is read for it.)
         let t = self.state.task(task);
-        if t.status == TaskStatus::Pending && self.state.waited(task) {
-            if let Some(cap) = t.capability() {
+        if let Some(cap) = t.capability() {
+            if t.status == TaskStatus::Pending && self.state.waited(task) {
                 let from = t.agent;
                 if let Some(to) = self.route_by(cap, None, &BTreeMap::new()) {
                     let keep =

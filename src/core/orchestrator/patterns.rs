@@ -13,7 +13,20 @@ impl Orchestrator {
     /// Starts a pattern run; its tasks are created and queued at once. Returns the run's index
     /// (id `run-<n>`).
     pub fn start_pattern(&mut self, spec: PatternSpec, now: u64) -> Result<u32> {
+        self.start_pattern_in(spec, None, now)
+    }
+
+    /// [`Self::start_pattern`], its calls' contracts recorded under `session`.
+    pub fn start_pattern_in(
+        &mut self,
+        spec: PatternSpec,
+        session: Option<String>,
+        now: u64,
+    ) -> Result<u32> {
         self.check_live()?;
+        if let Some(s) = &session {
+            check_id("session", s)?;
+        }
         if let Some(p) = spec.problem() {
             return Err(Error::invalid(spec.kind(), p));
         }
@@ -36,6 +49,7 @@ impl Orchestrator {
             Event::PatternStarted {
                 run: run_id(ix),
                 spec: Box::new(spec),
+                session: session.map(Into::into),
             },
         );
         if let Err(e) = self.advance(ix, now) {
@@ -446,6 +460,7 @@ impl Orchestrator {
         let extra = TaskExtra {
             run: Some(run),
             role: Some(role.into()),
+            session: self.state.runs[run as usize].session.clone(),
             ..TaskExtra::default()
         };
         self.submit_internal(
