@@ -448,7 +448,8 @@ export interface AgentSpec<I = unknown, O = unknown> extends TaskPolicy {
   /**
    * Errors (failed attempts of any class but `cancelled`, timeouts included, and reported errors)
    * after which the agent enters `Error`. Default never.
-   * Counted since the agent last left `Error` (recovered, or paused): `error_count` in `agentsStatus()`.
+   * Counted since the agent last left `Error` (recovered, or paused) or was recovered while
+   * paused: `error_count` in `agentsStatus()`.
    */
   maxErrors?: number;
   /** The agent itself. Optional for agents whose tasks you run by hand (`createTask`). */
@@ -545,9 +546,10 @@ export interface CompiledWorkflow {
 }
 
 /** `runWorkflow` with an agent pattern as its execution pattern. */
-export type PatternWorkflowSpec =
+/** `session`: the session whose contracts record the run's calls. */
+export type PatternWorkflowSpec = { session?: string } & (
   | { pattern: "supervisor"; task: unknown; supervisor: string; agents: string[]; instructions?: string; maxRounds?: number }
-  | { pattern: "collaborative"; task: unknown; agents: string[]; document?: unknown; maxRounds?: number };
+  | { pattern: "collaborative"; task: unknown; agents: string[]; document?: unknown; maxRounds?: number });
 
 export interface WorkflowResult {
   id: string;
@@ -780,8 +782,9 @@ export class Orchestrator {
   resumeAgent(id: string): void;
   stopAgent(id: string): void;
   /**
-   * `Error` → `Ready`; start it again to give it tasks. A `Paused` agent stays paused (the seed's
-   * report errors, pause, recover, resume): resume it.
+   * `Error` → `Ready`; start it again to give it tasks. A `Paused` agent stays paused, its error
+   * count started again (`agent.recovered`; the seed's report errors, pause, recover, resume):
+   * resume it.
    */
   recoverAgent(id: string): void;
   completeAgent(id: string): void;

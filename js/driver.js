@@ -1656,8 +1656,8 @@ export function createBaton(coreApi) {
       const rt = this.#rt;
       // `session`: the contracts of the run's calls are recorded under it.
       const { session, ...rest } = spec;
-      if (session !== undefined && typeof session !== "string") throw invalid(`invalid session: ${session} is not a string`);
-      const ix = rt.core.startPattern(specJson(rest, "pattern"), rt.now(), session);
+      if (session != null && typeof session !== "string") throw invalid(`invalid session: ${session} is not a string`);
+      const ix = rt.core.startPattern(specJson(rest, "pattern"), rt.now(), session ?? undefined);
       rt.pump();
       return rt.waitRun(ix);
     }

@@ -169,4 +169,5 @@ scenarios! {
     bad_model_input_is_a_coded_error_and_changes_nothing => "badModelInputIsACodedErrorAndChangesNothing",
     a_one_off_job_in_the_past_fires_now => "aOneOffJobInThePastFiresNow",
     pattern_runs_are_readable_by_id => "patternRunsAreReadableByIdAndOutliveARestore",
+    routed_tasks_are_routed_again_only_if_they_waited => "routedTasksAreRoutedAgainOnlyIfTheyWaited",
 }

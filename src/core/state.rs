@@ -201,7 +201,7 @@ impl State {
     }
 
     /// Whether the task is a workflow's that may have waited before it was ready: it has
-    /// dependencies of its own, or its workflow has a width.
+    /// dependencies of its own, or its workflow has a width (and it was not admitted with it).
     pub fn waited(&self, task: TaskIx) -> bool {
         self.tasks[task.usize()].workflow.get().is_some_and(|w| {
             let wf = &self.workflows[w.usize()];

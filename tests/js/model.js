@@ -308,3 +308,24 @@ export async function patternRunsAreReadableByIdAndOutliveARestore({ Orchestrato
   throwsCode(() => again.verifyReplay(), "invalid_argument", "whole journal", "a restored orchestrator's journal is a tail");
   again.close();
 }
+
+export async function routedTasksAreRoutedAgainOnlyIfTheyWaited({ Orchestrator }) {
+  const orch = new Orchestrator({ seed: 62, clock: "virtual" });
+  for (const id of ["a", "b", "c"]) { orch.registerAgent({ id, capabilities: ["w"], handler: async (i, ctx) => { await ctx.sleep(10); return i; } }); orch.startAgent(id); }
+  orch.submit({ agent: "a", input: "busy" });
+  // Admitted with the workflow (spread then, admitted by priority): not routed again.
+  const before = orch.journal().length;
+  const par = orch.runWorkflow({ id: "par", pattern: "parallel", width: 3, tasks: [0, 1, 2].map((i) => ({ id: `t${i}`, capability: "w", input: i, priority: 9 - 4 * i })) });
+  eq(orch.journal().slice(before).filter((r) => r.type === "task.reassigned").length, 0, "admitted at submission: no task.reassigned");
+  eq((await par).status, "Completed", "completed");
+  // One that waits for its dependency while its agent is paused goes elsewhere when ready.
+  const wf = orch.runWorkflow({ id: "dep", tasks: [{ id: "x", agent: "c" }, { id: "y", capability: "w", dependsOn: ["x"] }] });
+  const y = orch.getWorkflow("dep").tasks.y.agent;
+  orch.pauseAgent(y);
+  eq((await wf).status, "Completed", "completed elsewhere");
+  const moved = orch.journal().filter((r) => r.type === "task.reassigned" && r.data.task === "dep/y");
+  eq([moved.length, moved[0]?.data.from, moved[0]?.data.reason], [1, y, "routed by capability when ready"], "routed again when ready");
+  eq(Orchestrator.verifyReplay(orch.journal()).ok, true, "verifies");
+  eq(Orchestrator.replay(orch.journal()).getWorkflow("dep").status, "Completed", "replays");
+  orch.close();
+}

@@ -142,7 +142,7 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   while (!sse.includes("workflow.completed")) sse += new TextDecoder().decode((await reader.read()).value);
   ctrl.abort();
   assert.match(sse, /^id: 1\ndata: \{"seq":1,/m);
-  // Only the topics asked for; an unknown parameter is refused.
+  // Only the topics asked for; a misnamed `after` or `topics` is refused.
   const ctrl2 = new AbortController();
   const only = await fetch(`${worker.url}/v1/ns/e2e/events?after=0&topics=workflow.*`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl2.signal });
   const reader2 = only.body.getReader();
@@ -152,6 +152,7 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   const types = [...wfs.matchAll(/"type":"([^"]+)"/g)].map((m) => m[1]);
   assert.ok(types.length >= 2 && types.every((t) => t.startsWith("workflow.")), types.join(","));
   assert.equal((await api.get("/events?since=5")).status, 400);
+  assert.equal((await api.get("/events?topic=task.*")).status, 400);
 });
 
 test("every route in openapi.json is served (not 404 or 405) with its method", async () => {

@@ -278,7 +278,7 @@ impl Orchestrator {
         // (The capability first: a plain task has none, and nothing else is read for it.)
         let t = self.state.task(task);
         if let Some(cap) = t.capability() {
-            if t.status == TaskStatus::Pending && self.state.waited(task) {
+            if t.status == TaskStatus::Pending && !self.admitting_new && self.state.waited(task) {
                 let from = t.agent;
                 if let Some(to) = self.route_by(cap, None, &BTreeMap::new()) {
                     let keep =

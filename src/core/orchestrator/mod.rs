@@ -86,6 +86,8 @@ pub struct Orchestrator {
     next_subscription: u32,
     /// Whether each task's end is an effect (see [`Orchestrator::watch_task_ends`]).
     task_ends_watched: bool,
+    /// While a new workflow's first tasks are queued: routed just now, not routed again.
+    admitting_new: bool,
 }
 
 impl Orchestrator {
@@ -120,6 +122,7 @@ impl Orchestrator {
             subscriptions: BTreeMap::new(),
             next_subscription: 1,
             task_ends_watched: true,
+            admitting_new: false,
         }
     }
 

@@ -268,7 +268,9 @@ impl Orchestrator {
                 workflow: Box::new(nw),
             },
         );
+        self.admitting_new = true;
         self.admit(w, now);
+        self.admitting_new = false;
         self.dispatch(now);
         Ok(w)
     }

@@ -81,19 +81,16 @@ pub(super) fn snapshot(shared: &Shared) -> ApiResult {
 
 pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
     let q = query(req);
-    // `?after=` or, when a browser's EventSource reconnects, its Last-Event-ID header.
-    // A reconnecting EventSource sends its first URL (with `after`) and Last-Event-ID: the
-    // later of the two is where the client is.
-    // EventSource polyfills send their last id as `?lastEventId=`.
-    let after = match q
-        .get("after")
-        .or(q.get("lastEventId"))
-        .and_then(Value::as_str)
-    {
-        Some(a) => a
-            .parse::<u64>()
-            .map_err(|_| error(400, "invalid_argument", "after must be a seq number"))?,
-        None => 0,
+    // Where the client is: the latest of `?after=`, the Last-Event-ID header a reconnecting
+    // EventSource sends (with its first URL, `after` and all), and `?lastEventId=`, which
+    // EventSource polyfills send instead of the header.
+    let seq_param = |k: &str| -> Result<u64, ApiError> {
+        match q.get(k).and_then(Value::as_str) {
+            Some(a) => a
+                .parse::<u64>()
+                .map_err(|_| error(400, "invalid_argument", format!("{k} must be a seq number"))),
+            None => Ok(0),
+        }
     };
     let last_event: u64 = req
         .headers()
@@ -102,7 +99,9 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
         .flatten()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let after = after.max(last_event);
+    let after = seq_param("after")?
+        .max(seq_param("lastEventId")?)
+        .max(last_event);
     // `?topics=task.*,workflow.completed`: only those records (as subscribers' topics match).
     let topics = match q.get("topics").and_then(Value::as_str) {
         None => None,
@@ -114,11 +113,19 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
             Some(topics)
         }
     };
-    // Other parameters are left alone (cache-busting ones, say), but not a misnamed `after`,
-    // which would silently replay from the start.
-    let misnamed = ["from", "since", "start", "offset", "seq"];
-    if let Some(k) = q.keys().find(|k| misnamed.contains(&k.as_str())) {
-        let why = format!("the stream starts after ?after=<seq> (or Last-Event-ID), not ?{k}=");
+    // Other parameters are left alone (cache-busting ones, say), but not a misnamed `after` or
+    // `topics`, which would silently replay from the start, or send every topic.
+    let misnamed = [
+        ("from", "after"),
+        ("since", "after"),
+        ("start", "after"),
+        ("offset", "after"),
+        ("seq", "after"),
+        ("topic", "topics"),
+        ("filter", "topics"),
+    ];
+    if let Some((k, right)) = misnamed.iter().find(|(k, _)| q.contains_key(*k)) {
+        let why = format!("the stream takes ?{right}=, not ?{k}=");
         return Err(error(400, "invalid_argument", why));
     }
     let rx = shared.borrow_mut().subscribe(after, topics);
