@@ -170,17 +170,31 @@ async function useLocal() {
   const speed = Number(params.get("speed") ?? 1);
   source = await LocalSource.open({ seed: settings.seed ?? 42, clock: settings.clock ?? "real", profile: "demo", speed });
   source.onChange = scheduleRender;
+  showMode("local");
   $("seed").value = String(source.settings.seed);
   $("virtual").checked = source.settings.clock === "virtual";
   scheduleRender();
 }
 
 async function useRemote(url, token) {
-    const next = await RemoteSource.open({ url, token });
+  const next = await RemoteSource.open({ url, token });
   await source?.close?.();
   source = next;
   source.onChange = scheduleRender;
+  source.onError = fail;
+  if (pinnedWorkflow) source.pin(pinnedWorkflow);
+  showMode("remote");
   scheduleRender();
+}
+
+// Time travel, forks, runs of the demo agents and in-page snapshots are the local package's:
+// the Worker has its own agents, and no restore route. In remote mode they are hidden.
+function showMode(mode) {
+  const remote = mode === "remote";
+  for (const radio of document.querySelectorAll("input[name=mode]")) radio.checked = radio.value === mode;
+  $("remote-settings").hidden = !remote;
+  $("local-settings").hidden = remote;
+  for (const id of ["slider", "live", "fork", "fork-profile", "run-demo", "run-1000", "restore", "snapshots"]) $(id).hidden = remote;
 }
 
 function saveSettings() {
@@ -231,7 +245,11 @@ $("fork").onclick = () => guard(async () => {
   say(`forked at seq ${seq} with ${$("fork-profile").value} agents`, true);
 });
 for (const id of ["filter-status", "filter-agent", "filter-workflow"]) $(id).onchange = scheduleRender;
-$("workflow-pick").onchange = () => { pinnedWorkflow = $("workflow-pick").value; scheduleRender(); };
+$("workflow-pick").onchange = () => {
+  pinnedWorkflow = $("workflow-pick").value;
+  if (source?.mode === "remote") source.pin(pinnedWorkflow);
+  scheduleRender();
+};
 
 options($("filter-status"), TASK_STATUSES, '<option value="">any status</option>');
 $("example").innerHTML = Object.keys(EXAMPLES).map((k) => `<option>${k}</option>`).join("");
@@ -250,6 +268,7 @@ $("submit").onclick = () => guard(async () => {
 for (const radio of document.querySelectorAll("input[name=mode]")) {
   radio.onchange = () => {
     const remote = radio.value === "remote" && radio.checked;
+    // The connection form until connected; the local run at once.
     $("remote-settings").hidden = !remote;
     $("local-settings").hidden = remote;
     if (!remote && radio.checked) guard(useLocal);

@@ -3,12 +3,16 @@
 // routes (`/status`, `/agents`, ...) are relative to it. Reads are cached and refreshed when
 // events arrive.
 
+const TASKS_SHOWN = 1000;
+
 export class RemoteSource {
   mode = "remote";
   records = [];
   travelSeq = undefined;
   onChange = () => {};
-  #base; #token; #data = { statistics: {}, agents: {}, tasks: [], workflows: [], flows: {} }; #stream; #timer;
+  /** A refresh or the stream failed: the page says so (the data shown is as of the last refresh). */
+  onError = (e) => console.warn(e);
+  #base; #token; #data = { statistics: {}, agents: {}, tasks: [], tasksFrom: 0, workflows: [], flows: {} }; #stream; #timer; #pinned;
 
   static async open({ url, token }) {
     const s = new RemoteSource();
@@ -34,15 +38,24 @@ export class RemoteSource {
     return json;
   }
 
+  /** The workflow whose graph is shown (the newest when none is picked). */
+  pin(id) { this.#pinned = id || undefined; this.refresh().catch((e) => this.onError(e)); }
+
   async refresh() {
-    const [status, agents, tasks, workflows] = await Promise.all([
-      this.#call("GET", "/status"), this.#call("GET", "/agents"),
-      this.#call("GET", "/tasks?limit=1000"), this.#call("GET", "/workflows"),
+    const [status, agents, workflows] = await Promise.all([
+      this.#call("GET", "/status"), this.#call("GET", "/agents"), this.#call("GET", "/workflows"),
     ]);
-    const flows = {};
-    const last = workflows.workflows?.at(-1);
-    if (last) flows[last.id] = await this.#call("GET", `/workflows/${encodeURIComponent(last.id)}`);
-    this.#data = { statistics: status.statistics ?? status, agents: agents.agents ?? agents, tasks: tasks.tasks ?? [], workflows: workflows.workflows ?? [], flows };
+    const statistics = status.statistics ?? status;
+    // The newest TASKS_SHOWN tasks (a page of the Worker's, oldest first): new work shows.
+    const tasksFrom = Math.max(0, (statistics.total_tasks ?? 0) - TASKS_SHOWN);
+    const list = workflows.workflows ?? [];
+    const shown = list.find((w) => w.id === this.#pinned) ?? list.at(-1);
+    const [tasks, flow] = await Promise.all([
+      this.#call("GET", `/tasks?offset=${tasksFrom}&limit=${TASKS_SHOWN}`),
+      shown && this.#call("GET", `/workflows/${encodeURIComponent(shown.id)}`),
+    ]);
+    const flows = shown ? { [shown.id]: flow } : {};
+    this.#data = { statistics, agents: agents.agents ?? agents, tasks: tasks.tasks ?? [], tasksFrom, workflows: list, flows };
     this.onChange();
   }
 
@@ -55,17 +68,34 @@ export class RemoteSource {
       // A reconnecting stream may send again what arrived before the drop.
       if (record.seq <= (this.records.at(-1)?.seq ?? 0)) return;
       this.records.push(record);
-      clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.refresh().catch(() => {}), 150);
+      // At most one refresh per 150 ms, and one within 150 ms of a burst's first record: a run
+      // that never pauses still updates the page (a timer restarted by each record never fired).
+      this.#timer ??= setTimeout(() => {
+        this.#timer = undefined;
+        this.refresh().catch((e) => this.onError(e));
+      }, 150);
     };
+    // EventSource reconnects by itself; say that it dropped meanwhile.
+    this.#stream.onerror = () => this.onError(Object.assign(new Error("the event stream dropped; reconnecting"), { code: "stream" }));
   }
 
   close() { this.#stream?.close(); clearTimeout(this.#timer); }
 
   statistics() { return this.#data.statistics; }
   agentsStatus() { return this.#data.agents; }
+  /** Offsets count from the namespace's first task; only the newest TASKS_SHOWN are held. */
   tasks(filter = {}) {
     const { offset = 0, limit = Infinity } = filter;
+    const filtered = filter.status || filter.agent || filter.workflow;
+    if (!filtered) {
+      // Rows before the newest TASKS_SHOWN stand in for tasks not fetched, so rows keep their place.
+      const from = this.#data.tasksFrom;
+      // Without a limit (the timeline's agents), just the tasks held.
+      if (!Number.isFinite(limit)) return this.#data.tasks.slice(Math.max(0, offset - from));
+      const end = Math.min(offset + limit, from + this.#data.tasks.length);
+      const older = Array.from({ length: Math.max(0, Math.min(end, from) - offset) }, () => ({ id: "(older: not fetched)", agent: "", status: "", attempts: "" }));
+      return older.concat(this.#data.tasks.slice(Math.max(0, offset - from), Math.max(0, end - from)));
+    }
     return this.#data.tasks
       .filter((t) => (!filter.status || t.status === filter.status) && (!filter.agent || t.agent === filter.agent) && (!filter.workflow || t.workflow === filter.workflow))
       .slice(offset, offset + limit);

@@ -28,7 +28,7 @@ test("the package installs with its files, types and exports", () => {
   assert.equal(pkg.types, "./baton.d.ts");
   assert.equal(pkg.exports["."].node, "./node.js");
   const files = readdirSync(join(project, "node_modules/baton"));
-  for (const f of ["baton.js", "node.js", "driver.js", "baton.d.ts", "baton_wasm_bg.wasm", "README.md"]) assert.ok(files.includes(f), f);
+  for (const f of ["baton.js", "node.js", "driver.js", "baton.d.ts", "baton_wasm_bg.wasm", "README.md", "LICENSE"]) assert.ok(files.includes(f), f);
 });
 
 test("every js example in the README runs against the installed package", () => {

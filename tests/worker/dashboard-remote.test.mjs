@@ -32,6 +32,18 @@ test("remote mode: the Worker serves the dashboard, which follows a workflow and
     await page.waitForFunction(() => document.querySelectorAll('#dag g.node[data-status="Completed"]').length === 3);
     assert.ok(await page.evaluate(() => window.dashboard.source.records.length) > 5, "events arrived over the stream");
     await page.screenshot({ path: join(outputs, "dashboard-remote.png"), fullPage: true });
+    // Remote mode: the mode shown is remote, and the local package's controls are hidden.
+    assert.equal(await page.evaluate(() => document.querySelector('input[name=mode][value="remote"]').checked), true);
+    assert.equal(await page.evaluate(() => document.querySelector("#slider").hidden && document.querySelector("#run-demo").hidden), true);
+    // A run that never pauses long still updates the page as it goes (records arrive every
+    // 50 ms for 3 s; a refresh restarted by each one would not fire until the end).
+    await api.post("/agents", { id: "steady", demo: "sleep", start: true, concurrency: 1 });
+    await api.post("/workflows", { id: "steady-wf", tasks: Array.from({ length: 60 }, (_, i) => ({ id: `s${i}`, agent: "steady", input: { ms: 50 } })) });
+    await page.waitForFunction(() => {
+      const done = window.dashboard.source.statistics().tasks_completed ?? window.dashboard.source.statistics().completed_tasks;
+      const wf = window.dashboard.source.workflows().find((w) => w.id === "steady-wf");
+      return wf && wf.status === "Running" && done >= 3 + 10;
+    }, undefined, { timeout: 2_500 });
     // A control acts on the Worker.
     await page.click('#agents tr[data-agent="shout"] button[data-act="pause"]');
     await page.waitForFunction(() => document.querySelector('#agents tr[data-agent="shout"]')?.dataset.status === "Paused");
