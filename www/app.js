@@ -171,6 +171,7 @@ async function useLocal() {
   source = await LocalSource.open({ seed: settings.seed ?? 42, clock: settings.clock ?? "real", profile: "demo", speed });
   source.onChange = scheduleRender;
   showMode("local");
+  if (source.loadError) fail(source.loadError);
   $("seed").value = String(source.settings.seed);
   $("virtual").checked = source.settings.clock === "virtual";
   scheduleRender();

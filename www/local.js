@@ -18,8 +18,11 @@ export class LocalSource {
     profile = "demo";
   replacing = false;      // true while a run is being replaced (restore, new run, fork)
   onChange = () => {};
+  /** Why this page runs without its saved run (another tab has it, or it does not load). */
+  loadError = undefined;
   #off = undefined;
   #store = new IndexedDBStore(DB);
+  #persist = true;
   #settings;
 
   static async open(settings) {
@@ -27,8 +30,26 @@ export class LocalSource {
     const s = new LocalSource();
     s.#settings = { seed: settings.seed, clock: settings.clock, speed: settings.speed ?? 1 };
     s.profile = settings.profile ?? "demo";
-    const stored = await s.#store.load();
-    const orch = await Orchestrator.open(s.#store, s.#options());
+    let orch, stored;
+    if (!(await ownTheSavedRun())) {
+      // Two tabs writing one run would interleave their records: this one does not save.
+      s.loadError = Object.assign(new Error("another tab has the saved run open: this tab's run is not saved"), { code: "busy" });
+    } else {
+      try {
+        stored = await s.#store.load();
+        orch = await Orchestrator.open(s.#store, s.#options());
+      } catch (e) {
+        // A saved run that does not load (written by another version, say) is left as it is;
+        // the page runs a new one in memory, and "new run" replaces the saved one.
+        s.loadError = Object.assign(new Error(`the saved run does not load (${e.code ?? e.name}: ${e.message}); this run is not saved until "new run"`), { code: e.code ?? "load_failed" });
+        stored = undefined;
+      }
+    }
+    if (orch === undefined) {
+      s.#persist = s.loadError.code !== "busy" ? "on new run" : false;
+      const { store, agents, ...options } = s.#options();
+      orch = new Orchestrator(options);
+    }
     if (orch.agentsStatus().researcher === undefined) registerDemoAgents(orch, handlers(s.profile, s.#settings.speed));
     s.#attach(orch, stored?.snapshot);
     return s;
@@ -37,7 +58,8 @@ export class LocalSource {
   get settings() { return { ...this.#settings, seed: this.orch.seed }; }
 
   #options() {
-    return { agents: handlers(this.profile, this.#settings.speed), seed: this.#settings.seed, clock: this.#settings.clock, store: this.#store, snapshotEveryEvents: SNAPSHOT_EVERY_EVENTS };
+    const store = this.#persist === true ? this.#store : undefined;
+    return { agents: handlers(this.profile, this.#settings.speed), seed: this.#settings.seed, clock: this.#settings.clock, store, snapshotEveryEvents: SNAPSHOT_EVERY_EVENTS };
   }
 
     /** Stops the live run (its last writes still reach the store) and any replay shown. */
@@ -61,6 +83,7 @@ export class LocalSource {
         orch = make();
       } catch (e) {
         // The old run is whole in the store: carry on with it, and say what failed.
+        if (this.#persist !== true) throw e;
         const stored = await this.#store.load();
         this.#attach(await Orchestrator.open(this.#store, this.#options()), stored?.snapshot);
         throw e;
@@ -112,6 +135,11 @@ export class LocalSource {
   /** A new run with this seed and clock (the store starts over). */
     async newRun({ seed, clock }) {
     this.#settings = { ...this.#settings, seed, clock };
+    // A saved run that did not load is replaced by this one (another tab's is left alone).
+    if (this.#persist === "on new run") {
+      this.#persist = true;
+      this.loadError = undefined;
+    }
     const { agents, ...options } = this.#options();
     await this.#replace(() => {
       const orch = new Orchestrator(options);
@@ -150,4 +178,16 @@ export class LocalSource {
   }
 
   #journalText() { return this.orch.journalText(); }
+}
+
+/** Takes the saved run for this page's lifetime, unless another tab has it. */
+function ownTheSavedRun() {
+  if (!globalThis.navigator?.locks) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    navigator.locks.request(DB, { ifAvailable: true }, (lock) => {
+      resolve(lock !== null);
+      // Held until the page goes away (a reload lets the next page have it).
+      return lock === null ? undefined : new Promise(() => {});
+    });
+  });
 }

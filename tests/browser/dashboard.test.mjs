@@ -177,6 +177,63 @@ test("a reload in the middle of a workflow loses nothing: IndexedDB reopens the 
   await page.context().close();
 });
 
+test("a second tab on the same saved run runs unsaved and says so; the first keeps the run", async () => {
+  const page = await open("?speed=0.2");
+  await page.click("#run-demo");
+  await waitFor(page, () => window.dashboard.source.statistics().total_tasks === 7);
+  const second = await page.context().newPage();
+  const errors = [];
+  second.on("pageerror", (e) => errors.push(e.message));
+  await second.goto(server.url + "?speed=0.2");
+  await second.evaluate(() => window.dashboard.ready);
+  assert.match(await second.textContent("#message"), /another tab has the saved run open/);
+  assert.equal(await second.evaluate(() => window.dashboard.source.statistics().total_tasks), 0, "a run of its own");
+  await second.click("#run-demo");
+  await waitFor(second, () => window.dashboard.source.statistics().total_tasks === 7);
+  await second.close();
+  // The first tab's run is its own: reloaded, it has its 7 tasks, not 14.
+  await waitFor(page, () => document.querySelector("#workflow-status").dataset.status === "Completed");
+  await page.evaluate(() => window.dashboard.source.orch.flush());
+  await page.reload();
+  await page.evaluate(() => window.dashboard.ready);
+  assert.equal(await page.evaluate(() => window.dashboard.source.statistics().total_tasks), 7);
+  assert.deepEqual([...errors, ...page.errors], []);
+  await page.context().close();
+});
+
+test("a saved run that does not load is left alone: the page runs unsaved until 'new run' replaces it", async () => {
+  const page = await open("?speed=0.2");
+  // A journal batch no version of Baton wrote, appended to the saved run; then a reload.
+  await page.evaluate(() => window.dashboard.source.orch.flush());
+  await page.evaluate(() => new Promise((resolve, reject) => {
+    const req = indexedDB.open("baton-dashboard");
+    req.onsuccess = () => {
+      const tx = req.result.transaction("journal", "readwrite");
+      tx.objectStore("journal").put("{\"seq\":999999,\"at\":0,\"type\":\"no.such\",\"data\":{}}\n", 999999);
+      tx.oncomplete = () => { req.result.close(); resolve(); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }));
+  await page.reload();
+  await page.evaluate(() => window.dashboard.ready);
+  assert.match(await page.textContent("#message"), /the saved run does not load/);
+  await page.click("#run-demo");
+  await waitFor(page, () => window.dashboard.source.statistics().total_tasks === 7);
+  // "new run" replaces the saved run, which then reopens after a reload.
+  await page.fill("#seed", "77");
+  await page.click("#new-run");
+  await waitFor(page, () => /new run, seed 77/.test(document.querySelector("#message").textContent));
+  await page.click("#run-demo");
+  await waitFor(page, () => window.dashboard.source.statistics().total_tasks === 7);
+  await page.evaluate(() => window.dashboard.source.orch.flush());
+  await page.reload();
+  await page.evaluate(() => window.dashboard.ready);
+  assert.doesNotMatch(await page.textContent("#message"), /does not load/);
+  assert.equal(await page.evaluate(() => window.dashboard.source.statistics().total_tasks), 7);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test("1,000 tasks on screen: no main-thread task over 100 ms in the performance trace", async () => {
   const page = await open("?speed=0.02");
   await browser.startTracing(page, { categories: ["devtools.timeline", "disabled-by-default-devtools.timeline"] });
