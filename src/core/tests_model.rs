@@ -137,11 +137,13 @@ fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
         ..TaskSpec::default()
     };
     o.submit(busy, PayloadId::NONE, PayloadId::NONE, 0).unwrap();
-    let w = o.submit_workflow(spec("w1"), &none, 0).unwrap();
-    let (first, then) = (
-        o.state().workflows[w.usize()].task(0),
-        o.state().workflows[w.usize()].task(1),
-    );
+    // Submits a two-task workflow; its tasks.
+    let submit = |o: &mut Orchestrator, id: &str, now: u64| {
+        let w = o.submit_workflow(spec(id), &none, now).unwrap();
+        let wf = &o.state().workflows[w.usize()];
+        (wf.task(0), wf.task(1))
+    };
+    let (first, then) = submit(&mut o, "w1", 0);
     assert_eq!(o.state().task(then).agent, b);
     // ... but `b` is paused before `then` is ready: it goes to `a`, which is running.
     o.pause_agent(b, 1).unwrap();
@@ -157,11 +159,7 @@ fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
     // With no capable agent running when it is ready, the task stays where it was and waits.
     o.resume_agent(b, 3).unwrap();
     o.pause_agent(a, 3).unwrap();
-    let w = o.submit_workflow(spec("w2"), &none, 3).unwrap();
-    let (first, then) = (
-        o.state().workflows[w.usize()].task(0),
-        o.state().workflows[w.usize()].task(1),
-    );
+    let (first, then) = submit(&mut o, "w2", 3);
     assert_eq!(o.state().task(then).agent, b);
     o.pause_agent(b, 4).unwrap();
     o.resume_agent(a, 4).unwrap();
