@@ -665,6 +665,7 @@ export type JournalRecord =
   | Rec<"agent.unthrottled", { agent: string }>
   | Rec<"agent.updated", { agent: string; update: AgentUpdate }>
   | Rec<"agent.recovered", { agent: string }>
+  | Rec<"agent.removed", { agent: string }>
   | Rec<"task.created", { task: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; manual: boolean }>
   | Rec<"task.queued", { task: string }>
   | Rec<"task.started", { task: string; call: number; attempt: number; deadline?: number }>
@@ -790,6 +791,12 @@ export class Orchestrator {
   completeAgent(id: string): void;
   /** Final; cancels the agent's unfinished tasks. */
   terminateAgent(id: string): void;
+  /**
+   * Terminates the agent if it is not already (its unfinished tasks are cancelled), then removes
+   * it (`agent.removed`): `agentsStatus()`, `statistics()` and lookups by id no longer see it,
+   * and the id may be registered again. Its tasks and journal records keep naming it.
+   */
+  removeAgent(id: string): void;
   /** Moves an agent along one edge of the lifecycle table. */
   transitionAgent(id: string, to: AgentStatus, reason?: string): void;
   /** Counts an error against an agent; at its `maxErrors` it enters `Error`. */

@@ -1118,7 +1118,7 @@ export function createBaton(coreApi) {
         if (typeof fn !== "function") throw invalid(`tools.${name} must be a function`);
         rt.tools.set(name, fn);
       }
-      for (let i = 0; i < core.agentCount(); i++) rt.agentIx.set(core.agentId(i), i);
+      for (let i = 0; i < core.agentCount(); i++) if (!core.agentRemoved(i)) rt.agentIx.set(core.agentId(i), i);
       for (const [id, handler] of Object.entries(agents ?? {})) {
         checkHandler(id, handler);
         const ix = rt.agentIx.get(id);
@@ -1273,6 +1273,15 @@ export function createBaton(coreApi) {
     recoverAgent(id) { this.#lifecycle(id, "recover"); }
     completeAgent(id) { this.#lifecycle(id, "complete"); }
     terminateAgent(id) { this.#lifecycle(id, "terminate"); }
+    /** Terminates the agent if it is not already, then removes it (`agent.removed`). */
+    removeAgent(id) {
+      const rt = this.#rt;
+      const ix = rt.agent(id);
+      rt.core.lifecycle(ix, "remove", rt.now());
+      rt.agentIx.delete(id);
+      rt.handlers[ix] = undefined; // it starts no call again
+      rt.pump();
+    }
 
     /** Moves an agent along one edge of the lifecycle table. */
     transitionAgent(id, to, reason = "manual") {

@@ -55,7 +55,7 @@ export class RemoteSource {
       shown && this.#call("GET", `/workflows/${encodeURIComponent(shown.id)}`),
     ]);
     const flows = shown ? { [shown.id]: flow } : {};
-    this.#data = { statistics, agents: agents.agents ?? agents, tasks: tasks.tasks ?? [], tasksFrom, workflows: list, flows };
+    this.#data = { statistics, agents: Object.fromEntries((agents.agents ?? []).map((a) => [a.id, a])), tasks: tasks.tasks ?? [], tasksFrom, workflows: list, flows };
     this.onChange();
   }
 

@@ -227,6 +227,9 @@ pub struct Agent {
     /// Tools granted to the agent.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub tools: std::collections::BTreeSet<String>,
+    /// Removed (`agent.removed`): kept for the tasks that name it, out of lookups by id.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 impl Agent {
@@ -267,6 +270,7 @@ impl Agent {
             completed: 0,
             failed: 0,
             registered_at: at,
+            removed: false,
         }
     }
 

@@ -64,6 +64,10 @@ pub enum Event {
     /// A paused agent recovered (`recover_agent`): its error count starts again.
     #[serde(rename = "agent.recovered")]
     AgentRecovered { agent: AgentRef },
+    /// A terminated agent was removed (`remove_agent`): its id is free to register again, and
+    /// lists and lookups by id no longer show it. Its tasks keep naming it.
+    #[serde(rename = "agent.removed")]
+    AgentRemoved { agent: AgentRef },
     /// The agent's name, capabilities or limits changed (`update_agent`).
     #[serde(rename = "agent.updated")]
     AgentUpdated {
@@ -314,6 +318,7 @@ impl Event {
             Event::AgentUnthrottled { .. } => "agent.unthrottled",
             Event::AgentUpdated { .. } => "agent.updated",
             Event::AgentRecovered { .. } => "agent.recovered",
+            Event::AgentRemoved { .. } => "agent.removed",
             Event::TaskAttemptFailed { .. } => "task.attempt_failed",
             Event::TaskRetrying { .. } => "task.retrying",
             Event::TaskReassigned { .. } => "task.reassigned",
@@ -358,7 +363,7 @@ impl Event {
 }
 
 /// Topics Baton writes itself; `emit` refuses them so a user event is never mistaken for one.
-pub const BUILT_IN_TOPICS: [&str; 47] = [
+pub const BUILT_IN_TOPICS: [&str; 48] = [
     "template.defined",
     "message.sent",
     "message.delivered",
@@ -386,6 +391,7 @@ pub const BUILT_IN_TOPICS: [&str; 47] = [
     "agent.unthrottled",
     "agent.updated",
     "agent.recovered",
+    "agent.removed",
     "task.attempt_failed",
     "task.retrying",
     "task.reassigned",

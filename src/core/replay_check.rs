@@ -38,6 +38,14 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
         Event::AgentRegistered { spec } if s.agent_ix(&spec.id).is_some() => {
             Err(format!("agent '{}' is registered twice", spec.id))
         }
+        Event::AgentRemoved { agent } => {
+            let a = s.agent(agent.0);
+            if a.status != crate::core::agent::AgentStatus::Terminated || a.removed {
+                Err(format!("agent '{}' is removed while {}", a.id, a.status))
+            } else {
+                Ok(())
+            }
+        }
         Event::AgentStatus {
             agent, from, to, ..
         } => {

@@ -248,8 +248,9 @@ pub(crate) fn check_ids(s: &State) -> crate::core::Result<()> {
             .map(str::to_owned)
     };
     let mut problem = None;
-    if s.derived.agent_index.len() != s.agents.len() {
-        let id = repeated(s.agents.iter().map(|a| a.id.as_str()).collect());
+    let listed = || s.agents.iter().filter(|a| !a.removed);
+    if s.derived.agent_index.len() != listed().count() {
+        let id = repeated(listed().map(|a| a.id.as_str()).collect());
         problem = id.map(|id| format!("agent '{id}' appears twice"));
     } else if s.derived.workflow_index.len() != s.workflows.len() {
         let id = repeated(s.workflows.iter().map(|w| w.id.as_str()).collect());

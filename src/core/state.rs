@@ -277,6 +277,13 @@ impl State {
                 self.agent_errors += 1;
             }
             Event::AgentRecovered { agent } => self.agents[agent.0.usize()].error_count = 0,
+            Event::AgentRemoved { agent } => {
+                let a = &mut self.agents[agent.0.usize()];
+                a.removed = true;
+                if self.derived.agent_index.get(&a.id) == Some(&agent.0) {
+                    self.derived.agent_index.remove(&a.id);
+                }
+            }
             Event::AgentBreaker { agent, to, .. } => {
                 let b = &mut self.agents[agent.0.usize()].breaker;
                 b.state = *to;
@@ -930,6 +937,7 @@ impl State {
         // and filled in bulk. A repeated id leaves the map shorter (see snapshot::check_ids).
         let mut d = Derived {
             agent_index: (self.agents.iter().enumerate())
+                .filter(|(_, a)| !a.removed)
                 .map(|(i, a)| (a.id.clone(), AgentIx(i as u32)))
                 .collect(),
             workflow_index: (self.workflows.iter().enumerate())

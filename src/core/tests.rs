@@ -206,6 +206,39 @@ fn too_many_errors_put_the_agent_in_error_with_a_snapshot() {
 }
 
 #[test]
+fn a_removed_agent_leaves_lookups_and_its_id_can_be_registered_again() {
+    let mut o = orch();
+    let a = agent(&mut o, "x", Some(1));
+    let running = submit(&mut o, "x", 1);
+    let waiting = submit(&mut o, "x", 1);
+    assert_eq!(invokes(&mut o), [(1, running)]);
+    o.remove_agent(a, 1).unwrap();
+    assert_eq!(o.state().agent(a).status, AgentStatus::Terminated);
+    assert_eq!(o.state().task(waiting).status, TaskStatus::Cancelled);
+    assert_eq!(o.agent("x").unwrap_err().code(), "unknown_agent");
+    assert!(crate::core::views::agents_status(o.state()).is_empty());
+    assert_eq!(crate::core::views::statistics(o.state()).total_agents, 0);
+    assert_eq!(o.remove_agent(a, 1).unwrap_err().code(), "unknown_agent");
+    // The id is free: a new agent, with its own tasks; the old tasks keep naming the old one.
+    let b = agent(&mut o, "x", None);
+    assert_ne!(a, b);
+    let fresh = submit(&mut o, "x", 1);
+    assert_eq!(invokes(&mut o), [(2, fresh)]);
+    assert_eq!(o.state().task(running).agent, a);
+    // Replayed, verified and restored, the same agents are found by id.
+    let journal = o.journal_json(0).unwrap();
+    assert!(journal.contains(r#""type":"agent.removed","data":{"agent":"x"}"#));
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
+    let r = Orchestrator::replay(&journal, None).unwrap();
+    assert_eq!(r.agent("x").unwrap(), b);
+    let snap = o.snapshot(2).unwrap();
+    let r = Orchestrator::restore(&snap, 3).unwrap();
+    assert_eq!(r.agent("x").unwrap(), b);
+    assert!(r.state().agent(a).removed);
+    assert_eq!(crate::core::views::agents_status(r.state()).len(), 1);
+}
+
+#[test]
 fn the_queue_serves_priority_then_submission_order() {
     let mut o = orch();
     let a = agent(&mut o, "a", Some(1));

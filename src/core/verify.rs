@@ -178,6 +178,7 @@ fn is_input(e: &Event) -> bool {
         Event::AgentRegistered { .. }
         | Event::AgentUpdated { .. }
         | Event::AgentRecovered { .. }
+        | Event::AgentRemoved { .. }
         | Event::WorkflowSubmitted { .. }
         | Event::TaskCompleted { .. }
         | Event::CallIgnored { .. }
@@ -223,6 +224,7 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
         } => fresh.transition(agent.0, *to, reason, at),
         Event::AgentError { agent, message, .. } => fresh.report_error(agent.0, message, at),
         Event::AgentRecovered { agent } => fresh.recover_agent(agent.0, at),
+        Event::AgentRemoved { agent } => fresh.remove_agent(agent.0, at),
         Event::TaskCreated {
             task,
             agent,

@@ -38,10 +38,12 @@ pub struct Statistics {
 }
 
 pub fn statistics(s: &State) -> Statistics {
-    let agents = |st: AgentStatus| s.agents.iter().filter(|a| a.status == st).count() as u64;
+    // Removed agents are out of every count, as they are out of the lists.
+    let listed = || s.agents.iter().filter(|a| !a.removed);
+    let agents = |st: AgentStatus| listed().filter(|a| a.status == st).count() as u64;
     let wf = |st: WorkflowStatus| s.workflows.iter().filter(|w| w.status == st).count() as u64;
     Statistics {
-        total_agents: s.agents.len() as u64,
+        total_agents: listed().count() as u64,
         agents_running: agents(AgentStatus::Running),
         agents_paused: agents(AgentStatus::Paused),
         agents_error: agents(AgentStatus::Error),
@@ -94,6 +96,7 @@ pub fn agents_status(s: &State) -> BTreeMap<String, AgentView> {
     s.agents
         .iter()
         .enumerate()
+        .filter(|(_, a)| !a.removed)
         .map(|(i, a)| {
             let view = AgentView {
                 id: a.id.clone(),

@@ -44,6 +44,12 @@ impl Core {
         Ok(self.inner.state().agent(self.agent_at(ix)?).id.clone())
     }
 
+    /// Whether the agent was removed (`agent.removed`): out of lookups by id.
+    #[wasm_bindgen(js_name = agentRemoved)]
+    pub fn agent_removed(&self, ix: u32) -> JsResult<bool> {
+        Ok(self.inner.state().agent(self.agent_at(ix)?).removed)
+    }
+
     #[wasm_bindgen(js_name = agentCount)]
     pub fn agent_count(&self) -> u32 {
         self.inner.state().agents.len() as u32
@@ -62,6 +68,7 @@ impl Core {
             "recover" => o.recover_agent(a, now),
             "complete" => o.complete_agent(a, now),
             "terminate" => o.terminate_agent(a, now),
+            "remove" => o.remove_agent(a, now),
             other => {
                 return Err(coded(
                     "invalid_argument",

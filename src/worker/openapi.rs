@@ -10,7 +10,7 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/agents", "post", "Register an agent: { id, name?, capabilities?, concurrency?, retry?, timeoutMs?, maxErrors?, start?, endpoint | js | demo }", 201),
     ("/agents/{id}", "get", "One agent", 200),
     ("/agents/{id}", "put", "Change an agent: where its calls go { endpoint | js | demo }, and its { name, capabilities, concurrency, maxErrors }; what is not given stays", 200),
-    ("/agents/{id}", "delete", "Terminate an agent (its unfinished tasks are cancelled)", 200),
+    ("/agents/{id}", "delete", "Delete an agent: terminated (its unfinished tasks are cancelled) and removed; the id may be registered again", 200),
     ("/agents/{id}/start", "post", "Start an agent", 200),
     ("/agents/{id}/pause", "post", "Pause an agent", 200),
     ("/agents/{id}/resume", "post", "Resume an agent", 200),

@@ -170,3 +170,39 @@ test("a payload the journal cannot hold (a BigInt, over payloadBytesMax) is writ
     console.warn = warn;
   }
 });
+
+test("removeAgent: gone from lookups and lists, its id free again, and so after Orchestrator.open", async () => {
+  const store = new MemoryStore();
+  const a = new Orchestrator({ store, clock: "virtual", seed: 3 });
+  a.registerAgent({ id: "w", handler: async (x) => `old ${x}` });
+  a.startAgent("w");
+  const done = a.submit({ agent: "w", input: 1 });
+  await a.wait(done);
+  a.pauseAgent("w");
+  const waiting = a.submit({ agent: "w", input: 2 });
+  a.removeAgent("w");
+  assert.equal((await a.wait(waiting)).status, "Cancelled");
+  assert.equal(a.agentsStatus().w, undefined);
+  assert.equal(a.statistics().total_agents, 0);
+  assert.throws(() => a.agentStatus("w"), (e) => e.code === "unknown_agent");
+  assert.throws(() => a.removeAgent("w"), (e) => e.code === "unknown_agent");
+  assert.ok(a.journal().some((r) => r.type === "agent.removed" && r.data.agent === "w"));
+  a.registerAgent({ id: "w", handler: async (x) => `new ${x}` });
+  a.startAgent("w");
+  assert.equal((await a.wait(a.submit({ agent: "w", input: 3 }))).output, "new 3");
+  assert.equal(a.getTask(done).agent, "w", "the old agent's tasks keep its id");
+  assert.ok(a.verifyReplay().ok);
+  await a.flush();
+  a.close();
+  const b = await Orchestrator.open(store, { clock: "virtual", agents: { w: async (x) => `again ${x}` } });
+  assert.equal(b.agentStatus("w"), "Running");
+  assert.equal(Object.keys(b.agentsStatus()).length, 1);
+  assert.equal((await b.wait(b.submit({ agent: "w", input: 4 }))).output, "again 4");
+  b.removeAgent("w");
+  await b.flush();
+  b.close();
+  const c = await Orchestrator.open(store, { clock: "virtual" });
+  assert.deepEqual(c.agentsStatus(), {});
+  assert.throws(() => c.agentStatus("w"), (e) => e.code === "unknown_agent");
+  c.close();
+});

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   const replayed = Orchestrator.replay(orch.journal(), { uptoSeq: 3 });
   try {
     orch.pauseAgent("ghost");
+    orch.removeAgent("ghost");
   } catch (e) {
     if (e instanceof BatonError) console.log(e.code satisfies string);
   }

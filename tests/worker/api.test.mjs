@@ -47,7 +47,9 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.equal(r.status, 201);
   r = await api.post("/agents", { id: "words", js: "wordCount", start: true });
   assert.equal(r.status, 201, JSON.stringify(r.body));
-  assert.equal((await api.get("/agents")).body.agents.echo.binding.kind, "demo");
+  const listed = (await api.get("/agents")).body;
+  assert.equal(listed.total, listed.agents.length);
+  assert.equal(listed.agents.find((a) => a.agent_id === "echo").binding.kind, "demo");
 
   // A task, by agent.
   r = await api.post("/tasks", { agent: "upper", input: "hello", metadata: { from: "e2e" } });
@@ -116,8 +118,20 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.equal(r.body.binding.endpoint, `${agents.url}/slow?ms=10`);
   assert.equal((await api.put("/agents/http", { concurrency: 0 })).status, 400);
   assert.equal((await api.put("/agents/http", { id: "renamed" })).status, 400);
+  // DELETE terminates the agent and removes it: gone from GET and the list, its id free again.
+  r = await api.post("/tasks", { agent: "echo", input: "done before the delete" });
+  const echoTask = r.body.id;
+  assert.equal((await waitTask(api, echoTask)).status, "Completed");
   r = await api.del("/agents/echo");
-  assert.equal(r.body.status, "Terminated");
+  assert.deepEqual([r.status, r.body.deleted, r.body.status], [200, true, "Terminated"], JSON.stringify(r.body));
+  assert.equal((await api.get("/agents/echo")).status, 404);
+  assert.equal((await api.get("/agents/echo")).body.error.code, "unknown_agent");
+  assert.equal((await api.del("/agents/echo")).status, 404);
+  assert.ok(!(await api.get("/agents")).body.agents.some((a) => a.id === "echo"));
+  assert.equal((await api.get(`/tasks/${echoTask}`)).body.agent, "echo", "its tasks keep naming it");
+  r = await api.post("/agents", { id: "echo", demo: "echo", capabilities: ["echo"], start: true });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal((await api.get("/agents/echo")).body.completed_tasks ?? 0, 0, "a new agent");
 
   // Cancel a task that waits.
   await api.post("/agents/upper/pause");

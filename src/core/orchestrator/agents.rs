@@ -210,6 +210,25 @@ impl Orchestrator {
         self.walk(agent, &[AgentStatus::Terminated], "terminate", now)
     }
 
+    /// Terminates the agent (its unfinished tasks are cancelled) if it is not already, then
+    /// removes it: lookups and lists by id no longer find it and the id may be registered again.
+    /// Its tasks, history and journal records keep naming it.
+    pub fn remove_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        if self.state.agent(agent).removed {
+            return Err(Error::UnknownAgent(self.state.agent(agent).id.clone()));
+        }
+        if self.state.status_of(agent) != AgentStatus::Terminated {
+            self.walk(agent, &[AgentStatus::Terminated], "removed", now)?;
+        }
+        self.emit(
+            now,
+            Event::AgentRemoved {
+                agent: AgentRef(agent),
+            },
+        );
+        Ok(())
+    }
+
     /// Counts an error against the agent; at its `maxErrors` it enters `Error`.
     pub fn report_error(&mut self, agent: AgentIx, message: &str, now: u64) -> Result<()> {
         self.count_error(agent, message, false, now);

@@ -396,13 +396,17 @@ impl Orchestrator {
             seq: self.state.seq + 1,
             at: now.max(self.state.now),
             agents_status: (self.state.agents.iter())
+                .filter(|a| !a.removed)
                 .take(crate::core::snapshot::SNAPSHOT_AGENTS_LISTED_MAX)
                 .map(|a| (a.id.clone(), a.status))
                 .collect(),
-            agent_counts: self.state.agents.iter().fold(BTreeMap::new(), |mut n, a| {
-                *n.entry(a.status).or_default() += 1;
-                n
-            }),
+            agent_counts: (self.state.agents.iter().filter(|a| !a.removed)).fold(
+                BTreeMap::new(),
+                |mut n, a| {
+                    *n.entry(a.status).or_default() += 1;
+                    n
+                },
+            ),
             task_count: self.state.tasks.len() as u64,
             completed_count: self.state.count(TaskStatus::Completed),
         };

@@ -4,16 +4,24 @@
 use super::*;
 use crate::core::agent::AgentUpdate;
 
+/// Every agent not removed, by id, as seed 004 lists them: `{ agents: [...], total }`, each
+/// with `id` and `agent_id`.
 pub(super) fn agents(shared: &Shared) -> ApiResult {
     let rt = shared.borrow();
-    let mut out =
-        serde_json::to_value(views::agents_status(rt.core.state())).expect("views serialize");
-    if let Some(m) = out.as_object_mut() {
-        for (id, v) in m.iter_mut() {
-            v["binding"] = serde_json::to_value(rt.bindings.get(id)).expect("bindings serialize");
-        }
-    }
-    ok(json!({ "agents": out }))
+    let list: Vec<Value> = views::agents_status(rt.core.state())
+        .into_iter()
+        .map(|(id, view)| described(&rt, &id, view))
+        .collect();
+    ok(json!({ "total": list.len(), "agents": list }))
+}
+
+/// An agent's view with its binding and seed 004's `agent_id`.
+fn described(rt: &crate::worker::runtime::Runtime, id: &str, view: views::AgentView) -> Value {
+    let mut v = serde_json::to_value(view).expect("views serialize");
+    v["id"] = json!(id);
+    v["agent_id"] = json!(id);
+    v["binding"] = serde_json::to_value(rt.bindings.get(id)).expect("bindings serialize");
+    v
 }
 
 pub(super) fn agent_ix(
@@ -26,11 +34,9 @@ pub(super) fn agent_ix(
 pub(super) fn agent(shared: &Shared, id: &str) -> ApiResult {
     let rt = shared.borrow();
     agent_ix(&rt, id)?;
-    let all = views::agents_status(rt.core.state());
-    let mut v = serde_json::to_value(&all[id]).expect("views serialize");
-    v["id"] = json!(id);
-    v["binding"] = serde_json::to_value(rt.bindings.get(id)).expect("bindings serialize");
-    ok(v)
+    let mut all = views::agents_status(rt.core.state());
+    let view = all.remove(id).expect("an agent found by id has a view");
+    ok(described(&rt, id, view))
 }
 
 /// Takes the binding fields (`endpoint`, `js`, `demo`) out of an agent body.
@@ -195,10 +201,12 @@ pub(super) fn delete_agent(shared: &Shared, id: &str) -> ApiResult {
     {
         let mut rt = shared.borrow_mut();
         let ix = agent_ix(&rt, id)?;
-        rt.core.terminate_agent(ix, now()).map_err(core_error)?;
+        rt.core.remove_agent(ix, now()).map_err(core_error)?;
     }
     pump(shared);
-    agent(shared, id)
+    // The agent is gone from lookups (GET answers 404 now, and the id may be registered
+    // again); its tasks keep naming it.
+    ok(json!({ "id": id, "agent_id": id, "deleted": true, "status": "Terminated" }))
 }
 
 pub(super) fn history(shared: &Shared, id: &str) -> ApiResult {
