@@ -162,23 +162,6 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transition_error_names_both_states() {
-        let e = Error::IllegalTransition {
-            needs: None,
-            agent: "a".into(),
-            from: AgentStatus::Created,
-            to: AgentStatus::Paused,
-        };
-        assert_eq!(e.code(), "illegal_transition");
-        assert_eq!(e.to_string(), "agent 'a' cannot go from Created to Paused");
-    }
-}
-
 /// Decodes a command's JSON argument. A refusal names the field at fault
 /// (`invalid agent.retry.maxAttempts: ...`), the same in every driver.
 pub fn decode<'de, T, D>(what: &str, de: D) -> Result<T>
@@ -200,4 +183,21 @@ where
         }
         Error::invalid(field, reason)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_error_names_both_states() {
+        let e = Error::IllegalTransition {
+            needs: None,
+            agent: "a".into(),
+            from: AgentStatus::Created,
+            to: AgentStatus::Paused,
+        };
+        assert_eq!(e.code(), "illegal_transition");
+        assert_eq!(e.to_string(), "agent 'a' cannot go from Created to Paused");
+    }
 }

@@ -179,6 +179,12 @@ impl Payloads {
     }
 }
 
+impl Payloads {
+    pub fn set_bytes_max(&mut self, bytes_max: usize) {
+        self.bytes_max = bytes_max;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,19 +259,8 @@ mod tests {
     fn null_is_none_and_limits_hold() {
         let mut p = Payloads::new(8);
         assert_eq!(p.alloc_json("null").unwrap(), PayloadId::NONE);
-        assert_eq!(
-            p.alloc_json("\"123456789\"")
-                .unwrap_err()
-                .to_string()
-                .contains("over"),
-            true
-        );
+        let refused = p.alloc_json("\"123456789\"").unwrap_err().to_string();
+        assert!(refused.contains("over"), "{refused}");
         assert!(p.alloc_json("{").is_err());
-    }
-}
-
-impl Payloads {
-    pub fn set_bytes_max(&mut self, bytes_max: usize) {
-        self.bytes_max = bytes_max;
     }
 }

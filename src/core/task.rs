@@ -384,6 +384,18 @@ pub(crate) fn validate_priority(p: Option<u32>) -> crate::core::Result<u8> {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn no_payload() -> PayloadId {
+    PayloadId::NONE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,16 +455,4 @@ mod tests {
         assert!(validate_priority(Some(0)).is_err());
         assert!(validate_priority(Some(256)).is_err());
     }
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-fn no_payload() -> PayloadId {
-    PayloadId::NONE
 }

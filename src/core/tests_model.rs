@@ -597,8 +597,7 @@ fn an_hourly_job_fires_24_times_over_a_virtual_day_and_missed_slots_fire_once() 
     let journal = o.journal_json(0).unwrap();
     let fired = journal
         .lines()
-        .filter(|l| l.contains(r#""type":"job.fired""#))
-        .last()
+        .rfind(|l| l.contains(r#""type":"job.fired""#))
         .unwrap();
     assert!(fired.contains(&format!(r#","task":"{last}"}}"#)), "{fired}");
     o.pause_job(j, 86_400_000).unwrap();

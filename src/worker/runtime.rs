@@ -69,8 +69,10 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
         Some(snapshot) => Orchestrator::load(snapshot, &loaded.journal),
         None if !loaded.journal.trim().is_empty() => Orchestrator::replay(&loaded.journal, None),
         None => {
-            let mut options = Options::default();
-            options.journal_rows_max = JOURNAL_ROWS_IN_MEMORY_MAX;
+            let options = Options {
+                journal_rows_max: JOURNAL_ROWS_IN_MEMORY_MAX,
+                ..Options::default()
+            };
             let seed = getrandom::u64().map_err(|e| worker::Error::RustError(e.to_string()))?
                 & crate::core::SEED_MAX;
             Orchestrator::new(seed, options, t)

@@ -219,7 +219,7 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| urlencoding_decode(s))
+        .map(urlencoding_decode)
         .collect();
     let segs = workflow_task_ids(segs, &req.method());
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
