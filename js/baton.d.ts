@@ -81,6 +81,8 @@ export type ErrorClass = "agent" | "tool" | "timeout" | "validation" | "permissi
 export interface TaskError {
   class: ErrorClass;
   message: string;
+  /** How long the agent asked to be left alone (`retryAfterMs` on the error it threw, or an HTTP 429's `Retry-After`): its retry waits at least this long. */
+  retryAfterMs?: number;
 }
 
 /** `retry: { maxAttempts, backoff: { initialMs, factor, maxMs }, jitter }`. */

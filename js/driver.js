@@ -643,7 +643,10 @@ export function createBaton(coreApi) {
       this.live.delete(call);
       this.takeAnswers(); // answers that came first go first
       const cls = e !== null && typeof e === "object" && ERROR_CLASSES.has(e.class) ? e.class : "agent";
-      this.core.fail(call, cls, errorMessage(e), this.now());
+      // An agent that says when to come back (`retryAfterMs`, as an HTTP 429's Retry-After) is
+      // not retried sooner.
+      const after = e !== null && typeof e === "object" && typeof e.retryAfterMs === "number" ? e.retryAfterMs : undefined;
+      this.core.fail(call, cls, errorMessage(e), this.now(), after);
       this.pump();
     }
 
@@ -1180,7 +1183,7 @@ export function createBaton(coreApi) {
       }
       const core = snapshot === undefined ? coreApi.replay(journal) : coreApi.load(snapshot, journal);
       const known = new Set();
-      for (let i = 0; i < core.agentCount(); i++) known.add(core.agentId(i));
+      for (let i = 0; i < core.agentCount(); i++) if (!core.agentRemoved(i)) known.add(core.agentId(i));
       const now = {}, later = {};
       for (const [id, fn] of Object.entries(agents ?? {})) (known.has(id) ? now : later)[id] = fn;
       const lines = journal.split("\n").filter((l) => l.trim() !== "").length;

@@ -37,7 +37,10 @@ impl Rng {
 
 #[derive(Clone)]
 enum Command {
+    /// A plain task, with its own id: a generated id counts every task before it, and a
+    /// workflow accepted in one run only (see `run_seed`) would shift it.
     Submit {
+        id: String,
         agent: String,
         priority: u32,
     },
@@ -49,6 +52,8 @@ enum Command {
     /// Less or more room, another error budget, or capabilities taken away, mid-run.
     Update(String, AgentUpdate),
     CancelWorkflow(String),
+    /// The agent removed (its unfinished tasks cancelled) and registered again, same id.
+    Replace(String),
 }
 
 #[derive(Clone)]
@@ -220,6 +225,8 @@ fn scenario(seed: u64) -> Scenario {
             if r.chance(15) {
                 commands.push((t + r.below(400), Command::CancelWorkflow(format!("w{w}"))));
             }
+        } else if r.chance(3) {
+            commands.push((t, Command::Replace(agent)));
         } else if r.chance(10) {
             commands.push((t, Command::Pause(agent.clone())));
             commands.push((t + 1 + r.below(300), Command::Resume(agent)));
@@ -243,9 +250,11 @@ fn scenario(seed: u64) -> Scenario {
             commands.push((t, Command::Update(agent, update)));
         } else {
             for _ in 0..1 + r.below(4) {
+                let id = format!("p{}", commands.len());
                 commands.push((
                     t,
                     Command::Submit {
+                        id,
                         agent: agent.clone(),
                         priority: 1 + r.below(5) as u32,
                     },
@@ -371,8 +380,13 @@ impl<'a> Run<'a> {
         let o = &mut self.o;
         // Commands may be refused (a paused agent paused again): that is fine, and changes nothing.
         let _ = match c {
-            Command::Submit { agent, priority } => {
+            Command::Submit {
+                id,
+                agent,
+                priority,
+            } => {
                 let spec = TaskSpec {
+                    id: Some(id),
                     agent,
                     priority: Some(priority),
                     ..TaskSpec::default()
@@ -391,6 +405,12 @@ impl<'a> Run<'a> {
             Command::CancelWorkflow(w) => o
                 .workflow(&w)
                 .and_then(|w| o.cancel_workflow(w, "cancelled by the simulation", now)),
+            Command::Replace(a) => o.agent(&a).and_then(|ix| {
+                let spec = self.sc.agents.iter().find(|s| s.id == a).expect("an agent");
+                o.remove_agent(ix, now)?;
+                let again = o.register_agent(spec.clone(), now)?;
+                o.start_agent(again, now)
+            }),
             Command::Recover(a) => o.agent(&a).and_then(|ix| {
                 if o.state().agent(ix).status == AgentStatus::Error {
                     o.recover_agent(ix, now)?;
@@ -672,6 +692,19 @@ fn fell_back(o: &Orchestrator) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// The tasks given to any agent with one of these ids.
+fn on_agents(
+    o: &Orchestrator,
+    ids: &std::collections::BTreeSet<&str>,
+) -> std::collections::BTreeSet<String> {
+    let s = o.state();
+    (0..s.tasks.len() as u32)
+        .map(TaskIx)
+        .filter(|&t| ids.contains(s.agent(s.task(t).agent).id.as_str()))
+        .filter_map(|t| s.task_id(t))
+        .collect()
+}
+
 /// Fates that do not depend on timing: a fail-fast workflow's cancellations do (a task can finish
 /// or be cancelled depending on when its sibling failed), so those are left out.
 fn fates(o: &Orchestrator) -> BTreeMap<String, (TaskStatus, Option<String>)> {
@@ -694,8 +727,9 @@ fn fates(o: &Orchestrator) -> BTreeMap<String, (TaskStatus, Option<String>)> {
         .collect()
 }
 
-/// Runs one seed twice, calm and with crashes; returns (crashes, tasks, agent updates).
-pub(crate) fn run_seed(seed: u64) -> Result<(u32, usize, usize), String> {
+/// Runs one seed twice, calm and with crashes; returns (crashes, tasks, agent updates and
+/// removals).
+pub(crate) fn run_seed(seed: u64) -> Result<(u32, usize, (usize, usize)), String> {
     let sc = scenario(seed);
     let calm = Run::new(&sc, 0)
         .go()
@@ -709,7 +743,19 @@ pub(crate) fn run_seed(seed: u64) -> Result<(u32, usize, usize), String> {
     // loaded at that moment, and a crash shifts when things happen (a re-issued call starts its
     // latency again): those tasks' fates are timing's, as a fail-fast workflow's cancellations
     // are, and so are those of the rest of their workflow (which depends on them).
-    for id in fell_back(&calm).union(&fell_back(&stormy)) {
+    // An agent removed midway: which of its tasks ended before and which were cancelled is
+    // timing's.
+    let replaced: std::collections::BTreeSet<&str> = (sc.commands.iter())
+        .filter_map(|c| match c {
+            (_, Command::Replace(a)) => Some(a.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut timing = fell_back(&calm);
+    timing.extend(fell_back(&stormy));
+    timing.extend(on_agents(&calm, &replaced));
+    timing.extend(on_agents(&stormy, &replaced));
+    for id in &timing {
         let same = |k: &String| match id.split_once('/') {
             Some((w, _)) => k.starts_with(&format!("{w}/")),
             None => k == id,
@@ -748,8 +794,9 @@ pub(crate) fn run_seed(seed: u64) -> Result<(u32, usize, usize), String> {
         return Err(format!("a crash changed fates: {}", diff.join("; ")));
     }
     let journal = calm.journal_json(0).map_err(|e| e.to_string())?;
-    let updates = journal.matches("\"type\":\"agent.updated\"").count();
-    Ok((crashes, calm.state().tasks.len(), updates))
+    let count = |topic: &str| journal.matches(&format!("\"type\":\"{topic}\"")).count();
+    let changes = (count("agent.updated"), count("agent.removed"));
+    Ok((crashes, calm.state().tasks.len(), changes))
 }
 
 fn seeds() -> Vec<u64> {
@@ -766,20 +813,21 @@ fn seeds() -> Vec<u64> {
 #[test]
 fn simulation_keeps_every_invariant_through_failures_and_crashes() {
     let seeds = seeds();
-    let (mut tasks, mut crashes, mut updates) = (0, 0, 0);
+    let (mut tasks, mut crashes, mut updates, mut removals) = (0, 0, 0, 0);
     for &seed in &seeds {
         match std::panic::catch_unwind(|| run_seed(seed)) {
-            Ok(Ok((c, n, u))) => {
+            Ok(Ok((c, n, (u, r)))) => {
                 tasks += n;
                 crashes += c;
                 updates += u;
+                removals += r;
             }
             Ok(Err(e)) => panic!("simulation seed {seed} failed: {e}\nreproduce with: BATON_SIM_SEED={seed} cargo test --lib sim"),
             Err(_) => panic!("simulation seed {seed} panicked\nreproduce with: BATON_SIM_SEED={seed} cargo test --lib sim -- --nocapture"),
         }
     }
     println!(
-        "simulation: {} seeds, {tasks} tasks, {crashes} crashes, {updates} agent updates, all invariants held",
+        "simulation: {} seeds, {tasks} tasks, {crashes} crashes, {updates} agent updates, {removals} agents removed and registered again, all invariants held",
         seeds.len()
     );
 }

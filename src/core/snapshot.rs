@@ -13,7 +13,9 @@ pub const SNAPSHOT_FORMAT: &str = "baton.snapshot";
 /// 2: a task's deadline and next-attempt time are one `due` field; an older build, which knew
 /// them apart and ignores fields it does not know, would drop it (a retry never fires), so it
 /// must refuse version 2 instead. Version 1 is still read ([`SNAPSHOT_VERSIONS_READ`]).
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// 3: an agent may be `removed`, its id taken by a later agent; an older build would ignore the
+/// field and see the id twice, or list the removed agent.
+pub const SNAPSHOT_VERSION: u32 = 3;
 /// The versions this build restores.
 pub const SNAPSHOT_VERSIONS_READ: std::ops::RangeInclusive<u32> = 1..=SNAPSHOT_VERSION;
 

@@ -280,6 +280,9 @@ impl State {
             Event::AgentRemoved { agent } => {
                 let a = &mut self.agents[agent.0.usize()];
                 a.removed = true;
+                // No timer of its own fires again: a closed breaker and no throttle.
+                a.breaker = Default::default();
+                a.bucket.throttled_until = None;
                 if self.derived.agent_index.get(&a.id) == Some(&agent.0) {
                     self.derived.agent_index.remove(&a.id);
                 }
@@ -499,10 +502,7 @@ impl State {
             }
             Event::TaskCancelled { task, reason, .. } => {
                 if self.tasks[task.0.usize()].status == TaskStatus::Running {
-                    let error = TaskError {
-                        class: ErrorClass::Cancelled,
-                        message: reason.clone(),
-                    };
+                    let error = TaskError::new(ErrorClass::Cancelled, reason.clone());
                     self.contract(
                         task.0,
                         ContractKind::Response,
@@ -513,20 +513,17 @@ impl State {
                     );
                 }
                 self.finish(task.0, TaskStatus::Cancelled, at, true);
-                self.tasks[task.0.usize()].error = Some(Box::new(TaskError {
-                    class: ErrorClass::Cancelled,
-                    message: reason.clone(),
-                }));
+                self.tasks[task.0.usize()].error = Some(Box::new(TaskError::new(
+                    ErrorClass::Cancelled,
+                    reason.clone(),
+                )));
             }
             Event::TaskSkipped { task, reason } => {
                 self.finish(task.0, TaskStatus::Skipped, at, true);
                 // The class of the failure it was skipped after (the `skip` strategy), if any.
                 let t = &mut self.tasks[task.0.usize()];
                 let class = t.error.as_ref().map_or(ErrorClass::Cancelled, |e| e.class);
-                t.error = Some(Box::new(TaskError {
-                    class,
-                    message: reason.clone(),
-                }));
+                t.error = Some(Box::new(TaskError::new(class, reason.clone())));
                 self.release_dependents(task.0);
             }
             Event::CallIgnored { call, .. } => {

@@ -101,6 +101,27 @@ impl ErrorClass {
 pub struct TaskError {
     pub class: ErrorClass,
     pub message: String,
+    /// How long the agent asked to be left alone (an HTTP 429's `Retry-After`, or an error's
+    /// `retryAfterMs`): a retry waits at least this long, at most [`RETRY_AFTER_MS_MAX`].
+    #[serde(
+        default,
+        rename = "retryAfterMs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_after_ms: Option<u64>,
+}
+
+/// The longest wait an agent's `retryAfterMs` can ask of a retry: an hour.
+pub const RETRY_AFTER_MS_MAX: u64 = 3_600_000;
+
+impl TaskError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> TaskError {
+        TaskError {
+            class,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
 }
 
 /// What the user gives to submit a task.

@@ -219,6 +219,16 @@ fn a_removed_agent_leaves_lookups_and_its_id_can_be_registered_again() {
     assert!(crate::core::views::agents_status(o.state()).is_empty());
     assert_eq!(crate::core::views::statistics(o.state()).total_agents, 0);
     assert_eq!(o.remove_agent(a, 1).unwrap_err().code(), "unknown_agent");
+    // Its handler, still running, writes nothing that names it.
+    let other = agent(&mut o, "y", None);
+    assert_eq!(
+        o.send(a, other, PayloadId::NONE, 1).unwrap_err().code(),
+        "unknown_agent"
+    );
+    assert_eq!(
+        o.send(other, a, PayloadId::NONE, 1).unwrap_err().code(),
+        "unknown_agent"
+    );
     // The id is free: a new agent, with its own tasks; the old tasks keep naming the old one.
     let b = agent(&mut o, "x", None);
     assert_ne!(a, b);
@@ -235,7 +245,43 @@ fn a_removed_agent_leaves_lookups_and_its_id_can_be_registered_again() {
     let r = Orchestrator::restore(&snap, 3).unwrap();
     assert_eq!(r.agent("x").unwrap(), b);
     assert!(r.state().agent(a).removed);
-    assert_eq!(crate::core::views::agents_status(r.state()).len(), 1);
+    assert_eq!(crate::core::views::agents_status(r.state()).len(), 2);
+    // Filtered by id, the tasks of both agents named "x" match, as their views say "x".
+    let f = crate::core::views::TaskFilter {
+        status: None,
+        agent: Some("x".into()),
+        workflow: None,
+        offset: 0,
+        limit: None,
+    };
+    assert_eq!(crate::core::views::task_list(r.state(), &f).len(), 3);
+}
+
+#[test]
+fn a_removed_agent_with_an_open_breaker_writes_nothing_later() {
+    let mut o = orch();
+    let spec = AgentSpec {
+        circuit_breaker: crate::core::agent::BreakerSetting::On(
+            crate::core::policy::BreakerConfig {
+                failure_threshold: 1,
+                recovery_ms: 100,
+                success_threshold: 1,
+            },
+        ),
+        ..AgentSpec::new("x")
+    };
+    let a = o.register_agent(spec, 0).unwrap();
+    o.start_agent(a, 0).unwrap();
+    submit(&mut o, "x", 1);
+    let (call, _) = invokes(&mut o)[0];
+    o.fail(call, ErrorClass::Agent, "down", 10);
+    assert!(o.next_deadline().is_some(), "the breaker's half-open timer");
+    o.remove_agent(a, 20).unwrap();
+    let seq = o.state().seq;
+    o.handle_timeout(1_000);
+    assert_eq!(o.state().seq, seq, "no record names the removed agent");
+    let journal = o.journal_json(0).unwrap();
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::core::orchestrator::AbortReason;
 use crate::core::policy::{
     Backoff, BreakerConfig, BreakerState, Fallback, RateLimit, RetryPolicy, Strategy,
 };
-use crate::core::task::{ErrorClass, TaskSpec, TaskStatus};
+use crate::core::task::{ErrorClass, TaskError, TaskSpec, TaskStatus};
 use crate::core::{Effect, Options, Orchestrator};
 
 fn orch(seed: u64) -> Orchestrator {
@@ -63,6 +63,44 @@ fn topics(o: &Orchestrator, from_seq: u64) -> Vec<String> {
         .filter(|r| r.seq > from_seq)
         .map(|r| r.event.topic().to_owned())
         .collect()
+}
+
+#[test]
+fn an_agent_that_says_when_to_come_back_is_not_retried_sooner() {
+    let mut o = orch(1);
+    add(
+        &mut o,
+        AgentSpec {
+            retry: Some(retry(5, 100, 0.0)),
+            ..AgentSpec::new("busy")
+        },
+    );
+    let t = submit(&mut o, "busy", 0);
+    let (call, _) = invokes(&mut o)[0];
+    let mut error = TaskError::new(ErrorClass::RateLimit, "HTTP 429");
+    error.retry_after_ms = Some(2_000);
+    assert!(o.fail_with(call, error, 10));
+    assert_eq!(o.state().task(t).next_attempt_at(), Some(2_010), "not 110");
+    o.handle_timeout(2_010);
+    let (call2, _) = invokes(&mut o)[0];
+    // Shorter than the backoff: the backoff wins. Beyond an hour: an hour.
+    let mut error = TaskError::new(ErrorClass::RateLimit, "HTTP 429");
+    error.retry_after_ms = Some(1);
+    assert!(o.fail_with(call2, error, 2_020));
+    assert_eq!(o.state().task(t).next_attempt_at(), Some(2_220));
+    o.handle_timeout(2_220);
+    let (call3, _) = invokes(&mut o)[0];
+    let mut error = TaskError::new(ErrorClass::RateLimit, "HTTP 429");
+    error.retry_after_ms = Some(u64::MAX);
+    assert!(o.fail_with(call3, error, 2_230));
+    assert_eq!(
+        o.state().task(t).next_attempt_at(),
+        Some(2_230 + crate::core::task::RETRY_AFTER_MS_MAX)
+    );
+    // The wait is in the journal, so replay and verification agree.
+    let journal = o.journal_json(0).unwrap();
+    assert!(journal.contains(r#""retryAfterMs":2000"#), "{journal}");
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
 }
 
 #[test]
@@ -704,10 +742,10 @@ fn restore_keeps_pending_retries_and_breakers_on_the_clock() {
     let snap = o.snapshot(20).unwrap();
     // Snapshots written before a task's two stamps became one (`due`, version 2) are version 1
     // and name it `nextAttemptAt`; a version after this build's is refused.
-    assert!(snap.contains(r#""version":2"#));
+    assert!(snap.contains(r#""version":3"#));
     let older = (snap.replace(r#""due":"#, r#""nextAttemptAt":"#))
-        .replace(r#""version":2"#, r#""version":1"#);
-    let newer = snap.replace(r#""version":2"#, r#""version":3"#);
+        .replace(r#""version":3"#, r#""version":1"#);
+    let newer = snap.replace(r#""version":3"#, r#""version":4"#);
     let e = Orchestrator::restore(&newer, 30).err().expect("refused");
     assert_eq!(e.code(), "decode_error", "{e}");
     let older = Orchestrator::restore(&older, 30).unwrap();

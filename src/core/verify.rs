@@ -320,7 +320,7 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             }
         }
         Event::TaskAttemptFailed { call, error, .. } => {
-            fresh.fail(*call, error.class, &error.message, at);
+            fresh.fail_with(*call, (**error).clone(), at);
             Ok(())
         }
         Event::TaskFailed { task, error, .. } => fresh.fail_task(task.0, &error.message, at),

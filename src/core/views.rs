@@ -2,7 +2,7 @@
 //! seed's snake_case keys (`agents_running`, `error_count`, ...) so its users find what they know.
 
 use crate::core::agent::AgentStatus;
-use crate::core::ids::TaskIx;
+use crate::core::ids::{AgentIx, TaskIx};
 use crate::core::state::State;
 use crate::core::task::{TaskError, TaskStatus};
 use crate::core::workflow::{FailurePolicy, WorkflowStatus};
@@ -287,10 +287,17 @@ pub fn task_list(s: &State, f: &TaskFilter) -> Vec<TaskView> {
 
 /// [`task_list`], and how many tasks match in all (before `offset` and `limit`).
 pub fn task_page(s: &State, f: &TaskFilter) -> (Vec<TaskView>, usize) {
-    let agent = f.agent.as_deref().map(|a| s.agent_ix(a));
+    // By id, as the views show it: a removed agent's tasks, and those of a later agent with its
+    // id, all match.
+    let agents: Option<Vec<AgentIx>> = f.agent.as_deref().map(|a| {
+        (0..s.agents.len() as u32)
+            .map(AgentIx)
+            .filter(|&ix| s.agent(ix).id == a)
+            .collect()
+    });
     let workflow = f.workflow.as_deref().map(|w| s.workflow_ix(w));
     // An unknown agent or workflow matches nothing rather than everything.
-    if matches!(agent, Some(None)) || matches!(workflow, Some(None)) {
+    if agents.as_ref().is_some_and(Vec::is_empty) || matches!(workflow, Some(None)) {
         return (Vec::new(), 0);
     }
     let (from, limit) = (
@@ -302,7 +309,7 @@ pub fn task_page(s: &State, f: &TaskFilter) -> (Vec<TaskView>, usize) {
     for ix in (0..s.tasks.len() as u32).map(TaskIx) {
         let t = s.task(ix);
         let wanted = f.status.is_none_or(|st| t.status == st)
-            && agent.is_none_or(|a| Some(t.agent) == a)
+            && agents.as_ref().is_none_or(|a| a.contains(&t.agent))
             && workflow.is_none_or(|w| t.workflow.get().is_some() && t.workflow.get() == w);
         if wanted {
             if total >= from && page.len() < limit {

@@ -7,7 +7,8 @@ use crate::core::ids::AgentIx;
 use wasm_bindgen::prelude::*;
 
 impl Core {
-    fn agent_at(&self, ix: u32) -> JsResult<AgentIx> {
+    /// An agent by index, removed ones included (their tasks still name them).
+    pub(super) fn agent_at(&self, ix: u32) -> JsResult<AgentIx> {
         if (ix as usize) < self.inner.state().agents.len() {
             Ok(AgentIx(ix))
         } else {

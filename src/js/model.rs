@@ -13,14 +13,6 @@ use serde_json::json;
 use wasm_bindgen::prelude::*;
 
 impl Core {
-    fn agent_checked(&self, ix: u32) -> JsResult<AgentIx> {
-        if (ix as usize) < self.inner.state().agents.len() {
-            Ok(AgentIx(ix))
-        } else {
-            Err(coded("unknown_agent", &format!("unknown agent #{ix}")))
-        }
-    }
-
     fn messages_json(&self, ixs: &[usize]) -> String {
         let s = self.inner.state();
         let list: Vec<_> = ixs
@@ -113,14 +105,14 @@ impl Core {
     /// The agent's template configuration as JSON (`ctx.config`), if it was made from one.
     #[wasm_bindgen(js_name = agentConfig)]
     pub fn agent_config(&self, agent: u32) -> JsResult<Option<String>> {
-        let a = self.agent_checked(agent)?;
+        let a = self.agent_at(agent)?;
         Ok(self.inner.state().agent(a).config.as_ref().map(to_json))
     }
 
     // ---- messages ----
 
     pub fn send(&mut self, from: u32, to: u32, payload: u32, now: f64) -> JsResult<String> {
-        let (from, to) = (self.agent_checked(from)?, self.agent_checked(to)?);
+        let (from, to) = (self.agent_at(from)?, self.agent_at(to)?);
         Ok(message_id(
             self.inner
                 .send(from, to, PayloadId(payload), ms(now))
@@ -130,7 +122,7 @@ impl Core {
 
     /// The agent's unacknowledged messages (now delivered), as JSON.
     pub fn inbox(&mut self, agent: u32, now: f64) -> JsResult<String> {
-        let a = self.agent_checked(agent)?;
+        let a = self.agent_at(agent)?;
         let ixs = self.inner.inbox(a, ms(now));
         Ok(self.messages_json(&ixs))
     }
@@ -138,13 +130,13 @@ impl Core {
     /// `agent`: the agent acknowledging from within its call, which may only take its own.
     pub fn acknowledge(&mut self, message: &str, now: f64, agent: Option<u32>) -> JsResult<()> {
         let m = self.inner.message(message).js()?;
-        let by = agent.map(|a| self.agent_checked(a)).transpose()?;
+        let by = agent.map(|a| self.agent_at(a)).transpose()?;
         self.inner.acknowledge_by(m, by, ms(now)).js()
     }
 
     #[wasm_bindgen(js_name = messageHistory)]
     pub fn message_history(&self, agent: u32) -> JsResult<String> {
-        let a = self.agent_checked(agent)?;
+        let a = self.agent_at(agent)?;
         Ok(self.messages_json(&self.inner.message_history(a)))
     }
 
@@ -158,14 +150,14 @@ impl Core {
 
     #[wasm_bindgen(js_name = grantTools)]
     pub fn grant_tools(&mut self, agent: u32, names: &str, now: f64) -> JsResult<()> {
-        let a = self.agent_checked(agent)?;
+        let a = self.agent_at(agent)?;
         let names: Vec<String> = parse("tools", names)?;
         self.inner.grant_tools(a, names, ms(now)).js()
     }
 
     #[wasm_bindgen(js_name = revokeTools)]
     pub fn revoke_tools(&mut self, agent: u32, names: &str, now: f64) -> JsResult<()> {
-        let a = self.agent_checked(agent)?;
+        let a = self.agent_at(agent)?;
         let names: Vec<String> = parse("tools", names)?;
         self.inner.revoke_tools(a, names, ms(now)).js()
     }
@@ -180,7 +172,7 @@ impl Core {
         args: u32,
         now: f64,
     ) -> JsResult<u32> {
-        let a = self.agent_checked(agent)?;
+        let a = self.agent_at(agent)?;
         let task = (task != u32::MAX && (task as usize) < self.inner.state().tasks.len())
             .then_some(TaskIx(task));
         self.inner

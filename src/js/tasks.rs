@@ -143,10 +143,22 @@ impl Core {
         id.index()
     }
 
-    /// An agent call failed with an error class (`agent`, `validation`, ...).
-    pub fn fail(&mut self, call: u32, class: &str, message: &str, now: f64) -> bool {
+    /// An agent call failed with an error class (`agent`, `validation`, ...), and how long the
+    /// agent asked to be left alone (`retryAfterMs`), if it said.
+    pub fn fail(
+        &mut self,
+        call: u32,
+        class: &str,
+        message: &str,
+        now: f64,
+        retry_after_ms: Option<f64>,
+    ) -> bool {
         let class = ErrorClass::parse(class).unwrap_or(ErrorClass::Internal);
-        self.inner.fail(call, class, message, ms(now))
+        let mut error = crate::core::task::TaskError::new(class, message);
+        error.retry_after_ms = retry_after_ms
+            .filter(|ms| ms.is_finite() && *ms > 0.0)
+            .map(|ms| ms.ceil() as u64);
+        self.inner.fail_with(call, error, ms(now))
     }
 
     #[wasm_bindgen(js_name = taskIx)]

@@ -35,13 +35,26 @@ pub struct Call<'a> {
 pub struct Failure {
     pub class: &'static str,
     pub message: String,
+    /// An HTTP agent's `Retry-After`, in ms: its retry waits at least this long.
+    pub retry_after_ms: Option<u64>,
 }
 
-fn failure(class: &'static str, message: impl Into<String>) -> Failure {
+pub(crate) fn failure(class: &'static str, message: impl Into<String>) -> Failure {
     Failure {
         class,
         message: message.into(),
+        retry_after_ms: None,
     }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date, in ms from now.
+fn retry_after_ms(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds.saturating_mul(1000));
+    }
+    let at = js_sys::Date::parse(value);
+    (at.is_finite()).then(|| (at - js_sys::Date::now()).max(0.0) as u64)
 }
 
 #[wasm_bindgen(module = "/js/worker-agents.js")]
@@ -118,16 +131,17 @@ async fn http(
             .await
             .map_err(|e| failure("agent", format!("the agent could not be reached: {e}")))?;
         let status = resp.status_code();
+        let after = resp.headers().get("retry-after").ok().flatten();
         let text = resp
             .text()
             .await
             .map_err(|e| failure("agent", e.to_string()))?;
-        Ok::<_, Failure>((status, text))
+        Ok::<_, Failure>((status, text, after))
     };
     let timer = Delay::from(std::time::Duration::from_millis(timeout_ms));
     futures_util::pin_mut!(exchange);
     futures_util::pin_mut!(timer);
-    let (status, text) = match futures_util::future::select(exchange, timer).await {
+    let (status, text, after) = match futures_util::future::select(exchange, timer).await {
         futures_util::future::Either::Left((r, _)) => r?,
         futures_util::future::Either::Right(_) => {
             // The caller aborts the request.
@@ -145,10 +159,14 @@ async fn http(
             _ => "agent",
         };
         let excerpt: String = text.chars().take(200).collect();
-        return Err(failure(
+        let mut f = failure(
             class,
             format!("the agent answered HTTP {status}: {excerpt}"),
-        ));
+        );
+        if status == 429 || status == 503 {
+            f.retry_after_ms = after.as_deref().and_then(retry_after_ms);
+        }
+        return Err(f);
     }
     if text.trim().is_empty() {
         return Ok("null".into());

@@ -393,13 +393,13 @@ pub fn pump(shared: &Shared) {
 
 async fn run_call(shared: Shared, p: Pending) {
     let outcome = match &p.binding {
-        None => Err(agents::Failure {
-            class: "internal",
-            message: format!(
+        None => Err(agents::failure(
+            "internal",
+            format!(
                 "agent '{}' has no endpoint, JS function or demo behind it",
                 p.agent
             ),
-        }),
+        )),
         Some(binding) => {
             let input = serde_json::value::RawValue::from_string(p.input.clone())
                 .expect("payloads are JSON");
@@ -440,7 +440,9 @@ async fn run_call(shared: Shared, p: Pending) {
             },
             Err(f) => {
                 let class = ErrorClass::parse(f.class).unwrap_or(ErrorClass::Agent);
-                rt.core.fail(p.call, class, &f.message, t);
+                let mut error = crate::core::task::TaskError::new(class, f.message);
+                error.retry_after_ms = f.retry_after_ms;
+                rt.core.fail_with(p.call, error, t);
             }
         }
     }

@@ -171,3 +171,26 @@ test("an agent that throws a plain object with a message fails its task with tha
   assert.equal(t.status, "Failed");
   assert.deepEqual([t.error.class, t.error.message], ["validation", "the input is not a ticker"]);
 });
+
+test("an agent that throws with retryAfterMs is not retried sooner, and the wait is journaled", async () => {
+  const orch = new Orchestrator({ seed: 7, clock: "virtual" });
+  const starts = [];
+  orch.registerAgent({
+    id: "busy",
+    retry: { maxAttempts: 3, backoff: { initialMs: 10 } },
+    handler: async (_input, ctx) => {
+      starts.push(orch.now());
+      if (ctx.attempt === 1) throw { class: "rate_limit", message: "slow down", retryAfterMs: 5_000 };
+      return "ok";
+    },
+  });
+  orch.startAgent("busy");
+  const task = await orch.wait(orch.submit({ agent: "busy" }));
+  assert.equal(task.output, "ok");
+  assert.ok(starts[1] - starts[0] >= 5_000, `waited ${starts[1] - starts[0]} ms`);
+  const failed = orch.journal().find((r) => r.type === "task.attempt_failed");
+  assert.equal(failed.data.error.retryAfterMs, 5_000);
+  assert.equal(orch.journal().find((r) => r.type === "task.retrying").data.delayMs, 5_000);
+  assert.ok(orch.verifyReplay().ok);
+  orch.close();
+});

@@ -207,6 +207,13 @@ test("a retry's backoff is carried by the alarm: the flaky agent succeeds on the
   const bad = await waitTask(c, (await c.post("/tasks", { agent: "bad" })).body.id);
   assert.equal(bad.status, "Failed");
   assert.equal(bad.error.class, "validation");
+  // A 429's Retry-After (2 s) is waited out, though the backoff says 100 ms.
+  await c.post("/agents", { id: "busy", endpoint: `${agents.url}/busy?after=2`, start: true });
+  const busy = (await c.post("/tasks", { agent: "busy", retry: { maxAttempts: 3, backoff: { initialMs: 100 } } })).body.id;
+  const done = await waitTask(c, busy, 30_000);
+  assert.deepEqual([done.status, done.attempts], ["Completed", 2], JSON.stringify(done));
+  const [first, second] = [...agents.calls.entries()].find(([k, list]) => k.endsWith(`:${busy}`) && list[0].path === "/busy")[1];
+  assert.ok(second.at - first.at >= 2000 - 50, `Retry-After: 2 waited ${second.at - first.at} ms`);
 });
 
 test("HTTP calls: a call the core gives up is aborted, idempotency keys differ across namespaces", async () => {

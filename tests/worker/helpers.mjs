@@ -140,7 +140,7 @@ export async function agentServer() {
     key = call.idempotencyKey;
     const url = new URL(req.url, "http://x");
     const list = calls.get(call.idempotencyKey) ?? [];
-    list.push({ attempt: call.attempt, path: url.pathname });
+    list.push({ attempt: call.attempt, path: url.pathname, at: Date.now() });
     calls.set(call.idempotencyKey, list);
     const reply = (status, json) => { res.writeHead(status, { "content-type": "application/json" }); res.end(typeof json === "string" ? json : JSON.stringify(json)); };
     if (url.pathname === "/slow") {
@@ -150,6 +150,12 @@ export async function agentServer() {
     if (url.pathname === "/flaky") {
       const fails = Number(url.searchParams.get("fails") ?? 1);
       return list.length <= fails ? reply(500, { error: "not yet" }) : reply(200, { attempts: list.length });
+    }
+    if (url.pathname === "/busy") {
+      // 429 with Retry-After (seconds) on the first call, then an answer.
+      if (list.length > 1) return reply(200, { attempts: list.length });
+      res.writeHead(429, { "content-type": "application/json", "retry-after": url.searchParams.get("after") ?? "1" });
+      return res.end(JSON.stringify({ error: "slow down" }));
     }
     if (url.pathname === "/bad") return reply(200, "this is not json");
     if (url.pathname === "/null") return reply(200, "null");

@@ -229,6 +229,15 @@ impl Orchestrator {
         Ok(())
     }
 
+    /// Refuses an agent that was removed: a removed agent's handler still running must not
+    /// write records that name it (its id may belong to another agent by then).
+    pub(super) fn check_present(&self, agent: AgentIx) -> Result<()> {
+        match self.state.agent(agent) {
+            a if a.removed => Err(Error::UnknownAgent(a.id.clone())),
+            _ => Ok(()),
+        }
+    }
+
     /// Counts an error against the agent; at its `maxErrors` it enters `Error`.
     pub fn report_error(&mut self, agent: AgentIx, message: &str, now: u64) -> Result<()> {
         self.count_error(agent, message, false, now);

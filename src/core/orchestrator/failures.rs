@@ -8,7 +8,7 @@ use crate::core::event::Event;
 use crate::core::ids::{AgentIx, TaskIx};
 use crate::core::policy::{unit, BreakerState, Fallback, RetryPolicy, Strategy, ATTEMPTS_MAX};
 use crate::core::state::breaker_counts;
-use crate::core::task::{ErrorClass, TaskError, TaskStatus};
+use crate::core::task::{ErrorClass, TaskError, TaskStatus, RETRY_AFTER_MS_MAX};
 use crate::core::timer::TimerKind;
 use crate::core::wire::{AgentRef, TaskRef};
 use rand_core::RngCore;
@@ -97,23 +97,21 @@ impl Orchestrator {
         &mut self,
         task: TaskIx,
         call: u32,
-        class: ErrorClass,
-        message: &str,
+        mut error: TaskError,
         auto: bool,
         now: u64,
     ) {
         let attempt = self.state.task(task).attempts;
-        let error = Box::new(TaskError {
-            class,
-            message: message.to_owned(),
-        });
+        error.retry_after_ms = error.retry_after_ms.map(|ms| ms.min(RETRY_AFTER_MS_MAX));
+        let (class, message) = (error.class, error.message.clone());
+        let message = message.as_str();
         self.emit(
             now,
             Event::TaskAttemptFailed {
                 task: TaskRef(task),
                 call,
                 attempt,
-                error,
+                error: Box::new(error.clone()),
                 auto,
             },
         );
@@ -126,14 +124,11 @@ impl Orchestrator {
         if breaker_counts(class) {
             self.breaker_after_failure(agent, now);
         }
-        self.decide(task, class, message, now);
+        self.decide(task, error, now);
     }
 
-    fn decide(&mut self, task: TaskIx, class: ErrorClass, message: &str, now: u64) {
-        let error = TaskError {
-            class,
-            message: message.to_owned(),
-        };
+    fn decide(&mut self, task: TaskIx, error: TaskError, now: u64) {
+        let (class, message) = (error.class, error.message.clone());
         match self.strategy(task, class) {
             Strategy::Retry => self.retry_or_fail(task, error, now),
             Strategy::Fail => self.fail_final(task, error, now),
@@ -151,7 +146,8 @@ impl Orchestrator {
                 None => {
                     // Say why, or a task meant to fall back just fails with its own error.
                     let message = format!("{message} (no fallback: {})", self.no_fallback(task));
-                    self.retry_or_fail(task, TaskError { class, message }, now)
+                    let error = TaskError { message, ..error };
+                    self.retry_or_fail(task, error, now)
                 }
             },
             Strategy::Skip => {
@@ -229,7 +225,10 @@ impl Orchestrator {
         } else {
             0.0
         };
-        let delay_ms = policy.delay_ms(failures, u);
+        // An agent that said when to come back is not called sooner.
+        let delay_ms = policy
+            .delay_ms(failures, u)
+            .max(error.retry_after_ms.unwrap_or(0));
         let next_attempt_at = now.saturating_add(delay_ms);
         self.emit(
             now,
@@ -379,7 +378,8 @@ impl Orchestrator {
                         });
                         let message = format!("attempt {attempt} timed out after {ms} ms");
                         let _ = started;
-                        self.attempt_failed(task, call, ErrorClass::Timeout, &message, true, now);
+                        let error = TaskError::new(ErrorClass::Timeout, message);
+                        self.attempt_failed(task, call, error, true, now);
                     }
                 }
                 TimerKind::Breaker(agent) => {

@@ -17,6 +17,8 @@ impl Orchestrator {
         now: u64,
     ) -> Result<usize> {
         self.check_live()?;
+        self.check_present(from)?;
+        self.check_present(to)?;
         let max = self.state.options.queue_depth_max as usize;
         if self.state.messages.len() >= max {
             return Err(Error::LimitReached {

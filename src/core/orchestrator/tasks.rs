@@ -300,10 +300,7 @@ impl Orchestrator {
             &[TaskStatus::Pending, TaskStatus::Running],
             "Pending or Running",
         )?;
-        let error = Box::new(TaskError {
-            class: ErrorClass::Agent,
-            message: message.to_owned(),
-        });
+        let error = Box::new(TaskError::new(ErrorClass::Agent, message));
         self.emit(
             now,
             Event::TaskFailed {
@@ -424,7 +421,8 @@ impl Orchestrator {
         };
         if let Some(problem) = self.answer_problem(task, output) {
             // A pattern task answered in the wrong shape: that is the attempt failing.
-            self.attempt_failed(task, call, ErrorClass::Validation, &problem, false, now);
+            let error = TaskError::new(ErrorClass::Validation, problem);
+            self.attempt_failed(task, call, error, false, now);
             self.dispatch(now);
             return true;
         }
@@ -446,11 +444,16 @@ impl Orchestrator {
     /// An agent call failed (threw, rejected, or answered in a shape the caller refused). The
     /// task's policy decides what follows. Returns `false` for a call that is no longer current.
     pub fn fail(&mut self, call: u32, class: ErrorClass, message: &str, now: u64) -> bool {
+        self.fail_with(call, TaskError::new(class, message), now)
+    }
+
+    /// [`Orchestrator::fail`] with the whole error, its `retry_after_ms` included.
+    pub fn fail_with(&mut self, call: u32, error: TaskError, now: u64) -> bool {
         let Some(task) = self.state.call_task(call) else {
             self.ignore_call(call, now);
             return false;
         };
-        self.attempt_failed(task, call, class, message, false, now);
+        self.attempt_failed(task, call, error, false, now);
         self.dispatch(now);
         true
     }

@@ -71,6 +71,7 @@ impl Orchestrator {
         args: PayloadId,
         now: u64,
     ) -> Result<u32> {
+        self.check_present(agent)?;
         let tool = self
             .state
             .tools
