@@ -193,8 +193,14 @@ pub enum Event {
         to: AgentRef,
         payload: PayloadId,
     },
+    /// Read from the inbox, or (`onAck`) acknowledged before it was read: delivered first, so
+    /// every message goes sent → delivered → acknowledged.
     #[serde(rename = "message.delivered")]
-    MessageDelivered { message: String },
+    MessageDelivered {
+        message: String,
+        #[serde(default, rename = "onAck", skip_serializing_if = "is_false")]
+        on_ack: bool,
+    },
     #[serde(rename = "message.acknowledged")]
     MessageAcknowledged { message: String },
     #[serde(rename = "tool.registered")]

@@ -282,7 +282,8 @@ pub fn check_answer(role: &str, answer: &Value) -> Result<(), String> {
     let expected = match role {
         "vote" => {
             let vote_ok = matches!(answer.get("vote").and_then(Value::as_str), Some("approve" | "reject"));
-            let reasoning_ok = answer.get("reasoning").is_none_or(Value::is_string);
+            // The shape is `{ vote, reasoning }`: a vote without its reasoning is not one.
+            let reasoning_ok = answer.get("reasoning").is_some_and(Value::is_string);
             if vote_ok && reasoning_ok {
                 return Ok(());
             }

@@ -153,7 +153,7 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
         {
             Err("a workflow ends once".into())
         }
-        Event::MessageDelivered { message } | Event::MessageAcknowledged { message }
+        Event::MessageDelivered { message, .. } | Event::MessageAcknowledged { message }
             if crate::core::message::parse_message_id(message)
                 .is_none_or(|m| m >= s.messages.len()) =>
         {

@@ -565,7 +565,7 @@ impl State {
                 delivered_at: None,
                 acknowledged_at: None,
             }),
-            Event::MessageDelivered { message } => {
+            Event::MessageDelivered { message, .. } => {
                 let m = &mut self.messages[parse_message_id(message).expect("checked")];
                 m.status = MessageStatus::Delivered;
                 m.delivered_at = Some(at);

@@ -70,16 +70,84 @@ impl Template {
         format!("{}@{}", self.name, self.version)
     }
 
+    /// Parses a template from JSON, reporting every bad field at once: a field of the wrong
+    /// type (which stops serde at the first) is set aside and the rest parsed again, so its
+    /// error is listed beside the other fields' type and value errors.
+    pub fn parse(json: &str) -> Result<Template> {
+        let mut fields = match serde_json::from_str(json) {
+            Ok(serde_json::Value::Object(m)) => m,
+            Ok(_) => return Err(Error::invalid("template", "must be an object")),
+            Err(e) => return Err(Error::invalid("template", e.to_string())),
+        };
+        let mut bad: Vec<String> = Vec::new();
+        let template = loop {
+            let value = serde_json::Value::Object(fields.clone());
+            match serde_path_to_error::deserialize::<_, Template>(value) {
+                Ok(t) => break Some(t),
+                Err(e) => {
+                    let first = match e.path().iter().next() {
+                        Some(serde_path_to_error::Segment::Map { key }) => Some(key.clone()),
+                        _ => None,
+                    };
+                    let path = e.path().to_string();
+                    let reason = e.into_inner().to_string();
+                    match first.filter(|k| fields.contains_key(k)) {
+                        Some(key) => {
+                            bad.push(format!("{path}: {reason}"));
+                            fields.remove(&key);
+                        }
+                        // Not one field's (a missing name, an unknown field): said as it is.
+                        None => {
+                            if !(reason.starts_with("missing field") && !bad.is_empty()) {
+                                bad.push(reason);
+                            }
+                            break None;
+                        }
+                    }
+                }
+            }
+        };
+        let name_ok = template.as_ref().is_some_and(|t| t.name_ok());
+        if let Some(t) = &template {
+            bad.extend(t.problems());
+        }
+        match (template, bad.is_empty()) {
+            (Some(t), true) => Ok(t),
+            (t, _) => {
+                let what = match t {
+                    Some(t) if name_ok => format!("template '{}'", t.reference()),
+                    _ => "template".into(),
+                };
+                Err(Error::invalid(what, bad.join("; ")))
+            }
+        }
+    }
+
+    fn name_ok(&self) -> bool {
+        !self.name.is_empty()
+            && self.name.len() <= 64
+            && (self.name.bytes())
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    }
+
     /// Checks every field and reports all the bad ones at once.
     pub fn validate(&self) -> Result<()> {
+        let bad = self.problems();
+        if bad.is_empty() {
+            return Ok(());
+        }
+        let what = if self.name_ok() {
+            format!("template '{}'", self.reference())
+        } else {
+            "template".into()
+        };
+        Err(Error::invalid(what, bad.join("; ")))
+    }
+
+    /// What is wrong with each field, one entry per field.
+    fn problems(&self) -> Vec<String> {
         let mut bad: Vec<String> = Vec::new();
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if !name_ok {
+        if !self.name_ok() {
             bad.push(format!(
                 "name: '{}' must be 1 to 64 of a-z, 0-9, '-', '_'",
                 self.name
@@ -126,16 +194,7 @@ impl Template {
         if let Err(e) = policy.validate("template") {
             bad.push(format!("limits: {e}"));
         }
-        if bad.is_empty() {
-            Ok(())
-        } else {
-            let what = if name_ok {
-                format!("template '{}'", self.reference())
-            } else {
-                "template".into()
-            };
-            Err(Error::invalid(what, bad.join("; ")))
-        }
+        bad
     }
 
     /// The agent this template makes, with the given id (and name, if any).

@@ -902,3 +902,21 @@ fn updating_an_agent_changes_what_is_given_and_more_room_starts_waiting_tasks() 
     let report = crate::core::verify::verify_replay(&o.journal_json(0).unwrap()).unwrap();
     assert!(report.ok, "{report:?}");
 }
+
+#[test]
+fn a_journal_with_calls_reissued_after_a_restart_verifies() {
+    let mut o = orch();
+    agent(&mut o, "x", None);
+    let t = submit(&mut o, "x", 1);
+    assert_eq!(invokes(&mut o).len(), 1);
+    // The process dies with the call in flight; the next one replays and issues it again.
+    let mut again = Orchestrator::replay(&o.journal_json(0).unwrap(), None).unwrap();
+    again.reissue_in_flight(10);
+    let (call, task) = invokes(&mut again)[0];
+    assert_eq!((task, again.state().task(t).attempts), (t, 2));
+    assert!(again.complete(call, PayloadId::NONE, 20));
+    let journal = again.journal_json(0).unwrap();
+    assert!(journal.contains(r#""reason":"restored while running""#));
+    let report = crate::core::verify::verify_replay(&journal).unwrap();
+    assert!(report.ok, "{report:?}");
+}

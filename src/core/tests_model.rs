@@ -371,6 +371,15 @@ fn a_wrong_shape_is_a_validation_failure_that_shows_what_was_expected() {
         error.starts_with("the vote of 'v' failed: expected {"),
         "{error}"
     );
+    // A vote without its reasoning is the wrong shape too.
+    let bare = PatternSpec::Consensus {
+        task: json!("?"),
+        agents: vec!["v".into()],
+        threshold: 0.5,
+    };
+    let run = o.start_pattern(bare, 1).unwrap();
+    drive(&mut o, |_, _| json!({ "vote": "approve" }));
+    assert_eq!(o.state().runs[run as usize].status, RunStatus::Failed);
     // One vote per agent: an agent listed twice is refused.
     let twice = PatternSpec::Consensus {
         task: json!("?"),
@@ -534,6 +543,33 @@ fn a_malformed_delegation_fails_the_supervisor_with_a_clear_message() {
 }
 
 #[test]
+fn a_delegation_by_capability_stays_within_the_supervisors_agents() {
+    let mut o = orch();
+    agent(&mut o, "boss", &[]);
+    agent(&mut o, "w", &["write"]);
+    agent(&mut o, "outsider", &["zzz"]);
+    let spec = PatternSpec::Supervisor {
+        task: json!("x"),
+        supervisor: "boss".into(),
+        agents: vec!["w".into()],
+        instructions: String::new(),
+        max_rounds: 2,
+    };
+    let run = o.start_pattern(spec, 0).unwrap();
+    drive(
+        &mut o,
+        |_, _| json!({ "delegations": [{ "capability": "zzz" }] }),
+    );
+    let r = &o.state().runs[run as usize];
+    assert_eq!(r.status, RunStatus::Failed);
+    let error = r.error.as_deref().unwrap();
+    assert!(
+        error.contains("capability 'zzz', which none of the supervisor's running agents (w) has"),
+        "{error}"
+    );
+}
+
+#[test]
 fn collaborators_take_turns_until_one_is_done() {
     let mut o = orch();
     agent(&mut o, "a", &[]);
@@ -662,6 +698,30 @@ fn a_weekly_cron_job_survives_a_snapshot() {
 }
 
 #[test]
+fn a_template_with_many_bad_fields_lists_them_all_type_errors_included() {
+    let e = Template::parse(
+        r#"{"name":"Bad Name!","version":0,"temperature":5,"capabilities":"x","model":5}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "invalid_argument");
+    let text = e.to_string();
+    for field in [
+        "capabilities:",
+        "model:",
+        "name:",
+        "version:",
+        "temperature:",
+    ] {
+        assert!(text.contains(field), "{field} in {text}");
+    }
+    let e = Template::parse(r#"{"name":"ok","colour":"red"}"#).unwrap_err();
+    assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+    let e = Template::parse(r#"{"version":"two"}"#).unwrap_err();
+    assert!(e.to_string().contains("version:"), "{e}");
+    assert_eq!(Template::parse(r#"{"name":"fine"}"#).unwrap().version, 1);
+}
+
+#[test]
 fn templates_are_versioned_validated_and_make_agents() {
     let mut o = orch();
     let t = Template {
@@ -736,6 +796,25 @@ fn messages_go_sent_delivered_acknowledged() {
     o.acknowledge(m, 3).unwrap();
     assert!(o.inbox(b, 4).is_empty());
     assert_eq!(o.message_history(a), vec![m]);
+    // Acknowledged before it was read: delivered first, at the same time.
+    let m2 = o.send(a, b, p, 5).unwrap();
+    let m3 = o.send(a, b, p, 5).unwrap();
+    o.acknowledge(m3, 6).unwrap();
+    let topics: Vec<&str> = (o.journal_records().map(|r| r.event.topic()))
+        .filter(|t| t.starts_with("message."))
+        .collect();
+    assert_eq!(
+        &topics[topics.len() - 2..],
+        ["message.delivered", "message.acknowledged"]
+    );
+    assert_eq!(o.state().messages[m3].delivered_at, Some(6));
+    assert_eq!(
+        o.state().messages[m2].status,
+        crate::core::message::MessageStatus::Sent,
+        "only the one acknowledged"
+    );
+    let journal = o.journal_json(0).unwrap();
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
     assert_eq!(o.message("msg-9").unwrap_err().code(), "unknown_message");
 }
 
@@ -788,8 +867,14 @@ fn tools_need_a_grant_and_keep_to_their_rate_limit() {
         "unknown_tool"
     );
     let text = o.journal_json(0).unwrap();
-    assert_eq!(text.matches("\"type\":\"tool.refused\"").count(), 2);
+    // The call of a tool that does not exist is recorded too (class `tool`).
+    assert_eq!(text.matches("\"type\":\"tool.refused\"").count(), 3);
+    assert!(
+        text.contains(r#""tool":"nope","agent":"a","class":"tool""#),
+        "{text}"
+    );
     assert_eq!(text.matches("\"type\":\"tool.called\"").count(), 2);
+    assert!(crate::core::verify::verify_replay(&text).unwrap().ok);
 }
 
 #[test]

@@ -175,6 +175,8 @@ fn is_input(e: &Event) -> bool {
         // Pattern runs create their tasks themselves.
         Event::TaskCreated { extra, .. } => extra.as_ref().is_none_or(|x| x.run.is_none()),
         Event::TaskStarted { call, .. } => *call == 0,
+        // A driver that restarted re-issued its calls in flight.
+        Event::TaskRequeued { reason, .. } => reason == crate::core::orchestrator::REISSUED,
         Event::AgentRegistered { .. }
         | Event::AgentUpdated { .. }
         | Event::AgentRecovered { .. }
@@ -216,6 +218,10 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
     let s = reference.state();
     match &rec.event {
         Event::AgentRegistered { spec } => fresh.register_agent((**spec).clone(), at).map(|_| ()),
+        Event::TaskRequeued { .. } => {
+            fresh.reissue_in_flight(at);
+            Ok(())
+        }
         Event::AgentUpdated { agent, update } => {
             fresh.update_agent(agent.0, (**update).clone(), at)
         }
@@ -347,7 +353,15 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             let payload = copy(fresh, *payload)?;
             fresh.send(from.0, to.0, payload, at).map(|_| ())
         }
-        Event::MessageDelivered { message } => {
+        // Delivered by its acknowledgement: the acknowledgement (the next record) is the input.
+        Event::MessageDelivered {
+            message,
+            on_ack: true,
+        } => {
+            let m = fresh.message(message)?;
+            fresh.acknowledge(m, at)
+        }
+        Event::MessageDelivered { message, .. } => {
             let to = s.messages[fresh.message(message)?].to;
             fresh.inbox(to, at);
             Ok(())

@@ -75,7 +75,7 @@ impl Core {
 
     #[wasm_bindgen(js_name = defineTemplate)]
     pub fn define_template(&mut self, spec: &str, now: f64) -> JsResult<String> {
-        let t: Template = parse("template", spec)?;
+        let t = Template::parse(spec).js()?;
         self.inner.define_template(t, ms(now)).js()
     }
 

@@ -55,6 +55,7 @@ impl Orchestrator {
                     now,
                     Event::MessageDelivered {
                         message: message_id(i),
+                        on_ack: false,
                     },
                 );
             }
@@ -97,6 +98,15 @@ impl Orchestrator {
                 "message",
                 format!("'{}' is {status}", message_id(message)),
             ));
+        }
+        if self.state.messages[message].status == MessageStatus::Sent {
+            self.emit(
+                now,
+                Event::MessageDelivered {
+                    message: message_id(message),
+                    on_ack: true,
+                },
+            );
         }
         self.emit(
             now,

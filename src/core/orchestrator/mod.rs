@@ -90,6 +90,10 @@ pub struct Orchestrator {
     admitting_new: bool,
 }
 
+/// The reason of the `task.requeued` records [`Orchestrator::reissue_in_flight`] writes: a
+/// driver's input (it restarted), which `verify_replay` feeds again.
+pub const REISSUED: &str = "restored while running";
+
 impl Orchestrator {
     /// A new orchestrator whose first journal record says its seed and options.
     pub fn new(seed: u64, options: Options, now: u64) -> Result<Orchestrator> {
@@ -517,7 +521,7 @@ impl Orchestrator {
         // In call order, as the calls were made.
         let in_flight: Vec<TaskIx> = self.state.derived.calls.iter().map(|(_, t)| t).collect();
         for t in in_flight {
-            let reason = "restored while running".into();
+            let reason = REISSUED.into();
             self.emit(
                 now,
                 Event::TaskRequeued {

@@ -116,9 +116,10 @@ impl Orchestrator {
                 }
             }
             if let Some(cap) = d.get("capability").and_then(Value::as_str) {
-                if self.route(cap).is_err() {
+                if self.route_among(cap, agents).is_err() {
                     return Some(format!(
-                        "delegation to capability '{cap}', which no running agent has"
+                        "delegation to capability '{cap}', which none of the supervisor's running agents ({}) has",
+                        agents.join(", ")
                     ));
                 }
             }
@@ -396,7 +397,9 @@ impl Orchestrator {
                                 self.pattern_task(run, agent, "worker", input, now)?
                             }
                             (None, Some(cap)) => {
-                                let agent = self.state.agent(self.route(cap)?).id.clone();
+                                // Within the team, as a delegation by name is.
+                                let agent =
+                                    self.state.agent(self.route_among(cap, agents)?).id.clone();
                                 self.pattern_task(run, &agent, "worker", input, now)?
                             }
                             _ => unreachable!("checked when the plan was answered"),

@@ -29,6 +29,15 @@ impl Orchestrator {
             .ok_or_else(|| Error::NoCapableAgent(capability.to_owned()))
     }
 
+    /// [`Orchestrator::route`] among `team` only (a supervisor's agents).
+    pub(super) fn route_among(&self, capability: &str, team: &[String]) -> Result<AgentIx> {
+        team.iter()
+            .filter_map(|id| self.state.agent_ix(id))
+            .filter(|&ix| self.routable(ix, capability))
+            .min_by_key(|&ix| (self.agent_load(ix), ix))
+            .ok_or_else(|| Error::NoCapableAgent(capability.to_owned()))
+    }
+
     /// Routing that leaves out one agent (`not`) and counts `extra` tasks per agent (given out
     /// but not queued yet). Agents whose breaker is open are passed over.
     pub(super) fn route_by(

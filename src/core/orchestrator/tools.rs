@@ -72,11 +72,20 @@ impl Orchestrator {
         now: u64,
     ) -> Result<u32> {
         self.check_present(agent)?;
-        let tool = self
-            .state
-            .tools
-            .get(name)
-            .ok_or_else(|| Error::UnknownTool(name.to_owned()))?;
+        let (agent_ref, task_ref) = (AgentRef(agent), task.map(TaskRef));
+        let Some(tool) = self.state.tools.get(name) else {
+            // Recorded like the other refusals: every tool call an agent makes is in the journal.
+            self.emit(
+                now,
+                Event::ToolRefused {
+                    tool: name.to_owned(),
+                    agent: agent_ref,
+                    task: task_ref,
+                    class: ErrorClass::Tool,
+                },
+            );
+            return Err(Error::UnknownTool(name.to_owned()));
+        };
         let refused = if !self.state.agent(agent).tools.contains(name) {
             Some(ErrorClass::Permission)
         } else if tool.spec.rate_limit.as_ref().is_some_and(|rl| {
@@ -87,7 +96,6 @@ impl Orchestrator {
         } else {
             None
         };
-        let (agent_ref, task_ref) = (AgentRef(agent), task.map(TaskRef));
         if let Some(class) = refused {
             self.emit(
                 now,
