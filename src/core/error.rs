@@ -93,6 +93,10 @@ pub enum Error {
     /// No job has this id.
     #[error("unknown job '{0}'")]
     UnknownJob(String),
+    /// A job or workflow cannot do this in its current state (pause a paused job, cancel a
+    /// finished workflow): a conflict with the state, not a bad argument.
+    #[error("{what} {reason}")]
+    InvalidState { what: &'static str, reason: String },
     /// A cron expression that does not parse.
     #[error("invalid cron: {0}")]
     InvalidCron(String),
@@ -147,6 +151,7 @@ impl Error {
             Error::Permission { .. } => "permission",
             Error::RateLimited(_) => "rate_limit",
             Error::UnknownJob(_) => "unknown_job",
+            Error::InvalidState { .. } => "invalid_state",
             Error::InvalidCron(_) => "invalid_cron",
             Error::UnknownRun(_) => "unknown_run",
         }

@@ -98,7 +98,7 @@ impl Template {
                         }
                         // Not one field's (a missing name, an unknown field): said as it is.
                         None => {
-                            if !(reason.starts_with("missing field") && !bad.is_empty()) {
+                            if !reason.starts_with("missing field") || bad.is_empty() {
                                 bad.push(reason);
                             }
                             break None;

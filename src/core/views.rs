@@ -268,10 +268,30 @@ fn ordered_map<S: serde::Serializer>(
     m.end()
 }
 
+fn status_any_case<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TaskStatus>, D::Error> {
+    let Some(given) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let plain = given.replace('_', "");
+    TaskStatus::ALL
+        .into_iter()
+        .find(|s| format!("{s:?}").eq_ignore_ascii_case(&plain))
+        .map(Some)
+        .ok_or_else(|| {
+            let names: Vec<String> = TaskStatus::ALL.iter().map(|s| format!("{s:?}")).collect();
+            serde::de::Error::custom(format!(
+                "unknown status '{given}' (one of {})",
+                names.join(", ")
+            ))
+        })
+}
+
 /// Which tasks `task_list` returns: every field given must match; `offset`/`limit` page the rest.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskFilter {
+    /// `Completed`, or as metrics and statistics write it, `completed` (`timed_out` too).
+    #[serde(default, deserialize_with = "status_any_case")]
     pub status: Option<TaskStatus>,
     pub agent: Option<String>,
     pub workflow: Option<String>,

@@ -101,6 +101,7 @@ fn with_cors(resp: Response, cors: &Option<Headers>) -> Response {
 
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let cors = cors_headers(&env, &req);
+    let head = req.method() == Method::Head;
     let resp = match route(req, &env).await {
         Ok(r) => r,
         Err(e) => {
@@ -121,6 +122,14 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
             r
         }
     };
+    // HEAD is answered as GET is, without the body.
+    let resp = if head {
+        let status = resp.status_code();
+        let headers = resp.headers().clone();
+        Response::empty()?.with_status(status).with_headers(headers)
+    } else {
+        resp
+    };
     Ok(with_cors(resp, &cors))
 }
 
@@ -129,10 +138,21 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         .url()
         .map_err(|e| error(400, "bad_request", e.to_string()))?;
     let path = url.path().to_owned();
-    let method = req.method();
+    let method = match req.method() {
+        // A HEAD is a GET whose body `handle` drops; a stream has no HEAD.
+        Method::Head if path.ends_with("/events") => return Err(super::api::not_allowed("GET")),
+        Method::Head => Method::Get,
+        m => m,
+    };
     if method == Method::Options {
+        let has_origin = req.headers().get("origin").ok().flatten().is_some();
         return if cors_headers(env, &req).is_some() {
             Ok(Response::empty().expect("empty").with_status(204))
+        } else if !has_origin {
+            // Not a CORS preflight: say what the API takes.
+            let mut r = Response::empty().expect("empty").with_status(204);
+            let _ = (r.headers_mut()).set("allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+            Ok(r)
         } else {
             Err(error(
                 403,

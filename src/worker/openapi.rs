@@ -27,7 +27,8 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/orchestrate", "post", "Route { session_id, capability, parameters } to the least-loaded capable agent; 202 if it takes over 25 s", 200),
     ("/contracts", "get", "A session's hash-chained REQUEST/RESPONSE contracts: ?session_id=", 200),
     ("/snapshots", "get", "Snapshot summaries, newest first", 200),
-    ("/snapshots", "post", "Take a snapshot", 201),
+    ("/snapshots", "post", "Take a snapshot and store it (the journal before it is pruned)", 201),
+    ("/snapshots/{id}", "get", "The stored snapshot, whole (only the latest stored is kept): keep it, or restore it with the package's Orchestrator.restore", 200),
     ("/events", "get", "Server-Sent Events of the journal after ?after= (or Last-Event-ID), live, only ?topics=a.*,b.c if given; an `event: gap` frame { after, next, message } names records no longer held", 200),
     ("/metrics", "get", "Prometheus text metrics", 200),
     ("/schedules", "get", "Every schedule not deleted, with its next run", 200),
@@ -37,6 +38,33 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/schedules/{id}/pause", "post", "Pause a schedule", 200),
     ("/schedules/{id}/resume", "post", "Resume a paused schedule; a slot it missed fires once", 200),
 ];
+
+/// The query (and header) parameters a route reads: (name, where, required, type, description).
+fn query_params(path: &str, method: &str) -> Vec<Value> {
+    let list: &[(&str, &str, bool, &str, &str)] = match (path, method) {
+        ("/tasks", "get") => &[
+            ("status", "query", false, "string", "Pending, Queued, Running, Retrying, Completed, Failed, Cancelled, TimedOut or Skipped (any case)"),
+            ("agent", "query", false, "string", "The agent's id"),
+            ("workflow", "query", false, "string", "The workflow's id"),
+            ("offset", "query", false, "integer", "Skip this many matching tasks"),
+            ("limit", "query", false, "integer", "At most this many (default 1000, at most 10000)"),
+        ],
+        ("/contracts", "get") => &[("session_id", "query", true, "string", "The session whose contracts to list")],
+        ("/events", "get") => &[
+            ("after", "query", false, "integer", "Send the records after this seq"),
+            ("lastEventId", "query", false, "integer", "As the Last-Event-ID header, for clients that cannot set it"),
+            ("topics", "query", false, "string", "Only these topics, comma-separated, `task.*` wildcards allowed"),
+            ("token", "query", false, "string", "The API token, for clients that cannot set Authorization (EventSource)"),
+            ("Last-Event-ID", "header", false, "integer", "The last seq received (a reconnecting EventSource sends it)"),
+        ],
+        _ => &[],
+    };
+    list.iter()
+        .map(|(name, at, required, ty, description)| {
+            json!({ "name": name, "in": at, "required": required, "description": description, "schema": { "type": ty } })
+        })
+        .collect()
+}
 
 fn error_schema() -> Value {
     json!({
@@ -56,6 +84,7 @@ pub fn document() -> Value {
         if path.contains("{id}") {
             params.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }));
         }
+        params.extend(query_params(path, method));
         let content_type = match *path {
             "/events" => "text/event-stream",
             "/metrics" => "text/plain",
@@ -65,7 +94,8 @@ pub fn document() -> Value {
             "summary": summary,
             "operationId": format!("{method}{}", path.replace(['/', '{', '}'], "_")),
             "parameters": params,
-            "security": [{ "bearer": [] }],
+            // The event stream also takes its token as `?token=` (browsers' EventSource).
+            "security": if *path == "/events" { json!([{ "bearer": [] }, { "queryToken": [] }]) } else { json!([{ "bearer": [] }]) },
             "responses": {
                 status.to_string(): { "description": "OK", "content": { content_type: {} } },
                 "400": error_ref, "401": error_ref, "403": error_ref, "404": error_ref, "405": error_ref,
@@ -120,7 +150,10 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "schemas": { "Error": error_schema() },
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } }
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "queryToken": { "type": "apiKey", "in": "query", "name": "token" }
+            }
         }
     })
 }

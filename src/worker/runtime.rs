@@ -53,6 +53,9 @@ pub struct Runtime {
     object: String,
     /// The payload bytes and the time of the last release (see `release_payloads`).
     release_floor: (usize, u64),
+    /// A snapshot taken by request (`POST /snapshots`) and its seq: the next write stores it, so
+    /// it can be fetched (`GET /snapshots/{id}`) and the journal before it is pruned.
+    pub requested_snapshot: Option<(u64, String)>,
 }
 
 pub fn now() -> u64 {
@@ -105,6 +108,7 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
         aborts: BTreeMap::new(),
         object,
         release_floor: (0, 0),
+        requested_snapshot: None,
     };
     let shared = Rc::new(RefCell::new(rt));
     shared.borrow_mut().core.reissue_in_flight(t);
@@ -116,12 +120,20 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
 struct Subscriber {
     tx: mpsc::UnboundedSender<String>,
     topics: Option<Vec<String>>,
+    /// The seq it asked to follow from: records up to it are not sent (a client may ask for an
+    /// `after` beyond the journal's end, resuming against a newer copy, say).
+    after: u64,
 }
 
-/// Server-Sent Events frames of journal lines, those whose type matches one of `topics` only.
-fn frames(lines: &str, topics: Option<&[String]>) -> String {
+/// Server-Sent Events frames of journal lines after seq `after`, those whose type matches one
+/// of `topics` only.
+fn frames(lines: &str, topics: Option<&[String]>, after: u64) -> String {
     let mut out = String::new();
     for line in lines.lines().filter(|l| !l.is_empty()) {
+        let seq = crate::core::replay_check::peek_seq(line).unwrap_or(0);
+        if seq <= after {
+            continue;
+        }
         if let Some(topics) = topics {
             let topic = line
                 .split_once("\"type\":\"")
@@ -134,7 +146,6 @@ fn frames(lines: &str, topics: Option<&[String]>) -> String {
                 continue;
             }
         }
-        let seq = crate::core::replay_check::peek_seq(line).unwrap_or(0);
         out.push_str(&format!("id: {seq}\ndata: {line}\n\n"));
     }
     out
@@ -201,14 +212,21 @@ impl Runtime {
         }
         let fresh = seq - self.saved;
         let lines = self.core.journal_json(self.saved).ok();
+        // One requested at this very seq is stored as it was taken (with its id).
+        let requested = (self.requested_snapshot.take()).filter(|(at, _)| *at == seq);
         let result = if self.core.journal_first_seq() > self.saved + 1
             || self.since_snapshot + fresh >= SNAPSHOT_EVERY_EVENTS
+            || requested.is_some()
         {
             self.since_snapshot = 0;
-            self.core
-                .snapshot_json("storage")
-                .map_err(|e| worker::Error::RustError(e.to_string()))
-                .and_then(|text| self.store.save_snapshot(seq, &text))
+            let text = match requested {
+                Some((_, text)) => Ok(text),
+                None => self
+                    .core
+                    .snapshot_json(&format!("storage-{seq}"))
+                    .map_err(|e| worker::Error::RustError(e.to_string())),
+            };
+            text.and_then(|text| self.store.save_snapshot(seq, &text))
         } else {
             self.since_snapshot += fresh;
             match &lines {
@@ -233,11 +251,13 @@ impl Runtime {
         if self.subscribers.is_empty() {
             return;
         }
-        let all = frames(lines, None);
+        let all = frames(lines, None, 0);
+        let first =
+            (lines.lines().next()).and_then(|l| crate::core::replay_check::peek_seq(l).ok());
         self.subscribers.retain(|s| {
             let frame = match &s.topics {
-                None => all.clone(),
-                Some(t) => frames(lines, Some(t)),
+                None if first.is_some_and(|f| f > s.after) => all.clone(),
+                t => frames(lines, t.as_deref(), s.after),
             };
             // A closed stream goes now, not at the next record its topics match.
             !s.tx.is_closed() && (frame.is_empty() || s.tx.unbounded_send(frame).is_ok())
@@ -299,9 +319,9 @@ impl Runtime {
             });
             frame.push_str(&format!("event: gap\ndata: {gap}\n\n"));
         }
-        frame.push_str(&frames(&backlog, topics.as_deref()));
+        frame.push_str(&frames(&backlog, topics.as_deref(), after));
         let _ = tx.unbounded_send(frame);
-        self.subscribers.push(Subscriber { tx, topics });
+        self.subscribers.push(Subscriber { tx, topics, after });
         rx
     }
 

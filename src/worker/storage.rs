@@ -142,6 +142,18 @@ impl Store {
         Ok(())
     }
 
+    /// The latest snapshot stored, whole.
+    pub fn latest_snapshot(&self) -> worker::Result<Option<String>> {
+        let parts: Vec<Part> = self
+            .sql
+            .exec(
+                "SELECT seq, text FROM snapshots WHERE seq = (SELECT MAX(seq) FROM snapshots) ORDER BY part",
+                None,
+            )?
+            .to_array()?;
+        Ok((!parts.is_empty()).then(|| parts.iter().map(|p| p.text.as_str()).collect()))
+    }
+
     pub fn bindings(&self) -> worker::Result<Vec<(String, String)>> {
         let rows: Vec<Binding> = self
             .sql

@@ -142,6 +142,20 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   r = await api.post("/snapshots");
   assert.equal(r.status, 201);
   assert.ok((await api.get("/snapshots")).body.snapshots.some((s) => s.id === r.body.id));
+  // It is stored: fetched whole by its id (only the latest is kept).
+  const stored = await api.get(`/snapshots/${r.body.id}`);
+  assert.deepEqual([stored.status, stored.body.format, stored.body.id], [200, "baton.snapshot", r.body.id]);
+  assert.ok(stored.body.state.agents.length >= 3);
+  assert.equal((await api.get("/snapshots/snapshot-999")).body.error.code, "unknown_snapshot");
+  // A route that takes no body refuses a malformed one, and does nothing.
+  r = await api.raw("POST", "/agents/upper/resume", "{not json");
+  assert.deepEqual([r.status, r.body.error.code], [400, "invalid_json"]);
+  assert.equal((await api.get("/agents/upper")).body.status, "Paused");
+  // HEAD answers as GET, without a body; a status filter in any case.
+  const head = await fetch(`${worker.url}/v1/ns/e2e/status`, { method: "HEAD", headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.deepEqual([head.status, await head.text()], [200, ""]);
+  assert.equal((await api.get("/tasks?status=completed")).status, 200);
+  assert.equal((await api.get("/tasks?status=timed_out")).status, 200);
   const metrics = await fetch(`${worker.url}/v1/ns/e2e/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
   const text = await metrics.text();
   assert.match(text, /^baton_tasks\{status="completed"\} \d+$/m);
@@ -167,6 +181,19 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.ok(types.length >= 2 && types.every((t) => t.startsWith("workflow.")), types.join(","));
   assert.equal((await api.get("/events?since=5")).status, 400);
   assert.equal((await api.get("/events?topic=task.*")).status, 400);
+  // A stream asked to follow from beyond the journal's end sends nothing up to that seq.
+  const seq = (await api.get("/status")).body.journalSeq;
+  assert.ok(seq > 0, "the status names the journal's seq");
+  const ctrl3 = new AbortController();
+  const ahead = await fetch(`${worker.url}/v1/ns/e2e/events?after=${seq + 5}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl3.signal });
+  const reader3 = ahead.body.getReader();
+  await reader3.read(); // the opening comment
+  for (let i = 0; i < 8; i++) await api.post("/tasks", { agent: "upper", input: "x" });
+  let later = "";
+  while (!/^id: /m.test(later)) later += new TextDecoder().decode((await reader3.read()).value);
+  ctrl3.abort();
+  const ids = [...later.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+  assert.ok(ids.every((i) => i > seq + 5), `${ids} after ${seq + 5}`);
 });
 
 test("every route in openapi.json is served (not 404 or 405) with its method", async () => {
@@ -405,6 +432,8 @@ test("a schedule's slots are carried by the alarm: it submits its task at each s
   r = await c.post(`/schedules/${id}/pause`);
   assert.equal(r.body.status, "paused");
   const runs = r.body.runs;
+  r = await c.post(`/schedules/${id}/pause`);
+  assert.deepEqual([r.status, r.body.error.code], [409, "invalid_state"], "paused already: a conflict");
   await new Promise((res) => setTimeout(res, 1500));
   assert.equal((await c.get(`/schedules/${id}`)).body.runs, runs, "a paused schedule does not fire");
   assert.ok(fired.lastRun > 0);

@@ -94,10 +94,10 @@ impl Orchestrator {
     fn expect_job(&self, job: usize, status: JobStatus, action: &str) -> Result<()> {
         let j = &self.state.jobs[job];
         if j.status != status {
-            return Err(Error::invalid(
-                "job",
-                format!("cannot {action} '{}': it is {:?}", j.id, j.status).to_lowercase(),
-            ));
+            return Err(Error::InvalidState {
+                what: "job",
+                reason: format!("'{}' cannot {action}: it is {:?}", j.id, j.status).to_lowercase(),
+            });
         }
         Ok(())
     }

@@ -316,10 +316,10 @@ impl Orchestrator {
     pub fn cancel_workflow(&mut self, w: WorkflowIx, reason: &str, now: u64) -> Result<()> {
         let wf = &self.state.workflows[w.usize()];
         if wf.status != WorkflowStatus::Running {
-            return Err(Error::invalid(
-                "workflow",
-                format!("'{}' has already finished", wf.id),
-            ));
+            return Err(Error::InvalidState {
+                what: "workflow",
+                reason: format!("'{}' has already finished", wf.id),
+            });
         }
         let mut open: Vec<TaskIx> = wf
             .tasks()

@@ -61,8 +61,8 @@ fn core_error(e: crate::core::error::Error) -> ApiError {
         // A dependency is named in the request body: the body is at fault, not the route.
         "unknown_dependency" => 400,
         c if c.starts_with("unknown_") => 404,
-        "duplicate_id" | "illegal_transition" | "invalid_task_state" | "terminated"
-        | "agent_unavailable" | "no_capable_agent" => 409,
+        "duplicate_id" | "illegal_transition" | "invalid_task_state" | "invalid_state"
+        | "terminated" | "agent_unavailable" | "no_capable_agent" => 409,
         "limit_reached" => 409,
         "invalid_payload" => 413,
         "internal" => 500,
@@ -117,6 +117,11 @@ async fn body(req: &mut Request) -> Result<Value, ApiError> {
     }
     serde_json::from_slice(&bytes)
         .map_err(|e| error(400, "invalid_json", format!("the body is not JSON: {e}")))
+}
+
+/// A route that takes no body still refuses a malformed one (400), before it does anything.
+async fn no_body(req: &mut Request) -> Result<(), ApiError> {
+    body(req).await.map(|_| ())
 }
 
 fn object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
@@ -240,7 +245,10 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (
             ["agents", id, cmd @ ("start" | "pause" | "resume" | "stop" | "recover")],
             Method::Post,
-        ) => lifecycle(shared, id, cmd),
+        ) => {
+            no_body(&mut req).await?;
+            lifecycle(shared, id, cmd)
+        }
         (["agents", _, "start" | "pause" | "resume" | "stop" | "recover"], _) => Err(allow("POST")),
         (["tasks"], Method::Post) => submit(shared, body(&mut req).await?),
         (["tasks"], Method::Get) => tasks(shared, &req),
@@ -251,7 +259,8 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["tasks", _, "cancel"], _) => Err(allow("POST")),
         (["workflows"], Method::Post) => submit_workflow(shared, body(&mut req).await?),
         (["workflows"], Method::Get) => {
-            ok(json!({ "workflows": views::workflow_list(shared.borrow().core.state()) }))
+            let list = views::workflow_list(shared.borrow().core.state());
+            ok(json!({ "total": list.len(), "workflows": list }))
         }
         (["workflows"], _) => Err(allow("GET, POST")),
         (["workflows", id], Method::Get) => workflow(shared, id),
@@ -260,11 +269,16 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["orchestrate"], _) => Err(allow("POST")),
         (["contracts"], Method::Get) => contracts(shared, &req),
         (["contracts"], _) => Err(allow("GET")),
-        (["snapshots"], Method::Post) => snapshot(shared),
+        (["snapshots"], Method::Post) => {
+            no_body(&mut req).await?;
+            snapshot(shared)
+        }
         (["snapshots"], Method::Get) => {
             ok(json!({ "snapshots": shared.borrow().core.snapshots(100) }))
         }
         (["snapshots"], _) => Err(allow("GET, POST")),
+        (["snapshots", id], Method::Get) => stored_snapshot(shared, id),
+        (["snapshots", _], _) => Err(allow("GET")),
         (["events"], Method::Get) => events(shared, &req),
         (["events"], _) => Err(allow("GET")),
         (["metrics"], Method::Get) => metrics(shared),
@@ -276,6 +290,7 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["schedules", id], Method::Delete) => schedules::command(shared, id, "delete"),
         (["schedules", _], _) => Err(allow("GET, DELETE")),
         (["schedules", id, cmd @ ("pause" | "resume")], Method::Post) => {
+            no_body(&mut req).await?;
             schedules::command(shared, id, cmd)
         }
         (["schedules", _, "pause" | "resume"], _) => Err(allow("POST")),

@@ -66,10 +66,14 @@ fn seed_names(mut c: Value) -> Value {
     c
 }
 
+/// Takes a snapshot and stores it at once (the journal before it is pruned): the latest stored
+/// is fetched whole by `GET /snapshots/{id}`, to keep or to restore with the package.
 pub(super) fn snapshot(shared: &Shared) -> ApiResult {
     let summary = {
         let mut rt = shared.borrow_mut();
-        rt.core.snapshot(now()).map_err(core_error)?;
+        let text = rt.core.snapshot(now()).map_err(core_error)?;
+        let seq = rt.core.state().seq;
+        rt.requested_snapshot = Some((seq, text));
         rt.core.snapshots(1).into_iter().next()
     };
     pump(shared);
@@ -77,6 +81,30 @@ pub(super) fn snapshot(shared: &Shared) -> ApiResult {
         201,
         &serde_json::to_value(summary).expect("summaries serialize"),
     ))
+}
+
+/// The stored snapshot with this id, whole (only the latest is kept).
+pub(super) fn stored_snapshot(shared: &Shared, id: &str) -> ApiResult {
+    let rt = shared.borrow();
+    let text = (rt.store.latest_snapshot())
+        .map_err(|e| error(500, "internal", e.to_string()))?
+        .unwrap_or_default();
+    // The document's id comes first after its format and version: no need to parse it all.
+    let head: String = text.chars().take(256).collect();
+    let stored = head
+        .split_once("\"id\":\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(stored, _)| stored.to_owned());
+    if stored.as_deref() != Some(id) {
+        let latest = stored.map_or("none yet".into(), |s| format!("'{s}'"));
+        let why = format!("no stored snapshot '{id}': only the latest stored is kept ({latest}); POST /snapshots takes and stores one");
+        return Err(error(404, "unknown_snapshot", why));
+    }
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    Ok(Response::ok(text)
+        .map_err(|e| error(500, "internal", e.to_string()))?
+        .with_headers(headers))
 }
 
 pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
@@ -179,6 +207,15 @@ pub(super) fn metrics(shared: &Shared) -> ApiResult {
             ("paused", st.agents_paused),
             ("error", st.agents_error),
             ("stopped", st.agents_stopped),
+            // Created, Initializing, Ready and Completed: so the samples add up to the total.
+            (
+                "other",
+                st.total_agents
+                    - st.agents_running
+                    - st.agents_paused
+                    - st.agents_error
+                    - st.agents_stopped,
+            ),
         ]),
     );
     gauge(

@@ -87,7 +87,7 @@ pub(super) fn list(shared: &Shared) -> ApiResult {
     let jobs = rt.core.state().jobs.iter().enumerate();
     let live = jobs.filter(|(_, j)| j.status != JobStatus::Deleted);
     let list: Vec<Value> = live.map(|(ix, _)| job_json(&rt, ix)).collect();
-    ok(json!({ "schedules": list }))
+    ok(json!({ "total": list.len(), "schedules": list }))
 }
 
 pub(super) fn get(shared: &Shared, id: &str) -> ApiResult {

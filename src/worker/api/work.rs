@@ -166,8 +166,10 @@ pub(super) async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
     let body = json!({
         "sessionId": session, "taskId": task["id"], "agent": task["agent"], "capability": capability,
         "status": task["status"], "result": task["output"], "error": task["error"],
-        // Seed 004's names for the same answer.
-        "success": task["status"] == "Completed", "data": task["output"], "agent_id": task["agent"],
+        // Seed 004's names for the same answer; `success` is the outcome, unknown (null) while
+        // the task still runs (202).
+        "success": if finished { json!(task["status"] == "Completed") } else { Value::Null },
+        "data": task["output"], "agent_id": task["agent"],
         "contract_id": contract_id,
     });
     Ok(json_response(if finished { 200 } else { 202 }, &body))
