@@ -917,6 +917,12 @@ export class Orchestrator {
   /** SHA-256 of `journalText()`, hex. */
   journalDigest(): string;
   snapshot(): Snapshot;
+  /**
+   * A listed snapshot whole (an automatic one too: a workflow's end, an agent's `Error`), to keep
+   * or to `Orchestrator.restore`: the state at its record, rebuilt from the journal (which must
+   * still hold everything from seq 1). Throws `unknown_snapshot` for an id not listed.
+   */
+  getSnapshot(id: string): Snapshot;
   /** Recent snapshot summaries (manual and automatic), newest first. */
   snapshots(limit?: number): SnapshotSummary[];
   /** Stops timers, aborts calls in flight, rejects pending waits with `closed` and frees the core; later calls throw `closed`. */

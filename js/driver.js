@@ -1831,6 +1831,14 @@ export function createBaton(coreApi) {
       return snap;
     }
 
+    /** A listed snapshot (an automatic one too) whole, to restore: rebuilt from the journal. */
+    getSnapshot(id) {
+      if (typeof id !== "string") throw invalid("getSnapshot(id: string)");
+      const rt = this.#rt;
+      rt.resolvePayloads();
+      return JSON.parse(rt.core.snapshotById(id));
+    }
+
     /** Recent snapshot summaries (including automatic ones), newest first. */
     snapshots(limit = 10) {
       if (!(Number.isInteger(limit) && limit >= 0)) throw invalid(`invalid limit: ${limit}`);

@@ -297,6 +297,12 @@ impl Core {
         self.inner.snapshot(ms(now)).js()
     }
 
+    /// A listed snapshot's whole state, rebuilt from the journal.
+    #[wasm_bindgen(js_name = snapshotById)]
+    pub fn snapshot_by_id(&self, id: &str) -> JsResult<String> {
+        self.inner.snapshot_by_id(id).js()
+    }
+
     /// The state as a snapshot document, recording nothing (what a store persists).
     #[wasm_bindgen(js_name = snapshotState)]
     pub fn snapshot_state(&self) -> JsResult<String> {

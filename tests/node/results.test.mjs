@@ -101,3 +101,20 @@ test("100,000 prioritized tasks run in priority order, then submission order", a
   assert.deepEqual(order, expected);
   assert.equal(Object.keys(result.tasks).length, n);
 });
+
+test("getSnapshot: an automatic snapshot (a workflow's end) is restorable whole, as it was then", async () => {
+  const orch = new Orchestrator({ seed: 4, clock: "virtual" });
+  orch.registerAgent({ id: "a", handler: async (x) => x * 2 });
+  orch.startAgent("a");
+  await orch.runWorkflow({ id: "first", tasks: [{ id: "x", agent: "a", input: 1 }] });
+  await orch.wait(orch.submit({ agent: "a", input: 5 })); // after the snapshot
+  const auto = orch.snapshots(10).find((s) => s.reason === "workflow.completed");
+  const snap = orch.getSnapshot(auto.id);
+  assert.equal(snap.id, auto.id);
+  const then = Orchestrator.restore(snap, { agents: { a: async (x) => x } });
+  assert.equal(then.tasks().length, 1, "the state at the workflow's end");
+  assert.equal(then.getTask("first/x").output, 2);
+  assert.throws(() => orch.getSnapshot("snapshot-99"), (e) => e.code === "unknown_snapshot");
+  then.close();
+  orch.close();
+});

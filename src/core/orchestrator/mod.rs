@@ -637,4 +637,21 @@ impl Orchestrator {
             .cloned()
             .collect()
     }
+
+    /// The whole state at a listed snapshot (an automatic one too), rebuilt from the journal up
+    /// to its record: restorable like `snapshot()`'s. Only the summaries are kept, so the
+    /// journal must still hold everything from seq 1. Every payload must be resolved first.
+    pub fn snapshot_by_id(&self, id: &str) -> Result<String> {
+        let summary = (self.state.snapshots.iter())
+            .find(|s| s.id == id)
+            .ok_or_else(|| Error::UnknownSnapshot(id.to_owned()))?;
+        if self.journal_first_seq() != 1 {
+            return Err(Error::invalid(
+                "snapshot",
+                format!("'{id}' cannot be rebuilt: the journal before it is no longer held in memory (take snapshot() when you need one whole)"),
+            ));
+        }
+        let then = Orchestrator::replay(&self.journal_json(0)?, Some(summary.seq))?;
+        then.snapshot_json(id)
+    }
 }
