@@ -235,6 +235,7 @@ export class FileStore implements Store {
   reset(): Promise<void>;
 }
 
+/** The options make a new run (an empty store); a resumed run keeps its recorded seed and limits (a warning says which given ones differ). */
 export interface OpenOptions extends OrchestratorOptions {
   /** Handlers by agent id, for the agents the store holds and for agents registered later without one. */
   agents?: Record<string, AgentHandler<never, unknown>>;
@@ -724,6 +725,7 @@ export type DeliveredEvent = JournalRecord & { topic: string };
 
 export type EventListener = (event: DeliveredEvent) => void;
 
+/** As for [`RestoreOptions`]: the run's recorded seed and limits are kept. */
 export interface ReplayOptions extends OrchestratorOptions {
   /** Stop after this record (time travel). */
   uptoSeq?: number;
@@ -738,6 +740,11 @@ export interface ReplayOptions extends OrchestratorOptions {
   tools?: Record<string, ToolFunction<never, unknown>>;
 }
 
+/**
+ * A restored run keeps the options it recorded: `seed` must be its own if given, and limits and
+ * policies (`maxConcurrency`, `retry`, ...) are refused; `clock`, `startTime`, `eventsBufferMax`,
+ * `store` and `snapshotEveryEvents` apply.
+ */
 export interface RestoreOptions extends OrchestratorOptions {
   /** Handlers by agent id: functions are not part of a snapshot. */
   agents?: Record<string, AgentHandler<never, unknown>>;

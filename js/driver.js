@@ -950,6 +950,20 @@ export function createBaton(coreApi) {
     return { seed, clock, startTime, eventsBufferMax, store, snapshotEveryEvents, core };
   }
 
+  /**
+   * A restored or replayed run keeps the options it recorded (its seed, limits and policies):
+   * given here, one that would differ is refused rather than silently ignored.
+   */
+  function checkRecorded(o, core, how) {
+    if (o.seed !== undefined && o.seed !== core.seed()) {
+      throw invalid(`${how} keeps the run's seed (${core.seed()}); seed ${o.seed} applies to new runs`);
+    }
+    const given = Object.keys(o.core);
+    if (given.length > 0) {
+      throw invalid(`${how} keeps the run's recorded options: ${given.map((k) => `'${k}'`).join(", ")} cannot be given here (it applies to new runs); ${how} takes clock, startTime, eventsBufferMax, store and snapshotEveryEvents`);
+    }
+  }
+
   const PLAIN_SPEC_KEYS = new Set(["id", "name", "tasks", "failurePolicy"]);
   const plainTaskKey = (k) => k === "id" || k === "agent" || k === "input" || k === "dependsOn" || k === "priority" || k === "metadata";
 
@@ -1153,7 +1167,14 @@ export function createBaton(coreApi) {
       if (typeof text !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
       const probe = checkOptions(rest);
       const now = probe.clock === "virtual" ? probe.startTime : Date.now();
-      return Orchestrator.#wrap(coreApi.restore(text, now), rest, agents, tools, false);
+      const core = coreApi.restore(text, now);
+      try {
+        checkRecorded(probe, core, "restore");
+      } catch (e) {
+        core.free();
+        throw e;
+      }
+      return Orchestrator.#wrap(core, rest, agents, tools, false);
     }
 
     /**
@@ -1182,6 +1203,12 @@ export function createBaton(coreApi) {
         return orch;
       }
       const core = snapshot === undefined ? coreApi.replay(journal) : coreApi.load(snapshot, journal);
+      try {
+        checkRecorded(checkOptions(rest), core, "a resumed run");
+      } catch (e) {
+        // Options given for a new run (as at every start) do not apply to a resumed one: said once.
+        console.warn(`baton: Orchestrator.open resumed the stored run: ${e.message}`);
+      }
       const known = new Set();
       for (let i = 0; i < core.agentCount(); i++) if (!core.agentRemoved(i)) known.add(core.agentId(i));
       const now = {}, later = {};
@@ -1237,6 +1264,12 @@ export function createBaton(coreApi) {
       const base = snapshot === undefined ? undefined : typeof snapshot === "string" ? snapshot : JSON.stringify(snapshot);
       if (snapshot !== undefined && typeof base !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
       const core = base === undefined ? coreApi.replay(text, uptoSeq) : coreApi.load(base, text, uptoSeq);
+      try {
+        checkRecorded(checkOptions(rest), core, "replay");
+      } catch (e) {
+        core.free();
+        throw e;
+      }
       return Orchestrator.#wrap(core, { clock: "virtual", ...rest }, agents, tools, !live, live);
     }
 

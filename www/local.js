@@ -62,6 +62,12 @@ export class LocalSource {
     return { agents: handlers(this.profile, this.#settings.speed), seed: this.#settings.seed, clock: this.#settings.clock, store, snapshotEveryEvents: SNAPSHOT_EVERY_EVENTS };
   }
 
+  /** A restored or forked run keeps its own seed. */
+  #resumeOptions() {
+    const { seed, ...options } = this.#options();
+    return options;
+  }
+
     /** Stops the live run (its last writes still reach the store) and any replay shown. */
   async close() {
     this.#off?.();
@@ -130,7 +136,7 @@ export class LocalSource {
     async restore(id) {
     const entry = this.saved.find((s) => s.id === id);
     if (!entry) throw Object.assign(new Error(`no snapshot ${id} in this page`), { code: "unknown_snapshot" });
-    await this.#replace(() => Orchestrator.restore(entry.snap, this.#options()), JSON.stringify(entry.snap));
+    await this.#replace(() => Orchestrator.restore(entry.snap, this.#resumeOptions()), JSON.stringify(entry.snap));
   }
   /** A new run with this seed and clock (the store starts over). */
     async newRun({ seed, clock }) {
@@ -174,7 +180,7 @@ export class LocalSource {
     this.profile = profile;
     const text = this.#journalText();
     const base = this.base;
-    await this.#replace(() => Orchestrator.replay(text, { ...this.#options(), uptoSeq: seq, snapshot: base, live: true }), base);
+    await this.#replace(() => Orchestrator.replay(text, { ...this.#resumeOptions(), uptoSeq: seq, snapshot: base, live: true }), base);
   }
 
   #journalText() { return this.orch.journalText(); }

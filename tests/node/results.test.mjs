@@ -118,3 +118,13 @@ test("getSnapshot: an automatic snapshot (a workflow's end) is restorable whole,
   then.close();
   orch.close();
 });
+
+test("restore and replay keep the run's recorded seed and limits: a differing one is refused, not ignored", () => {
+  const orch = new Orchestrator({ seed: 5, clock: "virtual", maxConcurrency: 2 });
+  const snap = orch.snapshot();
+  Orchestrator.restore(snap, { seed: 5, clock: "virtual" }).close();
+  assert.throws(() => Orchestrator.restore(snap, { seed: 6 }), (e) => e.code === "invalid_argument" && /keeps the run's seed \(5\)/.test(e.message));
+  assert.throws(() => Orchestrator.restore(snap, { maxConcurrency: 1 }), (e) => e.code === "invalid_argument" && /'maxConcurrency'/.test(e.message));
+  assert.throws(() => Orchestrator.replay(orch.journal(), { timeoutMs: 5 }), (e) => e.code === "invalid_argument" && /'timeoutMs'/.test(e.message));
+  orch.close();
+});
