@@ -18,6 +18,7 @@ export type ErrorCode =
   | "duplicate_id"
   | "illegal_transition"
   | "invalid_task_state"
+  | "invalid_state"
   | "agent_unavailable"
   | "unknown_dependency"
   | "cycle"

@@ -1202,9 +1202,10 @@ export function createBaton(coreApi) {
         }
         return orch;
       }
+      const probe = checkOptions(rest); // a bad option is refused before anything is built
       const core = snapshot === undefined ? coreApi.replay(journal) : coreApi.load(snapshot, journal);
       try {
-        checkRecorded(checkOptions(rest), core, "a resumed run");
+        checkRecorded(probe, core, "a resumed run");
       } catch (e) {
         // Options given for a new run (as at every start) do not apply to a resumed one: said once.
         console.warn(`baton: Orchestrator.open resumed the stored run: ${e.message}`);

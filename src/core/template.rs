@@ -80,6 +80,7 @@ impl Template {
             Err(e) => return Err(Error::invalid("template", e.to_string())),
         };
         let mut bad: Vec<String> = Vec::new();
+        let mut set_aside: Vec<String> = Vec::new();
         let template = loop {
             let value = serde_json::Value::Object(fields.clone());
             match serde_path_to_error::deserialize::<_, Template>(value) {
@@ -95,10 +96,13 @@ impl Template {
                         Some(key) => {
                             bad.push(format!("{path}: {reason}"));
                             fields.remove(&key);
+                            set_aside.push(key);
                         }
                         // Not one field's (a missing name, an unknown field): said as it is.
+                        // A field missing because it was set aside is said already.
                         None => {
-                            if !reason.starts_with("missing field") || bad.is_empty() {
+                            let aside = |k: &String| reason == format!("missing field `{k}`");
+                            if !set_aside.iter().any(aside) {
                                 bad.push(reason);
                             }
                             break None;

@@ -495,6 +495,8 @@ fn subscribers_get_matching_events_only() {
             .code(),
         "invalid_argument"
     );
+    let e = o.emit_custom("custom.*", PayloadId::NONE, 0).unwrap_err();
+    assert!(e.to_string().contains("wildcard"), "{e}");
 }
 
 fn scripted_run(seed: u64) -> Orchestrator {
@@ -917,6 +919,48 @@ fn a_journal_with_calls_reissued_after_a_restart_verifies() {
     assert!(again.complete(call, PayloadId::NONE, 20));
     let journal = again.journal_json(0).unwrap();
     assert!(journal.contains(r#""reason":"restored while running""#));
+    let report = crate::core::verify::verify_replay(&journal).unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
+#[test]
+fn a_restart_between_two_retries_due_at_the_same_ms_verifies() {
+    use crate::core::policy::{Backoff, RetryPolicy};
+    let mut o = orch();
+    let spec = AgentSpec {
+        retry: Some(RetryPolicy {
+            max_attempts: 3,
+            backoff: Backoff {
+                initial_ms: 100,
+                factor: 1.0,
+                max_ms: 100,
+            },
+            jitter: 0.0,
+        }),
+        ..AgentSpec::new("x")
+    };
+    let x = o.register_agent(spec, 0).unwrap();
+    o.start_agent(x, 0).unwrap();
+    agent(&mut o, "y", None);
+    let a = submit(&mut o, "x", 1);
+    let b = submit(&mut o, "x", 1);
+    let c = submit(&mut o, "y", 1);
+    let calls: BTreeMap<TaskIx, u32> = invokes(&mut o).into_iter().map(|(k, t)| (t, k)).collect();
+    // b fails first: its retry's timer is older than a's, both due at 110.
+    o.fail(calls[&b], ErrorClass::Agent, "no", 10);
+    o.fail(calls[&a], ErrorClass::Agent, "no", 10);
+    // The process dies with c's call in flight; the next rebuilds its timers from the state.
+    let mut again = Orchestrator::replay(&o.journal_json(0).unwrap(), None).unwrap();
+    again.reissue_in_flight(20);
+    let mut open: Vec<u32> = invokes(&mut again).into_iter().map(|(k, _)| k).collect();
+    again.handle_timeout(110);
+    open.extend(invokes(&mut again).into_iter().map(|(k, _)| k));
+    assert_eq!(open.len(), 3);
+    for call in open {
+        assert!(again.complete(call, PayloadId::NONE, 120));
+    }
+    assert_eq!(again.state().task(c).status, TaskStatus::Completed);
+    let journal = again.journal_json(0).unwrap();
     let report = crate::core::verify::verify_replay(&journal).unwrap();
     assert!(report.ok, "{report:?}");
 }

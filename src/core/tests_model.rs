@@ -718,6 +718,9 @@ fn a_template_with_many_bad_fields_lists_them_all_type_errors_included() {
     assert!(e.to_string().contains("unknown field `colour`"), "{e}");
     let e = Template::parse(r#"{"version":"two"}"#).unwrap_err();
     assert!(e.to_string().contains("version:"), "{e}");
+    assert!(e.to_string().contains("missing field `name`"), "{e}");
+    let e = Template::parse(r#"{"name":5}"#).unwrap_err();
+    assert_eq!(e.to_string().matches("name").count(), 1, "{e}");
     assert_eq!(Template::parse(r#"{"name":"fine"}"#).unwrap().version, 1);
 }
 

@@ -219,6 +219,10 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
     match &rec.event {
         Event::AgentRegistered { spec } => fresh.register_agent((**spec).clone(), at).map(|_| ()),
         Event::TaskRequeued { .. } => {
+            // The run restarted here: its timers were rebuilt from the state (an order that
+            // decides which of two timers due at the same ms fires first), then its calls in
+            // flight were issued again.
+            fresh.rebuild_timers();
             fresh.reissue_in_flight(at);
             Ok(())
         }

@@ -140,7 +140,9 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let path = url.path().to_owned();
     let method = match req.method() {
         // A HEAD is a GET whose body `handle` drops; a stream has no HEAD.
-        Method::Head if path.ends_with("/events") => return Err(super::api::not_allowed("GET")),
+        Method::Head if path.trim_end_matches('/').ends_with("/events") => {
+            return Err(super::api::not_allowed("GET"))
+        }
         Method::Head => Method::Get,
         m => m,
     };

@@ -25,6 +25,7 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/workflows", "post", "Submit a workflow (a DAG): { id?, name?, tasks: [{ id, agent | capability, input?, dependsOn? }], failurePolicy? }", 201),
     ("/workflows/{id}", "get", "One workflow with its tasks, edges and outputs", 200),
     ("/orchestrate", "post", "Route { session_id, capability, parameters } to the least-loaded capable agent; 202 if it takes over 25 s", 200),
+    ("/compress", "post", "Compress a session { session_id, agent?, intent? }: its contracts go to the summarizer agent (or one with capability 'compress'), whose answer becomes the session's memory; 202 if it takes over 25 s", 200),
     ("/contracts", "get", "A session's hash-chained REQUEST/RESPONSE contracts: ?session_id=", 200),
     ("/snapshots", "get", "Snapshot summaries, newest first", 200),
     ("/snapshots", "post", "Take a snapshot and store it (the journal before it is pruned)", 201),

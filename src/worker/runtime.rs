@@ -252,13 +252,16 @@ impl Runtime {
             return;
         }
         let all = frames(lines, None, 0);
-        let first =
-            (lines.lines().next()).and_then(|l| crate::core::replay_check::peek_seq(l).ok());
-        self.subscribers.retain(|s| {
+        let seq_of = |l: Option<&str>| l.and_then(|l| crate::core::replay_check::peek_seq(l).ok());
+        let first = seq_of(lines.lines().next());
+        let last = seq_of(lines.lines().rev().find(|l| !l.is_empty()));
+        self.subscribers.retain_mut(|s| {
             let frame = match &s.topics {
                 None if first.is_some_and(|f| f > s.after) => all.clone(),
                 t => frames(lines, t.as_deref(), s.after),
             };
+            // Lines written again after a failed write are not sent twice.
+            s.after = s.after.max(last.unwrap_or(0));
             // A closed stream goes now, not at the next record its topics match.
             !s.tx.is_closed() && (frame.is_empty() || s.tx.unbounded_send(frame).is_ok())
         });
@@ -300,6 +303,11 @@ impl Runtime {
     /// the object no longer holds (before its last snapshot since a restart, or past the journal
     /// rows kept in memory) cannot be sent: a `gap` event says which, so that a client resuming
     /// from an old seq knows to read the state again rather than miss them unawares.
+    /// The last seq written to storage.
+    pub fn saved_seq(&self) -> u64 {
+        self.saved
+    }
+
     pub fn subscribe(
         &mut self,
         after: u64,
@@ -319,8 +327,20 @@ impl Runtime {
             });
             frame.push_str(&format!("event: gap\ndata: {gap}\n\n"));
         }
+        let end = self.core.state().seq;
+        if after > end {
+            // Beyond the journal's end: seqs the client holds may be numbered again (records
+            // published before a crash and never stored), so it is told.
+            let gap = json!({
+                "after": after, "next": end + 1,
+                "message": format!("seq {after} is beyond this journal's end ({end}): read the state (status, tasks, workflows) and follow from {}", end + 1),
+            });
+            frame.push_str(&format!("event: gap\ndata: {gap}\n\n"));
+        }
         frame.push_str(&frames(&backlog, topics.as_deref(), after));
         let _ = tx.unbounded_send(frame);
+        // What the backlog sent is not sent again (the next write may repeat records).
+        let after = after.max(end);
         self.subscribers.push(Subscriber { tx, topics, after });
         rx
     }

@@ -78,6 +78,13 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.equal(seedContracts.total, seedContracts.contracts.length);
   assert.ok(seedContracts.contracts.some((c) => c.contract_id === r.body.contract_id && c.contract_type === "RESPONSE" && c.from_agent === "upper" && c.result === "QUIET"));
   assert.deepEqual((await api.get("/contracts?session_id=never-used")).body, { sessionId: "never-used", contracts: [], total: 0 });
+  // Seed 004's compress: the session's contracts go to a summarizer (echo here, named), whose
+  // answer is the session's memory; with none named and none with capability 'compress', 409.
+  r = await api.post("/compress", { session_id: "s1", intent: "testing", agent: "echo" });
+  assert.deepEqual([r.status, r.body.success, r.body.memory.sessionId], [200, true, "s1"], JSON.stringify(r.body));
+  assert.ok(r.body.memory.contracts.length >= 2);
+  assert.equal((await api.post("/compress", { session_id: "s1" })).body.error.code, "no_capable_agent");
+  assert.equal((await api.post("/compress", { session_id: "never-used", agent: "echo" })).status, 400);
   const contracts = (await api.get("/contracts?session_id=s1")).body.contracts;
   assert.deepEqual(contracts.map((c) => c.kind ?? c.type ?? c.contractType).filter(Boolean).length, contracts.length);
   assert.ok(contracts.length >= 2, JSON.stringify(contracts));
@@ -187,7 +194,9 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   const ctrl3 = new AbortController();
   const ahead = await fetch(`${worker.url}/v1/ns/e2e/events?after=${seq + 5}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl3.signal });
   const reader3 = ahead.body.getReader();
-  await reader3.read(); // the opening comment
+  // The opening frame says the seq asked for is beyond the journal's end.
+  const opening = new TextDecoder().decode((await reader3.read()).value);
+  assert.match(opening, /event: gap\ndata: \{"after":\d+,"next":\d+,"message":"seq \d+ is beyond this journal's end/);
   for (let i = 0; i < 8; i++) await api.post("/tasks", { agent: "upper", input: "x" });
   let later = "";
   while (!/^id: /m.test(later)) later += new TextDecoder().decode((await reader3.read()).value);

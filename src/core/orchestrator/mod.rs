@@ -186,6 +186,12 @@ impl Orchestrator {
     /// Records a custom event. Built-in topics are refused.
     pub fn emit_custom(&mut self, topic: &str, data: PayloadId, now: u64) -> Result<()> {
         validate_topic("topic", topic)?;
+        if topic.split('.').any(|s| s == "*") {
+            return Err(Error::invalid(
+                "topic",
+                format!("'{topic}': a wildcard segment is for subscribing (on), not for an event"),
+            ));
+        }
         if BUILT_IN_TOPICS.contains(&topic) {
             return Err(Error::invalid(
                 "topic",
@@ -281,7 +287,7 @@ impl Orchestrator {
     }
 
     /// Rebuilds the state's timers (after a restore or a replay) from the state itself.
-    fn rebuild_timers(&mut self) {
+    pub(crate) fn rebuild_timers(&mut self) {
         self.timers.clear_state_timers();
         for i in 0..self.state.tasks.len() {
             let t = &self.state.tasks[i];

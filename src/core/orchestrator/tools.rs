@@ -74,6 +74,9 @@ impl Orchestrator {
         self.check_present(agent)?;
         let (agent_ref, task_ref) = (AgentRef(agent), task.map(TaskRef));
         let Some(tool) = self.state.tools.get(name) else {
+            // A name no tool could have is refused unrecorded (the journal takes no unbounded
+            // strings from an agent).
+            check_id("tool name", name)?;
             // Recorded like the other refusals: every tool call an agent makes is in the journal.
             self.emit(
                 now,

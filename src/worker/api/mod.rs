@@ -267,6 +267,8 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["workflows", _], _) => Err(allow("GET")),
         (["orchestrate"], Method::Post) => orchestrate(shared, body(&mut req).await?).await,
         (["orchestrate"], _) => Err(allow("POST")),
+        (["compress"], Method::Post) => compress(shared, body(&mut req).await?).await,
+        (["compress"], _) => Err(allow("POST")),
         (["contracts"], Method::Get) => contracts(shared, &req),
         (["contracts"], _) => Err(allow("GET")),
         (["snapshots"], Method::Post) => {

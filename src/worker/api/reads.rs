@@ -69,14 +69,18 @@ fn seed_names(mut c: Value) -> Value {
 /// Takes a snapshot and stores it at once (the journal before it is pruned): the latest stored
 /// is fetched whole by `GET /snapshots/{id}`, to keep or to restore with the package.
 pub(super) fn snapshot(shared: &Shared) -> ApiResult {
-    let summary = {
+    let (summary, seq) = {
         let mut rt = shared.borrow_mut();
         let text = rt.core.snapshot(now()).map_err(core_error)?;
         let seq = rt.core.state().seq;
         rt.requested_snapshot = Some((seq, text));
-        rt.core.snapshots(1).into_iter().next()
+        (rt.core.snapshots(1).into_iter().next(), seq)
     };
     pump(shared);
+    if shared.borrow().saved_seq() < seq {
+        let why = "the snapshot was taken but could not be stored (the next write tries a snapshot again); see the object's log";
+        return Err(error(503, "store_failed", why));
+    }
     Ok(json_response(
         201,
         &serde_json::to_value(summary).expect("summaries serialize"),

@@ -174,3 +174,69 @@ pub(super) async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
     });
     Ok(json_response(if finished { 200 } else { 202 }, &body))
 }
+
+/// Seed 004's `compress`: hands a session's contracts (and its memory block so far) to a
+/// summarizer agent, `agent` or else the least-loaded one with capability `compress`; its
+/// answer becomes the session's memory block. Answers like `orchestrate` (202 if it takes long).
+pub(super) async fn compress(shared: &Shared, body: Value) -> ApiResult {
+    let mut m = object(body, "a compress request")?;
+    let text =
+        |m: &mut Map<String, Value>, k: &str, alt: &str| -> Result<Option<String>, ApiError> {
+            match m.remove(k).or_else(|| m.remove(alt)) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(v) => Err(error(
+                    400,
+                    "invalid_argument",
+                    format!("{k} must be a string, got {v}"),
+                )),
+            }
+        };
+    let session = text(&mut m, "session_id", "sessionId")?
+        .ok_or_else(|| error(400, "invalid_argument", "compress needs session_id"))?;
+    let agent = text(&mut m, "agent", "agent_id")?;
+    // Seed 004's `intent` says why the session is kept; the summarizer sees the contracts.
+    let _intent = text(&mut m, "intent", "intent")?;
+    if let Some(k) = m.keys().next() {
+        return Err(error(
+            400,
+            "invalid_argument",
+            format!("unknown field '{k}' (compress takes session_id, agent, intent)"),
+        ));
+    }
+    let (ix, done) = {
+        let mut rt = shared.borrow_mut();
+        let agent = match agent {
+            Some(a) => a,
+            None => {
+                let ix = rt.core.route(COMPRESS_CAPABILITY).map_err(|_| {
+                    let why = format!("no agent to compress with: give agent, or register one with the capability '{COMPRESS_CAPABILITY}'");
+                    error(409, "no_capable_agent", why)
+                })?;
+                rt.core.state().agent(ix).id.clone()
+            }
+        };
+        let ix = refusable(&mut rt, |rt| {
+            (rt.core.compress_session(&session, &agent, now())).map_err(core_error)
+        })?;
+        (ix, rt.wait(ix))
+    };
+    pump(shared);
+    let timer = worker::Delay::from(std::time::Duration::from_millis(ORCHESTRATE_WAIT_MS));
+    futures_util::pin_mut!(timer);
+    let finished = matches!(
+        futures_util::future::select(done, timer).await,
+        futures_util::future::Either::Left(_)
+    );
+    let rt = shared.borrow();
+    let task = task_json(&rt, ix);
+    let body = json!({
+        "session_id": session, "taskId": task["id"], "agent": task["agent"], "status": task["status"],
+        "memory": task["output"], "error": task["error"],
+        "success": if finished { json!(task["status"] == "Completed") } else { Value::Null },
+    });
+    Ok(json_response(if finished { 200 } else { 202 }, &body))
+}
+
+/// The capability `POST /compress` routes by when no agent is named.
+const COMPRESS_CAPABILITY: &str = "compress";
