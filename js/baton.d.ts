@@ -687,7 +687,33 @@ export type JournalRecord =
   | Rec<"workflow.completed", { workflow: string }>
   | Rec<"workflow.failed", { workflow: string; task: string; policy: FailurePolicy }>
   | Rec<"snapshot.created", { summary: SnapshotSummary }>
+  | Rec<"template.defined", { template: Template }>
+  | Rec<"message.sent", { message: string; from: string; to: string; payload: Json }>
+  | Rec<"message.delivered", { message: string; onAck?: true }>
+  | Rec<"message.acknowledged", { message: string }>
+  | Rec<"tool.registered", { tool: { name: string; description: string; category: string; rateLimit?: { perMinute: number; burst: number | null } } }>
+  | Rec<"tool.granted", { agent: string; tools: string[] }>
+  | Rec<"tool.revoked", { agent: string; tools: string[] }>
+  | Rec<"tool.called", { call: number; tool: string; agent: string; task?: string; args: Json }>
+  | Rec<"tool.completed", { call: number; result: Json }>
+  | Rec<"tool.failed", { call: number; message: string }>
+  | Rec<"tool.refused", { tool: string; agent: string; task?: string; class: ErrorClass }>
+  | Rec<"job.scheduled", { job: { id: string; trigger: Trigger; task: { [key: string]: Json }; input: Json; status: "active" | "paused" | "done"; nextRun?: number; createdAt: number; runs: number } }>
+  | Rec<"job.fired", { job: string; slot: number; next?: number; error?: string; task?: string }>
+  | Rec<"job.paused", { job: string }>
+  | Rec<"job.resumed", { job: string }>
+  | Rec<"job.deleted", { job: string }>
+  | Rec<"pattern.started", { run: string; spec: { kind: string; [key: string]: Json }; session?: string }>
+  | Rec<"pattern.progressed", { run: string; step: number; state: Json }>
+  | Rec<"pattern.completed", { run: string; result: Json }>
+  | Rec<"pattern.failed", { run: string; error: string }>
   | CustomRecord;
+
+/**
+ * The record of one built-in topic: `RecordOf<"task.completed">`. A custom event's `type` is any
+ * string, so `r.type === "task.completed"` alone cannot narrow `r.data`; cast to this after it.
+ */
+export type RecordOf<T extends string> = Extract<JournalRecord, { type: T }>;
 
 interface Rec<T extends string, D> {
   seq: number;

@@ -1,6 +1,6 @@
 // Type-checked with `tsc -p tests/types` (strict): the package's types describe the API a user
 // writes against, and reject the mistakes below.
-import init, { Orchestrator, BatonError, MemoryStore, IndexedDBStore, type Store, type Task, type WorkflowResult, type JournalRecord, type Statistics } from "baton";
+import init, { Orchestrator, BatonError, MemoryStore, IndexedDBStore, type Store, type Task, type WorkflowResult, type JournalRecord, type Statistics, type ErrorClass, type RecordOf } from "baton";
 
 async function main(): Promise<void> {
   await init();
@@ -66,6 +66,10 @@ async function policies(): Promise<void> {
     handler: async () => 1,
   });
   const report = Orchestrator.verifyReplay(orch.journal());
+  for (const r of orch.journal()) {
+    if (r.type === "tool.refused") console.log((r as RecordOf<"tool.refused">).data.class satisfies ErrorClass);
+    if (r.type === "job.fired") console.log((r as RecordOf<"job.fired">).data.task);
+  }
   if (!report.ok) console.log(report.divergence?.seq, report.divergence?.expected?.type);
   const n: number = orch.cancelAgentTasks("svc");
   orch.terminate("done");
