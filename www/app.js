@@ -6,12 +6,13 @@ import { RemoteSource } from "./remote.js";
 import { DagView } from "./dag.js";
 import { TimelineView, attempts } from "./timeline.js";
 import { renderStats, renderAgents, renderTasks, renderEvents, esc } from "./views.js";
-import { EXAMPLES, researchWorkflow, layeredWorkflow } from "./demo.js";
+import { EXAMPLES, REMOTE_EXAMPLES, researchWorkflow, layeredWorkflow } from "./demo.js";
 
 const $ = (id) => document.getElementById(id);
 const TASK_STATUSES = ["Pending", "Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled", "TimedOut", "Skipped"];
 const RENDER_EVERY_MS = 100;
 const LARGE_RUN_TASKS = 500;
+const CLOCK_SPAN_MS = 1e11; // about three years
 
 const settings = JSON.parse(localStorage.getItem("baton.settings") ?? "{}");
 const params = new URLSearchParams(location.search);
@@ -26,8 +27,9 @@ function say(text, ok = false) {
   $("message").className = ok ? "ok" : "";
 }
 const fail = (e) => say(`${e.code ?? e.name}: ${e.message}`);
-async function guard(fn) {
+async function guard(fn, needsRun = true) {
   try {
+    if (needsRun && !source) throw Object.assign(new Error("no run shown: connect to a Worker, or pick local"), { code: "not_connected" });
     const out = await fn();
     scheduleRender();
     return out;
@@ -75,6 +77,9 @@ function draw() {
   const timelineWidth = $("timeline").clientWidth;
   const readOnly = source.travelSeq !== undefined;
   document.body.classList.toggle("travelling", readOnly);
+  // A past state is a picture: what would act on the live run waits until "live" (fork acts
+  // from the picture).
+  for (const id of ["submit", "run-demo", "run-1000", "snapshot", "restore", "new-run", "virtual"]) $(id).disabled = readOnly;
   const parts = {};
   const part = (name, fn) => {
     const t = performance.now();
@@ -142,7 +147,11 @@ function renderGraphs(flows, agents, readOnly, timelineWidth, parts, t0) {
   const records = source.journal();
   part("timeline", () => {
     const agentOf = agentsOfTasks();
-    timeline.render(attempts(records, (id) => agentOf.get(id)), Object.keys(agents), source.now(), timelineWidth);
+    // After the clock went from virtual to real, the earlier attempts sit decades before now:
+    // only the current clock's are drawn (a virtual run spans far less than CLOCK_SPAN_MS).
+    const now = source.now();
+    const bars = attempts(records, (id) => agentOf.get(id)).filter((b) => b.start >= now - CLOCK_SPAN_MS);
+    timeline.render(bars, Object.keys(agents), now, timelineWidth);
   });
   part("events", () => renderEvents($("events"), records));
   stats.parts = parts;
@@ -168,16 +177,19 @@ async function useLocal() {
   await source?.close?.();
   // `?speed=0.1` makes the demo agents ten times faster (tests, impatient people).
   const speed = Number(params.get("speed") ?? 1);
-  source = await LocalSource.open({ seed: settings.seed ?? 42, clock: settings.clock ?? "real", profile: "demo", speed });
+  source = await LocalSource.open({ seed: settings.seed ?? 42, clock: settings.clock ?? "real", profile: settings.profile ?? "demo", speed });
   source.onChange = scheduleRender;
   showMode("local");
   if (source.loadError) fail(source.loadError);
+  else say("");
   $("seed").value = String(source.settings.seed);
   $("virtual").checked = source.settings.clock === "virtual";
   scheduleRender();
 }
 
 async function useRemote(url, token) {
+  $("remote-url").value = url;
+  $("remote-token").value = token;
   const next = await RemoteSource.open({ url, token });
   await source?.close?.();
   source = next;
@@ -185,6 +197,7 @@ async function useRemote(url, token) {
   source.onError = fail;
   if (pinnedWorkflow) source.pin(pinnedWorkflow);
   showMode("remote");
+  say(`connected to ${url}`, true);
   scheduleRender();
 }
 
@@ -196,6 +209,13 @@ function showMode(mode) {
   $("remote-settings").hidden = !remote;
   $("local-settings").hidden = remote;
   for (const id of ["slider", "live", "fork", "fork-profile", "run-demo", "run-1000", "restore", "snapshots"]) $(id).hidden = remote;
+  // The editor's examples name the agents of the mode: the demo agents here, a Worker's there.
+  const examples = remote ? REMOTE_EXAMPLES : EXAMPLES;
+  if ($("example").dataset.mode !== mode) {
+    $("example").dataset.mode = mode;
+    $("example").innerHTML = Object.keys(examples).map((k) => `<option>${esc(k)}</option>`).join("");
+    $("editor").value = JSON.stringify(examples[$("example").value], null, 2);
+  }
 }
 
 function saveSettings() {
@@ -243,6 +263,8 @@ $("live").onclick = () => guard(() => source.back());
 $("fork").onclick = () => guard(async () => {
   const seq = source.travelSeq ?? source.lastSeq();
   await source.fork(seq, $("fork-profile").value);
+  settings.profile = $("fork-profile").value; // a reload keeps the fork's agents
+  saveSettings();
   say(`forked at seq ${seq} with ${$("fork-profile").value} agents`, true);
 });
 for (const id of ["filter-status", "filter-agent", "filter-workflow"]) $(id).onchange = scheduleRender;
@@ -253,8 +275,12 @@ $("workflow-pick").onchange = () => {
 };
 
 options($("filter-status"), TASK_STATUSES, '<option value="">any status</option>');
-$("example").innerHTML = Object.keys(EXAMPLES).map((k) => `<option>${k}</option>`).join("");
-$("example").onchange = () => { $("editor").value = JSON.stringify(EXAMPLES[$("example").value], null, 2); };
+$("example").innerHTML = Object.keys(EXAMPLES).map((k) => `<option>${esc(k)}</option>`).join("");
+$("example").dataset.mode = "local";
+$("example").onchange = () => {
+  const examples = $("example").dataset.mode === "remote" ? REMOTE_EXAMPLES : EXAMPLES;
+  $("editor").value = JSON.stringify(examples[$("example").value], null, 2);
+};
 $("example").onchange();
 $("submit").onclick = () => guard(async () => {
   let spec;
@@ -272,13 +298,14 @@ for (const radio of document.querySelectorAll("input[name=mode]")) {
     // The connection form until connected; the local run at once.
     $("remote-settings").hidden = !remote;
     $("local-settings").hidden = remote;
-    if (!remote && radio.checked) guard(useLocal);
+    if (!remote && radio.checked) guard(useLocal, false);
   };
 }
-$("connect").onclick = () => guard(() => useRemote($("remote-url").value, $("remote-token").value));
+$("connect").onclick = () => guard(() => useRemote($("remote-url").value, $("remote-token").value), false);
 
 // For tests and the curious: the page's state, from the console.
+// A remote page that cannot connect shows the connection form, filled in, to try again.
 const ready = params.get("mode") === "remote"
-  ? useRemote(params.get("url") ?? "", params.get("token") ?? "")
+  ? useRemote(params.get("url") ?? "", params.get("token") ?? "").catch((e) => { showMode("remote"); throw e; })
   : useLocal();
 window.dashboard = { get source() { return source; }, ready: ready.catch(fail), stats, render };

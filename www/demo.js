@@ -73,6 +73,20 @@ export function layeredWorkflow(n = 1000, width = 25) {
 }
 
 /** What the JSON editor offers. */
+/** For a Worker: its built-in demo agents (register them first, e.g. `{ id: "echo", demo: "echo", start: true }`). */
+export const REMOTE_EXAMPLES = {
+  "one task": { agent: "echo", input: { hello: "world" }, priority: 1 },
+  "task by capability": { capability: "echo", input: "routed" },
+  "three-step workflow": {
+    name: "three steps",
+    tasks: [
+      { id: "say", agent: "echo", input: "hello" },
+      { id: "shout", agent: "uppercase", input: "hello", dependsOn: ["say"] },
+      { id: "wait", agent: "sleep", input: { ms: 500 }, dependsOn: ["shout"] },
+    ],
+  },
+};
+
 export const EXAMPLES = {
   "one task": { agent: "researcher", input: { query: "what is Baton?" }, priority: 1 },
   "task by capability": { capability: "analyze", input: { data: [1, 2, 3] } },

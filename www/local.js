@@ -14,7 +14,7 @@ export class LocalSource {
   travelSeq = undefined;
   records = [];           // the live journal since `base` (or seq 1)
   base = undefined;       // the snapshot the live journal starts from, if not seq 1
-  saved = [];             // snapshots taken from the page
+  #taken = [];            // snapshots taken from the page (whole, for after a restore)
     profile = "demo";
   replacing = false;      // true while a run is being replaced (restore, new run, fork)
   onChange = () => {};
@@ -129,14 +129,21 @@ export class LocalSource {
   cancel(taskId) { this.orch.cancel(taskId, "cancelled from the dashboard"); }
   snapshot() {
     const snap = this.orch.snapshot();
-    this.saved.push({ id: snap.id, seq: snap.seq, snap });
+    this.#taken.push({ id: snap.id, seq: snap.seq, snap });
     return snap.id;
   }
-  /** Replaces the live run with one restored from a snapshot taken in the page. */
+  /**
+   * The snapshots to restore, newest first: the run's own list (manual and automatic ones, kept
+   * in the run, so a reload keeps them) and those taken in this page.
+   */
+  get saved() {
+    const ids = new Set([...this.orch.snapshots(100).map((s) => s.id), ...this.#taken.map((s) => s.id).reverse()]);
+    return [...ids].map((id) => ({ id }));
+  }
+  /** Replaces the live run with one restored from a snapshot: taken in the page, or rebuilt from the journal. */
     async restore(id) {
-    const entry = this.saved.find((s) => s.id === id);
-    if (!entry) throw Object.assign(new Error(`no snapshot ${id} in this page`), { code: "unknown_snapshot" });
-    await this.#replace(() => Orchestrator.restore(entry.snap, this.#resumeOptions()), JSON.stringify(entry.snap));
+    const snap = this.#taken.find((s) => s.id === id)?.snap ?? this.orch.getSnapshot(id);
+    await this.#replace(() => Orchestrator.restore(snap, this.#resumeOptions()), JSON.stringify(snap));
   }
   /** A new run with this seed and clock (the store starts over). */
     async newRun({ seed, clock }) {

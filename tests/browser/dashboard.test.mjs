@@ -130,6 +130,7 @@ test("time travel: the slider shows the state replayed at a seq; fork from there
   await waitFor(page, () => document.querySelector('.stat[data-key="tasks_completed"] b').textContent === "0");
   assert.equal(await statusOf(page, "review"), "Pending");
   assert.equal(await page.locator('#agents button[data-act]').count(), 0, "a picture of the past has no controls");
+  for (const id of ["submit", "run-demo", "snapshot", "new-run"]) assert.ok(await page.isDisabled(`#${id}`), `${id} waits for live`);
   // At the first completion exactly one task is done.
   await page.locator("#slider").fill(String(firstDone));
   await waitFor(page, () => document.querySelector('.stat[data-key="tasks_completed"] b').textContent === "1");
@@ -173,6 +174,13 @@ test("a reload in the middle of a workflow loses nothing: IndexedDB reopens the 
   const tasks = await page.evaluate(() => window.dashboard.source.tasks({}));
   assert.equal(tasks.length, 7);
   assert.ok(tasks.every((t) => t.status === "Completed"), JSON.stringify(tasks.map((t) => t.status)));
+  // The workflow's automatic snapshot is listed after a reload too, and restores.
+  await page.reload();
+  await page.evaluate(() => window.dashboard.ready);
+  await waitFor(page, () => document.querySelector("#snapshots").options.length > 0);
+  await page.click("#restore");
+  await waitFor(page, () => /restored snapshot-/.test(document.querySelector("#message").textContent));
+  assert.equal(await stat(page, "tasks_completed"), 7);
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
@@ -281,6 +289,14 @@ test("remote mode: the page loads, asks the namespace for its status with the be
     await page.evaluate(() => window.dashboard.ready);
     await waitFor(page, () => document.querySelector("#message").textContent.startsWith("unauthorized"));
     assert.ok(seen.some((r) => r.url.startsWith("/v1/ns/demo/status") && r.auth === "Bearer secret"), JSON.stringify(seen));
+    // The connection form stays, filled in, to try again; the examples name a Worker's agents.
+    assert.equal(await page.isVisible("#remote-settings"), true);
+    assert.equal(await page.inputValue("#remote-url"), url);
+    assert.equal(await page.inputValue("#remote-token"), "secret");
+    assert.match(await page.inputValue("#editor"), /"echo"/);
+    // Controls say there is no run rather than failing with a TypeError.
+    await page.click("#submit");
+    await waitFor(page, () => document.querySelector("#message").textContent.startsWith("not_connected"));
     await context.close();
   } finally {
     fake.close();
