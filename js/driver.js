@@ -487,6 +487,17 @@ export function createBaton(coreApi) {
       }
     }
 
+    /** A task's index by its id (a string: anything else is refused, not passed to wasm). */
+    taskIx(id) {
+      if (typeof id !== "string") throw invalid(`a task id is a string, got ${describe(id)}`);
+      return this.core.taskIx(id); // throws unknown_task
+    }
+
+    workflowIx(id) {
+      if (typeof id !== "string") throw invalid(`a workflow id is a string, got ${describe(id)}`);
+      return this.core.workflowIx(id); // throws unknown_workflow
+    }
+
     agent(id) {
       const ix = this.agentIx.get(id);
       if (ix !== undefined) return ix;
@@ -567,11 +578,16 @@ export function createBaton(coreApi) {
         this.settleError(call, e);
         return;
       }
-      if (result !== null && typeof result === "object" && typeof result.then === "function") {
-        result.then((v) => this.settleValue(call, v), (e) => this.settleError(call, e));
-      } else {
-        this.settleValue(call, result);
+      let thenable;
+      try {
+        thenable = result !== null && typeof result === "object" && typeof result.then === "function";
+        // A thenable whose `then` throws (or a revoked Proxy) fails the call like a rejection.
+        if (thenable) result.then((v) => this.settleValue(call, v), (e) => this.settleError(call, e));
+      } catch (e) {
+        this.settleError(call, e);
+        return;
       }
+      if (!thenable) this.settleValue(call, result);
     }
 
     /**
@@ -820,6 +836,8 @@ export function createBaton(coreApi) {
     sleep(ms) {
             if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`sleep: ${ms} is not a non-negative number of ms`));
       if (ms === Infinity) return new Promise(() => {}); // a hang, as a test would simulate one
+      // Deadlines stay far inside the clock's exact range (2^53 ms).
+      if (ms > SLEEP_MS_MAX) return Promise.reject(invalid(`sleep: ${ms} ms is over ${SLEEP_MS_MAX} (about 31 years; Infinity sleeps for ever)`));
       return new Promise((resolve) => {
         const id = this.core.addTimer(this.now() + Math.ceil(ms));
         this.sleepers.set(id, resolve);
@@ -937,7 +955,7 @@ export function createBaton(coreApi) {
     if (maxConcurrency !== undefined && maxConcurrency !== Infinity && !(Number.isInteger(maxConcurrency) && maxConcurrency >= 1 && maxConcurrency <= 4294967295)) {
       throw invalid(`invalid maxConcurrency: ${maxConcurrency} is not a positive integer`);
     }
-    if (!(Number.isSafeInteger(startTime) && startTime >= 0)) throw invalid(`invalid startTime: ${startTime}`);
+    if (!(Number.isSafeInteger(startTime) && startTime >= 0 && startTime <= START_TIME_MAX)) throw invalid(`invalid startTime: ${startTime} (ms, 0 to 2^50)`);
     if (!(Number.isSafeInteger(eventsBufferMax) && eventsBufferMax >= 1)) throw invalid(`invalid eventsBufferMax: ${eventsBufferMax}`);
     const core = {};
     if (maxConcurrency !== undefined && maxConcurrency !== Infinity) core.maxConcurrency = maxConcurrency;
@@ -962,6 +980,16 @@ export function createBaton(coreApi) {
     if (given.length > 0) {
       throw invalid(`${how} keeps the run's recorded options: ${given.map((k) => `'${k}'`).join(", ")} cannot be given here (it applies to new runs); ${how} takes clock, startTime, eventsBufferMax, store and snapshotEveryEvents`);
     }
+  }
+
+  const SLEEP_MS_MAX = 1e12;
+  const START_TIME_MAX = 2 ** 50;
+
+  /** What a value is, for an error message: `a number (5)`, `an object`, `undefined`. */
+  function describe(v) {
+    if (v === null || v === undefined) return String(v);
+    if (typeof v === "object") return Array.isArray(v) ? "an array" : "an object (pass its id)";
+    return `a ${typeof v} (${String(v).slice(0, 40)})`;
   }
 
   const PLAIN_SPEC_KEYS = new Set(["id", "name", "tasks", "failurePolicy"]);
@@ -1375,22 +1403,22 @@ export function createBaton(coreApi) {
     /** Resolves with the task once it is terminal (completed, failed, cancelled, ...). */
     wait(id) {
       const rt = this.#rt;
-      return rt.waitFor(rt.taskWaiters, () => rt.core.taskIx(id), (ix) => rt.core.taskTerminal(ix), (ix) => rt.taskView(ix));
+      return rt.waitFor(rt.taskWaiters, () => rt.taskIx(id), (ix) => rt.core.taskTerminal(ix), (ix) => rt.taskView(ix));
     }
 
     getTask(id) {
       const rt = this.#rt;
-      return rt.taskView(rt.core.taskIx(id));
+      return rt.taskView(rt.taskIx(id));
     }
 
     status(id) {
       const rt = this.#rt;
-      return rt.core.taskStatus(rt.core.taskIx(id));
+      return rt.core.taskStatus(rt.taskIx(id));
     }
 
     cancel(id, reason = "cancelled by the user") {
       const rt = this.#rt;
-      rt.core.cancelTask(rt.core.taskIx(id), String(reason), rt.now());
+      rt.core.cancelTask(rt.taskIx(id), String(reason), rt.now());
       rt.pump();
     }
 
@@ -1407,20 +1435,20 @@ export function createBaton(coreApi) {
 
     startTask(id) {
       const rt = this.#rt;
-      rt.core.startTask(rt.core.taskIx(id), rt.now());
+      rt.core.startTask(rt.taskIx(id), rt.now());
       rt.pump();
     }
 
     completeTask(id, result) {
       const rt = this.#rt;
-      const ix = rt.core.taskIx(id);
+      const ix = rt.taskIx(id);
       rt.core.completeTask(ix, rt.payload(result), rt.now());
       rt.pump();
     }
 
     failTask(id, error) {
       const rt = this.#rt;
-      rt.core.failTask(rt.core.taskIx(id), errorMessage(error), rt.now());
+      rt.core.failTask(rt.taskIx(id), errorMessage(error), rt.now());
       rt.pump();
     }
 
@@ -1490,18 +1518,18 @@ export function createBaton(coreApi) {
 
     waitWorkflow(id) {
       const rt = this.#rt;
-      return rt.waitFor(rt.flowWaiters, () => rt.core.workflowIx(id), (ix) => rt.core.workflowDone(ix), (ix) => rt.workflowView(ix));
+      return rt.waitFor(rt.flowWaiters, () => rt.workflowIx(id), (ix) => rt.core.workflowDone(ix), (ix) => rt.workflowView(ix));
     }
 
     getWorkflow(id) {
       const rt = this.#rt;
-      return rt.workflowView(rt.core.workflowIx(id));
+      return rt.workflowView(rt.workflowIx(id));
     }
 
     /** Each task's status by its id within the workflow: a cheap read for views that redraw often. */
     workflowStatuses(id) {
       const rt = this.#rt;
-      const ix = rt.core.workflowIx(id);
+      const ix = rt.workflowIx(id);
       let ids = rt.localIds.get(ix);
       if (ids === undefined) {
         ids = rt.core.workflowLocalIds(ix).split("\n");
@@ -1530,7 +1558,7 @@ export function createBaton(coreApi) {
 
     cancelWorkflow(id, reason = "cancelled by the user") {
       const rt = this.#rt;
-      rt.core.cancelWorkflow(rt.core.workflowIx(id), String(reason), rt.now());
+      rt.core.cancelWorkflow(rt.workflowIx(id), String(reason), rt.now());
       rt.pump();
     }
 

@@ -14,7 +14,9 @@ export class FileStore {
   #base = undefined; // the seq of the snapshot the current journal file follows
 
   constructor(dir) {
-    if (typeof dir !== "string" || dir === "") throw new TypeError("FileStore(dir): dir must be a non-empty path");
+    if (typeof dir !== "string" || dir === "") {
+      throw Object.assign(new Error("FileStore(dir): dir must be a non-empty path"), { name: "BatonError", code: "invalid_argument" });
+    }
     this.#dir = dir;
   }
 

@@ -48,7 +48,7 @@ export class IndexedDBStore {
   #name;
   #db = undefined;
   constructor(name = "baton") {
-    if (typeof name !== "string" || name === "") throw new TypeError("IndexedDBStore(name): name must be a non-empty string");
+    if (typeof name !== "string" || name === "") throw unsupported("IndexedDBStore(name): name must be a non-empty string");
     this.#name = name;
   }
 
@@ -114,7 +114,7 @@ export class FileStore {
   }
 }
 
-/** A BatonError (`invalid_argument`) for a store used where it cannot work. */
+/** A BatonError (`invalid_argument`) for a store given a bad argument or used where it cannot work. */
 function unsupported(message) {
   const e = new Error(message);
   e.name = "BatonError";

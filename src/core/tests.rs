@@ -167,6 +167,32 @@ fn the_first_seeds_manual_style_works() {
 }
 
 #[test]
+fn a_manual_task_ending_frees_its_slot_for_a_queued_task() {
+    let mut o = orch();
+    agent(&mut o, "m", Some(1));
+    let manual = |o: &mut Orchestrator| {
+        let spec = TaskSpec {
+            agent: "m".into(),
+            ..TaskSpec::default()
+        };
+        let t = o.create_task(spec, PayloadId::NONE, 1).unwrap();
+        o.start_task(t, 1).unwrap();
+        t
+    };
+    let t = manual(&mut o);
+    let waiting = submit(&mut o, "m", 1);
+    assert!(invokes(&mut o).is_empty(), "the manual task holds the slot");
+    o.complete_task(t, PayloadId::NONE, 2).unwrap();
+    let (call, task) = invokes(&mut o)[0];
+    assert_eq!(task, waiting, "started once the slot is free");
+    o.complete(call, PayloadId::NONE, 3);
+    let t = manual(&mut o);
+    let next = submit(&mut o, "m", 1);
+    o.fail_task(t, "no", 4).unwrap();
+    assert_eq!(invokes(&mut o)[0].1, next, "failTask frees it too");
+}
+
+#[test]
 fn too_many_errors_put_the_agent_in_error_with_a_snapshot() {
     let mut o = orch();
     let spec = AgentSpec {

@@ -194,3 +194,30 @@ test("an agent that throws with retryAfterMs is not retried sooner, and the wait
   assert.ok(orch.verifyReplay().ok);
   orch.close();
 });
+
+test("ids that are not strings are refused with a code (they reached wasm as garbage); a bad thenable fails its task", async () => {
+  const orch = new Orchestrator({ seed: 7, clock: "virtual" });
+  for (const bad of [5, {}, null, undefined]) {
+    assert.throws(() => orch.getTask(bad), (e) => e.code === "invalid_argument", String(bad));
+    assert.throws(() => orch.status(bad), (e) => e.code === "invalid_argument");
+    assert.throws(() => orch.getWorkflow(bad), (e) => e.code === "invalid_argument");
+    await assert.rejects(orch.wait(bad), (e) => e.code === "invalid_argument");
+  }
+  orch.registerAgent({ id: "b", handler: () => ({ then() { throw new Error("boom"); } }) });
+  orch.startAgent("b");
+  const task = await orch.wait(orch.submit({ agent: "b" }));
+  assert.deepEqual([task.status, task.error.message], ["Failed", "boom"]);
+  // A sleep past the clock's exact range is refused; a manual task's end frees its slot.
+  orch.registerAgent({ id: "z", handler: async (ms, ctx) => ctx.sleep(ms) });
+  orch.registerAgent({ id: "m", concurrency: 1, handler: async (x) => x });
+  orch.startAgent("z");
+  orch.startAgent("m");
+  const far = await orch.wait(orch.submit({ agent: "z", input: 1e20 }));
+  assert.equal(far.status, "Failed");
+  const manual = orch.createTask("m", "by hand");
+  orch.startTask(manual);
+  const queued = orch.submit({ agent: "m", input: 1 });
+  orch.completeTask(manual, "done");
+  assert.equal((await orch.wait(queued)).output, 1);
+  orch.close();
+});

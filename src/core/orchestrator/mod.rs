@@ -651,11 +651,15 @@ impl Orchestrator {
         let summary = (self.state.snapshots.iter())
             .find(|s| s.id == id)
             .ok_or_else(|| Error::UnknownSnapshot(id.to_owned()))?;
+        // Nothing happened since: the state is the snapshot's.
+        if summary.seq == self.state.seq {
+            return self.snapshot_json(id);
+        }
         if self.journal_first_seq() != 1 {
-            return Err(Error::invalid(
-                "snapshot",
-                format!("'{id}' cannot be rebuilt: the journal before it is no longer held in memory (take snapshot() when you need one whole)"),
-            ));
+            return Err(Error::InvalidState {
+                what: "snapshot",
+                reason: format!("'{id}' cannot be rebuilt: the journal before it is no longer held in memory (a restored or reopened run starts from its snapshot; take snapshot() when you need one whole)"),
+            });
         }
         let then = Orchestrator::replay(&self.journal_json(0)?, Some(summary.seq))?;
         then.snapshot_json(id)

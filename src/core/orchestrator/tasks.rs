@@ -289,6 +289,8 @@ impl Orchestrator {
             },
         );
         self.after_task_end(task, now);
+        // The slot it held (its agent's, the orchestrator's) may be what a queued task waits for.
+        self.dispatch(now);
         Ok(())
     }
 
@@ -312,6 +314,7 @@ impl Orchestrator {
         let agent = self.state.task(task).agent;
         self.count_error(agent, message, true, now);
         self.after_task_end(task, now);
+        self.dispatch(now);
         Ok(())
     }
 
