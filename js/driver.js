@@ -581,13 +581,24 @@ export function createBaton(coreApi) {
       let thenable;
       try {
         thenable = result !== null && typeof result === "object" && typeof result.then === "function";
-        // A thenable whose `then` throws (or a revoked Proxy) fails the call like a rejection.
-        if (thenable) result.then((v) => this.settleValue(call, v), (e) => this.settleError(call, e));
       } catch (e) {
-        this.settleError(call, e);
+        this.settleError(call, e); // a revoked Proxy, say
         return;
       }
-      if (!thenable) this.settleValue(call, result);
+      if (!thenable) {
+        this.settleValue(call, result);
+        return;
+      }
+      // The first of its outcomes counts, as a promise's would: a `then` that answers and then
+      // throws (or throws, then answers) settles the call once.
+      let settled = false;
+      const ok = (v) => { if (!settled) { settled = true; this.settleValue(call, v); } };
+      const no = (e) => { if (!settled) { settled = true; this.settleError(call, e); } };
+      try {
+        result.then(ok, no);
+      } catch (e) {
+        no(e);
+      }
     }
 
     /**
@@ -878,6 +889,7 @@ export function createBaton(coreApi) {
 
     // ---- events ----
     emit(topic, data) {
+      if (typeof topic !== "string") throw invalid(`an event's topic is a string, got ${describe(topic)}`);
       this.core.emit(topic, this.payload(data), this.now());
       this.pump();
     }

@@ -183,6 +183,7 @@ async function useLocal() {
   if (source.loadError) fail(source.loadError);
   else say("");
   $("seed").value = String(source.settings.seed);
+  $("fork-profile").value = source.profile;
   $("virtual").checked = source.settings.clock === "virtual";
   scheduleRender();
 }

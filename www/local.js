@@ -103,6 +103,9 @@ export class LocalSource {
   #attach(orch, base) {
     this.orch = orch;
     this.base = base;
+    // The seq the journal starts after (the snapshot's, written near the front of its JSON).
+    const head = typeof base === "string" ? base.slice(0, 400) : "";
+    this.baseSeq = base === undefined ? 0 : Number(head.match(/"seq":(\d+)/)?.[1] ?? base.seq ?? 0);
     this.records = orch.journal();
     this.#off = orch.on("*", (e) => { this.records.push(e); this.onChange(); });
     this.back();
@@ -137,12 +140,26 @@ export class LocalSource {
    * in the run, so a reload keeps them) and those taken in this page.
    */
   get saved() {
-    const ids = new Set([...this.orch.snapshots(100).map((s) => s.id), ...this.#taken.map((s) => s.id).reverse()]);
-    return [...ids].map((id) => ({ id }));
+    // Those of this run only (ids start again with each run): from where its journal starts.
+    const from = this.baseSeq ?? 0;
+    const listed = this.orch.snapshots(100).filter((s) => s.seq >= from);
+    return listed.map((s) => ({ id: s.id }));
   }
-  /** Replaces the live run with one restored from a snapshot: taken in the page, or rebuilt from the journal. */
+  /** Replaces the live run with one restored from one of its snapshots. */
     async restore(id) {
-    const snap = this.#taken.find((s) => s.id === id)?.snap ?? this.orch.getSnapshot(id);
+    const summary = this.orch.snapshots(100).find((s) => s.id === id);
+    if (!summary) throw Object.assign(new Error(`no snapshot ${id} in this run`), { code: "unknown_snapshot" });
+    // Taken in this page (the same id and seq: ids repeat across runs), or rebuilt from the
+    // journal, which starts at `base` after a restore.
+    let snap = this.#taken.findLast((s) => s.id === id && s.seq === summary.seq)?.snap;
+    if (snap === undefined) {
+      const then = Orchestrator.replay(this.#journalText(), { uptoSeq: summary.seq, snapshot: this.base });
+      try {
+        snap = then.getSnapshot(id);
+      } finally {
+        then.close();
+      }
+    }
     await this.#replace(() => Orchestrator.restore(snap, this.#resumeOptions()), JSON.stringify(snap));
   }
   /** A new run with this seed and clock (the store starts over). */

@@ -99,6 +99,14 @@ test("controls: agent lifecycle, submit from the editor, cancel, snapshot and re
   await page.click("#restore");
   await waitFor(page, () => /restored snapshot-/.test(document.querySelector("#message").textContent));
   assert.equal(await stat(page, "total_tasks"), atSnapshot);
+  // The restored run's own snapshots restore too (rebuilt from where its journal starts).
+  await page.click("#run-demo");
+  await waitFor(page, (n) => window.dashboard.source.statistics().total_tasks > n, atSnapshot);
+  await page.evaluate(() => window.dashboard.render());
+  await waitFor(page, () => document.querySelector("#snapshots").options.length > 0);
+  await page.evaluate(() => { document.querySelector("#message").textContent = ""; });
+  await page.click("#restore");
+  await waitFor(page, () => /restored snapshot-/.test(document.querySelector("#message").textContent));
 
   // A new run with a seed on the virtual clock, then back to the real clock mid-run.
   await page.fill("#seed", "1234");
@@ -107,6 +115,7 @@ test("controls: agent lifecycle, submit from the editor, cancel, snapshot and re
   await waitFor(page, () => /new run, seed 1234, virtual clock/.test(document.querySelector("#message").textContent));
   assert.equal(await page.evaluate(() => window.dashboard.source.orch.seed), 1234);
   assert.equal(await stat(page, "total_tasks"), 0);
+  assert.deepEqual(await page.evaluate(() => window.dashboard.source.saved), [], "a new run lists none of the old run's snapshots");
   await page.click("#run-demo");
   // On the virtual clock the whole workflow takes no real time.
   await waitFor(page, () => document.querySelector("#workflow-status").dataset.status === "Completed", undefined, 5_000);

@@ -207,6 +207,11 @@ test("ids that are not strings are refused with a code (they reached wasm as gar
   orch.startAgent("b");
   const task = await orch.wait(orch.submit({ agent: "b" }));
   assert.deepEqual([task.status, task.error.message], ["Failed", "boom"]);
+  // One that answers and then throws is settled once, by its answer.
+  orch.registerAgent({ id: "c", handler: () => ({ then(ok) { ok(1); throw new Error("after"); } }) });
+  orch.startAgent("c");
+  assert.equal((await orch.wait(orch.submit({ agent: "c" }))).output, 1);
+  assert.ok(!orch.journal().some((r) => r.type === "call.ignored"), "no second settle");
   // A sleep past the clock's exact range is refused; a manual task's end frees its slot.
   orch.registerAgent({ id: "z", handler: async (ms, ctx) => ctx.sleep(ms) });
   orch.registerAgent({ id: "m", concurrency: 1, handler: async (x) => x });
