@@ -513,11 +513,8 @@ fn a_supervisor_delegates_to_three_specialists_then_answers() {
     assert_eq!(r["rounds"], 2);
 }
 
-#[test]
-fn a_malformed_delegation_fails_the_supervisor_with_a_clear_message() {
-    let mut o = orch();
-    agent(&mut o, "boss", &[]);
-    agent(&mut o, "w", &[]);
+/// Runs "boss" supervising "w" once, every call answered with `plan`; returns the run's index.
+fn boss_over_w(o: &mut Orchestrator, plan: serde_json::Value) -> usize {
     let spec = PatternSpec::Supervisor {
         task: json!("x"),
         supervisor: "boss".into(),
@@ -526,11 +523,20 @@ fn a_malformed_delegation_fails_the_supervisor_with_a_clear_message() {
         max_rounds: 2,
     };
     let run = o.start_pattern(spec, 0).unwrap();
-    drive(
+    drive(o, |_, _| plan.clone());
+    run as usize
+}
+
+#[test]
+fn a_malformed_delegation_fails_the_supervisor_with_a_clear_message() {
+    let mut o = orch();
+    agent(&mut o, "boss", &[]);
+    agent(&mut o, "w", &[]);
+    let run = boss_over_w(
         &mut o,
-        |_, _| json!({ "delegations": [{ "agent": "nobody", "input": 1 }] }),
+        json!({ "delegations": [{ "agent": "nobody", "input": 1 }] }),
     );
-    let r = &o.state().runs[run as usize];
+    let r = &o.state().runs[run];
     assert_eq!(r.status, RunStatus::Failed);
     assert!(
         r.error
@@ -548,19 +554,8 @@ fn a_delegation_by_capability_stays_within_the_supervisors_agents() {
     agent(&mut o, "boss", &[]);
     agent(&mut o, "w", &["write"]);
     agent(&mut o, "outsider", &["zzz"]);
-    let spec = PatternSpec::Supervisor {
-        task: json!("x"),
-        supervisor: "boss".into(),
-        agents: vec!["w".into()],
-        instructions: String::new(),
-        max_rounds: 2,
-    };
-    let run = o.start_pattern(spec, 0).unwrap();
-    drive(
-        &mut o,
-        |_, _| json!({ "delegations": [{ "capability": "zzz" }] }),
-    );
-    let r = &o.state().runs[run as usize];
+    let run = boss_over_w(&mut o, json!({ "delegations": [{ "capability": "zzz" }] }));
+    let r = &o.state().runs[run];
     assert_eq!(r.status, RunStatus::Failed);
     let error = r.error.as_deref().unwrap();
     assert!(

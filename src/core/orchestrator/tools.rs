@@ -63,6 +63,24 @@ impl Orchestrator {
 
     /// An agent calls a tool: refused (and recorded) with class `permission` if not granted, or
     /// `rate_limit` if over the tool's limit; otherwise returns the tool call's id.
+    fn refuse_tool(
+        &mut self,
+        tool: &str,
+        agent: AgentRef,
+        task: Option<TaskRef>,
+        class: ErrorClass,
+        now: u64,
+    ) {
+        let tool = tool.to_owned();
+        let refusal = Event::ToolRefused {
+            tool,
+            agent,
+            task,
+            class,
+        };
+        self.emit(now, refusal);
+    }
+
     pub fn call_tool(
         &mut self,
         agent: AgentIx,
@@ -78,15 +96,7 @@ impl Orchestrator {
             // strings from an agent).
             check_id("tool name", name)?;
             // Recorded like the other refusals: every tool call an agent makes is in the journal.
-            self.emit(
-                now,
-                Event::ToolRefused {
-                    tool: name.to_owned(),
-                    agent: agent_ref,
-                    task: task_ref,
-                    class: ErrorClass::Tool,
-                },
-            );
+            self.refuse_tool(name, agent_ref, task_ref, ErrorClass::Tool, now);
             return Err(Error::UnknownTool(name.to_owned()));
         };
         let refused = if !self.state.agent(agent).tools.contains(name) {
@@ -100,15 +110,7 @@ impl Orchestrator {
             None
         };
         if let Some(class) = refused {
-            self.emit(
-                now,
-                Event::ToolRefused {
-                    tool: name.to_owned(),
-                    agent: agent_ref,
-                    task: task_ref,
-                    class,
-                },
-            );
+            self.refuse_tool(name, agent_ref, task_ref, class, now);
             let agent_id = self.state.agent(agent).id.clone();
             return Err(match class {
                 ErrorClass::Permission => Error::Permission {

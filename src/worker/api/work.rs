@@ -150,12 +150,7 @@ pub(super) async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
         (ix, done)
     };
     pump(shared);
-    let timer = worker::Delay::from(std::time::Duration::from_millis(ORCHESTRATE_WAIT_MS));
-    futures_util::pin_mut!(timer);
-    let finished = matches!(
-        futures_util::future::select(done, timer).await,
-        futures_util::future::Either::Left(_)
-    );
+    let finished = within_wait(done).await;
     let rt = shared.borrow();
     let task = task_json(&rt, ix);
     // The last contract of this task (its RESPONSE once answered), as seed 004 names it: read
@@ -222,12 +217,7 @@ pub(super) async fn compress(shared: &Shared, body: Value) -> ApiResult {
         (ix, rt.wait(ix))
     };
     pump(shared);
-    let timer = worker::Delay::from(std::time::Duration::from_millis(ORCHESTRATE_WAIT_MS));
-    futures_util::pin_mut!(timer);
-    let finished = matches!(
-        futures_util::future::select(done, timer).await,
-        futures_util::future::Either::Left(_)
-    );
+    let finished = within_wait(done).await;
     let rt = shared.borrow();
     let task = task_json(&rt, ix);
     let body = json!({
@@ -240,3 +230,13 @@ pub(super) async fn compress(shared: &Shared, body: Value) -> ApiResult {
 
 /// The capability `POST /compress` routes by when no agent is named.
 const COMPRESS_CAPABILITY: &str = "compress";
+
+/// Whether `done` resolves within `ORCHESTRATE_WAIT_MS` (else the route answers 202).
+async fn within_wait(done: impl std::future::Future + Unpin) -> bool {
+    let timer = worker::Delay::from(std::time::Duration::from_millis(ORCHESTRATE_WAIT_MS));
+    futures_util::pin_mut!(timer);
+    matches!(
+        futures_util::future::select(done, timer).await,
+        futures_util::future::Either::Left(_)
+    )
+}
