@@ -195,13 +195,15 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   const ahead = await fetch(`${worker.url}/v1/ns/e2e/events?after=${seq + 5}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctrl3.signal });
   const reader3 = ahead.body.getReader();
   // The opening frame says the seq asked for is beyond the journal's end.
-  const opening = new TextDecoder().decode((await reader3.read()).value);
+  // (Read until the frame ends: a stream may split it anywhere.)
+  let opening = "";
+  while (!/event: gap\ndata: [^\n]*\n\n/.test(opening)) opening += new TextDecoder().decode((await reader3.read()).value);
   assert.match(opening, /event: gap\ndata: \{"after":\d+,"next":\d+,"message":"seq \d+ is beyond this journal's end/);
   for (let i = 0; i < 8; i++) await api.post("/tasks", { agent: "upper", input: "x" });
   let later = "";
-  while (!/^id: /m.test(later)) later += new TextDecoder().decode((await reader3.read()).value);
+  while (!/^id: \d+\ndata: [^\n]*\n\n/m.test(later)) later += new TextDecoder().decode((await reader3.read()).value);
   ctrl3.abort();
-  const ids = [...later.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+  const ids = [...later.matchAll(/^id: (\d+)\n/gm)].map((m) => Number(m[1]));
   assert.ok(ids.every((i) => i > seq + 5), `${ids} after ${seq + 5}`);
 });
 
