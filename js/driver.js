@@ -202,6 +202,15 @@ class Persister {
     this.saved = seq;
   }
 
+  /** Until no write is queued: writes queued while waiting (a batch's timer) are waited for too. */
+  async settled() {
+    let last;
+    do {
+      last = this.chain;
+      await last;
+    } while (last !== this.chain);
+  }
+
   write(op, isSnapshot = false) {
     this.chain = this.chain
       .then(() => {
@@ -225,11 +234,11 @@ class Persister {
 
     async flush() {
     if (!this.rt.closed) this.collect();
-    await this.chain;
+    await this.settled();
     // A write failed since: try the snapshot that repairs the store once more.
     if (this.broken && !this.rt.closed) {
       this.collect();
-      await this.chain;
+      await this.settled();
     }
     if (this.error !== undefined) {
       const err = new BatonError("store_failed", `a store write failed: ${errorMessage(this.error)}`);
@@ -365,8 +374,12 @@ export function createBaton(coreApi) {
     }
     /** Fires when the task is cancelled while this call runs. */
     get signal() { return this.#rt.signal(this.#call); }
-    /** Resolves after `ms` on the orchestrator's clock (virtual or real). */
-    sleep(ms) { return this.#rt.sleep(ms); }
+    /**
+     * Resolves after `ms` on the orchestrator's clock (virtual or real); rejects with the abort's
+     * reason if the call is cancelled or times out first (its timer is dropped, so a dead sleep
+     * does not move the virtual clock).
+     */
+    sleep(ms) { return this.#rt.sleep(ms, this.signal); }
     /** Records a custom event. */
     emit(topic, data) { this.#rt.emit(topic, data); }
     /** The agent's template configuration (instructions, model, temperature, tools), if any. */
@@ -669,11 +682,20 @@ export function createBaton(coreApi) {
       if (this.closed) return;
       this.live.delete(call);
       this.takeAnswers(); // answers that came first go first
-      const cls = e !== null && typeof e === "object" && ERROR_CLASSES.has(e.class) ? e.class : "agent";
-      // An agent that says when to come back (`retryAfterMs`, as an HTTP 429's Retry-After) is
-      // not retried sooner.
-      const after = e !== null && typeof e === "object" && typeof e.retryAfterMs === "number" ? e.retryAfterMs : undefined;
-      this.core.fail(call, cls, errorMessage(e), this.now(), after);
+      let cls = "agent", message, after;
+      try {
+        if (e !== null && typeof e === "object") {
+          if (ERROR_CLASSES.has(e.class)) cls = e.class;
+          // An agent that says when to come back (`retryAfterMs`, as an HTTP 429's Retry-After)
+          // is not retried sooner.
+          if (typeof e.retryAfterMs === "number") after = e.retryAfterMs;
+        }
+        message = errorMessage(e);
+      } catch {
+        // A revoked Proxy, a getter that throws: the call still fails, with what can be said.
+        message = "the agent failed with a value that cannot be read";
+      }
+      this.core.fail(call, cls, message, this.now(), after);
       this.pump();
     }
 
@@ -844,14 +866,20 @@ export function createBaton(coreApi) {
     }
 
     // ---- time ----
-    sleep(ms) {
+    sleep(ms, signal = undefined) {
             if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`sleep: ${ms} is not a non-negative number of ms`));
       if (ms === Infinity) return new Promise(() => {}); // a hang, as a test would simulate one
       // Deadlines stay far inside the clock's exact range (2^53 ms).
       if (ms > SLEEP_MS_MAX) return Promise.reject(invalid(`sleep: ${ms} ms is over ${SLEEP_MS_MAX} (about 31 years; Infinity sleeps for ever)`));
-      return new Promise((resolve) => {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      return new Promise((resolve, reject) => {
         const id = this.core.addTimer(this.now() + Math.ceil(ms));
         this.sleepers.set(id, resolve);
+        signal?.addEventListener("abort", () => {
+          if (!this.sleepers.delete(id) || this.closed) return;
+          this.core.cancelTimer(id);
+          reject(signal.reason);
+        }, { once: true });
         this.arm();
       });
     }

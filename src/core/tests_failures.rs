@@ -748,7 +748,7 @@ fn restore_keeps_pending_retries_and_breakers_on_the_clock() {
     let newer = snap.replace(r#""version":3"#, r#""version":4"#);
     let e = Orchestrator::restore(&newer, 30).err().expect("refused");
     assert_eq!(e.code(), "decode_error", "{e}");
-    let older = Orchestrator::restore(&older, 30).unwrap();
+    let mut older = Orchestrator::restore(&older, 30).unwrap();
     assert_eq!(older.next_deadline(), Some(510));
     assert_eq!(older.state().task(t).next_attempt_at(), Some(510));
     let mut r = Orchestrator::restore(&snap, 30).unwrap();
@@ -758,7 +758,7 @@ fn restore_keeps_pending_retries_and_breakers_on_the_clock() {
     assert_eq!(r.state().task(t).attempts, 2);
     // The journal replays to the same state, retries and all.
     let text = o.journal_json(0).unwrap();
-    let replayed = Orchestrator::replay(&text, None).unwrap();
+    let mut replayed = Orchestrator::replay(&text, None).unwrap();
     assert_eq!(replayed.journal_json(0).unwrap(), text);
     assert_eq!(replayed.next_deadline(), Some(510));
 }

@@ -49,6 +49,13 @@ impl Timers {
         self.by_deadline.first_key_value().map(|(&(d, _), _)| d)
     }
 
+    /// The earliest timer: its deadline, id and kind.
+    pub fn first(&self) -> Option<(u64, u32, TimerKind)> {
+        self.by_deadline
+            .first_key_value()
+            .map(|(&(d, id), &kind)| (d, id, kind))
+    }
+
     /// Removes and returns the earliest timer due at `now`, in (deadline, creation) order.
     pub fn pop_due(&mut self, now: u64) -> Option<(u32, TimerKind)> {
         let (&(d, id), _) = self.by_deadline.first_key_value()?;

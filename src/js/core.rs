@@ -202,7 +202,7 @@ impl Core {
 
     /// The soonest deadline in ms, or -1 when no timer is set.
     #[wasm_bindgen(js_name = nextDeadline)]
-    pub fn next_deadline(&self) -> f64 {
+    pub fn next_deadline(&mut self) -> f64 {
         self.inner.next_deadline().map_or(-1.0, |d| d as f64)
     }
 

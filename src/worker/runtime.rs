@@ -3,7 +3,7 @@
 //! It holds no orchestration rule: retries, timeouts, routing and recovery are the core's.
 
 use super::agents::{self, Binding, Call};
-use super::storage::{Store, SNAPSHOT_EVERY_EVENTS};
+use super::storage::{Store, SNAPSHOT_EVERY_EVENTS, SNAPSHOT_EVERY_JOURNAL_BYTES};
 use crate::core::ids::{AgentIx, PayloadId, TaskIx};
 use crate::core::orchestrator::{Effect, Orchestrator};
 use crate::core::task::ErrorClass;
@@ -38,6 +38,8 @@ pub struct Runtime {
     state: Rc<State>,
     saved: u64,
     since_snapshot: u64,
+    /// Journal bytes written since the last snapshot (see `SNAPSHOT_EVERY_JOURNAL_BYTES`).
+    since_snapshot_bytes: usize,
     pub bindings: BTreeMap<String, Binding>,
     waiters: BTreeMap<u32, Vec<oneshot::Sender<()>>>,
     subscribers: Vec<Subscriber>,
@@ -99,6 +101,7 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
         state,
         saved,
         since_snapshot: loaded.lines,
+        since_snapshot_bytes: loaded.journal.len(),
         bindings,
         waiters: BTreeMap::new(),
         subscribers: Vec::new(),
@@ -204,7 +207,8 @@ impl Runtime {
     }
 
     /// Writes what changed since the last write: journal lines, or a snapshot every
-    /// `SNAPSHOT_EVERY_EVENTS` events (or when lines are no longer in memory).
+    /// `SNAPSHOT_EVERY_EVENTS` events or `SNAPSHOT_EVERY_JOURNAL_BYTES` bytes of journal (or
+    /// when lines are no longer in memory).
     fn persist(&mut self) -> Option<String> {
         let seq = self.core.state().seq;
         if seq <= self.saved {
@@ -214,11 +218,14 @@ impl Runtime {
         let lines = self.core.journal_json(self.saved).ok();
         // One requested at this very seq is stored as it was taken (with its id).
         let requested = (self.requested_snapshot.take()).filter(|(at, _)| *at == seq);
+        let bytes = lines.as_ref().map_or(0, String::len);
         let result = if self.core.journal_first_seq() > self.saved + 1
             || self.since_snapshot + fresh >= SNAPSHOT_EVERY_EVENTS
+            || self.since_snapshot_bytes + bytes >= SNAPSHOT_EVERY_JOURNAL_BYTES
             || requested.is_some()
         {
             self.since_snapshot = 0;
+            self.since_snapshot_bytes = 0;
             let text = match requested {
                 Some((_, text)) => Ok(text),
                 None => self
@@ -229,6 +236,7 @@ impl Runtime {
             text.and_then(|text| self.store.save_snapshot(seq, &text))
         } else {
             self.since_snapshot += fresh;
+            self.since_snapshot_bytes += bytes;
             match &lines {
                 Some(l) => self.store.append(l),
                 None => Err(worker::Error::RustError(
@@ -289,7 +297,7 @@ impl Runtime {
     }
 
     /// The time the alarm should ring: the core's next deadline, or the watchdog while calls run.
-    fn wanted_alarm(&self, t: u64) -> Option<u64> {
+    fn wanted_alarm(&mut self, t: u64) -> Option<u64> {
         let deadline = self.core.next_deadline();
         let in_flight = !self.core.state().derived.calls.is_empty();
         let watchdog = in_flight.then_some(t + WATCHDOG_MS);

@@ -10,6 +10,9 @@ use worker::{SqlStorage, SqlStorageValue};
 pub const ROW_BYTES_MAX: usize = 512 * 1024;
 /// Events between two snapshots.
 pub const SNAPSHOT_EVERY_EVENTS: u64 = 500;
+/// Journal bytes between two snapshots: a restart parses the tail whole, and large payloads make
+/// a few hundred events hundreds of MB (an object has 128 MB).
+pub const SNAPSHOT_EVERY_JOURNAL_BYTES: usize = 16 << 20;
 
 pub struct Store {
     sql: SqlStorage,

@@ -226,3 +226,42 @@ test("ids that are not strings are refused with a code (they reached wasm as gar
   assert.equal((await orch.wait(queued)).output, 1);
   orch.close();
 });
+
+test("a deadline nothing waits for (an attempt that ended before its timeout, a cancelled sleep) does not move the virtual clock", async () => {
+  const run = async (idle) => {
+    const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+    orch.registerAgent({ id: "a", handler: async (x, ctx) => { await ctx.sleep(10); return x; } });
+    orch.startAgent("a");
+    await orch.wait(orch.submit({ agent: "a", input: 1, timeoutMs: 60_000 }));
+    if (idle) await new Promise((r) => setTimeout(r, 5));
+    await orch.wait(orch.submit({ agent: "a", input: 2 }));
+    const out = [orch.now(), orch.journalDigest()];
+    orch.close();
+    return out;
+  };
+  const [quiet, idle] = [await run(false), await run(true)];
+  assert.ok(idle[0] < 1_000, `the clock stayed near the work: ${idle[0]}`);
+  assert.deepEqual(idle, quiet, "an idle moment changes nothing");
+  // A sleep in a call that is cancelled rejects, and its timer goes with it.
+  const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+  let id;
+  orch.registerAgent({ id: "s", handler: async (_x, ctx) => { await ctx.sleep(100_000); return "late"; } });
+  orch.registerAgent({ id: "c", handler: async (_x, ctx) => { await ctx.sleep(10); orch.cancel(id); } });
+  orch.startAgent("s");
+  orch.startAgent("c");
+  id = orch.submit({ agent: "s" });
+  await orch.wait(orch.submit({ agent: "c" }));
+  assert.equal(orch.status(id), "Cancelled");
+  await new Promise((r) => setTimeout(r, 5));
+  assert.ok(orch.now() < 100_000, `now ${orch.now()}`);
+  orch.close();
+});
+
+test("an error whose getters throw still fails its task (the driver threw and left it Running)", async () => {
+  const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+  orch.registerAgent({ id: "p", handler: async () => { const { proxy, revoke } = Proxy.revocable({}, {}); revoke(); throw proxy; } });
+  orch.startAgent("p");
+  const task = await orch.wait(orch.submit({ agent: "p" }));
+  assert.deepEqual([task.status, task.error.message], ["Failed", "the agent failed with a value that cannot be read"]);
+  orch.close();
+});

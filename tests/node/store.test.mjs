@@ -206,3 +206,28 @@ test("removeAgent: gone from lookups and lists, its id free again, and so after 
   assert.throws(() => c.agentStatus("w"), (e) => e.code === "unknown_agent");
   c.close();
 });
+
+test("flush() waits for writes queued while it waits: flush, close and open again never see an older run", async () => {
+  for (let round = 0; round < 20; round++) {
+    const dir = tempDir("baton-flush-");
+    const store = new FileStore(dir);
+    const handler = async (x, ctx) => { await ctx.sleep(100); return x; };
+    const a = new Orchestrator({ seed: 1, clock: "virtual", store, snapshotEveryEvents: 5 });
+    a.registerAgent({ id: "w", concurrency: 1, handler });
+    a.startAgent("w");
+    const ids = [1, 2, 3, 4, 5, 6].map((x) => a.submit({ agent: "w", input: x }));
+    await a.wait(ids[1]);
+    await a.flush();
+    a.close();
+    const b = await Orchestrator.open(store, { agents: { w: handler } });
+    await b.wait(ids[3]);
+    await b.flush();
+    b.close();
+    const c = await Orchestrator.open(store, { agents: { w: handler } });
+    const outputs = [];
+    for (const id of ids) outputs.push((await c.wait(id)).output);
+    assert.deepEqual(outputs, [1, 2, 3, 4, 5, 6], `round ${round}`);
+    await c.flush();
+    c.close();
+  }
+});

@@ -329,6 +329,13 @@ test("payloads of finished work beyond 16 MiB are released, oldest first (at onc
   assert.equal(typeof first.output.$released, "string", JSON.stringify(first).slice(0, 200));
   const last = (await c.get(`/tasks/${ids.at(-1)}`)).body;
   assert.equal(last.output.length, 800_000);
+  // Under 500 events, but over 16 MiB of journal: a snapshot was taken, so a restart does not
+  // parse the whole tail (which would not fit an object's memory).
+  const metrics = await (await fetch(`${worker.url}/v1/ns/retention/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  const rows = Number(metrics.match(/^baton_storage_rows\{table="snapshots"\} (\d+)$/m)?.[1]);
+  assert.ok(rows > 0, `snapshot rows: ${rows}`);
+  // A malformed Last-Event-ID is refused, as a malformed ?after= is.
+  assert.equal((await c.get("/events", { "last-event-id": "abc" })).status, 400);
 });
 
 test("auth: no token, a wrong token and another namespace's token are refused", async () => {

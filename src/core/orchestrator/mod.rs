@@ -241,9 +241,32 @@ impl Orchestrator {
         self.timers.cancel(id)
     }
 
-    /// The soonest deadline of any timer: retries, timeouts, breakers, rate limits, sleeps.
-    pub fn next_deadline(&self) -> Option<u64> {
+    /// The soonest deadline of any timer still wanted: retries, timeouts, breakers, rate limits,
+    /// sleeps. Timers that went stale (the attempt ended before its timeout, the retrying task
+    /// was cancelled) are dropped from the front first: a deadline nothing waits for would move
+    /// the virtual clock, and with it the times of every later record. Each is dropped once.
+    pub fn next_deadline(&mut self) -> Option<u64> {
+        while let Some((deadline, id, kind)) = self.timers.first() {
+            if !self.timer_stale(deadline, kind) {
+                break;
+            }
+            self.timers.cancel(id);
+        }
         self.timers.next_deadline()
+    }
+
+    /// Whether a timer can no longer do anything when it fires (see `handle_timeout`).
+    fn timer_stale(&self, deadline: u64, kind: TimerKind) -> bool {
+        match kind {
+            TimerKind::Timeout(call) => self.state.call_task(call).is_none(),
+            TimerKind::Retry(task) => self.state.task(task).next_attempt_at() != Some(deadline),
+            TimerKind::Breaker(agent) => self.breaker_due(agent) != Some(deadline),
+            TimerKind::Throttle(agent) => {
+                self.state.agent(agent).bucket.throttled_until != Some(deadline)
+            }
+            // Jobs are checked against the schedule when they fire; sleeps are the driver's.
+            TimerKind::Job(_) | TimerKind::Sleep => false,
+        }
     }
 
     /// The timers an event implies. Every one is checked again when it fires, so a timer that

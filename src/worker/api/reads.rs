@@ -124,13 +124,15 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
             None => Ok(0),
         }
     };
-    let last_event: u64 = req
-        .headers()
-        .get("last-event-id")
-        .ok()
-        .flatten()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let last_event: u64 = match req.headers().get("last-event-id").ok().flatten() {
+        None => 0,
+        Some(s) if s.trim().is_empty() => 0,
+        // Malformed, it would replay everything silently: refused as `?after=` is.
+        Some(s) => s.trim().parse().map_err(|_| {
+            let why = format!("Last-Event-ID must be a seq number, got '{s}'");
+            error(400, "invalid_argument", why)
+        })?,
+    };
     let after = seq_param("after")?
         .max(seq_param("lastEventId")?)
         .max(last_event);
