@@ -152,6 +152,11 @@ test("time travel: the slider shows the state replayed at a seq; fork from there
   await waitFor(page, () => document.querySelector("#workflow-status").dataset.status === "Completed");
   assert.equal(await stat(page, "tasks_completed"), 7);
   assert.equal(await stat(page, "tasks_failed"), 0);
+  // A reload keeps the fork's agents, and the picker says which.
+  await page.reload();
+  await page.evaluate(() => window.dashboard.ready);
+  assert.equal(await page.evaluate(() => window.dashboard.source.profile), "reliable");
+  assert.equal(await page.inputValue("#fork-profile"), "reliable");
   // Back to live from a travel.
   await page.locator("#slider").fill(String(submitted));
   await page.click("#live");

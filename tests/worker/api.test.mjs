@@ -161,6 +161,9 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   // HEAD answers as GET, without a body; a status filter in any case.
   const head = await fetch(`${worker.url}/v1/ns/e2e/status`, { method: "HEAD", headers: { authorization: `Bearer ${TOKEN}` } });
   assert.deepEqual([head.status, await head.text()], [200, ""]);
+  // OPTIONS without an Origin is not a CORS preflight: it says what the API takes.
+  const options = await fetch(`${worker.url}/v1/ns/e2e/status`, { method: "OPTIONS" });
+  assert.deepEqual([options.status, options.headers.get("allow")], [204, "GET, HEAD, POST, PUT, DELETE, OPTIONS"]);
   assert.equal((await api.get("/tasks?status=completed")).status, 200);
   assert.equal((await api.get("/tasks?status=timed_out")).status, 200);
   const metrics = await fetch(`${worker.url}/v1/ns/e2e/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
