@@ -16,6 +16,11 @@ fn agent(o: &mut Orchestrator, id: &str, concurrency: Option<u32>) -> AgentIx {
         concurrency,
         ..AgentSpec::new(id)
     };
+    started(o, spec)
+}
+
+/// Registers and starts an agent.
+fn started(o: &mut Orchestrator, spec: AgentSpec) -> AgentIx {
     let a = o.register_agent(spec, 0).unwrap();
     o.start_agent(a, 0).unwrap();
     a
@@ -199,8 +204,7 @@ fn too_many_errors_put_the_agent_in_error_with_a_snapshot() {
         max_errors: Some(2),
         ..AgentSpec::new("x")
     };
-    let a = o.register_agent(spec, 0).unwrap();
-    o.start_agent(a, 0).unwrap();
+    let a = started(&mut o, spec);
     o.report_error(a, "one", 1).unwrap();
     assert_eq!(o.state().agent(a).status, AgentStatus::Running);
     o.report_error(a, "two", 2).unwrap();
@@ -296,8 +300,7 @@ fn a_removed_agent_with_an_open_breaker_writes_nothing_later() {
         ),
         ..AgentSpec::new("x")
     };
-    let a = o.register_agent(spec, 0).unwrap();
-    o.start_agent(a, 0).unwrap();
+    let a = started(&mut o, spec);
     submit(&mut o, "x", 1);
     let (call, _) = invokes(&mut o)[0];
     o.fail(call, ErrorClass::Agent, "down", 10);
@@ -965,8 +968,7 @@ fn a_restart_between_two_retries_due_at_the_same_ms_verifies() {
         }),
         ..AgentSpec::new("x")
     };
-    let x = o.register_agent(spec, 0).unwrap();
-    o.start_agent(x, 0).unwrap();
+    started(&mut o, spec);
     agent(&mut o, "y", None);
     let a = submit(&mut o, "x", 1);
     let b = submit(&mut o, "x", 1);

@@ -28,6 +28,12 @@ async function open(query = "?speed=0.2", errors = []) {
   return page;
 }
 
+/** The page raised no error; its context is closed. */
+async function closeClean(page) {
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+}
+
 const statusOf = (page, node) => page.getAttribute(`#dag g.node[data-id="${node}"]`, "data-status");
 const stat = (page, key) => page.evaluate((k) => window.dashboard.source.statistics()[k], key);
 const waitFor = (page, fn, arg, timeout = 30_000) => page.waitForFunction(fn, arg, { timeout, polling: 50 });
@@ -49,8 +55,7 @@ test("local mode: the demo workflow runs; DAG and timeline reach their final sta
   assert.equal(await page.locator('#tasks tr[data-status="Completed"]').count(), 7);
   assert.ok(await page.locator("#events li").count() > 20);
   await page.screenshot({ path: join(outputs, "dashboard-done.png"), fullPage: true });
-  assert.deepEqual(page.errors, []);
-  await page.context().close();
+  await closeClean(page);
 });
 
 test("controls: agent lifecycle, submit from the editor, cancel, snapshot and restore, seed and clock", async () => {
@@ -122,8 +127,7 @@ test("controls: agent lifecycle, submit from the editor, cancel, snapshot and re
   await page.uncheck("#virtual");
   await waitFor(page, () => /real clock/.test(document.querySelector("#message").textContent));
   assert.equal(await stat(page, "tasks_completed"), 7);
-  assert.deepEqual(page.errors, []);
-  await page.context().close();
+  await closeClean(page);
 });
 
 test("time travel: the slider shows the state replayed at a seq; fork from there with other agents", async () => {
@@ -161,8 +165,7 @@ test("time travel: the slider shows the state replayed at a seq; fork from there
   await page.locator("#slider").fill(String(submitted));
   await page.click("#live");
   await waitFor(page, () => document.querySelector("#seq-label").textContent.startsWith("live"));
-  assert.deepEqual(page.errors, []);
-  await page.context().close();
+  await closeClean(page);
 });
 
 test("a reload in the middle of a workflow loses nothing: IndexedDB reopens the run and it completes", async () => {
@@ -195,8 +198,7 @@ test("a reload in the middle of a workflow loses nothing: IndexedDB reopens the 
   await page.click("#restore");
   await waitFor(page, () => /restored snapshot-/.test(document.querySelector("#message").textContent));
   assert.equal(await stat(page, "tasks_completed"), 7);
-  assert.deepEqual(page.errors, []);
-  await page.context().close();
+  await closeClean(page);
 });
 
 test("a second tab on the same saved run runs unsaved and says so; the first keeps the run", async () => {
@@ -252,8 +254,7 @@ test("a saved run that does not load is left alone: the page runs unsaved until 
   await page.evaluate(() => window.dashboard.ready);
   assert.doesNotMatch(await page.textContent("#message"), /does not load/);
   assert.equal(await page.evaluate(() => window.dashboard.source.statistics().total_tasks), 7);
-  assert.deepEqual(page.errors, []);
-  await page.context().close();
+  await closeClean(page);
 });
 
 test("1,000 tasks on screen: no main-thread task over 100 ms in the performance trace", async () => {
@@ -278,8 +279,7 @@ test("1,000 tasks on screen: no main-thread task over 100 ms in the performance 
   const longest = Math.max(...tasks.map((e) => e.dur)) / 1000;
   console.log(`# 1,000 tasks: ${tasks.length} main-thread tasks traced, longest ${longest.toFixed(1)} ms, ${await page.evaluate(() => window.dashboard.stats.renders)} renders`);
   assert.ok(longest < 100, `the longest main-thread task took ${longest.toFixed(1)} ms`);
-  assert.deepEqual(page.errors, []);
-  await page.context().close();
+  await closeClean(page);
 });
 
 test("remote mode: the page loads, asks the namespace for its status with the bearer token, and shows the error code", async () => {
