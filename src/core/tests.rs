@@ -595,6 +595,11 @@ fn replaying_a_journal_rebuilds_the_same_state() {
         Orchestrator::replay(&corrupt, None).err().unwrap().code(),
         "decode_error"
     );
+    // A journal of another format is refused, not read as this one.
+    let future = text.replacen("\"version\":1,", "\"version\":2,", 1);
+    let e = Orchestrator::replay(&future, None).err().unwrap();
+    assert_eq!(e.code(), "decode_error");
+    assert!(e.to_string().contains("format version 2"), "{e}");
 }
 
 #[test]

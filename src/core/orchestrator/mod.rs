@@ -583,12 +583,28 @@ impl Orchestrator {
                 what: "journal",
                 reason: format!("line 1: {e}"),
             })?;
-        let Event::Started { seed, options, .. } = &rec.event else {
+        let Event::Started {
+            seed,
+            options,
+            version,
+            ..
+        } = &rec.event
+        else {
             return Err(Error::Decode {
                 what: "journal",
                 reason: "line 1: the first record must be orchestrator.started".into(),
             });
         };
+        // A journal another format wrote may mean something else by the same records: refuse it
+        // rather than rebuild a state it never had.
+        if *version != FORMAT_VERSION {
+            return Err(Error::Decode {
+                what: "journal",
+                reason: format!(
+                    "line 1: journal format version {version}; this build reads version {FORMAT_VERSION}"
+                ),
+            });
+        }
         if *seed > SEED_MAX || rec.seq != 1 {
             return Err(Error::Decode {
                 what: "journal",
