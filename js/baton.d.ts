@@ -796,7 +796,10 @@ export class Orchestrator {
    * a new run with these options.
    */
   static open(store: Store, options?: OpenOptions): Promise<Orchestrator>;
-  /** Resolves once everything recorded so far is in the store; rejects with `store_failed` if a write failed. */
+  /**
+   * Resolves once everything recorded so far is in the store; rejects with `store_failed` while a
+   * failed write has not been repaired (the next write after a failure is a whole snapshot).
+   */
   flush(): Promise<void>;
   /** Re-executes a journal's inputs with this build and reports the first record that differs. */
   static verifyReplay(journal: JournalRecord[] | string): VerifyReport;
@@ -959,6 +962,10 @@ export class Orchestrator {
   getSnapshot(id: string): Snapshot;
   /** Recent snapshot summaries (manual and automatic), newest first. */
   snapshots(limit?: number): SnapshotSummary[];
-  /** Stops timers, aborts calls in flight, rejects pending waits with `closed` and frees the core; later calls throw `closed`. */
+  /**
+   * Stops timers, aborts calls in flight, rejects pending waits with `closed` and frees the core;
+   * later calls throw `closed`. With a store, what was recorded since the last write is still
+   * written (`Orchestrator.open` on the same store in this process waits for it).
+   */
   close(): void;
 }

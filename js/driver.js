@@ -48,9 +48,13 @@ const invalid = (message) => new BatonError("invalid_argument", message);
 function specJson(value, what) {
   // A replacer costs a call per key; it is only needed to name a bad number, which is rare.
   if (!hasNonFinite(value, 0)) return JSON.stringify(value);
+  const paths = new WeakMap(); // object -> its path from the root ("retry.backoff")
   return JSON.stringify(value, function (key, v) {
+    const parent = paths.get(this);
+    const path = parent === undefined ? "" : parent === "" ? key : `${parent}.${key}`;
+    if (v !== null && typeof v === "object") paths.set(v, path);
     if (typeof v === "number" && !Number.isFinite(v)) {
-      throw invalid(`invalid ${what}${key ? `.${key}` : ""}: ${v} is not a finite number`);
+      throw invalid(`invalid ${what}${path ? `.${path}` : ""}: ${v} is not a finite number`);
     }
     return v;
   });
@@ -164,7 +168,6 @@ class Persister {
     this.everyEvents = everyEvents;
     this.saved = savedSeq;            // the last seq handed to the store
     this.sinceSnapshot = sinceSnapshot;
-    this.chain = Promise.resolve();
     this.scheduled = false;
     this.error = undefined;
     this.broken = false;
@@ -202,14 +205,14 @@ class Persister {
     this.saved = seq;
   }
 
+  // One chain per store, shared by every orchestrator of this process that writes to it: a run
+  // closed while its writes are still going, then opened again from the same store, must load
+  // after them (else it read half a run, and the late writes then mixed two histories).
+  get chain() { return storeWrites.get(this.store) ?? DONE; }
+  set chain(p) { storeWrites.set(this.store, p); }
+
   /** Until no write is queued: writes queued while waiting (a batch's timer) are waited for too. */
-  async settled() {
-    let last;
-    do {
-      last = this.chain;
-      await last;
-    } while (last !== this.chain);
-  }
+  settled() { return storeSettled(this.store); }
 
   write(op, isSnapshot = false) {
     this.chain = this.chain
@@ -246,6 +249,19 @@ class Persister {
       throw err;
     }
   }
+}
+
+/** The last write queued on each store, by any orchestrator of this process (see Persister). */
+const storeWrites = new WeakMap();
+const DONE = Promise.resolve();
+
+/** Resolves once no write is queued on `store`, counting writes queued while it waits. */
+async function storeSettled(store) {
+  let last;
+  do {
+    last = storeWrites.get(store) ?? DONE;
+    await last;
+  } while (last !== (storeWrites.get(store) ?? DONE));
 }
 
 function checkStore(store) {
@@ -380,18 +396,39 @@ export function createBaton(coreApi) {
      * does not move the virtual clock).
      */
     sleep(ms) { return this.#rt.sleep(ms, this.signal); }
+    /**
+     * Refuses what a call that is over would still do: once it timed out, was cancelled or
+     * answered, its handler may still be running, but it speaks for no attempt any more. A
+     * timed-out attempt that then charged a tool or sent a message would act twice beside its
+     * retry (and spend the tool's rate limit the retry needs).
+     */
+    #live(what) {
+      if (this.#aborted === undefined && this.#rt.live.get(this.#call) === this) return;
+      const e = this.#aborted !== undefined
+        ? new BatonError(this.#aborted.code, `${what}: this call is over (${this.#aborted.message}); its handler can no longer act`)
+        : new BatonError("invalid_state", `${what}: this call has already answered; its handler can no longer act`);
+      e.class = "cancelled";
+      throw e;
+    }
     /** Records a custom event. */
-    emit(topic, data) { this.#rt.emit(topic, data); }
+    emit(topic, data) { this.#live("emit"); this.#rt.emit(topic, data); }
     /** The agent's template configuration (instructions, model, temperature, tools), if any. */
     get config() { return this.#rt.agentConfig(this.#agent); }
     /** Sends a message from this agent; returns its id. */
-    send(to, payload) { return this.#rt.send(this.#agent, to, payload); }
+    send(to, payload) { this.#live("send"); return this.#rt.send(this.#agent, to, payload); }
     /** This agent's unacknowledged messages (reading delivers them). */
-    inbox() { return this.#rt.inbox(this.#agent); }
+    inbox() { this.#live("inbox"); return this.#rt.inbox(this.#agent); }
     /** Acknowledges one of this agent's messages. */
-    ack(messageId) { this.#rt.ack(messageId, this.#agent); }
+    ack(messageId) { this.#live("ack"); this.#rt.ack(messageId, this.#agent); }
     /** Calls a tool granted to this agent; refused with class `permission` or `rate_limit`. */
-    callTool(name, args) { return this.#rt.callTool(this.#agent, this.#task, name, args); }
+    callTool(name, args) {
+      try {
+        this.#live(`callTool '${name}'`);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return this.#rt.callTool(this.#agent, this.#task, name, args);
+    }
   }
 
   /** The mutable machinery behind an Orchestrator. Not exported. */
@@ -1257,6 +1294,8 @@ export function createBaton(coreApi) {
       if (!isObject(options)) throw invalid("options must be an object");
       const { agents, tools, ...rest } = options;
       if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
+      // A run of this process closed on this store may still be writing to it: load after that.
+      await storeSettled(store);
       const contents = await store.load();
       const snapshot = contents?.snapshot;
       const journal = contents?.journal ?? "";
@@ -1628,9 +1667,10 @@ export function createBaton(coreApi) {
 
     /** Checks a session's hash chain; pass a list from `contracts()` to check that list too. */
     verifyContracts(sessionId, list) {
+      if (typeof sessionId !== "string") throw invalid("verifyContracts(sessionId, list?) needs a session id");
       const rt = this.#rt;
       rt.resolvePayloads();
-      return JSON.parse(rt.core.verifyContracts(String(sessionId), list === undefined ? undefined : specJson(list, "contracts")));
+      return JSON.parse(rt.core.verifyContracts(sessionId, list === undefined ? undefined : specJson(list, "contracts")));
     }
 
     /** Hands the session's contracts to a summarizer agent; resolves with its answer, stored as the session's memory. */
@@ -1721,12 +1761,14 @@ export function createBaton(coreApi) {
     }
 
     grantTools(agentId, names) {
+      if (!Array.isArray(names)) throw invalid(`grantTools(agentId, names): names is an array of tool names, got ${describe(names)}`);
       const rt = this.#rt;
       rt.core.grantTools(rt.agent(agentId), specJson(names, "tools"), rt.now());
       rt.pump();
     }
 
     revokeTools(agentId, names) {
+      if (!Array.isArray(names)) throw invalid(`revokeTools(agentId, names): names is an array of tool names, got ${describe(names)}`);
       const rt = this.#rt;
       rt.core.revokeTools(rt.agent(agentId), specJson(names, "tools"), rt.now());
       rt.pump();

@@ -326,6 +326,10 @@ pub fn check_answer(role: &str, answer: &Value) -> Result<(), String> {
 
 fn plan_problem(answer: &Value) -> Option<String> {
     if answer.get("final").is_some() || answer.get("answer").is_some() {
+        // Both would leave one of them unheard: the delegations never run, or the answer is lost.
+        if answer.get("delegations").is_some() {
+            return Some("both delegations and a final answer".into());
+        }
         return None;
     }
     let Some(list) = answer.get("delegations").and_then(Value::as_array) else {

@@ -113,6 +113,7 @@ pub fn parse_cron(expr: &str) -> Result<croner::Cron> {
             "'{expr}' must have 5 fields: minute hour day-of-month month day-of-week"
         )));
     }
+    check_standard(expr)?;
     let cron =
         croner::Cron::from_str(expr).map_err(|e| Error::InvalidCron(format!("'{expr}': {e}")))?;
     // Every date a 5-field cron can name comes round within 28 years (leap days included), so
@@ -124,6 +125,60 @@ pub fn parse_cron(expr: &str) -> Result<croner::Cron> {
         )));
     }
     Ok(cron)
+}
+
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// Standard 5-field syntax only: the parser also takes extensions (`L`, `W`, `#`, `?`) and
+/// empty list items, which other cron implementations read differently or refuse, so a job
+/// written for one would fire elsewhere at other times. Ranges are left to the parser.
+fn check_standard(expr: &str) -> Result<()> {
+    const FIELDS: [&str; 5] = ["minute", "hour", "day-of-month", "month", "day-of-week"];
+    for (n, field) in expr.split_whitespace().enumerate() {
+        let names: &[&str] = match n {
+            3 => &MONTHS,
+            4 => &DAYS,
+            _ => &[],
+        };
+        let value = |v: &str| {
+            (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                || names.iter().any(|name| name.eq_ignore_ascii_case(v))
+        };
+        let item_ok = |item: &str| {
+            let (base, step) = match item.split_once('/') {
+                Some((b, s)) => (b, Some(s)),
+                None => (item, None),
+            };
+            let step_ok =
+                step.is_none_or(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+            let base_ok = base == "*"
+                || match base.split_once('-') {
+                    Some((a, b)) => value(a) && value(b),
+                    None => value(base),
+                };
+            step_ok && base_ok
+        };
+        if let Some(bad) = field.split(',').find(|item| !item_ok(item)) {
+            let what = if bad.is_empty() {
+                "an empty list item".to_owned()
+            } else {
+                format!("'{bad}'")
+            };
+            return Err(Error::InvalidCron(format!(
+                "'{expr}': {what} in the {} field is not standard cron (a number, a range a-b, *, a step /n{})",
+                FIELDS[n],
+                match n {
+                    3 => ", or a month name JAN..DEC",
+                    4 => ", or a day name SUN..SAT",
+                    _ => "",
+                }
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub fn job_id(ix: usize) -> String {
@@ -164,6 +219,29 @@ mod tests {
             let e = parse_cron(never).unwrap_err();
             assert_eq!(e.code(), "invalid_cron");
             assert!(e.to_string().contains("never fires"), "{e}");
+        }
+        for extension in [
+            "0 9 * * MON,",
+            "0,,9 * * * *",
+            "0 0 5L * *",
+            "0 0 15W * *",
+            "0 0 * * 5#2",
+            "0 0 ? * *",
+            "0 9 * * L",
+            "0 9 * * MONDAY",
+        ] {
+            let e = parse_cron(extension).unwrap_err();
+            assert_eq!(e.code(), "invalid_cron");
+            assert!(e.to_string().contains("not standard cron"), "{e}");
+        }
+        for standard in [
+            "*/15 9-17 * * MON-FRI",
+            "0 0 1,15 jan,Jul *",
+            "5 4 * * sun",
+            "0 0 * * 7",
+            "0-59/10 * * * 1-5/2",
+        ] {
+            parse_cron(standard).unwrap();
         }
         let leap = parse_cron("0 0 29 2 *").unwrap();
         let after = chrono::DateTime::from_timestamp(1_709_164_800, 0).unwrap(); // 2024-02-29

@@ -595,6 +595,19 @@ fn replaying_a_journal_rebuilds_the_same_state() {
         Orchestrator::replay(&corrupt, None).err().unwrap().code(),
         "decode_error"
     );
+    // A record written twice is harmless; another record under a seq already read is refused.
+    let lines: Vec<&str> = text.lines().collect();
+    let again = format!("{text}{}\n", lines[2..5].join("\n"));
+    assert_eq!(
+        Orchestrator::replay(&again, None)
+            .unwrap()
+            .journal_json(0)
+            .unwrap(),
+        text
+    );
+    let forged = format!("{text}{}\n", lines[4].replacen("\"at\":", "\"at\":9", 1));
+    let e = Orchestrator::replay(&forged, None).err().unwrap();
+    assert!(e.to_string().contains("seq 5 comes again"), "{e}");
     // A journal of another format is refused, not read as this one.
     let future = text.replacen("\"version\":1,", "\"version\":2,", 1);
     let e = Orchestrator::replay(&future, None).err().unwrap();

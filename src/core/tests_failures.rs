@@ -764,6 +764,27 @@ fn restore_keeps_pending_retries_and_breakers_on_the_clock() {
 }
 
 #[test]
+fn a_call_reissued_at_an_earlier_clock_gets_its_deadline_from_the_states_time() {
+    let mut o = orch(18);
+    add(
+        &mut o,
+        AgentSpec {
+            timeout_ms: Some(1_000),
+            ..AgentSpec::new("a")
+        },
+    );
+    o.handle_timeout(5_000);
+    let t = submit(&mut o, "a", 5_000);
+    assert_eq!(invokes(&mut o).len(), 1);
+    let snap = o.snapshot(5_000).unwrap();
+    // A virtual clock that starts again at 0 must not give the call a deadline already past.
+    let mut r = Orchestrator::restore(&snap, 0).unwrap();
+    assert_eq!(invokes(&mut r).len(), 1);
+    assert_eq!(r.state().task(t).status, TaskStatus::Running);
+    assert_eq!(r.next_deadline(), Some(6_000));
+}
+
+#[test]
 fn bad_policies_are_coded_errors_that_change_nothing() {
     let mut o = orch(17);
     let seq = o.state().seq;

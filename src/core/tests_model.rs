@@ -549,6 +549,22 @@ fn a_malformed_delegation_fails_the_supervisor_with_a_clear_message() {
 }
 
 #[test]
+fn a_plan_with_both_delegations_and_a_final_answer_is_the_wrong_shape() {
+    let mut o = orch();
+    agent(&mut o, "boss", &[]);
+    agent(&mut o, "w", &[]);
+    let plan = json!({ "final": "f", "delegations": [{ "agent": "w", "input": 1 }] });
+    let run = boss_over_w(&mut o, plan);
+    let r = &o.state().runs[run];
+    assert_eq!(r.status, RunStatus::Failed);
+    let error = r.error.as_deref().unwrap();
+    assert!(
+        error.contains("both delegations and a final answer"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_delegation_by_capability_stays_within_the_supervisors_agents() {
     let mut o = orch();
     agent(&mut o, "boss", &[]);
@@ -792,6 +808,8 @@ fn messages_go_sent_delivered_acknowledged() {
         crate::core::message::MessageStatus::Delivered
     );
     o.acknowledge(m, 3).unwrap();
+    // Twice is a conflict with the message's state, not a bad argument.
+    assert_eq!(o.acknowledge(m, 3).unwrap_err().code(), "invalid_state");
     assert!(o.inbox(b, 4).is_empty());
     assert_eq!(o.message_history(a), vec![m]);
     // Acknowledged before it was read: delivered first, at the same time.

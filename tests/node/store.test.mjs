@@ -231,3 +231,61 @@ test("flush() waits for writes queued while it waits: flush, close and open agai
     c.close();
   }
 });
+
+test("close() without flush(), then open() on the same store: open loads after the closed run's writes", async () => {
+  // A store whose writes take a while, as a disk or IndexedDB under load.
+  class SlowStore extends MemoryStore {
+    async append(lines, seq) { await new Promise((r) => setTimeout(r, 5)); return super.append(lines, seq); }
+    async saveSnapshot(text, seq) { await new Promise((r) => setTimeout(r, 5)); return super.saveSnapshot(text, seq); }
+  }
+  for (const make of [() => new SlowStore(), () => new FileStore(tempDir("baton-close-open-"))]) {
+    const store = make();
+    const handler = async (x, ctx) => { await ctx.sleep(100); return x * 10; };
+    const a = new Orchestrator({ seed: 7, clock: "virtual", store, snapshotEveryEvents: 4 });
+    a.registerAgent({ id: "w", concurrency: 1, handler });
+    a.startAgent("w");
+    const ids = [1, 2, 3, 4].map((x) => a.submit({ agent: "w", input: x }));
+    await a.wait(ids[0]);
+    a.close(); // no flush: its last writes are still going
+    const b = await Orchestrator.open(store, { agents: { w: handler } });
+    assert.equal(b.tasks().length, 4, "the closed run, not a new one");
+    const outputs = [];
+    for (const id of ids) outputs.push((await b.wait(id)).output);
+    assert.deepEqual(outputs, [10, 20, 30, 40]);
+    await b.flush();
+    b.close();
+    // Written by one history: it opens again, every seq once.
+    const c = await Orchestrator.open(store, { agents: { w: handler } });
+    const seqs = c.journal().map((r) => r.seq);
+    assert.deepEqual(seqs, [...new Set(seqs)].sort((x, y) => x - y));
+    const again = [];
+    for (const id of ids) again.push((await c.wait(id)).output);
+    assert.deepEqual(again, [10, 20, 30, 40]);
+    c.close();
+  }
+});
+
+test("a restored run's re-issued call gets its deadline from the snapshot's time, not the virtual clock's start", async () => {
+  let a, snapshot, taskId;
+  const handler = async (x, ctx) => {
+    if (snapshot === undefined) {
+      // In flight when the snapshot is taken, at virtual time 5,000.
+      snapshot = a.snapshot();
+      taskId = ctx.taskId;
+      return new Promise(() => {});
+    }
+    await ctx.sleep(10);
+    return x;
+  };
+  a = new Orchestrator({ seed: 2, clock: "virtual" });
+  a.registerAgent({ id: "w", timeoutMs: 1_000, handler });
+  a.startAgent("w");
+  a.schedule({ at: 5_000 }, { agent: "w", input: 1 });
+  while (snapshot === undefined) await new Promise((r) => setTimeout(r, 1));
+  a.close();
+  const b = Orchestrator.restore(snapshot, { clock: "virtual", agents: { w: handler } });
+  const t = await b.wait(taskId);
+  assert.equal(t.status, "Completed", JSON.stringify(t.error));
+  assert.equal(t.attempts, 2);
+  b.close();
+});

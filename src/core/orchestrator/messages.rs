@@ -93,11 +93,10 @@ impl Orchestrator {
             ));
         }
         if self.state.messages[message].status == MessageStatus::Acknowledged {
-            let status = "acknowledged already";
-            return Err(Error::invalid(
-                "message",
-                format!("'{}' is {status}", message_id(message)),
-            ));
+            return Err(Error::InvalidState {
+                what: "message",
+                reason: format!("'{}' is acknowledged already", message_id(message)),
+            });
         }
         if self.state.messages[message].status == MessageStatus::Sent {
             self.emit(

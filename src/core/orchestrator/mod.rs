@@ -547,6 +547,9 @@ impl Orchestrator {
     /// After a restart, the calls that were in flight have no one to answer them: each goes back
     /// to the queue (`task.requeued`) and is issued again with the next attempt number.
     pub fn reissue_in_flight(&mut self, now: u64) {
+        // The run's clock does not go back: a driver starting a virtual clock at 0 over a state
+        // taken at 5,000 would give the re-issued calls deadlines already past.
+        let now = now.max(self.state.now);
         // In call order, as the calls were made.
         let in_flight: Vec<TaskIx> = self.state.derived.calls.iter().map(|(_, t)| t).collect();
         for t in in_flight {
@@ -637,6 +640,7 @@ impl Orchestrator {
 
     /// Applies journal lines whose seq follows the state's, checking each against the state.
     fn apply_lines(&mut self, text: &str, upto_seq: Option<u64>) -> Result<()> {
+        let mut applied = false;
         for (n, line) in text
             .lines()
             .enumerate()
@@ -648,7 +652,15 @@ impl Orchestrator {
             };
             let seq = crate::core::replay_check::peek_seq(line).map_err(decode)?;
             if seq <= self.state.seq {
-                continue; // already in the snapshot
+                // Before the first record applied, it is already in the snapshot. After, it is a
+                // repeat: the same record written twice is harmless, another one means two runs
+                // wrote to one store, and which history is true cannot be told.
+                if applied && !self.holds_line(seq, line) {
+                    return Err(decode(format!(
+                        "seq {seq} comes again with a different record (two histories in one journal)"
+                    )));
+                }
+                continue;
             }
             if upto_seq.is_some_and(|u| seq > u) {
                 break;
@@ -668,8 +680,15 @@ impl Orchestrator {
                 self.journal.pop_front();
             }
             self.journal.push_back(rec);
+            applied = true;
         }
         Ok(())
+    }
+
+    /// Whether the journal holds record `seq` written exactly as `line`.
+    fn holds_line(&self, seq: u64, line: &str) -> bool {
+        let held = self.journal.after(seq - 1).next().filter(|r| r.seq == seq);
+        held.is_some_and(|r| self.record_json(r).is_ok_and(|json| json == line.trim()))
     }
 
     /// The snapshot summaries kept, newest first, at most `limit`.

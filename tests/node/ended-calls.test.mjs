@@ -1,0 +1,66 @@
+// A call that is over (timed out, cancelled, or answered) speaks for no attempt any more: what
+// its handler, still running, asks of its context is refused with a code, and changes nothing.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Orchestrator } from "../../pkg/node.js";
+
+const realTick = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test("a handler that outlives its timeout can no longer call tools, send or emit; its retry gets the tool", async () => {
+  const orch = new Orchestrator({ seed: 3, clock: "real" });
+  let charges = 0;
+  orch.registerTool("charge", async () => ++charges, { rateLimit: { perMinute: 1 } });
+  const refused = [];
+  orch.registerAgent({
+    id: "payer",
+    timeoutMs: 50,
+    retry: { maxAttempts: 2, backoff: { initialMs: 1 } },
+    handler: async (input, ctx) => {
+      if (ctx.attempt === 1) {
+        await realTick(150); // real I/O that ignores the signal, past the timeout
+        assert.equal(ctx.signal.aborted, true);
+        for (const act of [() => ctx.callTool("charge", {}), async () => ctx.send("b", "late"), async () => ctx.emit("late.note", 1)]) {
+          await act().then(() => refused.push("allowed"), (e) => refused.push(`${e.name} ${e.code}`));
+        }
+        return "late";
+      }
+      return ctx.callTool("charge", {});
+    },
+  });
+  orch.registerAgent({ id: "b", handler: async () => "b" });
+  orch.grantTools("payer", ["charge"]);
+  orch.startAgent("payer");
+  const id = orch.submit({ agent: "payer", input: 1 });
+  const task = await orch.wait(id);
+  await realTick(200); // the first attempt's handler has run to its end
+  assert.equal(task.status, "Completed");
+  assert.equal(task.output, 1, "the retry was charged, once");
+  assert.deepEqual(refused, ["BatonError timeout", "BatonError timeout", "BatonError timeout"]);
+  assert.equal(charges, 1);
+  const topics = orch.journal().map((r) => r.type);
+  assert.ok(!topics.includes("message.sent") && !topics.includes("late.note"), topics.join(" "));
+  assert.equal(topics.filter((t) => t === "tool.called").length, 1);
+  orch.close();
+});
+
+test("after a call answered, its context refuses with invalid_state; a cancelled one with cancelled", async () => {
+  const orch = new Orchestrator({ seed: 4, clock: "virtual" });
+  let kept;
+  orch.registerAgent({ id: "a", handler: async (input, ctx) => { kept = ctx; return input; } });
+  orch.registerAgent({ id: "b", handler: async () => "b" });
+  orch.startAgent("a");
+  await orch.wait(orch.submit({ agent: "a", input: 1 }));
+  assert.throws(() => kept.send("b", "after"), (e) => e.code === "invalid_state" && /already answered/.test(e.message));
+  await assert.rejects(kept.callTool("x", {}), (e) => e.code === "invalid_state");
+
+  let started;
+  const running = new Promise((r) => { started = r; });
+  orch.registerAgent({ id: "slow", handler: (input, ctx) => { kept = ctx; started(); return new Promise(() => {}); } });
+  orch.startAgent("slow");
+  const id = orch.submit({ agent: "slow", input: 1 });
+  await running;
+  orch.cancel(id);
+  assert.throws(() => kept.emit("after.cancel", 1), (e) => e.code === "cancelled");
+  assert.throws(() => kept.inbox(), (e) => e.code === "cancelled");
+  orch.close();
+});
