@@ -61,6 +61,16 @@ function specJson(value, what) {
 }
 const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
 
+/** A task spec as the user would have written it: what was not given (null, an empty policy, the id a job's tasks get later) left out. */
+function given(spec) {
+  const out = {};
+  for (const [k, v] of Object.entries(spec)) {
+    if (v === null || k === "id" || (isObject(v) && Object.keys(v).length === 0)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
 /** Whether JSON.stringify would meet NaN or ±Infinity (which it writes as null) in `value`. */
 function hasNonFinite(value, depth) {
   if (typeof value === "number") return !Number.isFinite(value);
@@ -1794,7 +1804,7 @@ export function createBaton(coreApi) {
     /** The jobs, with their next run. */
     jobs() {
       const rt = this.#rt;
-      return JSON.parse(rt.core.jobs()).map(({ inputId, ...j }) => ({ ...j, task: { ...j.task, input: rt.value(inputId) } }));
+      return JSON.parse(rt.core.jobs()).map(({ inputId, ...j }) => ({ ...j, task: { ...given(j.task), input: rt.value(inputId) } }));
     }
 
     /** The same as `jobs()`. */
