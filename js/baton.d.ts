@@ -367,6 +367,7 @@ export interface Job {
   status: "active" | "paused" | "done";
   nextRun?: number | null;
   createdAt: number;
+  /** Slots fired, a slot that submitted nothing included (its last task still waited: see `job.fired`'s `error`). */
   runs: number;
   lastRun?: number | null;
   /** The task its last slot submitted (also in each `job.fired` event's `task`). */
