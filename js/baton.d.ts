@@ -340,8 +340,12 @@ export interface Contract {
   status: "sent" | "completed" | "failed" | "cancelled" | "lost";
   /** The input (REQUEST) or the result (RESPONSE). */
   payload: Json;
+  /** A RESPONSE's result: the same as its `payload` (the issue's name for it). */
+  result?: Json;
   error?: TaskError;
   at: number;
+  /** The same as `at`: when the contract was recorded, in ms on the run's clock. */
+  time: number;
   /** The hash of the session's previous contract ("" for the first). */
   prevHash: string;
   hash: string;
@@ -502,7 +506,8 @@ export interface Task<I = unknown, O = unknown> {
   manual: boolean;
   input: I | undefined;
   output: O | undefined;
-  metadata: unknown;
+  /** What `metadata` the task was given (absent if none). */
+  metadata?: unknown;
   /** While `Retrying`: when the next attempt is queued. */
   nextAttemptAt?: number;
 }

@@ -1672,7 +1672,9 @@ export function createBaton(coreApi) {
       if (typeof sessionId !== "string") throw invalid("contracts({ sessionId }) needs a session id");
       const rt = this.#rt;
       rt.resolvePayloads();
-      return JSON.parse(rt.core.contracts(sessionId));
+      // `result` and `time` are the issue's names for a response's payload and for `at`; they are
+      // not hashed, and verifyContracts takes the list back with them.
+      return JSON.parse(rt.core.contracts(sessionId)).map((c) => (c.kind === "RESPONSE" ? { ...c, result: c.payload, time: c.at } : { ...c, time: c.at }));
     }
 
     /** Checks a session's hash chain; pass a list from `contracts()` to check that list too. */

@@ -245,7 +245,12 @@ $("restore").onclick = () => guard(async () => {
   say(`restored ${id}`, true);
 });
 $("new-run").onclick = () => guard(async () => {
-  const seed = Number($("seed").value);
+  // A seed is a whole number; an empty field is not 0.
+  const text = $("seed").value.trim();
+  const seed = Number(text);
+  if (text === "" || !Number.isSafeInteger(seed) || seed < 0) {
+    throw Object.assign(new Error(`a seed is a whole number from 0 to 2^53 - 1, not '${text}'`), { code: "invalid_argument" });
+  }
   const clock = $("virtual").checked ? "virtual" : "real";
   await source.newRun({ seed, clock });
   Object.assign(settings, { seed, clock });
@@ -259,7 +264,11 @@ $("virtual").onchange = () => guard(async () => {
   saveSettings();
   say(`${clock} clock`, true);
 });
-$("slider").oninput = () => guard(() => source.travel(Number($("slider").value)));
+// The right end is the live run, however far the journal has grown since the slider was drawn.
+$("slider").oninput = () => guard(() => {
+  const slider = $("slider");
+  return slider.value === slider.max ? source.travel(Infinity) : source.travel(Number(slider.value));
+});
 $("live").onclick = () => guard(() => source.back());
 $("fork").onclick = () => guard(async () => {
   const seq = source.travelSeq ?? source.lastSeq();

@@ -88,10 +88,11 @@ export class LocalSource {
       try {
         orch = make();
       } catch (e) {
-        // The old run is whole in the store: carry on with it, and say what failed.
+        // The old run is whole in the store: carry on with it (its own seed: the one refused may
+        // be in the options), and say what failed.
         if (this.#persist !== true) throw e;
         const stored = await this.#store.load();
-        this.#attach(await Orchestrator.open(this.#store, this.#options()), stored?.snapshot);
+        this.#attach(await Orchestrator.open(this.#store, this.#resumeOptions()), stored?.snapshot);
         throw e;
       }
       this.#attach(orch, base);
@@ -164,6 +165,9 @@ export class LocalSource {
   }
   /** A new run with this seed and clock (the store starts over). */
     async newRun({ seed, clock }) {
+    // Options the package refuses (a seed out of range) leave the run as it is: checked on a
+    // throwaway orchestrator first, as the real one resets the store.
+    new Orchestrator({ seed, clock }).close();
     this.#settings = { ...this.#settings, seed, clock };
     // A saved run that did not load is replaced by this one (another tab's is left alone).
     if (this.#persist === "on new run") {

@@ -311,7 +311,7 @@ pub fn check_answer(role: &str, answer: &Value) -> Result<(), String> {
         }
         "plan" => match plan_problem(answer) {
             None => return Ok(()),
-            Some(p) => return Err(format!("{p}; expected {{ \"delegations\": [{{ \"agent\" | \"capability\": string, \"input\": any }}] }} or {{ \"final\": any }}, got {}", got())),
+            Some(p) => return Err(format!("{p}; expected {{ \"delegations\": [{{ \"agent\" | \"capability\": string, \"input\": any }}] }} (or the list alone) or {{ \"final\": any }} (or a string), got {}", got())),
         },
         "turn" => {
             if answer.get("document").is_some() && answer.get("done").is_none_or(Value::is_boolean) {
@@ -324,7 +324,25 @@ pub fn check_answer(role: &str, answer: &Value) -> Result<(), String> {
     Err(format!("expected {expected}, got {}", got()))
 }
 
+/// A supervisor's answer in the one form the run reads: `{ delegations }` or `{ final }`. A bare
+/// list is its delegations, and a bare string, number or boolean its final answer (the issue's
+/// words: "delegations `[...]` or a final answer"); `finalAnswer` is a name for `final`.
+pub fn plan_of(answer: &Value) -> Value {
+    match answer {
+        Value::Array(list) => json!({ "delegations": list }),
+        Value::Object(o) if o.contains_key("finalAnswer") && !o.contains_key("final") => {
+            let mut o = o.clone();
+            let v = o.remove("finalAnswer").unwrap_or(Value::Null);
+            o.insert("final".into(), v);
+            Value::Object(o)
+        }
+        Value::Object(_) | Value::Null => answer.clone(),
+        other => json!({ "final": other }),
+    }
+}
+
 fn plan_problem(answer: &Value) -> Option<String> {
+    let answer = &plan_of(answer);
     if answer.get("final").is_some() || answer.get("answer").is_some() {
         // Both would leave one of them unheard: the delegations never run, or the answer is lost.
         if answer.get("delegations").is_some() {

@@ -81,6 +81,20 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// The class as the journal and the JS API write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::Agent => "agent",
+            ErrorClass::Tool => "tool",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Validation => "validation",
+            ErrorClass::Permission => "permission",
+            ErrorClass::RateLimit => "rate_limit",
+            ErrorClass::Cancelled => "cancelled",
+            ErrorClass::Internal => "internal",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<ErrorClass> {
         Some(match s {
             "agent" => ErrorClass::Agent,

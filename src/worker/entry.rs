@@ -173,6 +173,8 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         }
         "/openapi.json" => {
             return if method == Method::Get {
+                // Like every route but health, it needs a token: any namespace's will do.
+                authorize(&req, env, None, "/openapi.json", &url)?;
                 Ok(json_response(200, &super::openapi::document()))
             } else {
                 Err(super::api::not_allowed("GET"))
@@ -242,7 +244,7 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             Err(super::api::not_allowed("GET"))
         };
     }
-    authorize(&req, env, &ns, &inner, &url)?;
+    authorize(&req, env, Some(&ns), &inner, &url)?;
 
     if let Some(len) = req
         .headers()
@@ -308,11 +310,12 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
 
 /// Every route but health needs `Authorization: Bearer <BATON_API_TOKEN>` (or, for the event
 /// stream, which browsers open without headers, `?token=`). A token listed for one namespace in
-/// BATON_NAMESPACE_TOKENS (`ns=token,...`) opens that namespace only.
+/// BATON_NAMESPACE_TOKENS (`ns=token,...`) opens that namespace only; `ns` is None for a route
+/// of no namespace (`/openapi.json`), which any valid token opens.
 fn authorize(
     req: &Request,
     env: &Env,
-    ns: &str,
+    ns: Option<&str>,
     inner: &str,
     url: &worker::Url,
 ) -> Result<(), ApiError> {
@@ -355,14 +358,13 @@ fn authorize(
                 continue;
             }
             if constant_time_eq(given.as_bytes(), t.as_bytes()) {
-                return if n == ns {
-                    Ok(())
-                } else {
-                    Err(error(
+                return match ns {
+                    Some(ns) if n != ns => Err(error(
                         403,
                         "forbidden",
                         format!("this token is for another namespace, not '{ns}'"),
-                    ))
+                    )),
+                    _ => Ok(()),
                 };
             }
         }

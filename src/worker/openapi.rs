@@ -56,6 +56,7 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
             ("lastEventId", "query", false, "integer", "As the Last-Event-ID header, for clients that cannot set it"),
             ("topics", "query", false, "string", "Only these topics, comma-separated, `task.*` wildcards allowed"),
             ("token", "query", false, "string", "The API token, for clients that cannot set Authorization (EventSource)"),
+            ("keepaliveMs", "query", false, "integer", "How often a quiet stream sends a `: keepalive` comment line (100 to 300000; default 25000)"),
             ("Last-Event-ID", "header", false, "integer", "The last seq received (a reconnecting EventSource sends it)"),
         ],
         _ => &[],
@@ -141,7 +142,7 @@ pub fn document() -> Value {
         "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }));
     paths.insert(
         "/openapi.json".into(),
-        json!({ "get": { "summary": "This document", "operationId": "openapi", "security": [],
+        json!({ "get": { "summary": "This document (any namespace's token opens it)", "operationId": "openapi",
         "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }),
     );
     json!({

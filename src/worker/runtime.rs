@@ -307,15 +307,15 @@ impl Runtime {
         }
     }
 
-    /// A stream of events after `after` (Server-Sent Events frames), live from then on. Records
-    /// the object no longer holds (before its last snapshot since a restart, or past the journal
-    /// rows kept in memory) cannot be sent: a `gap` event says which, so that a client resuming
-    /// from an old seq knows to read the state again rather than miss them unawares.
     /// The last seq written to storage.
     pub fn saved_seq(&self) -> u64 {
         self.saved
     }
 
+    /// A stream of events after `after` (Server-Sent Events frames), live from then on. Records
+    /// the object no longer holds (before its last snapshot since a restart, or past the journal
+    /// rows kept in memory) cannot be sent: a `gap` event says which, so that a client resuming
+    /// from an old seq knows to read the state again rather than miss them unawares.
     pub fn subscribe(
         &mut self,
         after: u64,
@@ -347,8 +347,10 @@ impl Runtime {
         }
         frame.push_str(&frames(&backlog, topics.as_deref(), after));
         let _ = tx.unbounded_send(frame);
-        // What the backlog sent is not sent again (the next write may repeat records).
-        let after = after.max(end);
+        // Live from the journal's end: what the backlog sent is not sent again (the next write
+        // may repeat records), and a client that asked from beyond the end was told to follow
+        // from there (keeping its seq would drop every record up to it, silently).
+        let after = end;
         self.subscribers.push(Subscriber { tx, topics, after });
         rx
     }

@@ -113,6 +113,17 @@ test("controls: agent lifecycle, submit from the editor, cancel, snapshot and re
   await page.click("#restore");
   await waitFor(page, () => /restored snapshot-/.test(document.querySelector("#message").textContent));
 
+  // A seed the package refuses, or none, leaves the run as it was, live.
+  const seedBefore = await page.evaluate(() => window.dashboard.source.orch.seed);
+  for (const bad of ["-1", ""]) {
+    await page.fill("#seed", bad);
+    await page.click("#new-run");
+    await waitFor(page, () => /invalid_argument/.test(document.querySelector("#message").textContent));
+    assert.equal(await page.evaluate(() => window.dashboard.source.orch.seed), seedBefore, `seed '${bad}'`);
+    await page.evaluate(() => { document.querySelector("#message").textContent = ""; });
+  }
+  assert.equal(await page.evaluate(() => window.dashboard.source.orch.statistics().total_tasks >= 0), true, "the run is not closed");
+
   // A new run with a seed on the virtual clock, then back to the real clock mid-run.
   await page.fill("#seed", "1234");
   await page.check("#virtual");

@@ -31,6 +31,8 @@ export async function contractsChainAndCompress({ Orchestrator }) {
   eq([list[1].payload, list[1].from, list[1].to, list[1].capability], [{ trend: "up" }, "oracle", "baton", "analyze"], "response contract");
   assert(list.every((c, i) => c.prevHash === (i === 0 ? "" : list[i - 1].hash)), "hash-chained");
   eq(orch.verifyContracts("trade-7").ok, true, "the chain holds");
+  eq([list[1].result, list[1].time, list[0].result], [{ trend: "up" }, list[1].at, undefined], "the issue's names: a response's result, each one's time");
+  eq(orch.verifyContracts("trade-7", list).ok, true, "the list as contracts() gave it checks");
   const forged = JSON.parse(JSON.stringify(list));
   forged[3].payload = { trend: "sideways" };
   const report = orch.verifyContracts("trade-7", forged);

@@ -137,7 +137,7 @@ impl Orchestrator {
                     self.reassign(
                         task,
                         to,
-                        &format!("fallback after a {} failure", class_name(class)),
+                        &format!("fallback after a {} failure", ErrorClass::name(class)),
                         now,
                     );
                     self.queue_task(task, now);
@@ -151,7 +151,10 @@ impl Orchestrator {
                 }
             },
             Strategy::Skip => {
-                let reason = format!("skipped after a {} failure: {message}", class_name(class));
+                let reason = format!(
+                    "skipped after a {} failure: {message}",
+                    ErrorClass::name(class)
+                );
                 self.emit(
                     now,
                     Event::TaskSkipped {
@@ -190,7 +193,7 @@ impl Orchestrator {
                 self.terminate(
                     &format!(
                         "task '{id}' failed with a {} error: {message}",
-                        class_name(class)
+                        ErrorClass::name(class)
                     ),
                     now,
                 );
@@ -452,18 +455,5 @@ impl Orchestrator {
                 );
             }
         }
-    }
-}
-
-fn class_name(class: ErrorClass) -> &'static str {
-    match class {
-        ErrorClass::Agent => "agent",
-        ErrorClass::Tool => "tool",
-        ErrorClass::Timeout => "timeout",
-        ErrorClass::Validation => "validation",
-        ErrorClass::Permission => "permission",
-        ErrorClass::RateLimit => "rate_limit",
-        ErrorClass::Cancelled => "cancelled",
-        ErrorClass::Internal => "internal",
     }
 }

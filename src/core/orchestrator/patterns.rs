@@ -4,7 +4,9 @@
 use super::{Effect, Orchestrator};
 use crate::core::event::{Event, TaskExtra};
 use crate::core::ids::{check_id, PayloadId, TaskIx};
-use crate::core::pattern::{check_answer, parse_run_id, run_id, text_of, PatternSpec, RunStatus};
+use crate::core::pattern::{
+    check_answer, parse_run_id, plan_of, run_id, text_of, PatternSpec, RunStatus,
+};
 use crate::core::task::TaskStatus;
 use crate::core::{Error, Result};
 use serde_json::{json, Value};
@@ -81,7 +83,7 @@ impl Orchestrator {
             return Some(e);
         }
         if role == "plan" {
-            return self.delegation_problem(run, &answer);
+            return self.delegation_problem(run, &plan_of(&answer));
         }
         None
     }
@@ -165,10 +167,12 @@ impl Orchestrator {
                 TaskStatus::Completed => Ok(self
                     .answer(task.output)
                     .map_err(|e| Error::invalid("answer", e))?),
-                _ => Err(task
-                    .error
-                    .as_ref()
-                    .map_or_else(|| format!("{}", task.status), |e| e.message.clone())),
+                // The class first: "validation: expected { ... }" says it answered in the
+                // wrong shape, not that it threw.
+                _ => Err(task.error.as_ref().map_or_else(
+                    || format!("{}", task.status),
+                    |e| format!("{}: {}", e.class.name(), e.message),
+                )),
             };
             answers.push((role.clone(), agent, self.state.task(*t).input, answer, *t));
         }
@@ -197,7 +201,7 @@ impl Orchestrator {
                         ),
                     )
                 })?;
-                state["plan"] = answer;
+                state["plan"] = plan_of(&answer);
             }
             PatternSpec::Supervisor { .. } => {
                 let round = step / 2 + 1;

@@ -13,7 +13,10 @@ impl Orchestrator {
     /// Once the payloads hold more than `bytes_max` bytes of JSON, releases those of the oldest
     /// finished work until they hold half of it: each becomes [`crate::core::payload::RELEASED`].
     /// Work that ended less than `grace_ms` before `now` is left for its reader (a client that
-    /// polls for a workflow's result), unless the payloads hold twice `bytes_max` even so.
+    /// polls for a workflow's result), unless the payloads hold twice `bytes_max` even so: then
+    /// the oldest go until they hold twice `bytes_max`, no further. What goes is always the
+    /// oldest until a bound, so a restart that reads released payloads back from the journal
+    /// releases the same ones again (or fewer), never a task that was still readable before.
     /// Returns how many were released.
     ///
     /// Only what nothing can read again goes: tasks that ended, outside a running workflow or
@@ -33,7 +36,7 @@ impl Orchestrator {
         let ended_before = now.saturating_sub(grace_ms);
         let mut released = self.release_ended_before(bytes_max / 2, ended_before);
         if self.payloads.get_mut().bytes() > bytes_max.saturating_mul(2) {
-            released += self.release_ended_before(bytes_max / 2, u64::MAX);
+            released += self.release_ended_before(bytes_max.saturating_mul(2), u64::MAX);
         }
         released
     }

@@ -54,11 +54,13 @@ fn seed_names(mut c: Value) -> Value {
         alias(&c, "to"),
     );
     let result = (kind == "RESPONSE").then(|| alias(&c, "payload"));
+    let time = alias(&c, "at");
     if let Some(m) = c.as_object_mut() {
         m.insert("contract_id".into(), id);
         m.insert("contract_type".into(), kind);
         m.insert("from_agent".into(), from);
         m.insert("to_agent".into(), to);
+        m.insert("time".into(), time);
         if let Some(r) = result {
             m.insert("result".into(), r);
         }
@@ -111,6 +113,11 @@ pub(super) fn stored_snapshot(shared: &Shared, id: &str) -> ApiResult {
         .with_headers(headers))
 }
 
+/// How often an event stream with nothing to send sends a comment line (`?keepaliveMs=`).
+const KEEPALIVE_MS_DEFAULT: u64 = 25_000;
+const KEEPALIVE_MS_MIN: u64 = 100;
+const KEEPALIVE_MS_MAX: u64 = 300_000;
+
 pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
     let q = query(req);
     // Where the client is: the latest of `?after=`, the Last-Event-ID header a reconnecting
@@ -162,9 +169,29 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
         let why = format!("the stream takes ?{right}=, not ?{k}=");
         return Err(error(400, "invalid_argument", why));
     }
+    let keepalive_ms = match q.get("keepaliveMs").and_then(Value::as_str) {
+        None => KEEPALIVE_MS_DEFAULT,
+        Some(v) => match v.parse::<u64>() {
+            Ok(ms) if (KEEPALIVE_MS_MIN..=KEEPALIVE_MS_MAX).contains(&ms) => ms,
+            _ => {
+                let why = format!("keepaliveMs must be {KEEPALIVE_MS_MIN} to {KEEPALIVE_MS_MAX}");
+                return Err(error(400, "invalid_argument", why));
+            }
+        },
+    };
     let rx = shared.borrow_mut().subscribe(after, topics);
-    use futures_util::StreamExt;
-    let stream = rx.map(|frame| Ok::<Vec<u8>, worker::Error>(frame.into_bytes()));
+    use futures_util::{stream, StreamExt};
+    // A comment line now and then: proxies and load balancers cut a connection that sends
+    // nothing for a while, and a quiet namespace can send nothing for hours.
+    let beats = stream::unfold((), move |()| async move {
+        worker::Delay::from(std::time::Duration::from_millis(keepalive_ms)).await;
+        Some((Some(": keepalive\n\n".to_owned()), ()))
+    });
+    // The stream ends with its subscription (`None` after the last frame), not with the beats.
+    let frames = rx.map(Some).chain(stream::once(async { None }));
+    let stream = stream::select(frames, beats)
+        .take_while(|f| std::future::ready(f.is_some()))
+        .map(|f| Ok::<Vec<u8>, worker::Error>(f.unwrap_or_default().into_bytes()));
     let headers = Headers::new();
     let _ = headers.set("content-type", "text/event-stream");
     let _ = headers.set("cache-control", "no-store");
