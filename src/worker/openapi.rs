@@ -29,7 +29,7 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/contracts", "get", "A session's hash-chained REQUEST/RESPONSE contracts: ?session_id=", 200),
     ("/snapshots", "get", "Snapshot summaries, newest first", 200),
     ("/snapshots", "post", "Take a snapshot and store it (the journal before it is pruned)", 201),
-    ("/snapshots/{id}", "get", "The stored snapshot, whole (only the latest stored is kept): keep it, or restore it with the package's Orchestrator.restore", 200),
+    ("/snapshots/{id}", "get", "A snapshot, whole: the latest stored, or a listed one rebuilt from the journal while the object holds it from its start; keep it, or restore it with the package's Orchestrator.restore", 200),
     ("/events", "get", "Server-Sent Events of the journal after ?after= (or Last-Event-ID), live, only ?topics=a.*,b.c if given; an `event: gap` frame { after, next, message } names records no longer held", 200),
     ("/metrics", "get", "Prometheus text metrics", 200),
     ("/schedules", "get", "Every schedule not deleted, with its next run", 200),

@@ -79,7 +79,7 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.deepEqual([r.body.success, r.body.data, r.body.agent_id], [true, "QUIET", "upper"]);
   const seedContracts = (await api.get("/contracts?session_id=s1")).body;
   assert.equal(seedContracts.total, seedContracts.contracts.length);
-  assert.ok(seedContracts.contracts.some((c) => c.contract_id === r.body.contract_id && c.contract_type === "RESPONSE" && c.from_agent === "upper" && c.result === "QUIET"));
+  assert.ok(seedContracts.contracts.some((c) => c.contract_id === r.body.contract_id && c.contract_type === "RESPONSE" && c.from_agent === "upper" && c.to_agent === "orchestrator" && c.result === "QUIET"));
   assert.deepEqual((await api.get("/contracts?session_id=never-used")).body, { sessionId: "never-used", contracts: [], total: 0 });
   // Seed 004's compress: the session's contracts go to a summarizer (echo here, named), whose
   // answer is the session's memory; with none named and none with capability 'compress', 409.
@@ -157,6 +157,11 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.deepEqual([stored.status, stored.body.format, stored.body.id], [200, "baton.snapshot", r.body.id]);
   assert.ok(stored.body.state.agents.length >= 3);
   assert.equal((await api.get("/snapshots/snapshot-999")).body.error.code, "unknown_snapshot");
+  // An earlier one in the list (a workflow's end took it) is rebuilt from the journal, whole.
+  const earlier = (await api.get("/snapshots")).body.snapshots.find((s) => s.id !== r.body.id);
+  assert.ok(earlier, "an automatic snapshot is listed");
+  const rebuilt = await api.get(`/snapshots/${earlier.id}`);
+  assert.deepEqual([rebuilt.status, rebuilt.body.id, rebuilt.body.seq], [200, earlier.id, earlier.seq]);
   // A route that takes no body refuses a malformed one, and does nothing.
   r = await api.raw("POST", "/agents/upper/resume", "{not json");
   assert.deepEqual([r.status, r.body.error.code], [400, "invalid_json"]);

@@ -55,6 +55,15 @@ fn seed_names(mut c: Value) -> Value {
     );
     let result = (kind == "RESPONSE").then(|| alias(&c, "payload"));
     let time = alias(&c, "at");
+    // The seed's names for the orchestrator's side of a call.
+    let side = |v: Value| {
+        if v == "baton" {
+            json!("orchestrator")
+        } else {
+            v
+        }
+    };
+    let (from, to) = (side(from), side(to));
     if let Some(m) = c.as_object_mut() {
         m.insert("contract_id".into(), id);
         m.insert("contract_type".into(), kind);
@@ -101,11 +110,24 @@ pub(super) fn stored_snapshot(shared: &Shared, id: &str) -> ApiResult {
         .split_once("\"id\":\"")
         .and_then(|(_, rest)| rest.split_once('"'))
         .map(|(stored, _)| stored.to_owned());
-    if stored.as_deref() != Some(id) {
+    let text = if stored.as_deref() == Some(id) {
+        text
+    } else {
+        // A listed one (automatic ones too) is rebuilt from the journal, while the object still
+        // holds it from seq 1 (until a restart or journalRowsMax).
         let latest = stored.map_or("none yet".into(), |s| format!("'{s}'"));
-        let why = format!("no stored snapshot '{id}': only the latest stored is kept ({latest}); POST /snapshots takes and stores one");
-        return Err(error(404, "unknown_snapshot", why));
-    }
+        match rt.core.snapshot_by_id(id) {
+            Ok(text) => text,
+            Err(e) => {
+                let why = match e.code() {
+                    "unknown_snapshot" => format!("no snapshot '{id}' is listed (GET /snapshots)"),
+                    _ => e.to_string(),
+                };
+                let why = format!("{why}; of the stored ones only the latest is kept ({latest}); POST /snapshots takes and stores one");
+                return Err(error(404, "unknown_snapshot", why));
+            }
+        }
+    };
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
     Ok(Response::ok(text)
