@@ -45,7 +45,7 @@ console.log(`
 Baton Worker on workerd: ${url}  (state in .baton-state/, token in .dev.vars)
   dashboard (local mode):   ${url}/
   dashboard (this Worker):  ${url}/?mode=remote&url=${encodeURIComponent(`${url}/v1/ns/default`)}&token=${token}
-  API description:          ${url}/openapi.json
+  API description:          ${url}/openapi.json  (with the token, as every route but health)
 Try:
   curl -s -H 'authorization: Bearer ${token}' -H 'content-type: application/json' \\
        -d '{"agent":"uppercase","input":"hello baton"}' ${url}/v1/ns/default/tasks
