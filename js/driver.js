@@ -178,6 +178,7 @@ class Persister {
     this.everyEvents = everyEvents;
     this.saved = savedSeq;            // the last seq handed to the store
     this.sinceSnapshot = sinceSnapshot;
+    this.mine = DONE;                 // this run's last write queued (see chain)
     this.scheduled = false;
     this.error = undefined;
     this.broken = false;
@@ -219,10 +220,19 @@ class Persister {
   // closed while its writes are still going, then opened again from the same store, must load
   // after them (else it read half a run, and the late writes then mixed two histories).
   get chain() { return storeWrites.get(this.store) ?? DONE; }
-  set chain(p) { storeWrites.set(this.store, p); }
+  set chain(p) {
+    storeWrites.set(this.store, p);
+    this.mine = p;
+  }
 
-  /** Until no write is queued: writes queued while waiting (a batch's timer) are waited for too. */
-  settled() { return storeSettled(this.store); }
+  /** Until none of this run's writes is queued, counting those queued while it waits (a batch's timer). */
+  async settled() {
+    let last;
+    do {
+      last = this.mine;
+      await last;
+    } while (last !== this.mine);
+  }
 
   write(op, isSnapshot = false) {
     this.chain = this.chain
@@ -265,14 +275,6 @@ class Persister {
 const storeWrites = new WeakMap();
 const DONE = Promise.resolve();
 
-/** Resolves once no write is queued on `store`, counting writes queued while it waits. */
-async function storeSettled(store) {
-  let last;
-  do {
-    last = storeWrites.get(store) ?? DONE;
-    await last;
-  } while (last !== (storeWrites.get(store) ?? DONE));
-}
 
 function checkStore(store) {
   if (!isObject(store) && typeof store !== "function") throw invalid("store must be an object with load, append, saveSnapshot and reset");
@@ -1304,8 +1306,9 @@ export function createBaton(coreApi) {
       if (!isObject(options)) throw invalid("options must be an object");
       const { agents, tools, ...rest } = options;
       if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
-      // A run of this process closed on this store may still be writing to it: load after that.
-      await storeSettled(store);
+      // A run of this process closed on this store may still be writing to it: load after its
+      // last write (close() queued it), not after whatever a live run writes later.
+      await (storeWrites.get(store) ?? DONE);
       const contents = await store.load();
       const snapshot = contents?.snapshot;
       const journal = contents?.journal ?? "";
@@ -1682,7 +1685,14 @@ export function createBaton(coreApi) {
       if (typeof sessionId !== "string") throw invalid("verifyContracts(sessionId, list?) needs a session id");
       const rt = this.#rt;
       rt.resolvePayloads();
-      return JSON.parse(rt.core.verifyContracts(sessionId, list === undefined ? undefined : specJson(list, "contracts")));
+      const report = JSON.parse(rt.core.verifyContracts(sessionId, list === undefined ? undefined : specJson(list, "contracts")));
+      // `result` and `time` (contracts()'s names for a response's payload and for `at`) are not
+      // hashed: each must say what the hashed field says, or the list was changed.
+      if (report.ok && Array.isArray(list)) {
+        const changed = list.find((c) => isObject(c) && (("result" in c && toJson(c.result) !== toJson(c.payload)) || ("time" in c && c.time !== c.at)));
+        if (changed !== undefined) return { ok: false, checked: report.checked, problem: `contract ${changed.id}: its result or time differs from its payload or at` };
+      }
+      return report;
     }
 
     /** Hands the session's contracts to a summarizer agent; resolves with its answer, stored as the session's memory. */

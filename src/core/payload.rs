@@ -18,6 +18,9 @@ pub struct Payloads {
     bytes_max: usize,
     /// The JSON bytes held, over every resolved slot.
     bytes: usize,
+    /// Whether [`Payloads::release`] released any since this table was built: records read
+    /// back from memory no longer carry all they were written with.
+    released_any: bool,
 }
 
 /// What a released payload reads as: its slot stays (ids are positions), its JSON goes.
@@ -33,6 +36,7 @@ impl Payloads {
             unresolved: Vec::new(),
             bytes_max,
             bytes: 0,
+            released_any: false,
         }
     }
 
@@ -144,6 +148,10 @@ impl Payloads {
     }
 
     /// Replaces a resolved payload longer than [`RELEASED`] with it; returns the bytes freed.
+    pub fn released_any(&self) -> bool {
+        self.released_any
+    }
+
     pub fn release(&mut self, id: PayloadId) -> usize {
         let Some(Some(raw)) = self.slots.get_mut(id.0 as usize) else {
             return 0;
@@ -153,6 +161,7 @@ impl Payloads {
             return 0;
         }
         *raw = RawValue::from_string(RELEASED.to_owned()).expect("the marker is JSON");
+        self.released_any = true;
         self.bytes -= len - RELEASED.len();
         len - RELEASED.len()
     }

@@ -80,6 +80,7 @@ impl Trigger {
             ));
         }
         if let Some(c) = &self.cron {
+            check_standard(c)?;
             parse_cron(c)?;
         }
         Ok(())
@@ -107,13 +108,17 @@ impl Trigger {
 
 /// A standard 5-field cron expression (minute hour day-of-month month day-of-week; names such as
 /// `MON` and `JAN` allowed), parsed by the `croner` crate.
-pub fn parse_cron(expr: &str) -> Result<croner::Cron> {
+fn check_field_count(expr: &str) -> Result<()> {
     if expr.split_whitespace().count() != 5 {
         return Err(Error::InvalidCron(format!(
             "'{expr}' must have 5 fields: minute hour day-of-month month day-of-week"
         )));
     }
-    check_standard(expr)?;
+    Ok(())
+}
+
+pub fn parse_cron(expr: &str) -> Result<croner::Cron> {
+    check_field_count(expr)?;
     let cron =
         croner::Cron::from_str(expr).map_err(|e| Error::InvalidCron(format!("'{expr}': {e}")))?;
     // Every date a 5-field cron can name comes round within 28 years (leap days included), so
@@ -134,8 +139,11 @@ const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 /// Standard 5-field syntax only: the parser also takes extensions (`L`, `W`, `#`, `?`) and
 /// empty list items, which other cron implementations read differently or refuse, so a job
-/// written for one would fire elsewhere at other times. Ranges are left to the parser.
+/// written for one would fire elsewhere at other times. Ranges are left to the parser. Checked
+/// when a job is scheduled, not when its next slot is computed: a job recorded by a build that
+/// took them keeps firing.
 fn check_standard(expr: &str) -> Result<()> {
+    check_field_count(expr)?;
     const FIELDS: [&str; 5] = ["minute", "hour", "day-of-month", "month", "day-of-week"];
     for (n, field) in expr.split_whitespace().enumerate() {
         let names: &[&str] = match n {
@@ -220,6 +228,10 @@ mod tests {
             assert_eq!(e.code(), "invalid_cron");
             assert!(e.to_string().contains("never fires"), "{e}");
         }
+        let trigger = |c: &str| Trigger {
+            cron: Some(c.into()),
+            ..Trigger::default()
+        };
         for extension in [
             "0 9 * * MON,",
             "0,,9 * * * *",
@@ -230,7 +242,7 @@ mod tests {
             "0 9 * * L",
             "0 9 * * MONDAY",
         ] {
-            let e = parse_cron(extension).unwrap_err();
+            let e = trigger(extension).validate().unwrap_err();
             assert_eq!(e.code(), "invalid_cron");
             assert!(e.to_string().contains("not standard cron"), "{e}");
         }
@@ -241,8 +253,10 @@ mod tests {
             "0 0 * * 7",
             "0-59/10 * * * 1-5/2",
         ] {
-            parse_cron(standard).unwrap();
+            trigger(standard).validate().unwrap();
         }
+        // A job recorded before (when they were taken) keeps its slots.
+        assert!(trigger("0 0 L * *").next_after(0, 0).is_some());
         let leap = parse_cron("0 0 29 2 *").unwrap();
         let after = chrono::DateTime::from_timestamp(1_709_164_800, 0).unwrap(); // 2024-02-29
         assert!(leap.find_next_occurrence(&after, true).is_ok());

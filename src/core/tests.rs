@@ -605,9 +605,19 @@ fn replaying_a_journal_rebuilds_the_same_state() {
             .unwrap(),
         text
     );
+    assert!(crate::core::verify::verify_replay(&again).unwrap().ok);
     let forged = format!("{text}{}\n", lines[4].replacen("\"at\":", "\"at\":9", 1));
     let e = Orchestrator::replay(&forged, None).err().unwrap();
     assert!(e.to_string().contains("seq 5 comes again"), "{e}");
+    let e = crate::core::verify::verify_replay(&forged).err().unwrap();
+    assert!(e.to_string().contains("seq 5 comes again"), "{e}");
+    // A repeat of a record no longer held in memory (journalRowsMax) cannot be compared: it is
+    // let be.
+    let rows = format!("\"journalRowsMax\":{}", Options::default().journal_rows_max);
+    assert!(lines[0].contains(&rows), "{}", lines[0]);
+    let small = text.replacen(&rows, "\"journalRowsMax\":3", 1);
+    let forged = format!("{small}{}\n", lines[4].replacen("\"at\":", "\"at\":9", 1));
+    assert!(Orchestrator::replay(&forged, None).is_ok());
     // A journal of another format is refused, not read as this one.
     let future = text.replacen("\"version\":1,", "\"version\":2,", 1);
     let e = Orchestrator::replay(&future, None).err().unwrap();

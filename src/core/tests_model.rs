@@ -1182,6 +1182,13 @@ fn payloads_of_finished_work_are_released_beyond_the_bytes_kept() {
         after <= 2 * (before / 3) && after > before / 2,
         "{after} of {before}"
     );
+    // A listed snapshot is no longer rebuilt from the journal: its records would lack them.
+    o.snapshot(7).unwrap();
+    let id = o.state().snapshots.back().unwrap().id.clone();
+    o.submit(spec.clone(), PayloadId::NONE, PayloadId::NONE, 8)
+        .unwrap();
+    let e = o.snapshot_by_id(&id).unwrap_err();
+    assert!(e.to_string().contains("were released since"), "{e}");
     let again = o.snapshot_json("before").unwrap();
     let mut o = Orchestrator::load(&again, "").unwrap();
     assert_eq!(

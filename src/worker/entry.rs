@@ -173,7 +173,9 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         }
         "/openapi.json" => {
             return if method == Method::Get {
-                // Like every route but health, it needs a token: any namespace's will do.
+                // Like every route but health, it needs a token: any namespace's will do (and,
+                // as they are, it is rate limited: no unlimited guessing of tokens here).
+                rate_limit(&req, env)?;
                 authorize(&req, env, None, "/openapi.json", &url)?;
                 Ok(json_response(200, &super::openapi::document()))
             } else {
@@ -190,23 +192,7 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         ));
     };
 
-    let client = req
-        .headers()
-        .get("cf-connecting-ip")
-        .ok()
-        .flatten()
-        .or_else(|| req.headers().get("x-forwarded-for").ok().flatten())
-        .unwrap_or_else(|| "local".into());
-    let per_minute = var(env, "BATON_RATE_LIMIT_PER_MINUTE")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(RATE_PER_MINUTE_DEFAULT);
-    if let Err(secs) = take_token(&client, per_minute, super::runtime::now()) {
-        return Err(error(
-            429,
-            "rate_limited",
-            format!("too many requests; retry after {secs} s"),
-        ));
-    }
+    rate_limit(&req, env)?;
 
     // The namespace: /v1/ns/{ns}/..., or the X-Baton-Namespace header, or "default".
     let (ns, inner) = match rest.strip_prefix("ns/") {
@@ -306,6 +292,27 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     stub.fetch_with_request(inner_req)
         .await
         .map_err(|e| error(503, "unavailable", e.to_string()))
+}
+
+/// The per-client rate limit (by the connecting IP): 429 with `Retry-After` beyond it.
+fn rate_limit(req: &Request, env: &Env) -> Result<(), ApiError> {
+    let client = req
+        .headers()
+        .get("cf-connecting-ip")
+        .ok()
+        .flatten()
+        .or_else(|| req.headers().get("x-forwarded-for").ok().flatten())
+        .unwrap_or_else(|| "local".into());
+    let per_minute = var(env, "BATON_RATE_LIMIT_PER_MINUTE")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RATE_PER_MINUTE_DEFAULT);
+    take_token(&client, per_minute, super::runtime::now()).map_err(|secs| {
+        error(
+            429,
+            "rate_limited",
+            format!("too many requests; retry after {secs} s"),
+        )
+    })
 }
 
 /// Every route but health needs `Authorization: Bearer <BATON_API_TOKEN>` (or, for the event

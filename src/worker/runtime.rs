@@ -281,12 +281,11 @@ impl Runtime {
     /// minute has passed (work leaving its grace period).
     fn release_payloads(&mut self, t: u64) {
         let bytes = self.core.payloads().bytes();
-        // Grown by a quarter since, or past twice the limit (where the grace no longer holds).
+        // Grown by a quarter since, or past twice the limit (where the grace no longer holds);
+        // always by an eighth at least: a release past twice the limit stops at it, and every
+        // pump would otherwise scan every task again.
         let (floor, max) = (self.release_floor.0, PAYLOADS_KEPT_BYTES_MAX);
-        let mut next = floor + max / 4;
-        if floor <= 2 * max {
-            next = next.min(2 * max);
-        }
+        let next = (floor + max / 4).min(2 * max).max(floor + max / 8);
         let grown = bytes > next;
         if bytes <= PAYLOADS_KEPT_BYTES_MAX || !(grown || t >= self.release_floor.1 + 60_000) {
             return;

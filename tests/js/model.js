@@ -33,6 +33,8 @@ export async function contractsChainAndCompress({ Orchestrator }) {
   eq(orch.verifyContracts("trade-7").ok, true, "the chain holds");
   eq([list[1].result, list[1].time, list[0].result], [{ trend: "up" }, list[1].at, undefined], "the issue's names: a response's result, each one's time");
   eq(orch.verifyContracts("trade-7", list).ok, true, "the list as contracts() gave it checks");
+  const renamed = list.map((c, i) => (i === 1 ? { ...c, result: { trend: "sideways" } } : c));
+  eq(orch.verifyContracts("trade-7", renamed).ok, false, "a forged result (not hashed) is caught too");
   const forged = JSON.parse(JSON.stringify(list));
   forged[3].payload = { trend: "sideways" };
   const report = orch.verifyContracts("trade-7", forged);

@@ -55,15 +55,13 @@ fn seed_names(mut c: Value) -> Value {
     );
     let result = (kind == "RESPONSE").then(|| alias(&c, "payload"));
     let time = alias(&c, "at");
-    // The seed's names for the orchestrator's side of a call.
-    let side = |v: Value| {
-        if v == "baton" {
-            json!("orchestrator")
-        } else {
-            v
-        }
+    // The seed's name for the orchestrator's side of a call: a request is from it, a response
+    // to it (by kind: an agent may be called "baton").
+    let (from, to) = if kind == "REQUEST" {
+        (json!("orchestrator"), to)
+    } else {
+        (from, json!("orchestrator"))
     };
-    let (from, to) = (side(from), side(to));
     if let Some(m) = c.as_object_mut() {
         m.insert("contract_id".into(), id);
         m.insert("contract_type".into(), kind);
@@ -119,12 +117,17 @@ pub(super) fn stored_snapshot(shared: &Shared, id: &str) -> ApiResult {
         match rt.core.snapshot_by_id(id) {
             Ok(text) => text,
             Err(e) => {
-                let why = match e.code() {
-                    "unknown_snapshot" => format!("no snapshot '{id}' is listed (GET /snapshots)"),
-                    _ => e.to_string(),
+                let (status, code, why) = match e.code() {
+                    "unknown_snapshot" => (
+                        404,
+                        "unknown_snapshot",
+                        format!("no snapshot '{id}' is listed (GET /snapshots)"),
+                    ),
+                    // Listed, but the journal no longer holds what it takes to rebuild it.
+                    _ => (409, "invalid_state", e.to_string()),
                 };
                 let why = format!("{why}; of the stored ones only the latest is kept ({latest}); POST /snapshots takes and stores one");
-                return Err(error(404, "unknown_snapshot", why));
+                return Err(error(status, code, why));
             }
         }
     };
@@ -135,7 +138,24 @@ pub(super) fn stored_snapshot(shared: &Shared, id: &str) -> ApiResult {
         .with_headers(headers))
 }
 
-/// How often an event stream with nothing to send sends a comment line (`?keepaliveMs=`).
+/// Resolves after `ms` (the platform's setTimeout). Not `worker::Delay`: it keeps the waker of
+/// its first poll, and a response stream is polled by a new task at each pull, so a beat that
+/// was pending when a record went out would wake a task already done, and never be sent.
+fn timeout(ms: u64) -> wasm_bindgen_futures::JsFuture {
+    use wasm_bindgen::JsCast;
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let global = js_sys::global();
+        let set_timeout = js_sys::Reflect::get(&global, &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        if let Some(f) = set_timeout {
+            let _ = f.call2(&global, &resolve, &(ms as f64).into());
+        }
+    });
+    wasm_bindgen_futures::JsFuture::from(promise)
+}
+
+/// How often an event stream sends a comment line (`?keepaliveMs=`).
 const KEEPALIVE_MS_DEFAULT: u64 = 25_000;
 const KEEPALIVE_MS_MIN: u64 = 100;
 const KEEPALIVE_MS_MAX: u64 = 300_000;
@@ -203,10 +223,10 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
     };
     let rx = shared.borrow_mut().subscribe(after, topics);
     use futures_util::{stream, StreamExt};
-    // A comment line now and then: proxies and load balancers cut a connection that sends
+    // A comment line every so often: proxies and load balancers cut a connection that sends
     // nothing for a while, and a quiet namespace can send nothing for hours.
     let beats = stream::unfold((), move |()| async move {
-        worker::Delay::from(std::time::Duration::from_millis(keepalive_ms)).await;
+        let _ = timeout(keepalive_ms).await;
         Some((Some(": keepalive\n\n".to_owned()), ()))
     });
     // The stream ends with its subscription (`None` after the last frame), not with the beats.
