@@ -766,7 +766,9 @@ export interface ReplayOptions extends OrchestratorOptions {
   snapshot?: Snapshot | string;
   /**
    * By default a replay is a picture of the state: its timers do not fire and nothing runs by
-   * itself. `live: true` continues the run from there (fork), with `agents` and `tools`.
+   * itself. `live: true` continues the run from there (fork), with `agents` and `tools`: from
+   * the end of the command `uptoSeq` belongs to (the decisions recorded right after it at the
+   * same time, such as a failure's retry), so that it never goes on from a half-made decision.
    */
   live?: boolean;
   agents?: Record<string, AgentHandler<never, unknown>>;

@@ -1252,10 +1252,16 @@ export function createBaton(coreApi) {
         if (typeof fn !== "function") throw invalid(`tools.${name} must be a function`);
         rt.tools.set(name, fn);
       }
-      for (let i = 0; i < core.agentCount(); i++) if (!core.agentRemoved(i)) rt.agentIx.set(core.agentId(i), i);
+      const removed = new Set();
+      for (let i = 0; i < core.agentCount(); i++) {
+        if (!core.agentRemoved(i)) rt.agentIx.set(core.agentId(i), i);
+        else removed.add(core.agentId(i));
+      }
       for (const [id, handler] of Object.entries(agents ?? {})) {
         checkHandler(id, handler);
         const ix = rt.agentIx.get(id);
+        // The run's handlers, given again: one for an agent removed since has nothing to run.
+        if (ix === undefined && removed.has(id)) continue;
         if (ix === undefined) throw new BatonError("unknown_agent", `unknown agent '${id}' in agents`);
         rt.handlers[ix] = handler;
       }
@@ -1386,6 +1392,9 @@ export function createBaton(coreApi) {
       if (snapshot !== undefined && typeof base !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
       const core = base === undefined ? coreApi.replay(text, uptoSeq) : coreApi.load(base, text, uptoSeq);
       try {
+        // A run made live goes on from the end of the command its last record belongs to: from
+        // the middle of one (a failure whose retry was not decided yet) it would be stuck.
+        if (live && uptoSeq !== undefined) core.finishCommand(text);
         checkRecorded(checkOptions(rest), core, "replay");
       } catch (e) {
         core.free();

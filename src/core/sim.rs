@@ -542,6 +542,9 @@ impl<'a> Run<'a> {
 
     /// Returns whether the orchestrator crashed (and was recovered).
     fn maybe_snapshot_or_crash(&mut self) -> Result<bool, String> {
+        // A driver polls right after each command, which records the automatic snapshots due:
+        // no process dies between a command and that.
+        self.o.record_due_snapshots();
         if self.rng.chance(10) {
             self.snapshot = Some((
                 self.o.snapshot_json("sim").map_err(|e| e.to_string())?,

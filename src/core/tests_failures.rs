@@ -764,6 +764,48 @@ fn restore_keeps_pending_retries_and_breakers_on_the_clock() {
 }
 
 #[test]
+fn an_automatic_snapshot_comes_after_its_commands_decisions_and_restores_to_a_live_state() {
+    let mut o = orch(19);
+    let a = add(
+        &mut o,
+        AgentSpec {
+            max_errors: Some(1),
+            retry: Some(retry(3, 100, 0.0)),
+            ..AgentSpec::new("a")
+        },
+    );
+    let t = submit(&mut o, "a", 0);
+    let (call, _) = invokes(&mut o)[0];
+    // The failure puts the agent in Error (a snapshot is due) and decides the retry.
+    o.fail(call, ErrorClass::Agent, "boom", 10);
+    drain(&mut o);
+    let topics: Vec<&str> = o.journal_records().map(|r| r.event.topic()).collect();
+    let at = |topic: &str| topics.iter().position(|t| *t == topic).unwrap();
+    assert!(at("task.retrying") < at("snapshot.created"), "{topics:?}");
+    let id = o.snapshots(1)[0].id.clone();
+    // Rebuilt and restored, the task waits for its retry on the clock, as it did.
+    o.submit(
+        TaskSpec {
+            agent: "a".into(),
+            ..TaskSpec::default()
+        },
+        PayloadId::NONE,
+        PayloadId::NONE,
+        20,
+    )
+    .unwrap();
+    let snap = o.snapshot_by_id(&id).unwrap();
+    let mut r = Orchestrator::restore(&snap, 30).unwrap();
+    assert_eq!(r.state().task(t).status, TaskStatus::Retrying);
+    assert_eq!(r.state().task(t).next_attempt_at(), Some(110));
+    assert_eq!(r.next_deadline(), Some(110));
+    r.recover_agent(a, 30).unwrap();
+    r.start_agent(a, 30).unwrap();
+    r.handle_timeout(110);
+    assert_eq!(invokes(&mut r).len(), 1, "the retry starts");
+}
+
+#[test]
 fn a_call_reissued_at_an_earlier_clock_gets_its_deadline_from_the_states_time() {
     let mut o = orch(18);
     add(

@@ -101,6 +101,8 @@ pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
                 fresh.handle_timeout(recorded.at);
                 Ok(())
             };
+            // As a driver's poll after each command records them.
+            fresh.record_due_snapshots();
             if let Err(e) = outcome {
                 return Ok(diverged(
                     compared,
@@ -176,7 +178,7 @@ fn diverged(
 }
 
 /// Records a user or an agent caused; everything else Baton decides.
-fn is_input(e: &Event) -> bool {
+pub(crate) fn is_input(e: &Event) -> bool {
     match e {
         Event::AgentStatus { auto, .. }
         | Event::AgentError { auto, .. }

@@ -79,6 +79,13 @@ impl Core {
         ))
     }
 
+    /// After a replay up to a seq, applies the rest of that record's command from `journal` (see
+    /// `Orchestrator::finish_command`); returns the seq reached.
+    #[wasm_bindgen(js_name = finishCommand)]
+    pub fn finish_command(&mut self, journal: &str) -> JsResult<f64> {
+        Ok(self.inner.finish_command(journal).js()? as f64)
+    }
+
     /// Re-executes a journal against this build; returns the report as JSON.
     #[wasm_bindgen(js_name = verifyReplay)]
     pub fn verify_replay(journal: &str) -> JsResult<String> {

@@ -199,6 +199,13 @@ test("removeAgent: gone from lookups and lists, its id free again, and so after 
   assert.equal(Object.keys(b.agentsStatus()).length, 1);
   assert.equal((await b.wait(b.submit({ agent: "w", input: 4 }))).output, "again 4");
   b.removeAgent("w");
+  // Restored with the run's handlers, one of an agent removed since is left unused (a name
+  // never registered is still refused).
+  const snap = b.snapshot();
+  const restored = Orchestrator.restore(snap, { clock: "virtual", agents: { w: async () => 0 } });
+  assert.deepEqual(restored.agentsStatus(), {});
+  restored.close();
+  assert.throws(() => Orchestrator.restore(snap, { agents: { typo: async () => 0 } }), (e) => e.code === "unknown_agent");
   await b.flush();
   b.close();
   const c = await Orchestrator.open(store, { clock: "virtual" });

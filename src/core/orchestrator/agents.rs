@@ -241,6 +241,7 @@ impl Orchestrator {
     /// Counts an error against the agent; at its `maxErrors` it enters `Error`.
     pub fn report_error(&mut self, agent: AgentIx, message: &str, now: u64) -> Result<()> {
         self.count_error(agent, message, false, now);
+        self.record_due_snapshots();
         Ok(())
     }
 
@@ -320,7 +321,7 @@ impl Orchestrator {
             },
         );
         if to == AgentStatus::Error {
-            self.auto_snapshot("agent.error", Some(self.state.agent(agent).id.clone()), now);
+            self.snapshot_due("agent.error", Some(self.state.agent(agent).id.clone()), now);
         }
     }
 

@@ -88,6 +88,11 @@ pub struct Orchestrator {
     task_ends_watched: bool,
     /// While a new workflow's first tasks are queued: routed just now, not routed again.
     admitting_new: bool,
+    /// Automatic snapshots asked for during a command (an agent entering Error, a workflow's
+    /// end), recorded once the command has made all its decisions (see
+    /// [`Orchestrator::record_due_snapshots`]): a snapshot taken between a failure and its retry
+    /// decision described a state no run rests in, and restored, it left the task stuck.
+    snapshots_due: Vec<(&'static str, Option<String>, u64)>,
 }
 
 /// The reason of the `task.requeued` records [`Orchestrator::reissue_in_flight`] writes: a
@@ -127,6 +132,7 @@ impl Orchestrator {
             next_subscription: 1,
             task_ends_watched: true,
             admitting_new: false,
+            snapshots_due: Vec::new(),
         }
     }
 
@@ -229,6 +235,7 @@ impl Orchestrator {
     // ---- effects and time --------------------------------------------------------------------
 
     pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.record_due_snapshots();
         self.effects.pop_front()
     }
 
@@ -419,6 +426,23 @@ impl Orchestrator {
         with_context(&ctx, f)
     }
 
+    /// An automatic snapshot, recorded when the command asking for it has made its decisions.
+    pub(super) fn snapshot_due(&mut self, reason: &'static str, subject: Option<String>, now: u64) {
+        self.snapshots_due.push((reason, subject, now));
+    }
+
+    /// Records the automatic snapshots asked for (see `snapshots_due`). Most commands end by
+    /// dispatching, which calls this; polling for effects calls it too, and drivers poll right
+    /// after every command, so none is left when a command returns to a driver.
+    pub fn record_due_snapshots(&mut self) {
+        if self.snapshots_due.is_empty() {
+            return;
+        }
+        for (reason, subject, now) in std::mem::take(&mut self.snapshots_due) {
+            self.auto_snapshot(reason, subject, now);
+        }
+    }
+
     fn auto_snapshot(&mut self, reason: &str, subject: Option<String>, now: u64) -> String {
         let n = self.state.snapshots_taken + 1;
         let id = format!("snapshot-{n}");
@@ -460,6 +484,7 @@ impl Orchestrator {
                 "resolve every payload before taking a snapshot".into(),
             ));
         }
+        self.record_due_snapshots();
         let id = self.auto_snapshot("manual", None, now);
         self.snapshot_json(&id)
     }
@@ -683,6 +708,45 @@ impl Orchestrator {
             applied = true;
         }
         Ok(())
+    }
+
+    /// After a replay that stopped at some record, applies the records of `journal` that finish
+    /// that record's command: those that follow it at the same time and are decisions, not
+    /// inputs. A run resumed from the middle of a command would rest in a state no run rests in
+    /// (a failed attempt whose retry was never decided: stuck for ever). Returns the seq reached.
+    pub fn finish_command(&mut self, journal: &str) -> Result<u64> {
+        for (n, line) in journal
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let decode = |reason: String| Error::Decode {
+                what: "journal",
+                reason: format!("line {}: {reason}", n + 1),
+            };
+            let seq = crate::core::replay_check::peek_seq(line).map_err(decode)?;
+            if seq <= self.state.seq {
+                continue;
+            }
+            if seq != self.state.seq + 1 {
+                break;
+            }
+            let rec: Record = self
+                .with_ctx(|| serde_json::from_str(line))
+                .map_err(|e| decode(e.to_string()))?;
+            if crate::core::verify::is_input(&rec.event) || rec.at != self.state.now {
+                break;
+            }
+            crate::core::replay_check::check(&self.state, &rec).map_err(decode)?;
+            self.state.apply(&rec);
+            if self.journal.len() >= self.state.options.journal_rows_max as usize {
+                self.journal.pop_front();
+            }
+            self.journal.push_back(rec);
+        }
+        // The timers follow the state (a retry decided in the records applied here).
+        self.rebuild_timers();
+        Ok(self.state.seq)
     }
 
     /// Whether the journal holds record `seq` written otherwise than `line`. A record no longer

@@ -546,6 +546,12 @@ impl Orchestrator {
 
     /// Hands out calls while there is room: best ready task first, among agents that can take one.
     pub(super) fn dispatch(&mut self, now: u64) {
+        self.start_ready(now);
+        // The command's last step: its decisions are made.
+        self.record_due_snapshots();
+    }
+
+    fn start_ready(&mut self, now: u64) {
         if self.state.terminated.is_some() {
             return;
         }

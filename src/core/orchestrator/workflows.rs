@@ -390,7 +390,7 @@ impl Orchestrator {
                         workflow: WorkflowRef(w),
                     },
                 );
-                self.auto_snapshot("workflow.completed", Some(id), now);
+                self.snapshot_due("workflow.completed", Some(id), now);
             }
             Some(task) => {
                 self.emit(
@@ -401,7 +401,7 @@ impl Orchestrator {
                         policy,
                     },
                 );
-                self.auto_snapshot("workflow.failed", Some(id), now);
+                self.snapshot_due("workflow.failed", Some(id), now);
             }
         }
         self.effects
