@@ -57,6 +57,10 @@ impl Journal {
         self.chunks.front()?.front()
     }
 
+    pub fn back(&self) -> Option<&Record> {
+        self.chunks.back()?.back()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Record> + '_ {
         self.chunks.iter().flat_map(|c| c.iter())
     }

@@ -124,7 +124,14 @@ impl Orchestrator {
         if breaker_counts(class) {
             self.breaker_after_failure(agent, now);
         }
+        // The agent's automatic snapshot (maxErrors) waits for the decision: a `reset` or an
+        // `escalate` dispatches before it is made.
+        self.deciding += 1;
         self.decide(task, error, now);
+        self.deciding -= 1;
+        if self.deciding == 0 {
+            self.record_due_snapshots();
+        }
     }
 
     fn decide(&mut self, task: TaskIx, error: TaskError, now: u64) {

@@ -93,6 +93,8 @@ pub struct Orchestrator {
     /// [`Orchestrator::record_due_snapshots`]): a snapshot taken between a failure and its retry
     /// decision described a state no run rests in, and restored, it left the task stuck.
     snapshots_due: Vec<(&'static str, Option<String>, u64)>,
+    /// While a failed attempt is being handled: its dispatches are not its command's end.
+    deciding: u32,
 }
 
 /// The reason of the `task.requeued` records [`Orchestrator::reissue_in_flight`] writes: a
@@ -133,6 +135,7 @@ impl Orchestrator {
             task_ends_watched: true,
             admitting_new: false,
             snapshots_due: Vec::new(),
+            deciding: 0,
         }
     }
 
@@ -431,9 +434,10 @@ impl Orchestrator {
         self.snapshots_due.push((reason, subject, now));
     }
 
-    /// Records the automatic snapshots asked for (see `snapshots_due`). Most commands end by
-    /// dispatching, which calls this; polling for effects calls it too, and drivers poll right
-    /// after every command, so none is left when a command returns to a driver.
+    /// Records the automatic snapshots asked for (see `snapshots_due`). A command ends with a
+    /// dispatch, which calls this, but for a failed attempt's handling, which dispatches midway
+    /// (a `reset` strategy restarts the agent, then decides the retry) and calls it at its end.
+    /// Polling for effects calls it too.
     pub fn record_due_snapshots(&mut self) {
         if self.snapshots_due.is_empty() {
             return;
@@ -734,7 +738,14 @@ impl Orchestrator {
             let rec: Record = self
                 .with_ctx(|| serde_json::from_str(line))
                 .map_err(|e| decode(e.to_string()))?;
-            if crate::core::verify::is_input(&rec.event) || rec.at != self.state.now {
+            // An input starts the next command, but for the task a job's slot submits, which
+            // reads as a submission and is the slot's own.
+            let slots_task = matches!(rec.event, Event::TaskCreated { .. })
+                && (self.journal.back())
+                    .is_some_and(|r| matches!(&r.event, Event::JobFired { task: Some(_), .. }));
+            if rec.at != self.state.now
+                || (crate::core::verify::is_input(&rec.event) && !slots_task)
+            {
                 break;
             }
             crate::core::replay_check::check(&self.state, &rec).map_err(decode)?;

@@ -547,8 +547,10 @@ impl Orchestrator {
     /// Hands out calls while there is room: best ready task first, among agents that can take one.
     pub(super) fn dispatch(&mut self, now: u64) {
         self.start_ready(now);
-        // The command's last step: its decisions are made.
-        self.record_due_snapshots();
+        // A command's last step, unless within a failure's handling (see `deciding`).
+        if self.deciding == 0 {
+            self.record_due_snapshots();
+        }
     }
 
     fn start_ready(&mut self, now: u64) {
