@@ -670,15 +670,8 @@ impl Orchestrator {
     /// Applies journal lines whose seq follows the state's, checking each against the state.
     fn apply_lines(&mut self, text: &str, upto_seq: Option<u64>) -> Result<()> {
         let mut applied = false;
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let decode = |reason: String| Error::Decode {
-                what: "journal",
-                reason: format!("line {}: {reason}", n + 1),
-            };
+        for (n, line) in journal_lines(text) {
+            let decode = line_error(n);
             let seq = crate::core::replay_check::peek_seq(line).map_err(decode)?;
             if seq <= self.state.seq {
                 // Before the first record applied, it is already in the snapshot. After, it is a
@@ -703,14 +696,20 @@ impl Orchestrator {
             let rec: Record = self
                 .with_ctx(|| serde_json::from_str(line))
                 .map_err(|e| decode(e.to_string()))?;
-            crate::core::replay_check::check(&self.state, &rec).map_err(decode)?;
-            self.state.apply(&rec);
-            if self.journal.len() >= self.state.options.journal_rows_max as usize {
-                self.journal.pop_front();
-            }
-            self.journal.push_back(rec);
+            self.apply_checked(rec).map_err(decode)?;
             applied = true;
         }
+        Ok(())
+    }
+
+    /// Checks a decoded record against the state, applies it and keeps it in the journal.
+    fn apply_checked(&mut self, rec: Record) -> std::result::Result<(), String> {
+        crate::core::replay_check::check(&self.state, &rec)?;
+        self.state.apply(&rec);
+        if self.journal.len() >= self.state.options.journal_rows_max as usize {
+            self.journal.pop_front();
+        }
+        self.journal.push_back(rec);
         Ok(())
     }
 
@@ -719,15 +718,8 @@ impl Orchestrator {
     /// inputs. A run resumed from the middle of a command would rest in a state no run rests in
     /// (a failed attempt whose retry was never decided: stuck for ever). Returns the seq reached.
     pub fn finish_command(&mut self, journal: &str) -> Result<u64> {
-        for (n, line) in journal
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let decode = |reason: String| Error::Decode {
-                what: "journal",
-                reason: format!("line {}: {reason}", n + 1),
-            };
+        for (n, line) in journal_lines(journal) {
+            let decode = line_error(n);
             let seq = crate::core::replay_check::peek_seq(line).map_err(decode)?;
             if seq <= self.state.seq {
                 continue;
@@ -748,12 +740,7 @@ impl Orchestrator {
             {
                 break;
             }
-            crate::core::replay_check::check(&self.state, &rec).map_err(decode)?;
-            self.state.apply(&rec);
-            if self.journal.len() >= self.state.options.journal_rows_max as usize {
-                self.journal.pop_front();
-            }
-            self.journal.push_back(rec);
+            self.apply_checked(rec).map_err(decode)?;
         }
         // The timers follow the state (a retry decided in the records applied here).
         self.rebuild_timers();
@@ -808,5 +795,20 @@ impl Orchestrator {
         }
         let then = Orchestrator::replay(&self.journal_json(0)?, Some(summary.seq))?;
         then.snapshot_json(id)
+    }
+}
+
+/// The lines of a journal that hold a record, each with its line number (from 1).
+fn journal_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    (text.lines().enumerate())
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(n, l)| (n + 1, l))
+}
+
+/// A journal line's decode error, naming the line.
+fn line_error(n: usize) -> impl Fn(String) -> Error + Copy {
+    move |reason| Error::Decode {
+        what: "journal",
+        reason: format!("line {n}: {reason}"),
     }
 }
