@@ -454,6 +454,9 @@ test("a per-client rate limit answers 429 with Retry-After", async () => {
     assert.deepEqual(statuses.slice(0, 5), [200, 200, 200, 200, 200]);
     assert.equal(statuses.at(-1), 429);
     assert.ok(Number(retryAfter) >= 1, `Retry-After: ${retryAfter}`);
+    // /openapi.json checks tokens too, so it is limited as well: no unlimited guessing there.
+    const guess = await fetch(`${limited.url}/openapi.json`, { headers: { authorization: "Bearer guess" } });
+    assert.equal(guess.status, 429);
   } finally {
     limited.stop();
   }
