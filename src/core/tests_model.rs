@@ -527,24 +527,26 @@ fn boss_over_w(o: &mut Orchestrator, plan: serde_json::Value) -> usize {
     run as usize
 }
 
-#[test]
-fn a_malformed_delegation_fails_the_supervisor_with_a_clear_message() {
+/// "boss" supervising "w" (agents and their capabilities given) with every call answered by
+/// `plan`: the run must fail, saying `why`.
+fn plan_refused(agents: &[(&str, &[&str])], plan: serde_json::Value, why: &str) {
     let mut o = orch();
-    agent(&mut o, "boss", &[]);
-    agent(&mut o, "w", &[]);
-    let run = boss_over_w(
-        &mut o,
-        json!({ "delegations": [{ "agent": "nobody", "input": 1 }] }),
-    );
+    for (id, caps) in agents {
+        agent(&mut o, id, caps);
+    }
+    let run = boss_over_w(&mut o, plan);
     let r = &o.state().runs[run];
     assert_eq!(r.status, RunStatus::Failed);
-    assert!(
-        r.error
-            .as_deref()
-            .unwrap()
-            .contains("'nobody', which is not one of the supervisor's agents"),
-        "{:?}",
-        r.error
+    let error = r.error.as_deref().expect("a failed run says why");
+    assert!(error.contains(why), "{error}");
+}
+
+#[test]
+fn a_malformed_delegation_fails_the_supervisor_with_a_clear_message() {
+    plan_refused(
+        &[("boss", &[]), ("w", &[])],
+        json!({ "delegations": [{ "agent": "nobody", "input": 1 }] }),
+        "'nobody', which is not one of the supervisor's agents",
     );
 }
 
@@ -570,33 +572,19 @@ fn a_plan_may_be_the_list_of_delegations_alone_or_a_plain_final_answer() {
 
 #[test]
 fn a_plan_with_both_delegations_and_a_final_answer_is_the_wrong_shape() {
-    let mut o = orch();
-    agent(&mut o, "boss", &[]);
-    agent(&mut o, "w", &[]);
-    let plan = json!({ "final": "f", "delegations": [{ "agent": "w", "input": 1 }] });
-    let run = boss_over_w(&mut o, plan);
-    let r = &o.state().runs[run];
-    assert_eq!(r.status, RunStatus::Failed);
-    let error = r.error.as_deref().unwrap();
-    assert!(
-        error.contains("both delegations and a final answer"),
-        "{error}"
+    plan_refused(
+        &[("boss", &[]), ("w", &[])],
+        json!({ "final": "f", "delegations": [{ "agent": "w", "input": 1 }] }),
+        "both delegations and a final answer",
     );
 }
 
 #[test]
 fn a_delegation_by_capability_stays_within_the_supervisors_agents() {
-    let mut o = orch();
-    agent(&mut o, "boss", &[]);
-    agent(&mut o, "w", &["write"]);
-    agent(&mut o, "outsider", &["zzz"]);
-    let run = boss_over_w(&mut o, json!({ "delegations": [{ "capability": "zzz" }] }));
-    let r = &o.state().runs[run];
-    assert_eq!(r.status, RunStatus::Failed);
-    let error = r.error.as_deref().unwrap();
-    assert!(
-        error.contains("capability 'zzz', which none of the supervisor's running agents (w) has"),
-        "{error}"
+    plan_refused(
+        &[("boss", &[]), ("w", &["write"]), ("outsider", &["zzz"])],
+        json!({ "delegations": [{ "capability": "zzz" }] }),
+        "capability 'zzz', which none of the supervisor's running agents (w) has",
     );
 }
 
