@@ -43,13 +43,32 @@ export class BatonError extends Error {
 
 const invalid = (message) => new BatonError("invalid_argument", message);
 
+/** A cancel or terminate reason: anything with a string form (an Error reads "Error: ..."). */
+function reasonText(reason) {
+  if (typeof reason === "string") return reason;
+  try {
+    return String(reason);
+  } catch {
+    throw invalid("a reason must be a string");
+  }
+}
+
+/** A user's value in an error message: a Symbol or an object without toString must not turn a refusal into a TypeError. */
+function shown(value) {
+  try {
+    return typeof value === "bigint" ? `${value}n` : String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 // JSON of a spec for the core. JSON.stringify would turn NaN and Infinity into null, which the
 // core would read as "not set": refuse them here, naming the field.
 function specJson(value, what) {
   // A replacer costs a call per key; it is only needed to name a bad number, which is rare.
-  if (!hasNonFinite(value, 0)) return JSON.stringify(value);
+  if (!hasNonFinite(value, 0)) return jsonText(value, what);
   const paths = new WeakMap(); // object -> its path from the root ("retry.backoff")
-  return JSON.stringify(value, function (key, v) {
+  return jsonText(value, what, function (key, v) {
     const parent = paths.get(this);
     const path = parent === undefined ? "" : parent === "" ? key : `${parent}.${key}`;
     if (v !== null && typeof v === "object") paths.set(v, path);
@@ -59,6 +78,16 @@ function specJson(value, what) {
     return v;
   });
 }
+
+/** JSON.stringify of a caller's value: a BigInt, a cycle or a toJSON that throws is a refusal. */
+function jsonText(value, what, replacer) {
+  try {
+    return JSON.stringify(value, replacer);
+  } catch (e) {
+    if (e instanceof BatonError) throw e;
+    throw invalid(`invalid ${what}: ${e instanceof Error ? e.message : shown(e)}`);
+  }
+}
 const isObject = (x) => x !== null && typeof x === "object" && !Array.isArray(x);
 
 /** A task spec as the user would have written it: what was not given (null, an empty policy, the id a job's tasks get later) left out. */
@@ -66,6 +95,7 @@ function given(spec) {
   const out = {};
   for (const [k, v] of Object.entries(spec)) {
     if (v === null || k === "id" || (isObject(v) && Object.keys(v).length === 0)) continue;
+    if (k === "agent" && v === "" && spec.capability != null) continue; // routed by capability
     out[k] = v;
   }
   return out;
@@ -106,12 +136,25 @@ function toJson(value) {
 // A journal as JSON Lines, from journal()'s array or journalText()'s string.
 function journalText(journal) {
   if (typeof journal === "string") return journal;
-  if (Array.isArray(journal)) return journal.map((r) => JSON.stringify(r)).join("\n");
+  if (Array.isArray(journal)) return journal.map((r) => jsonText(r, "journal record")).join("\n");
   throw invalid("journal must be journal()'s array or journalText()'s string");
 }
 
 function errorMessage(e) {
-  if (e instanceof Error) return e.message || e.name;
+  let message;
+  try {
+    message = readMessage(e);
+  } catch {
+    return "an error whose message could not be read"; // a getter that throws, a revoked proxy
+  }
+  if (typeof message === "string") return message;
+  // An Error whose message was set to a number or an object.
+  const json = toJson(message);
+  return json === "" ? shown(message) : json;
+}
+
+function readMessage(e) {
+  if (e instanceof Error) return e.message || e.name || "Error";
   if (typeof e === "string") return e;
   // A plain object thrown with a message (`throw { class, message }`) fails with that message.
   if (e !== null && typeof e === "object" && typeof e.message === "string" && e.message !== "") return e.message;
@@ -916,10 +959,10 @@ export function createBaton(coreApi) {
 
     // ---- time ----
     sleep(ms, signal = undefined) {
-            if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`sleep: ${ms} is not a non-negative number of ms`));
+            if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`sleep: ${shown(ms)} is not a non-negative number of ms`));
       if (ms === Infinity) return new Promise(() => {}); // a hang, as a test would simulate one
       // Deadlines stay far inside the clock's exact range (2^53 ms).
-      if (ms > SLEEP_MS_MAX) return Promise.reject(invalid(`sleep: ${ms} ms is over ${SLEEP_MS_MAX} (about 31 years; Infinity sleeps for ever)`));
+      if (ms > SLEEP_MS_MAX) return Promise.reject(invalid(`sleep: ${shown(ms)} ms is over ${SLEEP_MS_MAX} (about 31 years; Infinity sleeps for ever)`));
       if (signal?.aborted) return Promise.reject(signal.reason);
       return new Promise((resolve, reject) => {
         const id = this.core.addTimer(this.now() + Math.ceil(ms));
@@ -1038,20 +1081,20 @@ export function createBaton(coreApi) {
     for (const k of Object.keys(options)) if (!OPTION_KEYS.has(k)) throw invalid(`unknown option '${k}'`);
     const { seed, clock = "real", maxConcurrency, startTime = 0, eventsBufferMax = EVENTS_BUFFER_MAX_DEFAULT, store, snapshotEveryEvents = SNAPSHOT_EVERY_EVENTS_DEFAULT } = options;
     if (store !== undefined) checkStore(store);
-    if (!(Number.isSafeInteger(snapshotEveryEvents) && snapshotEveryEvents >= 1)) throw invalid(`invalid snapshotEveryEvents: ${snapshotEveryEvents}`);
-    if (clock !== "real" && clock !== "virtual") throw invalid(`clock must be "real" or "virtual", got ${JSON.stringify(clock)}`);
-    if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) throw invalid(`invalid seed: ${seed} is not an integer in 0..=2^53-1`);
+    if (!(Number.isSafeInteger(snapshotEveryEvents) && snapshotEveryEvents >= 1)) throw invalid(`invalid snapshotEveryEvents: ${shown(snapshotEveryEvents)}`);
+    if (clock !== "real" && clock !== "virtual") throw invalid(`clock must be "real" or "virtual", got ${typeof clock === "string" ? JSON.stringify(clock) : shown(clock)}`);
+    if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) throw invalid(`invalid seed: ${shown(seed)} is not an integer in 0..=2^53-1`);
     if (maxConcurrency !== undefined && maxConcurrency !== Infinity && !(Number.isInteger(maxConcurrency) && maxConcurrency >= 1 && maxConcurrency <= 4294967295)) {
-      throw invalid(`invalid maxConcurrency: ${maxConcurrency} is not a positive integer`);
+      throw invalid(`invalid maxConcurrency: ${shown(maxConcurrency)} is not a positive integer`);
     }
-    if (!(Number.isSafeInteger(startTime) && startTime >= 0 && startTime <= START_TIME_MAX)) throw invalid(`invalid startTime: ${startTime} (ms, 0 to 2^50)`);
-    if (!(Number.isSafeInteger(eventsBufferMax) && eventsBufferMax >= 1)) throw invalid(`invalid eventsBufferMax: ${eventsBufferMax}`);
+    if (!(Number.isSafeInteger(startTime) && startTime >= 0 && startTime <= START_TIME_MAX)) throw invalid(`invalid startTime: ${shown(startTime)} (ms, 0 to 2^50)`);
+    if (!(Number.isSafeInteger(eventsBufferMax) && eventsBufferMax >= 1)) throw invalid(`invalid eventsBufferMax: ${shown(eventsBufferMax)}`);
     const core = {};
     if (maxConcurrency !== undefined && maxConcurrency !== Infinity) core.maxConcurrency = maxConcurrency;
     for (const k of ["retry", "timeoutMs", "onError"]) if (options[k] !== undefined) core[k] = options[k];
     for (const k of LIMIT_KEYS) {
       if (options[k] === undefined) continue;
-      if (!(Number.isInteger(options[k]) && options[k] >= 1 && options[k] <= 4294967295)) throw invalid(`invalid ${k}: ${options[k]}`);
+      if (!(Number.isInteger(options[k]) && options[k] >= 1 && options[k] <= 4294967295)) throw invalid(`invalid ${k}: ${shown(options[k])}`);
       core[k] = options[k];
     }
     return { seed, clock, startTime, eventsBufferMax, store, snapshotEveryEvents, core };
@@ -1063,7 +1106,7 @@ export function createBaton(coreApi) {
    */
   function checkRecorded(o, core, how) {
     if (o.seed !== undefined && o.seed !== core.seed()) {
-      throw invalid(`${how} keeps the run's seed (${core.seed()}); seed ${o.seed} applies to new runs`);
+      throw invalid(`${how} keeps the run's seed (${core.seed()}); seed ${shown(o.seed)} applies to new runs`);
     }
     const given = Object.keys(o.core);
     if (given.length > 0) {
@@ -1090,7 +1133,33 @@ export function createBaton(coreApi) {
    * writes the JSON at once, so that later changes to the spec change nothing; otherwise it is
    * written only if the plain path cannot take the spec.
    */
+  /**
+   * A workflow with its execution pattern given apart, as seed 001 does
+   * (`submit_workflow(workflow, pattern=SEQUENTIAL)`): `(spec, { pattern, width, ... })`.
+   */
+  function withOptions(spec, options) {
+    if (options === undefined) return spec;
+    if (!isObject(options)) throw invalid("a workflow's second argument is its options: { pattern?, width?, failurePolicy?, ... }");
+    if (spec instanceof CompiledWorkflow) throw invalid("a compiled workflow takes no options: give them to compileWorkflow");
+    if (!isObject(spec)) return spec; // refused as it is
+    return { ...spec, ...options };
+  }
+
+  // The plain ones the core runs as a workflow; the last two runWorkflow runs as agent patterns.
+  const WORKFLOW_PATTERNS = ["dag", "sequential", "parallel", "supervisor", "collaborative"];
+
+  /** The spec with its `pattern` in the core's spelling (seed 001 writes `SEQUENTIAL`). */
+  function withPattern(spec) {
+    if (!isObject(spec) || typeof spec.pattern !== "string") return spec;
+    const pattern = spec.pattern.toLowerCase();
+    if (!WORKFLOW_PATTERNS.includes(pattern)) {
+      throw invalid(`invalid workflow.pattern: '${spec.pattern}' is not one of ${WORKFLOW_PATTERNS.join(", ")}`);
+    }
+    return pattern === spec.pattern ? spec : { ...spec, pattern };
+  }
+
   function takeApart(spec, eager) {
+    spec = withPattern(spec);
     if (isObject(spec) && (spec.pattern === "supervisor" || spec.pattern === "collaborative")) {
       throw invalid(`a ${spec.pattern} workflow is an agent pattern: run it with runWorkflow (or runPattern), which resolves with its result`);
     }
@@ -1205,7 +1274,7 @@ export function createBaton(coreApi) {
 
   function checkHandler(id, handler) {
     if (handler !== undefined && typeof handler !== "function") {
-      throw invalid(`agent '${id}': handler must be a function, got ${handler === null ? "null" : typeof handler}`);
+      throw invalid(`agent '${shown(id)}': handler must be a function, got ${handler === null ? "null" : typeof handler}`);
     }
   }
 
@@ -1249,7 +1318,7 @@ export function createBaton(coreApi) {
       const rt = new Runtime(core, o.clock, start, o.eventsBufferMax);
       rt.frozen = frozen;
       for (const [name, fn] of Object.entries(tools ?? {})) {
-        if (typeof fn !== "function") throw invalid(`tools.${name} must be a function`);
+        if (typeof fn !== "function") throw invalid(`tools.${shown(name)} must be a function`);
         rt.tools.set(name, fn);
       }
       const removed = new Set();
@@ -1286,7 +1355,7 @@ export function createBaton(coreApi) {
     static restore(snapshot, options = {}) {
       if (!isObject(options)) throw invalid("options must be an object");
       const { agents, tools, ...rest } = options;
-      const text = typeof snapshot === "string" ? snapshot : JSON.stringify(snapshot);
+      const text = typeof snapshot === "string" ? snapshot : jsonText(snapshot, "snapshot");
       if (typeof text !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
       const probe = checkOptions(rest);
       const now = probe.clock === "virtual" ? probe.startTime : Date.now();
@@ -1323,7 +1392,7 @@ export function createBaton(coreApi) {
         const rt = orch.#rt;
         rt.defaultHandlers = { ...agents };
         for (const [name, fn] of Object.entries(tools ?? {})) {
-          if (typeof fn !== "function") throw invalid(`tools.${name} must be a function`);
+          if (typeof fn !== "function") throw invalid(`tools.${shown(name)} must be a function`);
           rt.tools.set(name, fn);
         }
         return orch;
@@ -1384,11 +1453,11 @@ export function createBaton(coreApi) {
       if (!isObject(options)) throw invalid("options must be an object");
       const { agents, tools, uptoSeq, live = false, snapshot, ...rest } = options;
       const text = journalText(journal);
-      if (uptoSeq !== undefined && !(Number.isSafeInteger(uptoSeq) && uptoSeq >= 1)) throw invalid(`invalid uptoSeq: ${uptoSeq}`);
+      if (uptoSeq !== undefined && !(Number.isSafeInteger(uptoSeq) && uptoSeq >= 1)) throw invalid(`invalid uptoSeq: ${shown(uptoSeq)}`);
       if (typeof live !== "boolean") throw invalid("live must be a boolean");
       if (rest.store !== undefined && !live) throw invalid("a replay writes to a store only when it is live (live: true)");
       // From a snapshot, the journal is what was written after it (a store's contents).
-      const base = snapshot === undefined ? undefined : typeof snapshot === "string" ? snapshot : JSON.stringify(snapshot);
+      const base = snapshot === undefined ? undefined : typeof snapshot === "string" ? snapshot : jsonText(snapshot, "snapshot");
       if (snapshot !== undefined && typeof base !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
       const core = base === undefined ? coreApi.replay(text, uptoSeq) : coreApi.load(base, text, uptoSeq);
       try {
@@ -1519,7 +1588,7 @@ export function createBaton(coreApi) {
 
     cancel(id, reason = "cancelled by the user") {
       const rt = this.#rt;
-      rt.core.cancelTask(rt.taskIx(id), String(reason), rt.now());
+      rt.core.cancelTask(rt.taskIx(id), reasonText(reason), rt.now());
       rt.pump();
     }
 
@@ -1556,8 +1625,8 @@ export function createBaton(coreApi) {
     // ---- workflows ----
 
     /** Validates and submits a workflow; returns its id. Nothing is stored if it is invalid. */
-    submitWorkflow(spec) {
-      return this.#rt.core.workflowId(this.#submitWorkflow(spec));
+    submitWorkflow(spec, options) {
+      return this.#rt.core.workflowId(this.#submitWorkflow(withOptions(spec, options)));
     }
 
     /** submitWorkflow, giving the workflow's index (runWorkflow waits on it without its id). */
@@ -1601,10 +1670,11 @@ export function createBaton(coreApi) {
      * Submits a workflow and resolves with its result when it ends (completed or failed).
      * `pattern: "supervisor" | "collaborative"` runs that agent pattern instead.
      */
-    runWorkflow(spec) {
+    runWorkflow(spec, options) {
       // Not `async`: the waiter's promise is returned as it is, without a wrapper promise and
       // the turns it costs to adopt one; a refused spec still rejects rather than throws.
       try {
+        spec = withPattern(withOptions(spec, options));
         if (isObject(spec) && (spec.pattern === "supervisor" || spec.pattern === "collaborative")) {
           const { pattern, ...rest } = spec;
           return this.runPattern({ kind: pattern, ...rest });
@@ -1645,7 +1715,7 @@ export function createBaton(coreApi) {
     /** Cancels every task of the agent that waits (pending, queued or retrying); returns how many. */
     cancelAgentTasks(agentId, reason = "cancelled by the user") {
       const rt = this.#rt;
-      const n = rt.core.cancelAgentTasks(rt.agent(agentId), String(reason), rt.now());
+      const n = rt.core.cancelAgentTasks(rt.agent(agentId), reasonText(reason), rt.now());
       rt.pump();
       return n;
     }
@@ -1653,13 +1723,13 @@ export function createBaton(coreApi) {
     /** Stops the orchestrator cleanly: cancels everything unfinished and refuses new work. */
     terminate(reason = "terminated by the user") {
       const rt = this.#rt;
-      rt.core.terminate(String(reason), rt.now());
+      rt.core.terminate(reasonText(reason), rt.now());
       rt.pump();
     }
 
     cancelWorkflow(id, reason = "cancelled by the user") {
       const rt = this.#rt;
-      rt.core.cancelWorkflow(rt.workflowIx(id), String(reason), rt.now());
+      rt.core.cancelWorkflow(rt.workflowIx(id), reasonText(reason), rt.now());
       rt.pump();
     }
 
@@ -1673,7 +1743,10 @@ export function createBaton(coreApi) {
       if (typeof sessionId !== "string") throw invalid("orchestrate(sessionId, { capability, parameters }): sessionId must be a string");
       if (!isObject(request) || typeof request.capability !== "string") throw invalid("orchestrate needs { capability: string, parameters?, priority? }");
       const { capability, parameters, ...rest } = request;
-      const id = this.submit({ ...rest, capability, input: parameters, session: sessionId });
+      // `input`, as submit takes it, is the same thing as seed 004's `parameters`: one of them.
+      if (parameters !== undefined && rest.input !== undefined) throw invalid("orchestrate takes parameters or input, not both");
+      const input = parameters !== undefined ? parameters : rest.input;
+      const id = this.submit({ ...rest, capability, input, session: sessionId });
       const task = await this.wait(id);
       return { sessionId, taskId: task.id, agent: task.agent, capability, status: task.status, result: task.output, error: task.error };
     }
@@ -1777,7 +1850,7 @@ export function createBaton(coreApi) {
 
     /** Registers a tool: `fn(args, { agentId, taskId })`, sync or async. */
     registerTool(name, fn, options = {}) {
-      if (typeof fn !== "function") throw invalid(`registerTool('${name}', fn): fn must be a function`);
+      if (typeof fn !== "function") throw invalid(`registerTool('${shown(name)}', fn): fn must be a function`);
       if (!isObject(options)) throw invalid("registerTool options must be an object { description?, category?, rateLimit? }");
       const rt = this.#rt;
       try {
@@ -1843,7 +1916,7 @@ export function createBaton(coreApi) {
       const rt = this.#rt;
       // `session`: the contracts of the run's calls are recorded under it.
       const { session, ...rest } = spec;
-      if (session != null && typeof session !== "string") throw invalid(`invalid session: ${session} is not a string`);
+      if (session != null && typeof session !== "string") throw invalid(`invalid session: ${shown(session)} is not a string`);
       const ix = rt.core.startPattern(specJson(rest, "pattern"), rt.now(), session ?? undefined);
       rt.pump();
       return rt.waitRun(ix);
@@ -1907,7 +1980,7 @@ export function createBaton(coreApi) {
     /** Calls `fn` with every event whose topic matches (`task.*` style); returns an unsubscribe function. */
     on(topic, fn) {
       if (typeof topic !== "string") throw invalid("on(topic, fn): topic must be a string");
-      if (typeof fn !== "function") throw invalid(`on('${topic}', fn): fn must be a function`);
+      if (typeof fn !== "function") throw invalid(`on('${shown(topic)}', fn): fn must be a function`);
       return this.#rt.subscribe(topic, fn);
     }
 
@@ -2016,7 +2089,7 @@ export function createBaton(coreApi) {
 
     /** Recent snapshot summaries (including automatic ones), newest first. */
     snapshots(limit = 10) {
-      if (!(Number.isInteger(limit) && limit >= 0)) throw invalid(`invalid limit: ${limit}`);
+      if (!(Number.isInteger(limit) && limit >= 0)) throw invalid(`invalid limit: ${shown(limit)}`);
       return JSON.parse(this.#rt.core.snapshots(Math.min(limit, 4294967295)));
     }
 

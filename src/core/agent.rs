@@ -64,7 +64,15 @@ impl AgentStatus {
         self == AgentStatus::Running
     }
 
+    /// A status by name, any case; DESIGN's other names for two of them, `Idle` (Ready) and
+    /// `Active` (Running), are taken too.
     pub fn parse(s: &str) -> Option<AgentStatus> {
+        if s.eq_ignore_ascii_case("idle") {
+            return Some(AgentStatus::Ready);
+        }
+        if s.eq_ignore_ascii_case("active") {
+            return Some(AgentStatus::Running);
+        }
         AgentStatus::ALL
             .into_iter()
             .find(|st| st.name().eq_ignore_ascii_case(s))
@@ -107,7 +115,7 @@ pub struct AgentSpec {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::core::capability::names")]
     pub capabilities: Vec<String>,
     /// Tasks this agent may run at once; `None` is unlimited.
     #[serde(default)]
@@ -325,6 +333,8 @@ mod tests {
     fn parse_is_case_insensitive() {
         assert_eq!(AgentStatus::parse("paused"), Some(Paused));
         assert_eq!(AgentStatus::parse("nope"), None);
+        assert_eq!(AgentStatus::parse("Idle"), Some(Ready));
+        assert_eq!(AgentStatus::parse("active"), Some(Running));
     }
 }
 
@@ -338,7 +348,11 @@ fn is_zero(n: &u32) -> bool {
 pub struct AgentUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::core::capability::maybe_names"
+    )]
     pub capabilities: Option<Vec<String>>,
     /// `null` for unlimited.
     #[serde(

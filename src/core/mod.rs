@@ -26,6 +26,7 @@
 pub mod adjacency;
 pub mod agent;
 pub mod calls;
+mod capability;
 pub mod chunked;
 pub mod error;
 pub mod event;

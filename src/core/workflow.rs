@@ -21,7 +21,12 @@ pub enum FailurePolicy {
     #[serde(alias = "fail_fast", alias = "fail-fast")]
     FailFast,
     /// Skip the failed task's dependents, run everything else, then fail the workflow.
-    #[serde(alias = "continueAndSkipDependents", alias = "skip-dependents")]
+    #[serde(
+        alias = "continueAndSkipDependents",
+        alias = "continue-and-skip-dependents",
+        alias = "continue_and_skip_dependents",
+        alias = "skip-dependents"
+    )]
     Continue,
 }
 
@@ -95,10 +100,13 @@ pub struct WorkflowSpec {
 pub enum ExecutionPattern {
     /// Every task whose dependencies completed.
     #[default]
+    #[serde(alias = "DAG")]
     Dag,
     /// One task at a time, in topological order.
+    #[serde(alias = "SEQUENTIAL")]
     Sequential,
     /// Up to `width` tasks at a time.
+    #[serde(alias = "PARALLEL")]
     Parallel,
 }
 

@@ -2,7 +2,7 @@
 
 use super::interop::{coded, ms, parse, to_json, IntoJs, JsResult};
 use super::Core;
-use crate::core::ids::{AgentIx, PayloadId, TaskIx};
+use crate::core::ids::{PayloadId, TaskIx};
 use crate::core::message::message_id;
 use crate::core::pattern::{run_id, PatternSpec, RunStatus};
 use crate::core::schedule::Trigger;

@@ -155,8 +155,10 @@ impl Core {
     ) -> bool {
         let class = ErrorClass::parse(class).unwrap_or(ErrorClass::Internal);
         let mut error = crate::core::task::TaskError::new(class, message);
+        // Infinity reads as "as long as you may" (the core caps it at an hour): the cast
+        // saturates. NaN and non-positive values say nothing.
         error.retry_after_ms = retry_after_ms
-            .filter(|ms| ms.is_finite() && *ms > 0.0)
+            .filter(|ms| *ms > 0.0)
             .map(|ms| ms.ceil() as u64);
         self.inner.fail_with(call, error, ms(now))
     }

@@ -93,6 +93,10 @@ impl Orchestrator {
 
     fn expect_job(&self, job: usize, status: JobStatus, action: &str) -> Result<()> {
         let j = &self.state.jobs[job];
+        if j.status == JobStatus::Deleted {
+            // As `deleteJob` says twice over, and as `jobs()`, which no longer lists it.
+            return Err(Error::UnknownJob(job_id(job)));
+        }
         if j.status != status {
             return Err(Error::InvalidState {
                 what: "job",

@@ -1,0 +1,89 @@
+// The spellings the issues, DESIGN and the seeds use are taken as written: seed 001's execution
+// pattern given apart and in capitals, the issue's "continue-and-skip-dependents", DESIGN's Idle
+// and Active, seed 004's described capabilities and its `parameters` (or submit's `input`).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Orchestrator } from "../../pkg/node.js";
+
+function withAgent(handler = async (x) => x) {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  let running = 0;
+  let most = 0;
+  orch.registerAgent({
+    id: "a",
+    capabilities: ["x", { name: "echo", description: "Echo text back" }],
+    handler: async (input, ctx) => {
+      most = Math.max(most, ++running);
+      await ctx.sleep(10);
+      running--;
+      return handler(input);
+    },
+  });
+  orch.startAgent("a");
+  return { orch, most: () => most };
+}
+
+const five = { tasks: ["p", "q", "r", "s", "t"].map((id) => ({ id, agent: "a", input: id })) };
+
+test("a workflow's pattern may come as a second argument, in any case", async () => {
+  for (const [options, expected] of [[{ pattern: "sequential" }, 1], [{ pattern: "PARALLEL", width: 2 }, 2], [undefined, 5]]) {
+    const { orch, most } = withAgent();
+    const result = await orch.runWorkflow(five, options);
+    assert.equal(result.status, "Completed");
+    assert.equal(most(), expected, JSON.stringify(options));
+    orch.close();
+  }
+  const { orch, most } = withAgent();
+  const id = orch.submitWorkflow(five, { pattern: "SEQUENTIAL" });
+  assert.equal((await orch.waitWorkflow(id)).status, "Completed");
+  assert.equal(most(), 1);
+  assert.throws(() => orch.submitWorkflow(five, "sequential"), (e) => e.code === "invalid_argument");
+  assert.throws(() => orch.submitWorkflow({ ...five, pattern: "pipeline" }), (e) => e.code === "invalid_argument" && /dag, sequential, parallel, supervisor, collaborative/.test(e.message));
+  orch.close();
+});
+
+test('"continue-and-skip-dependents", as the foundation issue writes it', async () => {
+  const { orch } = withAgent(async (x) => {
+    if (x === "bad") throw new Error("no");
+    return x;
+  });
+  const result = await orch.runWorkflow({
+    failurePolicy: "continue-and-skip-dependents",
+    tasks: [{ id: "bad", agent: "a", input: "bad" }, { id: "after", agent: "a", dependsOn: ["bad"] }, { id: "other", agent: "a", input: "ok" }],
+  });
+  assert.equal(result.status, "Failed");
+  assert.deepEqual(result.outputs, { other: "ok" });
+  orch.close();
+});
+
+test("orchestrate takes seed 004's parameters or submit's input, not both", async () => {
+  const { orch } = withAgent();
+  assert.deepEqual(orch.agentsStatus().a.capabilities, ["x", "echo"]);
+  const viaParameters = await orch.orchestrate("s", { capability: "echo", parameters: { text: "hi" } });
+  const viaInput = await orch.orchestrate("s", { capability: "echo", input: { text: "hi" } });
+  assert.deepEqual([viaParameters.result, viaInput.result], [{ text: "hi" }, { text: "hi" }]);
+  await assert.rejects(orch.orchestrate("s", { capability: "echo", input: 1, parameters: 2 }), (e) => e.code === "invalid_argument");
+  orch.close();
+});
+
+test("DESIGN's Idle and Active are Ready and Running", () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  orch.registerAgent({ id: "a", handler: async () => 1 });
+  orch.transitionAgent("a", "Initializing");
+  orch.transitionAgent("a", "Idle");
+  assert.equal(orch.agentStatus("a"), "Ready");
+  orch.transitionAgent("a", "active");
+  assert.equal(orch.agentStatus("a"), "Running");
+  orch.close();
+});
+
+test("a deleted job is unknown to every command; a capability job's task has no empty agent", () => {
+  const { orch } = withAgent();
+  const job = orch.schedule({ everyMs: 1000 }, { capability: "echo", input: 1, priority: 2 });
+  assert.deepEqual(orch.jobs()[0].task, { capability: "echo", priority: 2, input: 1 });
+  orch.deleteJob(job);
+  for (const command of [() => orch.pauseJob(job), () => orch.resumeJob(job), () => orch.deleteJob(job)]) {
+    assert.throws(command, (e) => e.code === "unknown_job");
+  }
+  orch.close();
+});
