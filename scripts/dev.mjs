@@ -38,7 +38,7 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 100));
 }
 const api = (method, path, body) => fetch(`${url}/v1/ns/default${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body && JSON.stringify(body) });
-for (const [id, demo, capabilities] of [["echo", "echo", ["echo"]], ["uppercase", "uppercase", ["text"]], ["sleep", "sleep", ["wait"]], ["fail", "fail", []]]) {
+for (const [id, demo, capabilities] of [["echo", "echo", ["echo"]], ["uppercase", "uppercase", ["uppercase", "text"]], ["sleep", "sleep", ["sleep", "wait"]], ["fail", "fail", ["fail"]]]) {
   await api("POST", "/agents", { id, demo, capabilities, start: true }); // 409 once they exist
 }
 console.log(`

@@ -143,7 +143,9 @@ pub fn document() -> Value {
     paths.insert(
         "/openapi.json".into(),
         json!({ "get": { "summary": "This document (any namespace's token opens it)", "operationId": "openapi",
-        "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }),
+        "security": [{ "bearer": [] }],
+        "responses": { "200": { "description": "OK", "content": { "application/json": {} } },
+            "401": error_ref.clone(), "429": error_ref.clone() } } }),
     );
     json!({
         "openapi": "3.1.0",

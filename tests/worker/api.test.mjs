@@ -36,6 +36,8 @@ test("health needs no token; openapi.json needs one and lists every route", asyn
   assert.equal(scoped.status, 200, "any namespace's token opens it");
   const doc = await (await fetch(`${worker.url}/openapi.json`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
   assert.equal(doc.openapi, "3.1.0");
+  assert.deepEqual(doc.paths["/openapi.json"].get.security, [{ bearer: [] }], "the document says what the server does");
+  assert.ok(doc.paths["/openapi.json"].get.responses["401"]);
   assert.ok(Object.keys(doc.paths).length >= 15);
   // DESIGN's paths, the namespace in a header, as well as under /v1/ns/{namespace}.
   for (const p of ["/v1/status", "/v1/agents", "/v1/tasks/{id}", "/v1/ns/{namespace}/agents"]) assert.ok(doc.paths[p], p);
@@ -50,6 +52,12 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.equal(r.status, 201);
   r = await api.post("/agents", { id: "words", js: "wordCount", start: true });
   assert.equal(r.status, 201, JSON.stringify(r.body));
+  // A demo agent's name is enough, and it is its capability; seed 004 describes capabilities.
+  r = await api.post("/agents", { id: "uppercase", start: true });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.deepEqual([r.body.binding, r.body.capabilities], [{ kind: "demo", name: "uppercase" }, ["uppercase"]]);
+  r = await api.post("/agents", { id: "sleep", capabilities: [{ name: "nap", description: "Waits" }] });
+  assert.deepEqual(r.body.capabilities, ["nap"]);
   const listed = (await api.get("/agents")).body;
   assert.equal(listed.total, listed.agents.length);
   assert.equal(listed.agents.find((a) => a.agent_id === "echo").binding.kind, "demo");
@@ -426,8 +434,10 @@ test("bad inputs are answered with their codes and change nothing", async () => 
     [await c.get("/schedules/job-999"), 404, "unknown_job"],
     [await c.post("/agents", { id: "e", demo: "echo" }), 409, "duplicate_id"],
     [await c.post("/agents", { id: "nobody" }), 400, "invalid_argument"],
+    [await c.post("/agents", { id: "e2", demo: "echo", capabilities: [{ description: "no name" }] }), 400, "invalid_argument"],
     [await c.post("/tasks", JSON.stringify({ agent: "e", input: "x".repeat(1024 * 1024 + 10) })), 413, "payload_too_large"],
     [await c.get("/tasks/nope"), 404, "unknown_task"],
+    [await c.get("/tasks/nope/cancel"), 405, "method_not_allowed"],
   ];
   for (const [r, status, code] of cases) {
     assert.equal(r.status, status, JSON.stringify(r.body));

@@ -125,7 +125,16 @@ pub(super) fn register(shared: &Shared, body: Value) -> ApiResult {
             return Err(error(400, "invalid_argument", why));
         }
     };
-    let b = binding(&mut m, &id)?.ok_or_else(|| error(400, "invalid_argument", "an agent needs an endpoint (HTTP agent), js (a function in js/worker-agents.js) or demo (echo, uppercase, sleep, fail)"))?;
+    let b = match binding(&mut m, &id)? {
+        Some(b) => b,
+        // A built-in agent's name is enough: `{ "id": "echo" }` is the demo agent, with its name
+        // as its capability unless others are given.
+        None if DEMO_AGENTS.contains(&id.as_str()) => {
+            m.entry("capabilities").or_insert_with(|| json!([id]));
+            Binding::Demo { name: id.clone() }
+        }
+        None => return Err(error(400, "invalid_argument", "an agent needs an endpoint (HTTP agent), js (a function in js/worker-agents.js) or demo (echo, uppercase, sleep, fail); an agent named after a demo agent is that agent")),
+    };
     let s: AgentSpec = spec("agent", Value::Object(m))?;
     {
         let mut rt = shared.borrow_mut();

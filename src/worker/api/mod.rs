@@ -253,7 +253,12 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["tasks"], Method::Post) => submit(shared, body(&mut req).await?),
         (["tasks"], Method::Get) => tasks(shared, &req),
         (["tasks"], _) => Err(allow("GET, POST")),
-        (["tasks", id], Method::Get) => task(shared, id),
+        // `GET /tasks/t1/cancel` reads as the workflow task `t1/cancel`; when there is none,
+        // it was the cancel route with the wrong method.
+        (["tasks", id], Method::Get) => match task(shared, id) {
+            Err(e) if e.status == 404 && id.ends_with("/cancel") => Err(allow("POST")),
+            found => found,
+        },
         (["tasks", _], _) => Err(allow("GET")),
         (["tasks", id, "cancel"], Method::Post) => cancel(shared, id, body(&mut req).await?),
         (["tasks", _, "cancel"], _) => Err(allow("POST")),
