@@ -108,7 +108,7 @@ export type Fallback = { agent: string; capability?: undefined } | { capability:
 /** What `updateAgent` (and the Worker's `PUT /agents/{id}`) changes. */
 export interface AgentUpdate {
   name?: string;
-  capabilities?: string[];
+  capabilities?: CapabilityInput[];
   concurrency?: number | null;
   maxErrors?: number | null;
 }
@@ -448,10 +448,13 @@ export type PatternSpec = { session?: string } & (
 
 export type AgentHandler<I = unknown, O = unknown> = (input: I, ctx: AgentContext) => O | Promise<O>;
 
+/** A capability by name, or as seed 004 lists them (`{ name, description }`); only names are kept. */
+export type CapabilityInput = string | { name: string; description?: string };
+
 export interface AgentSpec<I = unknown, O = unknown> extends TaskPolicy {
   id: string;
   name?: string;
-  capabilities?: string[];
+  capabilities?: CapabilityInput[];
   /** Tasks this agent runs at once. Default unlimited. */
   concurrency?: number;
   /**
@@ -526,6 +529,8 @@ export interface WorkflowTaskSpec<I = unknown> extends TaskPolicy {
 }
 
 export type FailurePolicy = "failFast" | "continue";
+/** A failure policy as given: also `fail-fast` / `fail_fast`, and `continue-and-skip-dependents` (the issue's words) / `continueAndSkipDependents` / `skip-dependents`. */
+export type FailurePolicyInput = FailurePolicy | "fail-fast" | "fail_fast" | "continue-and-skip-dependents" | "continueAndSkipDependents" | "continue_and_skip_dependents" | "skip-dependents";
 
 export interface WorkflowSpec {
   id?: string;
@@ -534,13 +539,16 @@ export interface WorkflowSpec {
   /** `{ b: ["a"] }`: b waits for a. Adds to each task's `dependsOn`. */
   dependencies?: Record<string, string[]>;
   /** `failFast` (default) cancels the rest on the first failure; `continue` skips only dependents. */
-  failurePolicy?: FailurePolicy;
-  /** `dag` (default: every ready task), `sequential` (one at a time), `parallel` (up to `width`). */
-  pattern?: "dag" | "sequential" | "parallel";
+  failurePolicy?: FailurePolicyInput;
+  /** `dag` (default: every ready task), `sequential` (one at a time), `parallel` (up to `width`); also in capitals, as seed 001 writes them. */
+  pattern?: "dag" | "sequential" | "parallel" | "DAG" | "SEQUENTIAL" | "PARALLEL";
   width?: number;
   /** Records contracts for the workflow's calls under this session. */
   session?: string;
 }
+
+/** A workflow's settings given apart from its tasks: `runWorkflow(spec, { pattern: "sequential" })`. */
+export type WorkflowOptions = Partial<Omit<WorkflowSpec, "tasks">>;
 
 /**
  * A workflow spec taken apart once by `Orchestrator.compileWorkflow` (its dependencies resolved
@@ -845,7 +853,8 @@ export class Orchestrator {
    */
   removeAgent(id: string): void;
   /** Moves an agent along one edge of the lifecycle table. */
-  transitionAgent(id: string, to: AgentStatus, reason?: string): void;
+  /** `to` may also be DESIGN's `Idle` (Ready) or `Active` (Running), in any case. */
+  transitionAgent(id: string, to: AgentStatus | "Idle" | "Active", reason?: string): void;
   /** Counts an error against an agent; at its `maxErrors` it enters `Error`. */
   reportError(agentId: string, message: string | Error): void;
   agentHistory(id: string): Transition[];
@@ -867,11 +876,12 @@ export class Orchestrator {
   failTask(id: string, error: string | Error): void;
 
   /** Validates and submits a workflow; returns its id. */
-  submitWorkflow(spec: WorkflowSpec | CompiledWorkflow): string;
+  /** `options` (`{ pattern, width, failurePolicy, ... }`) is laid over the spec, as seed 001 gives the execution pattern apart. */
+  submitWorkflow(spec: WorkflowSpec | CompiledWorkflow, options?: WorkflowOptions): string;
   /** Takes a workflow spec apart once, to submit or run many times without that work (see `CompiledWorkflow`). */
   static compileWorkflow(spec: WorkflowSpec): CompiledWorkflow;
   /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
-  runWorkflow(spec: WorkflowSpec | CompiledWorkflow): Promise<WorkflowResult>;
+  runWorkflow(spec: WorkflowSpec | CompiledWorkflow, options?: WorkflowOptions): Promise<WorkflowResult>;
   runWorkflow(spec: PatternWorkflowSpec): Promise<SupervisorResult | CollaborativeResult>;
   waitWorkflow(id: string): Promise<WorkflowResult>;
     getWorkflow(id: string): WorkflowResult;
@@ -894,7 +904,7 @@ export class Orchestrator {
   events(topic?: string): AsyncIterableIterator<DeliveredEvent>;
 
     /** Routes to the least-loaded running agent with the capability; records contracts under `sessionId`. */
-  orchestrate<O = unknown>(sessionId: string, request: { capability: string; parameters?: unknown; priority?: number }): Promise<OrchestrateResult<O>>;
+  orchestrate<O = unknown>(sessionId: string, request: { capability: string; parameters?: unknown; input?: unknown; priority?: number }): Promise<OrchestrateResult<O>>;
   contracts(query: { sessionId: string } | string): Contract[];
   /** Checks the session's hash chain, and `list` (from `contracts()`) against it when given. */
   verifyContracts(sessionId: string, list?: Contract[]): { ok: boolean; checked: number; problem?: string };

@@ -19,6 +19,8 @@ async function main(): Promise<void> {
   const task: Task<unknown, { trend: string }> = await orch.wait<{ trend: string }>(id);
   const trend: string | undefined = task.output?.trend;
   const run: WorkflowResult = await orch.runWorkflow({ tasks: [{ id: "a", agent: "oracle" }], dependencies: {}, failurePolicy: "continue" });
+  await orch.runWorkflow({ tasks: [{ id: "a", agent: "oracle" }], failurePolicy: "continue-and-skip-dependents" }, { pattern: "SEQUENTIAL" });
+  orch.registerAgent({ id: "echo", capabilities: ["a", { name: "echo", description: "Echo text back" }], handler: async (x: unknown) => x });
   const off: () => void = orch.on("task.*", (e: JournalRecord) => {
     if (e.type === "task.completed") console.log(e.seq, e.at);
   });
