@@ -411,6 +411,26 @@ test("CORS answers only the configured origins", async () => {
   assert.match(r.headers.get("access-control-expose-headers") ?? "", /retry-after/);
 });
 
+test("agent patterns over HTTP: a supervisor workflow (DESIGN's execution pattern) and a consensus run", async () => {
+  const c = client(worker.url, "patterns");
+  for (const [id, path] of [["boss", "/supervise"], ["v1", "/vote"], ["v2", "/vote"]]) {
+    assert.equal((await c.post("/agents", { id, endpoint: `${agents.url}${path}`, start: true })).status, 201);
+  }
+  let r = await c.post("/workflows", { pattern: "supervisor", task: "plan the launch", supervisor: "boss", agents: ["v1"] });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.kind, "supervisor");
+  const run = await waitWorkflow(c, r.body.id);
+  assert.equal(run.status, "Completed", JSON.stringify(run));
+  assert.equal(run.result.answer, 'done: "plan the launch"');
+  r = await c.post("/runs", { kind: "consensus", task: "ship it?", agents: ["v1", "v2"], session: "s1" });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const vote = await until(async () => { const v = (await c.get(`/runs/${r.body.id}`)).body; return v.status !== "Running" && v; }, 20_000, "the consensus run");
+  assert.equal(vote.result.decision, "approve", JSON.stringify(vote));
+  assert.equal((await c.get("/contracts?session_id=s1")).body.contracts.length, 4, "two calls, each a REQUEST and a RESPONSE");
+  assert.equal((await c.post("/runs", { kind: "vote", agents: [] })).status, 400);
+  assert.equal((await c.get("/runs/run-99")).status, 404);
+});
+
 test("bad inputs are answered with their codes and change nothing", async () => {
   const c = client(worker.url, "bad");
   await c.post("/agents", { id: "e", demo: "echo", start: true });

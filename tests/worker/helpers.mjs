@@ -125,7 +125,7 @@ export async function until(fn, timeoutMs = 30_000, what = "the condition") {
 /**
  * HTTP agents on 127.0.0.1: POST /slow?ms=N answers after N ms, POST /flaky?fails=K fails the
  * first K calls per idempotency key with 500, POST /bad answers non-JSON, POST /null answers
- * `null`. Calls are counted per idempotency key (`calls`), with their attempts; `aborted` lists
+ * `null`, POST /supervise plans a supervisor's final answer, POST /vote approves. Calls are counted per idempotency key (`calls`), with their attempts; `aborted` lists
  * the keys of calls whose request was closed before the answer.
  */
 export async function agentServer() {
@@ -157,6 +157,9 @@ export async function agentServer() {
       res.writeHead(429, { "content-type": "application/json", "retry-after": url.searchParams.get("after") ?? "1" });
       return res.end(JSON.stringify({ error: "slow down" }));
     }
+    // Pattern runs: a supervisor that answers at once, and a voter that approves.
+    if (url.pathname === "/supervise") return reply(200, { final: `done: ${JSON.stringify(call.input?.task)}` });
+    if (url.pathname === "/vote") return reply(200, { vote: "approve", reasoning: "looks right" });
     if (url.pathname === "/bad") return reply(200, "this is not json");
     if (url.pathname === "/null") return reply(200, "null");
     reply(404, { error: "no such agent" });

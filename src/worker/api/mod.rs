@@ -16,6 +16,7 @@ use worker::{Headers, Method, Request, Response};
 
 mod agents;
 mod reads;
+mod runs;
 mod schedules;
 mod work;
 use agents::*;
@@ -268,8 +269,18 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
             ok(json!({ "total": list.len(), "workflows": list }))
         }
         (["workflows"], _) => Err(allow("GET, POST")),
-        (["workflows", id], Method::Get) => workflow(shared, id),
+        (["workflows", id], Method::Get) => match workflow(shared, id) {
+            // A supervisor or collaborative workflow is a pattern run.
+            Err(e) if e.status == 404 && shared.borrow().core.run(id).is_ok() => {
+                runs::get(shared, id)
+            }
+            found => found,
+        },
         (["workflows", _], _) => Err(allow("GET")),
+        (["runs"], Method::Post) => runs::start(shared, body(&mut req).await?),
+        (["runs"], _) => Err(allow("POST")),
+        (["runs", id], Method::Get) => runs::get(shared, id),
+        (["runs", _], _) => Err(allow("GET")),
         (["orchestrate"], Method::Post) => orchestrate(shared, body(&mut req).await?).await,
         (["orchestrate"], _) => Err(allow("POST")),
         (["compress"], Method::Post) => compress(shared, body(&mut req).await?).await,

@@ -76,6 +76,9 @@ pub(super) fn cancel(shared: &Shared, id: &str, body: Value) -> ApiResult {
 
 pub(super) fn submit_workflow(shared: &Shared, body: Value) -> ApiResult {
     let mut m = object(body, "a workflow")?;
+    if super::runs::is_pattern_workflow(&m) {
+        return super::runs::start_pattern_workflow(shared, m);
+    }
     let mut payloads = Vec::new();
     let w = refusable(&mut shared.borrow_mut(), |rt| {
         if let Some(Value::Array(tasks)) = m.get_mut("tasks") {
