@@ -2,7 +2,10 @@
 // `journal-<seq>.jsonl` the journal lines written after it (`journal-0.jsonl` before the first
 // snapshot). Appends go to the end of one file; a snapshot is written to a temporary file,
 // synced and renamed into place, and only then are the older files removed, so a crash at any
-// point leaves a snapshot and the lines after it.
+// point leaves a snapshot and the lines after it. Each append ends with a blank line, and a file
+// written so starts with one: lines after the last blank line are a batch cut short by a crash,
+// dropped whole on load. A batch holds whole commands, so a resumed run never starts from half a
+// command (a task created but never queued).
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, truncate } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -12,6 +15,7 @@ const JOURNAL = /^journal-(\d+)\.jsonl$/;
 export class FileStore {
   #dir;
   #base = undefined; // the seq of the snapshot the current journal file follows
+  #fresh = false; // the current journal file is empty: its first append starts it with a blank line
 
   constructor(dir) {
     if (typeof dir !== "string" || dir === "") {
@@ -38,17 +42,24 @@ export class FileStore {
     let journal = journals.includes(base) ? await readFile(journalPath, "utf8") : "";
     // A line cut short by a crash mid-append was never acknowledged: cut it off the file too,
     // so the next append starts on a line of its own.
-    if (journal !== "" && !journal.endsWith("\n")) {
-      journal = journal.slice(0, journal.lastIndexOf("\n") + 1);
+    let whole = journal !== "" && !journal.endsWith("\n") ? journal.lastIndexOf("\n") + 1 : journal.length;
+    // Batches: everything up to the last blank line (a file from before batches has none, and
+    // keeps its whole lines).
+    if (journal.startsWith("\n")) whole = Math.min(whole, journal.lastIndexOf("\n\n", whole - 1) + 2 || 1);
+    if (whole < journal.length) {
+      journal = journal.slice(0, whole);
       await truncate(journalPath, Buffer.byteLength(journal));
     }
-    if (snapshot === undefined && journal === "") return null;
+    this.#fresh = journal === "";
+    if (snapshot === undefined && journal.trim() === "") return null;
     return { snapshot, journal };
   }
 
   async append(lines) {
     if (this.#base === undefined) await this.load();
-    await appendFile(join(this.#dir, `journal-${this.#base}.jsonl`), lines);
+    const head = this.#fresh ? "\n" : "";
+    this.#fresh = false;
+    await appendFile(join(this.#dir, `journal-${this.#base}.jsonl`), `${head}${lines}\n`);
   }
 
   async saveSnapshot(text, seq) {
@@ -62,7 +73,7 @@ export class FileStore {
     } finally {
       await file.close();
     }
-    await appendFile(join(this.#dir, `journal-${seq}.jsonl`), "");
+    await appendFile(join(this.#dir, `journal-${seq}.jsonl`), "\n"); // starts it, or ends its last batch
     await rename(tmp, path);
     // The rename must be durable before the files it replaces are removed.
     const dir = await open(this.#dir, "r");
@@ -72,6 +83,7 @@ export class FileStore {
       await dir.close();
     }
     this.#base = seq;
+    this.#fresh = false;
     const { snapshots, journals } = await this.#files();
     for (const s of snapshots) if (s < seq) await rm(join(this.#dir, `snapshot-${s}.json`), { force: true });
     for (const j of journals) if (j < seq) await rm(join(this.#dir, `journal-${j}.jsonl`), { force: true });
@@ -82,5 +94,6 @@ export class FileStore {
     for (const s of snapshots) await rm(join(this.#dir, `snapshot-${s}.json`), { force: true });
     for (const j of journals) await rm(join(this.#dir, `journal-${j}.jsonl`), { force: true });
     this.#base = 0;
+    this.#fresh = true;
   }
 }

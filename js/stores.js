@@ -4,7 +4,9 @@
 // The contract every store keeps (the driver calls one method at a time, in order):
 //   load()                     -> { snapshot?: string, journal: string } | null
 //                                 the latest snapshot, and the journal lines written after it
-//   append(lines, lastSeq)     -> appends JSON Lines (each ends in "\n"); lastSeq is the last line's seq
+//   append(lines, lastSeq)     -> appends JSON Lines (each ends in "\n"); lastSeq is the last line's seq.
+//                                 The lines are whole commands: after a crash, load() must give
+//                                 each append whole or not at all
 //   saveSnapshot(text, seq)    -> stores a snapshot of the state at seq; lines up to seq may go
 //   reset()                    -> forgets everything (a new run starts)
 

@@ -22,11 +22,35 @@ pub struct RetryPolicy {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[serde(rename_all = "camelCase", from = "BackoffGiven")]
 pub struct Backoff {
     pub initial_ms: u64,
     pub factor: f64,
     pub max_ms: u64,
+}
+
+/// A backoff as given. A default never contradicts what was given: `initialMs` alone above a
+/// minute raises the cap to it, and `maxMs` alone below a second lowers the first delay to it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BackoffGiven {
+    initial_ms: Option<u64>,
+    factor: Option<f64>,
+    max_ms: Option<u64>,
+}
+
+impl From<BackoffGiven> for Backoff {
+    fn from(given: BackoffGiven) -> Backoff {
+        let d = Backoff::default();
+        let initial_ms = given
+            .initial_ms
+            .unwrap_or_else(|| given.max_ms.map_or(d.initial_ms, |m| m.min(d.initial_ms)));
+        Backoff {
+            initial_ms,
+            factor: given.factor.unwrap_or(d.factor),
+            max_ms: given.max_ms.unwrap_or(d.max_ms.max(initial_ms)),
+        }
+    }
 }
 
 impl Default for Backoff {
@@ -403,6 +427,19 @@ mod tests {
             },
             jitter,
         }
+    }
+
+    #[test]
+    fn a_default_bends_to_what_was_given() {
+        let delays = |json: &str| {
+            let b: Backoff = serde_json::from_str(json).unwrap();
+            (b.initial_ms, b.max_ms)
+        };
+        assert_eq!(delays("{}"), (1_000, 60_000));
+        assert_eq!(delays(r#"{"initialMs":120000}"#), (120_000, 120_000));
+        assert_eq!(delays(r#"{"maxMs":500}"#), (500, 500));
+        assert_eq!(delays(r#"{"initialMs":10}"#), (10, 60_000));
+        assert!(serde_json::from_str::<Backoff>(r#"{"initialMs":1,"base":2}"#).is_err());
     }
 
     #[test]

@@ -478,6 +478,28 @@ fn reset_restarts_the_agent_and_retries() {
 }
 
 #[test]
+fn reset_leaves_an_agent_the_user_paused_paused() {
+    let mut o = orch(11);
+    let a = strategy_agent(&mut o, "r", ErrorClass::Internal, Strategy::Reset);
+    submit(&mut o, "r", 0);
+    let (call, _) = invokes(&mut o)[0];
+    o.pause_agent(a, 1).unwrap();
+    let waiting = submit(&mut o, "r", 1);
+    o.fail(call, ErrorClass::Internal, "corrupt state", 2);
+    let last = o.state().agent(a).history.last().unwrap();
+    assert_eq!(
+        (last.from, last.to, last.reason.as_str()),
+        (AgentStatus::Error, AgentStatus::Paused, "reset")
+    );
+    o.handle_timeout(100_000);
+    assert_eq!(
+        o.state().task(waiting).status,
+        TaskStatus::Queued,
+        "nothing runs until it is resumed"
+    );
+}
+
+#[test]
 fn under_reset_an_agent_still_reaches_its_max_errors() {
     let mut o = orch(11);
     let mut spec = AgentSpec::new("r");

@@ -42,7 +42,7 @@ test("values JSON cannot hold, and values with no string form, are refused with 
   assert.throws(() => orch.cancel(id, throwing), (e) => e.code === "invalid_argument" && /reason/.test(e.message));
   assert.equal(orch.journal().length, seq + 2, "the agent registered and the task created, nothing more");
   orch.cancel(id, new Error("no longer needed"));
-  assert.equal(orch.task(id).status, "Cancelled");
+  assert.equal(orch.getTask(id).status, "Cancelled");
   orch.close();
 });
 

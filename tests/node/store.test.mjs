@@ -140,9 +140,35 @@ test("FileStore: a line cut short by a crash is cut off the file, and later appe
   await store.append('{"seq":1,"at":0}\n', 1);
   appendFileSync(join(dir, "journal-0.jsonl"), '{"seq":2,"at"'); // the crash
   const again = new FileStore(dir);
-  assert.equal((await again.load()).journal, '{"seq":1,"at":0}\n');
+  assert.equal((await again.load()).journal.trim(), '{"seq":1,"at":0}');
   await again.append('{"seq":2,"at":5}\n', 2);
-  assert.equal(read(join(dir, "journal-0.jsonl"), "utf8"), '{"seq":1,"at":0}\n{"seq":2,"at":5}\n');
+  assert.deepEqual(read(join(dir, "journal-0.jsonl"), "utf8").split("\n").filter(Boolean), ['{"seq":1,"at":0}', '{"seq":2,"at":5}']);
+});
+
+test("FileStore: a batch cut short by a crash is dropped whole, so a resumed run never starts from half a command", async () => {
+  const { readFileSync: read, writeFileSync: write } = await import("node:fs");
+  const dir = tempDir("baton-torn-batch-");
+  const handlers = { a: async (i) => i * 2 };
+  const orch = new Orchestrator({ seed: 1, store: new FileStore(dir) });
+  orch.registerAgent({ id: "a", handler: () => new Promise(() => {}) }); // its call stays in flight
+  orch.startAgent("a");
+  await orch.flush();
+  const id = orch.submit({ agent: "a", input: 21 }); // one batch: created, queued, started, ...
+  await orch.flush();
+  orch.close();
+  // The crash: the batch's append reached the disk up to a few bytes into the line after
+  // task.created (the task is created but not yet queued).
+  const path = join(dir, "journal-0.jsonl");
+  const text = read(path, "utf8");
+  const created = text.indexOf('"task.created"');
+  const cut = text.indexOf("\n", created) + 10;
+  write(path, text.slice(0, cut));
+  const resumed = await Orchestrator.open(new FileStore(dir), { agents: handlers });
+  assert.throws(() => resumed.getTask(id), (e) => e.code === "unknown_task", "the torn batch is gone whole: the task was never acknowledged by a flush");
+  assert.equal(resumed.agentStatus("a"), "Running", "the batches before it are all there");
+  const again = await resumed.wait(resumed.submit({ agent: "a", input: 21 }));
+  assert.deepEqual([again.status, again.output], ["Completed", 42]);
+  resumed.close();
 });
 
 test("IndexedDBStore in Node refuses with a coded BatonError that points to FileStore", async () => {

@@ -189,6 +189,8 @@ impl Orchestrator {
                 let agent = self.state.task(task).agent;
                 let path: &[AgentStatus] = match self.state.status_of(agent) {
                     AgentStatus::Error => &[AgentStatus::Ready, AgentStatus::Running],
+                    // Paused by the user: reset, but left paused (it takes tasks when resumed).
+                    AgentStatus::Paused => &[AgentStatus::Error, AgentStatus::Paused],
                     _ => &[AgentStatus::Error, AgentStatus::Ready, AgentStatus::Running],
                 };
                 self.walk_auto(agent, path, "reset", now);
