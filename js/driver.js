@@ -129,7 +129,7 @@ function toJson(value) {
   try {
     return JSON.stringify(value) ?? "";
   } catch (e) {
-    return JSON.stringify({ $unserializable: String(e && e.message || e) });
+    return JSON.stringify({ $unserializable: e instanceof Error ? e.message : shown(e) });
   }
 }
 
@@ -141,16 +141,22 @@ function journalText(journal) {
 }
 
 function errorMessage(e) {
-  let message;
   try {
-    message = readMessage(e);
+    const message = readMessage(e);
+    if (typeof message === "string") return message;
+    // An Error whose message was set to a number or an object.
+    const json = toJson(message);
+    return json === "" ? shown(message) : json;
   } catch {
     return "an error whose message could not be read"; // a getter that throws, a revoked proxy
   }
-  if (typeof message === "string") return message;
-  // An Error whose message was set to a number or an object.
-  const json = toJson(message);
-  return json === "" ? shown(message) : json;
+}
+
+/** An id or name the caller gave: a string (a number is taken as its digits). */
+function idOf(value, what) {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  throw invalid(`${what} must be a string, got ${shown(value)}`);
 }
 
 function readMessage(e) {
@@ -159,7 +165,7 @@ function readMessage(e) {
   // A plain object thrown with a message (`throw { class, message }`) fails with that message.
   if (e !== null && typeof e === "object" && typeof e.message === "string" && e.message !== "") return e.message;
   const json = toJson(e);
-  return json === "" ? String(e) : json;
+  return json === "" ? shown(e) : json;
 }
 
 // In the core's order (TaskStatus::ALL): workflowStatusCodes() answers with these indices.
@@ -205,7 +211,7 @@ function completedTasks(workflowId, ids, agents, shape) {
   }
   return tasks;
 }
-const ERROR_CLASSES = new Set(["agent", "tool", "timeout", "validation", "permission", "rate_limit", "cancelled", "internal"]);
+const ERROR_CLASSES = new Set(["agent", "tool", "timeout", "validation", "permission", "rate_limit", "rate-limit", "rateLimit", "cancelled", "internal"]);
 
 /**
  * Writes a run to a store as it goes: the journal lines of each batch of events (10 ms'
@@ -923,7 +929,7 @@ export function createBaton(coreApi) {
     }
 
     ack(messageId, agent) {
-      this.core.acknowledge(String(messageId), this.now(), agent);
+      this.core.acknowledge(idOf(messageId, "a message id"), this.now(), agent);
       this.pump();
     }
 
@@ -931,7 +937,7 @@ export function createBaton(coreApi) {
       const fn = this.tools.get(name);
       let call;
       try {
-        call = this.core.callTool(agent, task, String(name), this.payload(args), this.now());
+        call = this.core.callTool(agent, task, idOf(name, "a tool name"), this.payload(args), this.now());
       } catch (e) {
         // Uncaught by the agent, the refusal fails its task with the refusal's class.
         if (e && (e.code === "permission" || e.code === "rate_limit")) e.class = e.code;
@@ -1138,11 +1144,15 @@ export function createBaton(coreApi) {
    * (`submit_workflow(workflow, pattern=SEQUENTIAL)`): `(spec, { pattern, width, ... })`.
    */
   function withOptions(spec, options) {
-    if (options === undefined) return spec;
+    if (options === undefined || options === null) return spec;
     if (!isObject(options)) throw invalid("a workflow's second argument is its options: { pattern?, width?, failurePolicy?, ... }");
+    // An option left undefined (`{ pattern: opts.pattern }`) keeps the spec's.
+    const given = Object.entries(options).filter(([, v]) => v !== undefined);
+    if (given.length === 0) return spec;
+    if (given.some(([k]) => k === "tasks")) throw invalid("a workflow's tasks are in its spec, not its options");
     if (spec instanceof CompiledWorkflow) throw invalid("a compiled workflow takes no options: give them to compileWorkflow");
     if (!isObject(spec)) return spec; // refused as it is
-    return { ...spec, ...options };
+    return { ...spec, ...Object.fromEntries(given) };
   }
 
   // The plain ones the core runs as a workflow; the last two runWorkflow runs as agent patterns.
@@ -1781,7 +1791,7 @@ export function createBaton(coreApi) {
     async compressSession(sessionId, summarizerAgent) {
       const rt = this.#rt;
       rt.resolvePayloads();
-      const ix = rt.core.compressSession(String(sessionId), String(summarizerAgent), rt.now());
+      const ix = rt.core.compressSession(idOf(sessionId, "a session id"), idOf(summarizerAgent, "an agent id"), rt.now());
       rt.pump();
       const task = await this.wait(rt.core.taskId(ix));
       if (task.status !== "Completed") throw new BatonError("compression_failed", `the summarizer's task ${task.id} is ${task.status}: ${task.error?.message}`);
@@ -1791,7 +1801,7 @@ export function createBaton(coreApi) {
     /** The session's memory block (the last summarizer's answer), if any. */
     sessionMemory(sessionId) {
       const rt = this.#rt;
-      return rt.value(rt.core.sessionMemory(String(sessionId)));
+      return rt.value(rt.core.sessionMemory(idOf(sessionId, "a session id")));
     }
 
     // ---- templates ----
@@ -1816,7 +1826,7 @@ export function createBaton(coreApi) {
       if (unknown.length > 0) throw invalid(`createAgentFromTemplate: unknown option ${unknown.map((k) => `'${k}'`).join(", ")}; it takes { id, handler?, name? } (the rest comes from the template; change it with updateAgent)`);
       checkHandler(options.id, options.handler);
       const rt = this.#rt;
-      const ix = rt.core.createAgentFromTemplate(String(template), options.id, options.name, rt.now());
+      const ix = rt.core.createAgentFromTemplate(idOf(template, "a template id"), options.id, options.name, rt.now());
       rt.handlers[ix] = options.handler ?? rt.defaultHandlers?.[options.id];
       rt.agentIx.set(options.id, ix);
       rt.pump();
@@ -1904,9 +1914,9 @@ export function createBaton(coreApi) {
     /** The same as `jobs()`. */
     listJobs() { return this.jobs(); }
 
-    pauseJob(id) { const rt = this.#rt; rt.core.pauseJob(String(id), rt.now()); rt.pump(); }
-    resumeJob(id) { const rt = this.#rt; rt.core.resumeJob(String(id), rt.now()); rt.pump(); }
-    deleteJob(id) { const rt = this.#rt; rt.core.deleteJob(String(id), rt.now()); rt.pump(); }
+    pauseJob(id) { const rt = this.#rt; rt.core.pauseJob(idOf(id, "a job id"), rt.now()); rt.pump(); }
+    resumeJob(id) { const rt = this.#rt; rt.core.resumeJob(idOf(id, "a job id"), rt.now()); rt.pump(); }
+    deleteJob(id) { const rt = this.#rt; rt.core.deleteJob(idOf(id, "a job id"), rt.now()); rt.pump(); }
 
     // ---- agent patterns ----
 
@@ -1928,7 +1938,7 @@ export function createBaton(coreApi) {
      */
     getRun(id) {
       const rt = this.#rt;
-      const run = JSON.parse(rt.core.runView(rt.core.runIx(String(id))));
+      const run = JSON.parse(rt.core.runView(rt.core.runIx(idOf(id, "a run id"))));
       const { resultId, ...view } = run;
       if (view.error === null) delete view.error;
       if (run.status === "Completed") view.result = rt.value(resultId);
@@ -1940,7 +1950,7 @@ export function createBaton(coreApi) {
       const rt = this.#rt;
       let ix;
       try {
-        ix = rt.core.runIx(String(id));
+        ix = rt.core.runIx(idOf(id, "a run id"));
       } catch (e) {
         return Promise.reject(e);
       }

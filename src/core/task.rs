@@ -75,6 +75,8 @@ pub enum ErrorClass {
     Timeout,
     Validation,
     Permission,
+    /// DESIGN writes it `rate-limit`.
+    #[serde(alias = "rate-limit", alias = "rateLimit")]
     RateLimit,
     Cancelled,
     Internal,
@@ -102,7 +104,7 @@ impl ErrorClass {
             "timeout" => ErrorClass::Timeout,
             "validation" => ErrorClass::Validation,
             "permission" => ErrorClass::Permission,
-            "rate_limit" => ErrorClass::RateLimit,
+            "rate_limit" | "rate-limit" | "rateLimit" => ErrorClass::RateLimit,
             "cancelled" => ErrorClass::Cancelled,
             "internal" => ErrorClass::Internal,
             _ => return None,

@@ -87,3 +87,30 @@ test("a deleted job is unknown to every command; a capability job's task has no 
   }
   orch.close();
 });
+
+test("DESIGN's rate-limit names the rate_limit class, in a policy and on a thrown error", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  let calls = 0;
+  orch.registerAgent({
+    id: "a",
+    onError: { "rate-limit": "skip" },
+    handler: async () => {
+      calls++;
+      throw Object.assign(new Error("slow down"), { class: "rate-limit" });
+    },
+  });
+  orch.startAgent("a");
+  const task = await orch.wait(orch.submit({ agent: "a" }));
+  assert.deepEqual([task.status, task.error.class, calls], ["Skipped", "rate_limit", 1]);
+  orch.close();
+});
+
+test("a workflow option left undefined keeps the spec's; tasks are not an option", async () => {
+  const { orch, most } = withAgent();
+  const result = await orch.runWorkflow({ ...five, pattern: "sequential" }, { pattern: undefined, width: undefined });
+  assert.equal(result.status, "Completed");
+  assert.equal(most(), 1);
+  await assert.rejects(orch.runWorkflow(five, { tasks: [] }), (e) => e.code === "invalid_argument");
+  assert.throws(() => orch.pauseJob({}), (e) => e.code === "invalid_argument");
+  orch.close();
+});

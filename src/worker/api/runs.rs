@@ -5,8 +5,22 @@
 use super::*;
 use crate::core::pattern::{run_id, PatternSpec};
 
-/// Whether a workflow body names an agent pattern as its execution pattern.
-pub(super) fn is_pattern_workflow(m: &Map<String, Value>) -> bool {
+/// Whether a workflow body names an agent pattern as its execution pattern. The pattern is put in
+/// the core's spelling first, as the package does (seed 001 writes `SEQUENTIAL`).
+pub(super) fn is_pattern_workflow(m: &mut Map<String, Value>) -> bool {
+    if let Some(Value::String(p)) = m.get_mut("pattern") {
+        let lower = p.to_ascii_lowercase();
+        let known = [
+            "dag",
+            "sequential",
+            "parallel",
+            "supervisor",
+            "collaborative",
+        ];
+        if known.contains(&lower.as_str()) {
+            *p = lower;
+        }
+    }
     matches!(
         m.get("pattern").and_then(Value::as_str),
         Some("supervisor" | "collaborative")

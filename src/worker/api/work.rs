@@ -76,7 +76,7 @@ pub(super) fn cancel(shared: &Shared, id: &str, body: Value) -> ApiResult {
 
 pub(super) fn submit_workflow(shared: &Shared, body: Value) -> ApiResult {
     let mut m = object(body, "a workflow")?;
-    if super::runs::is_pattern_workflow(&m) {
+    if super::runs::is_pattern_workflow(&mut m) {
         return super::runs::start_pattern_workflow(shared, m);
     }
     let mut payloads = Vec::new();
