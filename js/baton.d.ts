@@ -104,6 +104,8 @@ export type ErrorPolicy = Partial<Record<ErrorClass, Strategy>>;
 
 /** Where the `fallback` strategy (or an open breaker) sends a task: one agent, or the least-loaded agent with a capability. */
 export type Fallback = { agent: string; capability?: undefined } | { capability: string; agent?: undefined };
+/** A fallback as given: also an agent's id alone (`fallback: "backup"`). */
+export type FallbackInput = Fallback | string;
 
 /** What `updateAgent` (and the Worker's `PUT /agents/{id}`) changes. */
 export interface AgentUpdate {
@@ -135,7 +137,7 @@ export interface TaskPolicy {
   /** Per-attempt timeout: the attempt is `TimedOut` and its `ctx.signal` aborts. */
   timeoutMs?: number;
   onError?: ErrorPolicy;
-  fallback?: Fallback;
+  fallback?: FallbackInput;
 }
 
 export interface OrchestratorOptions {

@@ -180,14 +180,54 @@ impl Strategy {
 /// `onError: { validation: "skip", timeout: "fallback", ... }`: overrides per error class.
 pub type ErrorPolicy = BTreeMap<ErrorClass, Strategy>;
 
-/// Where a task goes under the `fallback` strategy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Where a task goes under the `fallback` strategy: `{ agent }`, `{ capability }`, or an agent's id
+/// alone (`fallback: "backup"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Fallback {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capability: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FallbackFields {
+    #[serde(default)]
+    agent: Option<String>,
+    #[serde(default)]
+    capability: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Fallback {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Fallback, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct FallbackVisitor;
+        impl<'de> Visitor<'de> for FallbackVisitor {
+            type Value = Fallback;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an agent id, { agent } or { capability }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Fallback, E> {
+                Ok(Fallback {
+                    agent: Some(v.to_owned()),
+                    capability: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Fallback, A::Error> {
+                let f = FallbackFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Fallback {
+                    agent: f.agent,
+                    capability: f.capability,
+                })
+            }
+        }
+        d.deserialize_any(FallbackVisitor)
+    }
 }
 
 impl Fallback {
@@ -273,7 +313,9 @@ pub struct BreakerConfig {
         alias = "resetMs",
         alias = "resetTimeoutMs",
         alias = "cooldownMs",
-        alias = "timeoutMs"
+        alias = "timeoutMs",
+        alias = "recoveryTimeMs",
+        alias = "recoveryTimeoutMs"
     )]
     pub recovery_ms: u64,
     #[serde(alias = "successes", alias = "halfOpenSuccesses")]
@@ -427,6 +469,18 @@ mod tests {
             },
             jitter,
         }
+    }
+
+    #[test]
+    fn a_fallback_is_an_agent_id_or_one_of_agent_and_capability() {
+        let f = |json: &str| serde_json::from_str::<Fallback>(json);
+        assert_eq!(f(r#""backup""#).unwrap().agent.as_deref(), Some("backup"));
+        assert_eq!(
+            f(r#"{"capability":"x"}"#).unwrap().capability.as_deref(),
+            Some("x")
+        );
+        assert!(f(r#"{"agnt":"x"}"#).is_err());
+        assert!(f("5").is_err());
     }
 
     #[test]

@@ -114,3 +114,21 @@ test("a workflow option left undefined keeps the spec's; tasks are not an option
   assert.throws(() => orch.pauseJob({}), (e) => e.code === "invalid_argument");
   orch.close();
 });
+
+test("a fallback may be an agent's id alone; a breaker's recovery time may be recoveryTimeMs", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  orch.registerAgent({
+    id: "main",
+    onError: { agent: "fallback" },
+    fallback: "backup",
+    circuitBreaker: { failureThreshold: 1, recoveryTimeMs: 5_000 },
+    handler: async () => { throw new Error("down"); },
+  });
+  orch.registerAgent({ id: "backup", handler: async (x) => `backup: ${x}` });
+  orch.startAgent("main");
+  orch.startAgent("backup");
+  const task = await orch.wait(orch.submit({ agent: "main", input: "hi" }));
+  assert.deepEqual([task.status, task.output, task.agent], ["Completed", "backup: hi", "backup"]);
+  assert.equal(orch.agentsStatus().main.breaker, "open");
+  orch.close();
+});
