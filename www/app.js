@@ -17,7 +17,6 @@ const CLOCK_SPAN_MS = 1e11; // about three years
 const settings = JSON.parse(localStorage.getItem("baton.settings") ?? "{}");
 const params = new URLSearchParams(location.search);
 let source;
-let demoRuns = 0;
 let pinnedWorkflow = "";
 const dag = new DagView($("dag"));
 const timeline = new TimelineView($("timeline"));
@@ -124,7 +123,12 @@ function draw() {
   slider.max = String(source.lastSeq());
   if (!readOnly) slider.value = slider.max;
   $("seq-label").textContent = readOnly ? `seq ${source.travelSeq} of ${source.lastSeq()}` : `live (seq ${source.lastSeq()})`;
-  options($("snapshots"), (source.saved ?? []).map((s) => s.id), "");
+  // A snapshot just taken (the list's new head) is the one "restore" restores.
+  const snapshots = (source.saved ?? []).map((s) => s.id);
+  const picker = $("snapshots");
+  const newest = picker.options[0]?.value;
+  options(picker, snapshots, "");
+  if (snapshots.length > 0 && snapshots[0] !== newest) picker.value = snapshots[0];
 }
 
 function renderGraphs(flows, agents, readOnly, timelineWidth, parts, t0) {
@@ -232,7 +236,8 @@ document.addEventListener("click", (ev) => {
 });
 
 $("run-demo").onclick = () => guard(() => {
-  const id = source.submit(researchWorkflow(++demoRuns));
+  // Numbered from the run's own workflows, so the same seed and clicks give the same journal.
+  const id = source.submit(researchWorkflow(source.workflows().length + 1));
   say(`submitted ${id}`, true);
   return id;
 });

@@ -80,7 +80,7 @@ export class LocalSource {
 
   // A new run, restore or fork writes to the same store: the old run must be closed and its
   // writes finished first, or they would land after the new run's reset.
-    async #replace(make, base) {
+    async #replace(make, base, prior) {
         this.replacing = true; // the page does not read a closed run meanwhile
     try {
       await this.close();
@@ -95,19 +95,25 @@ export class LocalSource {
         this.#attach(await Orchestrator.open(this.#store, this.#resumeOptions()), stored?.snapshot);
         throw e;
       }
-      this.#attach(orch, base);
+      this.#attach(orch, base, prior);
     } finally {
       this.replacing = false;
     }
   }
 
-  #attach(orch, base) {
+  /**
+   * Shows `orch`, whose journal follows `base` (a snapshot's JSON; none: seq 1). `prior` is
+   * history the run's own journal does not hold (a restored run's records up to its snapshot),
+   * as parsed records and as journal text, so the views and time travel still reach it.
+   */
+  #attach(orch, base, prior = { records: [], text: "" }) {
     this.orch = orch;
     this.base = base;
     // The seq the journal starts after (the snapshot's, written near the front of its JSON).
     const head = typeof base === "string" ? base.slice(0, 400) : "";
     this.baseSeq = base === undefined ? 0 : Number(head.match(/"seq":(\d+)/)?.[1] ?? base.seq ?? 0);
-    this.records = orch.journal();
+    this.prior = prior;
+    this.records = prior.records.concat(orch.journal());
     this.#off = orch.on("*", (e) => { this.records.push(e); this.onChange(); });
     this.back();
   }
@@ -121,15 +127,16 @@ export class LocalSource {
   workflowStatuses(id) { return this.view.workflowStatuses(id); }
   now() { return this.view.now(); }
   journal() { return this.travelSeq === undefined ? this.records : this.records.filter((r) => r.seq <= this.travelSeq); }
-  firstSeq() { return this.records[0]?.seq ?? 1; }
-  lastSeq() { return this.records.length > 0 ? this.records[this.records.length - 1].seq : 0; }
+  firstSeq() { return this.records[0]?.seq ?? Math.max(this.baseSeq, 1); }
+  /** The last record's seq; with none since the snapshot the run started from, the snapshot's. */
+  lastSeq() { return this.records.length > 0 ? this.records[this.records.length - 1].seq : this.baseSeq; }
 
   // ---- controls (on the live orchestrator) ----
   agent(act, id) {
     ({ start: () => this.orch.startAgent(id), pause: () => this.orch.pauseAgent(id), resume: () => this.orch.resumeAgent(id), stop: () => this.orch.stopAgent(id) })[act]();
   }
   /** A task (`{ agent | capability, ... }`) or a workflow (`{ tasks: [...] }`); returns its id. */
-  submit(spec) { return Array.isArray(spec.tasks) ? this.orch.submitWorkflow(spec) : this.orch.submit(spec); }
+  submit(spec) { return Array.isArray(spec?.tasks) ? this.orch.submitWorkflow(spec) : this.orch.submit(spec); }
   cancel(taskId) { this.orch.cancel(taskId, "cancelled from the dashboard"); }
   snapshot() {
     const snap = this.orch.snapshot();
@@ -161,7 +168,13 @@ export class LocalSource {
         then.close();
       }
     }
-    await this.#replace(() => Orchestrator.restore(snap, this.#resumeOptions()), JSON.stringify(snap));
+    // The restored run goes on from the snapshot: the page keeps this run's history up to it
+    // (its records and journal lines), so time travel and the views still reach back before it.
+    const upto = (r) => r.seq <= summary.seq;
+    const lines = this.#journalText().split("\n").filter((l) => l !== "" && Number(/^\{"seq":(\d+)/.exec(l)?.[1]) <= summary.seq);
+    const prior = { records: this.records.filter(upto), text: lines.join("\n") };
+    const complete = prior.records.length > 0 && prior.records[0].seq === this.baseSeq + 1;
+    await this.#replace(() => Orchestrator.restore(snap, this.#resumeOptions()), complete ? this.base : JSON.stringify(snap), complete ? prior : undefined);
   }
   /** A new run with this seed and clock (the store starts over). */
     async newRun({ seed, clock }) {
@@ -211,7 +224,11 @@ export class LocalSource {
     await this.#replace(() => Orchestrator.replay(text, { ...this.#resumeOptions(), uptoSeq: seq, snapshot: base, live: true }), base);
   }
 
-  #journalText() { return this.orch.journalText(); }
+  #journalText() {
+    const own = this.orch.journalText();
+    const prior = this.prior?.text ?? "";
+    return prior === "" ? own : own === "" ? prior : `${prior}\n${own}`;
+  }
 }
 
 /** Takes the saved run for this page's lifetime, unless another tab has it. */

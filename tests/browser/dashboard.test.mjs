@@ -98,12 +98,19 @@ test("controls: agent lifecycle, submit from the editor, cancel, snapshot and re
   // Snapshot, run more, restore: the state goes back to the snapshot's.
   await page.click("#snapshot");
   await waitFor(page, () => /took snapshot-/.test(document.querySelector("#message").textContent));
+  const took = (await page.textContent("#message")).replace("took ", "");
   const atSnapshot = await stat(page, "total_tasks");
   await page.click("#run-demo");
   await waitFor(page, (n) => window.dashboard.source.statistics().total_tasks > n, atSnapshot);
+  await page.evaluate(() => window.dashboard.render());
+  assert.equal(await page.inputValue("#snapshots"), took, "the snapshot just taken is the one to restore");
   await page.click("#restore");
   await waitFor(page, () => /restored snapshot-/.test(document.querySelector("#message").textContent));
   assert.equal(await stat(page, "total_tasks"), atSnapshot);
+  // The restored run keeps the history before its snapshot: the slider reaches back to seq 1.
+  await page.evaluate(() => window.dashboard.render());
+  assert.equal(await page.evaluate(() => Number(document.querySelector("#slider").min)), 1);
+  assert.equal(await page.evaluate(() => Number(document.querySelector("#slider").max)), await stat(page, "journal_seq"));
   // The restored run's own snapshots restore too (rebuilt from where its journal starts).
   await page.click("#run-demo");
   await waitFor(page, (n) => window.dashboard.source.statistics().total_tasks > n, atSnapshot);
