@@ -177,7 +177,13 @@ function agentsOfTasks() {
 
 // ---- sources ----
 async function useLocal() {
-  if (source?.mode === "local") return;
+  if (source?.mode === "local") {
+    // Back from the connection form without connecting: the local run was live all along.
+    showMode("local");
+    if (source.loadError) fail(source.loadError);
+    else say("");
+    return;
+  }
   await source?.close?.();
   // `?speed=0.1` makes the demo agents ten times faster (tests, impatient people).
   const speed = Number(params.get("speed") ?? 1);
@@ -195,6 +201,7 @@ async function useLocal() {
 async function useRemote(url, token) {
   $("remote-url").value = url;
   $("remote-token").value = token;
+  if (url.trim() === "") throw Object.assign(new Error("give the Worker's URL (http://127.0.0.1:8787, say)"), { code: "invalid_argument" });
   const next = await RemoteSource.open({ url, token });
   await source?.close?.();
   source = next;
