@@ -661,6 +661,14 @@ export interface SnapshotSummary {
   completedCount: number;
 }
 
+/** A summary as `snapshots()` lists it: also under the first seed's names. */
+export interface SnapshotListed extends SnapshotSummary {
+  snapshot_id: string;
+  agents_status: Record<string, AgentStatus>;
+  task_count: number;
+  completed_count: number;
+}
+
 /** A snapshot document: pass it (or its JSON) to `Orchestrator.restore`. */
 export interface Snapshot {
   format: "baton.snapshot";
@@ -981,7 +989,7 @@ export class Orchestrator {
    */
   getSnapshot(id: string): Snapshot;
   /** Recent snapshot summaries (manual and automatic), newest first. */
-  snapshots(limit?: number): SnapshotSummary[];
+  snapshots(limit?: number): SnapshotListed[];
   /**
    * Stops timers, aborts calls in flight, rejects pending waits with `closed` and frees the core;
    * later calls throw `closed`. With a store, what was recorded since the last write is still

@@ -43,6 +43,17 @@ export class BatonError extends Error {
 
 const invalid = (message) => new BatonError("invalid_argument", message);
 
+/** A snapshot summary with the first seed's names too (`snapshot.agents_status`, ...). */
+function withSeedNames(summary) {
+  return {
+    ...summary,
+    snapshot_id: summary.id,
+    agents_status: summary.agentsStatus,
+    task_count: summary.taskCount,
+    completed_count: summary.completedCount,
+  };
+}
+
 /** A cancel or terminate reason: anything with a string form (an Error reads "Error: ..."). */
 function reasonText(reason) {
   if (typeof reason === "string") return reason;
@@ -2100,7 +2111,7 @@ export function createBaton(coreApi) {
     /** Recent snapshot summaries (including automatic ones), newest first. */
     snapshots(limit = 10) {
       if (!(Number.isInteger(limit) && limit >= 0)) throw invalid(`invalid limit: ${shown(limit)}`);
-      return JSON.parse(this.#rt.core.snapshots(Math.min(limit, 4294967295)));
+      return JSON.parse(this.#rt.core.snapshots(Math.min(limit, 4294967295))).map(withSeedNames);
     }
 
     /** Stops timers, aborts calls in flight and frees the core's memory; later calls throw `closed`. */

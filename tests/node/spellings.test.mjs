@@ -132,3 +132,12 @@ test("a fallback may be an agent's id alone; a breaker's recovery time may be re
   assert.equal(orch.agentsStatus().main.breaker, "open");
   orch.close();
 });
+
+test("snapshots() lists each summary under the first seed's names too", async () => {
+  const { orch } = withAgent();
+  await orch.runWorkflow(five);
+  const id = orch.snapshot().id;
+  const [s] = orch.snapshots(1);
+  assert.deepEqual([s.snapshot_id, s.task_count, s.completed_count, s.agents_status], [id, 5, 5, { a: "Running" }]);
+  orch.close();
+});

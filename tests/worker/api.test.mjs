@@ -159,7 +159,9 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   // Snapshots, metrics.
   r = await api.post("/snapshots");
   assert.equal(r.status, 201);
-  assert.ok((await api.get("/snapshots")).body.snapshots.some((s) => s.id === r.body.id));
+  const summary = (await api.get("/snapshots")).body.snapshots.find((s) => s.id === r.body.id);
+  assert.ok(summary);
+  assert.deepEqual([summary.snapshot_id, summary.task_count, summary.completed_count, summary.agents_status], [summary.id, summary.taskCount, summary.completedCount, summary.agentsStatus], "seed 000's names too");
   // It is stored: fetched whole by its id (only the latest is kept).
   const stored = await api.get(`/snapshots/${r.body.id}`);
   assert.deepEqual([stored.status, stored.body.format, stored.body.id], [200, "baton.snapshot", r.body.id]);

@@ -292,7 +292,18 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
             snapshot(shared)
         }
         (["snapshots"], Method::Get) => {
-            ok(json!({ "snapshots": shared.borrow().core.snapshots(100) }))
+            let list: Vec<Value> = (shared.borrow().core.snapshots(100).into_iter())
+                .map(|s| {
+                    let mut v = serde_json::to_value(&s).expect("summaries serialize");
+                    // The first seed's names, beside the API's.
+                    v["snapshot_id"] = json!(s.id);
+                    v["agents_status"] = json!(s.agents_status);
+                    v["task_count"] = json!(s.task_count);
+                    v["completed_count"] = json!(s.completed_count);
+                    v
+                })
+                .collect();
+            ok(json!({ "snapshots": list }))
         }
         (["snapshots"], _) => Err(allow("GET, POST")),
         (["snapshots", id], Method::Get) => stored_snapshot(shared, id),
