@@ -685,7 +685,7 @@ export interface Snapshot {
 export type JournalRecord =
   | Rec<"orchestrator.started", { version: number; seed: number; runId: string; options: { [key: string]: Json } }>
   | Rec<"agent.registered", { spec: { id: string; name: string | null; capabilities: string[]; concurrency: number | null; maxErrors: number | null; circuitBreaker?: Required<CircuitBreaker> | false } }>
-  | Rec<"orchestrator.terminated", { reason: string }>
+  | Rec<"orchestrator.terminated", { reason: string; auto?: true }>
   | Rec<"agent.status", { agent: string; from: AgentStatus; to: AgentStatus; reason: string; auto?: true }>
   | Rec<"agent.error", { agent: string; message: string; auto?: true }>
   | Rec<"agent.breaker", { agent: string; from: BreakerState; to: BreakerState }>
@@ -887,11 +887,14 @@ export class Orchestrator {
 
   /** Validates and submits a workflow; returns its id. */
   /** `options` (`{ pattern, width, failurePolicy, ... }`) is laid over the spec, as seed 001 gives the execution pattern apart. */
-  submitWorkflow(spec: WorkflowSpec | CompiledWorkflow, options?: WorkflowOptions): string;
+  submitWorkflow(spec: WorkflowSpec, options?: WorkflowOptions): string;
+  /** A compiled workflow carries its options (give them to `compileWorkflow`). */
+  submitWorkflow(spec: WorkflowSpec | CompiledWorkflow): string;
   /** Takes a workflow spec apart once, to submit or run many times without that work (see `CompiledWorkflow`). */
   static compileWorkflow(spec: WorkflowSpec): CompiledWorkflow;
   /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
-  runWorkflow(spec: WorkflowSpec | CompiledWorkflow, options?: WorkflowOptions): Promise<WorkflowResult>;
+  runWorkflow(spec: WorkflowSpec, options?: WorkflowOptions): Promise<WorkflowResult>;
+  runWorkflow(spec: WorkflowSpec | CompiledWorkflow): Promise<WorkflowResult>;
   runWorkflow(spec: PatternWorkflowSpec): Promise<SupervisorResult | CollaborativeResult>;
   waitWorkflow(id: string): Promise<WorkflowResult>;
     getWorkflow(id: string): WorkflowResult;

@@ -31,7 +31,12 @@ pub enum Event {
     },
     /// The `terminate` strategy: the orchestrator takes no new work.
     #[serde(rename = "orchestrator.terminated")]
-    Terminated { reason: String },
+    Terminated {
+        reason: String,
+        /// Decided by the core (a `terminate` strategy), not commanded.
+        #[serde(default, skip_serializing_if = "is_false")]
+        auto: bool,
+    },
     #[serde(rename = "agent.registered")]
     AgentRegistered { spec: Box<AgentSpec> },
     #[serde(rename = "agent.status")]

@@ -234,7 +234,7 @@ impl State {
                 self.run_id = run_id;
                 self.options = (**options).clone();
             }
-            Event::Terminated { reason } => self.terminated = Some(reason.clone()),
+            Event::Terminated { reason, .. } => self.terminated = Some(reason.clone()),
             Event::AgentRegistered { spec } => {
                 let spec: &crate::core::agent::AgentSpec = spec;
                 let ix = AgentIx(self.agents.len() as u32);

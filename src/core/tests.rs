@@ -1020,3 +1020,29 @@ fn a_restart_between_two_retries_due_at_the_same_ms_verifies() {
     let report = crate::core::verify::verify_replay(&journal).unwrap();
     assert!(report.ok, "{report:?}");
 }
+
+#[test]
+fn finishing_a_command_takes_the_terminate_a_strategy_decided() {
+    use crate::core::policy::Strategy;
+    use crate::core::task::ErrorClass;
+    let mut o = orch();
+    let mut spec = AgentSpec::new("t");
+    spec.on_error
+        .insert(ErrorClass::Internal, Strategy::Terminate);
+    started(&mut o, spec);
+    submit(&mut o, "t", 1);
+    let (call, _) = invokes(&mut o)[0];
+    o.fail(call, ErrorClass::Internal, "disk full", 5);
+    let text = o.journal_json(0).unwrap();
+    let failed = text
+        .lines()
+        .find(|l| l.contains("\"task.failed\""))
+        .and_then(|l| crate::core::replay_check::peek_seq(l).ok())
+        .unwrap();
+    // A fork that stops at the failure finishes its command: the terminate is part of it.
+    let mut fork = Orchestrator::replay(&text, Some(failed)).unwrap();
+    fork.finish_command(&text).unwrap();
+    assert!(fork.state().terminated.is_some());
+    assert_eq!(fork.journal_json(0).unwrap(), text);
+    assert!(crate::core::verify::verify_replay(&text).unwrap().ok);
+}

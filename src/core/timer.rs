@@ -22,10 +22,28 @@ pub enum TimerKind {
     Job(u32),
 }
 
+/// Where a timer sorts: its deadline, then an order that depends on what it is for, not on when
+/// it was set. A restore, a restart or a fork sets the state's timers again in another order than
+/// the run first did; timers due at the same ms must still fire as they would have.
+type Key = (u64, u8, u32, u32);
+
+fn key(deadline_ms: u64, kind: TimerKind, id: u32) -> Key {
+    let (rank, of) = match kind {
+        TimerKind::Timeout(call) => (0, call),
+        TimerKind::Retry(task) => (1, task.index()),
+        TimerKind::Breaker(agent) => (2, agent.index()),
+        TimerKind::Throttle(agent) => (3, agent.index()),
+        TimerKind::Job(job) => (4, job),
+        // The driver's; never set again by a restore.
+        TimerKind::Sleep => (5, id),
+    };
+    (deadline_ms, rank, of, id)
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Timers {
-    by_deadline: BTreeMap<(u64, u32), TimerKind>,
-    deadline_of: BTreeMap<u32, u64>,
+    by_deadline: BTreeMap<Key, TimerKind>,
+    key_of: BTreeMap<u32, Key>,
     next_id: u32,
 }
 
@@ -33,46 +51,46 @@ impl Timers {
     pub fn add(&mut self, deadline_ms: u64, kind: TimerKind) -> u32 {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         let id = self.next_id;
-        self.by_deadline.insert((deadline_ms, id), kind);
-        self.deadline_of.insert(id, deadline_ms);
+        let k = key(deadline_ms, kind, id);
+        self.by_deadline.insert(k, kind);
+        self.key_of.insert(id, k);
         id
     }
 
     pub fn cancel(&mut self, id: u32) -> bool {
-        match self.deadline_of.remove(&id) {
-            Some(d) => self.by_deadline.remove(&(d, id)).is_some(),
+        match self.key_of.remove(&id) {
+            Some(k) => self.by_deadline.remove(&k).is_some(),
             None => false,
         }
     }
 
     pub fn next_deadline(&self) -> Option<u64> {
-        self.by_deadline.first_key_value().map(|(&(d, _), _)| d)
+        self.by_deadline.first_key_value().map(|(k, _)| k.0)
     }
 
     /// The earliest timer: its deadline, id and kind.
     pub fn first(&self) -> Option<(u64, u32, TimerKind)> {
         self.by_deadline
             .first_key_value()
-            .map(|(&(d, id), &kind)| (d, id, kind))
+            .map(|(k, &kind)| (k.0, k.3, kind))
     }
 
-    /// Removes and returns the earliest timer due at `now`, in (deadline, creation) order.
+    /// Removes and returns the earliest timer due at `now`, in [`key`] order.
     pub fn pop_due(&mut self, now: u64) -> Option<(u32, TimerKind)> {
-        let (&(d, id), _) = self.by_deadline.first_key_value()?;
-        if d > now {
+        let (&k, _) = self.by_deadline.first_key_value()?;
+        if k.0 > now {
             return None;
         }
-        let kind = self.by_deadline.remove(&(d, id)).expect("present");
-        self.deadline_of.remove(&id);
-        Some((id, kind))
+        let kind = self.by_deadline.remove(&k).expect("present");
+        self.key_of.remove(&k.3);
+        Some((k.3, kind))
     }
 
     /// Drops every timer but the driver's sleeps (which do not survive a restore anyway).
     pub fn clear_state_timers(&mut self) {
         self.by_deadline.retain(|_, k| *k == TimerKind::Sleep);
-        let keep: std::collections::BTreeSet<u32> =
-            self.by_deadline.keys().map(|&(_, id)| id).collect();
-        self.deadline_of.retain(|id, _| keep.contains(id));
+        let keep: std::collections::BTreeSet<u32> = self.by_deadline.keys().map(|k| k.3).collect();
+        self.key_of.retain(|id, _| keep.contains(id));
     }
 
     pub fn len(&self) -> usize {
@@ -101,5 +119,27 @@ mod tests {
         assert_eq!(t.pop_due(15), None);
         assert_eq!(t.pop_due(25).map(|x| x.0), Some(a));
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn timers_due_together_fire_in_the_same_order_however_they_were_set() {
+        let kinds = [
+            TimerKind::Retry(TaskIx(3)),
+            TimerKind::Retry(TaskIx(1)),
+            TimerKind::Timeout(7),
+            TimerKind::Job(0),
+        ];
+        let fired = |order: &[usize]| {
+            let mut t = Timers::default();
+            for &i in order {
+                t.add(50, kinds[i]);
+            }
+            std::iter::from_fn(|| t.pop_due(50).map(|(_, k)| k)).collect::<Vec<_>>()
+        };
+        assert_eq!(fired(&[0, 1, 2, 3]), fired(&[3, 2, 1, 0]));
+        assert_eq!(
+            fired(&[0, 1, 2, 3])[..2],
+            [TimerKind::Timeout(7), TimerKind::Retry(TaskIx(1))]
+        );
     }
 }

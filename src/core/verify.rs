@@ -184,7 +184,8 @@ pub(crate) fn is_input(e: &Event) -> bool {
         | Event::AgentError { auto, .. }
         | Event::TaskAttemptFailed { auto, .. }
         | Event::TaskFailed { auto, .. }
-        | Event::TaskCancelled { auto, .. } => !auto,
+        | Event::TaskCancelled { auto, .. }
+        | Event::Terminated { auto, .. } => !auto,
         Event::SnapshotCreated { summary } => summary.reason == "manual",
         // Pattern runs create their tasks themselves.
         Event::TaskCreated { extra, .. } => extra.as_ref().is_none_or(|x| x.run.is_none()),
@@ -198,7 +199,6 @@ pub(crate) fn is_input(e: &Event) -> bool {
         | Event::WorkflowSubmitted { .. }
         | Event::TaskCompleted { .. }
         | Event::CallIgnored { .. }
-        | Event::Terminated { .. }
         | Event::TemplateDefined { .. }
         | Event::MessageSent { .. }
         | Event::MessageDelivered { .. }
@@ -354,7 +354,7 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             Ok(())
         }
         Event::SnapshotCreated { .. } => fresh.snapshot(at).map(|_| ()),
-        Event::Terminated { reason } => {
+        Event::Terminated { reason, .. } => {
             fresh.terminate(reason, at);
             Ok(())
         }

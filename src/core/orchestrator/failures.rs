@@ -199,11 +199,12 @@ impl Orchestrator {
             Strategy::Terminate => {
                 self.fail_final(task, error, now);
                 let id = self.state.task_id(task).expect("task exists");
-                self.terminate(
+                self.terminate_as(
                     &format!(
                         "task '{id}' failed with a {} error: {message}",
                         ErrorClass::name(class)
                     ),
+                    true,
                     now,
                 );
             }
@@ -431,6 +432,12 @@ impl Orchestrator {
     /// Stops the orchestrator cleanly: cancels every unfinished task (aborting calls in flight),
     /// stops the agents, and refuses new work from then on.
     pub fn terminate(&mut self, reason: &str, now: u64) {
+        self.terminate_as(reason, false, now);
+    }
+
+    /// `auto`: decided by the core (a `terminate` strategy) rather than commanded, which a replay
+    /// that finishes a command needs to tell apart.
+    fn terminate_as(&mut self, reason: &str, auto: bool, now: u64) {
         if self.state.terminated.is_some() {
             return;
         }
@@ -438,6 +445,7 @@ impl Orchestrator {
             now,
             Event::Terminated {
                 reason: reason.to_owned(),
+                auto,
             },
         );
         let open: Vec<TaskIx> = (0..self.state.tasks.len() as u32)
