@@ -1045,4 +1045,18 @@ fn finishing_a_command_takes_the_terminate_a_strategy_decided() {
     assert!(fork.state().terminated.is_some());
     assert_eq!(fork.journal_json(0).unwrap(), text);
     assert!(crate::core::verify::verify_replay(&text).unwrap().ok);
+    // A journal from before `auto` was written there still verifies.
+    let legacy: String = text
+        .lines()
+        .map(|l| {
+            if l.contains("orchestrator.terminated") {
+                l.replace(",\"auto\":true", "")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(legacy, text);
+    assert!(crate::core::verify::verify_replay(&legacy).unwrap().ok);
 }

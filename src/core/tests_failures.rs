@@ -500,6 +500,20 @@ fn reset_leaves_an_agent_the_user_paused_paused() {
 }
 
 #[test]
+fn reset_leaves_a_paused_agent_paused_when_the_failure_also_reaches_max_errors() {
+    let mut o = orch(11);
+    let mut spec = AgentSpec::new("r");
+    spec.on_error.insert(ErrorClass::Internal, Strategy::Reset);
+    spec.max_errors = Some(1);
+    let a = add(&mut o, spec);
+    submit(&mut o, "r", 0);
+    let (call, _) = invokes(&mut o)[0];
+    o.pause_agent(a, 1).unwrap();
+    o.fail(call, ErrorClass::Internal, "corrupt state", 2);
+    assert_eq!(o.state().agent(a).status, AgentStatus::Paused);
+}
+
+#[test]
 fn under_reset_an_agent_still_reaches_its_max_errors() {
     let mut o = orch(11);
     let mut spec = AgentSpec::new("r");

@@ -1222,3 +1222,22 @@ fn payloads_of_finished_work_are_released_beyond_the_bytes_kept() {
         marker
     );
 }
+
+#[test]
+fn a_deleted_jobs_slot_moves_no_clock() {
+    let mut o = orch();
+    agent(&mut o, "reporter", &[]);
+    let spec = TaskSpec {
+        agent: "reporter".into(),
+        ..TaskSpec::default()
+    };
+    let every = Trigger {
+        every_ms: Some(5_000),
+        ..Trigger::default()
+    };
+    let j = o.schedule(every, spec, PayloadId::NONE, 0).unwrap();
+    assert_eq!(o.next_deadline(), Some(5_000));
+    o.delete_job(j, 10).unwrap();
+    // As after a restore, which sets no timer for a deleted job.
+    assert_eq!(o.next_deadline(), None);
+}

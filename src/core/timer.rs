@@ -29,11 +29,13 @@ type Key = (u64, u8, u32, u32);
 
 fn key(deadline_ms: u64, kind: TimerKind, id: u32) -> Key {
     let (rank, of) = match kind {
+        // A failure sets its breaker's timer before its retry's, and a job's slot is set long
+        // before: in that order, a retry due as its breaker half-opens is the trial call.
         TimerKind::Timeout(call) => (0, call),
-        TimerKind::Retry(task) => (1, task.index()),
-        TimerKind::Breaker(agent) => (2, agent.index()),
-        TimerKind::Throttle(agent) => (3, agent.index()),
-        TimerKind::Job(job) => (4, job),
+        TimerKind::Breaker(agent) => (1, agent.index()),
+        TimerKind::Throttle(agent) => (2, agent.index()),
+        TimerKind::Job(job) => (3, job),
+        TimerKind::Retry(task) => (4, task.index()),
         // The driver's; never set again by a restore.
         TimerKind::Sleep => (5, id),
     };
@@ -138,8 +140,12 @@ mod tests {
         };
         assert_eq!(fired(&[0, 1, 2, 3]), fired(&[3, 2, 1, 0]));
         assert_eq!(
-            fired(&[0, 1, 2, 3])[..2],
-            [TimerKind::Timeout(7), TimerKind::Retry(TaskIx(1))]
+            fired(&[0, 1, 2, 3])[..3],
+            [
+                TimerKind::Timeout(7),
+                TimerKind::Job(0),
+                TimerKind::Retry(TaskIx(1))
+            ]
         );
     }
 }

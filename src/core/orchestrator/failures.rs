@@ -116,6 +116,8 @@ impl Orchestrator {
             },
         );
         let agent = self.state.task(task).agent;
+        // Whether the user had paused it, before maxErrors may move it on to Error.
+        let paused = self.state.status_of(agent) == AgentStatus::Paused;
         // Every failed attempt is the agent's error (a timeout, a tool's failure and a wrong
         // shape included), as `maxErrors` promises; a cancellation is nobody's.
         if class != ErrorClass::Cancelled {
@@ -127,14 +129,14 @@ impl Orchestrator {
         // The agent's automatic snapshot (maxErrors) waits for the decision: a `reset` or an
         // `escalate` dispatches before it is made.
         self.deciding += 1;
-        self.decide(task, error, now);
+        self.decide(task, error, paused, now);
         self.deciding -= 1;
         if self.deciding == 0 {
             self.record_due_snapshots();
         }
     }
 
-    fn decide(&mut self, task: TaskIx, error: TaskError, now: u64) {
+    fn decide(&mut self, task: TaskIx, error: TaskError, paused: bool, now: u64) {
         let (class, message) = (error.class, error.message.clone());
         match self.strategy(task, class) {
             Strategy::Retry => self.retry_or_fail(task, error, now),
@@ -188,9 +190,10 @@ impl Orchestrator {
             Strategy::Reset => {
                 let agent = self.state.task(task).agent;
                 let path: &[AgentStatus] = match self.state.status_of(agent) {
-                    AgentStatus::Error => &[AgentStatus::Ready, AgentStatus::Running],
                     // Paused by the user: reset, but left paused (it takes tasks when resumed).
+                    AgentStatus::Error if paused => &[AgentStatus::Paused],
                     AgentStatus::Paused => &[AgentStatus::Error, AgentStatus::Paused],
+                    AgentStatus::Error => &[AgentStatus::Ready, AgentStatus::Running],
                     _ => &[AgentStatus::Error, AgentStatus::Ready, AgentStatus::Running],
                 };
                 self.walk_auto(agent, path, "reset", now);

@@ -274,8 +274,18 @@ impl Orchestrator {
             TimerKind::Throttle(agent) => {
                 self.state.agent(agent).bucket.throttled_until != Some(deadline)
             }
-            // Jobs are checked against the schedule when they fire; sleeps are the driver's.
-            TimerKind::Job(_) | TimerKind::Sleep => false,
+            // A job's slot while it is still scheduled there (`rebuild_timers` sets no other).
+            TimerKind::Job(j) => {
+                let job = &self.state.jobs[j as usize];
+                let scheduled = matches!(
+                    job.status,
+                    crate::core::schedule::JobStatus::Active
+                        | crate::core::schedule::JobStatus::Paused
+                );
+                !(scheduled && job.next_run == Some(deadline))
+            }
+            // The driver's.
+            TimerKind::Sleep => false,
         }
     }
 
