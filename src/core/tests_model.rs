@@ -1241,3 +1241,63 @@ fn a_deleted_jobs_slot_moves_no_clock() {
     // As after a restore, which sets no timer for a deleted job.
     assert_eq!(o.next_deadline(), None);
 }
+
+#[test]
+fn a_driver_that_wakes_late_fires_what_was_due_in_the_order_it_would_have() {
+    // A timeout and a job's slot at 100, and a paused job's slot at 50 before them. Woken at 50
+    // then 100, or at 100 at once, the core writes the same journal: the slot at 50 does not
+    // pull the job due at 100 ahead of the timeout.
+    let run = |wakes: &[u64]| {
+        let mut o = orch();
+        let spec = AgentSpec {
+            timeout_ms: Some(100),
+            ..AgentSpec::new("w")
+        };
+        let a = o.register_agent(spec, 0).unwrap();
+        o.start_agent(a, 0).unwrap();
+        let task = |agent: &str| TaskSpec {
+            agent: agent.into(),
+            ..TaskSpec::default()
+        };
+        let at = |ms| Trigger {
+            at: Some(ms),
+            ..Trigger::default()
+        };
+        let early = o.schedule(at(50), task("w"), PayloadId::NONE, 0).unwrap();
+        o.pause_job(early, 0).unwrap();
+        o.schedule(at(100), task("w"), PayloadId::NONE, 0).unwrap();
+        o.submit(task("w"), PayloadId::NONE, PayloadId::NONE, 0)
+            .unwrap();
+        for &now in wakes {
+            o.handle_timeout(now);
+        }
+        o.journal_json(0).unwrap()
+    };
+    let stepwise = run(&[50, 100]);
+    assert_eq!(run(&[100]), stepwise);
+    let timed_out = stepwise.find("timed out").unwrap();
+    assert!(
+        timed_out < stepwise.find("\"job.fired\"").unwrap(),
+        "the timeout first"
+    );
+}
+
+#[test]
+fn a_terminated_orchestrators_jobs_fire_no_more() {
+    let mut o = orch();
+    agent(&mut o, "w", &[]);
+    let spec = TaskSpec {
+        agent: "w".into(),
+        ..TaskSpec::default()
+    };
+    let every = Trigger {
+        every_ms: Some(1_000),
+        ..Trigger::default()
+    };
+    o.schedule(every, spec, PayloadId::NONE, 0).unwrap();
+    o.terminate("stop", 10);
+    let seq = o.state().seq;
+    assert_eq!(o.next_deadline(), None, "no slot moves the clock");
+    o.handle_timeout(5_000);
+    assert_eq!(o.state().seq, seq, "and none writes a record");
+}

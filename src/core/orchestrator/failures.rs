@@ -408,7 +408,7 @@ impl Orchestrator {
                         self.emit(now, ev);
                     }
                 }
-                TimerKind::Job(_) => self.fire_due_jobs(now),
+                TimerKind::Job(j) => self.fire_job(j as usize, now),
                 TimerKind::Throttle(agent) => {
                     if self
                         .state

@@ -282,7 +282,7 @@ impl Orchestrator {
                     crate::core::schedule::JobStatus::Active
                         | crate::core::schedule::JobStatus::Paused
                 );
-                !(scheduled && job.next_run == Some(deadline))
+                self.state.terminated.is_some() || !(scheduled && job.next_run == Some(deadline))
             }
             // The driver's.
             TimerKind::Sleep => false,
@@ -354,7 +354,12 @@ impl Orchestrator {
                 self.timers.add(until, TimerKind::Throttle(ix));
             }
         }
-        for j in 0..self.state.jobs.len() {
+        let jobs = if self.state.terminated.is_some() {
+            0
+        } else {
+            self.state.jobs.len()
+        };
+        for j in 0..jobs {
             let job = &self.state.jobs[j];
             if let (
                 Some(at),

@@ -109,55 +109,65 @@ impl Orchestrator {
     /// Fires every active job whose slot has come: one task each, however many slots passed.
     pub(super) fn fire_due_jobs(&mut self, now: u64) {
         for j in 0..self.state.jobs.len() {
-            let job = &self.state.jobs[j];
-            let Some(slot) = job
-                .next_run
-                .filter(|&at| at <= now && job.status == JobStatus::Active)
-            else {
-                continue;
-            };
-            let next = job.trigger.next_after(now, job.created_at);
-            let (spec, input) = (job.task.clone(), job.input);
-            // A job whose agent has gone away records why and goes on; the schedule stays.
-            let mut error = self
-                .check_new_task(&spec)
-                .err()
-                .map(|e| e.to_string().into());
-            // One waiting task per job: while its last one has not started (its agent paused,
-            // busy or down), a slot adds nothing, so no burst is run when the agent is back.
-            if let Some(last) = self.state.jobs[j].last_task.as_deref() {
-                let waiting = self.task(last).is_ok_and(|t| {
-                    matches!(
-                        self.state.task(t).status,
-                        TaskStatus::Pending | TaskStatus::Queued
-                    )
-                });
-                if waiting && error.is_none() {
-                    error = Some(format!("its last task, {last}, has not started yet").into());
-                }
-            }
-            let submit = error.is_none();
-            let task = submit.then(|| match &spec.id {
-                Some(id) => id.as_str().into(),
-                None => crate::core::task::auto_task_id(self.state.tasks.len() as u32).into(),
+            self.fire_job(j, now);
+        }
+    }
+
+    /// Fires job `j` if it is active and its slot has come. Its timer calls this for it alone:
+    /// a driver that wakes late takes the timers due meanwhile in their order, and a later job's
+    /// slot must not jump ahead of them.
+    pub(super) fn fire_job(&mut self, j: usize, now: u64) {
+        if self.state.terminated.is_some() {
+            return; // a terminated orchestrator takes no new work: its jobs fire no more
+        }
+        let job = &self.state.jobs[j];
+        let Some(slot) = job
+            .next_run
+            .filter(|&at| at <= now && job.status == JobStatus::Active)
+        else {
+            return;
+        };
+        let next = job.trigger.next_after(now, job.created_at);
+        let (spec, input) = (job.task.clone(), job.input);
+        // A job whose agent has gone away records why and goes on; the schedule stays.
+        let mut error = self
+            .check_new_task(&spec)
+            .err()
+            .map(|e| e.to_string().into());
+        // One waiting task per job: while its last one has not started (its agent paused,
+        // busy or down), a slot adds nothing, so no burst is run when the agent is back.
+        if let Some(last) = self.state.jobs[j].last_task.as_deref() {
+            let waiting = self.task(last).is_ok_and(|t| {
+                matches!(
+                    self.state.task(t).status,
+                    TaskStatus::Pending | TaskStatus::Queued
+                )
             });
-            self.emit(
-                now,
-                Event::JobFired {
-                    job: job_id(j),
-                    slot,
-                    next: next.into(),
-                    error,
-                    task,
-                },
-            );
-            if let Some(at) = next {
-                self.timers.add(at, TimerKind::Job(j as u32));
+            if waiting && error.is_none() {
+                error = Some(format!("its last task, {last}, has not started yet").into());
             }
-            if submit {
-                self.submit(spec, input, PayloadId::NONE, now)
-                    .expect("checked just before");
-            }
+        }
+        let submit = error.is_none();
+        let task = submit.then(|| match &spec.id {
+            Some(id) => id.as_str().into(),
+            None => crate::core::task::auto_task_id(self.state.tasks.len() as u32).into(),
+        });
+        self.emit(
+            now,
+            Event::JobFired {
+                job: job_id(j),
+                slot,
+                next: next.into(),
+                error,
+                task,
+            },
+        );
+        if let Some(at) = next {
+            self.timers.add(at, TimerKind::Job(j as u32));
+        }
+        if submit {
+            self.submit(spec, input, PayloadId::NONE, now)
+                .expect("checked just before");
         }
     }
 }
