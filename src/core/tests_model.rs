@@ -1223,19 +1223,25 @@ fn payloads_of_finished_work_are_released_beyond_the_bytes_kept() {
     );
 }
 
-#[test]
-fn a_deleted_jobs_slot_moves_no_clock() {
+/// An orchestrator with agent "w" and a job that gives it a task every `ms`.
+fn with_interval_job(ms: u64) -> (Orchestrator, usize) {
     let mut o = orch();
-    agent(&mut o, "reporter", &[]);
+    agent(&mut o, "w", &[]);
     let spec = TaskSpec {
-        agent: "reporter".into(),
+        agent: "w".into(),
         ..TaskSpec::default()
     };
     let every = Trigger {
-        every_ms: Some(5_000),
+        every_ms: Some(ms),
         ..Trigger::default()
     };
     let j = o.schedule(every, spec, PayloadId::NONE, 0).unwrap();
+    (o, j)
+}
+
+#[test]
+fn a_deleted_jobs_slot_moves_no_clock() {
+    let (mut o, j) = with_interval_job(5_000);
     assert_eq!(o.next_deadline(), Some(5_000));
     o.delete_job(j, 10).unwrap();
     // As after a restore, which sets no timer for a deleted job.
@@ -1284,17 +1290,7 @@ fn a_driver_that_wakes_late_fires_what_was_due_in_the_order_it_would_have() {
 
 #[test]
 fn a_terminated_orchestrators_jobs_fire_no_more() {
-    let mut o = orch();
-    agent(&mut o, "w", &[]);
-    let spec = TaskSpec {
-        agent: "w".into(),
-        ..TaskSpec::default()
-    };
-    let every = Trigger {
-        every_ms: Some(1_000),
-        ..Trigger::default()
-    };
-    o.schedule(every, spec, PayloadId::NONE, 0).unwrap();
+    let (mut o, _) = with_interval_job(1_000);
     o.terminate("stop", 10);
     let seq = o.state().seq;
     assert_eq!(o.next_deadline(), None, "no slot moves the clock");
