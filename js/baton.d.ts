@@ -123,7 +123,7 @@ export interface CircuitBreaker {
   successThreshold?: number;
 }
 
-export type BreakerState = "closed" | "open" | "half_open";
+export type BreakerState = "closed" | "open" | "half-open";
 
 /** A token bucket: `perMinute` calls, up to `burst` at once (default `perMinute`). */
 export interface RateLimit {

@@ -359,6 +359,9 @@ pub enum BreakerState {
     #[default]
     Closed,
     Open,
+    // Spelled as the issue and DESIGN.md spell it; journals and snapshots written before say
+    // `half_open`, and still read.
+    #[serde(rename = "half-open", alias = "half_open")]
     HalfOpen,
 }
 
@@ -468,6 +471,14 @@ mod tests {
                 max_ms: 1_000,
             },
             jitter,
+        }
+    }
+
+    #[test]
+    fn the_half_open_breaker_is_spelled_with_a_hyphen_and_read_either_way() {
+        assert_eq!(serde_json::to_string(&BreakerState::HalfOpen).unwrap(), r#""half-open""#);
+        for old in [r#""half-open""#, r#""half_open""#] {
+            assert_eq!(serde_json::from_str::<BreakerState>(old).unwrap(), BreakerState::HalfOpen);
         }
     }
 

@@ -86,7 +86,7 @@ pub struct AgentView {
     pub concurrency: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_errors: Option<u32>,
-    /// `closed`, `open` or `half_open` (always `closed` without a circuit breaker).
+    /// `closed`, `open` or `half-open` (always `closed` without a circuit breaker).
     pub breaker: crate::core::policy::BreakerState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttled_until: Option<u64>,

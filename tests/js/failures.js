@@ -48,7 +48,7 @@ export async function aDayOfBackoffsAndBreakerRecoveriesRunsInWellUnderASecond({
   eq(tasks.map((t) => t.status), ["Completed", "Completed", "Completed"], "all recovered");
   assert(orch.now() > 24 * 3_600_000, `a day of virtual time passed (${orch.now()} ms)`);
   assert(elapsed < 1000, `in ${elapsed} ms of real time`);
-  assert(breaker.includes("open") && breaker.includes("half_open") && breaker.at(-1) === "closed", `breaker went ${breaker}`);
+  assert(breaker.includes("open") && breaker.includes("half-open") && breaker.at(-1) === "closed", `breaker went ${breaker}`);
     eq(orch.agentsStatus().svc.breaker, "closed", "breaker visible in agentsStatus");
   orch.registerAgent({ id: "alias", breaker: { threshold: 2, resetMs: 1000, successes: 1 }, errorPolicy: { tool: "skip" } });
   eq(orch.agentsStatus().alias.breaker, "closed", "other common names for the same options");
@@ -76,9 +76,9 @@ export async function everyAgentHasABreakerWithTheDefaultsUnlessTurnedOff({ Orch
   eq(orch.status(waiting), "Queued", "while open, its tasks wait");
   eq((await orch.wait(waiting)).output, "up", "after the recovery time a trial call goes through");
   const opened = breaker.find(([, to]) => to === "open")[2];
-  eq(breaker.find(([, to]) => to === "half_open")[2] - opened, 60_000, "half-open after 60 s");
+  eq(breaker.find(([, to]) => to === "half-open")[2] - opened, 60_000, "half-open after 60 s");
   for (let i = 0; i < 2; i++) await orch.wait(orch.submit({ agent: "plain" }));
-  eq(breaker.map(([a, to]) => `${a}:${to}`), ["plain:open", "plain:half_open", "plain:closed"], "closed after 3 successes");
+  eq(breaker.map(([a, to]) => `${a}:${to}`), ["plain:open", "plain:half-open", "plain:closed"], "closed after 3 successes");
 }
 
 export async function jitterComesFromTheSeed({ Orchestrator }) {

@@ -75,7 +75,7 @@ async function policies(): Promise<void> {
   if (!report.ok) console.log(report.divergence?.seq, report.divergence?.expected?.type);
   const n: number = orch.cancelAgentTasks("svc");
   orch.terminate("done");
-  console.log(n, orch.agentsStatus()["svc"].breaker satisfies "closed" | "open" | "half_open");
+  console.log(n, orch.agentsStatus()["svc"].breaker satisfies "closed" | "open" | "half-open");
   // @ts-expect-error: strategies are a closed set
   orch.registerAgent({ id: "x", onError: { agent: "explode" } });
   // @ts-expect-error: a fallback names one agent or one capability
