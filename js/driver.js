@@ -557,10 +557,14 @@ export function createBaton(coreApi) {
       this.values[id] = value;
       return id;
     }
-    /** `[input, metadata]` payload ids of each task, their slots taken in one call. */
+    /**
+     * `[input, metadata]` payload ids of each task, their slots taken in one call. A plain array:
+     * wasm-bindgen copies it into wasm memory as it would a typed one, and a typed array's buffer
+     * of its own costs more than the copy for a short run.
+     */
     payloads(inputs, metadatas) {
       const n = inputs.length;
-      const out = new Uint32Array(2 * n);
+      const out = new Array(2 * n);
       let wanted = 0;
       for (let i = 0; i < n; i++) {
         if (inputs[i] !== undefined && inputs[i] !== null) wanted++;
@@ -860,17 +864,18 @@ export function createBaton(coreApi) {
       const joined = core.workflowLocalIds(ix);
       let split;
       const ids = () => (split ??= joined.split("\n"));
-      const pairs = core.workflowOutputs(ix);
-      const n = pairs.length >>> 1;
+      // Statuses, outputs and shape in one copy (see Core.workflowResult).
+      const result = core.workflowResult(ix);
+      const n = result[0];
+      const codes = result.subarray(1, 1 + n);
       // The values are taken now (after close() the core's copies are gone); the object keyed by
       // task id is built when first read: with thousands of tasks, its keys cost more than the run.
       const values = new Array(n);
-      for (let i = 0; i < n; i++) values[i] = this.value(pairs[2 * i + 1]);
-      const codes = core.workflowStatusCodes(ix);
+      for (let i = 0; i < n; i++) values[i] = this.value(result[1 + n + i]);
       if (codes.every((c) => c === COMPLETED)) {
         // Every task completed: `tasks` follows from the shape alone, so it too is built only if
-        // read, from copies that outlive close().
-        const shape = core.workflowShape(ix);
+        // read, from a copy that outlives close().
+        const shape = result.subarray(1 + 2 * n);
         const agents = this.agentIds;
         for (let i = 0; i < n; i++) if (agents[shape[i]] === undefined) agents[shape[i]] = core.agentId(shape[i]);
         lazyProperty(view, "tasks", () => completedTasks(view.id, ids(), agents, shape));
@@ -1661,7 +1666,7 @@ export function createBaton(coreApi) {
         // An agent this orchestrator does not know: the JSON path says which.
         if (!ixs.includes(undefined)) {
           const slots = plain.slots;
-          agents = new Uint32Array(slots.length);
+          agents = new Array(slots.length); // plain, as payloads() says
           for (let i = 0; i < slots.length; i++) agents[i] = ixs[slots[i]];
         }
       }

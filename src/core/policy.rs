@@ -476,9 +476,15 @@ mod tests {
 
     #[test]
     fn the_half_open_breaker_is_spelled_with_a_hyphen_and_read_either_way() {
-        assert_eq!(serde_json::to_string(&BreakerState::HalfOpen).unwrap(), r#""half-open""#);
+        assert_eq!(
+            serde_json::to_string(&BreakerState::HalfOpen).unwrap(),
+            r#""half-open""#
+        );
         for old in [r#""half-open""#, r#""half_open""#] {
-            assert_eq!(serde_json::from_str::<BreakerState>(old).unwrap(), BreakerState::HalfOpen);
+            assert_eq!(
+                serde_json::from_str::<BreakerState>(old).unwrap(),
+                BreakerState::HalfOpen
+            );
         }
     }
 

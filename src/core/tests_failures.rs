@@ -295,7 +295,10 @@ fn the_breaker_opens_waits_half_opens_and_closes() {
         .map(|r| o.record_json(r).unwrap())
         .collect();
     assert_eq!(breaker_events.len(), 3, "{breaker_events:?}");
-    assert!(breaker_events[1].contains(r#""to":"half-open""#), "{breaker_events:?}");
+    assert!(
+        breaker_events[1].contains(r#""to":"half-open""#),
+        "{breaker_events:?}"
+    );
     // A journal written when the state was spelled `half_open` still reads and verifies.
     let journal = o.journal_json(0).unwrap();
     let old = journal.replace("half-open", "half_open");

@@ -426,6 +426,30 @@ impl Core {
             .collect())
     }
 
+    /// What a workflow's result reads, in one crossing and one copy (each array handed to JS is
+    /// a buffer of its own, and a run's result took three): `n`, each task's status code (as
+    /// `workflowStatusCodes`), each task's output payload, then the shape (as `workflowShape`).
+    #[wasm_bindgen(js_name = workflowResult)]
+    pub fn workflow_result(&self, ix: u32) -> JsResult<Vec<u32>> {
+        let codes = self.workflow_status_codes(ix)?;
+        let s = self.inner.state();
+        let wf = &s.workflows[self.workflow_at(ix)?.index() as usize];
+        let n = wf.len() as usize;
+        let mut out = Vec::with_capacity(1 + 4 * n + 1 + wf.deps.items().len());
+        out.push(n as u32);
+        out.extend(codes.iter().map(|&c| c as u32));
+        out.extend(wf.tasks().map(|t| s.task(t).output.index()));
+        out.extend(wf.tasks().map(|t| s.task(t).agent.index()));
+        let mut off = 0;
+        out.push(0);
+        for d in wf.deps.iter() {
+            off += d.len() as u32;
+            out.push(off);
+        }
+        out.extend_from_slice(wf.deps.items());
+        Ok(out)
+    }
+
     #[wasm_bindgen(js_name = workflowDone)]
     pub fn workflow_done(&self, ix: u32) -> JsResult<bool> {
         let w = self.workflow_at(ix)?;
