@@ -866,6 +866,17 @@ fn tools_need_a_grant_and_keep_to_their_rate_limit() {
             .code(),
         "permission"
     );
+    // An agent given a tool that was never registered is refused, and nothing is recorded.
+    let seq = o.state().seq;
+    let unknown = AgentSpec {
+        tools: vec!["search".into(), "nope".into()],
+        ..AgentSpec::new("b")
+    };
+    assert_eq!(
+        o.register_agent(unknown, 1).unwrap_err().code(),
+        "unknown_tool"
+    );
+    assert_eq!(o.state().seq, seq);
     o.grant_tools(a, vec!["search".into()], 2).unwrap();
     let call = o.call_tool(a, None, "search", PayloadId::NONE, 3).unwrap();
     o.tool_result(call, Ok(PayloadId::NONE), 4).unwrap();

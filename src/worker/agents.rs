@@ -99,6 +99,17 @@ pub async fn invoke(
     }
 }
 
+/// POSTs `body` to `endpoint` and takes its JSON answer, with the failures an HTTP agent's call
+/// has (a tool's endpoint, say).
+pub async fn call_endpoint(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Failure> {
+    let controller = worker::AbortController::default();
+    let out = http(endpoint, body, timeout_ms, &controller.signal()).await;
+    if out.is_err() {
+        controller.abort(); // a timed-out request is not left open
+    }
+    out
+}
+
 fn js_message(e: &JsValue) -> String {
     js_sys::Reflect::get(e, &"message".into())
         .ok()

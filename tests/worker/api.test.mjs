@@ -530,3 +530,78 @@ test("a schedule's slots are carried by the alarm: it submits its task at each s
   assert.equal((await c.get(`/schedules/${id}`)).status, 404);
   assert.deepEqual((await c.get("/schedules")).body.schedules, []);
 });
+
+test("issue 4's model over REST: templates, messages between agents, and tools an HTTP agent calls", async () => {
+  const c = client(worker.url, "model");
+  const seq = async () => (await c.get("/status")).body.journalSeq;
+  // Templates: built-ins listed; a defined one makes agents; bad ones are refused, naming every field.
+  const listed = await c.get("/templates");
+  assert.equal(listed.status, 200);
+  assert.ok(listed.body.templates.length >= 6, JSON.stringify(listed.body));
+  const defined = await c.post("/templates", { name: "analyst", version: 2, instructions: "Be brief.", capabilities: ["analyze"], limits: { concurrency: 2 } });
+  assert.equal(defined.status, 201, JSON.stringify(defined.body));
+  assert.equal(defined.body.reference, "analyst@2");
+  assert.equal((await c.get("/templates/analyst@2")).body.instructions, "Be brief.");
+  const before = await seq();
+  const bad = await c.post("/templates", { name: "", version: 0, temperature: 9 });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /name/);
+  assert.match(bad.body.error.message, /temperature/);
+  const unknown = await c.post("/agents", { id: "x", demo: "echo", template: "analyst@9" });
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.body.error.code, "unknown_template");
+  const extra = await c.post("/agents", { id: "x", demo: "echo", template: "analyst@2", capabilities: ["other"] });
+  assert.equal(extra.status, 400);
+  assert.equal((await c.get("/agents/x")).status, 404, "nothing was registered");
+  assert.equal(await seq(), before, "bad input changes nothing");
+  const made = await c.post("/agents", { id: "an", demo: "echo", template: "analyst@2", start: true });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  assert.deepEqual(made.body.capabilities, ["analyze"]);
+  assert.equal(made.body.concurrency, 2);
+  const routed = await c.post("/tasks", { capability: "analyze", input: "q" });
+  assert.equal(routed.status, 201);
+  assert.equal(routed.body.agent, "an");
+
+  // Messages: sent -> delivered (read from the inbox) -> acknowledged; a missing agent is 404.
+  await c.post("/agents", { id: "bob", demo: "echo" });
+  const sent = await c.post("/messages", { from: "an", to: "bob", payload: { hello: 1 } });
+  assert.equal(sent.status, 201, JSON.stringify(sent.body));
+  assert.equal(sent.body.status, "sent");
+  const inbox = await c.get("/agents/bob/inbox");
+  assert.deepEqual(inbox.body.messages.map((m) => [m.id, m.status, m.payload.hello]), [[sent.body.id, "delivered", 1]]);
+  const acked = await c.post(`/messages/${sent.body.id}/ack`);
+  assert.equal(acked.body.status, "acknowledged");
+  assert.equal((await c.get("/agents/bob/inbox")).body.total, 0);
+  assert.equal((await c.get("/agents/an/messages")).body.messages[0].to, "bob");
+  const missing = await c.post("/messages", { from: "an", to: "nobody", payload: 1 });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.error.code, "unknown_agent");
+
+  // Tools: an HTTP endpoint, granted, called back by the agent; refusals are coded.
+  const tool = await c.post("/tools", { name: "add", endpoint: `${agents.url}/tool/add`, description: "adds", rateLimit: { perMinute: 60, burst: 2 } });
+  assert.equal(tool.status, 201, JSON.stringify(tool.body));
+  const never = await c.post("/agents/an/tools", { tools: ["nope"] });
+  assert.equal(never.status, 404);
+  assert.equal(never.body.error.code, "unknown_tool");
+  const withUnknown = await c.post("/agents", { id: "y", demo: "echo", tools: ["nope"] });
+  assert.equal(withUnknown.body.error.code, "unknown_tool");
+  const refused = await c.post("/tools/add/call", { agentId: "an", args: { a: 1, b: 2 } });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, "permission");
+  assert.deepEqual((await c.post("/agents/an/tools", { tools: ["add"] })).body.tools, ["add"]);
+  const called = await c.post("/tools/add/call", { agentId: "an", taskId: routed.body.id, args: { a: 1, b: 2 } });
+  assert.equal(called.status, 200, JSON.stringify(called.body));
+  assert.deepEqual(called.body.result, { sum: 3, agentId: "an", taskId: routed.body.id });
+  await c.post("/tools/add/call", { agentId: "an", args: { a: 1, b: 1 } });
+  const limited = await c.post("/tools/add/call", { agentId: "an", args: { a: 1, b: 1 } });
+  assert.equal(limited.status, 429);
+  assert.equal(limited.body.error.code, "rate_limit");
+  await c.post("/tools", { name: "down", endpoint: `${agents.url}/tool/down` });
+  await c.post("/agents/an/tools", ["down"]);
+  const failed = await c.post("/tools/down/call", { agentId: "an", args: {} });
+  assert.equal(failed.status, 502);
+  assert.equal(failed.body.error.code, "tool_failed");
+  const tools = (await c.get("/tools")).body.tools;
+  assert.deepEqual(tools.map((t) => [t.name, t.calls, t.failures]), [["add", 2, 0], ["down", 1, 1]]);
+  assert.equal((await c.raw("DELETE", "/agents/an/tools", { tools: ["add"] })).body.tools.length, 1);
+});

@@ -20,6 +20,14 @@ impl Orchestrator {
                 id: spec.id,
             });
         }
+        // A tool the agent is given must exist, as when it is granted one later.
+        if let Some(t) = spec
+            .tools
+            .iter()
+            .find(|t| !self.state.tools.contains_key(*t))
+        {
+            return Err(Error::UnknownTool(t.clone()));
+        }
         let max = self.state.options.agents_max;
         if self.state.agents.len() as u64 >= max as u64 {
             return Err(Error::LimitReached {

@@ -130,16 +130,27 @@ pub(super) fn register(shared: &Shared, body: Value) -> ApiResult {
         // A built-in agent's name is enough: `{ "id": "echo" }` is the demo agent, with its name
         // as its capability unless others are given.
         None if DEMO_AGENTS.contains(&id.as_str()) => {
-            m.entry("capabilities").or_insert_with(|| json!([id]));
+            if !m.contains_key("template") {
+                m.entry("capabilities").or_insert_with(|| json!([id]));
+            }
             Binding::Demo { name: id.clone() }
         }
         None => return Err(error(400, "invalid_argument", "an agent needs an endpoint (HTTP agent), js (a function in js/worker-agents.js) or demo (echo, uppercase, sleep, fail); an agent named after a demo agent is that agent")),
     };
-    let s: AgentSpec = spec("agent", Value::Object(m))?;
+    let made = match m.remove("template") {
+        None | Some(Value::Null) => Made::Spec(spec("agent", Value::Object(m))?),
+        Some(t) => from_template(t, m)?,
+    };
     {
         let mut rt = shared.borrow_mut();
         let t = now();
-        let ix = rt.core.register_agent(s, t).map_err(core_error)?;
+        let ix = match made {
+            Made::Spec(s) => rt.core.register_agent(s, t),
+            Made::Template { reference, name } => {
+                rt.core.create_agent_from_template(&reference, &id, name, t)
+            }
+        }
+        .map_err(core_error)?;
         rt.store
             .put_binding(&id, &serde_json::to_string(&b).expect("bindings serialize"))
             .map_err(|e| error(500, "internal", e.to_string()))?;
@@ -152,6 +163,34 @@ pub(super) fn register(shared: &Shared, body: Value) -> ApiResult {
     let mut resp = agent(shared, &id)?;
     resp = resp.with_status(201);
     Ok(resp)
+}
+
+/// How `POST /agents` makes the agent: from its fields, or from a template (`analyst@2`, or a
+/// name for its latest version) that sets its capabilities, limits, tools and `config`.
+enum Made {
+    Spec(AgentSpec),
+    Template {
+        reference: String,
+        name: Option<String>,
+    },
+}
+
+fn from_template(reference: Value, mut m: Map<String, Value>) -> Result<Made, ApiError> {
+    let Value::String(reference) = reference else {
+        let why = "template must be a string: name@version, or a name for its latest version";
+        return Err(error(400, "invalid_argument", why));
+    };
+    m.remove("id");
+    let name = match m.remove("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(n)) => Some(n),
+        Some(_) => return Err(error(400, "invalid_argument", "name must be a string")),
+    };
+    if let Some(k) = m.keys().next() {
+        let why = format!("'{k}' comes from the template: an agent made from one takes id, name, template, start and endpoint, js or demo");
+        return Err(error(400, "invalid_argument", why));
+    }
+    Ok(Made::Template { reference, name })
 }
 
 /// `PUT /agents/{id}`: where its calls go (`endpoint`, `js` or `demo`) and its `name`,

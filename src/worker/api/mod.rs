@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use worker::{Headers, Method, Request, Response};
 
 mod agents;
+mod model;
 mod reads;
 mod runs;
 mod schedules;
@@ -242,6 +243,38 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["agents", id], Method::Delete) => delete_agent(shared, id),
         (["agents", _], _) => Err(allow("GET, PUT, DELETE")),
         (["agents", id, "history"], Method::Get) => history(shared, id),
+        (["agents", id, "inbox"], Method::Get) => model::inbox(shared, id),
+        (["agents", _, "inbox"], _) => Err(allow("GET")),
+        (["agents", id, "messages"], Method::Get) => model::history(shared, id),
+        (["agents", _, "messages"], _) => Err(allow("GET")),
+        (["agents", id, "tools"], Method::Post) => {
+            model::grant(shared, id, body(&mut req).await?, false)
+        }
+        (["agents", id, "tools"], Method::Delete) => {
+            model::grant(shared, id, body(&mut req).await?, true)
+        }
+        (["agents", _, "tools"], _) => Err(allow("POST, DELETE")),
+        (["templates"], Method::Get) => model::templates(shared),
+        (["templates"], Method::Post) => model::define_template(shared, body(&mut req).await?),
+        (["templates"], _) => Err(allow("GET, POST")),
+        (["templates", r], Method::Get) => model::template(shared, r),
+        (["templates", _], _) => Err(allow("GET")),
+        (["messages"], Method::Post) => model::send(shared, body(&mut req).await?),
+        (["messages"], _) => Err(allow("POST")),
+        (["messages", id], Method::Get) => model::message(shared, id),
+        (["messages", _], _) => Err(allow("GET")),
+        (["messages", id, "ack" | "acknowledge"], Method::Post) => {
+            no_body(&mut req).await?;
+            model::acknowledge(shared, id)
+        }
+        (["messages", _, "ack" | "acknowledge"], _) => Err(allow("POST")),
+        (["tools"], Method::Get) => model::tools(shared),
+        (["tools"], Method::Post) => model::register_tool(shared, body(&mut req).await?),
+        (["tools"], _) => Err(allow("GET, POST")),
+        (["tools", name, "call"], Method::Post) => {
+            model::call(shared, name, body(&mut req).await?).await
+        }
+        (["tools", _, "call"], _) => Err(allow("POST")),
         (["agents", _, "history"], _) => Err(allow("GET")),
         (
             ["agents", id, cmd @ ("start" | "pause" | "resume" | "stop" | "recover")],
