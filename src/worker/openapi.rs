@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 /// (path under /v1/ns/{namespace}, method, summary, success status)
 pub const ROUTES: &[(&str, &str, &str, u16)] = &[
-    ("/status", "get", "Statistics, seed and journal position", 200),
+    ("/status", "get", "Statistics (their keys at the top, and as statistics), seed and journal position", 200),
     ("/agents", "get", "Every agent with status, load, errors, breaker and binding", 200),
     ("/agents", "post", "Register an agent: { id, name?, capabilities?, concurrency?, retry?, timeoutMs?, maxErrors?, tools?, start?, endpoint | js | demo }, or one from a template: { id, template: name@version, name?, start?, endpoint | js | demo }", 201),
     ("/agents/{id}", "get", "One agent", 200),

@@ -534,6 +534,9 @@ test("a schedule's slots are carried by the alarm: it submits its task at each s
 test("issue 4's model over REST: templates, messages between agents, and tools an HTTP agent calls", async () => {
   const c = client(worker.url, "model");
   const seq = async () => (await c.get("/status")).body.journalSeq;
+  const status = (await c.get("/status")).body;
+  assert.equal(status.total_agents, 0, "the statistics' keys at the top, as statistics() answers them");
+  assert.equal(status.statistics.tasks_completed, status.tasks_completed);
   // Templates: built-ins listed; a defined one makes agents; bad ones are refused, naming every field.
   const listed = await c.get("/templates");
   assert.equal(listed.status, 200);
