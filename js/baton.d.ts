@@ -258,7 +258,7 @@ export interface TaskFilter {
 export interface WorkflowSummary {
   id: string;
   name?: string;
-  status: "Running" | "Completed" | "Failed";
+  status: "Running" | "Completed" | "Failed" | "Cancelled";
   taskCount: number;
   remaining: number;
   submittedAt: number;
@@ -409,7 +409,7 @@ export interface DebateResult {
 export interface PatternRun {
   id: string;
   kind: "consensus" | "debate" | "chainOfThought" | "supervisor" | "collaborative";
-  status: "Running" | "Completed" | "Failed";
+  status: "Running" | "Completed" | "Failed" | "Cancelled";
   /** Steps concluded so far. */
   step: number;
   error?: string;
@@ -574,7 +574,7 @@ export type PatternWorkflowSpec = { session?: string } & (
 export interface WorkflowResult {
   id: string;
   name?: string;
-  status: "Running" | "Completed" | "Failed";
+  status: "Running" | "Completed" | "Failed" | "Cancelled";
   failurePolicy: FailurePolicy;
   /** By task id within the workflow; `dependsOn` are the DAG's edges. */
   tasks: Record<string, { id: string; agent: string; status: TaskStatus; dependsOn: string[]; error?: TaskError }>;
@@ -619,6 +619,7 @@ export interface Statistics {
   workflows_running: number;
   workflows_completed: number;
   workflows_failed: number;
+  workflows_cancelled: number;
   snapshots: number;
   journal_seq: number;
   now: number;
@@ -710,6 +711,8 @@ export type JournalRecord =
   | Rec<"workflow.submitted", { workflow: { id: string; name?: string; policy: FailurePolicy; tasks: Array<{ id: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; dependsOn: number[] }> } }>
   | Rec<"workflow.completed", { workflow: string }>
   | Rec<"workflow.failed", { workflow: string; task: string; policy: FailurePolicy }>
+  /** Ended short by cancels alone (a workflow's cancel, or a task's); `task` is the first cancelled. */
+  | Rec<"workflow.cancelled", { workflow: string; task: string }>
   | Rec<"snapshot.created", { summary: SnapshotSummary }>
   | Rec<"template.defined", { template: Template }>
   | Rec<"message.sent", { message: string; from: string; to: string; payload: Json }>

@@ -185,6 +185,12 @@ pub enum Event {
         task: TaskRef,
         policy: FailurePolicy,
     },
+    /// Ended short because tasks were cancelled, none failed; `task` is the first cancelled.
+    #[serde(rename = "workflow.cancelled")]
+    WorkflowCancelled {
+        workflow: WorkflowRef,
+        task: TaskRef,
+    },
     #[serde(rename = "snapshot.created")]
     SnapshotCreated { summary: Box<SnapshotSummary> },
     #[serde(rename = "template.defined")]
@@ -367,6 +373,7 @@ impl Event {
             Event::WorkflowSubmitted { .. } => "workflow.submitted",
             Event::WorkflowCompleted { .. } => "workflow.completed",
             Event::WorkflowFailed { .. } => "workflow.failed",
+            Event::WorkflowCancelled { .. } => "workflow.cancelled",
             Event::SnapshotCreated { .. } => "snapshot.created",
             Event::Custom { topic, .. } => topic,
         }
@@ -374,7 +381,7 @@ impl Event {
 }
 
 /// Topics Baton writes itself; `emit` refuses them so a user event is never mistaken for one.
-pub const BUILT_IN_TOPICS: [&str; 48] = [
+pub const BUILT_IN_TOPICS: [&str; 49] = [
     "template.defined",
     "message.sent",
     "message.delivered",
@@ -422,6 +429,7 @@ pub const BUILT_IN_TOPICS: [&str; 48] = [
     "workflow.submitted",
     "workflow.completed",
     "workflow.failed",
+    "workflow.cancelled",
     "snapshot.created",
 ];
 

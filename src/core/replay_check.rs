@@ -148,7 +148,9 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
                 Ok(())
             }
         }
-        Event::WorkflowCompleted { workflow: w } | Event::WorkflowFailed { workflow: w, .. }
+        Event::WorkflowCompleted { workflow: w }
+        | Event::WorkflowFailed { workflow: w, .. }
+        | Event::WorkflowCancelled { workflow: w, .. }
             if s.workflows[w.0.usize()].status != WorkflowStatus::Running =>
         {
             Err("a workflow ends once".into())

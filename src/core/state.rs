@@ -542,6 +542,12 @@ impl State {
                 w.failed_task = Some(task.0);
                 w.finished_at = Some(at);
             }
+            Event::WorkflowCancelled { workflow, task } => {
+                let w = &mut self.workflows[workflow.0.usize()];
+                w.status = WorkflowStatus::Cancelled;
+                w.failed_task = Some(task.0);
+                w.finished_at = Some(at);
+            }
             Event::SnapshotCreated { summary } => {
                 let summary: &SnapshotSummary = summary;
                 if self.snapshots.len() >= self.options.snapshots_kept_max as usize {

@@ -891,7 +891,29 @@ fn cancelling_a_workflow_starts_none_of_its_waiting_tasks() {
         assert_eq!(aborted, calls, "only the running calls are aborted");
         let all = (0..6).all(|i| o.state().task(TaskIx(i)).status == TaskStatus::Cancelled);
         assert!(all, "every task is cancelled");
-        let report = crate::core::verify::verify_replay(&o.journal_json(0).unwrap()).unwrap();
+        let status = o.state().workflows[w.usize()].status;
+        assert_eq!(status, crate::core::workflow::WorkflowStatus::Cancelled);
+        assert_eq!(
+            crate::core::views::statistics(o.state()).workflows_cancelled,
+            1
+        );
+        let journal = o.journal_json(0).unwrap();
+        let report = crate::core::verify::verify_replay(&journal).unwrap();
+        assert!(report.ok, "{report:?}");
+        // A journal from before `workflow.cancelled` says `workflow.failed` there, and verifies.
+        let old: Vec<String> = journal
+            .lines()
+            .map(|l| match l.strip_suffix("}}") {
+                Some(head) if l.contains(r#""type":"workflow.cancelled""#) => {
+                    let head = head.replace("workflow.cancelled", "workflow.failed");
+                    format!(r#"{head},"policy":"continue"}}}}"#)
+                }
+                _ => l.to_owned(),
+            })
+            .collect();
+        let old = old.join("\n");
+        assert!(old.contains("workflow.failed"), "{old}");
+        let report = crate::core::verify::verify_replay(&old).unwrap();
         assert!(report.ok, "{report:?}");
     }
 }

@@ -158,13 +158,34 @@ pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
     })
 }
 
-/// A journal written before `orchestrator.terminated` said `auto`: a terminate strategy's record
-/// has none there, and is the same record.
+/// A record an older build wrote otherwise, which this build takes as the same: a terminate
+/// strategy's `orchestrator.terminated` before it said `auto`, and a workflow ended by cancels
+/// before it was `workflow.cancelled` (it was `workflow.failed`).
 fn legacy_terminate(recorded: &Event, made: &Event) -> bool {
-    matches!(
-        (recorded, made),
-        (Event::Terminated { reason: a, auto: false }, Event::Terminated { reason: b, auto: true }) if a == b
-    )
+    match (recorded, made) {
+        (
+            Event::Terminated {
+                reason: a,
+                auto: false,
+            },
+            Event::Terminated {
+                reason: b,
+                auto: true,
+            },
+        ) => a == b,
+        (
+            Event::WorkflowFailed {
+                workflow: a,
+                task: x,
+                ..
+            },
+            Event::WorkflowCancelled {
+                workflow: b,
+                task: y,
+            },
+        ) => a == b && x == y,
+        _ => false,
+    }
 }
 
 fn diverged(

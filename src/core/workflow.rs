@@ -35,6 +35,9 @@ pub enum WorkflowStatus {
     Running,
     Completed,
     Failed,
+    /// Ended short because tasks of it were cancelled (a workflow's cancel, or a task's), with
+    /// none failed.
+    Cancelled,
 }
 
 /// One task of a workflow as the user describes it (its input travels separately, as a payload).

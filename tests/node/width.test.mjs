@@ -106,7 +106,7 @@ test("cancelling a workflow calls none of its waiting tasks: only the running ca
     const result = await orch.waitWorkflow(wf);
     await new Promise((r) => setTimeout(r, 5));
     orch.close();
-    assert.equal(result.status, "Failed", JSON.stringify(shape));
+    assert.equal(result.status, "Cancelled", JSON.stringify(shape));
     assert.deepEqual(called, [0, 1], JSON.stringify(shape));
     assert.deepEqual(aborted.sort(), [0, 1]);
   }

@@ -365,6 +365,16 @@ impl Orchestrator {
             .collect()
     }
 
+    /// Whether every task of the workflow that did not complete (or was skipped) was cancelled.
+    fn only_cancelled(&self, w: WorkflowIx) -> bool {
+        self.state.workflows[w.usize()].tasks().all(|t| {
+            matches!(
+                self.state.task(t).status,
+                TaskStatus::Completed | TaskStatus::Skipped | TaskStatus::Cancelled
+            )
+        })
+    }
+
     pub(super) fn finish_workflow_if_done(&mut self, w: WorkflowIx, now: u64) {
         let wf = &self.state.workflows[w.usize()];
         if wf.remaining > 0 || wf.status != WorkflowStatus::Running {
@@ -391,6 +401,16 @@ impl Orchestrator {
                     },
                 );
                 self.snapshot_due("workflow.completed", Some(id), now);
+            }
+            // Only cancels kept it from completing: it was cancelled, not failed.
+            Some(task) if self.only_cancelled(w) => {
+                self.emit(
+                    now,
+                    Event::WorkflowCancelled {
+                        workflow: WorkflowRef(w),
+                        task: TaskRef(task),
+                    },
+                );
             }
             Some(task) => {
                 self.emit(

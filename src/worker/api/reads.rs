@@ -309,6 +309,7 @@ pub(super) fn metrics(shared: &Shared) -> ApiResult {
             ("running", st.workflows_running),
             ("completed", st.workflows_completed),
             ("failed", st.workflows_failed),
+            ("cancelled", st.workflows_cancelled),
         ]),
     );
     gauge(
