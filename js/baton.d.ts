@@ -363,8 +363,16 @@ export interface OrchestrateResult<O = unknown> {
   error?: TaskError;
 }
 
-/** `{ at }` (ms on the orchestrator's clock), `{ everyMs }`, or `{ cron }` (5 fields, names allowed, UTC). */
-export type Trigger = { at: number } | { everyMs: number } | { cron: string };
+/**
+ * `{ at }` (ms on the orchestrator's clock, a `Date`, or an RFC 3339 time), `{ everyMs }`, or
+ * `{ cron }` (5 fields, names allowed, UTC). `once` and `interval` are names for `at` and `everyMs`.
+ */
+export type Trigger =
+  | { at: number | Date | string }
+  | { once: number | Date | string }
+  | { everyMs: number }
+  | { interval: number }
+  | { cron: string };
 
 export interface Job {
   id: string;

@@ -34,7 +34,8 @@ pub enum PatternSpec {
         #[serde(default = "three")]
         rounds: u32,
     },
-    /// `reasoner` thinks in up to `steps` steps; a step may answer `{ thought, answer }` to finish.
+    /// `reasoner` thinks in up to `steps` steps; a step may answer `{ thought, answer }` (or
+    /// `finalAnswer`) to finish.
     ChainOfThought {
         problem: Value,
         reasoner: String,
@@ -307,7 +308,7 @@ pub fn check_answer(role: &str, answer: &Value) -> Result<(), String> {
             if answer.is_string() || answer.get("thought").is_some_and(Value::is_string) {
                 return Ok(());
             }
-            r#"a string, or { "thought": string, "answer"?: any }"#
+            r#"a string, or { "thought": string, "answer"?: any } ("finalAnswer" for "answer" too)"#
         }
         "plan" => match plan_problem(answer) {
             None => return Ok(()),

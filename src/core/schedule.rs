@@ -11,9 +11,21 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Trigger {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// ms since the Unix epoch, or an RFC 3339 time (a JS `Date` arrives as one). DESIGN.md's
+    /// "once / interval / cron" are names for `at` and `everyMs` too.
+    #[serde(
+        default,
+        alias = "once",
+        deserialize_with = "at_ms",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub at: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "interval",
+        alias = "intervalMs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub every_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
@@ -50,6 +62,31 @@ pub struct Job {
 }
 
 pub const EVERY_MS_MIN: u64 = 1;
+
+/// `at` as ms since the epoch, or as an RFC 3339 time (`2026-11-22T09:00:00Z`).
+fn at_ms<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    use serde::de::Error as _;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum At {
+        Ms(u64),
+        Text(String),
+    }
+    match Option::<At>::deserialize(d)? {
+        None => Ok(None),
+        Some(At::Ms(ms)) => Ok(Some(ms)),
+        Some(At::Text(t)) => {
+            let time = chrono::DateTime::parse_from_rfc3339(&t).map_err(|e| {
+                D::Error::custom(format!(
+                    "at: '{t}' is neither ms since the epoch nor an RFC 3339 time ({e})"
+                ))
+            })?;
+            u64::try_from(time.timestamp_millis())
+                .map(Some)
+                .map_err(|_| D::Error::custom(format!("at: '{t}' is before 1970")))
+        }
+    }
+}
 
 impl Trigger {
     pub fn validate(&self) -> Result<()> {
@@ -201,6 +238,27 @@ pub fn parse_job_id(id: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn once_and_interval_are_names_for_at_and_every_ms_and_at_takes_a_time() {
+        let t = |json: &str| serde_json::from_str::<Trigger>(json);
+        assert_eq!(t(r#"{"once":1000}"#).unwrap().at, Some(1000));
+        assert_eq!(t(r#"{"interval":60000}"#).unwrap().every_ms, Some(60_000));
+        assert_eq!(t(r#"{"intervalMs":5}"#).unwrap().every_ms, Some(5));
+        let at = t(r#"{"at":"1970-01-02T00:00:01.500Z"}"#).unwrap().at;
+        assert_eq!(at, Some(86_401_500));
+        assert_eq!(
+            t(r#"{"at":"2026-11-22T10:00:00+01:00"}"#).unwrap().at,
+            Some(1_795_338_000_000)
+        );
+        assert!(t(r#"{"at":"tomorrow"}"#).is_err());
+        assert!(t(r#"{"at":"1969-12-31T23:59:59Z"}"#).is_err());
+        // Written back in the one spelling.
+        assert_eq!(
+            serde_json::to_string(&t(r#"{"once":"1970-01-01T00:00:01Z"}"#).unwrap()).unwrap(),
+            r#"{"at":1000}"#
+        );
+    }
 
     #[test]
     fn cron_names_and_next_slots() {

@@ -448,6 +448,22 @@ fn chain_of_thought_collects_steps_and_a_final_answer() {
     let r = result_of(&o, run);
     assert_eq!(r["reasoningChain"], json!(["step 1", "then add 2"]));
     assert_eq!(r["finalAnswer"], 6);
+    // The result's own name for it, `finalAnswer`, finishes too.
+    let spec = PatternSpec::ChainOfThought {
+        problem: json!("1+1"),
+        reasoner: "r".into(),
+        steps: Steps::Count(3),
+    };
+    let run = o.start_pattern(spec, 5).unwrap();
+    drive(
+        &mut o,
+        |_, _| json!({ "thought": "done", "finalAnswer": 2 }),
+    );
+    let r = result_of(&o, run);
+    assert_eq!(
+        (r["reasoningChain"].clone(), r["finalAnswer"].clone()),
+        (json!(["done"]), json!(2))
+    );
     // Seed 001's form: the steps named, each given to the reasoner as its instruction.
     let spec: PatternSpec = serde_json::from_value(json!({
         "kind": "chainOfThought", "problem": "scale 10x", "reasoner": "r",

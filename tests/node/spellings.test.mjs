@@ -141,3 +141,24 @@ test("snapshots() lists each summary under the first seed's names too", async ()
   assert.deepEqual([s.snapshot_id, s.task_count, s.completed_count, s.agents_status], [id, 5, 5, { a: "Running" }]);
   orch.close();
 });
+
+test("DESIGN's once / interval schedules, and a Date or an RFC 3339 time as `at`", async () => {
+  const { orch } = withAgent();
+  const once = orch.schedule({ once: new Date(5_000) }, { agent: "a", input: "once" });
+  const at = orch.schedule({ at: "1970-01-01T00:00:07Z" }, { agent: "a", input: "at" });
+  const every = orch.schedule({ interval: 60_000 }, { agent: "a", input: "every" });
+  const jobs = Object.fromEntries(orch.jobs().map((j) => [j.id, j]));
+  assert.deepEqual([jobs[once].nextRun, jobs[at].nextRun, jobs[every].nextRun], [5_000, 7_000, 60_000]);
+  assert.deepEqual(jobs[every].trigger, { everyMs: 60_000 }, "kept in the one spelling");
+  assert.throws(() => orch.schedule({ at: "soon" }, { agent: "a" }), (e) => e.code === "invalid_argument" && /RFC 3339/.test(e.message));
+  orch.close();
+});
+
+test("a chain of thought's step may finish with finalAnswer, the result's own name", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  orch.registerAgent({ id: "r", handler: async () => ({ thought: "done", finalAnswer: 42 }) });
+  orch.startAgent("r");
+  const r = await orch.chainOfThought("p", "r", 3);
+  assert.deepEqual([r.reasoningChain, r.finalAnswer], [["done"], 42]);
+  orch.close();
+});

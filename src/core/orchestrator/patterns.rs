@@ -250,7 +250,9 @@ impl Orchestrator {
                             .as_array_mut()
                             .expect("an array")
                             .push(json!(text_of(&answer, "thought")));
-                        if let Some(a) = answer.get("answer") {
+                        // `finalAnswer` too: the name the result gives it.
+                        if let Some(a) = answer.get("answer").or_else(|| answer.get("finalAnswer"))
+                        {
                             state["answer"] = a.clone();
                         }
                     }
