@@ -932,8 +932,11 @@ export class Orchestrator {
   contracts(query: { sessionId: string } | string): Contract[];
   /** Checks the session's hash chain, and `list` (from `contracts()`) against it when given. */
   verifyContracts(sessionId: string, list?: Contract[]): { ok: boolean; checked: number; problem?: string };
-  /** Hands the session's contracts to a summarizer agent; resolves with its answer, kept as the session's memory. */
-  compressSession<M = unknown>(sessionId: string, summarizerAgent: string): Promise<M>;
+  /**
+   * Hands the session's contracts to a summarizer agent (without one, the least-loaded running
+   * agent with the capability "compress"); resolves with its answer, kept as the session's memory.
+   */
+  compressSession<M = unknown>(sessionId: string, summarizerAgent?: string): Promise<M>;
   sessionMemory<M = unknown>(sessionId: string): M | undefined;
 
   defineTemplate(spec: TemplateSpec): string;

@@ -1807,7 +1807,10 @@ export function createBaton(coreApi) {
     async compressSession(sessionId, summarizerAgent) {
       const rt = this.#rt;
       rt.resolvePayloads();
-      const ix = rt.core.compressSession(idOf(sessionId, "a session id"), idOf(summarizerAgent, "an agent id"), rt.now());
+      // No summarizer named (seed 004 passes the session alone): the core routes to an agent with
+      // the capability "compress".
+      const agent = summarizerAgent === undefined || summarizerAgent === null ? undefined : idOf(summarizerAgent, "an agent id");
+      const ix = rt.core.compressSession(idOf(sessionId, "a session id"), agent, rt.now());
       rt.pump();
       const task = await this.wait(rt.core.taskId(ix));
       if (task.status !== "Completed") throw new BatonError("compression_failed", `the summarizer's task ${task.id} is ${task.status}: ${task.error?.message}`);

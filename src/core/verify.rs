@@ -295,7 +295,7 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             let x = extra.as_deref().cloned().unwrap_or_default();
             if let Some(session) = &x.compresses {
                 return fresh
-                    .compress_session(session, &s.agent(agent.0).id, at)
+                    .compress_session(session, Some(&s.agent(agent.0).id), at)
                     .map(|_| ());
             }
             let spec = TaskSpec {

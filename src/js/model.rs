@@ -54,10 +54,15 @@ impl Core {
 
     /// Submits the summarizer's task; its answer becomes the session's memory. Returns the task.
     #[wasm_bindgen(js_name = compressSession)]
-    pub fn compress_session(&mut self, session: &str, agent: &str, now: f64) -> JsResult<u32> {
+    pub fn compress_session(
+        &mut self,
+        session: &str,
+        agent: Option<String>,
+        now: f64,
+    ) -> JsResult<u32> {
         Ok(self
             .inner
-            .compress_session(session, agent, ms(now))
+            .compress_session(session, agent.as_deref(), ms(now))
             .js()?
             .index())
     }

@@ -162,3 +162,16 @@ test("a chain of thought's step may finish with finalAnswer, the result's own na
   assert.deepEqual([r.reasoningChain, r.finalAnswer], [["done"], 42]);
   orch.close();
 });
+
+test("compressSession(session) alone goes to an agent with the capability compress, as seed 004 calls it", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  orch.registerAgent({ id: "oracle", capabilities: ["analyze"], handler: async () => ({ trend: "up" }) });
+  orch.startAgent("oracle");
+  await orch.orchestrate("s1", { capability: "analyze", parameters: { symbol: "X" } });
+  await assert.rejects(orch.compressSession("s1"), (e) => e.code === "no_capable_agent" && /compress/.test(e.message));
+  orch.registerAgent({ id: "summarizer", capabilities: ["compress"], handler: async (input) => ({ summary: `${input.contracts.length} contracts` }) });
+  orch.startAgent("summarizer");
+  assert.deepEqual(await orch.compressSession("s1"), { summary: "2 contracts" });
+  assert.deepEqual(orch.sessionMemory("s1"), { summary: "2 contracts" });
+  orch.close();
+});

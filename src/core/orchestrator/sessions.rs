@@ -21,6 +21,9 @@ pub struct ContractsReport {
     pub problem: Option<String>,
 }
 
+/// The capability a session's compression is routed by when no summarizer is named.
+pub const COMPRESS_CAPABILITY: &str = "compress";
+
 impl Orchestrator {
     /// The least-loaded running agent with `capability` (load: calls running plus tasks queued),
     /// ties broken by registration order.
@@ -146,13 +149,28 @@ impl Orchestrator {
         })
     }
 
-    /// Hands the session's contracts to a summarizer agent; its answer becomes the session's
-    /// memory block. Returns the summarizer's task.
-    pub fn compress_session(&mut self, session: &str, agent: &str, now: u64) -> Result<TaskIx> {
+    /// Hands the session's contracts to a summarizer agent, `agent` or else (as seed 004 calls
+    /// it, with the session alone) the least-loaded running agent with the capability
+    /// [`COMPRESS_CAPABILITY`]; its answer becomes the session's memory block. Returns the
+    /// summarizer's task.
+    pub fn compress_session(
+        &mut self,
+        session: &str,
+        agent: Option<&str>,
+        now: u64,
+    ) -> Result<TaskIx> {
         if !self.state.sessions.contains_key(session) {
             let reason = format!("unknown session '{session}': no call has recorded in it");
             return Err(Error::invalid("session", reason));
         }
+        let agent = match agent {
+            Some(a) => a.to_owned(),
+            None => {
+                let ix = self.route(COMPRESS_CAPABILITY)?;
+                self.state.agent(ix).id.clone()
+            }
+        };
+        let agent = agent.as_str();
         let contracts = self.contract_views(session)?;
         let memory = self.state.sessions[session].memory;
         let previous =
@@ -173,6 +191,7 @@ impl Orchestrator {
     }
 
     /// The session's memory block (the last summarizer's answer), if any.
+    /// (See [`Self::compress_session`].)
     pub fn session_memory(&self, session: &str) -> Option<PayloadId> {
         self.state.sessions.get(session).and_then(|s| s.memory)
     }

@@ -204,18 +204,15 @@ pub(super) async fn compress(shared: &Shared, body: Value) -> ApiResult {
     }
     let (ix, done) = {
         let mut rt = shared.borrow_mut();
-        let agent = match agent {
-            Some(a) => a,
-            None => {
-                let ix = rt.core.route(COMPRESS_CAPABILITY).map_err(|_| {
+        let ix = refusable(&mut rt, |rt| {
+            let ix = rt.core.compress_session(&session, agent.as_deref(), now());
+            ix.map_err(|e| match e {
+                crate::core::Error::NoCapableAgent(_) => {
                     let why = format!("no agent to compress with: give agent, or register one with the capability '{COMPRESS_CAPABILITY}'");
                     error(409, "no_capable_agent", why)
-                })?;
-                rt.core.state().agent(ix).id.clone()
-            }
-        };
-        let ix = refusable(&mut rt, |rt| {
-            (rt.core.compress_session(&session, &agent, now())).map_err(core_error)
+                }
+                other => core_error(other),
+            })
         })?;
         (ix, rt.wait(ix))
     };
@@ -231,8 +228,7 @@ pub(super) async fn compress(shared: &Shared, body: Value) -> ApiResult {
     Ok(json_response(if finished { 200 } else { 202 }, &body))
 }
 
-/// The capability `POST /compress` routes by when no agent is named.
-const COMPRESS_CAPABILITY: &str = "compress";
+use crate::core::orchestrator::COMPRESS_CAPABILITY;
 
 /// Whether `done` resolves within `ORCHESTRATE_WAIT_MS` (else the route answers 202).
 async fn within_wait(done: impl std::future::Future + Unpin) -> bool {
