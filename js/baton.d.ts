@@ -784,6 +784,8 @@ export interface VerifyReport {
 
 /** What listeners and `events()` receive: a journal record, with its `type` also as `topic`. */
 export type DeliveredEvent = JournalRecord & { topic: string };
+/** Every state change is an event: one journal record. */
+export type Event = JournalRecord;
 
 export type EventListener = (event: DeliveredEvent) => void;
 
@@ -883,7 +885,7 @@ export class Orchestrator {
 
   /** Submits a task for the orchestrator to run; returns its id. */
   submit<I = unknown>(spec: TaskSpec<I>): string;
-  /** Resolves with the task once it is terminal. */
+  /** Resolves with the task once it is terminal (given a workflow's id, as `waitWorkflow`). */
   wait<O = unknown>(id: string): Promise<Task<unknown, O>>;
   getTask<O = unknown>(id: string): Task<unknown, O>;
   status(id: string): TaskStatus;

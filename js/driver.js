@@ -1597,9 +1597,24 @@ export function createBaton(coreApi) {
     }
 
     /** Resolves with the task once it is terminal (completed, failed, cancelled, ...). */
+    /** A task's view once it is terminal; given a workflow's id instead, as `waitWorkflow`. */
     wait(id) {
       const rt = this.#rt;
-      return rt.waitFor(rt.taskWaiters, () => rt.taskIx(id), (ix) => rt.core.taskTerminal(ix), (ix) => rt.taskView(ix));
+      let workflow = false;
+      const find = () => {
+        try {
+          return rt.taskIx(id);
+        } catch (e) {
+          if (e?.code !== "unknown_task") throw e;
+          try { rt.workflowIx(id); } catch { throw e; } // neither: the task's error
+          workflow = true;
+          throw e;
+        }
+      };
+      const waited = rt.waitFor(rt.taskWaiters, find, (ix) => rt.core.taskTerminal(ix), (ix) => rt.taskView(ix));
+      if (!workflow) return waited;
+      waited.catch(() => {}); // the task's refusal, answered by the workflow's wait instead
+      return this.waitWorkflow(id);
     }
 
     getTask(id) {

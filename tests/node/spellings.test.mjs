@@ -175,3 +175,13 @@ test("compressSession(session) alone goes to an agent with the capability compre
   assert.deepEqual(orch.sessionMemory("s1"), { summary: "2 contracts" });
   orch.close();
 });
+
+test("wait(id) given a workflow's id waits for the workflow", async () => {
+  const { orch } = withAgent();
+  const wf = orch.submitWorkflow(five);
+  const result = await orch.wait(wf);
+  assert.equal(result.status, "Completed");
+  assert.deepEqual(Object.keys(result.outputs), ["p", "q", "r", "s", "t"]);
+  await assert.rejects(orch.wait("nothing"), (e) => e.code === "unknown_task");
+  orch.close();
+});

@@ -225,7 +225,8 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   await readUntil(/: keepalive\n\n/);
   ctrlQuiet.abort();
   assert.equal((await api.get("/events?keepaliveMs=5")).status, 400);
-  assert.equal((await api.get("/events?since=5")).status, 400);
+  assert.equal((await api.get("/events?from=5")).status, 400, "a misnamed ?after= is refused");
+  assert.equal((await api.get("/events?since=x")).status, 400, "?since= is ?after=, a seq number");
   assert.equal((await api.get("/events?topic=task.*")).status, 400);
   // A stream asked to follow from beyond the journal's end (a client holding seqs from before a
   // crash, never stored) is told so, and follows from the end: the records numbered again reach it.

@@ -191,7 +191,9 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
             error(400, "invalid_argument", why)
         })?,
     };
+    // `?since=` says the same as `?after=`: the records after that seq.
     let after = seq_param("after")?
+        .max(seq_param("since")?)
         .max(seq_param("lastEventId")?)
         .max(last_event);
     // `?topics=task.*,workflow.completed`: only those records (as subscribers' topics match).
@@ -209,7 +211,6 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
     // `topics`, which would silently replay from the start, or send every topic.
     let misnamed = [
         ("from", "after"),
-        ("since", "after"),
         ("start", "after"),
         ("offset", "after"),
         ("seq", "after"),
