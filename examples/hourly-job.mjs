@@ -9,9 +9,9 @@ orch.startAgent("health");
 
 const started = Date.now();
 const hourly = orch.schedule({ everyMs: 3_600_000 }, { agent: "health", input: { check: "disk" } });
-await new Promise((resolve) => orch.on("job.fired", () => {
-  if (runs.length === 24) { orch.deleteJob(hourly); resolve(); }
-}));
+// The virtual clock runs up to the end of the day and stands there.
+await orch.runUntil(24 * 3_600_000);
+orch.deleteJob(hourly);
 console.log(`hourly job: ${runs.length} runs over ${orch.now() / 3_600_000} virtual hours in ${Date.now() - started} ms`);
 
 const weekly = orch.schedule({ cron: "0 9 * * MON" }, { agent: "health", input: { check: "weekly" } });

@@ -993,6 +993,15 @@ export class Orchestrator {
   agentsStatus(): Record<string, AgentStatusView>;
   /** The orchestrator's clock, in ms. */
   now(): number;
+  /**
+   * Virtual clock only: runs it up to `timeMs` and holds it there. Everything due by then fires
+   * (a day of schedules in milliseconds); resolves once nothing more is due by then, with `now()`
+   * at `timeMs`. `Infinity` lets the clock run on by itself again, as it does until this is
+   * first called. Rejects with `invalid_state` on the real clock.
+   */
+  runUntil(timeMs: number): Promise<void>;
+  /** `runUntil(now() + ms)`. */
+  runFor(ms: number): Promise<void>;
   readonly seed: number;
   readonly runId: string;
   journal(): JournalRecord[];

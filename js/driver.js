@@ -537,6 +537,10 @@ export function createBaton(coreApi) {
       this.pumping = false;
       this.again = false;
       this.advancing = false;
+      // The virtual clock jumps no further than `vlimit` (see runUntil); those waiting for it to
+      // stand there, resolved once nothing is due by then.
+      this.vlimit = Infinity;
+      this.untilWaiters = [];
       this.timer = undefined;
       this.armedFor = -1;
       this.closed = false;
@@ -1002,11 +1006,11 @@ export function createBaton(coreApi) {
       // A replayed state is a picture: its timers fire only once it is made live.
       if (this.closed || this.frozen) return;
       const d = this.core.nextDeadline();
-      if (d < 0) return;
       if (this.virtual) {
-        if (!this.advancing) { this.advancing = true; macrotask(() => this.advance()); }
+        if ((d >= 0 || this.untilWaiters.length > 0) && !this.advancing) { this.advancing = true; macrotask(() => this.advance()); }
         return;
       }
+      if (d < 0) return;
       if (d === this.armedFor) return;
       clearTimeout(this.timer);
       this.armedFor = d;
@@ -1021,12 +1025,33 @@ export function createBaton(coreApi) {
     // reaction is done), jump to the next deadline and fire what is due there.
     advance() {
       this.advancing = false;
-      if (this.closed) return;
+      if (this.closed || this.frozen) return;
       const d = this.core.nextDeadline();
-      if (d < 0) return;
-      if (d > this.vnow) this.vnow = d;
-      this.core.handleTimeout(this.vnow);
-      this.pump();
+      if (d >= 0 && d <= this.vlimit) {
+        if (d > this.vnow) this.vnow = d;
+        this.core.handleTimeout(this.vnow);
+        this.pump();
+        return;
+      }
+      // Nothing is due by the limit: the clock stands at it, and those waiting for it are answered.
+      if (this.untilWaiters.length === 0) return;
+      if (this.vlimit !== Infinity && this.vlimit > this.vnow) this.vnow = this.vlimit;
+      const waiters = this.untilWaiters;
+      this.untilWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+
+    /** See Orchestrator.runUntil. */
+    runUntil(t) {
+      if (!this.virtual) return Promise.reject(new BatonError("invalid_state", "runUntil drives the virtual clock; this orchestrator runs on the real one"));
+      if (typeof t !== "number" || Number.isNaN(t)) return Promise.reject(invalid(`runUntil: ${shown(t)} is not a time in ms`));
+      if (this.closed) return Promise.reject(new BatonError("closed", "the orchestrator was closed"));
+      if (this.frozen) return Promise.reject(new BatonError("invalid_state", "a replayed state is a picture: its clock runs once it is made live"));
+      this.vlimit = t;
+      return new Promise((resolve) => {
+        this.untilWaiters.push(resolve);
+        this.arm();
+      });
     }
 
     // ---- events ----
@@ -1084,6 +1109,8 @@ export function createBaton(coreApi) {
         waiters.clear();
       }
       this.sleepers.clear();
+      for (const resolve of this.untilWaiters) resolve(Promise.reject(closed()));
+      this.untilWaiters = [];
       // An events() loop waiting for its next event ends (done), as the stream has.
       if (this.iteratorEnds !== undefined) for (const end of [...this.iteratorEnds]) end();
       this.listeners.clear();
@@ -2094,6 +2121,20 @@ export function createBaton(coreApi) {
     agentsStatus() { return JSON.parse(this.#rt.core.agentsStatus()); }
     /** The orchestrator's clock, in ms (virtual or real). */
     now() { return this.#rt.now(); }
+
+    /**
+     * Runs the virtual clock up to `timeMs` and holds it there: everything due by then fires
+     * (a day of schedules in milliseconds), and the promise resolves once nothing more is due by
+     * then, with the clock at `timeMs`. Later timers wait for the next call (`Infinity` lets the
+     * clock run on by itself again, as it does until this is first called).
+     */
+    runUntil(timeMs) { return this.#rt.runUntil(timeMs); }
+
+    /** `runUntil(now() + ms)`. */
+    runFor(ms) {
+      if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`runFor: ${shown(ms)} is not a non-negative number of ms`));
+      return this.#rt.runUntil(this.#rt.now() + ms);
+    }
     get seed() { return this.#rt.core.seed(); }
     get runId() { return this.#rt.core.runId(); }
 

@@ -10,3 +10,35 @@ test("a job shows its task as it was given, without the fields nobody set", () =
   assert.deepEqual(orch.jobs()[0].task, { agent: "a", priority: 3, input: { x: 1 } });
   orch.close();
 });
+
+test("runUntil runs the virtual clock to a time and holds it there: an hourly job over a virtual day", async () => {
+  const orch = new Orchestrator({ seed: 4, clock: "virtual" });
+  const runs = [];
+  orch.registerAgent({ id: "h", handler: async (input, ctx) => { runs.push(orch.now()); await ctx.sleep(60_000); return input; } });
+  orch.startAgent("h");
+  orch.schedule({ everyMs: 3_600_000 }, { agent: "h", input: "disk" });
+  await orch.runUntil(86_400_000);
+  assert.equal(runs.length, 24);
+  assert.deepEqual([runs[0], runs[23]], [3_600_000, 86_400_000]);
+  assert.equal(orch.now(), 86_400_000, "the clock stands at the limit");
+  // The last slot's call sleeps past the limit: it waits there, and so does the clock.
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(orch.now(), 86_400_000, "no jump past the limit by itself");
+  const last = orch.tasks().at(-1);
+  assert.equal(last.status, "Running");
+  await orch.runFor(60_000);
+  assert.equal(orch.getTask(last.id).status, "Completed");
+  assert.equal(orch.now(), 86_460_000);
+  // Nothing due at all: the clock still moves to the time asked for.
+  const quiet = new Orchestrator({ seed: 1, clock: "virtual" });
+  await quiet.runUntil(5_000);
+  assert.equal(quiet.now(), 5_000);
+  quiet.close();
+  const real = new Orchestrator({ seed: 1 });
+  await assert.rejects(real.runUntil(1), (e) => e.code === "invalid_state");
+  await assert.rejects(orch.runFor(-1), (e) => e.code === "invalid_argument");
+  real.close();
+  const pending = orch.runUntil(Infinity);
+  orch.close();
+  await assert.rejects(pending, (e) => e.code === "closed");
+});
