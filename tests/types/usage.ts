@@ -103,6 +103,8 @@ async function model(): Promise<void> {
   orch.pauseJob(job);
   orch.schedule({ at: new Date(86_400_000) }, { agent: "a" });
   orch.schedule({ interval: 3_600_000 }, { agent: "a" });
+  await orch.runUntil(86_400_000);
+  await orch.runFor(60_000);
   const c = await orch.consensus("ok?", ["a", "x"], { threshold: 0.66 });
   const d = await orch.debate("t", { pro: "a", con: "x", judge: "a", rounds: 3 });
   const t = await orch.chainOfThought("p", "a", 3);
