@@ -183,7 +183,11 @@ export interface OrchestratorOptions {
    * resets the store first.
    */
   store?: Store;
-  /** With a store: events between two snapshots in it. Default 1,000. */
+  /**
+   * Given for a new run: a listed snapshot (`snapshots()`, reason `every`, a `snapshot.created`
+   * record) each time this many events have been recorded, and the store's snapshots as often.
+   * Not given: none is listed for it, and a store snapshots every 1,000 events.
+   */
   snapshotEveryEvents?: number;
 }
 
@@ -655,7 +659,7 @@ export interface AgentStatusView {
 
 export interface SnapshotSummary {
   id: string;
-  /** `manual`, `workflow.completed`, `workflow.failed` or `agent.error`. */
+  /** `manual`, `workflow.completed`, `workflow.failed`, `agent.error` or `every` (`snapshotEveryEvents`). */
   reason: string;
   /** The workflow or agent that caused an automatic snapshot. */
   subject?: string;

@@ -1353,6 +1353,10 @@ export function createBaton(coreApi) {
       }
       const o = checkOptions(options);
       const now = o.clock === "virtual" ? o.startTime : Date.now();
+      // Given for a new run, snapshotEveryEvents also has the core list a snapshot every N events
+      // (DESIGN's "every N events"), recorded in the journal as the run's option; a store's
+      // snapshots follow it too. Without it, a store snapshots every 1,000 and none is listed.
+      if (options?.snapshotEveryEvents !== undefined) o.core.snapshotEveryEvents = o.snapshotEveryEvents;
       const core = coreApi.create(specJson(o.core, "options"), o.seed, now);
       const rt = this.#runtime = new Runtime(core, o.clock, now, o.eventsBufferMax);
       if (o.store !== undefined) {

@@ -33,6 +33,10 @@ pub struct Options {
     /// Strategies per error class, under the task's and the agent's.
     #[serde(skip_serializing_if = "ErrorPolicy::is_empty")]
     pub on_error: ErrorPolicy,
+    /// A listed snapshot (reason `every`) each time this many records have been written since
+    /// the last one: DESIGN's "every N events". Off when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_every_events: Option<u32>,
 }
 
 impl Default for Options {
@@ -50,6 +54,7 @@ impl Default for Options {
             retry: None,
             timeout_ms: None,
             on_error: ErrorPolicy::new(),
+            snapshot_every_events: None,
         }
     }
 }
@@ -66,6 +71,10 @@ impl Options {
             ("historyRowsMax", self.history_rows_max),
             ("journalRowsMax", self.journal_rows_max),
             ("lateCallsMax", self.late_calls_max),
+            (
+                "snapshotEveryEvents",
+                self.snapshot_every_events.unwrap_or(1),
+            ),
         ];
         for (name, v) in positive {
             if v == 0 {

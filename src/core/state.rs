@@ -23,6 +23,9 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
+/// The reason of a snapshot taken for `snapshotEveryEvents`.
+pub const EVERY_EVENTS: &str = "every";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
@@ -39,6 +42,9 @@ pub struct State {
     /// The most recent snapshot summaries, oldest first (at most `snapshots_kept_max`).
     pub snapshots: VecDeque<SnapshotSummary>,
     pub snapshots_taken: u64,
+    /// The seq of the last snapshot taken for `snapshotEveryEvents`.
+    #[serde(default)]
+    pub every_snapshot_seq: u64,
     pub next_call: u32,
     pub agent_errors: u64,
     /// Calls that ended without their own answer, so a late answer is recognised and recorded.
@@ -108,6 +114,7 @@ impl State {
             workflows: Vec::new(),
             snapshots: VecDeque::new(),
             snapshots_taken: 0,
+            every_snapshot_seq: 0,
             next_call: 1,
             agent_errors: 0,
             late_calls: BTreeMap::new(),
@@ -555,6 +562,9 @@ impl State {
                 }
                 self.snapshots.push_back(summary.clone());
                 self.snapshots_taken += 1;
+                if summary.reason == EVERY_EVENTS {
+                    self.every_snapshot_seq = summary.seq;
+                }
             }
             Event::TemplateDefined { template } => {
                 self.templates

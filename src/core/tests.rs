@@ -1082,3 +1082,38 @@ fn finishing_a_command_takes_the_terminate_a_strategy_decided() {
     assert_ne!(legacy, text);
     assert!(crate::core::verify::verify_replay(&legacy).unwrap().ok);
 }
+
+#[test]
+fn snapshot_every_events_lists_one_each_n_records_and_a_restore_keeps_the_count() {
+    let options = Options {
+        snapshot_every_events: Some(5),
+        ..Options::default()
+    };
+    let mut o = Orchestrator::new(7, options, 0).unwrap();
+    agent(&mut o, "a", None);
+    for i in 0..6 {
+        submit(&mut o, "a", 1);
+        for (call, _) in invokes(&mut o) {
+            o.complete(call, PayloadId::NONE, i);
+        }
+    }
+    while o.poll_effect().is_some() {}
+    let seqs: Vec<u64> = (o.state().snapshots.iter())
+        .filter(|s| s.reason == "every")
+        .map(|s| s.seq)
+        .collect();
+    assert!(seqs.len() >= 3, "{seqs:?}");
+    assert!(seqs.windows(2).all(|w| w[1] - w[0] >= 5), "{seqs:?}");
+    let journal = o.journal_json(0).unwrap();
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
+    // Restored, the count goes on from the last one, not from the start.
+    let last = o.state().snapshots.back().unwrap().id.clone();
+    let snap = o.snapshot_json(&last).unwrap();
+    let again = Orchestrator::restore(&snap, 10).unwrap();
+    assert_eq!(again.state().every_snapshot_seq, *seqs.last().unwrap());
+    let bad = Options {
+        snapshot_every_events: Some(0),
+        ..Options::default()
+    };
+    assert!(Orchestrator::new(7, bad, 0).is_err());
+}

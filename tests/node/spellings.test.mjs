@@ -185,3 +185,19 @@ test("wait(id) given a workflow's id waits for the workflow", async () => {
   await assert.rejects(orch.wait("nothing"), (e) => e.code === "unknown_task");
   orch.close();
 });
+
+test("snapshotEveryEvents lists a snapshot every N events (DESIGN's automatic snapshots), restorable", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual", snapshotEveryEvents: 10 });
+  orch.registerAgent({ id: "a", handler: async (x) => x });
+  orch.startAgent("a");
+  for (let i = 0; i < 10; i++) await orch.wait(orch.submit({ agent: "a", input: i }));
+  const every = orch.snapshots().filter((s) => s.reason === "every").sort((a, b) => a.seq - b.seq);
+  assert.ok(every.length >= 3, JSON.stringify(orch.snapshots()));
+  for (let i = 1; i < every.length; i++) assert.ok(every[i].seq - every[i - 1].seq >= 10, JSON.stringify(every));
+  const again = Orchestrator.restore(orch.getSnapshot(every[0].id), { clock: "virtual", agents: { a: async (x) => x } });
+  assert.ok(again.snapshots().some((s) => s.id === every[0].id), "restored from it, it stays listed");
+  assert.ok(Orchestrator.verifyReplay(orch.journalText()).ok);
+  const plain = new Orchestrator({ seed: 1, clock: "virtual" });
+  assert.deepEqual(plain.snapshots(), [], "off unless asked for");
+  for (const o of [orch, again, plain]) o.close();
+});

@@ -455,6 +455,12 @@ impl Orchestrator {
     /// (a `reset` strategy restarts the agent, then decides the retry) and calls it at its end.
     /// Polling for effects calls it too.
     pub fn record_due_snapshots(&mut self) {
+        if let Some(every) = self.state.options.snapshot_every_events {
+            if self.state.seq >= self.state.every_snapshot_seq + every as u64 {
+                let now = self.state.now;
+                self.snapshot_due(crate::core::state::EVERY_EVENTS, None, now);
+            }
+        }
         if self.snapshots_due.is_empty() {
             return;
         }
