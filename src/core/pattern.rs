@@ -302,7 +302,7 @@ pub fn check_answer(role: &str, answer: &Value) -> Result<(), String> {
             if winner_ok && verdict_ok {
                 return Ok(());
             }
-            r#"{ "winner": "pro" | "con", "verdict": string }"#
+            r#"{ "winner": "pro" | "con" (or the agent's id), "verdict": string }"#
         }
         "thought" => {
             if answer.is_string() || answer.get("thought").is_some_and(Value::is_string) {

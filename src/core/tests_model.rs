@@ -421,6 +421,23 @@ fn a_three_round_debate_has_a_transcript_a_winner_and_a_verdict() {
         (r["winner"].as_str(), r["finalVerdict"].as_str()),
         (Some("con"), Some("6 arguments heard"))
     );
+    // A judge may name the winner by its agent's id.
+    for id in ["optimist", "pessimist"] {
+        agent(&mut o, id, &[]);
+    }
+    let spec = PatternSpec::Debate {
+        topic: json!("will it rain"),
+        pro: "optimist".into(),
+        con: "pessimist".into(),
+        judge: "judge".into(),
+        rounds: 1,
+    };
+    let run = o.start_pattern(spec, 10).unwrap();
+    drive(&mut o, |agent, _| match agent {
+        "judge" => json!({ "winner": "optimist", "verdict": "sunnier" }),
+        side => json!(format!("{side} says so")),
+    });
+    assert_eq!(result_of(&o, run)["winner"], "pro");
 }
 
 #[test]

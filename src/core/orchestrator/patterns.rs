@@ -79,6 +79,10 @@ impl Orchestrator {
             Ok(v) => v,
             Err(e) => return Some(e),
         };
+        let answer = match &self.state.runs[run].spec {
+            PatternSpec::Debate { pro, con, .. } if role == "judge" => sided(answer, pro, con),
+            _ => answer,
+        };
         if let Err(e) = check_answer(&role, &answer) {
             return Some(e);
         }
@@ -233,9 +237,11 @@ impl Orchestrator {
                     )
                 })?;
                 match &r.spec {
-                    PatternSpec::Debate { rounds, .. } => {
+                    PatternSpec::Debate {
+                        rounds, pro, con, ..
+                    } => {
                         if role == "judge" {
-                            state["judgement"] = answer;
+                            state["judgement"] = sided(answer, pro, con);
                         } else {
                             let entry = json!({ "round": step / 2 + 1, "side": role, "agent": agent, "argument": text_of(&answer, "argument") });
                             state["transcript"]
@@ -515,4 +521,16 @@ impl Orchestrator {
         }
         self.effects.push_back(Effect::RunSettled { run });
     }
+}
+
+/// A judge may name the winning side by its agent's id: taken as `pro` or `con`.
+fn sided(mut answer: Value, pro: &str, con: &str) -> Value {
+    let side = match answer.get("winner").and_then(Value::as_str) {
+        Some("pro" | "con") => return answer, // the side's own name comes first
+        Some(w) if w == pro && w != con => "pro",
+        Some(w) if w == con && w != pro => "con",
+        _ => return answer,
+    };
+    answer["winner"] = json!(side);
+    answer
 }
