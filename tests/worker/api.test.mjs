@@ -609,3 +609,21 @@ test("issue 4's model over REST: templates, messages between agents, and tools a
   assert.deepEqual(tools.map((t) => [t.name, t.calls, t.failures]), [["add", 2, 0], ["down", 1, 1]]);
   assert.equal((await c.raw("DELETE", "/agents/an/tools", { tools: ["add"] })).body.tools.length, 1);
 });
+
+test("cancelling a workflow and an agent's waiting tasks over REST", async () => {
+  const c = client(worker.url, "cancels");
+  await c.post("/agents", { id: "slow", endpoint: `${agents.url}/slow?ms=3000`, concurrency: 1, start: true });
+  const wf = await c.post("/workflows", { id: "w", tasks: [{ id: "a", agent: "slow" }, { id: "b", agent: "slow", dependsOn: ["a"] }] });
+  assert.equal(wf.status, 201, JSON.stringify(wf.body));
+  const cancelled = await c.post("/workflows/w/cancel", { reason: "changed my mind" });
+  assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+  assert.equal(cancelled.body.status, "Cancelled");
+  assert.equal((await c.post("/workflows/w/cancel")).status, 409, "a finished workflow is not cancelled again");
+  assert.equal((await c.post("/workflows/nope/cancel")).body.error.code, "unknown_workflow");
+  await c.post("/agents", { id: "idle", demo: "echo" });
+  for (let i = 0; i < 3; i++) await c.post("/tasks", { agent: "idle", input: i });
+  const n = await c.post("/agents/idle/cancel");
+  assert.deepEqual(n.body, { agent: "idle", cancelled: 3 });
+  const tasks = (await c.get("/tasks?agent=idle")).body.tasks;
+  assert.deepEqual(tasks.map((t) => t.status), ["Cancelled", "Cancelled", "Cancelled"]);
+});

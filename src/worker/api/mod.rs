@@ -243,6 +243,10 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
         (["agents", id], Method::Delete) => delete_agent(shared, id),
         (["agents", _], _) => Err(allow("GET, PUT, DELETE")),
         (["agents", id, "history"], Method::Get) => history(shared, id),
+        (["agents", id, "cancel"], Method::Post) => {
+            cancel_agent_tasks(shared, id, body(&mut req).await?)
+        }
+        (["agents", _, "cancel"], _) => Err(allow("POST")),
         (["agents", id, "inbox"], Method::Get) => model::inbox(shared, id),
         (["agents", _, "inbox"], _) => Err(allow("GET")),
         (["agents", id, "messages"], Method::Get) => model::history(shared, id),
@@ -310,6 +314,10 @@ pub async fn handle(shared: &Shared, mut req: Request, path: &str) -> ApiResult 
             found => found,
         },
         (["workflows", _], _) => Err(allow("GET")),
+        (["workflows", id, "cancel"], Method::Post) => {
+            cancel_workflow(shared, id, body(&mut req).await?)
+        }
+        (["workflows", _, "cancel"], _) => Err(allow("POST")),
         (["runs"], Method::Post) => runs::start(shared, body(&mut req).await?),
         (["runs"], _) => Err(allow("POST")),
         (["runs", id], Method::Get) => runs::get(shared, id),

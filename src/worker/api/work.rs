@@ -74,6 +74,43 @@ pub(super) fn cancel(shared: &Shared, id: &str, body: Value) -> ApiResult {
     ok(task_json(&rt, ix))
 }
 
+fn reason_of(body: &Value) -> Result<String, ApiError> {
+    match body.get("reason") {
+        None | Some(Value::Null) => Ok("cancelled through the API".into()),
+        Some(Value::String(r)) => Ok(r.clone()),
+        Some(_) => Err(error(400, "invalid_argument", "reason must be a string")),
+    }
+}
+
+/// `POST /workflows/{id}/cancel { reason? }`: cancels its unfinished tasks (running ones are
+/// aborted); it ends `Cancelled`.
+pub(super) fn cancel_workflow(shared: &Shared, id: &str, body: Value) -> ApiResult {
+    let reason = reason_of(&body)?;
+    let w = {
+        let mut rt = shared.borrow_mut();
+        let w = rt.core.workflow(id).map_err(core_error)?;
+        rt.core
+            .cancel_workflow(w, &reason, now())
+            .map_err(core_error)?;
+        w
+    };
+    pump(shared);
+    ok(workflow_json(&shared.borrow(), w))
+}
+
+/// `POST /agents/{id}/cancel { reason? }`: cancels every task of the agent that waits (pending,
+/// queued or retrying); its running calls go on. Answers how many.
+pub(super) fn cancel_agent_tasks(shared: &Shared, id: &str, body: Value) -> ApiResult {
+    let reason = reason_of(&body)?;
+    let n = {
+        let mut rt = shared.borrow_mut();
+        let a = agent_ix(&rt, id)?;
+        rt.core.cancel_agent_tasks(a, &reason, now())
+    };
+    pump(shared);
+    ok(json!({ "agent": id, "cancelled": n }))
+}
+
 pub(super) fn submit_workflow(shared: &Shared, body: Value) -> ApiResult {
     let mut m = object(body, "a workflow")?;
     if super::runs::is_pattern_workflow(&mut m) {
