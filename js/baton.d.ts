@@ -659,7 +659,7 @@ export interface AgentStatusView {
 
 export interface SnapshotSummary {
   id: string;
-  /** `manual`, `workflow.completed`, `workflow.failed`, `agent.error` or `every` (`snapshotEveryEvents`). */
+  /** `manual`, `workflow.completed`, `workflow.failed`, `workflow.cancelled`, `agent.error` or `every` (`snapshotEveryEvents`). */
   reason: string;
   /** The workflow or agent that caused an automatic snapshot. */
   subject?: string;

@@ -1033,12 +1033,18 @@ export function createBaton(coreApi) {
         this.pump();
         return;
       }
-      // Nothing is due by the limit: the clock stands at it, and those waiting for it are answered.
+      // Nothing is due by the limit: the clock moves to it, and those waiting for that time are
+      // answered (all of them when nothing at all is due and the limit is lifted).
       if (this.untilWaiters.length === 0) return;
       if (this.vlimit !== Infinity && this.vlimit > this.vnow) this.vnow = this.vlimit;
-      const waiters = this.untilWaiters;
-      this.untilWaiters = [];
-      for (const resolve of waiters) resolve();
+      const reached = this.untilWaiters.filter((w) => w.t <= this.vnow || this.vlimit === Infinity);
+      this.untilWaiters = this.untilWaiters.filter((w) => !reached.includes(w));
+      // The next one waiting sets the limit; with none, the clock holds where it is.
+      if (this.untilWaiters.length > 0) {
+        this.vlimit = Math.min(...this.untilWaiters.map((w) => w.t));
+        this.arm();
+      }
+      for (const w of reached) w.resolve();
     }
 
     /** See Orchestrator.runUntil. */
@@ -1047,9 +1053,12 @@ export function createBaton(coreApi) {
       if (typeof t !== "number" || Number.isNaN(t)) return Promise.reject(invalid(`runUntil: ${shown(t)} is not a time in ms`));
       if (this.closed) return Promise.reject(new BatonError("closed", "the orchestrator was closed"));
       if (this.frozen) return Promise.reject(new BatonError("invalid_state", "a replayed state is a picture: its clock runs once it is made live"));
-      this.vlimit = t;
+      // A time already past holds the clock now (what is due now still fires).
+      const target = Math.max(t, this.vnow);
       return new Promise((resolve) => {
-        this.untilWaiters.push(resolve);
+        this.untilWaiters.push({ t: target, resolve });
+        // Overlapping calls: the clock stops at each of their times in turn, earliest first.
+        this.vlimit = Math.min(...this.untilWaiters.map((w) => w.t));
         this.arm();
       });
     }
@@ -1109,7 +1118,7 @@ export function createBaton(coreApi) {
         waiters.clear();
       }
       this.sleepers.clear();
-      for (const resolve of this.untilWaiters) resolve(Promise.reject(closed()));
+      for (const w of this.untilWaiters) w.resolve(Promise.reject(closed()));
       this.untilWaiters = [];
       // An events() loop waiting for its next event ends (done), as the stream has.
       if (this.iteratorEnds !== undefined) for (const end of [...this.iteratorEnds]) end();

@@ -24,7 +24,7 @@ pub const SNAPSHOT_VERSIONS_READ: std::ops::RangeInclusive<u32> = 1..=SNAPSHOT_V
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotSummary {
     pub id: String,
-    /// `manual`, `workflow.completed`, `workflow.failed`, `agent.error` or `every` (`snapshotEveryEvents`).
+    /// `manual`, `workflow.completed`, `workflow.failed`, `workflow.cancelled`, `agent.error` or `every` (`snapshotEveryEvents`).
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,

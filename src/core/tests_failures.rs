@@ -764,7 +764,7 @@ fn cancelling_an_agents_queue_leaves_its_running_calls() {
     );
     let running = submit(&mut o, "q", 0);
     let waiting: Vec<TaskIx> = (0..3).map(|_| submit(&mut o, "q", 0)).collect();
-    assert_eq!(o.cancel_agent_tasks(a, "not needed", 1), 3);
+    assert_eq!(o.cancel_agent_tasks(a, "not needed", 1).unwrap(), 3);
     assert_eq!(o.state().task(running).status, TaskStatus::Running);
     assert!(waiting
         .iter()

@@ -65,6 +65,7 @@ pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
         unreachable!("replay checked the first record");
     };
     let mut fresh = Orchestrator::new(*seed, (**options).clone(), started.at)?;
+    fresh.feed_every_snapshots();
     let mut compared = 0;
     for (n, line) in lines.iter().enumerate() {
         if n > 0 {
@@ -160,7 +161,7 @@ pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
 
 /// A record an older build wrote otherwise, which this build takes as the same: a terminate
 /// strategy's `orchestrator.terminated` before it said `auto`, and a workflow ended by cancels
-/// before it was `workflow.cancelled` (it was `workflow.failed`).
+/// before it was `workflow.cancelled` (it was `workflow.failed`, and so was its snapshot's reason).
 fn legacy_terminate(recorded: &Event, made: &Event) -> bool {
     match (recorded, made) {
         (
@@ -184,6 +185,14 @@ fn legacy_terminate(recorded: &Event, made: &Event) -> bool {
                 task: y,
             },
         ) => a == b && x == y,
+        // ... and the snapshot taken as it ended said so.
+        (Event::SnapshotCreated { summary: old }, Event::SnapshotCreated { summary: new })
+            if old.reason == "workflow.failed" && new.reason == "workflow.cancelled" =>
+        {
+            let mut new = new.clone();
+            new.reason = old.reason.clone();
+            **old == *new
+        }
         _ => false,
     }
 }
@@ -217,7 +226,10 @@ pub(crate) fn is_input(e: &Event) -> bool {
         | Event::TaskFailed { auto, .. }
         | Event::TaskCancelled { auto, .. }
         | Event::Terminated { auto, .. } => !auto,
-        Event::SnapshotCreated { summary } => summary.reason == "manual",
+        // `snapshotEveryEvents` ones too: see `Orchestrator::feed_every_snapshots`.
+        Event::SnapshotCreated { summary } => {
+            summary.reason == "manual" || summary.reason == crate::core::state::EVERY_EVENTS
+        }
         // Pattern runs create their tasks themselves.
         Event::TaskCreated { extra, .. } => extra.as_ref().is_none_or(|x| x.run.is_none()),
         Event::TaskStarted { call, .. } => *call == 0,
@@ -382,6 +394,12 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
         Event::TaskCancelled { task, reason, .. } => fresh.cancel_task(task.0, reason, at),
         Event::CallIgnored { call, .. } => {
             fresh.complete(*call, PayloadId::NONE, at);
+            Ok(())
+        }
+        Event::SnapshotCreated { summary }
+            if summary.reason == crate::core::state::EVERY_EVENTS =>
+        {
+            fresh.every_snapshot(at);
             Ok(())
         }
         Event::SnapshotCreated { .. } => fresh.snapshot(at).map(|_| ()),

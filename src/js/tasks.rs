@@ -115,7 +115,7 @@ impl Core {
     pub fn cancel_agent_tasks(&mut self, agent: u32, reason: &str, now: f64) -> JsResult<u32> {
         let id = self.agent_id(agent)?;
         let a = self.inner.agent(&id).js()?;
-        Ok(self.inner.cancel_agent_tasks(a, reason, ms(now)) as u32)
+        Ok(self.inner.cancel_agent_tasks(a, reason, ms(now)).js()? as u32)
     }
 
     /// Stops the orchestrator cleanly: cancels everything unfinished, refuses new work.

@@ -42,3 +42,27 @@ test("runUntil runs the virtual clock to a time and holds it there: an hourly jo
   orch.close();
   await assert.rejects(pending, (e) => e.code === "closed");
 });
+
+test("overlapping runUntil calls stop the clock at each time in turn; a time past holds it now", async () => {
+  const orch = new Orchestrator({ seed: 2, clock: "virtual" });
+  const fired = [];
+  orch.registerAgent({ id: "h", handler: async () => { fired.push(orch.now()); } });
+  orch.startAgent("h");
+  orch.schedule({ everyMs: 100 }, { agent: "h" });
+  const seen = [];
+  const late = orch.runUntil(1_000).then(() => seen.push(["1000", orch.now()]));
+  const early = orch.runUntil(500).then(() => seen.push(["500", orch.now()]));
+  await Promise.all([late, early]);
+  assert.deepEqual(seen, [["500", 500], ["1000", 1_000]]);
+  assert.equal(fired.length, 10);
+  // A time already past: what is due now still fires, and the clock stays.
+  orch.registerAgent({ id: "s", handler: async (_i, ctx) => { await ctx.sleep(0); return "slept"; } });
+  orch.startAgent("s");
+  await orch.runUntil(200);
+  assert.equal(orch.now(), 1_000);
+  const t = orch.submit({ agent: "s" });
+  await orch.runUntil(0);
+  assert.equal((await orch.wait(t)).output, "slept");
+  assert.equal(orch.now(), 1_000);
+  orch.close();
+});

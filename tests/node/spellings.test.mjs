@@ -201,3 +201,21 @@ test("snapshotEveryEvents lists a snapshot every N events (DESIGN's automatic sn
   assert.deepEqual(plain.snapshots(), [], "off unless asked for");
   for (const o of [orch, again, plain]) o.close();
 });
+
+test("snapshotEveryEvents decides alike live and in verifyReplay, whatever N, and a replay writes none", async () => {
+  for (let n = 2; n <= 7; n++) {
+    const orch = new Orchestrator({ seed: 3, clock: "virtual", snapshotEveryEvents: n });
+    orch.registerAgent({ id: "a", handler: async (x, ctx) => { ctx.emit("my.one", x); ctx.emit("my.two", x); return x; } });
+    orch.startAgent("a");
+    for (let i = 0; i < 4; i++) await orch.wait(orch.submit({ agent: "a", input: i }));
+    const journal = orch.journalText();
+    const report = Orchestrator.verifyReplay(journal);
+    assert.ok(report.ok, `N=${n}: ${JSON.stringify(report)}`);
+    assert.ok(orch.snapshots().some((s) => s.reason === "every"), `N=${n}`);
+    // A read-only replay part way is a picture: it records nothing of its own.
+    const replayed = Orchestrator.replay(journal, { uptoSeq: 5 });
+    assert.equal(replayed.journal().length, 5, `N=${n}`);
+    replayed.close();
+    orch.close();
+  }
+});

@@ -96,6 +96,11 @@ pub struct Orchestrator {
     snapshots_due: Vec<(&'static str, Option<String>, u64)>,
     /// While a failed attempt is being handled: its dispatches are not its command's end.
     deciding: u32,
+    /// Whether this orchestrator decides `snapshotEveryEvents` snapshots itself. `verify_replay`
+    /// feeds them from the journal instead: it rebuilds commands record by record (a start's
+    /// three lifecycle records are three commands there), so it cannot tell where the live
+    /// run's commands ended, and the count of records since the last one is judged there.
+    decides_every: bool,
 }
 
 /// The reason of the `task.requeued` records [`Orchestrator::reissue_in_flight`] writes: a
@@ -137,6 +142,7 @@ impl Orchestrator {
             admitting_new: false,
             snapshots_due: Vec::new(),
             deciding: 0,
+            decides_every: true,
         }
     }
 
@@ -450,23 +456,44 @@ impl Orchestrator {
         self.snapshots_due.push((reason, subject, now));
     }
 
+    /// `snapshotEveryEvents`: a snapshot is due once that many records were written since the
+    /// last. Asked where a command ends with its dispatch (not when a driver polls, which depends
+    /// on the driver); `verify_replay` takes these snapshots as inputs (see `decides_every`).
+    pub(super) fn every_events_due(&mut self, now: u64) {
+        let Some(every) = self.state.options.snapshot_every_events else {
+            return;
+        };
+        if !self.decides_every {
+            return;
+        }
+        let due = self.state.seq >= self.state.every_snapshot_seq + every as u64;
+        let queued = (self.snapshots_due.iter()).any(|d| d.0 == crate::core::state::EVERY_EVENTS);
+        if due && !queued {
+            self.snapshot_due(crate::core::state::EVERY_EVENTS, None, now);
+        }
+    }
+
     /// Records the automatic snapshots asked for (see `snapshots_due`). A command ends with a
     /// dispatch, which calls this, but for a failed attempt's handling, which dispatches midway
     /// (a `reset` strategy restarts the agent, then decides the retry) and calls it at its end.
     /// Polling for effects calls it too.
     pub fn record_due_snapshots(&mut self) {
-        if let Some(every) = self.state.options.snapshot_every_events {
-            if self.state.seq >= self.state.every_snapshot_seq + every as u64 {
-                let now = self.state.now;
-                self.snapshot_due(crate::core::state::EVERY_EVENTS, None, now);
-            }
-        }
         if self.snapshots_due.is_empty() {
             return;
         }
         for (reason, subject, now) in std::mem::take(&mut self.snapshots_due) {
             self.auto_snapshot(reason, subject, now);
         }
+    }
+
+    /// For `verify_replay`: it feeds `snapshotEveryEvents` snapshots rather than deciding them.
+    pub(crate) fn feed_every_snapshots(&mut self) {
+        self.decides_every = false;
+    }
+
+    /// A `snapshotEveryEvents` snapshot, fed by `verify_replay` where the journal has one.
+    pub(crate) fn every_snapshot(&mut self, now: u64) {
+        self.auto_snapshot(crate::core::state::EVERY_EVENTS, None, now);
     }
 
     fn auto_snapshot(&mut self, reason: &str, subject: Option<String>, now: u64) -> String {

@@ -348,6 +348,7 @@ impl Orchestrator {
 
     /// Cancels a task that has not finished; a call in flight gets an [`Effect::Abort`].
     pub fn cancel_task(&mut self, task: TaskIx, reason: &str, now: u64) -> Result<()> {
+        check_reason(reason)?;
         let t = self.state.task(task);
         if t.status.is_terminal() {
             let id = self.state.task_id(task).expect("task exists");
@@ -366,7 +367,8 @@ impl Orchestrator {
 
     /// Cancels every task of the agent that waits (pending, queued or retrying); running calls
     /// go on. Returns how many were cancelled.
-    pub fn cancel_agent_tasks(&mut self, agent: AgentIx, reason: &str, now: u64) -> usize {
+    pub fn cancel_agent_tasks(&mut self, agent: AgentIx, reason: &str, now: u64) -> Result<usize> {
+        check_reason(reason)?;
         let waiting: Vec<TaskIx> = (0..self.state.tasks.len() as u32)
             .map(TaskIx)
             .filter(|&t| {
@@ -390,7 +392,7 @@ impl Orchestrator {
             }
         }
         self.dispatch(now);
-        n
+        Ok(n)
     }
 
     pub(super) fn cancel_one(&mut self, task: TaskIx, reason: &str, auto: bool, now: u64) {
@@ -549,6 +551,7 @@ impl Orchestrator {
         self.start_ready(now);
         // A command's last step, unless within a failure's handling (see `deciding`).
         if self.deciding == 0 {
+            self.every_events_due(now);
             self.record_due_snapshots();
         }
     }
@@ -635,4 +638,16 @@ fn spec_extra(spec: &TaskSpec) -> TaskExtra {
         session: spec.session.as_deref().map(Into::into),
         ..TaskExtra::default()
     }
+}
+
+/// The longest cancel reason, in bytes: a workflow's or an agent's cancel writes it once per
+/// task it cancels.
+pub const REASON_BYTES_MAX: usize = 1024;
+
+pub(super) fn check_reason(reason: &str) -> Result<()> {
+    if reason.len() > REASON_BYTES_MAX {
+        let why = format!("is {} bytes; at most {REASON_BYTES_MAX}", reason.len());
+        return Err(crate::core::Error::invalid("reason", why));
+    }
+    Ok(())
 }

@@ -314,6 +314,7 @@ impl Orchestrator {
 
     /// Cancels every unfinished task of a workflow; the workflow fails.
     pub fn cancel_workflow(&mut self, w: WorkflowIx, reason: &str, now: u64) -> Result<()> {
+        super::tasks::check_reason(reason)?;
         let wf = &self.state.workflows[w.usize()];
         if wf.status != WorkflowStatus::Running {
             return Err(Error::InvalidState {
@@ -411,6 +412,7 @@ impl Orchestrator {
                         task: TaskRef(task),
                     },
                 );
+                self.snapshot_due("workflow.cancelled", Some(id), now);
             }
             Some(task) => {
                 self.emit(

@@ -105,7 +105,9 @@ pub(super) fn cancel_agent_tasks(shared: &Shared, id: &str, body: Value) -> ApiR
     let n = {
         let mut rt = shared.borrow_mut();
         let a = agent_ix(&rt, id)?;
-        rt.core.cancel_agent_tasks(a, &reason, now())
+        rt.core
+            .cancel_agent_tasks(a, &reason, now())
+            .map_err(core_error)?
     };
     pump(shared);
     ok(json!({ "agent": id, "cancelled": n }))
