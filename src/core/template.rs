@@ -204,7 +204,12 @@ impl Template {
     /// The agent this template makes, with the given id (and name, if any).
     pub fn agent_spec(&self, id: &str, name: Option<String>) -> AgentSpec {
         AgentSpec {
-            name: name.or_else(|| self.description.clone()),
+            // The description names the agent when it can be a name (a long one cannot).
+            name: name.or_else(|| {
+                (self.description.clone()).filter(|d| {
+                    !d.is_empty() && d.len() <= crate::core::orchestrator::NAME_BYTES_MAX
+                })
+            }),
             capabilities: self.capabilities.clone(),
             concurrency: self.limits.concurrency,
             max_errors: self.limits.max_errors,

@@ -830,6 +830,13 @@ fn templates_are_versioned_validated_and_make_agents() {
     );
     o.create_agent_from_template("code-reviewer", "rev", None, 0)
         .unwrap();
+    // A description that cannot be a name (empty, or long) does not name the agent.
+    for (name, description) in [("blank", String::new()), ("wordy", "x".repeat(300))] {
+        let t = Template::parse(&json!({ "name": name, "description": description }).to_string());
+        o.define_template(t.unwrap(), 0).unwrap();
+        let a = o.create_agent_from_template(name, name, None, 0).unwrap();
+        assert_eq!(o.state().agent(a).name, name, "named by its id");
+    }
 }
 
 #[test]

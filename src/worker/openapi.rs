@@ -118,7 +118,7 @@ pub fn document() -> Value {
             "responses": {
                 status.to_string(): { "description": "OK", "content": { content_type: {} } },
                 "400": error_ref, "401": error_ref, "403": error_ref, "404": error_ref, "405": error_ref,
-                "409": error_ref, "413": error_ref, "429": error_ref, "500": error_ref, "503": error_ref,
+                "409": error_ref, "413": error_ref, "429": error_ref, "500": error_ref, "502": error_ref, "503": error_ref,
             }
         });
         if *path == "/orchestrate" {

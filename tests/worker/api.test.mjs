@@ -605,7 +605,14 @@ test("issue 4's model over REST: templates, messages between agents, and tools a
   const failed = await c.post("/tools/down/call", { agentId: "an", args: {} });
   assert.equal(failed.status, 502);
   assert.equal(failed.body.error.code, "tool_failed");
-  const tools = (await c.get("/tools")).body.tools;
+  // A tool the core would refuse leaves nothing behind (no binding stored for a later restart).
+  const badTool = await c.post("/tools", { name: "slowpoke", endpoint: `${agents.url}/tool/add`, rateLimit: { perMinute: 0 } });
+  assert.equal(badTool.status, 400);
+  assert.equal((await c.post("/tools", { name: "slowpoke", endpoint: `${agents.url}/tool/add` })).status, 201);
+  // A template given as null is none: a built-in demo agent keeps its capability.
+  await c.post("/agents", { id: "echo", template: null, start: true });
+  assert.equal((await c.post("/tasks", { capability: "echo", input: "hi" })).status, 201);
+  const tools = (await c.get("/tools")).body.tools.filter((t) => t.name !== "slowpoke");
   assert.deepEqual(tools.map((t) => [t.name, t.calls, t.failures]), [["add", 2, 0], ["down", 1, 1]]);
   assert.equal((await c.raw("DELETE", "/agents/an/tools", { tools: ["add"] })).body.tools.length, 1);
 });

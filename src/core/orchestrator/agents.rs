@@ -8,7 +8,7 @@ use crate::core::wire::AgentRef;
 use crate::core::{Error, Result};
 
 /// The longest agent name, in bytes.
-const NAME_BYTES_MAX: usize = 256;
+pub const NAME_BYTES_MAX: usize = 256;
 
 impl Orchestrator {
     pub fn register_agent(&mut self, mut spec: AgentSpec, now: u64) -> Result<AgentIx> {

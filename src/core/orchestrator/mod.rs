@@ -26,6 +26,7 @@ mod tasks;
 mod templates;
 mod tools;
 mod workflows;
+pub use agents::NAME_BYTES_MAX;
 pub use sessions::COMPRESS_CAPABILITY;
 pub use shape::PlainShape;
 pub use workflows::{EachTask, PlainTasks};

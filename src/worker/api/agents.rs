@@ -130,7 +130,7 @@ pub(super) fn register(shared: &Shared, body: Value) -> ApiResult {
         // A built-in agent's name is enough: `{ "id": "echo" }` is the demo agent, with its name
         // as its capability unless others are given.
         None if DEMO_AGENTS.contains(&id.as_str()) => {
-            if !m.contains_key("template") {
+            if m.get("template").is_none_or(Value::is_null) {
                 m.entry("capabilities").or_insert_with(|| json!([id]));
             }
             Binding::Demo { name: id.clone() }

@@ -188,6 +188,14 @@ pub(super) fn register_tool(shared: &Shared, body: Value) -> ApiResult {
         }));
     }
     crate::core::ids::check_id("tool name", &name).map_err(core_error)?;
+    // What the core would refuse is refused before the binding is stored: a refused request
+    // leaves no row behind.
+    if let Some(reason) = &rt.core.state().terminated {
+        return Err(core_error(crate::core::Error::Terminated(reason.clone())));
+    }
+    if let Some(r) = &spec.rate_limit {
+        r.validate(&format!("tool '{name}'")).map_err(core_error)?;
+    }
     rt.store
         .put_binding(
             &key,
