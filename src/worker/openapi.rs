@@ -100,8 +100,9 @@ pub fn document() -> Value {
         let mut params = vec![
             json!({ "name": "namespace", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } }),
         ];
-        if path.contains("{id}") {
-            params.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }));
+        // Every `{name}` in the path is a path parameter (`{id}`, `{reference}`, `{name}`).
+        for name in path.split('{').skip(1).filter_map(|p| p.split('}').next()) {
+            params.push(json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }));
         }
         params.extend(query_params(path, method));
         let content_type = match *path {

@@ -42,6 +42,14 @@ test("health needs no token; openapi.json needs one and lists every route", asyn
   // DESIGN's paths, the namespace in a header, as well as under /v1/ns/{namespace}.
   for (const p of ["/v1/status", "/v1/agents", "/v1/tasks/{id}", "/v1/ns/{namespace}/agents"]) assert.ok(doc.paths[p], p);
   assert.ok(doc.paths["/v1/agents"].get.parameters.some((q) => q.in === "header" && q.name === "X-Baton-Namespace"));
+  // Every {name} in a path is a declared path parameter.
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const op of Object.values(ops)) {
+      for (const name of [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
+        assert.ok(op.parameters.some((q) => q.in === "path" && q.name === name), `${path}: ${name}`);
+      }
+    }
+  }
 });
 
 test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate, contracts, snapshots, metrics, events", async () => {
