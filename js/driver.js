@@ -1383,6 +1383,7 @@ export function createBaton(coreApi) {
       const start = o.clock === "virtual" ? Math.max(o.startTime, core.now()) : Date.now();
       const rt = new Runtime(core, o.clock, start, o.eventsBufferMax);
       rt.frozen = frozen;
+      if (frozen) core.decideEverySnapshots(false); // a picture records nothing of its own
       for (const [name, fn] of Object.entries(tools ?? {})) {
         if (typeof fn !== "function") throw invalid(`tools.${shown(name)} must be a function`);
         rt.tools.set(name, fn);

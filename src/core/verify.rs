@@ -9,7 +9,7 @@
 
 use crate::core::event::{Event, Record};
 use crate::core::ids::PayloadId;
-use crate::core::orchestrator::Orchestrator;
+use crate::core::orchestrator::{Orchestrator, START_REASON};
 use crate::core::task::TaskSpec;
 use crate::core::workflow::{ExecutionPattern, WorkflowSpec, WorkflowTaskSpec};
 use crate::core::{Error, Result};
@@ -65,7 +65,6 @@ pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
         unreachable!("replay checked the first record");
     };
     let mut fresh = Orchestrator::new(*seed, (**options).clone(), started.at)?;
-    fresh.feed_every_snapshots();
     let mut compared = 0;
     for (n, line) in lines.iter().enumerate() {
         if n > 0 {
@@ -96,7 +95,11 @@ pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
             .clone();
         let expected = reference.record_json(&recorded)?;
         if fresh.state().seq < recorded.seq {
-            let outcome = if is_input(&recorded.event) {
+            let outcome = if let Some((agent, path, reason)) =
+                walk_ahead(&recorded, &lines[n + 1..], &reference)
+            {
+                fresh.walk_as_recorded(agent, &path, &reason, recorded.at)
+            } else if is_input(&recorded.event) {
                 feed(&mut fresh, &recorded, &reference)
             } else {
                 fresh.handle_timeout(recorded.at);
@@ -226,10 +229,7 @@ pub(crate) fn is_input(e: &Event) -> bool {
         | Event::TaskFailed { auto, .. }
         | Event::TaskCancelled { auto, .. }
         | Event::Terminated { auto, .. } => !auto,
-        // `snapshotEveryEvents` ones too: see `Orchestrator::feed_every_snapshots`.
-        Event::SnapshotCreated { summary } => {
-            summary.reason == "manual" || summary.reason == crate::core::state::EVERY_EVENTS
-        }
+        Event::SnapshotCreated { summary } => summary.reason == "manual",
         // Pattern runs create their tasks themselves.
         Event::TaskCreated { extra, .. } => extra.as_ref().is_none_or(|x| x.run.is_none()),
         Event::TaskStarted { call, .. } => *call == 0,
@@ -396,12 +396,6 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             fresh.complete(*call, PayloadId::NONE, at);
             Ok(())
         }
-        Event::SnapshotCreated { summary }
-            if summary.reason == crate::core::state::EVERY_EVENTS =>
-        {
-            fresh.every_snapshot(at);
-            Ok(())
-        }
         Event::SnapshotCreated { .. } => fresh.snapshot(at).map(|_| ()),
         Event::Terminated { reason, .. } => {
             fresh.terminate(reason, at);
@@ -486,4 +480,55 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             .map(|_| ()),
         other => unreachable!("{} is not an input", other.topic()),
     }
+}
+
+/// A lifecycle walk the journal holds as consecutive records (a start's `Created → Initializing →
+/// Ready → Running`, one command): its agent, its edges and its reason, when `rec` begins one of
+/// two edges or more. Fed as one command, as it ran live: fed edge by edge, a command's end (its
+/// dispatch) would fall after each, where the live run had none.
+fn walk_ahead(
+    rec: &Record,
+    rest: &[&str],
+    reference: &Orchestrator,
+) -> Option<(
+    crate::core::ids::AgentIx,
+    Vec<crate::core::agent::AgentStatus>,
+    String,
+)> {
+    let Event::AgentStatus {
+        agent,
+        to,
+        reason,
+        auto: false,
+        ..
+    } = &rec.event
+    else {
+        return None;
+    };
+    // Only a start walks several edges (a user's transitions are one edge each, one command each).
+    if reason != START_REASON {
+        return None;
+    }
+    let id = &reference.state().agent(agent.0).id;
+    let mut path = vec![*to];
+    for line in rest {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            break;
+        };
+        let d = &v["data"];
+        let next = v["type"] == "agent.status"
+            && v["at"] == rec.at
+            && d["agent"] == id.as_str()
+            && d["reason"] == reason.as_str()
+            && d.get("auto").is_none_or(|a| a == false)
+            && serde_json::from_value(d["from"].clone()).ok() == path.last().copied();
+        if !next {
+            break;
+        }
+        match serde_json::from_value(d["to"].clone()) {
+            Ok(to) => path.push(to),
+            Err(_) => break,
+        }
+    }
+    (path.len() > 1).then(|| (agent.0, path, reason.clone()))
 }

@@ -81,6 +81,12 @@ impl Core {
 
     /// After a replay up to a seq, applies the rest of that record's command from `journal` (see
     /// `Orchestrator::finish_command`); returns the seq reached.
+    /// Off for a read-only replay: it records no `snapshotEveryEvents` snapshot when polled.
+    #[wasm_bindgen(js_name = decideEverySnapshots)]
+    pub fn decide_every_snapshots(&mut self, on: bool) {
+        self.inner.decide_every_snapshots(on);
+    }
+
     #[wasm_bindgen(js_name = finishCommand)]
     pub fn finish_command(&mut self, journal: &str) -> JsResult<f64> {
         Ok(self.inner.finish_command(journal).js()? as f64)

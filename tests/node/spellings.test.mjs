@@ -219,3 +219,27 @@ test("snapshotEveryEvents decides alike live and in verifyReplay, whatever N, an
     orch.close();
   }
 });
+
+test("snapshotEveryEvents with timers due at the same time verifies, and a fork in the middle of a start finishes it", async () => {
+  for (let n = 1; n <= 5; n++) {
+    const orch = new Orchestrator({ seed: 5, clock: "virtual", snapshotEveryEvents: n });
+    orch.registerAgent({ id: "a", handler: async () => 1 });
+    orch.startAgent("a");
+    orch.schedule({ everyMs: 100 }, { agent: "a" });
+    orch.schedule({ everyMs: 50 }, { agent: "a" });
+    await orch.runUntil(1_000);
+    const report = Orchestrator.verifyReplay(orch.journalText());
+    assert.ok(report.ok, `N=${n}: ${JSON.stringify(report.divergence)}`);
+    orch.close();
+  }
+  const orch = new Orchestrator({ seed: 6, clock: "virtual" });
+  orch.registerAgent({ id: "a", handler: async (x) => x });
+  orch.startAgent("a");
+  const text = orch.journalText();
+  orch.close();
+  // Record 3 is the start's first edge (Created -> Initializing): the fork goes on to Running.
+  const fork = Orchestrator.replay(text, { uptoSeq: 3, live: true, agents: { a: async (x) => x } });
+  assert.equal(fork.agentsStatus().a.status, "Running");
+  assert.equal((await fork.wait(fork.submit({ agent: "a", input: 7 }))).output, 7);
+  fork.close();
+});

@@ -7,6 +7,9 @@ use crate::core::ids::{check_id, AgentIx, TaskIx, ID_BYTES_MAX};
 use crate::core::wire::AgentRef;
 use crate::core::{Error, Result};
 
+/// The reason of a start's lifecycle records: the one command that walks several edges.
+pub const START_REASON: &str = "start";
+
 /// The longest agent name, in bytes.
 pub const NAME_BYTES_MAX: usize = 256;
 
@@ -116,7 +119,7 @@ impl Orchestrator {
             Completed => &[Ready, Running],
             _ => &[Running],
         };
-        self.walk(agent, path, "start", now)
+        self.walk(agent, path, START_REASON, now)
     }
 
     /// Changes an agent's name, capabilities, concurrency or maxErrors; what is not given stays.
@@ -285,6 +288,23 @@ impl Orchestrator {
             at = to;
         }
         Ok(())
+    }
+
+    /// For `verify_replay`: a walk of several edges (a start's) is one command, as it was live.
+    pub(crate) fn walk_as_recorded(
+        &mut self,
+        agent: AgentIx,
+        path: &[AgentStatus],
+        reason: &str,
+        now: u64,
+    ) -> Result<()> {
+        if path
+            .iter()
+            .any(|s| matches!(s, AgentStatus::Running | AgentStatus::Initializing))
+        {
+            self.check_live()?;
+        }
+        self.walk(agent, path, reason, now)
     }
 
     fn walk(&mut self, agent: AgentIx, path: &[AgentStatus], reason: &str, now: u64) -> Result<()> {

@@ -26,7 +26,7 @@ mod tasks;
 mod templates;
 mod tools;
 mod workflows;
-pub use agents::NAME_BYTES_MAX;
+pub use agents::{NAME_BYTES_MAX, START_REASON};
 pub use sessions::COMPRESS_CAPABILITY;
 pub use shape::PlainShape;
 pub use workflows::{EachTask, PlainTasks};
@@ -97,10 +97,8 @@ pub struct Orchestrator {
     snapshots_due: Vec<(&'static str, Option<String>, u64)>,
     /// While a failed attempt is being handled: its dispatches are not its command's end.
     deciding: u32,
-    /// Whether this orchestrator decides `snapshotEveryEvents` snapshots itself. `verify_replay`
-    /// feeds them from the journal instead: it rebuilds commands record by record (a start's
-    /// three lifecycle records are three commands there), so it cannot tell where the live
-    /// run's commands ended, and the count of records since the last one is judged there.
+    /// Whether this orchestrator decides `snapshotEveryEvents` snapshots (off in a read-only
+    /// replay, which records nothing).
     decides_every: bool,
 }
 
@@ -458,8 +456,9 @@ impl Orchestrator {
     }
 
     /// `snapshotEveryEvents`: a snapshot is due once that many records were written since the
-    /// last. Asked where a command ends with its dispatch (not when a driver polls, which depends
-    /// on the driver); `verify_replay` takes these snapshots as inputs (see `decides_every`).
+    /// last. Asked where a command's dispatch ends, in the core's own steps, which replay and
+    /// `verify_replay` take alike; not when a driver polls, which depends on the driver (a
+    /// restored run, a fork, or a handler's nested calls poll elsewhere).
     pub(super) fn every_events_due(&mut self, now: u64) {
         let Some(every) = self.state.options.snapshot_every_events else {
             return;
@@ -487,14 +486,9 @@ impl Orchestrator {
         }
     }
 
-    /// For `verify_replay`: it feeds `snapshotEveryEvents` snapshots rather than deciding them.
-    pub(crate) fn feed_every_snapshots(&mut self) {
-        self.decides_every = false;
-    }
-
-    /// A `snapshotEveryEvents` snapshot, fed by `verify_replay` where the journal has one.
-    pub(crate) fn every_snapshot(&mut self, now: u64) {
-        self.auto_snapshot(crate::core::state::EVERY_EVENTS, None, now);
+    /// Off for a read-only replay, which records nothing.
+    pub fn decide_every_snapshots(&mut self, on: bool) {
+        self.decides_every = on;
     }
 
     fn auto_snapshot(&mut self, reason: &str, subject: Option<String>, now: u64) -> String {
@@ -785,8 +779,14 @@ impl Orchestrator {
             let slots_task = matches!(rec.event, Event::TaskCreated { .. })
                 && (self.journal.back())
                     .is_some_and(|r| matches!(&r.event, Event::JobFired { task: Some(_), .. }));
+            // Nor does the next step of a lifecycle walk (`startAgent`'s Initializing → Ready →
+            // Running): stopped after its first record, a fork's agent was left Initializing.
+            let walks_on = self
+                .journal
+                .back()
+                .is_some_and(|r| continues_walk(&r.event, &rec.event));
             if rec.at != self.state.now
-                || (crate::core::verify::is_input(&rec.event) && !slots_task)
+                || (crate::core::verify::is_input(&rec.event) && !slots_task && !walks_on)
             {
                 break;
             }
@@ -860,5 +860,29 @@ fn line_error(n: usize) -> impl Fn(String) -> Error + Copy {
     move |reason| Error::Decode {
         what: "journal",
         reason: format!("line {n}: {reason}"),
+    }
+}
+
+/// Whether `next` is the next edge of the same start as `last` (one command's records: the same
+/// agent, on from where the last edge ended; only a start walks several edges).
+fn continues_walk(last: &Event, next: &Event) -> bool {
+    match (last, next) {
+        (
+            Event::AgentStatus {
+                agent: a,
+                to,
+                reason: r,
+                auto: false,
+                ..
+            },
+            Event::AgentStatus {
+                agent: b,
+                from,
+                reason: s,
+                auto: false,
+                ..
+            },
+        ) => a == b && to == from && r == s && r == agents::START_REASON,
+        _ => false,
     }
 }
