@@ -184,7 +184,7 @@ const TASK_STATUSES = ["Pending", "Queued", "Running", "Retrying", "Completed", 
 const COMPLETED = TASK_STATUSES.indexOf("Completed");
 
 /**
- * The `tasks` of a workflow whose tasks all completed, from its shape (see `workflowShape`) and
+ * The `tasks` of a workflow whose tasks all completed, from its shape (see `workflowResult`) and
  * the agents' ids by index.
  */
 /** An enumerable property computed on its first read (then kept), and writable like a plain one. */

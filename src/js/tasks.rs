@@ -378,36 +378,6 @@ impl Core {
         Ok(wf.local_ids.joined().to_owned())
     }
 
-    /// The workflow's DAG as integers: each task's agent index, then `n + 1` offsets into the
-    /// dependency list that follows (local indices), so `deps(i) = rest[off[i]..off[i + 1]]`.
-    #[wasm_bindgen(js_name = workflowShape)]
-    pub fn workflow_shape(&self, ix: u32) -> JsResult<Vec<u32>> {
-        let s = self.inner.state();
-        let wf = &s.workflows[self.workflow_at(ix)?.index() as usize];
-        let n = wf.len() as usize;
-        let mut out = Vec::with_capacity(2 * n + 1 + wf.deps.items().len());
-        out.extend(wf.tasks().map(|t| s.task(t).agent.index()));
-        let mut off = 0;
-        out.push(0);
-        for d in wf.deps.iter() {
-            off += d.len() as u32;
-            out.push(off);
-        }
-        out.extend_from_slice(wf.deps.items());
-        Ok(out)
-    }
-
-    /// The workflow's tasks as `[taskIndex, outputPayload, ...]` pairs, in spec order.
-    #[wasm_bindgen(js_name = workflowOutputs)]
-    pub fn workflow_outputs(&self, ix: u32) -> JsResult<Vec<u32>> {
-        let s = self.inner.state();
-        let wf = &s.workflows[self.workflow_at(ix)?.index() as usize];
-        Ok(wf
-            .tasks()
-            .flat_map(|t| [t.index(), s.task(t).output.index()])
-            .collect())
-    }
-
     /// Each task's status in the workflow's order, as its index in `TaskStatus::ALL` (a cheap
     /// read for views that redraw often).
     #[wasm_bindgen(js_name = workflowStatusCodes)]
@@ -428,7 +398,9 @@ impl Core {
 
     /// What a workflow's result reads, in one crossing and one copy (each array handed to JS is
     /// a buffer of its own, and a run's result took three): `n`, each task's status code (as
-    /// `workflowStatusCodes`), each task's output payload, then the shape (as `workflowShape`).
+    /// `workflowStatusCodes`), each task's output payload, then the shape: each task's agent
+    /// index, `n + 1` offsets into the dependency list that follows (local indices), so that
+    /// `deps(i) = list[off[i]..off[i + 1]]`.
     #[wasm_bindgen(js_name = workflowResult)]
     pub fn workflow_result(&self, ix: u32) -> JsResult<Vec<u32>> {
         let codes = self.workflow_status_codes(ix)?;
