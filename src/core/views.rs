@@ -373,3 +373,33 @@ pub fn workflow_list(s: &State) -> Vec<WorkflowSummary> {
         })
         .collect()
 }
+
+/// A message as both drivers show it; each adds its payload (a handle in JS, the JSON itself in
+/// the Worker).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    pub status: crate::core::message::MessageStatus,
+    pub sent_at: u64,
+    pub delivered_at: Option<u64>,
+    pub acknowledged_at: Option<u64>,
+    #[serde(skip)]
+    pub payload: crate::core::ids::PayloadId,
+}
+
+pub fn message_view(s: &State, ix: usize) -> MessageView {
+    let m = &s.messages[ix];
+    MessageView {
+        id: crate::core::message::message_id(ix),
+        from: s.agent(m.from).id.clone(),
+        to: s.agent(m.to).id.clone(),
+        status: m.status,
+        sent_at: m.sent_at,
+        delivered_at: m.delivered_at,
+        acknowledged_at: m.acknowledged_at,
+        payload: m.payload,
+    }
+}

@@ -18,17 +18,10 @@ impl Core {
         let list: Vec<_> = ixs
             .iter()
             .map(|&i| {
-                let m = &s.messages[i];
-                json!({
-                    "id": message_id(i),
-                    "from": s.agent(m.from).id,
-                    "to": s.agent(m.to).id,
-                    "status": m.status,
-                    "payloadId": m.payload.index(),
-                    "sentAt": m.sent_at,
-                    "deliveredAt": m.delivered_at,
-                    "acknowledgedAt": m.acknowledged_at,
-                })
+                let view = crate::core::views::message_view(s, i);
+                let mut v = serde_json::to_value(&view).expect("views serialize");
+                v["payloadId"] = json!(view.payload.index());
+                v
             })
             .collect();
         serde_json::Value::Array(list).to_string()

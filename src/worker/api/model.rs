@@ -3,7 +3,6 @@
 //! `send`/`inbox`/`acknowledge`, and `registerTool`/`grantTools`/`ctx.callTool`.
 
 use super::*;
-use crate::core::message::message_id;
 use crate::core::template::Template;
 use crate::core::tool::ToolSpec;
 
@@ -48,18 +47,10 @@ pub(super) fn define_template(shared: &Shared, body: Value) -> ApiResult {
 // ---- messages ----
 
 fn message_json(rt: &crate::worker::runtime::Runtime, ix: usize) -> Value {
-    let s = rt.core.state();
-    let m = &s.messages[ix];
-    json!({
-        "id": message_id(ix),
-        "from": s.agent(m.from).id,
-        "to": s.agent(m.to).id,
-        "status": m.status,
-        "payload": raw(rt, m.payload),
-        "sentAt": m.sent_at,
-        "deliveredAt": m.delivered_at,
-        "acknowledgedAt": m.acknowledged_at,
-    })
+    let view = views::message_view(rt.core.state(), ix);
+    let mut v = serde_json::to_value(&view).expect("views serialize");
+    v["payload"] = raw(rt, view.payload);
+    v
 }
 
 fn messages_json(rt: &crate::worker::runtime::Runtime, ixs: &[usize]) -> Value {
