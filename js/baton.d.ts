@@ -51,6 +51,9 @@ export class BatonError extends Error {
   constructor(code: ErrorCode, message: string);
   readonly name: "BatonError";
   readonly code: ErrorCode;
+  /** On a `rate_limit` refusal of a tool call: ms until the tool's next token. Uncaught by the
+   * agent, the refusal fails its attempt and the retry waits at least this long. */
+  readonly retryAfterMs?: number;
 }
 
 /** The agent lifecycle. Only `Running` agents are handed tasks. */
@@ -291,7 +294,8 @@ export interface AgentContext {
   /** This agent's unacknowledged messages (reading them delivers them). */
   inbox(): Message[];
   ack(messageId: string): void;
-  /** Calls a tool granted to this agent. Refused with `code`/`class` `permission` or `rate_limit`. */
+  /** Calls a tool granted to this agent. Refused with `code`/`class` `permission` or `rate_limit`
+   * (with `retryAfterMs`: when the tool's next token comes). */
   callTool<R = unknown>(name: string, args?: unknown): Promise<R>;
 }
 

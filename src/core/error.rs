@@ -87,9 +87,10 @@ pub enum Error {
     /// The agent was not granted the tool.
     #[error("agent '{agent}' may not call tool '{tool}': grant it with grantTools")]
     Permission { agent: String, tool: String },
-    /// The tool's rate limit is spent.
-    #[error("tool '{0}' is over its rate limit")]
-    RateLimited(String),
+    /// The tool's rate limit is spent; its next token comes in `retry_after_ms`. The message
+    /// says when in whole seconds, as an HTTP `Retry-After` would.
+    #[error("tool '{tool}' is over its rate limit; retry after {} s", retry_after_ms.div_ceil(1000).max(1))]
+    RateLimited { tool: String, retry_after_ms: u64 },
     /// No job has this id.
     #[error("unknown job '{0}'")]
     UnknownJob(String),
@@ -149,7 +150,7 @@ impl Error {
             Error::UnknownMessage(_) => "unknown_message",
             Error::UnknownTool(_) => "unknown_tool",
             Error::Permission { .. } => "permission",
-            Error::RateLimited(_) => "rate_limit",
+            Error::RateLimited { .. } => "rate_limit",
             Error::UnknownJob(_) => "unknown_job",
             Error::InvalidState { .. } => "invalid_state",
             Error::InvalidCron(_) => "invalid_cron",

@@ -920,11 +920,21 @@ fn tools_need_a_grant_and_keep_to_their_rate_limit() {
     o.grant_tools(a, vec!["search".into()], 2).unwrap();
     let call = o.call_tool(a, None, "search", PayloadId::NONE, 3).unwrap();
     o.tool_result(call, Ok(PayloadId::NONE), 4).unwrap();
-    assert_eq!(
-        o.call_tool(a, None, "search", PayloadId::NONE, 5)
-            .unwrap_err()
-            .code(),
-        "rate_limit"
+    let refused = o
+        .call_tool(a, None, "search", PayloadId::NONE, 5)
+        .unwrap_err();
+    assert_eq!(refused.code(), "rate_limit");
+    // The next token is 998 ms away (one a second, 2 ms of it refilled): the refusal says so.
+    assert!(matches!(
+        refused,
+        crate::core::Error::RateLimited {
+            retry_after_ms: 998,
+            ..
+        }
+    ));
+    assert!(
+        refused.to_string().ends_with("retry after 1 s"),
+        "{refused}"
     );
     assert!(
         o.call_tool(a, None, "search", PayloadId::NONE, 1_003)

@@ -7,7 +7,17 @@ use wasm_bindgen::prelude::*;
 
 /// Every user error reaches JS here: an `Error` whose `code` is [`Error::code`].
 pub(crate) fn js_error(e: Error) -> JsValue {
-    coded(e.code(), &e.to_string())
+    let err = coded(e.code(), &e.to_string());
+    if let Error::RateLimited { retry_after_ms, .. } = e {
+        // Read by the driver when the refusal fails a task: its retry waits for the token.
+        js_sys::Reflect::set(
+            &err,
+            &"retryAfterMs".into(),
+            &(retry_after_ms as f64).into(),
+        )
+        .expect("setting a property on a fresh Error");
+    }
+    err
 }
 
 pub(crate) fn coded(code: &str, message: &str) -> JsValue {

@@ -106,16 +106,6 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
         Ok(r) => r,
         Err(e) => {
             let mut r = error_response(&e);
-            if e.status == 429 {
-                if let Some(after) = e
-                    .message
-                    .split("retry after ")
-                    .nth(1)
-                    .and_then(|s| s.split(' ').next())
-                {
-                    let _ = r.headers_mut().set("retry-after", after);
-                }
-            }
             if e.status == 401 {
                 let _ = r.headers_mut().set("www-authenticate", "Bearer");
             }

@@ -30,7 +30,7 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/messages/{id}/ack", "post", "Acknowledge a message", 200),
     ("/tools", "get", "Tools with their counters and endpoints", 200),
     ("/tools", "post", "Register a tool: { name, endpoint, description?, category?, rateLimit?: { perMinute, burst? } }; a call POSTs { tool, agentId, taskId, args } to the endpoint", 201),
-    ("/tools/{name}/call", "post", "An agent calls a tool: { agentId, taskId?, args }; 403 permission if not granted, 429 rate_limit over its limit (both recorded), 502 tool_failed if the endpoint fails", 200),
+    ("/tools/{name}/call", "post", "An agent calls a tool: { agentId, taskId?, args }; 403 permission if not granted, 429 rate_limit over its limit, with Retry-After (both recorded), 502 tool_failed if the endpoint fails", 200),
     ("/tasks", "get", "Tasks, filtered by ?status=&agent=&workflow=&offset=&limit=", 200),
     ("/tasks", "post", "Submit a task: { agent | capability, input?, priority?, id?, name?, metadata?, retry?, timeoutMs?, session? }", 201),
     ("/tasks/{id}", "get", "One task with its input and output", 200),

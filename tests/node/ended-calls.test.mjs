@@ -64,3 +64,38 @@ test("after a call answered, its context refuses with invalid_state; a cancelled
   assert.throws(() => kept.inbox(), (e) => e.code === "cancelled");
   orch.close();
 });
+
+test("a tool's rate-limit refusal says when its next token comes; uncaught, the task's retry waits for it", async () => {
+  const orch = new Orchestrator({ seed: 4, clock: "virtual" });
+  let searches = 0;
+  orch.registerTool("search", async () => ++searches, { rateLimit: { perMinute: 6, burst: 1 } });
+  const starts = [];
+  let refusal;
+  orch.registerAgent({
+    id: "researcher",
+    tools: ["search"],
+    retry: { maxAttempts: 3, backoff: { initialMs: 1 } },
+    handler: async (_input, ctx) => {
+      starts.push(orch.now());
+      await ctx.callTool("search", {});
+      try {
+        return await ctx.callTool("search", {}); // the bucket holds one token: refused
+      } catch (e) {
+        refusal ??= e;
+        throw e;
+      }
+    },
+  });
+  orch.startAgent("researcher");
+  const task = await orch.wait(orch.submit({ agent: "researcher" }));
+  assert.equal(refusal.code, "rate_limit");
+  assert.equal(refusal.retryAfterMs, 10_000, "one token every 10 s");
+  assert.match(refusal.message, /retry after 10 s/);
+  // Every attempt is refused its second search, each retry 10 s after the one before.
+  assert.equal(task.status, "Failed");
+  assert.equal(task.error.class, "rate_limit");
+  assert.deepEqual(starts, [0, 10_000, 20_000]);
+  assert.equal(searches, 3);
+  assert.ok(orch.verifyReplay().ok);
+  orch.close();
+});

@@ -608,6 +608,7 @@ test("issue 4's model over REST: templates, messages between agents, and tools a
   const limited = await c.post("/tools/add/call", { agentId: "an", args: { a: 1, b: 1 } });
   assert.equal(limited.status, 429);
   assert.equal(limited.body.error.code, "rate_limit");
+  assert.equal(limited.headers.get("retry-after"), "1", "a token a second: the next within 1 s");
   await c.post("/tools", { name: "down", endpoint: `${agents.url}/tool/down` });
   await c.post("/agents/an/tools", ["down"]);
   const failed = await c.post("/tools/down/call", { agentId: "an", args: {} });

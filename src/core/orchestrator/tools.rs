@@ -99,12 +99,14 @@ impl Orchestrator {
             self.refuse_tool(name, agent_ref, task_ref, ErrorClass::Tool, now);
             return Err(Error::UnknownTool(name.to_owned()));
         };
+        // With the bucket empty, when its next token comes: a refused caller is told.
+        let token_at = tool.spec.rate_limit.as_ref().and_then(|rl| {
+            let level = rl.level_at(tool.bucket.level_milli, tool.bucket.at, now);
+            (level < crate::core::policy::TOKEN_MILLI).then(|| rl.next_token_at(level, now))
+        });
         let refused = if !self.state.agent(agent).tools.contains(name) {
             Some(ErrorClass::Permission)
-        } else if tool.spec.rate_limit.as_ref().is_some_and(|rl| {
-            rl.level_at(tool.bucket.level_milli, tool.bucket.at, now)
-                < crate::core::policy::TOKEN_MILLI
-        }) {
+        } else if token_at.is_some() {
             Some(ErrorClass::RateLimit)
         } else {
             None
@@ -117,7 +119,10 @@ impl Orchestrator {
                     agent: agent_id,
                     tool: name.to_owned(),
                 },
-                _ => Error::RateLimited(name.to_owned()),
+                _ => Error::RateLimited {
+                    tool: name.to_owned(),
+                    retry_after_ms: token_at.unwrap_or(now).saturating_sub(now),
+                },
             });
         }
         let call = self.state.next_tool_call;

@@ -79,6 +79,14 @@ pub fn error_response(e: &ApiError) -> Response {
     if let Some(methods) = &e.allow {
         let _ = headers.set("allow", methods);
     }
+    // Every 429 (the client's request rate, a tool's bucket) says "retry after N s": the
+    // header carries N for clients that wait on it.
+    if e.status == 429 {
+        let after = e.message.split("retry after ").nth(1);
+        if let Some(secs) = after.and_then(|s| s.split(' ').next()) {
+            let _ = headers.set("retry-after", secs);
+        }
+    }
     respond(e.status, &body, headers)
 }
 
