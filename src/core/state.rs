@@ -730,7 +730,25 @@ impl State {
     }
 
     /// Records a contract for a call of a task in a session (nothing for other tasks).
+    /// Records a contract if the task is in a session. Inlined to the check: most tasks are in
+    /// none, and the call alone was 1.5% of a 1,000-task workflow in wasm.
+    #[inline]
     fn contract(
+        &mut self,
+        ix: TaskIx,
+        kind: ContractKind,
+        status: ContractStatus,
+        payload: PayloadId,
+        error: Option<&TaskError>,
+        at: u64,
+    ) {
+        if self.tasks[ix.usize()].extra.is_some() {
+            self.session_contract(ix, kind, status, payload, error, at);
+        }
+    }
+
+    #[inline(never)]
+    fn session_contract(
         &mut self,
         ix: TaskIx,
         kind: ContractKind,

@@ -477,10 +477,15 @@ impl Orchestrator {
     /// dispatch, which calls this, but for a failed attempt's handling, which dispatches midway
     /// (a `reset` strategy restarts the agent, then decides the retry) and calls it at its end.
     /// Polling for effects calls it too.
+    #[inline]
     pub fn record_due_snapshots(&mut self) {
-        if self.snapshots_due.is_empty() {
-            return;
+        if !self.snapshots_due.is_empty() {
+            self.record_snapshots_due();
         }
+    }
+
+    #[inline(never)]
+    fn record_snapshots_due(&mut self) {
         for (reason, subject, now) in std::mem::take(&mut self.snapshots_due) {
             self.auto_snapshot(reason, subject, now);
         }
