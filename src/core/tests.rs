@@ -923,6 +923,35 @@ fn cancelling_a_workflow_starts_none_of_its_waiting_tasks() {
 }
 
 #[test]
+fn cancelling_a_fail_fast_workflow_gives_every_task_its_reason() {
+    let mut o = orch();
+    agent(&mut o, "r", None);
+    let spec = wf(
+        "w",
+        &[("x", "r", &[]), ("y", "r", &["x"]), ("q", "r", &[])],
+        FailurePolicy::FailFast,
+    );
+    let w = o.submit_workflow(spec, &none_payloads(3), 0).unwrap();
+    assert_eq!(invokes(&mut o).len(), 2, "x and q run, y waits");
+    o.cancel_workflow(w, "shutting down", 1).unwrap();
+    for i in 0..3 {
+        let t = o.state().task(TaskIx(i));
+        assert_eq!(t.status, TaskStatus::Cancelled);
+        let message = &t.error.as_ref().unwrap().message;
+        assert_eq!(
+            message, "shutting down",
+            "task {i}: not blamed on a sibling"
+        );
+    }
+    let status = o.state().workflows[w.usize()].status;
+    assert_eq!(status, crate::core::workflow::WorkflowStatus::Cancelled);
+    let journal = o.journal_json(0).unwrap();
+    assert!(!journal.contains("failed fast"), "{journal}");
+    let report = crate::core::verify::verify_replay(&journal).unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
+#[test]
 fn updating_an_agent_changes_what_is_given_and_more_room_starts_waiting_tasks() {
     use crate::core::agent::AgentUpdate;
     let mut o = orch();

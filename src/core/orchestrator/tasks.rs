@@ -520,7 +520,13 @@ impl Orchestrator {
                         .tasks()
                         .filter(|&t| !self.state.task(t).status.is_terminal())
                         .collect();
-                    let reason = format!("workflow failed fast: task '{culprit}' did not complete");
+                    // A cancel's reason goes to the rest as given: cancelling a workflow (whose
+                    // first cancel lands here) says why once for all of its tasks, not "failed".
+                    let ended = self.state.task(task);
+                    let reason = match (ended.status, ended.error.as_deref()) {
+                        (TaskStatus::Cancelled, Some(e)) => e.message.clone(),
+                        _ => format!("workflow failed fast: task '{culprit}' did not complete"),
+                    };
                     for t in open {
                         self.cancel_one(t, &reason, true, now);
                     }
