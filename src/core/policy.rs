@@ -381,8 +381,9 @@ pub struct Breaker {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimit {
     pub per_minute: u32,
-    /// Tokens the bucket holds at most (and starts with). Defaults to `perMinute`.
-    #[serde(default)]
+    /// Tokens the bucket holds at most (and starts with). Defaults to `perMinute`; absent, not
+    /// `null`, when not given (journals that wrote `null` still read and verify).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burst: Option<u32>,
 }
 

@@ -81,6 +81,12 @@ impl Template {
         };
         let mut bad: Vec<String> = Vec::new();
         let mut set_aside: Vec<String> = Vec::new();
+        // Without a name the rest is still checked, under a stand-in that is never kept.
+        let name_missing = !fields.contains_key("name");
+        if name_missing {
+            bad.push("name: missing (a template needs a name)".into());
+            fields.insert("name".into(), "unnamed".into());
+        }
         let template = loop {
             let value = serde_json::Value::Object(fields.clone());
             match serde_path_to_error::deserialize::<_, Template>(value) {
@@ -92,7 +98,12 @@ impl Template {
                     };
                     let path = e.path().to_string();
                     let reason = e.into_inner().to_string();
-                    match first.filter(|k| fields.contains_key(k)) {
+                    // An unknown field is said, then set aside like a bad one.
+                    let unknown = (reason.strip_prefix("unknown field `"))
+                        .and_then(|r| r.split('`').next())
+                        .filter(|k| first.is_none() && fields.contains_key(*k))
+                        .map(str::to_owned);
+                    match first.filter(|k| fields.contains_key(k)).or(unknown) {
                         Some(key) => {
                             bad.push(format!("{path}: {reason}"));
                             fields.remove(&key);
@@ -111,7 +122,7 @@ impl Template {
                 }
             }
         };
-        let name_ok = template.as_ref().is_some_and(|t| t.name_ok());
+        let name_ok = !name_missing && template.as_ref().is_some_and(|t| t.name_ok());
         if let Some(t) = &template {
             bad.extend(t.problems());
         }

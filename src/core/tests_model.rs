@@ -723,6 +723,43 @@ fn an_hourly_job_fires_24_times_over_a_virtual_day_and_missed_slots_fire_once() 
 }
 
 #[test]
+fn a_terminated_agent_gets_no_job() {
+    let mut o = orch();
+    let a = agent(&mut o, "gone", &[]);
+    o.terminate_agent(a, 1).unwrap();
+    let e = o.schedule(
+        Trigger {
+            every_ms: Some(1_000),
+            ..Trigger::default()
+        },
+        TaskSpec {
+            agent: "gone".into(),
+            ..TaskSpec::default()
+        },
+        PayloadId::NONE,
+        2,
+    );
+    assert_eq!(e.unwrap_err().code(), "agent_unavailable");
+    assert!(o.state().jobs.is_empty());
+}
+
+#[test]
+fn built_in_templates_answer_to_seed_003s_names() {
+    let o = orch();
+    for (seed_name, name) in [
+        ("data_analyst", "data-analyst"),
+        ("code_reviewer@1", "code-reviewer"),
+        ("system_architect", "system-architect"),
+    ] {
+        assert_eq!(o.template(seed_name).unwrap().name, name);
+    }
+    assert_eq!(
+        o.template("no_such").unwrap_err().code(),
+        "unknown_template"
+    );
+}
+
+#[test]
 fn a_weekly_cron_job_survives_a_snapshot() {
     let mut o = orch();
     agent(&mut o, "r", &[]);
@@ -770,7 +807,18 @@ fn a_template_with_many_bad_fields_lists_them_all_type_errors_included() {
     assert!(e.to_string().contains("unknown field `colour`"), "{e}");
     let e = Template::parse(r#"{"version":"two"}"#).unwrap_err();
     assert!(e.to_string().contains("version:"), "{e}");
-    assert!(e.to_string().contains("missing field `name`"), "{e}");
+    assert!(e.to_string().contains("name: missing"), "{e}");
+    // Without a name, and with an unknown field, every other bad field is still listed.
+    let e = Template::parse(r#"{"temperature":9,"version":0,"colour":"red"}"#).unwrap_err();
+    for field in [
+        "name: missing",
+        "temperature:",
+        "version:",
+        "unknown field `colour`",
+    ] {
+        assert!(e.to_string().contains(field), "{field} in {e}");
+    }
+    assert!(!e.to_string().contains("unnamed"), "{e}");
     let e = Template::parse(r#"{"name":5}"#).unwrap_err();
     assert_eq!(e.to_string().matches("name").count(), 1, "{e}");
     assert_eq!(Template::parse(r#"{"name":"fine"}"#).unwrap().version, 1);

@@ -22,7 +22,15 @@ impl Orchestrator {
         trigger.validate()?;
         // The task must be submittable now (its agent or capability known, its policy valid).
         if task.capability.is_none() {
-            self.agent(&task.agent)?;
+            // As `submit`: a terminated agent takes no task, so no job of slots for it either.
+            let agent = self.agent(&task.agent)?;
+            let status = self.state.status_of(agent);
+            if status == crate::core::agent::AgentStatus::Terminated {
+                return Err(Error::AgentUnavailable {
+                    agent: self.state.agent(agent).id.clone(),
+                    status,
+                });
+            }
         }
         if task.id.is_some() {
             return Err(Error::invalid(

@@ -31,12 +31,15 @@ impl Orchestrator {
     /// A template by `name@version`, or by `name` for its latest version.
     pub fn template(&self, reference: &str) -> Result<Template> {
         let (name, version) = parse_reference(reference)?;
-        let mut all = built_ins()
-            .into_iter()
-            .chain(self.state.templates.values().cloned());
+        // The built-ins also answer to seed 003's spelling of their names (`data_analyst`).
+        let kebab = name.replace('_', "-");
+        let mut named = (built_ins().into_iter().map(|t| (true, t)))
+            .chain(self.state.templates.values().map(|t| (false, t.clone())))
+            .filter(|(built_in, t)| t.name == name || (*built_in && t.name == kebab))
+            .map(|(_, t)| t);
         let found = match version {
-            Some(v) => all.rfind(|t| t.name == name && t.version == v),
-            None => all.filter(|t| t.name == name).max_by_key(|t| t.version),
+            Some(v) => named.rfind(|t| t.version == v),
+            None => named.max_by_key(|t| t.version),
         };
         found.ok_or_else(|| Error::UnknownTemplate(reference.to_owned()))
     }
