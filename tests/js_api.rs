@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 /// The SHA-256 of the trading run's journal. Node, Chrome and the packaged build must all agree.
-const TRADING_DIGEST: &str = "c4d883f20d04a2c0b09041d929a23ba733d7843940464de0016382a8bfac863e";
+const TRADING_DIGEST: &str = "00eb3bb8722b6bcba7332be9579b9b9d00a9e408896d9186f0585b1c79167842";
 
 #[wasm_bindgen(module = "/js/driver.js")]
 extern "C" {

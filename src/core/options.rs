@@ -37,6 +37,10 @@ pub struct Options {
     /// the last one: DESIGN's "every N events". Off when `None`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_every_events: Option<u32>,
+    /// The driver runs this orchestrator on a virtual clock. The core reads no clock either way:
+    /// this is recorded so that a restore or a reopened store goes on on the clock the run had.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub virtual_clock: bool,
 }
 
 impl Default for Options {
@@ -55,6 +59,7 @@ impl Default for Options {
             timeout_ms: None,
             on_error: ErrorPolicy::new(),
             snapshot_every_events: None,
+            virtual_clock: false,
         }
     }
 }

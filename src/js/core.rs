@@ -108,6 +108,12 @@ impl Core {
         self.inner.state().seed as f64
     }
 
+    /// Whether the run was recorded on a virtual clock (the `virtualClock` option).
+    #[wasm_bindgen(js_name = virtualClock)]
+    pub fn virtual_clock(&self) -> bool {
+        self.inner.state().options.virtual_clock
+    }
+
     #[wasm_bindgen(js_name = runId)]
     pub fn run_id(&self) -> String {
         self.inner.state().run_id.clone()

@@ -5,7 +5,7 @@
 import { assert, eq, throwsCode, rejectsCode } from "./check.js";
 
 // The digest every runtime must produce for `tradingRun` (Node, Chrome, the native core agree).
-export const TRADING_DIGEST = "c4d883f20d04a2c0b09041d929a23ba733d7843940464de0016382a8bfac863e";
+export const TRADING_DIGEST = "00eb3bb8722b6bcba7332be9579b9b9d00a9e408896d9186f0585b1c79167842";
 
 /** The first seed's trading cycle, on the virtual clock, with agents of different latencies. */
 export async function tradingRun({ Orchestrator }) {
