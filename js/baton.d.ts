@@ -51,6 +51,12 @@ export class BatonError extends Error {
   constructor(code: ErrorCode, message: string);
   readonly name: "BatonError";
   readonly code: ErrorCode;
+  /**
+   * The failure's class where one applies: on a tool call's refusal (`permission`, `rate_limit`,
+   * `tool`), and on a pattern that failed (`pattern_failed`) that of the task that ended it
+   * (`validation` for an answer in the wrong shape).
+   */
+  readonly class?: ErrorClass;
   /** On a `rate_limit` refusal of a tool call: ms until the tool's next token. Uncaught by the
    * agent, the refusal fails its attempt and the retry waits at least this long. */
   readonly retryAfterMs?: number;
@@ -149,7 +155,8 @@ export interface OrchestratorOptions {
   /**
    * `"virtual"`: once nothing runnable is left (a macrotask after the last promise settled), time
    * jumps straight to the next deadline (`ctx.sleep`, retries, timeouts, schedules). Agents that
-   * wait on real I/O belong on the real clock. Default `"real"`.
+   * wait on real I/O belong on the real clock. Default `"real"`; a restored or reopened run
+   * (`restore`, `open`) goes on on the clock it was recorded with, unless one is given.
    */
   clock?: "real" | "virtual";
   /** The virtual clock's start, in ms. Default 0. */
@@ -484,6 +491,8 @@ export interface AgentSpec<I = unknown, O = unknown> extends TaskPolicy {
   maxErrors?: number;
   /** The agent itself. Optional for agents whose tasks you run by hand (`createTask`). */
   handler?: AgentHandler<I, O>;
+  /** Another name for `handler` (seed 004's agents `execute` their tasks); give one of the two. */
+  execute?: AgentHandler<I, O>;
   /**
    * On for every agent: open after 5 consecutive failures, half-open after 60 s, closed after 3
    * successes. Give fields to change them, or `false` to turn it off.
@@ -509,6 +518,12 @@ export interface TaskSpec<I = unknown> extends TaskPolicy {
   id?: string;
   name?: string;
   metadata?: unknown;
+}
+
+/** A task for `submit`, which may also name a function to call once it has ended. */
+export interface SubmitSpec<I = unknown> extends TaskSpec<I> {
+  /** Called with the task once it has ended (seed 001's `callback=on_complete`); what it throws is logged. */
+  callback?: (task: Task<I>) => void;
 }
 
 export interface Task<I = unknown, O = unknown> {
@@ -734,7 +749,7 @@ export type JournalRecord =
   | Rec<"message.sent", { message: string; from: string; to: string; payload: Json }>
   | Rec<"message.delivered", { message: string; onAck?: true }>
   | Rec<"message.acknowledged", { message: string }>
-  | Rec<"tool.registered", { tool: { name: string; description: string; category: string; rateLimit?: { perMinute: number; burst: number | null } } }>
+  | Rec<"tool.registered", { tool: { name: string; description: string; category: string; rateLimit?: RateLimit } } }>
   | Rec<"tool.granted", { agent: string; tools: string[] }>
   | Rec<"tool.revoked", { agent: string; tools: string[] }>
   | Rec<"tool.called", { call: number; tool: string; agent: string; task?: string; args: Json }>
@@ -816,8 +831,8 @@ export interface ReplayOptions extends OrchestratorOptions {
 
 /**
  * A restored run keeps the options it recorded: `seed` must be its own if given, and limits and
- * policies (`maxConcurrency`, `retry`, ...) are refused; `clock`, `startTime`, `eventsBufferMax`,
- * `store` and `snapshotEveryEvents` apply.
+ * policies (`maxConcurrency`, `retry`, ...) are refused; `clock` (by default the run's own),
+ * `startTime`, `eventsBufferMax`, `store` and `snapshotEveryEvents` apply.
  */
 export interface RestoreOptions extends OrchestratorOptions {
   /** Handlers by agent id: functions are not part of a snapshot. */
@@ -892,7 +907,7 @@ export class Orchestrator {
   agentStatus(id: string): AgentStatus;
 
   /** Submits a task for the orchestrator to run; returns its id. */
-  submit<I = unknown>(spec: TaskSpec<I>): string;
+  submit<I = unknown>(spec: SubmitSpec<I>): string;
   /** Resolves with the task once it is terminal (given a workflow's id, as `waitWorkflow`). */
   wait<O = unknown>(id: string): Promise<Task<unknown, O>>;
   getTask<O = unknown>(id: string): Task<unknown, O>;
@@ -1024,7 +1039,8 @@ export class Orchestrator {
    * still hold everything from seq 1). Throws `unknown_snapshot` for an id not listed.
    */
   getSnapshot(id: string): Snapshot;
-  /** Recent snapshot summaries (manual and automatic), newest first. */
+  /** Snapshot summaries (manual and automatic), newest first: every one kept (the newest
+   * `snapshotsKeptMax`, default 100), or only the newest `limit`. */
   snapshots(limit?: number): SnapshotListed[];
   /**
    * Stops timers, aborts calls in flight, rejects pending waits with `closed` and frees the core;

@@ -74,9 +74,9 @@ function shown(value) {
 }
 
 // JSON of a spec for the core. JSON.stringify would turn NaN and Infinity into null, which the
-// core would read as "not set": refuse them here, naming the field.
+// core would read as "not set", and drop functions: refuse both here, naming the field.
 function specJson(value, what) {
-  // A replacer costs a call per key; it is only needed to name a bad number, which is rare.
+  // A replacer costs a call per key; it is only needed to name a bad value, which is rare.
   if (!hasNonFinite(value, 0)) return jsonText(value, what);
   const paths = new WeakMap(); // object -> its path from the root ("retry.backoff")
   return jsonText(value, what, function (key, v) {
@@ -86,6 +86,8 @@ function specJson(value, what) {
     if (typeof v === "number" && !Number.isFinite(v)) {
       throw invalid(`invalid ${what}${path ? `.${path}` : ""}: ${v} is not a finite number`);
     }
+    // JSON would drop it without a word, and a misnamed handler or callback would do nothing.
+    if (typeof v === "function") throw invalid(`invalid ${what}: '${path}' is a function, which is not an option here`);
     return v;
   });
 }
@@ -115,6 +117,7 @@ function given(spec) {
 /** Whether JSON.stringify would meet NaN or ±Infinity (which it writes as null) in `value`. */
 function hasNonFinite(value, depth) {
   if (typeof value === "number") return !Number.isFinite(value);
+  if (typeof value === "function") return true; // the slow path names it (JSON would drop it)
   if (value === null || typeof value !== "object") return false;
   if (depth > 64 || typeof value.toJSON === "function") return true; // let the slow path decide
   if (Array.isArray(value)) {
@@ -895,7 +898,9 @@ export function createBaton(coreApi) {
     runOutcome(ix) {
       const run = JSON.parse(this.core.runView(ix));
       if (run.status === "Completed") return this.value(run.resultId);
-      return Promise.reject(new BatonError("pattern_failed", `${run.kind} ${run.id} failed: ${run.error}`));
+      const e = new BatonError("pattern_failed", `${run.kind} ${run.id} failed: ${run.error}`);
+      if (run.status === "Failed" && run.class) e.class = run.class; // `validation` for an answer's wrong shape
+      return Promise.reject(e);
     }
 
     waitRun(ix) {
@@ -1172,6 +1177,11 @@ export function createBaton(coreApi) {
     }
   }
 
+  /** The clock a restored or reopened run goes on with: the one given, else the one it had. */
+  function recordedClock(options, core) {
+    return options.clock ?? (core.virtualClock() ? "virtual" : "real");
+  }
+
   const SLEEP_MS_MAX = 1e12;
   const START_TIME_MAX = 2 ** 50;
 
@@ -1366,6 +1376,8 @@ export function createBaton(coreApi) {
       // (DESIGN's "every N events"), recorded in the journal as the run's option; a store's
       // snapshots follow it too. Without it, a store snapshots every 1,000 and none is listed.
       if (options?.snapshotEveryEvents !== undefined) o.core.snapshotEveryEvents = o.snapshotEveryEvents;
+      // Recorded, so that a restore or a reopened store goes on on the same clock.
+      if (o.clock === "virtual") o.core.virtualClock = true;
       const core = coreApi.create(specJson(o.core, "options"), o.seed, now);
       const rt = this.#runtime = new Runtime(core, o.clock, now, o.eventsBufferMax);
       if (o.store !== undefined) {
@@ -1425,15 +1437,18 @@ export function createBaton(coreApi) {
       const text = typeof snapshot === "string" ? snapshot : jsonText(snapshot, "snapshot");
       if (typeof text !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
       const probe = checkOptions(rest);
-      const now = probe.clock === "virtual" ? probe.startTime : Date.now();
-      const core = coreApi.restore(text, now);
+      const core = coreApi.load(text, "");
+      let clock;
       try {
         checkRecorded(probe, core, "restore");
+        clock = recordedClock(rest, core);
+        // Calls that were in flight are started again, at the time the restored run goes on from.
+        core.reissueInFlight(clock === "virtual" ? Math.max(probe.startTime, core.now()) : Date.now());
       } catch (e) {
         core.free();
         throw e;
       }
-      return Orchestrator.#wrap(core, rest, agents, tools, false);
+      return Orchestrator.#wrap(core, { ...rest, clock }, agents, tools, false);
     }
 
     /**
@@ -1478,7 +1493,7 @@ export function createBaton(coreApi) {
       for (const [id, fn] of Object.entries(agents ?? {})) (known.has(id) ? now : later)[id] = fn;
       const lines = journal.split("\n").filter((l) => l.trim() !== "").length;
       const persisted = { savedSeq: core.seq(), sinceSnapshot: lines };
-      const orch = Orchestrator.#wrap(core, { ...rest, store }, now, tools, false, true, persisted);
+      const orch = Orchestrator.#wrap(core, { ...rest, clock: recordedClock(rest, core), store }, now, tools, false, true, persisted);
       orch.#rt.defaultHandlers = later;
       return orch;
     }
@@ -1543,7 +1558,10 @@ export function createBaton(coreApi) {
 
     registerAgent(spec) {
       if (!isObject(spec)) throw invalid("registerAgent needs an object { id, name?, capabilities?, concurrency?, maxErrors?, handler? }");
-      const { handler: given, ...rest } = spec;
+      // `execute` is the handler's name in seed 004's agents (`async def execute(self, task)`).
+      if (spec.handler !== undefined && spec.execute !== undefined) throw invalid(`agent '${spec.id}': give handler or execute, not both`);
+      const { handler: named, execute, ...rest } = spec;
+      const given = named ?? execute;
       checkHandler(spec.id, given);
       const rt = this.#rt;
       const handler = given ?? rt.defaultHandlers?.[spec.id];
@@ -1616,7 +1634,8 @@ export function createBaton(coreApi) {
     submit(spec) {
       if (!isObject(spec)) throw invalid("submit needs an object { agent, input?, priority?, id?, name?, metadata? }");
       const rt = this.#rt;
-      const { input, metadata, ...rest } = spec;
+      const { input, metadata, callback, ...rest } = spec;
+      if (callback !== undefined && typeof callback !== "function") throw invalid(`callback must be a function of the ended task, got ${describe(callback)}`);
       const inputId = rt.payload(input);
       let ix;
       try {
@@ -1634,7 +1653,14 @@ export function createBaton(coreApi) {
         throw e;
       }
       rt.pump();
-      return rt.core.taskId(ix);
+      const id = rt.core.taskId(ix);
+      // Seed 001's `submit(..., callback=on_complete)`: called with the task once it has ended.
+      if (callback !== undefined) {
+        this.wait(id).then((task) => callback(task)).catch((e) => {
+          if (e?.code !== "closed") console.error(`baton: the callback of task '${id}' threw:`, e);
+        });
+      }
+      return id;
     }
 
     /** Resolves with the task once it is terminal (completed, failed, cancelled, ...). */
@@ -2186,8 +2212,9 @@ export function createBaton(coreApi) {
       return JSON.parse(rt.core.snapshotById(id));
     }
 
-    /** Recent snapshot summaries (including automatic ones), newest first. */
-    snapshots(limit = 10) {
+    /** Snapshot summaries (including automatic ones), newest first: all that are kept (up to
+     * `snapshotsKeptMax`), or the newest `limit`. */
+    snapshots(limit = 4294967295) {
       if (!(Number.isInteger(limit) && limit >= 0)) throw invalid(`invalid limit: ${shown(limit)}`);
       return JSON.parse(this.#rt.core.snapshots(Math.min(limit, 4294967295))).map(withSeedNames);
     }

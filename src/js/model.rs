@@ -6,7 +6,7 @@ use crate::core::ids::{PayloadId, TaskIx};
 use crate::core::message::message_id;
 use crate::core::pattern::{run_id, PatternSpec, RunStatus};
 use crate::core::schedule::Trigger;
-use crate::core::task::TaskSpec;
+use crate::core::task::{TaskSpec, TaskStatus};
 use crate::core::template::Template;
 use crate::core::tool::ToolSpec;
 use serde_json::json;
@@ -295,12 +295,19 @@ impl Core {
             .iter()
             .map(|&t| s.task_id(t).expect("a run's task exists"))
             .collect();
+        // The class of the failure that ended the run (a `validation` of an answer's shape, a
+        // `timeout`, ...): that of its last task that ended without completing.
+        let class = (r.tasks.iter().rev())
+            .map(|&t| s.task(t))
+            .find(|t| t.status.is_terminal() && t.status != TaskStatus::Completed)
+            .and_then(|t| t.error.as_ref().map(|e| e.class));
         Ok(json!({
             "id": run_id(run),
             "kind": r.spec.kind(),
             "status": r.status,
             "step": r.step,
             "error": r.error,
+            "class": class,
             "resultId": r.result.unwrap_or(PayloadId::NONE).index(),
             "tasks": tasks,
         })

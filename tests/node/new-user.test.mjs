@@ -1,0 +1,86 @@
+// What a new user writes from the issues, DESIGN.md and the seeds, and got wrong before: a
+// restored run's clock, a cancelled workflow's reason, the seeds' names, a pattern's error class.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Orchestrator, MemoryStore } from "../../pkg/node.js";
+
+test("a restored or reopened virtual run goes on on the virtual clock, its jobs with it", async () => {
+  const store = new MemoryStore();
+  const orch = new Orchestrator({ seed: 1, clock: "virtual", store });
+  const runs = [];
+  const hourly = async () => runs.push(orch.now());
+  orch.registerAgent({ id: "reporter", handler: hourly });
+  orch.startAgent("reporter");
+  orch.schedule({ everyMs: 3_600_000 }, { agent: "reporter" });
+  await orch.runUntil(2 * 3_600_000);
+  const snap = orch.snapshot();
+  await orch.flush();
+  orch.close();
+
+  const restored = Orchestrator.restore(snap, { agents: { reporter: async () => restored.now() } });
+  assert.equal(restored.now(), 2 * 3_600_000, "the clock stands where the run left it");
+  await restored.runUntil(5 * 3_600_000);
+  assert.equal(restored.tasks({ status: "Completed" }).length, 5, "hours 1 to 5, on virtual time");
+  restored.close();
+
+  const reopened = await Orchestrator.open(store, { agents: { reporter: async () => 0 } });
+  assert.ok(reopened.now() < 86_400_000, `virtual, not wall time: ${reopened.now()}`);
+  await reopened.runUntil(4 * 3_600_000);
+  reopened.close();
+  // Given, a clock still applies.
+  const real = Orchestrator.restore(snap, { clock: "real", agents: { reporter: async () => 0 } });
+  assert.ok(real.now() > 1e12);
+  real.close();
+});
+
+test("cancelling a failFast workflow gives every task the reason given", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  orch.registerAgent({ id: "s", handler: async (_i, ctx) => { await ctx.sleep(1_000); return 1; } });
+  orch.startAgent("s");
+  const w = orch.submitWorkflow({ id: "w", tasks: [{ id: "x", agent: "s" }, { id: "y", agent: "s", dependsOn: ["x"] }, { id: "q", agent: "s" }] });
+  orch.cancelWorkflow(w, "shutting down");
+  const result = await orch.waitWorkflow(w);
+  assert.equal(result.status, "Cancelled");
+  for (const task of Object.values(result.tasks)) assert.deepEqual([task.status, task.error.message], ["Cancelled", "shutting down"]);
+  assert.ok(orch.verifyReplay().ok);
+  orch.close();
+});
+
+test("the seeds' names: data_analyst templates, execute handlers, submit callbacks", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  orch.createAgentFromTemplate("data_analyst", { id: "analyst", handler: async (x) => `analysed ${x}` });
+  orch.registerAgent({ id: "worker", execute: async (x) => x * 2 });
+  orch.startAgent("analyst");
+  orch.startAgent("worker");
+  const ended = [];
+  const done = new Promise((resolve) => {
+    orch.submit({ agent: "worker", input: 21, callback: (task) => { ended.push(task); resolve(); } });
+  });
+  await done;
+  assert.deepEqual([ended[0].status, ended[0].output], ["Completed", 42]);
+  assert.equal((await orch.wait(orch.submit({ agent: "analyst", input: "sales" }))).output, "analysed sales");
+  // A function under a name Baton does not know is refused, not dropped without a word.
+  assert.throws(() => orch.submit({ agent: "worker", onDone: () => {} }), (e) => e.code === "invalid_argument" && /'onDone' is a function/.test(e.message));
+  assert.throws(() => orch.registerAgent({ id: "w2", run: async () => 1 }), (e) => e.code === "invalid_argument" && /'run'/.test(e.message));
+  assert.throws(() => orch.submit({ agent: "worker", callback: 5 }), (e) => e.code === "invalid_argument");
+  assert.throws(() => orch.registerAgent({ id: "w3", handler: async () => 1, execute: async () => 2 }), (e) => e.code === "invalid_argument");
+  orch.close();
+});
+
+test("a pattern that fails on an answer's shape rejects with class validation", async () => {
+  const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+  orch.registerAgent({ id: "v", handler: async () => ({ vote: "maybe" }) });
+  orch.startAgent("v");
+  await assert.rejects(orch.consensus("ship it?", ["v"]), (e) => e.code === "pattern_failed" && e.class === "validation");
+  orch.close();
+});
+
+test("snapshots() lists every snapshot kept; tools() leaves out a burst never given", () => {
+  const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+  for (let i = 0; i < 12; i++) orch.snapshot();
+  assert.equal(orch.snapshots().length, 12);
+  assert.equal(orch.snapshots(3).length, 3);
+  orch.registerTool("search", async () => 1, { rateLimit: { perMinute: 2 } });
+  assert.deepEqual(orch.tools()[0].rateLimit, { perMinute: 2 });
+  orch.close();
+});
