@@ -714,7 +714,10 @@ export interface Snapshot {
 }
 
 /** One journal record. `type` is the topic; custom events carry their own topic. */
-export type JournalRecord =
+export type JournalRecord = BuiltInRecord | CustomRecord;
+
+/** The records of Baton's own topics. */
+export type BuiltInRecord =
   | Rec<"orchestrator.started", { version: number; seed: number; runId: string; options: { [key: string]: Json } }>
   | Rec<"agent.registered", { spec: { id: string; name: string | null; capabilities: string[]; concurrency: number | null; maxErrors: number | null; circuitBreaker?: Required<CircuitBreaker> | false } }>
   | Rec<"orchestrator.terminated", { reason: string; auto?: true }>
@@ -749,7 +752,7 @@ export type JournalRecord =
   | Rec<"message.sent", { message: string; from: string; to: string; payload: Json }>
   | Rec<"message.delivered", { message: string; onAck?: true }>
   | Rec<"message.acknowledged", { message: string }>
-  | Rec<"tool.registered", { tool: { name: string; description: string; category: string; rateLimit?: RateLimit } } }>
+  | Rec<"tool.registered", { tool: { name: string; description: string; category: string; rateLimit?: RateLimit } }>
   | Rec<"tool.granted", { agent: string; tools: string[] }>
   | Rec<"tool.revoked", { agent: string; tools: string[] }>
   | Rec<"tool.called", { call: number; tool: string; agent: string; task?: string; args: Json }>
@@ -764,8 +767,7 @@ export type JournalRecord =
   | Rec<"pattern.started", { run: string; spec: { kind: string; [key: string]: Json }; session?: string }>
   | Rec<"pattern.progressed", { run: string; step: number; state: Json }>
   | Rec<"pattern.completed", { run: string; result: Json }>
-  | Rec<"pattern.failed", { run: string; error: string }>
-  | CustomRecord;
+  | Rec<"pattern.failed", { run: string; error: string }>;
 
 /**
  * The record of one built-in topic: `RecordOf<"task.completed">`. A custom event's `type` is any
@@ -811,6 +813,24 @@ export type DeliveredEvent = JournalRecord & { topic: string };
 export type Event = JournalRecord;
 
 export type EventListener = (event: DeliveredEvent) => void;
+
+/** Baton's own topics. */
+export type BuiltInTopic = BuiltInRecord["type"];
+
+/**
+ * What a subscription to `topic` delivers, as precisely as the topic says: a built-in topic
+ * (`"task.retrying"`) gives its record, a one-level wildcard over built-in topics (`"task.*"`)
+ * the records of those topics, anything else (`"*"`, `"**"`, a custom topic) any record.
+ * (A custom topic under a built-in namespace, `task.note`, also matches `task.*`: read such
+ * events with a topic of their own, or as `DeliveredEvent`.)
+ */
+export type EventOf<T extends string> = [T] extends [BuiltInTopic]
+  ? Extract<BuiltInRecord, { type: T }> & { topic: T }
+  : T extends `${infer P}.*`
+    ? [Extract<BuiltInRecord, { type: `${P}.${string}` }>] extends [never]
+      ? DeliveredEvent
+      : Extract<BuiltInRecord, { type: `${P}.${string}` }> & { topic: string }
+    : DeliveredEvent;
 
 /** As for [`RestoreOptions`]: the run's recorded seed and limits are kept. */
 export interface ReplayOptions extends OrchestratorOptions {
@@ -902,7 +922,7 @@ export class Orchestrator {
   /** `to` may also be DESIGN's `Idle` (Ready) or `Active` (Running), in any case. */
   transitionAgent(id: string, to: AgentStatus | "Idle" | "Active", reason?: string): void;
   /** Counts an error against an agent; at its `maxErrors` it enters `Error`. */
-  reportError(agentId: string, message: string | Error): void;
+  reportError(agentId: string, message?: string | Error): void;
   agentHistory(id: string): Transition[];
   agentStatus(id: string): AgentStatus;
 
@@ -919,7 +939,7 @@ export class Orchestrator {
   createTask(agentId: string, name?: string, options?: { id?: string; priority?: number; metadata?: unknown }): string;
   startTask(id: string): void;
   completeTask(id: string, result?: unknown): void;
-  failTask(id: string, error: string | Error): void;
+  failTask(id: string, error?: string | Error): void;
 
   /** Validates and submits a workflow; returns its id. */
   /** `options` (`{ pattern, width, failurePolicy, ... }`) is laid over the spec, as seed 001 gives the execution pattern apart. */
@@ -943,14 +963,14 @@ export class Orchestrator {
   terminate(reason?: string): void;
 
   /** Calls `fn` for each event whose topic matches (`task.*`, `*` for all); returns an unsubscribe function. */
-  on(topic: string, fn: EventListener): () => void;
+  on<T extends string>(topic: T, fn: (event: EventOf<T>) => void): () => void;
   /** Records a custom event (built-in topics are refused). */
   emit(topic: string, data?: unknown): void;
   /**
    * Events as an async iterator; leaving the loop unsubscribes, and every later `next()` is done.
    * `close()` ends it too: the events already buffered are read, then it is done.
    */
-  events(topic?: string): AsyncIterableIterator<DeliveredEvent>;
+  events<T extends string = "*">(topic?: T): AsyncIterableIterator<EventOf<T>>;
 
     /** Routes to the least-loaded running agent with the capability; records contracts under `sessionId`. */
   orchestrate<O = unknown>(sessionId: string, request: { capability: string; parameters?: unknown; input?: unknown; priority?: number }): Promise<OrchestrateResult<O>>;

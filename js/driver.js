@@ -57,11 +57,15 @@ function withSeedNames(summary) {
 /** A cancel or terminate reason: anything with a string form (an Error reads "Error: ..."). */
 function reasonText(reason) {
   if (typeof reason === "string") return reason;
-  try {
-    return String(reason);
-  } catch {
-    throw invalid("a reason must be a string");
-  }
+  if (reason instanceof Error) return errorMessage(reason);
+  throw invalid(`a reason must be a string (or an Error), got ${shown(reason)}`);
+}
+
+/** A reported error's message: a string, an Error (its message), or none (`fallback`). */
+function reportedMessage(error, fallback) {
+  if (error === undefined) return fallback;
+  if (typeof error === "string" || (error !== null && typeof error === "object")) return errorMessage(error);
+  throw invalid(`an error is a string or an Error, got ${shown(error)}`);
 }
 
 /** A user's value in an error message: a Symbol or an object without toString must not turn a refusal into a TypeError. */
@@ -604,7 +608,12 @@ export function createBaton(coreApi) {
       for (const id of this.core.takeUnresolved()) {
         let why;
         try {
-          this.core.resolvePayload(id, JSON.stringify(this.values[id]) ?? "");
+          const value = this.values[id];
+          const json = JSON.stringify(value);
+          // A function or a symbol has no JSON at all: unrecorded, as a value that fails would be.
+          // (A slot whose value was dropped, a refused submission's, is written as none.)
+          if (json === undefined && value !== undefined) throw new Error(`a ${typeof value} is not JSON`);
+          this.core.resolvePayload(id, json ?? "");
           continue;
         } catch (e) {
           why = errorMessage(e).slice(0, 200);
@@ -1614,7 +1623,7 @@ export function createBaton(coreApi) {
     /** Counts an error against an agent (the first seed's `report_error`). */
     reportError(agentId, message) {
       const rt = this.#rt;
-      rt.core.reportError(rt.agent(agentId), errorMessage(message), rt.now());
+      rt.core.reportError(rt.agent(agentId), reportedMessage(message, "an error reported by the caller"), rt.now());
       rt.pump();
     }
 
@@ -1726,7 +1735,7 @@ export function createBaton(coreApi) {
 
     failTask(id, error) {
       const rt = this.#rt;
-      rt.core.failTask(rt.taskIx(id), errorMessage(error), rt.now());
+      rt.core.failTask(rt.taskIx(id), reportedMessage(error, "failed by the caller"), rt.now());
       rt.pump();
     }
 

@@ -41,6 +41,7 @@ step() {
 step "core: cargo test (native)" 70 cargo test --all-targets
 step "build: pkg/" 0 bash scripts/build.sh
 step "types: tsc over the package's .d.ts" 0 bash -c '
+  set -e
   tsc -p tests/types
   if grep -nE "(:|<|,|\||=) *any\b|\bany\[\]" js/baton.d.ts; then echo "the public types must not use any"; exit 1; fi
   echo "types ok"'

@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str, &str, u16)] = &[
     ("/messages", "post", "Send a message: { from, to, payload }", 201),
     ("/messages/{id}", "get", "One message with its status (sent, delivered, acknowledged)", 200),
     ("/messages/{id}/ack", "post", "Acknowledge a message", 200),
+    ("/messages/{id}/acknowledge", "post", "Acknowledge a message (the same as /ack)", 200),
     ("/tools", "get", "Tools with their counters and endpoints", 200),
     ("/tools", "post", "Register a tool: { name, endpoint, description?, category?, rateLimit?: { perMinute, burst? } }; a call POSTs { tool, agentId, taskId, args } to the endpoint", 201),
     ("/tools/{name}/call", "post", "An agent calls a tool: { agentId, taskId?, args }; 403 permission if not granted, 429 rate_limit over its limit, with Retry-After (both recorded), 502 tool_failed if the endpoint fails", 200),
@@ -122,7 +123,7 @@ pub fn document() -> Value {
                 "409": error_ref, "413": error_ref, "429": error_ref, "500": error_ref, "502": error_ref, "503": error_ref,
             }
         });
-        if *path == "/orchestrate" {
+        if *path == "/orchestrate" || *path == "/compress" {
             op["responses"]["202"] = json!({ "description": "Still running after 25 s: the task's id and status", "content": { "application/json": {} } });
         }
         if *method == "post" || *method == "put" {

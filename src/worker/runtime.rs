@@ -76,6 +76,8 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
         None => {
             let options = Options {
                 journal_rows_max: JOURNAL_ROWS_IN_MEMORY_MAX,
+                // Listed as DESIGN's "every N events" snapshots, at the storage's own pace.
+                snapshot_every_events: Some(SNAPSHOT_EVERY_EVENTS as u32),
                 ..Options::default()
             };
             let seed = getrandom::u64().map_err(|e| worker::Error::RustError(e.to_string()))?

@@ -84,3 +84,40 @@ test("snapshots() lists every snapshot kept; tools() leaves out a burst never gi
   assert.deepEqual(orch.tools()[0].rateLimit, { perMinute: 2 });
   orch.close();
 });
+
+test("bad arguments are coded errors: a reason that is not a string, a partial wildcard; a missing message has a default", async () => {
+  const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+  orch.registerAgent({ id: "a", handler: async () => 1 });
+  const id = orch.submit({ agent: "a" }); // waits: the agent is not started
+  const seq = orch.journal().length;
+  assert.throws(() => orch.cancel(id, 5), (e) => e.code === "invalid_argument");
+  assert.throws(() => orch.cancelAgentTasks("a", {}), (e) => e.code === "invalid_argument");
+  assert.throws(() => orch.reportError("a", 5), (e) => e.code === "invalid_argument");
+  assert.throws(() => orch.on("task.**.x**", () => {}), (e) => e.code === "invalid_argument" && /'x\*\*'/.test(e.message));
+  assert.equal(orch.journal().length, seq, "nothing recorded");
+  orch.reportError("a");
+  assert.equal(orch.journal().at(-1).data.message, "an error reported by the caller");
+  const manual = orch.createTask("a", "by hand");
+  orch.startTask(manual);
+  orch.failTask(manual);
+  assert.equal(orch.getTask(manual).error.message, "failed by the caller");
+  orch.close();
+});
+
+test("a function given as an input is the agent's, and the journal says it could not record it", async () => {
+  const orch = new Orchestrator({ seed: 3, clock: "virtual" });
+  orch.registerAgent({ id: "caller", handler: async (fn) => fn() });
+  orch.startAgent("caller");
+  const warned = [];
+  const warn = console.warn;
+  console.warn = (m) => warned.push(m);
+  try {
+    assert.equal((await orch.wait(orch.submit({ agent: "caller", input: () => 7 }))).output, 7);
+    const created = orch.journal().find((r) => r.type === "task.created");
+    assert.match(created.data.input.$unrecorded, /function is not JSON/);
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(warned.length, 1);
+  orch.close();
+});

@@ -25,6 +25,19 @@ async function main(): Promise<void> {
     if (e.type === "task.completed") console.log(e.seq, e.at);
   });
   off();
+  // A topic types what it delivers: README's listeners compile under --strict.
+  orch.on("task.*", (e) => console.log(e.seq, e.type, e.data.task));
+  orch.on("task.retrying", (e) => console.log(e.data.attempt, e.data.delayMs, e.data.nextAttemptAt));
+  orch.on("workflow.completed", (e) => { const w: string = e.data.workflow; console.log(w, e.topic); });
+  orch.on("*", (e) => console.log(e.type, e.data));
+  orch.on("audit.checked", (e) => console.log(e.data));
+  const topic: string = "task.*";
+  orch.on(topic, (e: JournalRecord) => console.log(e.type));
+  for await (const e of orch.events("task.completed")) {
+    const call: number = e.data.call;
+    console.log(call);
+    break;
+  }
   for await (const e of orch.events("custom.*")) {
     console.log(e.type);
     break;

@@ -88,11 +88,17 @@ test("after a restart, resuming the event stream from before the last snapshot i
     const tasks = Array.from({ length: 250 }, (_, i) => ({ id: `t${i}`, agent: "e", input: i }));
     assert.equal((await api.post("/workflows", { id: "many", tasks })).status, 201);
     await until(async () => (await api.get("/workflows/many")).body.status === "Completed", 30_000, "the workflow");
+    const listed = (await api.get("/snapshots")).body.snapshots.filter((s) => s.reason === "every");
+    assert.ok(listed.length >= 1, JSON.stringify(listed));
+    assert.equal((await api.get(`/snapshots/${listed[0].id}`)).status, 200, "read whole while the journal holds it");
     worker.crash(); // not stop(): a SIGTERM'd workerd could still hold the state as the next starts
     worker = await startWorker({ stateDir });
     api = client(worker.url, "gap");
     const seq = (await api.get("/status")).body.journalSeq;
     assert.ok(seq > 500, `seq ${seq}`);
+    // DESIGN's "every N events" snapshots are listed too, after a restart as before it.
+    const every = (await api.get("/snapshots")).body.snapshots.filter((s) => s.reason === "every");
+    assert.ok(every.length >= 1, JSON.stringify(every));
     const frames = await firstFrames(worker.url, "gap", 0);
     const gap = frames.match(/event: gap\ndata: (.*)\n/);
     assert.ok(gap, frames.slice(0, 300));

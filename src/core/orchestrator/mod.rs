@@ -226,6 +226,16 @@ impl Orchestrator {
     pub fn subscribe(&mut self, pattern: &str) -> Result<u32> {
         if pattern != "*" {
             validate_topic("pattern", pattern)?;
+            // A wildcard is a whole segment: `x*` would match nothing and say nothing.
+            let partial = (pattern.split('.')).find(|s| s.contains('*') && *s != "*" && *s != "**");
+            if let Some(segment) = partial {
+                return Err(Error::invalid(
+                    "pattern",
+                    format!(
+                        "'{pattern}': a wildcard is a whole segment, '*' or '**', not '{segment}'"
+                    ),
+                ));
+            }
         }
         let id = self.next_subscription;
         self.next_subscription += 1;
