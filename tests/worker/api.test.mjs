@@ -144,6 +144,7 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.equal(r.body.binding.endpoint, `${agents.url}/slow?ms=10`);
   assert.equal((await api.put("/agents/http", { concurrency: 0 })).status, 400);
   assert.equal((await api.put("/agents/http", { id: "renamed" })).status, 400);
+  assert.equal((await api.put("/agents/http", { id: "http", name: "Slow HTTP" })).status, 200, "its own id repeated");
   // DELETE terminates the agent and removes it: gone from GET and the list, its id free again.
   r = await api.post("/tasks", { agent: "echo", input: "done before the delete" });
   const echoTask = r.body.id;

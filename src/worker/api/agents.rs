@@ -198,6 +198,10 @@ fn from_template(reference: Value, mut m: Map<String, Value>) -> Result<Made, Ap
 pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult {
     let mut m = object(body, "an agent update")?;
     let ix = agent_ix(&shared.borrow(), id)?;
+    // A whole representation sent back (GET, edit, PUT) repeats the id: the same one is fine.
+    if m.get("id").is_some_and(|v| v.as_str() == Some(id)) {
+        m.remove("id");
+    }
     let b = binding(&mut m, id)?;
     if let Some(k) = m.keys().find(|k| !UPDATABLE.contains(&k.as_str())) {
         return Err(error(
