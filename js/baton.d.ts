@@ -946,6 +946,12 @@ export class Orchestrator {
   submitWorkflow(spec: WorkflowSpec, options?: WorkflowOptions): string;
   /** A compiled workflow carries its options (give them to `compileWorkflow`). */
   submitWorkflow(spec: WorkflowSpec | CompiledWorkflow): string;
+  /**
+   * An agent pattern as the execution pattern (seed 001's `pattern=SUPERVISOR`): starts its run
+   * and returns the run's id (`run-1`), which `waitWorkflow` and `wait` (resolving with the
+   * pattern's result) and `getWorkflow` (the run, as `getRun`) also take.
+   */
+  submitWorkflow(spec: PatternWorkflowSpec): string;
   /** Takes a workflow spec apart once, to submit or run many times without that work (see `CompiledWorkflow`). */
   static compileWorkflow(spec: WorkflowSpec): CompiledWorkflow;
   /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
@@ -953,7 +959,7 @@ export class Orchestrator {
   runWorkflow(spec: WorkflowSpec | CompiledWorkflow): Promise<WorkflowResult>;
   runWorkflow(spec: PatternWorkflowSpec): Promise<SupervisorResult | CollaborativeResult>;
   waitWorkflow(id: string): Promise<WorkflowResult>;
-    getWorkflow(id: string): WorkflowResult;
+  getWorkflow(id: string): WorkflowResult;
   /** Each task's status by its id within the workflow (cheaper than `getWorkflow` for views that redraw). */
   workflowStatuses(id: string): Record<string, TaskStatus>;
   cancelWorkflow(id: string, reason?: string): void;

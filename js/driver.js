@@ -1242,7 +1242,7 @@ export function createBaton(coreApi) {
   function takeApart(spec, eager) {
     spec = withPattern(spec);
     if (isObject(spec) && (spec.pattern === "supervisor" || spec.pattern === "collaborative")) {
-      throw invalid(`a ${spec.pattern} workflow is an agent pattern: run it with runWorkflow (or runPattern), which resolves with its result`);
+      throw invalid(`a ${spec.pattern} workflow is an agent pattern: run it with runWorkflow (or runPattern), which resolves with its result, or submitWorkflow, which returns its run's id`);
     }
     if (!isObject(spec) || !Array.isArray(spec.tasks)) throw invalid("a workflow needs { tasks: [...], dependencies?, failurePolicy?, id?, name? }");
     const tasks = spec.tasks;
@@ -1682,7 +1682,7 @@ export function createBaton(coreApi) {
           return rt.taskIx(id);
         } catch (e) {
           if (e?.code !== "unknown_task") throw e;
-          try { rt.workflowIx(id); } catch { throw e; } // neither: the task's error
+          try { this.#workflowOrRun(id); } catch { throw e; } // none of them: the task's error
           workflow = true;
           throw e;
         }
@@ -1743,7 +1743,29 @@ export function createBaton(coreApi) {
 
     /** Validates and submits a workflow; returns its id. Nothing is stored if it is invalid. */
     submitWorkflow(spec, options) {
-      return this.#rt.core.workflowId(this.#submitWorkflow(withOptions(spec, options)));
+      spec = withOptions(spec, options);
+      const pattern = isObject(spec) && typeof spec.pattern === "string" ? spec.pattern.toLowerCase() : undefined;
+      if (pattern === "supervisor" || pattern === "collaborative") {
+        // Seed 001's `submit_workflow(workflow, pattern=SUPERVISOR)`: the agent pattern's run,
+        // whose id waitWorkflow, wait and getWorkflow also take.
+        const { pattern: _, ...rest } = spec;
+        const rt = this.#rt;
+        const ix = this.#startRun({ kind: pattern, ...rest });
+        return JSON.parse(rt.core.runView(ix)).id;
+      }
+      return this.#rt.core.workflowId(this.#submitWorkflow(spec));
+    }
+
+    /** A workflow's index, or (`run`) undefined if `id` is a pattern run's (see submitWorkflow). */
+    #workflowOrRun(id) {
+      const rt = this.#rt;
+      try {
+        return rt.workflowIx(id);
+      } catch (e) {
+        if (e?.code !== "unknown_workflow") throw e;
+        try { rt.core.runIx(id); } catch { throw e; } // neither: the workflow's error
+        return undefined;
+      }
     }
 
     /** submitWorkflow, giving the workflow's index (runWorkflow waits on it without its id). */
@@ -1806,11 +1828,17 @@ export function createBaton(coreApi) {
 
     waitWorkflow(id) {
       const rt = this.#rt;
+      try {
+        if (typeof id === "string" && this.#workflowOrRun(id) === undefined) return this.waitRun(id);
+      } catch {
+        // answered by waitFor, as a rejection
+      }
       return rt.waitFor(rt.flowWaiters, () => rt.workflowIx(id), (ix) => rt.core.workflowDone(ix), (ix) => rt.workflowView(ix));
     }
 
     getWorkflow(id) {
       const rt = this.#rt;
+      if (typeof id === "string" && this.#workflowOrRun(id) === undefined) return this.getRun(id);
       return rt.workflowView(rt.workflowIx(id));
     }
 
@@ -2032,6 +2060,11 @@ export function createBaton(coreApi) {
 
     /** Runs a pattern (`{ kind: "consensus" | "debate" | "chainOfThought" | "supervisor" | "collaborative", ... }`); resolves with its result. */
     async runPattern(spec) {
+      return this.#rt.waitRun(this.#startRun(spec));
+    }
+
+    /** Starts a pattern run; returns its index. */
+    #startRun(spec) {
       if (!isObject(spec)) throw invalid("runPattern needs { kind, ... }");
       const rt = this.#rt;
       // `session`: the contracts of the run's calls are recorded under it.
@@ -2039,7 +2072,7 @@ export function createBaton(coreApi) {
       if (session != null && typeof session !== "string") throw invalid(`invalid session: ${shown(session)} is not a string`);
       const ix = rt.core.startPattern(specJson(rest, "pattern"), rt.now(), session ?? undefined);
       rt.pump();
-      return rt.waitRun(ix);
+      return ix;
     }
 
     /**

@@ -242,7 +242,7 @@ export async function badInputIsACodedErrorAndChangesNothing({ Orchestrator, Bat
   throwsCode(() => orch.submitWorkflow({ tasks: [{ id: "x", agent: "a" }, { id: "x", agent: "a" }] }), "duplicate_id", "x", "duplicate task id");
   throwsCode(() => orch.submitWorkflow({ tasks: [{ id: "x", agent: "a", dependsOn: ["nope"] }] }), "unknown_dependency", "nope", "unknown dependency");
   throwsCode(() => orch.submitWorkflow({ tasks: [{ id: "x", agent: "a" }], dependencies: { nope: ["x"] } }), "unknown_dependency", "nope", "unknown task in dependencies");
-  throwsCode(() => orch.submitWorkflow({ pattern: "supervisor", task: "t", agents: ["a"] }), "invalid_argument", "runWorkflow", "a pattern submitted as a workflow");
+  throwsCode(() => orch.submitWorkflow({ pattern: "supervisor", task: "t", agents: ["a"] }), "invalid_argument", "supervisor", "a supervisor workflow without its supervisor");
   throwsCode(() => orch.submit({ agent: "a", priority: 0 }), "invalid_argument", "priority", "bad priority");
   throwsCode(() => orch.wait && orch.getTask("task-404"), "unknown_task", "task-404", "unknown task");
   throwsCode(() => new Orchestrator({ clock: "sundial" }), "invalid_argument", "clock", "bad clock");

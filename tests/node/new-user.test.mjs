@@ -121,3 +121,24 @@ test("a function given as an input is the agent's, and the journal says it could
   assert.equal(warned.length, 1);
   orch.close();
 });
+
+test("submitWorkflow takes the supervisor and collaborative patterns (seed 001); their run's id waits like a workflow's", async () => {
+  const orch = new Orchestrator({ seed: 5, clock: "virtual" });
+  orch.registerAgent({
+    id: "lead",
+    handler: async (input) => (input.results.length > 0 ? { final: input.results.map((r) => r.output).join("+") } : { delegations: [{ agent: "w", input: "a" }, { agent: "w", input: "b" }] }),
+  });
+  orch.registerAgent({ id: "w", handler: async (x) => x.toUpperCase() });
+  orch.registerAgent({ id: "writer", handler: async (input) => ({ document: `${input.document ?? ""}!`, done: true }) });
+  for (const id of ["lead", "w", "writer"]) orch.startAgent(id);
+  const run = orch.submitWorkflow({ task: "report" }, { pattern: "SUPERVISOR", supervisor: "lead", agents: ["w"] });
+  assert.match(run, /^run-/);
+  const result = await orch.waitWorkflow(run);
+  assert.deepEqual([result.status, result.answer], ["answered", "A+B"], JSON.stringify(result));
+  assert.equal(orch.getWorkflow(run).status, "Completed");
+  const doc = orch.submitWorkflow({ pattern: "collaborative", task: "draft", agents: ["writer"] });
+  const written = await orch.wait(doc);
+  assert.deepEqual([written.status, written.doneBy], ["done", "writer"], JSON.stringify(written));
+  await assert.rejects(orch.waitWorkflow("run-99"), (e) => e.code === "unknown_workflow");
+  orch.close();
+});
