@@ -342,6 +342,8 @@ pub fn plan_of(answer: &Value) -> Value {
     }
 }
 
+const DELEGATION_KEYS: [&str; 3] = ["agent", "capability", "input"];
+
 fn plan_problem(answer: &Value) -> Option<String> {
     let answer = &plan_of(answer);
     if answer.get("final").is_some() || answer.get("answer").is_some() {
@@ -358,6 +360,14 @@ fn plan_problem(answer: &Value) -> Option<String> {
         return Some("an empty list of delegations".into());
     }
     for (i, d) in list.iter().enumerate() {
+        // A misnamed field (`task` for `input`) would hand the agent nothing without a word.
+        if let Some(k) =
+            (d.as_object()).and_then(|o| o.keys().find(|k| !DELEGATION_KEYS.contains(&k.as_str())))
+        {
+            return Some(format!(
+                "delegation #{i} has an unknown field '{k}' (a delegation takes agent or capability, and input)"
+            ));
+        }
         let agent = d.get("agent").map(Value::is_string);
         let cap = d.get("capability").map(Value::is_string);
         match (agent, cap) {

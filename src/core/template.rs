@@ -92,32 +92,42 @@ impl Template {
             match serde_path_to_error::deserialize::<_, Template>(value) {
                 Ok(t) => break Some(t),
                 Err(e) => {
-                    let first = match e.path().iter().next() {
-                        Some(serde_path_to_error::Segment::Map { key }) => Some(key.clone()),
-                        _ => None,
-                    };
+                    // The map keys down to the bad value (`limits.timeoutMs`), up to any list.
+                    let keys: Vec<String> = (e.path().iter())
+                        .map_while(|s| match s {
+                            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                            _ => None,
+                        })
+                        .collect();
                     let path = e.path().to_string();
                     let reason = e.into_inner().to_string();
                     // An unknown field is said, then set aside like a bad one.
+                    // (Its path may or may not end with its name.)
+                    let mut target = keys.clone();
                     let unknown = (reason.strip_prefix("unknown field `"))
                         .and_then(|r| r.split('`').next())
-                        .filter(|k| first.is_none() && fields.contains_key(*k))
-                        .map(str::to_owned);
-                    match first.filter(|k| fields.contains_key(k)).or(unknown) {
-                        Some(key) => {
-                            bad.push(format!("{path}: {reason}"));
-                            fields.remove(&key);
-                            set_aside.push(key);
+                        .filter(|k| keys.last().is_none_or(|last| last != k));
+                    if let Some(k) = unknown {
+                        target.push(k.to_owned());
+                    }
+                    // The bad field itself, so that its siblings are still checked; else the
+                    // top-level field that holds it.
+                    let removed = remove_at(&mut fields, &target)
+                        || keys.first().is_some_and(|k| fields.remove(k).is_some());
+                    if removed {
+                        bad.push(match keys.is_empty() {
+                            true => reason,
+                            false => format!("{path}: {reason}"),
+                        });
+                        set_aside.push(target.join("."));
+                    } else {
+                        // Not one field's (a missing name): said as it is. A field missing
+                        // because it was set aside is said already.
+                        let aside = |k: &String| reason == format!("missing field `{k}`");
+                        if !set_aside.iter().any(aside) {
+                            bad.push(reason);
                         }
-                        // Not one field's (a missing name, an unknown field): said as it is.
-                        // A field missing because it was set aside is said already.
-                        None => {
-                            let aside = |k: &String| reason == format!("missing field `{k}`");
-                            if !set_aside.iter().any(aside) {
-                                bad.push(reason);
-                            }
-                            break None;
-                        }
+                        break None;
                     }
                 }
             }
@@ -250,6 +260,18 @@ pub fn parse_reference(reference: &str) -> Result<(&str, Option<u32>)> {
                 "template",
                 format!("'{reference}' is not name@version"),
             )),
+        },
+    }
+}
+
+/// Removes the field at `keys` (map keys from the top), if it is there; whether it was.
+fn remove_at(fields: &mut serde_json::Map<String, serde_json::Value>, keys: &[String]) -> bool {
+    match keys {
+        [] => false,
+        [k] => fields.remove(k).is_some(),
+        [k, rest @ ..] => match fields.get_mut(k) {
+            Some(serde_json::Value::Object(inner)) => remove_at(inner, rest),
+            _ => false,
         },
     }
 }

@@ -177,7 +177,7 @@ fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
     let call = o.state().task(then).call;
     o.complete(call, PayloadId::NONE, 7);
     o.resume_agent(a, 7).unwrap();
-    // Spread at submission and tied when ready: it stays where it was put.
+    // Spread at submission; when ready `a` still runs the first `busy` task: it stays on `b`.
     let both = WorkflowSpec {
         tasks: vec![routed("one", &[]), routed("two", &["one"])],
         ..spec("w3")
@@ -187,7 +187,7 @@ fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
     assert_eq!(o.state().task(two).agent, b, "spread at submission");
     let call = invokes(&mut o)[0].0;
     o.complete(call, PayloadId::NONE, 9);
-    assert_eq!(o.state().task(two).agent, b, "a tie keeps it");
+    assert_eq!(o.state().task(two).agent, b, "the less loaded keeps it");
     let call = invokes(&mut o)[0].0;
     o.complete(call, PayloadId::NONE, 10);
     // A sequential workflow's task waits for room, not a dependency: routed again all the same.
@@ -213,6 +213,41 @@ fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
     Orchestrator::replay(&journal, None).unwrap();
     let report = crate::core::verify::verify_replay(&journal).unwrap();
     assert!(report.ok, "{report:?}");
+}
+
+#[test]
+fn a_routed_task_ready_among_idle_agents_goes_to_the_first_registered() {
+    let mut o = orch();
+    let x = agent(&mut o, "x", &["k"]);
+    let y = agent(&mut o, "y", &["k"]);
+    let routed = |id: &str, deps: &[&str]| WorkflowTaskSpec {
+        agent: String::new(),
+        capability: Some("k".into()),
+        ..wtask(id, "", deps)
+    };
+    let spec = WorkflowSpec {
+        id: Some("w".into()),
+        name: None,
+        tasks: vec![routed("a", &[]), routed("b", &["a"])],
+        dependencies: Default::default(),
+        failure_policy: Default::default(),
+        pattern: Default::default(),
+        width: None,
+        session: None,
+    };
+    let none = [(PayloadId::NONE, PayloadId::NONE); 2];
+    let w = o.submit_workflow(spec, &none, 0).unwrap();
+    let b = o.state().workflows[w.usize()].task(1);
+    assert_eq!(o.state().task(b).agent, y, "x has a when b is submitted");
+    let call = invokes(&mut o)[0].0;
+    o.complete(call, PayloadId::NONE, 10);
+    // Both idle when b is ready: ties go to the first registered, as for `submit`.
+    assert_eq!(o.state().task(b).agent, x);
+    assert!(
+        crate::core::verify::verify_replay(&o.journal_json(0).unwrap())
+            .unwrap()
+            .ok
+    );
 }
 
 #[test]
@@ -581,6 +616,11 @@ fn a_malformed_delegation_fails_the_supervisor_with_a_clear_message() {
         json!({ "delegations": [{ "agent": "nobody", "input": 1 }] }),
         "'nobody', which is not one of the supervisor's agents",
     );
+    plan_refused(
+        &[("boss", &[]), ("w", &[])],
+        json!({ "delegations": [{ "agent": "w", "task": "do x" }] }),
+        "delegation #0 has an unknown field 'task'",
+    );
 }
 
 #[test]
@@ -819,6 +859,20 @@ fn a_template_with_many_bad_fields_lists_them_all_type_errors_included() {
         assert!(e.to_string().contains(field), "{field} in {e}");
     }
     assert!(!e.to_string().contains("unnamed"), "{e}");
+    // Inside `limits` too, each bad field is named, not only the first.
+    let e = Template::parse(
+        r#"{"name":"x","temperature":3,"limits":{"concurrency":0,"maxErrors":"a","timeoutMs":-5,"colour":1}}"#,
+    )
+    .unwrap_err();
+    for field in [
+        "temperature:",
+        "limits.concurrency:",
+        "limits.maxErrors:",
+        "limits.timeoutMs:",
+        "unknown field `colour`",
+    ] {
+        assert!(e.to_string().contains(field), "{field} in {e}");
+    }
     let e = Template::parse(r#"{"name":5}"#).unwrap_err();
     assert_eq!(e.to_string().matches("name").count(), 1, "{e}");
     assert_eq!(Template::parse(r#"{"name":"fine"}"#).unwrap().version, 1);

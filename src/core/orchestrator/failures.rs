@@ -289,16 +289,15 @@ impl Orchestrator {
         // A task routed by capability that waited (on its dependencies, or for room in its
         // workflow's width) goes to the least-loaded capable agent now, not the one picked when
         // it was submitted: that one may since have been given long work, paused or stopped.
-        // It stays where it is if that agent is as good as any.
-        // (The capability first: a plain task has none, and nothing else is read for it.)
+        // The rule is the one `submit` keeps (least loaded, ties to the first registered), so
+        // among idle agents a task waiting on its dependencies goes to the first, as a new one
+        // would. (The capability first: a plain task has none, and nothing else is read for it.)
         let t = self.state.task(task);
         if let Some(cap) = t.capability() {
             if t.status == TaskStatus::Pending && !self.admitting_new && self.state.waited(task) {
                 let from = t.agent;
                 if let Some(to) = self.route_by(cap, None, &BTreeMap::new()) {
-                    let keep =
-                        self.routable(from, cap) && self.agent_load(from) <= self.agent_load(to);
-                    if to != from && !keep {
+                    if to != from {
                         self.reassign(task, to, "routed by capability when ready", now);
                     }
                 }
