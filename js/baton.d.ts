@@ -745,7 +745,7 @@ export type BuiltInRecord =
   | Rec<"workflow.submitted", { workflow: { id: string; name?: string; policy: FailurePolicy; tasks: Array<{ id: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; dependsOn: number[] }> } }>
   | Rec<"workflow.completed", { workflow: string }>
   | Rec<"workflow.failed", { workflow: string; task: string; policy: FailurePolicy }>
-  /** Ended short by cancels alone (a workflow's cancel, or a task's); `task` is the first cancelled. */
+  /** Ended short by cancels alone (a workflow's cancel, or a task's); `task` is the one that ended first (by time, then by its place in the workflow). */
   | Rec<"workflow.cancelled", { workflow: string; task: string }>
   | Rec<"snapshot.created", { summary: SnapshotSummary }>
   | Rec<"template.defined", { template: Template }>
