@@ -993,7 +993,7 @@ export class Orchestrator {
   defineTemplate(spec: TemplateSpec): string;
   templates(): Template[];
   /** `analyst@2`, or `analyst` for its latest version. */
-  createAgentFromTemplate<I = unknown, O = unknown>(template: string, options: { id: string; name?: string; handler?: AgentHandler<I, O> }): string;
+  createAgentFromTemplate<I = unknown, O = unknown>(template: string, options: { id: string; name?: string; handler?: AgentHandler<I, O>; execute?: AgentHandler<I, O> }): string;
 
   send(from: string, to: string, payload?: unknown): string;
   inbox(agentId: string): Message[];

@@ -1960,12 +1960,14 @@ export function createBaton(coreApi) {
     createAgentFromTemplate(template, options) {
       if (!isObject(options) || typeof options.id !== "string") throw invalid("createAgentFromTemplate(template, { id, handler?, name? })");
       // The template is the agent's configuration: anything else here would be silently lost.
-      const unknown = Object.keys(options).filter((k) => !["id", "handler", "name"].includes(k));
+      const unknown = Object.keys(options).filter((k) => !["id", "handler", "execute", "name"].includes(k));
       if (unknown.length > 0) throw invalid(`createAgentFromTemplate: unknown option ${unknown.map((k) => `'${k}'`).join(", ")}; it takes { id, handler?, name? } (the rest comes from the template; change it with updateAgent)`);
-      checkHandler(options.id, options.handler);
+      if (options.handler !== undefined && options.execute !== undefined) throw invalid(`agent '${options.id}': give handler or execute, not both`);
+      const handler = options.handler ?? options.execute; // `execute`: as in registerAgent
+      checkHandler(options.id, handler);
       const rt = this.#rt;
       const ix = rt.core.createAgentFromTemplate(idOf(template, "a template id"), options.id, options.name, rt.now());
-      rt.handlers[ix] = options.handler ?? rt.defaultHandlers?.[options.id];
+      rt.handlers[ix] = handler ?? rt.defaultHandlers?.[options.id];
       rt.agentIx.set(options.id, ix);
       rt.pump();
       return options.id;

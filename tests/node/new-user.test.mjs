@@ -48,7 +48,7 @@ test("cancelling a failFast workflow gives every task the reason given", async (
 
 test("the seeds' names: data_analyst templates, execute handlers, submit callbacks", async () => {
   const orch = new Orchestrator({ seed: 1, clock: "virtual" });
-  orch.createAgentFromTemplate("data_analyst", { id: "analyst", handler: async (x) => `analysed ${x}` });
+  orch.createAgentFromTemplate("data_analyst", { id: "analyst", execute: async (x) => `analysed ${x}` });
   orch.registerAgent({ id: "worker", execute: async (x) => x * 2 });
   orch.startAgent("analyst");
   orch.startAgent("worker");
