@@ -249,6 +249,19 @@ class Persister {
     this.scheduled = false;
     this.error = undefined;
     this.broken = false;
+    // The store holds another run, which this one replaces with its first write (see replaceNow).
+    this.replacing = false;
+  }
+
+  /**
+   * A new run on a store (or a restored or forked one): the store forgets the run it held and
+   * gets this one's first write in the same queued step, at once rather than a batch later, so
+   * a reload or crash finds one run or the other; it can only find neither while the two writes
+   * themselves run.
+   */
+  replaceNow() {
+    this.replacing = true;
+    this.collect();
   }
 
     schedule() {
@@ -271,13 +284,25 @@ class Persister {
     this.rt.resolvePayloads();
     const fresh = seq - this.saved;
     // Lines no longer in memory (journalRowsMax) can only be covered by a snapshot.
+    // Replacing another run, the store is reset in the same step as this write (see replaceNow).
+    const replacing = this.replacing;
+    this.replacing = false;
+    // (Failed, the step is taken again with the snapshot that repairs the store.)
+    // A store that can replace in one step (replaceNext) is told to; another is reset first.
+    const first = (op) => (!replacing ? op : () => {
+      const before = typeof this.store.replaceNext === "function" ? this.store.replaceNext() : this.store.reset();
+      return Promise.resolve(before).then(op).catch((e) => {
+        this.replacing = true;
+        throw e;
+      });
+    });
     if (this.broken || core.journalFirstSeq() > this.saved + 1 || this.sinceSnapshot + fresh >= this.everyEvents) {
       const text = core.snapshotState();
-      this.write(() => this.store.saveSnapshot(text, seq), true);
+      this.write(first(() => this.store.saveSnapshot(text, seq)), true);
       this.sinceSnapshot = 0;
     } else {
       const lines = core.journal(this.saved);
-      this.write(() => this.store.append(lines, seq), false);
+      this.write(first(() => this.store.append(lines, seq)), false);
       this.sinceSnapshot += fresh;
     }
     this.saved = seq;
@@ -1392,8 +1417,7 @@ export function createBaton(coreApi) {
       if (o.store !== undefined) {
         // A new run: the store forgets the one it held, then gets this run's journal from seq 1.
         rt.persister = new Persister(rt, o.store, o.snapshotEveryEvents, 0, 0);
-        rt.persister.write(() => o.store.reset());
-        rt.persister.schedule();
+        rt.persister.replaceNow();
       }
     }
 
@@ -1429,10 +1453,11 @@ export function createBaton(coreApi) {
         rt.persister = new Persister(rt, o.store, o.snapshotEveryEvents, savedSeq, sinceSnapshot);
         // Handed a store, a restored or forked run is written whole: its journal when the core
         // holds it from seq 1, else a snapshot (Persister.collect decides).
-        if (persisted === undefined) rt.persister.write(() => o.store.reset());
+        if (persisted === undefined) rt.persister.replacing = true;
       }
       if (live) core.reissueInFlight(rt.now());
       rt.pump();
+      if (rt.persister?.replacing) rt.persister.replaceNow();
       return orch;
     }
 

@@ -55,7 +55,55 @@ export class FileStore {
     return { snapshot, journal };
   }
 
+  /**
+   * The next write replaces the run held before (see the store contract): its file is written
+   * whole and renamed into place first, and only then are the other files removed. Until then
+   * load() finds the old run (its latest snapshot, or its journal-0 whole), after it the new.
+   */
+  replaceNext() { this.#replacing = true; }
+  #replacing = false;
+
+  /** Writes `text` to `name` whole: a temporary file, synced, renamed into place. */
+  async #writeWhole(name, text) {
+    await mkdir(this.#dir, { recursive: true });
+    const path = join(this.#dir, name);
+    const file = await open(`${path}.tmp`, "w");
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(`${path}.tmp`, path);
+  }
+
+  async #syncDir() {
+    const dir = await open(this.#dir, "r");
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /** Once the new run's files are in place: every other file goes. */
+  async #dropAllBut(seq) {
+    await this.#syncDir();
+    const { snapshots, journals } = await this.#files();
+    for (const s of snapshots) if (s !== seq) await rm(join(this.#dir, `snapshot-${s}.json`), { force: true });
+    for (const j of journals) if (j !== seq) await rm(join(this.#dir, `journal-${j}.jsonl`), { force: true });
+  }
+
   async append(lines) {
+    if (this.#replacing) {
+      // The new run's first lines, before any snapshot of it: journal-0, replaced whole.
+      this.#replacing = false;
+      await this.#writeWhole("journal-0.jsonl", `\n${lines}\n`);
+      await this.#dropAllBut(0);
+      this.#base = 0;
+      this.#fresh = false;
+      return;
+    }
     if (this.#base === undefined) await this.load();
     const head = this.#fresh ? "\n" : "";
     this.#fresh = false;
@@ -63,6 +111,17 @@ export class FileStore {
   }
 
   async saveSnapshot(text, seq) {
+    if (this.#replacing) {
+      // The journal after it first (an old run's journal-<seq> must not follow it), then the
+      // snapshot; until the others go, load() may still prefer an old snapshot of a later seq.
+      this.#replacing = false;
+      await this.#writeWhole(`journal-${seq}.jsonl`, "\n");
+      await this.#writeWhole(`snapshot-${seq}.json`, text);
+      await this.#dropAllBut(seq);
+      this.#base = seq;
+      this.#fresh = false;
+      return;
+    }
     await mkdir(this.#dir, { recursive: true });
     const path = join(this.#dir, `snapshot-${seq}.json`);
     const tmp = `${path}.tmp`;
@@ -90,6 +149,7 @@ export class FileStore {
   }
 
   async reset() {
+    this.#replacing = false;
     const { snapshots, journals } = await this.#files();
     for (const s of snapshots) await rm(join(this.#dir, `snapshot-${s}.json`), { force: true });
     for (const j of journals) await rm(join(this.#dir, `journal-${j}.jsonl`), { force: true });

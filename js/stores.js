@@ -9,6 +9,9 @@
 //                                 each append whole or not at all
 //   saveSnapshot(text, seq)    -> stores a snapshot of the state at seq; lines up to seq may go
 //   reset()                    -> forgets everything (a new run starts)
+//   replaceNext() (optional)   -> the next append or saveSnapshot replaces everything, in one
+//                                 step: a crash finds the run held before or the new one, never
+//                                 neither. Without it, a new run calls reset() then writes.
 
 /** Keeps the run in memory: survives nothing, but shows (and tests) the store contract. */
 export class MemoryStore {
@@ -79,22 +82,38 @@ export class IndexedDBStore {
     return { snapshot: snap?.text, journal: batches.join("") };
   }
 
-  async append(lines, lastSeq) {
+  #replacing = false;
+
+  /** The next write clears the run held before, in its own transaction (see the contract). */
+  replaceNext() { this.#replacing = true; }
+
+  /** A read-write transaction over both stores; replacing, it clears them first. */
+  async #write() {
     const db = await this.#open();
-    const tx = db.transaction("journal", "readwrite");
+    const tx = db.transaction(["journal", "snapshot"], "readwrite");
+    if (this.#replacing) {
+      tx.objectStore("journal").clear();
+      tx.objectStore("snapshot").clear();
+      this.#replacing = false;
+    }
+    return tx;
+  }
+
+  async append(lines, lastSeq) {
+    const tx = await this.#write();
     tx.objectStore("journal").put(lines, lastSeq);
     await committed(tx);
   }
 
   async saveSnapshot(text, seq) {
-    const db = await this.#open();
-    const tx = db.transaction(["journal", "snapshot"], "readwrite");
+    const tx = await this.#write();
     tx.objectStore("snapshot").put({ text, seq }, "latest");
     tx.objectStore("journal").delete(IDBKeyRange.upperBound(seq));
     await committed(tx);
   }
 
   async reset() {
+    this.#replacing = false;
     const db = await this.#open();
     const tx = db.transaction(["journal", "snapshot"], "readwrite");
     tx.objectStore("journal").clear();

@@ -322,3 +322,17 @@ test("a restored run's re-issued call gets its deadline from the snapshot's time
   assert.equal(t.attempts, 2);
   b.close();
 });
+
+test("a run that replaces another on a FileStore leaves one of the two whole if the process dies at any point", async () => {
+  const fixture = join(here, "fixtures/replace-crash.mjs");
+  for (const ms of [0, 1, 2, 3, 4, 5, 6, 8, 12]) {
+    const dir = tempDir("baton-replace-");
+    await new Promise((resolve) => spawn(process.execPath, [fixture, dir, String(ms)], { stdio: "ignore" }).on("exit", resolve));
+    const loaded = await new FileStore(dir).load();
+    assert.notEqual(loaded, null, `killed after ${ms} ms: the store is empty`);
+    const orch = await Orchestrator.open(new FileStore(dir), { agents: { d: async (n) => n * 2 }, clock: "virtual" });
+    const completed = orch.tasks({ status: "Completed" }).map((t) => orch.getTask(t.id).output);
+    assert.deepEqual(completed.slice(0, 3), [2, 4, 6], `killed after ${ms} ms`);
+    orch.close();
+  }
+});
