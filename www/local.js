@@ -154,11 +154,16 @@ export class LocalSource {
     return listed.map((s) => ({ id: s.id }));
   }
   /** Replaces the live run with one restored from one of its snapshots. */
-    async restore(id) {
+  async restore(id) {
     const summary = this.orch.snapshots(100).find((s) => s.id === id);
     if (!summary) throw Object.assign(new Error(`no snapshot ${id} in this run`), { code: "unknown_snapshot" });
-    // Taken in this page (the same id and seq: ids repeat across runs), or rebuilt from the
-    // journal, which starts at `base` after a restore.
+    // With the journal whole from where the run starts, the restore is a live replay up to the
+    // snapshot (the state it holds): the new run's journal then starts where this one did, and
+    // the store keeps that history, so a reload still time-travels back before the restore.
+    const first = this.records.find((r) => r.seq <= summary.seq);
+    if (first !== undefined && first.seq === this.baseSeq + 1) return this.#fork(summary.seq, this.profile);
+    // Otherwise from the snapshot: taken in this page (the same id and seq: ids repeat across
+    // runs), or rebuilt from the journal, which starts at `base` after a restore.
     let snap = this.#taken.findLast((s) => s.id === id && s.seq === summary.seq)?.snap;
     if (snap === undefined) {
       const then = Orchestrator.replay(this.#journalText(), { uptoSeq: summary.seq, snapshot: this.base });
@@ -168,13 +173,7 @@ export class LocalSource {
         then.close();
       }
     }
-    // The restored run goes on from the snapshot: the page keeps this run's history up to it
-    // (its records and journal lines), so time travel and the views still reach back before it.
-    const upto = (r) => r.seq <= summary.seq;
-    const lines = this.#journalText().split("\n").filter((l) => l !== "" && Number(/^\{"seq":(\d+)/.exec(l)?.[1]) <= summary.seq);
-    const prior = { records: this.records.filter(upto), text: lines.join("\n") };
-    const complete = prior.records.length > 0 && prior.records[0].seq === this.baseSeq + 1;
-    await this.#replace(() => Orchestrator.restore(snap, this.#resumeOptions()), complete ? this.base : JSON.stringify(snap), complete ? prior : undefined);
+    await this.#replace(() => Orchestrator.restore(snap, this.#resumeOptions()), JSON.stringify(snap));
   }
   /** A new run with this seed and clock (the store starts over). */
     async newRun({ seed, clock }) {
