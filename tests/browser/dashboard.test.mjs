@@ -228,6 +228,14 @@ test("a reload in the middle of a workflow loses nothing: IndexedDB reopens the 
   await page.click("#restore");
   await waitFor(page, () => /restored snapshot-/.test(document.querySelector("#message").textContent));
   assert.equal(await stat(page, "tasks_completed"), 7);
+  // Restored, then reloaded: the store kept the history before the snapshot, so the slider still
+  // reaches back to seq 1 and the snapshot is still listed.
+  await page.evaluate(() => window.dashboard.source.orch.flush());
+  await page.reload();
+  await page.evaluate(() => window.dashboard.ready);
+  await waitFor(page, () => document.querySelector("#snapshots").options.length > 0);
+  assert.equal(await page.evaluate(() => document.querySelector("#slider").min), "1");
+  assert.equal(await stat(page, "tasks_completed"), 7);
   await closeClean(page);
 });
 
