@@ -729,9 +729,9 @@ impl State {
         );
     }
 
-    /// Records a contract for a call of a task in a session (nothing for other tasks).
-    /// Records a contract if the task is in a session. Inlined to the check: most tasks are in
-    /// none, and the call alone was 1.5% of a 1,000-task workflow in wasm.
+    /// Records a contract for a call of a task in a session (nothing for other tasks). Inlined
+    /// to the check: most tasks are in none, and the call alone was 1.5% of a 1,000-task
+    /// workflow in wasm.
     #[inline]
     fn contract(
         &mut self,
