@@ -426,19 +426,24 @@ fn a_wrong_shape_is_a_validation_failure_that_shows_what_was_expected() {
     assert!(e.to_string().contains("'v' is listed twice"), "{e}");
 }
 
+/// A debate on `topic` between `[pro, con, judge]`.
+fn debate(topic: &str, [pro, con, judge]: [&str; 3], rounds: u32) -> PatternSpec {
+    PatternSpec::Debate {
+        topic: json!(topic),
+        pro: pro.into(),
+        con: con.into(),
+        judge: judge.into(),
+        rounds,
+    }
+}
+
 #[test]
 fn a_three_round_debate_has_a_transcript_a_winner_and_a_verdict() {
     let mut o = orch();
     for id in ["pro", "con", "judge"] {
         agent(&mut o, id, &[]);
     }
-    let spec = PatternSpec::Debate {
-        topic: json!("tabs vs spaces"),
-        pro: "pro".into(),
-        con: "con".into(),
-        judge: "judge".into(),
-        rounds: 3,
-    };
+    let spec = debate("tabs vs spaces", ["pro", "con", "judge"], 3);
     let run = o.start_pattern(spec, 0).unwrap();
     drive(&mut o, |agent, input| match agent {
         "judge" => {
@@ -460,13 +465,7 @@ fn a_three_round_debate_has_a_transcript_a_winner_and_a_verdict() {
     for id in ["optimist", "pessimist"] {
         agent(&mut o, id, &[]);
     }
-    let spec = PatternSpec::Debate {
-        topic: json!("will it rain"),
-        pro: "optimist".into(),
-        con: "pessimist".into(),
-        judge: "judge".into(),
-        rounds: 1,
-    };
+    let spec = debate("will it rain", ["optimist", "pessimist", "judge"], 1);
     let run = o.start_pattern(spec, 10).unwrap();
     drive(&mut o, |agent, _| match agent {
         "judge" => json!({ "winner": "optimist", "verdict": "sunnier" }),
@@ -1102,17 +1101,8 @@ fn verify_replay_agrees_with_patterns_jobs_tools_and_messages() {
         6,
     )
     .unwrap();
-    o.start_pattern(
-        PatternSpec::Debate {
-            topic: json!("t"),
-            pro: "pro".into(),
-            con: "con".into(),
-            judge: "judge".into(),
-            rounds: 1,
-        },
-        7,
-    )
-    .unwrap();
+    o.start_pattern(debate("t", ["pro", "con", "judge"], 1), 7)
+        .unwrap();
     for step in 0..6 {
         let now = 20 + step * 10;
         o.handle_timeout(now);

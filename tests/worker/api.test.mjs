@@ -347,6 +347,9 @@ test("workflow task ids in paths, recover, start, null outputs and the Bearer sc
   assert.equal((await c.get("/tasks/wf%2Fa")).body.id, "wf/a");
   r = await c.post("/tasks/wf/b/cancel");
   assert.equal(r.status, 409, JSON.stringify(r.body)); // it has completed
+  // A reason is a string, for a task's cancel as for a workflow's or an agent's.
+  r = await c.post("/tasks/wf/b/cancel", { reason: 5 });
+  assert.deepEqual([r.status, r.body.error.code], [400, "invalid_argument"]);
   // An agent in Error comes back with recover, then start.
   await c.post("/agents", { id: "fragile", demo: "fail", maxErrors: 1, start: true });
   assert.equal((await c.post("/agents/fragile/recover")).status, 409); // it is Running

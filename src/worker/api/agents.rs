@@ -112,11 +112,7 @@ pub(super) fn binding(m: &mut Map<String, Value>, id: &str) -> Result<Option<Bin
 
 pub(super) fn register(shared: &Shared, body: Value) -> ApiResult {
     let mut m = object(body, "an agent")?;
-    let id = m
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let id = text_field(&m, "id");
     let start = match m.remove("start") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => b,

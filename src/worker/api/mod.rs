@@ -134,6 +134,14 @@ async fn no_body(req: &mut Request) -> Result<(), ApiError> {
     body(req).await.map(|_| ())
 }
 
+/// `m[key]` if it is a string, else "" (the core then names what is wrong with it).
+fn text_field(m: &Map<String, Value>, key: &str) -> String {
+    m.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
     match v {
         Value::Object(m) => Ok(m),

@@ -156,11 +156,7 @@ pub(super) fn tools(shared: &Shared) -> ApiResult {
 /// `{ tool, agentId, taskId, args }` to the endpoint and takes its JSON answer.
 pub(super) fn register_tool(shared: &Shared, body: Value) -> ApiResult {
     let mut m = object(body, "a tool")?;
-    let name = m
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let name = text_field(&m, "name");
     let b = match binding(&mut m, &name)? {
         Some(b @ Binding::Http { .. }) => b,
         _ => {

@@ -56,11 +56,7 @@ pub(super) fn task(shared: &Shared, id: &str) -> ApiResult {
 }
 
 pub(super) fn cancel(shared: &Shared, id: &str, body: Value) -> ApiResult {
-    let reason = body
-        .get("reason")
-        .and_then(Value::as_str)
-        .unwrap_or("cancelled through the API")
-        .to_owned();
+    let reason = reason_of(&body)?;
     let ix = {
         let mut rt = shared.borrow_mut();
         let ix = rt.core.task(id).map_err(core_error)?;
