@@ -109,25 +109,38 @@ fn capability_routing_picks_the_least_loaded_then_the_first_registered() {
     );
 }
 
-#[test]
-fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
-    let mut o = orch();
-    let a = agent(&mut o, "a", &["work"]);
-    let b = agent(&mut o, "b", &["work"]);
-    let routed = |id: &str, deps: &[&str]| WorkflowTaskSpec {
+/// A workflow task routed by `capability`.
+fn routed_task(id: &str, capability: &str, deps: &[&str]) -> WorkflowTaskSpec {
+    WorkflowTaskSpec {
         agent: String::new(),
-        capability: Some("work".into()),
+        capability: Some(capability.into()),
         ..wtask(id, "", deps)
-    };
-    let spec = |id: &str| WorkflowSpec {
+    }
+}
+
+/// A workflow `id` of `tasks` with the default policy and pattern.
+fn workflow_of(id: &str, tasks: Vec<WorkflowTaskSpec>) -> WorkflowSpec {
+    WorkflowSpec {
         id: Some(id.into()),
         name: None,
-        tasks: vec![wtask("first", "a", &[]), routed("then", &["first"])],
+        tasks,
         dependencies: Default::default(),
         failure_policy: Default::default(),
         pattern: Default::default(),
         width: None,
         session: None,
+    }
+}
+
+#[test]
+fn a_routed_task_that_waited_on_dependencies_is_routed_again_when_ready() {
+    let mut o = orch();
+    let a = agent(&mut o, "a", &["work"]);
+    let b = agent(&mut o, "b", &["work"]);
+    let routed = |id: &str, deps: &[&str]| routed_task(id, "work", deps);
+    let spec = |id: &str| {
+        let tasks = vec![wtask("first", "a", &[]), routed("then", &["first"])];
+        workflow_of(id, tasks)
     };
     let none = [(PayloadId::NONE, PayloadId::NONE); 2];
     let ids = |o: &mut Orchestrator| invokes(o).into_iter().map(|c| c.1).collect::<Vec<_>>();
@@ -220,21 +233,8 @@ fn a_routed_task_ready_among_idle_agents_goes_to_the_first_registered() {
     let mut o = orch();
     let x = agent(&mut o, "x", &["k"]);
     let y = agent(&mut o, "y", &["k"]);
-    let routed = |id: &str, deps: &[&str]| WorkflowTaskSpec {
-        agent: String::new(),
-        capability: Some("k".into()),
-        ..wtask(id, "", deps)
-    };
-    let spec = WorkflowSpec {
-        id: Some("w".into()),
-        name: None,
-        tasks: vec![routed("a", &[]), routed("b", &["a"])],
-        dependencies: Default::default(),
-        failure_policy: Default::default(),
-        pattern: Default::default(),
-        width: None,
-        session: None,
-    };
+    let tasks = vec![routed_task("a", "k", &[]), routed_task("b", "k", &["a"])];
+    let spec = workflow_of("w", tasks);
     let none = [(PayloadId::NONE, PayloadId::NONE); 2];
     let w = o.submit_workflow(spec, &none, 0).unwrap();
     let b = o.state().workflows[w.usize()].task(1);
@@ -746,19 +746,26 @@ fn an_hourly_job_fires_24_times_over_a_virtual_day_and_missed_slots_fire_once() 
         .matches("has not started yet")
         .count();
     assert_eq!(skipped, 9, "nine slots found the first task still waiting");
-    let e = o.schedule(
-        Trigger {
-            cron: Some("0 25 * * *".into()),
-            ..Trigger::default()
-        },
-        TaskSpec {
-            agent: "reporter".into(),
-            ..TaskSpec::default()
-        },
-        PayloadId::NONE,
-        0,
-    );
+    let cron = Trigger {
+        cron: Some("0 25 * * *".into()),
+        ..Trigger::default()
+    };
+    let e = schedule_for(&mut o, cron, "reporter", 0);
     assert_eq!(e.unwrap_err().code(), "invalid_cron");
+}
+
+/// Schedules a task for `agent` with no input.
+fn schedule_for(
+    o: &mut Orchestrator,
+    trigger: Trigger,
+    agent: &str,
+    now: u64,
+) -> crate::core::Result<usize> {
+    let task = TaskSpec {
+        agent: agent.into(),
+        ..TaskSpec::default()
+    };
+    o.schedule(trigger, task, PayloadId::NONE, now)
 }
 
 #[test]
@@ -766,18 +773,11 @@ fn a_terminated_agent_gets_no_job() {
     let mut o = orch();
     let a = agent(&mut o, "gone", &[]);
     o.terminate_agent(a, 1).unwrap();
-    let e = o.schedule(
-        Trigger {
-            every_ms: Some(1_000),
-            ..Trigger::default()
-        },
-        TaskSpec {
-            agent: "gone".into(),
-            ..TaskSpec::default()
-        },
-        PayloadId::NONE,
-        2,
-    );
+    let every = Trigger {
+        every_ms: Some(1_000),
+        ..Trigger::default()
+    };
+    let e = schedule_for(&mut o, every, "gone", 2);
     assert_eq!(e.unwrap_err().code(), "agent_unavailable");
     assert!(o.state().jobs.is_empty());
 }
