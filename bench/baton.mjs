@@ -28,6 +28,17 @@ export function dag(nodes, agent) {
   };
 }
 
+/** A chain n0 → n1 → … → n{n-1}: each task depends on the one before. */
+export function chain(n, agent) {
+  return dag(Array.from({ length: n }, (_, i) => ({ id: `n${i}`, deps: i === 0 ? [] : [`n${i - 1}`] })), agent);
+}
+
+/** `start`, then `w0`…`w{width-1}` in parallel, then `join` once they have all ended. */
+export function fanout(width, agent) {
+  const mids = Array.from({ length: width }, (_, i) => `w${i}`);
+  return dag([{ id: "start", deps: [] }, ...mids.map((id) => ({ id, deps: ["start"] })), { id: "join", deps: mids }], agent);
+}
+
 /** Prioritized tasks (higher first in the harness; 1 is the highest in Baton) under a concurrency limit. */
 export function queue(tasks, concurrency, agent) {
   const spec = Orchestrator.compileWorkflow({ tasks: tasks.map((t) => ({ id: t.id, agent: "agent", input: t.id, priority: 10 - t.priority })) });
@@ -40,4 +51,4 @@ export function queue(tasks, concurrency, agent) {
   };
 }
 
-export default { name, dag, queue };
+export default { name, chain, fanout, dag, queue };
