@@ -299,7 +299,7 @@ fn rate_limit(req: &Request, env: &Env) -> Result<(), ApiError> {
     take_token(&client, per_minute, super::runtime::now()).map_err(|secs| {
         error(
             429,
-            "rate_limited",
+            "rate_limit",
             format!("too many requests; retry after {secs} s"),
         )
     })

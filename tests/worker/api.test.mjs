@@ -494,7 +494,11 @@ test("a per-client rate limit answers 429 with Retry-After", async () => {
     for (let i = 0; i < 8; i++) {
       const r = await fetch(`${limited.url}/v1/ns/x/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
       statuses.push(r.status);
-      if (r.status === 429) retryAfter = r.headers.get("retry-after");
+      if (r.status === 429) {
+        retryAfter = r.headers.get("retry-after");
+        // One code for one meaning: a client over its limit, like a tool or an agent over theirs.
+        assert.equal((await r.json()).error.code, "rate_limit");
+      }
     }
     assert.deepEqual(statuses.slice(0, 5), [200, 200, 200, 200, 200]);
     assert.equal(statuses.at(-1), 429);
