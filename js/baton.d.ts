@@ -412,7 +412,7 @@ export interface ToolOptions {
 export type ToolFunction<A = unknown, R = unknown> = (args: A, caller: { agentId: string; taskId?: string }) => R | Promise<R>;
 
 export interface ConsensusResult {
-  decision: "approve" | "reject";
+  decision: "approved" | "rejected";
   /** Each agent's vote; a voter that fails (or answers in the wrong shape) fails the whole run. */
   votes: Record<string, "approve" | "reject">;
   reasoning: Record<string, string>;

@@ -2127,7 +2127,7 @@ export function createBaton(coreApi) {
       return rt.waitRun(ix);
     }
 
-    /** Each agent votes `{ vote: "approve" | "reject", reasoning }`; resolves with `{ decision, votes, reasoning, ... }`. */
+    /** Each agent votes `{ vote: "approve" | "reject", reasoning }`; resolves with `{ decision: "approved" | "rejected", votes, reasoning, ... }`. */
     consensus(task, agents, options = {}) {
       return this.runPattern({ kind: "consensus", task, agents, ...options });
     }

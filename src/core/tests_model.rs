@@ -373,7 +373,7 @@ fn consensus_votes_with_a_threshold() {
     let r = result_of(&o, run);
     assert_eq!(
         (r["decision"].as_str(), r["approvals"].as_u64()),
-        (Some("approve"), Some(2))
+        (Some("approved"), Some(2))
     );
     assert_eq!(r["votes"]["ux"], "reject");
     assert_eq!(r["reasoning"]["sec"], "sec says so");

@@ -80,9 +80,9 @@ export async function consensusWithA066Threshold({ Orchestrator }) {
     orch.startAgent(id);
   }
   const r = await orch.consensus("Should we approve this feature?", Object.keys(votes), { threshold: 0.66 });
-  eq([r.decision, r.approvals, r.votes.ux, r.reasoning.security], ["approve", 2, "reject", "security on Should we approve this feature?"], "2 of 3 clears 0.66");
+  eq([r.decision, r.approvals, r.votes.ux, r.reasoning.security], ["approved", 2, "reject", "security on Should we approve this feature?"], "2 of 3 clears 0.66");
   const strict = await orch.consensus("Ship on Friday?", Object.keys(votes), { threshold: 0.9 });
-  eq(strict.decision, "reject", "2 of 3 does not clear 0.9");
+  eq(strict.decision, "rejected", "2 of 3 does not clear 0.9");
 }
 
 export async function aThreeRoundDebate({ Orchestrator }) {
@@ -291,8 +291,8 @@ export async function patternRunsAreReadableByIdAndOutliveARestore({ Orchestrato
   const first = orch.consensus("ship?", ["v1", "v2"]);
   const run = orch.getRun("run-1");
   eq([run.kind, run.status, run.tasks.length, "result" in run], ["consensus", "Running", 2, false], "a running run");
-  eq((await orch.waitRun("run-1")).decision, "approve", "waitRun");
-  eq((await first).decision, "approve", "the pattern's own promise");
+  eq((await orch.waitRun("run-1")).decision, "approved", "waitRun");
+  eq((await first).decision, "approved", "the pattern's own promise");
   eq(orch.getRun("run-1").result.approvals, 2, "the result, once completed");
   throwsCode(() => orch.getRun("run-9"), "unknown_run", "run-9", "an unknown run");
   // A run under a session records its calls' contracts there, and replays and verifies.
@@ -307,7 +307,7 @@ export async function patternRunsAreReadableByIdAndOutliveARestore({ Orchestrato
   orch.close();
   await second.catch(() => {});
   const again = Orchestrator.restore(snap, { clock: "virtual", agents: { v1: voter("v1"), v2: voter("v2") } });
-  eq((await again.waitRun("run-3")).decision, "approve", "after a restore");
+  eq((await again.waitRun("run-3")).decision, "approved", "after a restore");
   eq(again.getRun("run-3").status, "Completed", "completed");
   throwsCode(() => again.verifyReplay(), "invalid_argument", "whole journal", "a restored orchestrator's journal is a tail");
   again.close();

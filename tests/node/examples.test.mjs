@@ -30,7 +30,7 @@ test("the research pipeline feeds each task's output to the next", () => {
 
 test("consensus with a 0.66 threshold and a three-round debate", () => {
   const out = run("consensus-debate.mjs");
-  assert.match(out, /consensus: approve \(2\/3 approve, threshold 0\.66\)/);
+  assert.match(out, /consensus: approved \(2\/3 approve, threshold 0\.66\)/);
   assert.equal(out.match(/^ {2}\[\d\] (pro|con)/gm).length, 6);
   assert.match(out, /debate: winner pro/);
 });

@@ -440,7 +440,7 @@ test("agent patterns over HTTP: a supervisor workflow (DESIGN's execution patter
   r = await c.post("/runs", { kind: "consensus", task: "ship it?", agents: ["v1", "v2"], session: "s1" });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   const vote = await until(async () => { const v = (await c.get(`/runs/${r.body.id}`)).body; return v.status !== "Running" && v; }, 20_000, "the consensus run");
-  assert.equal(vote.result.decision, "approve", JSON.stringify(vote));
+  assert.equal(vote.result.decision, "approved", JSON.stringify(vote));
   assert.equal((await c.get("/contracts?session_id=s1")).body.contracts.length, 4, "two calls, each a REQUEST and a RESPONSE");
   assert.equal((await c.post("/runs", { kind: "vote", agents: [] })).status, 400);
   assert.equal((await c.get("/runs/run-99")).status, 404);

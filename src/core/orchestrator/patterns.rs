@@ -317,10 +317,11 @@ impl Orchestrator {
                     .filter(|v| v.as_str() == Some("approve"))
                     .count();
                 let total = agents.len();
+                // The outcome's words, as seed 001 prints them; the votes keep the voters' words.
                 let decision = if approvals as f64 >= threshold * total as f64 {
-                    "approve"
+                    "approved"
                 } else {
-                    "reject"
+                    "rejected"
                 };
                 let result = json!({ "decision": decision, "votes": votes, "reasoning": state["reasoning"], "approvals": approvals, "total": total, "threshold": threshold });
                 self.finish_run(run, result, now)
