@@ -153,7 +153,8 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
             ))
         };
     }
-    match path.as_str() {
+    // A trailing slash is the same route, here as for every other one.
+    match path.trim_end_matches('/') {
         "/v1/health" | "/health" => {
             return if method == Method::Get {
                 Ok(json_response(200, &json!({ "status": "ok" })))
@@ -213,7 +214,7 @@ async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     }
 
     // Health under a namespace too, with no token, as at /v1/health.
-    if inner == "/health" {
+    if inner.trim_end_matches('/') == "/health" {
         return if method == Method::Get {
             Ok(json_response(200, &json!({ "status": "ok" })))
         } else {

@@ -86,6 +86,144 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A route's body: whether it needs one, and its schema. Each route refuses a field it does not
+/// know, naming it; the schemas list the fields (the summaries say more of each).
+fn request_body(path: &str, method: &str) -> (bool, Value) {
+    let object = |required: &[&str], props: Value| -> Value {
+        json!({ "type": "object", "required": required, "properties": props })
+    };
+    let any = json!({});
+    let string = json!({ "type": "string" });
+    let strings = json!({ "type": "array", "items": { "type": "string" } });
+    let count = json!({ "type": "integer", "minimum": 0 });
+    let one_of_agent = json!([{ "required": ["agent"] }, { "required": ["capability"] }]);
+    let binding = json!({ "endpoint": { "type": "string", "format": "uri" }, "js": string, "demo": { "type": "string", "enum": ["echo", "uppercase", "sleep", "fail"] } });
+    let with = |mut base: Value, extra: &Value| -> Value {
+        if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+            b.extend(e.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        base
+    };
+    let task = json!({ "agent": string, "capability": string, "input": any, "priority": { "type": "integer", "minimum": 1, "maximum": 255 },
+        "id": string, "name": string, "metadata": any, "retry": { "type": "object" }, "timeoutMs": count, "session": string });
+    let reason = object(&[], json!({ "reason": string }));
+    let session_alias = json!({ "type": "string", "description": "the same as session_id" });
+    let one_of_session =
+        json!({ "anyOf": [{ "required": ["session_id"] }, { "required": ["sessionId"] }] });
+    match (path, method) {
+        ("/agents", "post") => (
+            true,
+            object(
+                &["id"],
+                with(
+                    json!({ "id": string, "name": string, "capabilities": strings, "concurrency": count,
+            "retry": { "type": "object" }, "timeoutMs": count, "maxErrors": count, "tools": strings, "start": { "type": "boolean" },
+            "template": { "type": "string", "description": "name@version, or name for its latest" } }),
+                    &binding,
+                ),
+            ),
+        ),
+        ("/agents/{id}", "put") => (
+            true,
+            object(
+                &[],
+                with(
+                    json!({ "name": string, "capabilities": strings, "concurrency": count, "maxErrors": count }),
+                    &binding,
+                ),
+            ),
+        ),
+        ("/agents/{id}/tools", _) => (true, object(&["tools"], json!({ "tools": strings }))),
+        ("/templates", "post") => (
+            true,
+            object(
+                &["name"],
+                json!({ "name": string, "version": string, "description": string, "instructions": string,
+            "model": string, "temperature": { "type": "number" }, "capabilities": strings, "tools": strings, "limits": { "type": "object" } }),
+            ),
+        ),
+        ("/messages", "post") => (
+            true,
+            object(
+                &["from", "to"],
+                json!({ "from": string, "to": string, "payload": any }),
+            ),
+        ),
+        ("/tools", "post") => (
+            true,
+            object(
+                &["name", "endpoint"],
+                json!({ "name": string, "endpoint": { "type": "string", "format": "uri" },
+            "description": string, "category": string, "rateLimit": object(&["perMinute"], json!({ "perMinute": count, "burst": count })) }),
+            ),
+        ),
+        ("/tools/{name}/call", "post") => (
+            true,
+            with(
+                object(
+                    &[],
+                    json!({ "agentId": string, "agent": { "type": "string", "description": "the same as agentId" }, "taskId": string, "args": any }),
+                ),
+                &json!({ "anyOf": [{ "required": ["agentId"] }, { "required": ["agent"] }] }),
+            ),
+        ),
+        ("/tasks", "post") => (
+            true,
+            with(object(&[], task.clone()), &json!({ "anyOf": one_of_agent })),
+        ),
+        ("/workflows", "post") => (
+            true,
+            object(
+                &[],
+                json!({ "id": string, "name": string,
+            "tasks": { "type": "array", "items": object(&["id"], with(task.clone(), &json!({ "dependsOn": strings }))) },
+            "dependencies": { "type": "object", "additionalProperties": strings },
+            "failurePolicy": { "type": "string", "description": "failFast (the default) or continue (skip the failed task's dependents)" }, "session": string,
+            "pattern": { "type": "string", "enum": ["dag", "sequential", "parallel", "supervisor", "collaborative"] }, "width": count }),
+            ),
+        ),
+        ("/runs", "post") => (
+            true,
+            object(
+                &["kind"],
+                json!({ "kind": { "type": "string", "enum": ["consensus", "debate", "chainOfThought", "supervisor", "collaborative"] }, "session": string }),
+            ),
+        ),
+        ("/orchestrate", "post") => (
+            true,
+            with(
+                object(
+                    &["capability"],
+                    json!({ "session_id": string, "sessionId": session_alias, "capability": string, "parameters": any,
+            "priority": { "type": "integer", "minimum": 1, "maximum": 255 } }),
+                ),
+                &one_of_session,
+            ),
+        ),
+        ("/compress", "post") => (
+            true,
+            with(
+                object(
+                    &[],
+                    json!({ "session_id": string, "sessionId": session_alias, "agent": string, "intent": string }),
+                ),
+                &one_of_session,
+            ),
+        ),
+        ("/schedules", "post") => (
+            true,
+            object(
+                &["trigger", "task"],
+                json!({
+            "trigger": { "type": "object", "properties": { "at": any, "everyMs": count, "cron": string } },
+            "task": with(object(&[], task), &json!({ "anyOf": one_of_agent })) }),
+            ),
+        ),
+        (p, _) if p.ends_with("/cancel") => (false, reason),
+        _ => (false, json!({ "type": "object" })),
+    }
+}
+
 fn error_schema() -> Value {
     json!({
         "type": "object", "required": ["error"],
@@ -127,7 +265,8 @@ pub fn document() -> Value {
             op["responses"]["202"] = json!({ "description": "Still running after 25 s: the task's id and status", "content": { "application/json": {} } });
         }
         if *method == "post" || *method == "put" {
-            op["requestBody"] = json!({ "required": false, "content": { "application/json": { "schema": { "type": "object" } } } });
+            let (required, schema) = request_body(path, method);
+            op["requestBody"] = json!({ "required": required, "content": { "application/json": { "schema": schema } } });
         }
         // Each route twice: the namespace in the path, or in the X-Baton-Namespace header.
         let mut by_header = op.clone();

@@ -31,6 +31,7 @@ test("health needs no token; openapi.json needs one and lists every route", asyn
   assert.deepEqual(await h.json(), { status: "ok" });
   const nsHealth = await fetch(`${worker.url}/v1/ns/somewhere/health`);
   assert.equal(nsHealth.status, 200, "under a namespace too");
+  assert.equal((await fetch(`${worker.url}/v1/health/`)).status, 200, "with a trailing slash too");
   assert.equal((await fetch(`${worker.url}/openapi.json`)).status, 401, "every route but health needs a token");
   const scoped = await fetch(`${worker.url}/openapi.json`, { headers: { authorization: "Bearer token-a" } });
   assert.equal(scoped.status, 200, "any namespace's token opens it");
@@ -38,6 +39,11 @@ test("health needs no token; openapi.json needs one and lists every route", asyn
   assert.equal(doc.openapi, "3.1.0");
   assert.deepEqual(doc.paths["/openapi.json"].get.security, [{ bearer: [] }], "the document says what the server does");
   assert.ok(doc.paths["/openapi.json"].get.responses["401"]);
+  // What a body must hold: a task names its agent or capability; a cancel's body is optional.
+  const submit = doc.paths["/v1/tasks"].post.requestBody;
+  assert.equal(submit.required, true);
+  assert.deepEqual(submit.content["application/json"].schema.anyOf, [{ required: ["agent"] }, { required: ["capability"] }]);
+  assert.equal(doc.paths["/v1/tasks/{id}/cancel"].post.requestBody.required, false);
   assert.ok(Object.keys(doc.paths).length >= 15);
   // DESIGN's paths, the namespace in a header, as well as under /v1/ns/{namespace}.
   for (const p of ["/v1/status", "/v1/agents", "/v1/tasks/{id}", "/v1/ns/{namespace}/agents"]) assert.ok(doc.paths[p], p);
@@ -145,6 +151,15 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.equal((await api.put("/agents/http", { concurrency: 0 })).status, 400);
   assert.equal((await api.put("/agents/http", { id: "renamed" })).status, 400);
   assert.equal((await api.put("/agents/http", { id: "http", name: "Slow HTTP" })).status, 200, "its own id repeated");
+  // GET, edit, PUT: what PUT does not change may come back as GET gave it, but not changed.
+  const whole = (await api.get("/agents/http")).body;
+  r = await api.put("/agents/http", { ...whole, name: "Slower HTTP" });
+  assert.deepEqual([r.status, r.body.name, r.body.binding], [200, "Slower HTTP", whole.binding], JSON.stringify(r.body));
+  // Its state (status, counters) is not PUT's to change: ignored, as the lifecycle routes change it.
+  r = await api.put("/agents/http", { ...whole, status: "Terminated", completed_tasks: 99 });
+  assert.deepEqual([r.status, r.body.status, r.body.name], [200, whole.status, whole.name], JSON.stringify(r.body));
+  r = await api.put("/agents/http", { ...whole, binding: { kind: "demo", demo: "echo" } });
+  assert.deepEqual([r.status, r.body.error?.code], [400, "invalid_argument"], "a binding changes by endpoint, js or demo");
   // DELETE terminates the agent and removes it: gone from GET and the list, its id free again.
   r = await api.post("/tasks", { agent: "echo", input: "done before the delete" });
   const echoTask = r.body.id;

@@ -194,17 +194,27 @@ fn from_template(reference: Value, mut m: Map<String, Value>) -> Result<Made, Ap
 pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult {
     let mut m = object(body, "an agent update")?;
     let ix = agent_ix(&shared.borrow(), id)?;
-    // A whole representation sent back (GET, edit, PUT) repeats the id: the same one is fine.
-    if m.get("id").is_some_and(|v| v.as_str() == Some(id)) {
-        m.remove("id");
-    }
+    // A whole representation sent back (GET, edit, PUT) repeats what PUT does not change. The
+    // agent's state (its status, its counters) is ignored, as it changes by itself between the
+    // GET and the PUT (the lifecycle routes change the status). Its id and binding as GET shows
+    // them are fine as long as they are what GET gives now.
+    let current = {
+        let rt = shared.borrow();
+        let view = views::agents_status(rt.core.state()).remove(id);
+        described(&rt, id, view.expect("an agent found by id has a view"))
+    };
+    m.retain(|k, v| {
+        let k = k.as_str();
+        !STATE_FIELDS.contains(&k)
+            && (UPDATABLE.contains(&k) || BINDING_KEYS.contains(&k) || current.get(k) != Some(v))
+    });
     let b = binding(&mut m, id)?;
     if let Some(k) = m.keys().find(|k| !UPDATABLE.contains(&k.as_str())) {
         return Err(error(
             400,
             "invalid_argument",
             format!(
-                "'{k}' cannot be changed; PUT takes endpoint, js, demo, {}",
+                "'{k}' cannot be changed (a field GET shows is fine unchanged); PUT takes endpoint, js, demo, {}",
                 UPDATABLE.join(", ")
             ),
         ));
@@ -243,6 +253,20 @@ pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult 
 
 /// The agent fields `PUT /agents/{id}` changes (besides its binding).
 const UPDATABLE: [&str; 4] = ["name", "capabilities", "concurrency", "maxErrors"];
+/// An agent's state in its GET view, which PUT ignores.
+const STATE_FIELDS: [&str; 9] = [
+    "status",
+    "error_count",
+    "last_error",
+    "running_tasks",
+    "queued_tasks",
+    "completed_tasks",
+    "failed_tasks",
+    "breaker",
+    "throttled_until",
+];
+/// The fields that give an agent its binding (one of them).
+const BINDING_KEYS: [&str; 3] = ["endpoint", "js", "demo"];
 
 /// Terminates the agent (its unfinished tasks are cancelled); its history stays.
 pub(super) fn delete_agent(shared: &Shared, id: &str) -> ApiResult {
