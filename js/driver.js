@@ -1049,8 +1049,14 @@ export function createBaton(coreApi) {
         if ((d >= 0 || this.untilWaiters.length > 0) && !this.advancing) { this.advancing = true; macrotask(() => this.advance()); }
         return;
       }
-      if (d < 0) return;
       if (d === this.armedFor) return;
+      if (d < 0) {
+        // Nothing is due any more (a timeout whose call answered, a cancelled retry): the timer
+        // set for it goes, or it would hold a Node process open until it fired for nothing.
+        clearTimeout(this.timer);
+        this.armedFor = -1;
+        return;
+      }
       clearTimeout(this.timer);
       this.armedFor = d;
       this.timer = setTimeout(() => {

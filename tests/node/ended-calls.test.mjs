@@ -99,3 +99,25 @@ test("a tool's rate-limit refusal says when its next token comes; uncaught, the 
   assert.ok(orch.verifyReplay().ok);
   orch.close();
 });
+
+// A timer set for a deadline that is gone (the call answered inside its timeout, the retry was
+// cancelled) is cleared: a script whose work is done exits then, not when the timer would fire.
+test("a deadline that no longer stands does not hold the process open", async () => {
+  const { execFileSync } = await import("node:child_process");
+  const pkg = new URL("../../pkg/node.js", import.meta.url).href;
+  const script = `
+    import { Orchestrator } from ${JSON.stringify(pkg)};
+    const o = new Orchestrator({ clock: "real" });
+    o.registerAgent({ id: "a", handler: async (x) => { if (x === "fail") throw new Error("no"); return x; } });
+    o.startAgent("a");
+    await o.wait(o.submit({ agent: "a", input: "ok", timeoutMs: 5000 }));
+    const id = o.submit({ agent: "a", input: "fail", retry: { maxAttempts: 3, backoff: { initialMs: 5000 } } });
+    while (o.getTask(id).status !== "Retrying") await new Promise((r) => setTimeout(r, 5));
+    o.cancel(id);
+    await o.wait(id);
+  `;
+  const started = Date.now();
+  execFileSync(process.execPath, ["--input-type=module", "-e", script], { stdio: "inherit", timeout: 20_000 });
+  const took = Date.now() - started;
+  assert.ok(took < 3000, `the process exited after ${took} ms (a 5 s timer held it)`);
+});
