@@ -195,7 +195,8 @@ export interface OrchestratorOptions {
   store?: Store;
   /**
    * Given for a new run: a listed snapshot (`snapshots()`, reason `every`, a `snapshot.created`
-   * record) each time this many events have been recorded, and the store's snapshots as often.
+   * record) at the end of each command (a submission, an answer, an `emit`, a message, ...)
+   * that brings the events since the last one to this many, and the store's snapshots as often.
    * Not given: none is listed for it, and a store snapshots every 1,000 events.
    */
   snapshotEveryEvents?: number;

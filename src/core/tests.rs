@@ -1150,3 +1150,28 @@ fn snapshot_every_events_lists_one_each_n_records_and_a_restore_keeps_the_count(
     };
     assert!(Orchestrator::new(7, bad, 0).is_err());
 }
+
+#[test]
+fn snapshot_every_events_counts_custom_events_messages_and_reported_errors() {
+    let options = Options {
+        snapshot_every_events: Some(10),
+        ..Options::default()
+    };
+    let mut o = Orchestrator::new(7, options, 0).unwrap();
+    let a = agent(&mut o, "a", None);
+    for i in 0..30 {
+        o.emit_custom("note.added", PayloadId::NONE, i).unwrap();
+    }
+    for i in 30..40 {
+        o.send(a, a, PayloadId::NONE, i).unwrap();
+    }
+    o.report_error(a, "noted", 40).unwrap();
+    let every = |o: &Orchestrator| {
+        (o.state().snapshots.iter())
+            .filter(|s| s.reason == "every")
+            .count()
+    };
+    assert!(every(&o) >= 4, "{} every-N snapshots", every(&o));
+    let journal = o.journal_json(0).unwrap();
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
+}

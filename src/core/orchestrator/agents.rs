@@ -252,7 +252,7 @@ impl Orchestrator {
     /// Counts an error against the agent; at its `maxErrors` it enters `Error`.
     pub fn report_error(&mut self, agent: AgentIx, message: &str, now: u64) -> Result<()> {
         self.count_error(agent, message, false, now);
-        self.record_due_snapshots();
+        self.command_end(now);
         Ok(())
     }
 

@@ -37,6 +37,7 @@ impl Orchestrator {
                 payload,
             },
         );
+        self.command_end(now);
         Ok(ix)
     }
 
@@ -60,6 +61,7 @@ impl Orchestrator {
                 );
             }
         }
+        self.command_end(now);
         mine
     }
 
@@ -113,6 +115,7 @@ impl Orchestrator {
                 message: message_id(message),
             },
         );
+        self.command_end(now);
         Ok(())
     }
 

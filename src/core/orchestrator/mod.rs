@@ -220,6 +220,7 @@ impl Orchestrator {
                 data,
             },
         );
+        self.command_end(now);
         Ok(())
     }
 
@@ -480,6 +481,16 @@ impl Orchestrator {
         let queued = (self.snapshots_due.iter()).any(|d| d.0 == crate::core::state::EVERY_EVENTS);
         if due && !queued {
             self.snapshot_due(crate::core::state::EVERY_EVENTS, None, now);
+        }
+    }
+
+    /// The end of a command that does not dispatch (a custom event, a message, a reported
+    /// error): the every-N-events snapshot is decided here, as at a dispatch's end, so that events
+    /// of every kind count toward it.
+    pub(super) fn command_end(&mut self, now: u64) {
+        if self.deciding == 0 {
+            self.every_events_due(now);
+            self.record_due_snapshots();
         }
     }
 
