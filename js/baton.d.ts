@@ -615,7 +615,10 @@ export interface WorkflowResult {
    * `undefined` when its agent returned nothing or `null` (the journal records both as none).
    */
   outputs: Record<string, unknown>;
-  /** The first task that did not complete, when the workflow failed. */
+  /**
+   * The first task that did not complete, when the workflow failed: its id within the workflow,
+   * a key of `tasks` (whose `id` is the task's id for `getTask`).
+   */
   failedTask?: string;
   submittedAt: number;
   finishedAt?: number;

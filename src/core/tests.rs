@@ -453,7 +453,7 @@ fn fail_fast_cancels_the_rest_and_continue_skips_only_dependents() {
             view.head.status,
             crate::core::workflow::WorkflowStatus::Failed
         );
-        assert_eq!(view.head.failed_task.as_deref(), Some("w/a"));
+        assert_eq!(view.head.failed_task.as_deref(), Some("a"));
     }
 }
 

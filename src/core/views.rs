@@ -220,7 +220,8 @@ pub fn workflow_head(s: &State, w: crate::core::ids::WorkflowIx) -> WorkflowHead
         name: wf.name.clone(),
         status: wf.status,
         failure_policy: wf.policy,
-        failed_task: wf.failed_task.and_then(|t| s.task_id(t)),
+        // By its id within the workflow, as `tasks`, `outputs` and `dependsOn` name it.
+        failed_task: (wf.failed_task).map(|t| wf.local_ids[wf.local(t) as usize].to_string()),
         submitted_at: wf.submitted_at,
         finished_at: wf.finished_at,
     }

@@ -147,7 +147,7 @@ export async function workflowPoliciesAndSkips({ Orchestrator }) {
     ],
   });
   const ff = await orch.runWorkflow(spec("ff", "failFast"));
-  eq([ff.status, ff.tasks.a.status, ff.tasks.b.status, ff.tasks.c.status, ff.failedTask], ["Failed", "Failed", "Cancelled", "Cancelled", "ff/a"], "fail fast");
+  eq([ff.status, ff.tasks.a.status, ff.tasks.b.status, ff.tasks.c.status, ff.failedTask, ff.tasks[ff.failedTask].id], ["Failed", "Failed", "Cancelled", "Cancelled", "a", "ff/a"], "fail fast");
   const co = await orch.runWorkflow(spec("co", "continue"));
   eq([co.status, co.tasks.b.status, co.tasks.c.status, co.outputs.c], ["Failed", "Skipped", "Completed", "co/c"], "continue");
   const snaps = orch.snapshots(5);
