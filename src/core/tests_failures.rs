@@ -1151,3 +1151,46 @@ fn write_fuzz_corpus() {
         std::fs::write(dir.join(target).join(name), text).unwrap();
     }
 }
+
+#[test]
+fn a_retry_routed_by_capability_goes_to_a_capable_agent_when_its_own_entered_error() {
+    let mut o = orch(13);
+    let capable = |id: &str| AgentSpec {
+        capabilities: vec!["x".into()],
+        max_errors: Some(1),
+        ..AgentSpec::new(id)
+    };
+    let a = add(&mut o, capable("a"));
+    let b = add(&mut o, capable("b"));
+    let t = o
+        .submit(
+            TaskSpec {
+                capability: Some("x".into()),
+                retry: Some(retry(3, 10, 0.0)),
+                ..TaskSpec::default()
+            },
+            PayloadId::NONE,
+            PayloadId::NONE,
+            0,
+        )
+        .unwrap();
+    let [(call, _)] = invokes(&mut o)[..] else {
+        panic!("one call")
+    };
+    assert_eq!(
+        o.state().task(t).agent,
+        a,
+        "the first registered, both idle"
+    );
+    assert!(o.fail(call, ErrorClass::Agent, "boom", 5));
+    assert_eq!(o.state().agent(a).status, AgentStatus::Error);
+    o.handle_timeout(15);
+    let [(call, _)] = invokes(&mut o)[..] else {
+        panic!("the retry is called")
+    };
+    assert_eq!(o.state().task(t).agent, b, "not the agent in Error");
+    assert!(o.complete(call, PayloadId::NONE, 20));
+    assert_eq!(o.state().task(t).status, TaskStatus::Completed);
+    let journal = o.journal_json(0).unwrap();
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
+}

@@ -293,15 +293,12 @@ impl Orchestrator {
         // among idle agents a task waiting on its dependencies goes to the first, as a new one
         // would. (The capability first: a plain task has none, and nothing else is read for it.)
         let t = self.state.task(task);
-        if let Some(cap) = t.capability() {
-            if t.status == TaskStatus::Pending && !self.admitting_new && self.state.waited(task) {
-                let from = t.agent;
-                if let Some(to) = self.route_by(cap, None, &BTreeMap::new()) {
-                    if to != from {
-                        self.reassign(task, to, "routed by capability when ready", now);
-                    }
-                }
-            }
+        if t.capability().is_some()
+            && t.status == TaskStatus::Pending
+            && !self.admitting_new
+            && self.state.waited(task)
+        {
+            self.route_again(task, "routed by capability when ready", now);
         }
         self.emit(
             now,
@@ -313,6 +310,19 @@ impl Orchestrator {
         if self.state.agent(agent).breaker.state == BreakerState::Open {
             if let Some(to) = self.fallback_target(task) {
                 self.reassign(task, to, "the agent's circuit breaker is open", now);
+            }
+        }
+    }
+
+    /// A task routed by capability goes to the least-loaded capable agent now, if that is not
+    /// its agent (a plain task has no capability, and nothing else is read for it).
+    fn route_again(&mut self, task: TaskIx, reason: &str, now: u64) {
+        let t = self.state.task(task);
+        let Some(cap) = t.capability() else { return };
+        let from = t.agent;
+        if let Some(to) = self.route_by(cap, None, &BTreeMap::new()) {
+            if to != from {
+                self.reassign(task, to, reason, now);
             }
         }
     }
@@ -376,6 +386,9 @@ impl Orchestrator {
                     if t.status == TaskStatus::Retrying
                         && t.next_attempt_at().is_some_and(|at| at <= now)
                     {
+                        // A retry routed by capability is routed again: the agent that failed
+                        // may since have entered Error, or been paused or stopped.
+                        self.route_again(task, "routed by capability for its retry", now);
                         self.queue_task(task, now);
                     }
                 }
