@@ -531,6 +531,8 @@ export interface Task<I = unknown, O = unknown> {
   id: string;
   name?: string;
   agent: string;
+  /** The capability it was routed by, when it was submitted with one instead of an agent. */
+  capability?: string;
   status: TaskStatus;
   priority: number;
   attempts: number;
@@ -549,18 +551,23 @@ export interface Task<I = unknown, O = unknown> {
   nextAttemptAt?: number;
 }
 
-export interface WorkflowTaskSpec<I = unknown> extends TaskPolicy {
-  /** Unique within the workflow; the task's global id is `workflowId/id`. */
-  id: string;
+export interface WorkflowTaskFields<I = unknown> extends TaskPolicy {
   agent?: string;
   capability?: string;
   input?: I;
   priority?: number;
-  name?: string;
   metadata?: unknown;
-  /** Ids of tasks (in this workflow) that must complete first. */
+  /** Ids of tasks (in this workflow) that must complete first; also spelled `dependencies`. */
   dependsOn?: string[];
+  dependencies?: string[];
 }
+
+/**
+ * One task of a workflow: its `id` is unique within the workflow (the task's global id is
+ * `workflowId/id`); without one, its `name` is its id (seed 001 names tasks and keys
+ * `dependencies` by name).
+ */
+export type WorkflowTaskSpec<I = unknown> = WorkflowTaskFields<I> & ({ id: string; name?: string } | { id?: undefined; name: string });
 
 export type FailurePolicy = "failFast" | "continue";
 /** A failure policy as given: also `fail-fast` / `fail_fast`, and `continue-and-skip-dependents` (the issue's words) / `continueAndSkipDependents` / `skip-dependents`. */

@@ -1474,6 +1474,9 @@ export function createBaton(coreApi) {
     static restore(snapshot, options = {}) {
       if (!isObject(options)) throw invalid("options must be an object");
       const { agents, tools, ...rest } = options;
+      if (isObject(snapshot) && !("format" in snapshot) && typeof snapshot.id === "string" && "reason" in snapshot) {
+        throw new BatonError("decode_error", `that is the summary of snapshot '${snapshot.id}', as snapshots() lists it: getSnapshot('${snapshot.id}') on its orchestrator gives the snapshot whole, to restore`);
+      }
       const text = typeof snapshot === "string" ? snapshot : jsonText(snapshot, "snapshot");
       if (typeof text !== "string") throw invalid("snapshot must be a string or an object from snapshot()");
       const probe = checkOptions(rest);

@@ -129,6 +129,9 @@ pub struct TaskView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub agent: String,
+    /// The capability it was routed by, when it was given one instead of an agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capability: Option<String>,
     pub status: TaskStatus,
     pub priority: u8,
     pub attempts: u32,
@@ -153,6 +156,7 @@ pub fn task_view(s: &State, ix: TaskIx) -> TaskView {
         id: s.task_id(ix).expect("task exists"),
         name: t.name().map(str::to_owned),
         agent: s.agent(t.agent).id.clone(),
+        capability: t.capability().map(str::to_owned),
         status: t.status,
         priority: t.priority,
         attempts: t.attempts,

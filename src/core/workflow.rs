@@ -44,6 +44,9 @@ pub enum WorkflowStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkflowTaskSpec {
+    /// Its id within the workflow; without one, its `name` is its id (seed 001 names its tasks
+    /// and keys `dependencies` by name).
+    #[serde(default)]
     pub id: String,
     /// The agent to run it; or leave it empty and give a `capability`.
     #[serde(default)]
@@ -54,7 +57,7 @@ pub struct WorkflowTaskSpec {
     pub name: Option<String>,
     #[serde(default)]
     pub priority: Option<u32>,
-    #[serde(default)]
+    #[serde(default, alias = "dependencies")]
     pub depends_on: Vec<String>,
     #[serde(default)]
     pub retry: Option<RetryPolicy>,

@@ -142,3 +142,51 @@ test("submitWorkflow takes the supervisor and collaborative patterns (seed 001);
   await assert.rejects(orch.waitWorkflow("run-99"), (e) => e.code === "unknown_workflow");
   orch.close();
 });
+
+test("a listed snapshot's summary handed to restore says how to get the snapshot whole", () => {
+  const orch = new Orchestrator({ clock: "virtual" });
+  orch.snapshot();
+  const [summary] = orch.snapshots();
+  assert.throws(() => Orchestrator.restore(summary), (e) => e.code === "decode_error" && e.message.includes(`getSnapshot('${summary.id}')`));
+  const again = Orchestrator.restore(orch.getSnapshot(summary.id));
+  assert.deepEqual(again.statistics(), orch.statistics());
+  again.close();
+  orch.close();
+});
+
+test("a workflow's failedTask is a key of its tasks; a capability-routed task shows its capability", async () => {
+  const orch = new Orchestrator({ clock: "virtual" });
+  orch.registerAgent({ id: "a", capabilities: ["analyze"], handler: async (x) => { if (x === "bad") throw new Error("no"); return x; } });
+  orch.startAgent("a");
+  const r = await orch.runWorkflow({ id: "FF", tasks: [{ id: "x", agent: "a", input: "bad" }, { id: "y", agent: "a", input: "ok", dependsOn: ["x"] }] });
+  assert.equal(r.failedTask, "x");
+  assert.equal(r.tasks[r.failedTask].status, "Failed");
+  assert.equal(orch.getTask(r.tasks[r.failedTask].id).status, "Failed");
+  const id = orch.submit({ capability: "analyze", input: "ok" });
+  await orch.wait(id);
+  assert.deepEqual([orch.getTask(id).agent, orch.getTask(id).capability], ["a", "analyze"]);
+  assert.equal(orch.getTask(r.tasks.y.id).capability, undefined, "a task given its agent has none");
+  orch.close();
+});
+
+test("seed 001's research pipeline: tasks named, dependencies keyed by name or given per task", async () => {
+  const orch = new Orchestrator({ clock: "virtual" });
+  for (const id of ["researcher", "analyst", "writer"]) {
+    orch.registerAgent({ id, handler: async (input, ctx) => `${id}(${Object.values(ctx.upstream ?? {}).join(",")})` });
+    orch.startAgent(id);
+  }
+  const r = await orch.runWorkflow({
+    name: "Research Pipeline",
+    tasks: [
+      { name: "Gather Sources", agent: "researcher" },
+      { name: "Analyze Sources", agent: "analyst", dependencies: ["Gather Sources"] },
+      { name: "Write Report", agent: "writer" },
+    ],
+    dependencies: { "Write Report": ["Analyze Sources"] },
+  });
+  assert.equal(r.status, "Completed");
+  assert.equal(r.outputs["Write Report"], "writer(analyst(researcher()))");
+  assert.deepEqual(r.tasks["Analyze Sources"].dependsOn, ["Gather Sources"]);
+  await assert.rejects(orch.runWorkflow({ tasks: [{ agent: "writer" }] }), (e) => e.code === "invalid_argument" && /task #0 needs an id/.test(e.message));
+  orch.close();
+});

@@ -145,3 +145,14 @@ async function persistence(): Promise<void> {
 }
 
 void persistence;
+
+// Seed 001's research pipeline: tasks named, dependencies keyed by name; or per task.
+void new Orchestrator().runWorkflow({
+  name: "Research Pipeline",
+  tasks: [
+    { name: "Gather Sources", agent: "researcher", input: "x" },
+    { name: "Analyze Sources", agent: "analyst", dependencies: ["Gather Sources"] },
+    { id: "write", name: "Write Report", agent: "writer" },
+  ],
+  dependencies: { write: ["Analyze Sources"] },
+});

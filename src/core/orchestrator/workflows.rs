@@ -47,11 +47,20 @@ impl Orchestrator {
     /// Validates and submits a workflow. `payloads[i]` is (input, metadata) of `spec.tasks[i]`.
     pub fn submit_workflow(
         &mut self,
-        spec: WorkflowSpec,
+        mut spec: WorkflowSpec,
         payloads: &[(PayloadId, PayloadId)],
         now: u64,
     ) -> Result<WorkflowIx> {
         let id = self.check_new_workflow(spec.id.clone(), spec.tasks.len())?;
+        for (i, t) in spec.tasks.iter_mut().enumerate() {
+            if t.id.is_empty() {
+                let Some(name) = &t.name else {
+                    let why = format!("task #{i} needs an id (or a name, which is then its id)");
+                    return Err(Error::invalid("tasks", why));
+                };
+                t.id = name.clone();
+            }
+        }
         assert_eq!(
             payloads.len(),
             spec.tasks.len(),
