@@ -1098,8 +1098,9 @@ export function createBaton(coreApi) {
       if (typeof t !== "number" || Number.isNaN(t)) return Promise.reject(invalid(`runUntil: ${shown(t)} is not a time in ms`));
       if (this.closed) return Promise.reject(new BatonError("closed", "the orchestrator was closed"));
       if (this.frozen) return Promise.reject(new BatonError("invalid_state", "a replayed state is a picture: its clock runs once it is made live"));
-      // A time already past holds the clock now (what is due now still fires).
-      const target = Math.max(t, this.vnow);
+      // A time already past holds the clock now (what is due now still fires). Past 2^50 ms (the
+      // latest a schedule takes), the clock stops at 2^50, unless told to run on (Infinity).
+      const target = Math.max(t === Infinity ? t : Math.min(t, TIME_MS_MAX), this.vnow);
       return new Promise((resolve) => {
         this.untilWaiters.push({ t: target, resolve });
         // Overlapping calls: the clock stops at each of their times in turn, earliest first.
@@ -1224,6 +1225,8 @@ export function createBaton(coreApi) {
 
   const SLEEP_MS_MAX = 1e12;
   const START_TIME_MAX = 2 ** 50;
+  /** The latest time the virtual clock stops at short of Infinity, as the core's `AT_MS_MAX`. */
+  const TIME_MS_MAX = 2 ** 50;
 
   /** What a value is, for an error message: `a number (5)`, `an object`, `undefined`. */
   function describe(v) {

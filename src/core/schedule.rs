@@ -62,6 +62,9 @@ pub struct Job {
 }
 
 pub const EVERY_MS_MIN: u64 = 1;
+/// The latest `at` (ms since the epoch, 2^50: the year 37,648). Deadlines past 2^53 would not
+/// survive JavaScript's numbers, and a virtual clock could never reach them.
+pub const AT_MS_MAX: u64 = 1 << 50;
 
 /// `at` as ms since the epoch, or as an RFC 3339 time (`2026-11-22T09:00:00Z`).
 fn at_ms<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
@@ -70,11 +73,19 @@ fn at_ms<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u
     #[serde(untagged)]
     enum At {
         Ms(u64),
+        Signed(i64),
+        Float(f64),
         Text(String),
     }
     match Option::<At>::deserialize(d)? {
         None => Ok(None),
         Some(At::Ms(ms)) => Ok(Some(ms)),
+        Some(At::Signed(ms)) => Err(D::Error::custom(format!(
+            "at: {ms} is before 1970 (ms since the epoch, or an RFC 3339 time)"
+        ))),
+        Some(At::Float(ms)) => Err(D::Error::custom(format!(
+            "at: {ms} is not a whole number of ms since the epoch"
+        ))),
         Some(At::Text(t)) => {
             let time = chrono::DateTime::parse_from_rfc3339(&t).map_err(|e| {
                 D::Error::custom(format!(
@@ -114,6 +125,12 @@ impl Trigger {
                     "must be 1 to {} (a year)",
                     crate::core::policy::DELAY_MS_MAX
                 ),
+            ));
+        }
+        if let Some(at) = self.at.filter(|&at| at > AT_MS_MAX) {
+            return Err(Error::invalid(
+                "at",
+                format!("{at} is past {AT_MS_MAX} ms since the epoch (2^50, the year 37,648)"),
             ));
         }
         if let Some(c) = &self.cron {

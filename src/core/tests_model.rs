@@ -783,6 +783,25 @@ fn a_terminated_agent_gets_no_job() {
 }
 
 #[test]
+fn a_job_at_a_time_past_2_to_the_50_or_before_1970_is_refused_and_says_why() {
+    let mut o = orch();
+    agent(&mut o, "later", &[]);
+    let at = |at| Trigger {
+        at: Some(at),
+        ..Trigger::default()
+    };
+    let e = schedule_for(&mut o, at((1 << 50) + 1), "later", 0).unwrap_err();
+    assert_eq!(e.code(), "invalid_argument");
+    assert!(e.to_string().contains("2^50"), "{e}");
+    assert!(schedule_for(&mut o, at(1 << 50), "later", 0).is_ok());
+    for (json, why) in [("-1", "before 1970"), ("1.5", "whole number")] {
+        let text = format!(r#"{{ "at": {json} }}"#);
+        let e = serde_json::from_str::<Trigger>(&text).unwrap_err();
+        assert!(e.to_string().contains(why), "{e}");
+    }
+}
+
+#[test]
 fn built_in_templates_answer_to_seed_003s_names() {
     let o = orch();
     for (seed_name, name) in [

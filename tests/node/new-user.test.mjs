@@ -190,3 +190,16 @@ test("seed 001's research pipeline: tasks named, dependencies keyed by name or g
   await assert.rejects(orch.runWorkflow({ tasks: [{ agent: "writer" }] }), (e) => e.code === "invalid_argument" && /task #0 needs an id/.test(e.message));
   orch.close();
 });
+
+test("far times: a job past 2^50 ms is refused, and runUntil past it stops the clock there", async () => {
+  const orch = new Orchestrator({ clock: "virtual" });
+  orch.registerAgent({ id: "a", handler: async () => "ok" });
+  orch.startAgent("a");
+  assert.throws(() => orch.schedule({ at: 2 ** 53 }, { agent: "a" }), (e) => e.code === "invalid_argument" && /2\^50/.test(e.message));
+  assert.throws(() => orch.schedule({ at: -1 }, { agent: "a" }), (e) => e.code === "invalid_argument" && /before 1970/.test(e.message));
+  orch.schedule({ at: 2 ** 50 }, { agent: "a" });
+  await orch.runUntil(1e17);
+  assert.equal(orch.now(), 2 ** 50);
+  assert.equal(orch.jobs()[0].runs, 1, "the job at 2^50 ran");
+  orch.close();
+});
