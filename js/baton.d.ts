@@ -165,7 +165,10 @@ export interface OrchestratorOptions {
   maxConcurrency?: number;
   /** Tasks waiting (pending or queued) at once. Default 2,000,000. */
   queueDepthMax?: number;
-  /** Agents at most. Default 100,000. */
+  /**
+   * Agents registered at most, removed ones too (their tasks still name them, so they are kept).
+   * Default 100,000; `limit_reached` beyond it.
+   */
   agentsMax?: number;
   /** Tasks in one workflow at most. Default 100,000. */
   workflowTasksMax?: number;

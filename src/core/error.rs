@@ -3,6 +3,7 @@
 //! culprit so a user can fix the call without reading Baton's source.
 
 use crate::core::agent::AgentStatus;
+use crate::core::ids::shown;
 use crate::core::task::TaskStatus;
 
 /// Everything a command can refuse. A refused command leaves the state unchanged.
@@ -10,19 +11,19 @@ use crate::core::task::TaskStatus;
 #[non_exhaustive]
 pub enum Error {
     /// No agent has this id. Register it first, or check the spelling.
-    #[error("unknown agent '{0}'")]
+    #[error("unknown agent '{}'", shown(.0))]
     UnknownAgent(String),
     /// No task has this id.
-    #[error("unknown task '{0}'")]
+    #[error("unknown task '{}'", shown(.0))]
     UnknownTask(String),
     /// No workflow has this id.
-    #[error("unknown workflow '{0}'")]
+    #[error("unknown workflow '{}'", shown(.0))]
     UnknownWorkflow(String),
     /// No snapshot has this id (it may have been pruned: see `snapshots_kept_max`).
-    #[error("unknown snapshot '{0}'")]
+    #[error("unknown snapshot '{}'", shown(.0))]
     UnknownSnapshot(String),
     /// An id that must be unique is already taken.
-    #[error("duplicate {kind} id '{id}'")]
+    #[error("duplicate {kind} id '{}'", shown(.id))]
     DuplicateId { kind: &'static str, id: String },
     /// The agent lifecycle has no such edge; the message names both states.
     #[error("agent '{agent}' cannot go from {from} to {to}{}", .needs.map(|n| format!(": {n}")).unwrap_or_default())]
@@ -76,13 +77,13 @@ pub enum Error {
     #[error("the orchestrator was terminated: {0}")]
     Terminated(String),
     /// No template has this name (and version).
-    #[error("unknown template '{0}'")]
+    #[error("unknown template '{}'", shown(.0))]
     UnknownTemplate(String),
     /// No message has this id.
-    #[error("unknown message '{0}'")]
+    #[error("unknown message '{}'", shown(.0))]
     UnknownMessage(String),
     /// No tool has this name: register it first.
-    #[error("unknown tool '{0}'")]
+    #[error("unknown tool '{}'", shown(.0))]
     UnknownTool(String),
     /// The agent was not granted the tool.
     #[error("agent '{agent}' may not call tool '{tool}': grant it with grantTools")]
@@ -92,7 +93,7 @@ pub enum Error {
     #[error("tool '{tool}' is over its rate limit; retry after {} s", retry_after_ms.div_ceil(1000).max(1))]
     RateLimited { tool: String, retry_after_ms: u64 },
     /// No job has this id.
-    #[error("unknown job '{0}'")]
+    #[error("unknown job '{}'", shown(.0))]
     UnknownJob(String),
     /// A job or workflow cannot do this in its current state (pause a paused job, cancel a
     /// finished workflow): a conflict with the state, not a bad argument.
@@ -102,7 +103,7 @@ pub enum Error {
     #[error("invalid cron: {0}")]
     InvalidCron(String),
     /// No pattern run has this id.
-    #[error("unknown run '{0}'")]
+    #[error("unknown run '{}'", shown(.0))]
     UnknownRun(String),
     /// No running agent has the capability a fallback or a routed task asks for.
     #[error("no agent available for capability {0}")]

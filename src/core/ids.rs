@@ -77,6 +77,46 @@ pub(crate) fn check_id(field: &str, id: &str) -> crate::core::Result<()> {
     };
     Err(crate::core::Error::invalid(
         field,
-        format!("'{id}' {problem}"),
+        format!("'{}' {problem}", shown(id)),
     ))
+}
+
+/// A value as an error message quotes it: whole up to 64 bytes, else its start and its length
+/// (a message that echoed a 5 MB id would be 5 MB).
+pub(crate) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN_BYTES: usize = 64;
+    if text.len() <= SHOWN_BYTES {
+        return text.into();
+    }
+    let cut = (0..=SHOWN_BYTES)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}… ({} bytes)", &text[..cut], text.len()).into()
+}
+
+/// The longest message (a reported error, a failed task's, an agent's answer to a failure) kept,
+/// in bytes: each is journaled, and a journal row stays far under 1 MiB.
+pub const MESSAGE_BYTES_MAX: usize = 16 * 1024;
+
+/// Refuses a text over `max` bytes that the user gives (a name, a reason, a description).
+pub(crate) fn check_text(field: &str, text: &str, max: usize) -> crate::core::Result<()> {
+    if text.len() > max {
+        let why = format!("is {} bytes; at most {max}", text.len());
+        return Err(crate::core::Error::invalid(field, why));
+    }
+    Ok(())
+}
+
+/// An agent's failure message as kept: cut to [`MESSAGE_BYTES_MAX`] (an agent may throw anything;
+/// its failure is not refused for being long).
+pub(crate) fn kept_message(message: String) -> String {
+    if message.len() <= MESSAGE_BYTES_MAX {
+        return message;
+    }
+    let cut = (0..=MESSAGE_BYTES_MAX - 64)
+        .rev()
+        .find(|&i| message.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}… ({} bytes in all)", &message[..cut], message.len())
 }

@@ -187,6 +187,16 @@ impl Template {
                 self.instructions.len()
             ));
         }
+        if let Some(d) = self
+            .description
+            .as_deref()
+            .filter(|d| d.len() > INSTRUCTIONS_BYTES_MAX)
+        {
+            bad.push(format!(
+                "description: {} bytes is over {INSTRUCTIONS_BYTES_MAX}",
+                d.len()
+            ));
+        }
         if self
             .model
             .as_deref()

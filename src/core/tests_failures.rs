@@ -1194,3 +1194,57 @@ fn a_retry_routed_by_capability_goes_to_a_capable_agent_when_its_own_entered_err
     let journal = o.journal_json(0).unwrap();
     assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
 }
+
+#[test]
+fn long_texts_are_refused_where_given_and_cut_where_an_agent_fails_with_them() {
+    let mut o = orch(14);
+    let a = add(&mut o, AgentSpec::new("a"));
+    let seq = o.state().seq;
+    let huge = "x".repeat(100_000);
+    let e = o.report_error(a, &huge, 1).unwrap_err();
+    assert_eq!(e.code(), "invalid_argument");
+    let e = (o.transition(a, AgentStatus::Paused, &huge, 1)).unwrap_err();
+    assert_eq!(e.code(), "invalid_argument");
+    let named = TaskSpec {
+        agent: "a".into(),
+        name: Some(huge.clone()),
+        ..TaskSpec::default()
+    };
+    let e = (o.submit(named, PayloadId::NONE, PayloadId::NONE, 1)).unwrap_err();
+    assert_eq!(e.code(), "invalid_argument");
+    let e = o.agent(&huge).unwrap_err();
+    assert!(
+        e.to_string().len() < 300,
+        "an error quotes a long value short: {e}"
+    );
+    let tool = crate::core::tool::ToolSpec {
+        name: "search".into(),
+        description: huge.clone(),
+        category: String::new(),
+        rate_limit: None,
+    };
+    assert_eq!(
+        o.register_tool(tool, 1).unwrap_err().code(),
+        "invalid_argument"
+    );
+    assert_eq!(o.state().seq, seq, "nothing recorded");
+    // An agent's failure is never refused for its message; it is cut.
+    submit(&mut o, "a", 2);
+    let [(call, t)] = invokes(&mut o)[..] else {
+        panic!("one call")
+    };
+    assert!(o.fail(call, ErrorClass::Agent, &huge, 3));
+    let kept = &o.state().task(t).error.as_ref().unwrap().message;
+    assert!(
+        kept.len() <= crate::core::ids::MESSAGE_BYTES_MAX,
+        "{}",
+        kept.len()
+    );
+    assert!(
+        kept.ends_with("(100000 bytes in all)"),
+        "{}",
+        &kept[kept.len() - 40..]
+    );
+    let journal = o.journal_json(0).unwrap();
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
+}

@@ -104,6 +104,7 @@ impl Orchestrator {
         if matches!(to, AgentStatus::Running | AgentStatus::Initializing) {
             self.check_live()?;
         }
+        super::tasks::check_reason(reason)?;
         self.check_path(agent, &[to])?;
         self.step(agent, to, reason, false, now);
         self.after_agent_change(agent, now);
@@ -251,6 +252,7 @@ impl Orchestrator {
 
     /// Counts an error against the agent; at its `maxErrors` it enters `Error`.
     pub fn report_error(&mut self, agent: AgentIx, message: &str, now: u64) -> Result<()> {
+        crate::core::ids::check_text("message", message, crate::core::ids::MESSAGE_BYTES_MAX)?;
         self.count_error(agent, message, false, now);
         self.command_end(now);
         Ok(())

@@ -3,7 +3,8 @@
 use super::{AbortReason, Effect, Orchestrator};
 use crate::core::agent::AgentStatus;
 use crate::core::event::{Event, TaskExtra};
-use crate::core::ids::{check_id, AgentIx, PayloadId, TaskIx};
+use crate::core::ids::MESSAGE_BYTES_MAX;
+use crate::core::ids::{check_id, check_text, kept_message, AgentIx, PayloadId, TaskIx};
 use crate::core::policy::{BreakerState, RateLimit};
 use crate::core::task::{
     parse_auto_task_id, validate_priority, ErrorClass, TaskError, TaskSpec, TaskStatus,
@@ -198,6 +199,9 @@ impl Orchestrator {
         if let Some(s) = &spec.session {
             check_id("session", s)?;
         }
+        if let Some(name) = &spec.name {
+            check_text("name", name, super::NAME_BYTES_MAX)?;
+        }
         let status = self.state.status_of(agent);
         if status == AgentStatus::Terminated {
             return Err(Error::AgentUnavailable {
@@ -302,6 +306,7 @@ impl Orchestrator {
             &[TaskStatus::Pending, TaskStatus::Running],
             "Pending or Running",
         )?;
+        check_text("message", message, MESSAGE_BYTES_MAX)?;
         let error = Box::new(TaskError::new(ErrorClass::Agent, message));
         self.emit(
             now,
@@ -453,11 +458,12 @@ impl Orchestrator {
     }
 
     /// [`Orchestrator::fail`] with the whole error, its `retry_after_ms` included.
-    pub fn fail_with(&mut self, call: u32, error: TaskError, now: u64) -> bool {
+    pub fn fail_with(&mut self, call: u32, mut error: TaskError, now: u64) -> bool {
         let Some(task) = self.state.call_task(call) else {
             self.ignore_call(call, now);
             return false;
         };
+        error.message = kept_message(error.message);
         self.attempt_failed(task, call, error, false, now);
         self.dispatch(now);
         true

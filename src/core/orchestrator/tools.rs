@@ -21,6 +21,9 @@ impl Orchestrator {
         if let Some(r) = &spec.rate_limit {
             r.validate(&format!("tool '{}'", spec.name))?;
         }
+        let most = crate::core::template::INSTRUCTIONS_BYTES_MAX;
+        crate::core::ids::check_text("description", &spec.description, most)?;
+        crate::core::ids::check_text("category", &spec.category, super::NAME_BYTES_MAX)?;
         self.emit(
             now,
             Event::ToolRegistered {

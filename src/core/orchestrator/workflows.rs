@@ -1,9 +1,10 @@
 //! Workflow commands: validation and submission, cancellation, and the end of a workflow.
 
 use super::shape::{misaligned, PlainShape};
-use super::{Effect, Orchestrator};
+use super::{Effect, Orchestrator, NAME_BYTES_MAX};
 use crate::core::agent::AgentStatus;
 use crate::core::event::Event;
+use crate::core::ids::check_text;
 use crate::core::ids::{check_id, PayloadId, TaskIx, WorkflowIx};
 use crate::core::names::Names;
 use crate::core::task::{validate_priority, TaskStatus};
@@ -51,8 +52,12 @@ impl Orchestrator {
         payloads: &[(PayloadId, PayloadId)],
         now: u64,
     ) -> Result<WorkflowIx> {
-        let id = self.check_new_workflow(spec.id.clone(), spec.tasks.len())?;
+        let id =
+            self.check_new_workflow(spec.id.clone(), spec.name.as_deref(), spec.tasks.len())?;
         for (i, t) in spec.tasks.iter_mut().enumerate() {
+            if let Some(name) = &t.name {
+                check_text("name", name, NAME_BYTES_MAX)?;
+            }
             if t.id.is_empty() {
                 let Some(name) = &t.name else {
                     let why = format!("task #{i} needs an id (or a name, which is then its id)");
@@ -220,7 +225,7 @@ impl Orchestrator {
         if priorities.len() != n || payloads.len() != 2 * n || !shape.lines_up() {
             return Err(misaligned());
         }
-        let id = self.check_new_workflow(id, n)?;
+        let id = self.check_new_workflow(id, name.as_deref(), n)?;
         if n == 0 {
             return Err(Error::invalid(
                 "tasks",
@@ -285,8 +290,16 @@ impl Orchestrator {
     }
 
     /// A new workflow's id (the one given, checked, or a fresh one) once its size is allowed.
-    fn check_new_workflow(&self, id: Option<String>, tasks: usize) -> Result<String> {
+    fn check_new_workflow(
+        &self,
+        id: Option<String>,
+        name: Option<&str>,
+        tasks: usize,
+    ) -> Result<String> {
         self.check_live()?;
+        if let Some(name) = name {
+            check_text("name", name, NAME_BYTES_MAX)?;
+        }
         let id = match id {
             Some(id) => {
                 check_id("workflow id", &id)?;
