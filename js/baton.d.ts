@@ -667,6 +667,7 @@ export interface Statistics {
   workflows_cancelled: number;
   snapshots: number;
   journal_seq: number;
+  /** The orchestrator's clock, as `now()` gives it. */
   now: number;
 }
 

@@ -2229,7 +2229,13 @@ export function createBaton(coreApi) {
 
     // ---- reads ----
 
-    statistics() { return JSON.parse(this.#rt.core.statistics()); }
+    statistics() {
+      const stats = JSON.parse(this.#rt.core.statistics());
+      // The clock's time, as now() gives it: the core's moves only with a command, so after
+      // runUntil it would still say when the last thing happened.
+      stats.now = this.#rt.now();
+      return stats;
+    }
 
     /** Task views (without payloads) matching `{ status?, agent?, workflow?, offset?, limit? }`, oldest first. */
     tasks(filter = {}) {
@@ -2241,7 +2247,10 @@ export function createBaton(coreApi) {
     workflows() { return JSON.parse(this.#rt.core.workflowList()); }
     agentsStatus() { return JSON.parse(this.#rt.core.agentsStatus()); }
     /** The orchestrator's clock, in ms (virtual or real). */
-    now() { return this.#rt.now(); }
+    now() {
+      if (this.#rt.closed) throw new BatonError("closed", "the orchestrator was closed");
+      return this.#rt.now();
+    }
 
     /**
      * Runs the virtual clock up to `timeMs` and holds it there: everything due by then fires

@@ -303,6 +303,11 @@ impl Orchestrator {
         let id = match id {
             Some(id) => {
                 check_id("workflow id", &id)?;
+                // `getWorkflow` and `wait` take a pattern run's id too: one id, one thing.
+                if crate::core::pattern::parse_run_id(&id).is_some() {
+                    let why = format!("'{id}' has the form of a pattern run's id (run-<n>)");
+                    return Err(Error::invalid("workflow id", why));
+                }
                 if self.state.workflow_ix(&id).is_some() {
                     return Err(Error::DuplicateId {
                         kind: "workflow",
