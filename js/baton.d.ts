@@ -290,6 +290,11 @@ export interface AgentContext {
   readonly agentId: string;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /**
+   * The run's seed: an agent that simulates (latencies, failures) rolls on it with the task
+   * and attempt, so that the same seed gives the same run and another seed another.
+   */
+  readonly seed: number;
   /** Outputs of the task's dependencies, by their ids within the workflow. */
   readonly upstream: Record<string, unknown>;
   /** Aborted when the task is cancelled while this call runs. */
@@ -568,7 +573,7 @@ export interface WorkflowTaskFields<I = unknown> extends TaskPolicy {
 /**
  * One task of a workflow: its `id` is unique within the workflow (the task's global id is
  * `workflowId/id`); without one, its `name` is its id (seed 001 names tasks and keys
- * `dependencies` by name).
+ * `dependencies` by name), so that name must be an id: at most 128 bytes, no `/`.
  */
 export type WorkflowTaskSpec<I = unknown> = WorkflowTaskFields<I> & ({ id: string; name?: string } | { id?: undefined; name: string });
 

@@ -487,6 +487,8 @@ export function createBaton(coreApi) {
     }
     get taskId() { return this.#rt.core.taskId(this.#task); }
     get agentId() { return this.#rt.core.agentId(this.#agent); }
+    /** The run's seed, for an agent that simulates: the same seed, the same rolls. */
+    get seed() { return this.#rt.core.seed(); }
     /** Outputs of the task's dependencies, by their ids within the workflow. */
     get upstream() {
       if (this.#upstream === undefined) this.#upstream = this.#rt.upstream(this.#task);
@@ -1452,8 +1454,10 @@ export function createBaton(coreApi) {
         const ix = rt.agentIx.get(id);
         // The run's handlers, given again: one for an agent removed since has nothing to run.
         if (ix === undefined && removed.has(id)) continue;
-        if (ix === undefined) throw new BatonError("unknown_agent", `unknown agent '${id}' in agents`);
-        rt.handlers[ix] = handler;
+        // One for an agent not registered yet (a restore or fork from before it was) serves it
+        // once it is registered without a handler, as with Orchestrator.open.
+        if (ix === undefined) (rt.defaultHandlers ??= {})[id] = handler;
+        else rt.handlers[ix] = handler;
       }
       const orch = new Orchestrator({ [INTERNAL]: rt });
       rt.delivered = core.seq();
@@ -1540,7 +1544,7 @@ export function createBaton(coreApi) {
       const lines = journal.split("\n").filter((l) => l.trim() !== "").length;
       const persisted = { savedSeq: core.seq(), sinceSnapshot: lines };
       const orch = Orchestrator.#wrap(core, { ...rest, clock: recordedClock(rest, core), store }, now, tools, false, true, persisted);
-      orch.#rt.defaultHandlers = later;
+      orch.#rt.defaultHandlers = { ...orch.#rt.defaultHandlers, ...later };
       return orch;
     }
 

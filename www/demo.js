@@ -1,5 +1,6 @@
 // Demo agents for local mode: simulated latencies (on the orchestrator's clock, so the virtual
-// clock runs them instantly) and failures decided by the task and attempt, so a seed replays.
+// clock runs them instantly) and failures decided by the run's seed, the task and the attempt,
+// so a seed replays and another seed gives another run.
 
 const AGENTS = [
   { id: "researcher", name: "Researcher", capabilities: ["research"], concurrency: 3, latencyMs: 400 },
@@ -26,7 +27,7 @@ export function handlers(profile = "demo", speed = 1) {
   const out = {};
   for (const a of AGENTS) {
     out[a.id] = async (input, ctx) => {
-      const roll = hash(`${ctx.taskId}#${ctx.attempt}`);
+      const roll = hash(`${ctx.seed}#${ctx.taskId}#${ctx.attempt}`);
       await ctx.sleep(Math.round(a.latencyMs * speed * (0.5 + roll)));
       if (roll < failRate) throw new Error(`${a.id} could not finish ${ctx.taskId} (simulated failure)`);
       return { by: a.id, task: ctx.taskId, upstream: Object.keys(ctx.upstream), input };
@@ -39,7 +40,13 @@ export function handlers(profile = "demo", speed = 1) {
 export function registerDemoAgents(orch, byId) {
   for (const { latencyMs, ...spec } of AGENTS) {
     // Six attempts: with a thousand tasks, a failure that exhausts fewer would skip much of a graph.
-    orch.registerAgent({ ...spec, handler: byId[spec.id], retry: { maxAttempts: 6, backoff: { initialMs: 100, factor: 2, maxMs: 1600 } } });
+    // The breaker's default minute of recovery would stall a demo whose tasks take a second; 3 s
+    // still shows it open on the page.
+    orch.registerAgent({
+      ...spec, handler: byId[spec.id],
+      retry: { maxAttempts: 6, backoff: { initialMs: 100, factor: 2, maxMs: 1600 } },
+      circuitBreaker: { failureThreshold: 5, recoveryMs: 3000 },
+    });
     orch.startAgent(spec.id);
   }
 }

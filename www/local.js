@@ -217,10 +217,18 @@ export class LocalSource {
     fork(seq, profile) { return this.#fork(seq, profile); }
 
   async #fork(seq, profile) {
-    this.profile = profile;
+    const before = this.profile;
+    this.profile = profile; // the options below give its handlers
     const text = this.#journalText();
     const base = this.base;
-    await this.#replace(() => Orchestrator.replay(text, { ...this.#resumeOptions(), uptoSeq: seq, snapshot: base, live: true }), base);
+    try {
+      await this.#replace(() => Orchestrator.replay(text, { ...this.#resumeOptions(), uptoSeq: seq, snapshot: base, live: true }), base);
+    } catch (e) {
+      this.profile = before; // the run goes on as it was, with its own agents
+      throw e;
+    }
+    // From before the demo agents were registered, the fork registers them, as a new run does.
+    if (this.orch.agentsStatus().researcher === undefined) registerDemoAgents(this.orch, handlers(profile, this.#settings.speed));
   }
 
   #journalText() {

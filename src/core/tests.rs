@@ -400,6 +400,29 @@ fn a_workflow_runs_in_dependency_order_and_ends_with_a_snapshot() {
 }
 
 #[test]
+fn a_failed_workflows_culprit_is_the_task_that_failed_not_one_listed_before_it_and_cancelled() {
+    let mut o = orch();
+    agent(&mut o, "r", None);
+    // `slow` is listed first and still running when `bad` fails; `write` waits on `bad`.
+    let spec = wf(
+        "p",
+        &[
+            ("slow", "r", &[]),
+            ("write", "r", &["bad"]),
+            ("bad", "r", &[]),
+        ],
+        FailurePolicy::FailFast,
+    );
+    let w = o.submit_workflow(spec, &none_payloads(3), 0).unwrap();
+    let calls = invokes(&mut o);
+    let bad = calls.iter().find(|(_, t)| *t == TaskIx(2)).unwrap().0;
+    assert!(o.fail(bad, ErrorClass::Agent, "nope", 10));
+    while o.poll_effect().is_some() {}
+    let view = crate::core::views::workflow_view(o.state(), w);
+    assert_eq!(view.head.failed_task.as_deref(), Some("bad"));
+}
+
+#[test]
 fn fail_fast_cancels_the_rest_and_continue_skips_only_dependents() {
     for (policy, expect) in [
         (

@@ -1248,3 +1248,45 @@ fn long_texts_are_refused_where_given_and_cut_where_an_agent_fails_with_them() {
     let journal = o.journal_json(0).unwrap();
     assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
 }
+
+#[test]
+fn waiting_tasks_routed_by_capability_leave_an_agent_that_enters_error() {
+    let mut o = orch(15);
+    let capable = |id: &str| AgentSpec {
+        capabilities: vec!["c".into()],
+        concurrency: Some(1),
+        max_errors: Some(1),
+        ..AgentSpec::new(id)
+    };
+    let a1 = add(&mut o, capable("a1"));
+    let a2 = add(&mut o, capable("a2"));
+    let by_capability = TaskSpec {
+        capability: Some("c".into()),
+        ..TaskSpec::default()
+    };
+    let tasks: Vec<TaskIx> = (0..4)
+        .map(|_| (o.submit(by_capability.clone(), PayloadId::NONE, PayloadId::NONE, 0)).unwrap())
+        .collect();
+    let agents: Vec<AgentIx> = tasks.iter().map(|&t| o.state().task(t).agent).collect();
+    assert_eq!(agents, [a1, a2, a1, a2], "least loaded, ties to the first");
+    let calls = invokes(&mut o);
+    let on_a1 = calls.iter().find(|(_, t)| *t == tasks[0]).unwrap().0;
+    assert!(o.fail(on_a1, ErrorClass::Agent, "boom", 5));
+    assert_eq!(o.state().agent(a1).status, AgentStatus::Error);
+    assert_eq!(
+        o.state().task(tasks[2]).agent,
+        a2,
+        "moved off the agent in Error"
+    );
+    for now in 6..12 {
+        for (call, _) in invokes(&mut o) {
+            o.complete(call, PayloadId::NONE, now);
+        }
+        if let Some((call, _)) = calls.iter().find(|(_, t)| *t == tasks[1]) {
+            o.complete(*call, PayloadId::NONE, now);
+        }
+    }
+    assert_eq!(o.state().task(tasks[2]).status, TaskStatus::Completed);
+    let journal = o.journal_json(0).unwrap();
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
+}

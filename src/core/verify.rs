@@ -163,8 +163,10 @@ pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
 }
 
 /// A record an older build wrote otherwise, which this build takes as the same: a terminate
-/// strategy's `orchestrator.terminated` before it said `auto`, and a workflow ended by cancels
-/// before it was `workflow.cancelled` (it was `workflow.failed`, and so was its snapshot's reason).
+/// strategy's `orchestrator.terminated` before it said `auto`; a workflow ended by cancels
+/// before it was `workflow.cancelled` (it was `workflow.failed`, and so was its snapshot's
+/// reason); and a failed workflow whose culprit was a task listed before the failed one and
+/// cancelled at the same time (the culprit is now the task that failed).
 fn legacy_terminate(recorded: &Event, made: &Event) -> bool {
     match (recorded, made) {
         (
@@ -188,6 +190,18 @@ fn legacy_terminate(recorded: &Event, made: &Event) -> bool {
                 task: y,
             },
         ) => a == b && x == y,
+        (
+            Event::WorkflowFailed {
+                workflow: a,
+                policy: p,
+                ..
+            },
+            Event::WorkflowFailed {
+                workflow: b,
+                policy: q,
+                ..
+            },
+        ) => a == b && p == q,
         // ... and the snapshot taken as it ended said so.
         (Event::SnapshotCreated { summary: old }, Event::SnapshotCreated { summary: new })
             if old.reason == "workflow.failed" && new.reason == "workflow.cancelled" =>

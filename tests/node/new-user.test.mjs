@@ -203,3 +203,47 @@ test("far times: a job past 2^50 ms is refused, and runUntil past it stops the c
   assert.equal(orch.jobs()[0].runs, 1, "the job at 2^50 ran");
   orch.close();
 });
+
+test("a fork or restore from before an agent was registered takes its handler for when it is", async () => {
+  const orch = new Orchestrator({ clock: "virtual" });
+  orch.registerAgent({ id: "a", handler: async () => "old" });
+  orch.startAgent("a");
+  await orch.wait(orch.submit({ agent: "a" }));
+  const text = orch.journalText();
+  orch.close();
+  const fork = Orchestrator.replay(text, { uptoSeq: 1, live: true, agents: { a: async () => "new" } });
+  assert.deepEqual(Object.keys(fork.agentsStatus()), []);
+  fork.registerAgent({ id: "a" });
+  fork.startAgent("a");
+  const id = fork.submit({ agent: "a" });
+  assert.equal((await fork.wait(id)).output, "new");
+  fork.close();
+});
+
+test("an agent reads the run's seed from its context, to simulate by it", async () => {
+  const seen = [];
+  for (const seed of [1, 2]) {
+    const orch = new Orchestrator({ seed, clock: "virtual" });
+    orch.registerAgent({ id: "sim", handler: async (input, ctx) => seen.push(ctx.seed) });
+    orch.startAgent("sim");
+    await orch.wait(orch.submit({ agent: "sim" }));
+    assert.equal(seen.at(-1), orch.seed);
+    orch.close();
+  }
+  assert.deepEqual(seen, [1, 2]);
+});
+
+test("the dashboard's demo agents fail by the run's seed: another seed, another run", async () => {
+  const { handlers, registerDemoAgents } = await import("../../www/demo.js");
+  const failures = async (seed) => {
+    const orch = new Orchestrator({ seed, clock: "virtual" });
+    registerDemoAgents(orch, handlers("demo", 1));
+    await orch.runWorkflow({ tasks: Array.from({ length: 40 }, (_, i) => ({ id: `t${i}`, agent: "researcher" })) });
+    const failed = orch.journal().filter((r) => r.type === "task.attempt_failed").map((r) => `${r.data.task}#${r.data.attempt}`);
+    orch.close();
+    return failed.join(",");
+  };
+  const [a, again, b] = [await failures(1), await failures(1), await failures(2)];
+  assert.equal(a, again, "the same seed, the same failures");
+  assert.notEqual(a, b, "another seed, other failures");
+});

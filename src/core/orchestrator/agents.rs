@@ -351,6 +351,20 @@ impl Orchestrator {
             },
         );
         if to == AgentStatus::Error {
+            // Its waiting tasks routed by capability go to a capable agent that runs, if one
+            // does: the task asked for the capability, and this agent waits for a recover.
+            let routed: Vec<TaskIx> = (0..self.state.tasks.len() as u32)
+                .map(TaskIx)
+                .filter(|&t| {
+                    let task = self.state.task(t);
+                    task.agent == agent
+                        && task.status == crate::core::task::TaskStatus::Queued
+                        && task.capability().is_some()
+                })
+                .collect();
+            for t in routed {
+                self.route_again(t, "routed by capability: its agent entered Error", now);
+            }
             self.snapshot_due("agent.error", Some(self.state.agent(agent).id.clone()), now);
         }
     }

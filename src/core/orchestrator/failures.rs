@@ -316,7 +316,7 @@ impl Orchestrator {
 
     /// A task routed by capability goes to the least-loaded capable agent now, if that is not
     /// its agent (a plain task has no capability, and nothing else is read for it).
-    fn route_again(&mut self, task: TaskIx, reason: &str, now: u64) {
+    pub(super) fn route_again(&mut self, task: TaskIx, reason: &str, now: u64) {
         let t = self.state.task(task);
         let Some(cap) = t.capability() else { return };
         let from = t.agent;

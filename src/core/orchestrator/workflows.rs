@@ -63,6 +63,8 @@ impl Orchestrator {
                     let why = format!("task #{i} needs an id (or a name, which is then its id)");
                     return Err(Error::invalid("tasks", why));
                 };
+                // The name serves as the id, so it must be one: give an id for a longer name.
+                check_id("task id (its name, as it has no id)", name)?;
                 t.id = name.clone();
             }
         }
@@ -408,7 +410,9 @@ impl Orchestrator {
         if wf.remaining > 0 || wf.status != WorkflowStatus::Running {
             return;
         }
-        // The first task (by end time, then index) that did not complete is the culprit.
+        // The culprit is the first task (by end time, then index) that did not complete, one
+        // that failed before one cancelled: a fail-fast's cancels end at the failure's time, and
+        // the failure, not a task listed before it, is why the workflow failed.
         let culprit = wf
             .tasks()
             .filter(|&t| {
@@ -417,7 +421,14 @@ impl Orchestrator {
                     TaskStatus::Completed | TaskStatus::Skipped
                 )
             })
-            .min_by_key(|&t| (self.state.task(t).completed_at.get(), t));
+            .min_by_key(|&t| {
+                let task = self.state.task(t);
+                (
+                    task.status == TaskStatus::Cancelled,
+                    task.completed_at.get(),
+                    t,
+                )
+            });
         let policy = wf.policy;
         let id = wf.id.clone();
         match culprit {
