@@ -865,6 +865,11 @@ export interface ReplayOptions extends OrchestratorOptions {
    * same time, such as a failure's retry), so that it never goes on from a half-made decision.
    */
   live?: boolean;
+  /**
+   * Handlers by agent id. One for an agent the journal registers after `uptoSeq` serves it if
+   * the fork registers it again without a handler; a name the journal never registers is
+   * `unknown_agent`.
+   */
   agents?: Record<string, AgentHandler<never, unknown>>;
   tools?: Record<string, ToolFunction<never, unknown>>;
 }

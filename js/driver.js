@@ -1220,6 +1220,21 @@ export function createBaton(coreApi) {
     }
   }
 
+  /** The ids of the agents a journal's text registers (its `agent.registered` records). */
+  function registeredIn(text) {
+    const ids = new Set();
+    for (const line of text.split("\n")) {
+      if (!line.includes('"agent.registered"')) continue;
+      try {
+        const id = JSON.parse(line)?.data?.spec?.id;
+        if (typeof id === "string") ids.add(id);
+      } catch {
+        // The core read the journal already; a line it took is JSON.
+      }
+    }
+    return ids;
+  }
+
   /** The clock a restored or reopened run goes on with: the one given, else the one it had. */
   function recordedClock(options, core) {
     return options.clock ?? (core.virtualClock() ? "virtual" : "real");
@@ -1432,7 +1447,7 @@ export function createBaton(coreApi) {
       }
     }
 
-    static #wrap(core, options, agents, tools, frozen, live = false, persisted = undefined) {
+    static #wrap(core, options, agents, tools, frozen, live = false, persisted = undefined, later = undefined) {
       const o = checkOptions(options);
       if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
       if (tools !== undefined && !isObject(tools)) throw invalid("tools must be an object of functions by tool name");
@@ -1454,9 +1469,10 @@ export function createBaton(coreApi) {
         const ix = rt.agentIx.get(id);
         // The run's handlers, given again: one for an agent removed since has nothing to run.
         if (ix === undefined && removed.has(id)) continue;
-        // One for an agent not registered yet (a restore or fork from before it was) serves it
-        // once it is registered without a handler, as with Orchestrator.open.
-        if (ix === undefined) (rt.defaultHandlers ??= {})[id] = handler;
+        // A fork from before an agent was registered: its handler serves it once it is
+        // registered again without one. A name the run never registered is a mistake.
+        if (ix === undefined && later?.has(id)) (rt.defaultHandlers ??= {})[id] = handler;
+        else if (ix === undefined) throw new BatonError("unknown_agent", `unknown agent '${id}' in agents`);
         else rt.handlers[ix] = handler;
       }
       const orch = new Orchestrator({ [INTERNAL]: rt });
@@ -1601,7 +1617,7 @@ export function createBaton(coreApi) {
         core.free();
         throw e;
       }
-      return Orchestrator.#wrap(core, { clock: "virtual", ...rest }, agents, tools, !live, live);
+      return Orchestrator.#wrap(core, { clock: "virtual", ...rest }, agents, tools, !live, live, undefined, registeredIn(text));
     }
 
     // ---- agents ----

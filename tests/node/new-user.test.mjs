@@ -204,7 +204,7 @@ test("far times: a job past 2^50 ms is refused, and runUntil past it stops the c
   orch.close();
 });
 
-test("a fork or restore from before an agent was registered takes its handler for when it is", async () => {
+test("a fork from before an agent was registered takes its handler for when it is; a name never registered is refused", async () => {
   const orch = new Orchestrator({ clock: "virtual" });
   orch.registerAgent({ id: "a", handler: async () => "old" });
   orch.startAgent("a");
@@ -213,6 +213,7 @@ test("a fork or restore from before an agent was registered takes its handler fo
   orch.close();
   const fork = Orchestrator.replay(text, { uptoSeq: 1, live: true, agents: { a: async () => "new" } });
   assert.deepEqual(Object.keys(fork.agentsStatus()), []);
+  assert.throws(() => Orchestrator.replay(text, { uptoSeq: 1, live: true, agents: { typo: async () => 0 } }), (e) => e.code === "unknown_agent");
   fork.registerAgent({ id: "a" });
   fork.startAgent("a");
   const id = fork.submit({ agent: "a" });
