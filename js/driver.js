@@ -79,7 +79,7 @@ function shown(value) {
 
 // JSON of a spec for the core. JSON.stringify would turn NaN and Infinity into null, which the
 // core would read as "not set", and drop functions: refuse both here, naming the field.
-function specJson(value, what) {
+function specJson(value, what, listsEveryField = false) {
   // A replacer costs a call per key; it is only needed to name a bad value, which is rare.
   if (!hasNonFinite(value, 0)) return jsonText(value, what);
   const paths = new WeakMap(); // object -> its path from the root ("retry.backoff")
@@ -88,6 +88,8 @@ function specJson(value, what) {
     const path = parent === undefined ? "" : parent === "" ? key : `${parent}.${key}`;
     if (v !== null && typeof v === "object") paths.set(v, path);
     if (typeof v === "number" && !Number.isFinite(v)) {
+      // Where the core names every bad field (a template), it names this one among them too.
+      if (listsEveryField) return String(v);
       throw invalid(`invalid ${what}${path ? `.${path}` : ""}: ${v} is not a finite number`);
     }
     // JSON would drop it without a word, and a misnamed handler or callback would do nothing.
@@ -2005,7 +2007,7 @@ export function createBaton(coreApi) {
     defineTemplate(spec) {
       if (!isObject(spec)) throw invalid("defineTemplate needs { name, version?, instructions?, model?, temperature?, capabilities?, tools?, limits? }");
       const rt = this.#rt;
-      const ref = rt.core.defineTemplate(specJson(spec, "template"), rt.now());
+      const ref = rt.core.defineTemplate(specJson(spec, "template", true), rt.now());
       rt.pump();
       return ref;
     }

@@ -248,3 +248,10 @@ test("the dashboard's demo agents fail by the run's seed: another seed, another 
   assert.equal(a, again, "the same seed, the same failures");
   assert.notEqual(a, b, "another seed, other failures");
 });
+
+test("a template's every bad field is named, a number that is not finite among them", () => {
+  const orch = new Orchestrator({ clock: "virtual" });
+  assert.throws(() => orch.defineTemplate({ name: "Bad Name", temperature: NaN, version: 0 }), (e) =>
+    e.code === "invalid_argument" && /temperature/.test(e.message) && /name/.test(e.message) && /version/.test(e.message));
+  orch.close();
+});
