@@ -224,6 +224,12 @@ export interface Store {
   saveSnapshot(snapshot: string, seq: number): Promise<void>;
   /** Forgets everything: a new run starts. */
   reset(): Promise<void>;
+  /** Optional: the next write replaces the run held, in one step (see the README). */
+  replaceNext?(): void;
+  /** Optional: takes the store for this orchestrator's writes; `Orchestrator.open` calls it before `load`. */
+  lock?(): Promise<void>;
+  /** Optional: called as the orchestrator closes, with its last write; a lock goes once that is done. */
+  release?(lastWrite: Promise<void>): Promise<void>;
 }
 
 /** A store in memory: survives nothing, but keeps the contract (tests, examples). */
@@ -247,6 +253,13 @@ export class IndexedDBStore implements Store {
 }
 
 /** A store in a directory (Node only): `snapshot-<seq>.json` and `journal-<seq>.jsonl`. */
+/**
+ * A store in a directory (Node). One writer at a time: the directory's `lock` file holds the
+ * writing process's pid. Another FileStore on the directory is refused with `store_busy` while
+ * the orchestrator writing it is open (in this process, it waits for a closed one's last
+ * writes); a lock left by a process that died is taken over. A journal that follows a snapshot
+ * no longer there is a `decode_error`, not a new run that would delete it.
+ */
 export class FileStore implements Store {
   constructor(dir: string);
   readonly dir: string;
@@ -254,6 +267,9 @@ export class FileStore implements Store {
   append(lines: string, lastSeq: number): Promise<void>;
   saveSnapshot(snapshot: string, seq: number): Promise<void>;
   reset(): Promise<void>;
+  replaceNext(): void;
+  lock(): Promise<void>;
+  release(lastWrite?: Promise<void>): Promise<void>;
 }
 
 /** The options make a new run (an empty store); a resumed run keeps its recorded seed and limits (a warning says which given ones differ). */

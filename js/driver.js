@@ -1152,6 +1152,10 @@ export function createBaton(coreApi) {
       if (this.closed) return;
       // What happened since the last write still reaches the store, after the core is gone.
       if (this.persister !== undefined && this.core !== CLOSED_CORE) this.persister.collect();
+      // A store that holds a lock (FileStore) lets it go once that last write is done.
+      if (this.persister !== undefined && typeof this.persister.store.release === "function") {
+        Promise.resolve(this.persister.store.release(this.persister.chain)).catch((e) => console.warn(`baton: the store was not released: ${e?.message ?? e}`));
+      }
       this.closed = true;
       clearTimeout(this.timer);
       for (const ctx of this.live.values()) Context.abort(ctx, new BatonError("closed", "the orchestrator was closed"));
@@ -1534,6 +1538,9 @@ export function createBaton(coreApi) {
       // A run of this process closed on this store may still be writing to it: load after its
       // last write (close() queued it), not after whatever a live run writes later.
       await (storeWrites.get(store) ?? DONE);
+      // A store that can be written by two (a FileStore's directory) is taken before it is read,
+      // so that two orchestrators never resume, and re-run, one run.
+      if (typeof store.lock === "function") await store.lock();
       const contents = await store.load();
       const snapshot = contents?.snapshot;
       const journal = contents?.journal ?? "";

@@ -6,11 +6,27 @@
 // written so starts with one: lines after the last blank line are a batch cut short by a crash,
 // dropped whole on load. A batch holds whole commands, so a resumed run never starts from half a
 // command (a task created but never queued).
-import { appendFile, mkdir, open, readdir, readFile, rename, rm, truncate } from "node:fs/promises";
-import { join } from "node:path";
+import { appendFile, mkdir, open, readdir, readFile, rename, rm, truncate, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 
 const SNAPSHOT = /^snapshot-(\d+)\.json$/;
 const JOURNAL = /^journal-(\d+)\.jsonl$/;
+/** The file that says which process writes the directory (its pid). */
+const LOCK = "lock";
+
+const storeError = (code, message) => Object.assign(new Error(message), { name: "BatonError", code });
+
+// The FileStore of this process that writes each directory, and when a closed one is done.
+const owners = new Map(); // resolved dir -> { store, released?: Promise }
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === "EPERM"; // it exists, under another user
+  }
+}
 
 export class FileStore {
   #dir;
@@ -26,6 +42,62 @@ export class FileStore {
 
   get dir() { return this.#dir; }
 
+  /**
+   * One writer per directory: two orchestrators appending to one run would write two histories
+   * into one journal. The first write (or `lock()`) takes the lock, a file holding the pid.
+   * Another store of this process waits for a closed owner's last writes, and is refused while
+   * the owner is open; another live process's lock is refused; a dead process's is taken over.
+   */
+  async #own() {
+    const key = resolve(this.#dir);
+    for (let owner = owners.get(key); owner !== undefined; owner = owners.get(key)) {
+      // This store's own (its closing orchestrator's last writes pass too).
+      if (owner.store === this) return;
+      if (owner.released === undefined) {
+        throw storeError("store_busy", `${this.#dir} is written by another FileStore of this process: close its orchestrator first`);
+      }
+      await owner.released;
+    }
+    await mkdir(this.#dir, { recursive: true });
+    const path = join(this.#dir, LOCK);
+    for (let tries = 0; ; tries++) {
+      try {
+        await writeFile(path, `${process.pid}\n`, { flag: "wx" });
+        break;
+      } catch (e) {
+        if (e.code !== "EEXIST" || tries > 0) throw e;
+        const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+          throw storeError("store_busy", `${this.#dir} is written by process ${pid}; if it is gone, remove ${path}`);
+        }
+        await rm(path, { force: true }); // a dead process's, or this one's from a store never closed
+      }
+    }
+    owners.set(key, { store: this });
+  }
+
+  /**
+   * Called by the orchestrator as it closes, with its last write: once that is done the lock
+   * goes, and another store may write the directory.
+   */
+  release(lastWrite = Promise.resolve()) {
+    const key = resolve(this.#dir);
+    const owner = owners.get(key);
+    if (owner === undefined || owner.store !== this) return Promise.resolve();
+    owner.released = Promise.resolve(lastWrite).catch(() => {}).then(async () => {
+      if (owners.get(key) !== owner) return;
+      await rm(join(this.#dir, LOCK), { force: true });
+      owners.delete(key);
+    });
+    return owner.released;
+  }
+
+  /**
+   * Takes the directory for this store's writes (see #own): `Orchestrator.open` calls it before
+   * it loads, so that two orchestrators never resume one run. Reading alone (`load`) does not.
+   */
+  lock() { return this.#own(); }
+
   async #files() {
     await mkdir(this.#dir, { recursive: true });
     const names = await readdir(this.#dir);
@@ -36,6 +108,14 @@ export class FileStore {
   async load() {
     const { snapshots, journals } = await this.#files();
     const base = snapshots.length > 0 ? snapshots[snapshots.length - 1] : 0;
+    // A journal after a snapshot that is not there: the run cannot be rebuilt, and starting a
+    // new one would delete it. (One that holds no record is a snapshot's start cut short.)
+    for (const seq of journals.filter((j) => j > base)) {
+      const text = await readFile(join(this.#dir, `journal-${seq}.jsonl`), "utf8");
+      if (text.trim() !== "") {
+        throw storeError("decode_error", `${this.#dir} has journal-${seq}.jsonl but not snapshot-${seq}.json: the run before it cannot be rebuilt (move the files away to start a new one)`);
+      }
+    }
     this.#base = base;
     const snapshot = snapshots.length > 0 ? await readFile(join(this.#dir, `snapshot-${base}.json`), "utf8") : undefined;
     const journalPath = join(this.#dir, `journal-${base}.jsonl`);
@@ -65,6 +145,7 @@ export class FileStore {
 
   /** Writes `text` to `name` whole: a temporary file, synced, renamed into place. */
   async #writeWhole(name, text) {
+    await this.#own();
     await mkdir(this.#dir, { recursive: true });
     const path = join(this.#dir, name);
     const file = await open(`${path}.tmp`, "w");
@@ -95,6 +176,7 @@ export class FileStore {
   }
 
   async append(lines) {
+    await this.#own();
     if (this.#replacing) {
       // The new run's first lines, before any snapshot of it: journal-0, replaced whole.
       this.#replacing = false;
@@ -122,6 +204,7 @@ export class FileStore {
       this.#fresh = false;
       return;
     }
+    await this.#own();
     await mkdir(this.#dir, { recursive: true });
     const path = join(this.#dir, `snapshot-${seq}.json`);
     const tmp = `${path}.tmp`;
@@ -149,6 +232,7 @@ export class FileStore {
   }
 
   async reset() {
+    await this.#own();
     this.#replacing = false;
     const { snapshots, journals } = await this.#files();
     for (const s of snapshots) await rm(join(this.#dir, `snapshot-${s}.json`), { force: true });

@@ -139,6 +139,7 @@ test("FileStore: a line cut short by a crash is cut off the file, and later appe
   await store.reset();
   await store.append('{"seq":1,"at":0}\n', 1);
   appendFileSync(join(dir, "journal-0.jsonl"), '{"seq":2,"at"'); // the crash
+  await store.release(); // as the process that crashed lets the directory go
   const again = new FileStore(dir);
   assert.equal((await again.load()).journal.trim(), '{"seq":1,"at":0}');
   await again.append('{"seq":2,"at":5}\n', 2);
@@ -335,4 +336,39 @@ test("a run that replaces another on a FileStore leaves one of the two whole if 
     assert.deepEqual(completed.slice(0, 3), [2, 4, 6], `killed after ${ms} ms`);
     orch.close();
   }
+});
+
+test("FileStore: one writer per directory; a closed run's writes end before another opens it; a stale lock is taken over", async () => {
+  const { writeFileSync, existsSync } = await import("node:fs");
+  const dir = tempDir("baton-lock-");
+  const a = await Orchestrator.open(new FileStore(dir), { clock: "virtual" });
+  a.registerAgent({ id: "w", handler: async (n) => n + 1 });
+  a.startAgent("w");
+  await a.wait(a.submit({ agent: "w", input: 1 }));
+  // A second orchestrator on the directory while the first is open is refused, not a second history.
+  await assert.rejects(Orchestrator.open(new FileStore(dir), { clock: "virtual" }), (e) => e.code === "store_busy");
+  // Closed, with its last writes still on their way: the next open waits for them.
+  a.submit({ agent: "w", input: 2 });
+  a.close();
+  const b = await Orchestrator.open(new FileStore(dir), { agents: { w: async (n) => n + 1 }, clock: "virtual" });
+  assert.equal(b.statistics().total_tasks, 2);
+  b.close();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(join(dir, "lock")), false, "closed, the lock is gone");
+  // A lock left by a process that died is taken over.
+  writeFileSync(join(dir, "lock"), "999999999\n");
+  const c = await Orchestrator.open(new FileStore(dir), { clock: "virtual" });
+  assert.equal(c.statistics().total_tasks, 2);
+  c.close();
+  await new Promise((r) => setTimeout(r, 20));
+  // A journal after a snapshot that is gone is an error, not a new run that deletes it.
+  const broken = tempDir("baton-nosnap-");
+  writeFileSync(join(broken, "journal-30.jsonl"), '\n{"seq":31,"at":0,"type":"task.queued","data":{"task":"task-1"}}\n\n');
+  await assert.rejects(Orchestrator.open(new FileStore(broken), { clock: "virtual" }), (e) => e.code === "decode_error" && /snapshot-30/.test(e.message));
+  assert.deepEqual(readdirSync(broken).filter((f) => f.startsWith("journal-")), ["journal-30.jsonl"], "the journal is kept");
+  // A snapshot's start cut short (its journal begun, the snapshot not yet in place) is no loss.
+  writeFileSync(join(dir, "journal-999.jsonl"), "\n");
+  const e = await Orchestrator.open(new FileStore(dir), { clock: "virtual" });
+  assert.equal(e.statistics().total_tasks, 2);
+  e.close();
 });
