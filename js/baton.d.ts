@@ -199,7 +199,9 @@ export interface OrchestratorOptions {
   /**
    * Given for a new run: a listed snapshot (`snapshots()`, reason `every`, a `snapshot.created`
    * record) at the end of each command (a submission, an answer, an `emit`, a message, ...)
-   * that brings the events since the last one to this many, and the store's snapshots as often.
+   * that brings the events since the last one to this many. The store's snapshots come as often,
+   * once as many bytes of journal as the last snapshot's have followed it (writes stay
+   * proportional to the change as the state grows).
    * Not given: none is listed for it, and a store snapshots every 1,000 events.
    */
   snapshotEveryEvents?: number;

@@ -247,6 +247,11 @@ class Persister {
     this.everyEvents = everyEvents;
     this.saved = savedSeq;            // the last seq handed to the store
     this.sinceSnapshot = sinceSnapshot;
+    // A snapshot holds the whole state, which grows with the run (finished tasks stay in it):
+    // the next one waits until as many bytes of journal follow the last, so that the store's
+    // writes stay within about twice the journal's, not its square.
+    this.snapshotBytes = 0;           // the last snapshot's size (0: none written by this run)
+    this.tailBytes = 0;               // journal bytes appended since
     this.mine = DONE;                 // this run's last write queued (see chain)
     this.scheduled = false;
     this.error = undefined;
@@ -298,14 +303,19 @@ class Persister {
         throw e;
       });
     });
-    if (this.broken || core.journalFirstSeq() > this.saved + 1 || this.sinceSnapshot + fresh >= this.everyEvents) {
+    const forced = this.broken || core.journalFirstSeq() > this.saved + 1;
+    const lines = forced ? "" : core.journal(this.saved);
+    const due = this.sinceSnapshot + fresh >= this.everyEvents && this.tailBytes + lines.length >= this.snapshotBytes;
+    if (forced || due) {
       const text = core.snapshotState();
       this.write(first(() => this.store.saveSnapshot(text, seq)), true);
       this.sinceSnapshot = 0;
+      this.snapshotBytes = text.length;
+      this.tailBytes = 0;
     } else {
-      const lines = core.journal(this.saved);
       this.write(first(() => this.store.append(lines, seq)), false);
       this.sinceSnapshot += fresh;
+      this.tailBytes += lines.length;
     }
     this.saved = seq;
   }
