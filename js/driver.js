@@ -305,7 +305,7 @@ class Persister {
     });
     const forced = this.broken || core.journalFirstSeq() > this.saved + 1;
     const lines = forced ? "" : core.journal(this.saved);
-    const due = this.sinceSnapshot + fresh >= this.everyEvents && this.tailBytes + lines.length >= this.snapshotBytes;
+    const due = core.storeSnapshotDue(this.sinceSnapshot + fresh, this.everyEvents, this.tailBytes + lines.length, this.snapshotBytes);
     if (forced || due) {
       const text = core.snapshotState();
       this.write(first(() => this.store.saveSnapshot(text, seq)), true);

@@ -45,6 +45,19 @@ pub struct SnapshotSummary {
 /// agents would put 10,000 entries in each.
 pub const SNAPSHOT_AGENTS_LISTED_MAX: usize = 100;
 
+/// Whether a driver's store takes a snapshot now rather than the journal's lines: every
+/// `every_events` events, once as many journal bytes as the last snapshot's have followed it. A
+/// snapshot holds the whole state, which grows with the run; without the second condition a long
+/// run's store writes would grow with the square of its length, not with the change.
+pub fn store_snapshot_due(
+    events_since: u64,
+    every_events: u64,
+    bytes_since: u64,
+    last_snapshot_bytes: u64,
+) -> bool {
+    events_since >= every_events && bytes_since >= last_snapshot_bytes
+}
+
 /// A snapshot document, as `snapshot()` writes it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -64,6 +64,23 @@ impl Core {
         Ok(Core::wrap(Orchestrator::restore(snapshot, ms(now)).js()?))
     }
 
+    /// See [`crate::core::snapshot::store_snapshot_due`]: the store's rule, kept in the core.
+    #[wasm_bindgen(js_name = storeSnapshotDue)]
+    pub fn store_snapshot_due(
+        &self,
+        events_since: f64,
+        every_events: f64,
+        bytes_since: f64,
+        last_snapshot_bytes: f64,
+    ) -> bool {
+        crate::core::snapshot::store_snapshot_due(
+            events_since as u64,
+            every_events as u64,
+            bytes_since as u64,
+            last_snapshot_bytes as u64,
+        )
+    }
+
     /// The exact state a snapshot plus the journal written after it describe (a store's
     /// contents). Calls in flight still count as running until `reissueInFlight`.
     pub fn load(snapshot: &str, journal_tail: &str, upto_seq: Option<f64>) -> JsResult<Core> {

@@ -40,6 +40,8 @@ pub struct Runtime {
     since_snapshot: u64,
     /// Journal bytes written since the last snapshot (see `SNAPSHOT_EVERY_JOURNAL_BYTES`).
     since_snapshot_bytes: usize,
+    /// The last snapshot's size (0: none written since the object started).
+    snapshot_bytes: usize,
     pub bindings: BTreeMap<String, Binding>,
     waiters: BTreeMap<u32, Vec<oneshot::Sender<()>>>,
     subscribers: Vec<Subscriber>,
@@ -104,6 +106,7 @@ pub fn load(state: Rc<State>) -> worker::Result<Shared> {
         saved,
         since_snapshot: loaded.lines,
         since_snapshot_bytes: loaded.journal.len(),
+        snapshot_bytes: 0,
         bindings,
         waiters: BTreeMap::new(),
         subscribers: Vec::new(),
@@ -209,8 +212,9 @@ impl Runtime {
     }
 
     /// Writes what changed since the last write: journal lines, or a snapshot every
-    /// `SNAPSHOT_EVERY_EVENTS` events or `SNAPSHOT_EVERY_JOURNAL_BYTES` bytes of journal (or
-    /// when lines are no longer in memory).
+    /// `SNAPSHOT_EVERY_EVENTS` events once as many journal bytes as the last snapshot's have
+    /// followed it (the core's `store_snapshot_due`), or every `SNAPSHOT_EVERY_JOURNAL_BYTES`
+    /// bytes of journal (or when lines are no longer in memory).
     fn persist(&mut self) -> Option<String> {
         let seq = self.core.state().seq;
         if seq <= self.saved {
@@ -221,8 +225,14 @@ impl Runtime {
         // One requested at this very seq is stored as it was taken (with its id).
         let requested = (self.requested_snapshot.take()).filter(|(at, _)| *at == seq);
         let bytes = lines.as_ref().map_or(0, String::len);
+        let due = crate::core::snapshot::store_snapshot_due(
+            self.since_snapshot + fresh,
+            SNAPSHOT_EVERY_EVENTS,
+            (self.since_snapshot_bytes + bytes) as u64,
+            self.snapshot_bytes as u64,
+        );
         let result = if self.core.journal_first_seq() > self.saved + 1
-            || self.since_snapshot + fresh >= SNAPSHOT_EVERY_EVENTS
+            || due
             || self.since_snapshot_bytes + bytes >= SNAPSHOT_EVERY_JOURNAL_BYTES
             || requested.is_some()
         {
@@ -235,6 +245,9 @@ impl Runtime {
                     .snapshot_json(&format!("storage-{seq}"))
                     .map_err(|e| worker::Error::RustError(e.to_string())),
             };
+            if let Ok(t) = &text {
+                self.snapshot_bytes = t.len();
+            }
             text.and_then(|text| self.store.save_snapshot(seq, &text))
         } else {
             self.since_snapshot += fresh;
@@ -252,6 +265,7 @@ impl Runtime {
                 // Nothing after the hole may be appended: the next write is a whole snapshot.
                 console_error!("baton: writing the journal failed (a snapshot is tried next): {e}");
                 self.since_snapshot = SNAPSHOT_EVERY_EVENTS;
+                self.snapshot_bytes = 0;
             }
         }
         lines
