@@ -1202,8 +1202,17 @@ fn snapshot_every_events_counts_custom_events_messages_and_reported_errors() {
 #[test]
 fn a_store_snapshot_waits_for_its_events_and_for_as_many_journal_bytes_as_the_last() {
     use crate::core::snapshot::store_snapshot_due;
-    assert!(!store_snapshot_due(999, 1_000, 1 << 20, 0), "not yet 1,000 events");
-    assert!(store_snapshot_due(1_000, 1_000, 10, 0), "the first: no snapshot before it");
-    assert!(!store_snapshot_due(5_000, 1_000, 100, 4_096), "the journal since is smaller");
+    assert!(
+        !store_snapshot_due(999, 1_000, 1 << 20, 0),
+        "not yet 1,000 events"
+    );
+    assert!(
+        store_snapshot_due(1_000, 1_000, 10, 0),
+        "the first: no snapshot before it"
+    );
+    assert!(
+        !store_snapshot_due(5_000, 1_000, 100, 4_096),
+        "the journal since is smaller"
+    );
     assert!(store_snapshot_due(1_000, 1_000, 4_096, 4_096));
 }

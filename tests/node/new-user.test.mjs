@@ -255,3 +255,17 @@ test("a template's every bad field is named, a number that is not finite among t
     e.code === "invalid_argument" && /temperature/.test(e.message) && /name/.test(e.message) && /version/.test(e.message));
   orch.close();
 });
+
+test("time travel to before a snapshot, from that snapshot, says the state is not in it", async () => {
+  const orch = new Orchestrator({ clock: "virtual" });
+  orch.registerAgent({ id: "a", handler: async () => 1 });
+  orch.startAgent("a");
+  await orch.wait(orch.submit({ agent: "a" }));
+  const snap = orch.snapshot();
+  await orch.wait(orch.submit({ agent: "a" }));
+  const tail = orch.journal().filter((r) => r.seq > snap.seq);
+  assert.throws(() => Orchestrator.replay(tail, { snapshot: snap, uptoSeq: 2 }), (e) => e.code === "invalid_argument" && /before the snapshot/.test(e.message));
+  const at = Orchestrator.replay(tail, { snapshot: snap, uptoSeq: snap.seq + 1 });
+  assert.equal(at.journal().at(-1)?.seq ?? snap.seq + 1, snap.seq + 1);
+  orch.close();
+});

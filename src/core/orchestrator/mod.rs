@@ -629,6 +629,17 @@ impl Orchestrator {
                 ),
             });
         }
+        if let Some(upto) = upto_seq.filter(|&u| u < doc.seq) {
+            // The state before the snapshot is not in it: time travel there needs the journal
+            // from the start (a replay without the snapshot).
+            return Err(Error::invalid(
+                "uptoSeq",
+                format!(
+                    "{upto} is before the snapshot's seq {}: replay the whole journal to go there",
+                    doc.seq
+                ),
+            ));
+        }
         let mut state = doc.state;
         state.options.validate()?;
         crate::core::snapshot::check(&state, payloads.borrow().len())?;
