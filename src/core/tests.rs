@@ -80,6 +80,20 @@ fn none_payloads(n: usize) -> Vec<(PayloadId, PayloadId)> {
     vec![(PayloadId::NONE, PayloadId::NONE); n]
 }
 
+/// A core with one agent, `r`, and workflow `id` of its tasks (`(id, dependencies)`) submitted
+/// at time 0 with no payloads.
+fn workflow_on_r(
+    id: &str,
+    tasks: &[(&str, &[&str])],
+    policy: FailurePolicy,
+) -> (Orchestrator, crate::core::ids::WorkflowIx) {
+    let mut o = orch();
+    agent(&mut o, "r", None);
+    let tasks: Vec<(&str, &str, &[&str])> = tasks.iter().map(|&(t, deps)| (t, "r", deps)).collect();
+    let w = o.submit_workflow(wf(id, &tasks, policy), &none_payloads(tasks.len()), 0);
+    (o, w.unwrap())
+}
+
 #[test]
 fn start_walks_the_lifecycle_and_records_history() {
     let mut o = orch();
@@ -367,19 +381,11 @@ fn global_and_per_agent_concurrency_hold() {
 
 #[test]
 fn a_workflow_runs_in_dependency_order_and_ends_with_a_snapshot() {
-    let mut o = orch();
-    agent(&mut o, "r", None);
-    let spec = wf(
+    let (mut o, w) = workflow_on_r(
         "research",
-        &[
-            ("a", "r", &[]),
-            ("b", "r", &["a"]),
-            ("c", "r", &["a"]),
-            ("d", "r", &["b", "c"]),
-        ],
+        &[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"])],
         FailurePolicy::FailFast,
     );
-    let w = o.submit_workflow(spec, &none_payloads(4), 0).unwrap();
     let mut seen = vec![];
     let mut pending = invokes(&mut o);
     while let Some((call, task)) = pending.pop() {
@@ -401,19 +407,12 @@ fn a_workflow_runs_in_dependency_order_and_ends_with_a_snapshot() {
 
 #[test]
 fn a_failed_workflows_culprit_is_the_task_that_failed_not_one_listed_before_it_and_cancelled() {
-    let mut o = orch();
-    agent(&mut o, "r", None);
     // `slow` is listed first and still running when `bad` fails; `write` waits on `bad`.
-    let spec = wf(
+    let (mut o, w) = workflow_on_r(
         "p",
-        &[
-            ("slow", "r", &[]),
-            ("write", "r", &["bad"]),
-            ("bad", "r", &[]),
-        ],
+        &[("slow", &[]), ("write", &["bad"]), ("bad", &[])],
         FailurePolicy::FailFast,
     );
-    let w = o.submit_workflow(spec, &none_payloads(3), 0).unwrap();
     let calls = invokes(&mut o);
     let bad = calls.iter().find(|(_, t)| *t == TaskIx(2)).unwrap().0;
     assert!(o.fail(bad, ErrorClass::Agent, "nope", 10));
@@ -442,14 +441,7 @@ fn fail_fast_cancels_the_rest_and_continue_skips_only_dependents() {
             ],
         ),
     ] {
-        let mut o = orch();
-        agent(&mut o, "r", None);
-        let spec = wf(
-            "w",
-            &[("a", "r", &[]), ("b", "r", &["a"]), ("c", "r", &[])],
-            policy,
-        );
-        let w = o.submit_workflow(spec, &none_payloads(3), 0).unwrap();
+        let (mut o, w) = workflow_on_r("w", &[("a", &[]), ("b", &["a"]), ("c", &[])], policy);
         let calls = invokes(&mut o);
         assert_eq!(calls.len(), 2);
         let aborts_before = o.fail(calls[0].0, ErrorClass::Agent, "nope", 1);
@@ -947,14 +939,11 @@ fn cancelling_a_workflow_starts_none_of_its_waiting_tasks() {
 
 #[test]
 fn cancelling_a_fail_fast_workflow_gives_every_task_its_reason() {
-    let mut o = orch();
-    agent(&mut o, "r", None);
-    let spec = wf(
+    let (mut o, w) = workflow_on_r(
         "w",
-        &[("x", "r", &[]), ("y", "r", &["x"]), ("q", "r", &[])],
+        &[("x", &[]), ("y", &["x"]), ("q", &[])],
         FailurePolicy::FailFast,
     );
-    let w = o.submit_workflow(spec, &none_payloads(3), 0).unwrap();
     assert_eq!(invokes(&mut o).len(), 2, "x and q run, y waits");
     o.cancel_workflow(w, "shutting down", 1).unwrap();
     for i in 0..3 {

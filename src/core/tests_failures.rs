@@ -1152,16 +1152,21 @@ fn write_fuzz_corpus() {
     }
 }
 
+/// An agent with the capability that one error puts in `Error`.
+fn capable_once(id: &str, capability: &str, concurrency: Option<u32>) -> AgentSpec {
+    AgentSpec {
+        capabilities: vec![capability.into()],
+        concurrency,
+        max_errors: Some(1),
+        ..AgentSpec::new(id)
+    }
+}
+
 #[test]
 fn a_retry_routed_by_capability_goes_to_a_capable_agent_when_its_own_entered_error() {
     let mut o = orch(13);
-    let capable = |id: &str| AgentSpec {
-        capabilities: vec!["x".into()],
-        max_errors: Some(1),
-        ..AgentSpec::new(id)
-    };
-    let a = add(&mut o, capable("a"));
-    let b = add(&mut o, capable("b"));
+    let a = add(&mut o, capable_once("a", "x", None));
+    let b = add(&mut o, capable_once("b", "x", None));
     let t = o
         .submit(
             TaskSpec {
@@ -1252,14 +1257,8 @@ fn long_texts_are_refused_where_given_and_cut_where_an_agent_fails_with_them() {
 #[test]
 fn waiting_tasks_routed_by_capability_leave_an_agent_that_enters_error() {
     let mut o = orch(15);
-    let capable = |id: &str| AgentSpec {
-        capabilities: vec!["c".into()],
-        concurrency: Some(1),
-        max_errors: Some(1),
-        ..AgentSpec::new(id)
-    };
-    let a1 = add(&mut o, capable("a1"));
-    let a2 = add(&mut o, capable("a2"));
+    let a1 = add(&mut o, capable_once("a1", "c", Some(1)));
+    let a2 = add(&mut o, capable_once("a2", "c", Some(1)));
     let by_capability = TaskSpec {
         capability: Some("c".into()),
         ..TaskSpec::default()
