@@ -73,30 +73,44 @@ export class FileStore {
         await rm(path, { force: true }); // a dead process's, or this one's from a store never closed
       }
     }
-    owners.set(key, { store: this });
+    // Another store of this process may have taken the directory while this one made the file.
+    const owner = owners.get(key);
+    if (owner !== undefined && owner.store !== this) return this.#own();
+    if (owner === undefined) owners.set(key, { store: this });
   }
 
   /**
    * Called by the orchestrator as it closes, with its last write: once that is done the lock
-   * goes, and another store may write the directory.
+   * goes, and another store may write the directory. It holds the directory from now on even if
+   * the run has not written yet (its first write may be the one still on its way), so that
+   * another store of this process waits for that write rather than starting a run beside it.
    */
   release(lastWrite = Promise.resolve()) {
     const key = resolve(this.#dir);
-    const owner = owners.get(key);
-    if (owner === undefined || owner.store !== this) return Promise.resolve();
-    owner.released = Promise.resolve(lastWrite).catch(() => {}).then(async () => {
-      if (owners.get(key) !== owner) return;
-      await rm(join(this.#dir, LOCK), { force: true });
-      owners.delete(key);
+    let owner = owners.get(key);
+    if (owner !== undefined && owner.store !== this) return Promise.resolve(); // never held it
+    if (owner === undefined) owners.set(key, (owner = { store: this }));
+    const released = Promise.resolve(lastWrite).catch(() => {}).then(async () => {
+      if (owners.get(key) !== owner || owner.released !== released) return; // taken again since
+      const path = join(this.#dir, LOCK);
+      const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
+      if (pid === process.pid) await rm(path, { force: true });
+      if (owners.get(key) === owner && owner.released === released) owners.delete(key);
     });
-    return owner.released;
+    owner.released = released;
+    return released;
   }
 
   /**
    * Takes the directory for this store's writes (see #own): `Orchestrator.open` calls it before
    * it loads, so that two orchestrators never resume one run. Reading alone (`load`) does not.
+   * A store reopened after its orchestrator closed first waits for that run's last writes.
    */
-  lock() { return this.#own(); }
+  async lock() {
+    const owner = owners.get(resolve(this.#dir));
+    if (owner !== undefined && owner.store === this && owner.released !== undefined) await owner.released;
+    return this.#own();
+  }
 
   async #files() {
     await mkdir(this.#dir, { recursive: true });

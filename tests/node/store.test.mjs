@@ -373,6 +373,30 @@ test("FileStore: one writer per directory; a closed run's writes end before anot
   e.close();
 });
 
+test("FileStore: a run closed before its first write is reopened whole by another FileStore, at once or later, and the same store reopens too", async () => {
+  const { existsSync } = await import("node:fs");
+  const slow = async (n, ctx) => { await ctx.sleep(100); return n * 2; };
+  for (const pause of [0, 50, "same"]) {
+    const dir = tempDir("baton-reopen-");
+    const store = new FileStore(dir);
+    const first = new Orchestrator({ store, clock: "virtual", seed: 1 });
+    first.registerAgent({ id: "double", handler: slow, concurrency: 1 });
+    first.startAgent("double");
+    for (const n of [1, 2, 3]) first.submit({ agent: "double", input: n });
+    await first.wait("task-1");
+    first.close(); // its writes are still on their way: none has taken the lock yet
+    if (typeof pause === "number") await new Promise((r) => setTimeout(r, pause));
+    const again = await Orchestrator.open(pause === "same" ? store : new FileStore(dir), { clock: "virtual", agents: { double: slow } });
+    assert.equal(again.statistics().total_tasks, 3, `reopened after ${pause}`);
+    assert.deepEqual(await Promise.all(["task-1", "task-2", "task-3"].map(async (id) => (await again.wait(id)).output)), [2, 4, 6]);
+    assert.ok(existsSync(join(dir, "lock")), "the reopened run holds the lock");
+    await again.flush();
+    again.close();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(existsSync(join(dir, "lock")), false, "closed, the lock is gone");
+  }
+});
+
 test("a long run's store writes stay proportional to its journal, though the state it snapshots grows", async () => {
   let written = 0;
   const inner = new MemoryStore();
