@@ -31,7 +31,7 @@ export type ErrorCode =
   | "closed"
   | "timeout"
   | "terminated"
-    | "no_capable_agent"
+  | "no_capable_agent"
   | "unknown_template"
   | "unknown_message"
   | "unknown_tool"
@@ -44,7 +44,15 @@ export type ErrorCode =
   | "pattern_failed"
   | "compression_failed"
   | "store_failed"
+  /** Another orchestrator writes the store's directory (`FileStore`: one writer at a time). */
+  | "store_busy"
   | "internal";
+
+/** An agent status as `transitionAgent` takes it: also DESIGN's `Idle` and `Active`, in any case. */
+export type AgentStatusName =
+  | AgentStatus | "Idle" | "Active"
+  | Lowercase<AgentStatus | "Idle" | "Active">
+  | Uppercase<AgentStatus | "Idle" | "Active">;
 
 /** An error raised by Baton: a JS `Error` named `BatonError` with a stable `code`. */
 export class BatonError extends Error {
@@ -410,11 +418,13 @@ export interface OrchestrateResult<O = unknown> {
  * `{ cron }` (5 fields, names allowed, UTC). `once` and `interval` are names for `at` and `everyMs`.
  */
 export type Trigger =
-  | { at: number | Date | string }
-  | { once: number | Date | string }
-  | { everyMs: number }
-  | { interval: number }
-  | { cron: string };
+  | OneTrigger<"at", number | Date | string>
+  | OneTrigger<"once", number | Date | string>
+  | OneTrigger<"everyMs", number>
+  | OneTrigger<"interval", number>
+  | OneTrigger<"cron", string>;
+/** One kind of trigger, the others absent (two are refused). */
+type OneTrigger<K extends string, V> = { [P in K]: V } & { [P in Exclude<"at" | "once" | "everyMs" | "interval" | "cron", K>]?: undefined };
 
 export interface Job {
   id: string;
@@ -465,6 +475,8 @@ export interface PatternRun {
   error?: string;
   /** Its tasks' ids, in the order they were created. */
   tasks: string[];
+  /** Once failed: the failing answer's class (`validation` for an answer of the wrong shape). */
+  class?: ErrorClass | null;
   /** Once completed. */
   result?: unknown;
 }
@@ -489,6 +501,16 @@ export interface CollaborativeResult {
   turns: Array<{ round: number; agent: string; done: boolean }>;
   doneBy?: string;
 }
+
+/** What a pattern run of each kind resolves with. */
+export interface PatternResults {
+  consensus: ConsensusResult;
+  debate: DebateResult;
+  chainOfThought: ChainOfThoughtResult;
+  supervisor: SupervisorResult;
+  collaborative: CollaborativeResult;
+}
+export type PatternResultOf<K extends keyof PatternResults> = PatternResults[K];
 
 /** `session`: the session whose REQUEST and RESPONSE contracts record the run's calls. */
 export type PatternSpec = { session?: string } & (
@@ -546,6 +568,9 @@ export interface TaskSpec<I = unknown> extends TaskPolicy {
   name?: string;
   metadata?: unknown;
 }
+
+/** A task goes to one agent, or to the least-loaded agent with a capability: one of the two. */
+export type AgentOrCapability = { agent: string; capability?: undefined } | { capability: string; agent?: undefined };
 
 /** A task for `submit`, which may also name a function to call once it has ended. */
 export interface SubmitSpec<I = unknown> extends TaskSpec<I> {
@@ -628,7 +653,10 @@ export type WorkflowOptions = Partial<Omit<WorkflowSpec, "tasks">>;
 export interface CompiledWorkflow {
   /** How many tasks the workflow has. */
   readonly size: number;
+  /** Only `compileWorkflow` makes one (a `Set`, which has a `size` too, is not one). */
+  readonly [compiledWorkflow]: true;
 }
+declare const compiledWorkflow: unique symbol;
 
 /** `runWorkflow` with an agent pattern as its execution pattern. */
 /** `session`: the session whose contracts record the run's calls. */
@@ -751,13 +779,44 @@ export interface Snapshot {
   state: { [key: string]: Json };
 }
 
+/** An agent as `agent.registered` records it: what it was registered with, defaults resolved. */
+export interface RegisteredAgentSpec {
+  id: string;
+  name: string | null;
+  capabilities: string[];
+  concurrency: number | null;
+  maxErrors: number | null;
+  retry?: { maxAttempts: number; backoff: { initialMs: number; factor: number; maxMs: number }; jitter: number };
+  timeoutMs?: number;
+  onError?: ErrorPolicy;
+  fallback?: Fallback;
+  circuitBreaker?: Required<CircuitBreaker> | false;
+  rateLimit?: RateLimit;
+  /** The template it was made from (`analyst@2`), and that template's configuration (`ctx.config`). */
+  template?: string;
+  config?: AgentConfig;
+  tools?: string[];
+}
+
+/** What a task carries beside its agent: its capability, session, and place in a pattern run. */
+export interface TaskExtra {
+  capability?: string;
+  session?: string;
+  /** The session a summarizer task compresses. */
+  compresses?: string;
+  /** The pattern run it belongs to, by number (`run-<n>`). */
+  run?: number;
+  /** Its part in that run (`vote`, `pro`, `judge`, `plan`, ...). */
+  role?: string;
+}
+
 /** One journal record. `type` is the topic; custom events carry their own topic. */
 export type JournalRecord = BuiltInRecord | CustomRecord;
 
 /** The records of Baton's own topics. */
 export type BuiltInRecord =
   | Rec<"orchestrator.started", { version: number; seed: number; runId: string; options: { [key: string]: Json } }>
-  | Rec<"agent.registered", { spec: { id: string; name: string | null; capabilities: string[]; concurrency: number | null; maxErrors: number | null; circuitBreaker?: Required<CircuitBreaker> | false } }>
+  | Rec<"agent.registered", { spec: RegisteredAgentSpec }>
   | Rec<"orchestrator.terminated", { reason: string; auto?: true }>
   | Rec<"agent.status", { agent: string; from: AgentStatus; to: AgentStatus; reason: string; auto?: true }>
   | Rec<"agent.error", { agent: string; message: string; auto?: true }>
@@ -767,7 +826,7 @@ export type BuiltInRecord =
   | Rec<"agent.updated", { agent: string; update: AgentUpdate }>
   | Rec<"agent.recovered", { agent: string }>
   | Rec<"agent.removed", { agent: string }>
-  | Rec<"task.created", { task: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; manual: boolean }>
+  | Rec<"task.created", { task: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; manual: boolean; extra?: TaskExtra }>
   | Rec<"task.queued", { task: string }>
   | Rec<"task.started", { task: string; call: number; attempt: number; deadline?: number }>
   | Rec<"task.completed", { task: string; call: number; output: Json }>
@@ -780,7 +839,7 @@ export type BuiltInRecord =
   | Rec<"task.requeued", { task: string; reason: string }>
   | Rec<"call.ignored", { call: number; task?: string; reason: string }>
   | Rec<"escalation", { agent: string; task: string; error: TaskError }>
-  | Rec<"workflow.submitted", { workflow: { id: string; name?: string; policy: FailurePolicy; tasks: Array<{ id: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; dependsOn: number[] }> } }>
+  | Rec<"workflow.submitted", { workflow: { id: string; name?: string; policy: FailurePolicy; session?: string; width?: number; tasks: Array<{ id: string; agent: string; name?: string; priority: number; input: Json; metadata: Json; dependsOn: number[]; extra?: TaskExtra }> } }>
   | Rec<"workflow.completed", { workflow: string }>
   | Rec<"workflow.failed", { workflow: string; task: string; policy: FailurePolicy }>
   /** Ended short by cancels alone (a workflow's cancel, or a task's); `task` is the one that ended first (by time, then by its place in the workflow). */
@@ -858,20 +917,28 @@ export type BuiltInTopic = BuiltInRecord["type"];
 /**
  * What a subscription to `topic` delivers, as precisely as the topic says: a built-in topic
  * (`"task.retrying"`) gives its record, a one-level wildcard over built-in topics (`"task.*"`)
- * the records of those topics, anything else (`"*"`, `"**"`, a custom topic) any record.
+ * the records of those topics, a custom topic (`"audit.checked"`) its custom record, anything
+ * else (`"*"`, `"**"`, other wildcards, a topic not known until run time) any record.
  * (A custom topic under a built-in namespace, `task.note`, also matches `task.*`: read such
  * events with a topic of their own, or as `DeliveredEvent`.)
  */
-export type EventOf<T extends string> = [T] extends [BuiltInTopic]
+export type EventOf<T extends string> = string extends T
+  ? DeliveredEvent
+  : [T] extends [BuiltInTopic]
   ? Extract<BuiltInRecord, { type: T }> & { topic: T }
   : T extends `${infer P}.*`
     ? [Extract<BuiltInRecord, { type: `${P}.${string}` }>] extends [never]
       ? DeliveredEvent
       : Extract<BuiltInRecord, { type: `${P}.${string}` }> & { topic: string }
-    : DeliveredEvent;
+    : T extends "*" | "**" | `${string}*${string}`
+      ? DeliveredEvent
+      : CustomRecord & { topic: T };
+
+/** What a restored or replayed run may be given: its seed (checked), its clock and its store; its limits and policies are the recorded ones. */
+export type KeptRunOptions = Pick<OrchestratorOptions, "seed" | "clock" | "startTime" | "eventsBufferMax" | "store" | "snapshotEveryEvents">;
 
 /** As for [`RestoreOptions`]: the run's recorded seed and limits are kept. */
-export interface ReplayOptions extends OrchestratorOptions {
+export interface ReplayOptions extends KeptRunOptions {
   /** Stop after this record (time travel). */
   uptoSeq?: number;
   /** Start from this snapshot: the journal is then the records written after it. */
@@ -897,7 +964,7 @@ export interface ReplayOptions extends OrchestratorOptions {
  * policies (`maxConcurrency`, `retry`, ...) are refused; `clock` (by default the run's own),
  * `startTime`, `eventsBufferMax`, `store` and `snapshotEveryEvents` apply.
  */
-export interface RestoreOptions extends OrchestratorOptions {
+export interface RestoreOptions extends KeptRunOptions {
   /** Handlers by agent id: functions are not part of a snapshot. */
   agents?: Record<string, AgentHandler<never, unknown>>;
   /** Tool functions by name, for tools the snapshot's registry holds. */
@@ -963,20 +1030,20 @@ export class Orchestrator {
   removeAgent(id: string): void;
   /** Moves an agent along one edge of the lifecycle table. */
   /** `to` may also be DESIGN's `Idle` (Ready) or `Active` (Running), in any case. */
-  transitionAgent(id: string, to: AgentStatus | "Idle" | "Active", reason?: string): void;
+  transitionAgent(id: string, to: AgentStatusName, reason?: string): void;
   /** Counts an error against an agent; at its `maxErrors` it enters `Error`. */
   reportError(agentId: string, message?: string | Error): void;
   agentHistory(id: string): Transition[];
   agentStatus(id: string): AgentStatus;
 
   /** Submits a task for the orchestrator to run; returns its id. */
-  submit<I = unknown>(spec: SubmitSpec<I>): string;
+  submit<I = unknown>(spec: SubmitSpec<I> & AgentOrCapability): string;
   /** Resolves with the task once it is terminal (given a workflow's id, as `waitWorkflow`). */
   wait<O = unknown>(id: string): Promise<Task<unknown, O>>;
   getTask<O = unknown>(id: string): Task<unknown, O>;
   status(id: string): TaskStatus;
   /** Cancels an unfinished task; a running agent sees `ctx.signal` abort. */
-  cancel(id: string, reason?: string): void;
+  cancel(id: string, reason?: string | Error): void;
 
   /** The first seed's manual style: a `Pending` task that you run yourself; returns its id. */
   createTask(agentId: string, name?: string, options?: { id?: string; priority?: number; metadata?: unknown }): string;
@@ -1000,16 +1067,16 @@ export class Orchestrator {
   /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
   runWorkflow(spec: WorkflowSpec, options?: WorkflowOptions): Promise<WorkflowResult>;
   runWorkflow(spec: WorkflowSpec | CompiledWorkflow): Promise<WorkflowResult>;
-  runWorkflow(spec: PatternWorkflowSpec): Promise<SupervisorResult | CollaborativeResult>;
+  runWorkflow<S extends PatternWorkflowSpec>(spec: S): Promise<PatternResultOf<S["pattern"]>>;
   waitWorkflow(id: string): Promise<WorkflowResult>;
   getWorkflow(id: string): WorkflowResult;
   /** Each task's status by its id within the workflow (cheaper than `getWorkflow` for views that redraw). */
   workflowStatuses(id: string): Record<string, TaskStatus>;
-  cancelWorkflow(id: string, reason?: string): void;
+  cancelWorkflow(id: string, reason?: string | Error): void;
   /** Cancels every waiting task of an agent (running calls go on); returns how many. */
-  cancelAgentTasks(agentId: string, reason?: string): number;
+  cancelAgentTasks(agentId: string, reason?: string | Error): number;
   /** Stops the orchestrator cleanly: cancels everything unfinished, stops the agents, refuses new work. */
-  terminate(reason?: string): void;
+  terminate(reason?: string | Error): void;
 
   /** Calls `fn` for each event whose topic matches (`task.*`, `*` for all); returns an unsubscribe function. */
   on<T extends string>(topic: T, fn: (event: EventOf<T>) => void): () => void;
@@ -1030,7 +1097,9 @@ export class Orchestrator {
    * Hands the session's contracts to a summarizer agent (without one, the least-loaded running
    * agent with the capability "compress"); resolves with its answer, kept as the session's memory.
    */
-  compressSession<M = unknown>(sessionId: string, summarizerAgent?: string): Promise<M>;
+  compressSession<M = unknown>(sessionId: string, summarizerAgent?: string, intent?: string): Promise<M>;
+  /** `intent` (seed 004's: why the session is kept) is in the summarizer's input, beside the contracts. */
+  compressSession<M = unknown>(sessionId: string, options: { agent?: string; intent?: string }): Promise<M>;
   sessionMemory<M = unknown>(sessionId: string): M | undefined;
 
   defineTemplate(spec: TemplateSpec): string;
@@ -1060,7 +1129,8 @@ export class Orchestrator {
   resumeJob(id: string): void;
   deleteJob(id: string): void;
 
-  runPattern(spec: PatternSpec): Promise<unknown>;
+  /** Runs an agent pattern; resolves with its result (by `kind`), rejects `pattern_failed`. */
+  runPattern<S extends PatternSpec>(spec: S): Promise<PatternResultOf<S["kind"]>>;
   /** A pattern run by id (`run-1`, as in the `pattern.*` events); throws `unknown_run`. Runs outlive a restore. */
   getRun(id: string): PatternRun;
   /** Resolves with a run's result once it ends (rejects `pattern_failed`, or `unknown_run`). */

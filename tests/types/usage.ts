@@ -156,3 +156,35 @@ void new Orchestrator().runWorkflow({
   ],
   dependencies: { write: ["Analyze Sources"] },
 });
+
+// What the types say as precisely as the runtime does (and refuse what it refuses).
+async function precise(orch: Orchestrator, err: BatonError): Promise<void> {
+  if (err.code === "store_busy") console.log("another writer");
+  orch.cancel("t", new Error("no longer needed"));
+  orch.terminate(new Error("shutting down"));
+  orch.transitionAgent("a", "idle");
+  orch.transitionAgent("a", "ACTIVE");
+  // A custom topic delivers its own record; a built-in one, its record's data.
+  orch.on("audit.checked", (e) => { const topic: "audit.checked" = e.topic; console.log(topic, e.data); });
+  orch.on("task.completed", (e) => { const call: number = e.data.call; console.log(call); });
+  const topic: string = "task.*";
+  orch.on(topic, (e) => console.log(e.type));
+  const vote = await orch.runPattern({ kind: "consensus", task: "ship?", agents: ["a", "b"] });
+  const decision: "approved" | "rejected" = vote.decision;
+  const answer = await orch.runWorkflow({ pattern: "supervisor", task: "t", supervisor: "s", agents: ["w"] });
+  console.log(decision, answer.answer, answer.rounds);
+  const rec = orch.journal().find((r): r is RecordOf<"agent.registered"> => r.type === "agent.registered");
+  console.log(rec?.data.spec.retry?.maxAttempts, rec?.data.spec.template);
+  // @ts-expect-error: an agent or a capability, not both
+  orch.submit({ agent: "a", capability: "c" });
+  // @ts-expect-error: an agent or a capability is needed
+  orch.submit({ input: 1 });
+  // @ts-expect-error: one kind of trigger
+  orch.schedule({ at: 5, everyMs: 10 }, { agent: "a" });
+  // @ts-expect-error: a Set is not a compiled workflow
+  orch.submitWorkflow(new Set([1]));
+  // @ts-expect-error: a restored run keeps its recorded limits
+  Orchestrator.restore(orch.snapshot(), { maxConcurrency: 3 });
+}
+
+void precise;
