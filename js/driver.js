@@ -908,7 +908,8 @@ export function createBaton(coreApi) {
       const [input, output, metadata] = this.core.taskPayloads(ix);
       view.input = this.value(input);
       view.output = this.value(output);
-      view.metadata = this.value(metadata);
+      const meta = this.value(metadata);
+      if (meta !== undefined) view.metadata = meta; // absent if none, as in the JSON
       return view;
     }
 
@@ -1038,19 +1039,28 @@ export function createBaton(coreApi) {
 
     // ---- time ----
     sleep(ms, signal = undefined) {
-            if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`sleep: ${shown(ms)} is not a non-negative number of ms`));
+      if (typeof ms !== "number" || !(ms >= 0)) return Promise.reject(invalid(`sleep: ${shown(ms)} is not a non-negative number of ms`));
       if (ms === Infinity) return new Promise(() => {}); // a hang, as a test would simulate one
       // Deadlines stay far inside the clock's exact range (2^53 ms).
       if (ms > SLEEP_MS_MAX) return Promise.reject(invalid(`sleep: ${shown(ms)} ms is over ${SLEEP_MS_MAX} (about 31 years; Infinity sleeps for ever)`));
       if (signal?.aborted) return Promise.reject(signal.reason);
       return new Promise((resolve, reject) => {
         const id = this.core.addTimer(this.now() + Math.ceil(ms));
-        this.sleepers.set(id, resolve);
-        signal?.addEventListener("abort", () => {
-          if (!this.sleepers.delete(id) || this.closed) return;
-          this.core.cancelTimer(id);
-          reject(signal.reason);
-        }, { once: true });
+        if (signal === undefined) {
+          this.sleepers.set(id, resolve);
+        } else {
+          const aborted = () => {
+            if (!this.sleepers.delete(id) || this.closed) return;
+            this.core.cancelTimer(id);
+            reject(signal.reason);
+          };
+          // A sleep that ends takes its listener off: a handler that polls would pile them up.
+          this.sleepers.set(id, () => {
+            signal.removeEventListener("abort", aborted);
+            resolve();
+          });
+          signal.addEventListener("abort", aborted, { once: true });
+        }
         this.arm();
       });
     }
@@ -1999,13 +2009,22 @@ export function createBaton(coreApi) {
     }
 
     /** Hands the session's contracts to a summarizer agent; resolves with its answer, stored as the session's memory. */
-    async compressSession(sessionId, summarizerAgent) {
+    async compressSession(sessionId, summarizerAgent, intent) {
       const rt = this.#rt;
+      // Also `compressSession(id, { agent, intent })`.
+      if (isObject(summarizerAgent)) {
+        const { agent: a, intent: i, ...other } = summarizerAgent;
+        const unknown = Object.keys(other)[0];
+        if (unknown !== undefined) throw invalid(`compressSession: unknown option '${unknown}' (agent, intent)`);
+        summarizerAgent = a;
+        intent = i;
+      }
+      if (intent !== undefined && intent !== null && typeof intent !== "string") throw invalid(`compressSession: intent is a string, got ${describe(intent)}`);
       rt.resolvePayloads();
       // No summarizer named (seed 004 passes the session alone): the core routes to an agent with
       // the capability "compress".
       const agent = summarizerAgent === undefined || summarizerAgent === null ? undefined : idOf(summarizerAgent, "an agent id");
-      const ix = rt.core.compressSession(idOf(sessionId, "a session id"), agent, rt.now());
+      const ix = rt.core.compressSession(idOf(sessionId, "a session id"), agent, intent ?? undefined, rt.now());
       rt.pump();
       const task = await this.wait(rt.core.taskId(ix));
       if (task.status !== "Completed") throw new BatonError("compression_failed", `the summarizer's task ${task.id} is ${task.status}: ${task.error?.message}`);

@@ -260,7 +260,7 @@ fn a_removed_agent_leaves_lookups_and_its_id_can_be_registered_again() {
     assert_eq!(o.state().agent(a).status, AgentStatus::Terminated);
     assert_eq!(o.state().task(waiting).status, TaskStatus::Cancelled);
     assert_eq!(o.agent("x").unwrap_err().code(), "unknown_agent");
-    assert!(crate::core::views::agents_status(o.state()).is_empty());
+    assert!(crate::core::views::agents_status(o.state()).0.is_empty());
     assert_eq!(crate::core::views::statistics(o.state()).total_agents, 0);
     assert_eq!(o.remove_agent(a, 1).unwrap_err().code(), "unknown_agent");
     // Its handler, still running, writes nothing that names it.
@@ -289,7 +289,7 @@ fn a_removed_agent_leaves_lookups_and_its_id_can_be_registered_again() {
     let r = Orchestrator::restore(&snap, 3).unwrap();
     assert_eq!(r.agent("x").unwrap(), b);
     assert!(r.state().agent(a).removed);
-    assert_eq!(crate::core::views::agents_status(r.state()).len(), 2);
+    assert_eq!(crate::core::views::agents_status(r.state()).0.len(), 2);
     // Filtered by id, the tasks of both agents named "x" match, as their views say "x".
     let f = crate::core::views::TaskFilter {
         status: None,

@@ -7,7 +7,6 @@ use crate::core::state::State;
 use crate::core::task::{TaskError, TaskStatus};
 use crate::core::workflow::{FailurePolicy, WorkflowStatus};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Statistics {
@@ -94,31 +93,53 @@ pub struct AgentView {
     pub throttled_until: Option<u64>,
 }
 
-pub fn agents_status(s: &State) -> BTreeMap<String, AgentView> {
-    s.agents
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| !a.removed)
-        .map(|(i, a)| {
-            let view = AgentView {
-                id: a.id.clone(),
-                name: a.name.clone(),
-                status: a.status,
-                capabilities: a.capabilities.clone(),
-                error_count: a.error_count,
-                last_error: a.last_error.clone(),
-                running_tasks: a.running,
-                queued_tasks: s.queue().agent_len(crate::core::ids::AgentIx(i as u32)) as u64,
-                completed_tasks: a.completed,
-                failed_tasks: a.failed,
-                concurrency: a.concurrency,
-                max_errors: a.max_errors,
-                breaker: a.breaker.state,
-                throttled_until: a.bucket.throttled_until,
-            };
-            (a.id.clone(), view)
-        })
-        .collect()
+/// Every agent not removed, in the order they were registered (as the first seed lists them),
+/// serialized as an object by id.
+pub fn agents_status(s: &State) -> AgentsStatus {
+    AgentsStatus(
+        s.agents
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| !a.removed)
+            .map(|(i, a)| (a.id.clone(), agent_view(s, AgentIx(i as u32))))
+            .collect(),
+    )
+}
+
+/// One agent's view.
+pub fn agent_view(s: &State, ix: AgentIx) -> AgentView {
+    let a = &s.agents[ix.0 as usize];
+    AgentView {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        status: a.status,
+        capabilities: a.capabilities.clone(),
+        error_count: a.error_count,
+        last_error: a.last_error.clone(),
+        running_tasks: a.running,
+        queued_tasks: s.queue().agent_len(ix) as u64,
+        completed_tasks: a.completed,
+        failed_tasks: a.failed,
+        concurrency: a.concurrency,
+        max_errors: a.max_errors,
+        breaker: a.breaker.state,
+        throttled_until: a.bucket.throttled_until,
+    }
+}
+
+/// Agents' views by id, in registration order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentsStatus(pub Vec<(String, AgentView)>);
+
+impl Serialize for AgentsStatus {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = ser.serialize_map(Some(self.0.len()))?;
+        for (id, view) in &self.0 {
+            m.serialize_entry(id, view)?;
+        }
+        m.end()
+    }
 }
 
 /// A task as users see it; the driver adds `input`, `output` and `metadata` from its payloads.

@@ -269,3 +269,25 @@ test("time travel to before a snapshot, from that snapshot, says the state is no
   assert.equal(at.journal().at(-1)?.seq ?? snap.seq + 1, snap.seq + 1);
   orch.close();
 });
+
+test("ctx.sleep takes its abort listener off when it ends; agentsStatus lists agents as registered; no metadata, no key", async () => {
+  const { getEventListeners } = await import("node:events");
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  let left;
+  orch.registerAgent({ id: "poller", handler: async (_, ctx) => {
+    for (let i = 0; i < 12; i++) await ctx.sleep(10); // 11 listeners left would warn (MaxListenersExceeded)
+    left = getEventListeners(ctx.signal, "abort").length;
+    return "done";
+  } });
+  for (const id of ["market_oracle", "risk_manager", "executor"]) orch.registerAgent({ id, handler: async () => null });
+  orch.startAgent("poller");
+  const task = await orch.wait(orch.submit({ agent: "poller" }));
+  assert.equal(task.output, "done");
+  assert.equal(left, 0, "no listener left behind by the sleeps that ended");
+  assert.deepEqual(Object.keys(orch.agentsStatus()), ["poller", "market_oracle", "risk_manager", "executor"]);
+  assert.equal("metadata" in task, false);
+  assert.equal("metadata" in orch.getTask(task.id), false);
+  const tagged = await orch.wait(orch.submit({ agent: "poller", metadata: { by: "me" } }));
+  assert.deepEqual(tagged.metadata, { by: "me" });
+  orch.close();
+});

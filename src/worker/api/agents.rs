@@ -4,11 +4,12 @@
 use super::*;
 use crate::core::agent::AgentUpdate;
 
-/// Every agent not removed, by id, as seed 004 lists them: `{ agents: [...], total }`, each
+/// Every agent not removed, in the order they were registered, as seed 004 lists them: `{ agents: [...], total }`, each
 /// with `id` and `agent_id`.
 pub(super) fn agents(shared: &Shared) -> ApiResult {
     let rt = shared.borrow();
     let list: Vec<Value> = views::agents_status(rt.core.state())
+        .0
         .into_iter()
         .map(|(id, view)| described(&rt, &id, view))
         .collect();
@@ -33,9 +34,8 @@ pub(super) fn agent_ix(
 
 pub(super) fn agent(shared: &Shared, id: &str) -> ApiResult {
     let rt = shared.borrow();
-    agent_ix(&rt, id)?;
-    let mut all = views::agents_status(rt.core.state());
-    let view = all.remove(id).expect("an agent found by id has a view");
+    let ix = agent_ix(&rt, id)?;
+    let view = views::agent_view(rt.core.state(), ix);
     ok(described(&rt, id, view))
 }
 
@@ -200,8 +200,8 @@ pub(super) fn update_agent(shared: &Shared, id: &str, body: Value) -> ApiResult 
     // them are fine as long as they are what GET gives now.
     let current = {
         let rt = shared.borrow();
-        let view = views::agents_status(rt.core.state()).remove(id);
-        described(&rt, id, view.expect("an agent found by id has a view"))
+        let view = views::agent_view(rt.core.state(), ix);
+        described(&rt, id, view)
     };
     m.retain(|k, v| {
         let k = k.as_str();
