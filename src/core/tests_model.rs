@@ -283,7 +283,8 @@ fn sessions_record_hash_chained_contracts_and_compress_into_memory() {
         .verify_contracts("s1", Some(&Value::Array(forged).to_string()))
         .unwrap();
     assert!(!report.ok && report.problem.unwrap().contains("contract-3 was altered"));
-    o.compress_session("s1", Some("summarizer"), 5).unwrap();
+    o.compress_session("s1", Some("summarizer"), None, 5)
+        .unwrap();
     drive(
         &mut o,
         |_, input| json!({ "summary": format!("{} contracts", input["contracts"].as_array().unwrap().len()) }),

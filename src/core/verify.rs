@@ -320,8 +320,14 @@ fn feed(fresh: &mut Orchestrator, rec: &Record, reference: &Orchestrator) -> Res
             let p = policy.as_deref().cloned().unwrap_or_default();
             let x = extra.as_deref().cloned().unwrap_or_default();
             if let Some(session) = &x.compresses {
+                // The intent it was given is in the input it recorded.
+                let intent = reference
+                    .payloads()
+                    .get(*input)
+                    .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+                    .and_then(|v| v.get("intent").and_then(|i| i.as_str()).map(str::to_owned));
                 return fresh
-                    .compress_session(session, Some(&s.agent(agent.0).id), at)
+                    .compress_session(session, Some(&s.agent(agent.0).id), intent.as_deref(), at)
                     .map(|_| ());
             }
             let spec = TaskSpec {

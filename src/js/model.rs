@@ -51,11 +51,12 @@ impl Core {
         &mut self,
         session: &str,
         agent: Option<String>,
+        intent: Option<String>,
         now: f64,
     ) -> JsResult<u32> {
         Ok(self
             .inner
-            .compress_session(session, agent.as_deref(), ms(now))
+            .compress_session(session, agent.as_deref(), intent.as_deref(), ms(now))
             .js()?
             .index())
     }

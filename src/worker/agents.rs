@@ -179,8 +179,13 @@ async fn http(
         }
         return Err(f);
     }
+    // "No Content" is an answer with no output; any other empty body is not the JSON promised.
     if text.trim().is_empty() {
-        return Ok("null".into());
+        if status == 204 || status == 205 {
+            return Ok("null".into());
+        }
+        let why = format!("the agent answered HTTP {status} with an empty body, which is not JSON (answer 204 for no output)");
+        return Err(failure("validation", why));
     }
     match serde_json::from_str::<&serde_json::value::RawValue>(&text) {
         Ok(_) => Ok(text),

@@ -173,6 +173,14 @@ test("compressSession(session) alone goes to an agent with the capability compre
   orch.startAgent("summarizer");
   assert.deepEqual(await orch.compressSession("s1"), { summary: "2 contracts" });
   assert.deepEqual(orch.sessionMemory("s1"), { summary: "2 contracts" });
+  // Seed 004's intent reaches the summarizer (as a third argument, or with the agent as options),
+  // and a replay of the journal finds the same run.
+  orch.registerAgent({ id: "echo", handler: async (input) => ({ intent: input.intent, memory: input.memory }) });
+  orch.startAgent("echo");
+  assert.deepEqual(await orch.compressSession("s1", "echo", "Testing echo and uppercase"), { intent: "Testing echo and uppercase", memory: { summary: "2 contracts" } });
+  assert.equal((await orch.compressSession("s1", { agent: "echo", intent: "again" })).intent, "again");
+  await assert.rejects(orch.compressSession("s1", { agent: "echo", why: "x" }), (e) => e.code === "invalid_argument" && /why/.test(e.message));
+  assert.equal(orch.verifyReplay().ok, true);
   orch.close();
 });
 

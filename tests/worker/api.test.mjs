@@ -310,6 +310,14 @@ test("a retry's backoff is carried by the alarm: the flaky agent succeeds on the
   const bad = await waitTask(c, (await c.post("/tasks", { agent: "bad" })).body.id);
   assert.equal(bad.status, "Failed");
   assert.equal(bad.error.class, "validation");
+  // An empty 200 is not JSON either; a 204 is an answer with no output.
+  await c.post("/agents", { id: "empty", endpoint: `${agents.url}/empty`, start: true });
+  const empty = await waitTask(c, (await c.post("/tasks", { agent: "empty", retry: { maxAttempts: 1 } })).body.id);
+  assert.deepEqual([empty.status, empty.error?.class], ["Failed", "validation"], JSON.stringify(empty));
+  assert.match(empty.error.message, /empty body/);
+  await c.post("/agents", { id: "none", endpoint: `${agents.url}/nocontent`, start: true });
+  const none = await waitTask(c, (await c.post("/tasks", { agent: "none" })).body.id);
+  assert.deepEqual([none.status, none.output], ["Completed", null]);
   // A 429's Retry-After (2 s) is waited out, though the backoff says 100 ms.
   await c.post("/agents", { id: "busy", endpoint: `${agents.url}/busy?after=2`, start: true });
   const busy = (await c.post("/tasks", { agent: "busy", retry: { maxAttempts: 3, backoff: { initialMs: 100 } } })).body.id;

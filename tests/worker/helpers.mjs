@@ -125,7 +125,7 @@ export async function until(fn, timeoutMs = 30_000, what = "the condition") {
 /**
  * HTTP agents on 127.0.0.1: POST /slow?ms=N answers after N ms, POST /flaky?fails=K fails the
  * first K calls per idempotency key with 500, POST /bad answers non-JSON, POST /null answers
- * `null`, POST /tool/add is a tool adding its args' a and b (/tool/down fails), POST /supervise plans a supervisor's final answer, POST /vote approves. Calls are counted per idempotency key (`calls`), with their attempts; `aborted` lists
+ * `null`, POST /empty an empty 200, POST /nocontent a 204, POST /tool/add is a tool adding its args' a and b (/tool/down fails), POST /supervise plans a supervisor's final answer, POST /vote approves. Calls are counted per idempotency key (`calls`), with their attempts; `aborted` lists
  * the keys of calls whose request was closed before the answer.
  */
 export async function agentServer() {
@@ -162,6 +162,8 @@ export async function agentServer() {
     if (url.pathname === "/vote") return reply(200, { vote: "approve", reasoning: "looks right" });
     if (url.pathname === "/bad") return reply(200, "this is not json");
     if (url.pathname === "/null") return reply(200, "null");
+    if (url.pathname === "/empty") return reply(200, "");
+    if (url.pathname === "/nocontent") { res.writeHead(204); return res.end(); }
     // Tools: POST /tool/add answers { sum } of its args' a and b, with who called; /tool/down fails.
     if (url.pathname === "/tool/add") return reply(200, { sum: call.args.a + call.args.b, agentId: call.agentId, taskId: call.taskId });
     if (url.pathname === "/tool/down") return reply(500, { error: "down" });

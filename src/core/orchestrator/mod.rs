@@ -686,6 +686,18 @@ impl Orchestrator {
                 what: "journal",
                 reason: "it is empty".into(),
             })?;
+        // A restored or reopened run's journal starts after its snapshot: its records name
+        // tasks and agents only that snapshot holds.
+        if let Ok(seq) = crate::core::replay_check::peek_seq(first) {
+            if seq != 1 {
+                return Err(Error::Decode {
+                    what: "journal",
+                    reason: format!(
+                        "it starts at seq {seq}, not 1: it follows a snapshot (a restored or reopened run's journal); replay it with that snapshot"
+                    ),
+                });
+            }
+        }
         let scratch = RefCell::new(Payloads::new(usize::MAX));
         let ctx = Context {
             state: None,

@@ -11,6 +11,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
+/// The longest `intent` a compression takes, in bytes (it goes into the summarizer's input).
+pub const INTENT_BYTES_MAX: usize = 64 * 1024;
+
 /// What `verify_contracts` finds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -157,8 +160,12 @@ impl Orchestrator {
         &mut self,
         session: &str,
         agent: Option<&str>,
+        intent: Option<&str>,
         now: u64,
     ) -> Result<TaskIx> {
+        if let Some(intent) = intent {
+            crate::core::ids::check_text("intent", intent, INTENT_BYTES_MAX)?;
+        }
         if !self.state.sessions.contains_key(session) {
             let reason = format!("unknown session '{session}': no call has recorded in it");
             return Err(Error::invalid("session", reason));
@@ -175,8 +182,17 @@ impl Orchestrator {
         let memory = self.state.sessions[session].memory;
         let previous =
             memory.and_then(|m| self.payloads.borrow().get(m).map(|r| r.get().to_owned()));
+        // Seed 004's `intent` (why the session is kept) goes to the summarizer with the contracts.
+        let intent = intent
+            .map(|i| {
+                format!(
+                    ",\"intent\":{}",
+                    serde_json::to_string(i).expect("a string")
+                )
+            })
+            .unwrap_or_default();
         let input = format!(
-            "{{\"sessionId\":{},\"contracts\":{},\"memory\":{}}}",
+            "{{\"sessionId\":{},\"contracts\":{},\"memory\":{}{intent}}}",
             serde_json::to_string(session).expect("a string"),
             serde_json::to_string(&contracts).expect("contracts serialize"),
             previous.as_deref().unwrap_or("null")

@@ -228,8 +228,8 @@ pub(super) async fn compress(shared: &Shared, body: Value) -> ApiResult {
     let session = text(&mut m, "session_id", "sessionId")?
         .ok_or_else(|| error(400, "invalid_argument", "compress needs session_id"))?;
     let agent = text(&mut m, "agent", "agent_id")?;
-    // Seed 004's `intent` says why the session is kept; the summarizer sees the contracts.
-    let _intent = text(&mut m, "intent", "intent")?;
+    // Seed 004's `intent` says why the session is kept; the summarizer gets it with the contracts.
+    let intent = text(&mut m, "intent", "intent")?;
     if let Some(k) = m.keys().next() {
         return Err(error(
             400,
@@ -240,7 +240,9 @@ pub(super) async fn compress(shared: &Shared, body: Value) -> ApiResult {
     let (ix, done) = {
         let mut rt = shared.borrow_mut();
         let ix = refusable(&mut rt, |rt| {
-            let ix = rt.core.compress_session(&session, agent.as_deref(), now());
+            let ix = rt
+                .core
+                .compress_session(&session, agent.as_deref(), intent.as_deref(), now());
             ix.map_err(|e| match e {
                 crate::core::Error::NoCapableAgent(_) => {
                     let why = format!("no agent to compress with: give agent, or register one with the capability '{COMPRESS_CAPABILITY}'");
