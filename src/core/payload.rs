@@ -166,6 +166,20 @@ impl Payloads {
         len - RELEASED.len()
     }
 
+    /// Empties a slot nothing refers to any more (its id stays taken: ids are positions).
+    pub fn forget(&mut self, id: PayloadId) {
+        if let Some(slot) = self.slots.get_mut(id.0 as usize) {
+            if let Some(raw) = slot.take() {
+                self.bytes -= raw.get().len();
+            }
+        }
+    }
+
+    /// How many slots hold a payload.
+    pub fn held(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
     fn next_id(&self) -> PayloadId {
         let n = u32::try_from(self.slots.len()).expect("fewer than 2^32 payloads");
         assert!(n != u32::MAX, "payload table full");

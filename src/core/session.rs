@@ -8,6 +8,7 @@ use crate::core::ids::{PayloadId, TaskIx};
 use crate::core::task::TaskError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -118,4 +119,49 @@ pub fn verify_chain(list: &[ContractView]) -> Result<usize, String> {
         prev = want;
     }
     Ok(list.len())
+}
+
+/// A contract's payload is its task's input (REQUEST) or output (RESPONSE), one slot for both
+/// while the run lives; a snapshot writes each out whole, so a load gives them a slot each. This
+/// points the contracts back at their tasks' slots, so that a restarted run holds a session's
+/// payloads once, as the run before it did.
+pub(crate) fn share_payloads(
+    state: &mut crate::core::state::State,
+    payloads: &mut crate::core::payload::Payloads,
+) {
+    let tasks = &state.tasks;
+    // A session's memory is the output of its last summarizer task.
+    let mut summarized: BTreeMap<&str, PayloadId> = BTreeMap::new();
+    for task in tasks.iter() {
+        if let Some(s) = task.extra.as_ref().and_then(|x| x.compresses.as_deref()) {
+            if task.output != PayloadId::NONE {
+                summarized.insert(s, task.output);
+            }
+        }
+    }
+    let same = |payloads: &crate::core::payload::Payloads, a: PayloadId, b: PayloadId| {
+        a != b
+            && matches!((payloads.get(a), payloads.get(b)), (Some(x), Some(y)) if x.get() == y.get())
+    };
+    for (name, session) in state.sessions.iter_mut() {
+        if let (Some(memory), Some(&own)) = (session.memory, summarized.get(name.as_str())) {
+            if same(payloads, own, memory) {
+                payloads.forget(memory);
+                session.memory = Some(own);
+            }
+        }
+        for c in &mut session.contracts {
+            let Some(task) = tasks.get(c.task.0 as usize) else {
+                continue;
+            };
+            let own = match c.kind {
+                ContractKind::Request => task.input,
+                ContractKind::Response => task.output,
+            };
+            if same(payloads, own, c.payload) {
+                payloads.forget(c.payload);
+                c.payload = own;
+            }
+        }
+    }
 }

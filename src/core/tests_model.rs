@@ -294,6 +294,17 @@ fn sessions_record_hash_chained_contracts_and_compress_into_memory() {
         o.payloads().get(memory).unwrap().get(),
         r#"{"summary":"4 contracts"}"#
     );
+    // Restored, the contracts share their tasks' payloads again: held once, as before.
+    let restored = Orchestrator::restore(&o.snapshot_json("s").unwrap(), 10).unwrap();
+    let (before, after) = (o.payloads(), restored.payloads());
+    assert_eq!(
+        (after.held(), after.bytes()),
+        (before.held(), before.bytes())
+    );
+    assert_eq!(
+        restored.contracts_json("s1").unwrap(),
+        o.contracts_json("s1").unwrap()
+    );
 }
 
 fn wtask(id: &str, agent: &str, deps: &[&str]) -> WorkflowTaskSpec {

@@ -648,6 +648,7 @@ impl Orchestrator {
         crate::core::snapshot::check_ids(&state)?;
         let mut payloads = payloads.into_inner();
         payloads.set_bytes_max(state.options.payload_bytes_max as usize);
+        crate::core::session::share_payloads(&mut state, &mut payloads);
         let mut o = Orchestrator::empty(state, payloads);
         o.apply_lines(journal_tail, upto_seq)?;
         o.rebuild_timers();

@@ -14,7 +14,7 @@ pub(super) fn status(shared: &Shared) -> ApiResult {
         "startedAt": rt.started_at,
         "inFlight": s.derived.calls.len(),
         // Payloads held (inputs, outputs, event data): a refused request adds none.
-        "payloads": rt.core.payloads().len(),
+        "payloads": rt.core.payloads().held(),
         "payloadBytes": rt.core.payloads().bytes(),
     });
     // The statistics' keys (seed 000's `tasks_completed`, ...) at the top too, as the package's
