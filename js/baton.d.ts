@@ -642,6 +642,15 @@ export interface WorkflowSpec {
 /** A workflow's settings given apart from its tasks: `runWorkflow(spec, { pattern: "sequential" })`. */
 export type WorkflowOptions = Partial<Omit<WorkflowSpec, "tasks">>;
 
+declare const idKind: unique symbol;
+/**
+ * A workflow's id as `submitWorkflow` returns it: a string, typed so that `wait` knows it waits
+ * for a workflow (any string is still taken where an id is).
+ */
+export type WorkflowId = string & { readonly [idKind]: "workflow" };
+/** A pattern run's id (`run-1`) as `submitWorkflow` with a `pattern` returns it. */
+export type RunId = string & { readonly [idKind]: "run" };
+
 /**
  * A workflow spec taken apart once by `Orchestrator.compileWorkflow` (its dependencies resolved
  * to indexes, its ids and dependencies checked by the core, its JSON written), to submit or run
@@ -1038,6 +1047,10 @@ export class Orchestrator {
 
   /** Submits a task for the orchestrator to run; returns its id. */
   submit<I = unknown>(spec: SubmitSpec<I> & AgentOrCapability): string;
+  /** Given a workflow's id (as `submitWorkflow` returns it), waits as `waitWorkflow`. */
+  wait(id: WorkflowId): Promise<WorkflowResult>;
+  /** Given a pattern run's id, resolves with the pattern's result. */
+  wait<R = unknown>(id: RunId): Promise<R>;
   /** Resolves with the task once it is terminal (given a workflow's id, as `waitWorkflow`). */
   wait<O = unknown>(id: string): Promise<Task<unknown, O>>;
   getTask<O = unknown>(id: string): Task<unknown, O>;
@@ -1053,22 +1066,26 @@ export class Orchestrator {
 
   /** Validates and submits a workflow; returns its id. */
   /** `options` (`{ pattern, width, failurePolicy, ... }`) is laid over the spec, as seed 001 gives the execution pattern apart. */
-  submitWorkflow(spec: WorkflowSpec, options?: WorkflowOptions): string;
+  submitWorkflow(spec: WorkflowSpec, options?: WorkflowOptions): WorkflowId;
   /** A compiled workflow carries its options (give them to `compileWorkflow`). */
-  submitWorkflow(spec: WorkflowSpec | CompiledWorkflow): string;
+  submitWorkflow(spec: WorkflowSpec | CompiledWorkflow): WorkflowId;
   /**
    * An agent pattern as the execution pattern (seed 001's `pattern=SUPERVISOR`): starts its run
    * and returns the run's id (`run-1`), which `waitWorkflow` and `wait` (resolving with the
    * pattern's result) and `getWorkflow` (the run, as `getRun`) also take.
    */
-  submitWorkflow(spec: PatternWorkflowSpec): string;
+  submitWorkflow(spec: PatternWorkflowSpec): RunId;
   /** Takes a workflow spec apart once, to submit or run many times without that work (see `CompiledWorkflow`). */
   static compileWorkflow(spec: WorkflowSpec): CompiledWorkflow;
   /** Submits a workflow and resolves with its result when it ends; rejects if it is invalid. */
   runWorkflow(spec: WorkflowSpec, options?: WorkflowOptions): Promise<WorkflowResult>;
   runWorkflow(spec: WorkflowSpec | CompiledWorkflow): Promise<WorkflowResult>;
   runWorkflow<S extends PatternWorkflowSpec>(spec: S): Promise<PatternResultOf<S["pattern"]>>;
+  /** Given a pattern run's id: the pattern's result. */
+  waitWorkflow<R = unknown>(id: RunId): Promise<R>;
   waitWorkflow(id: string): Promise<WorkflowResult>;
+  /** Given a pattern run's id: the run, as `getRun` gives it. */
+  getWorkflow(id: RunId): PatternRun;
   getWorkflow(id: string): WorkflowResult;
   /** Each task's status by its id within the workflow (cheaper than `getWorkflow` for views that redraw). */
   workflowStatuses(id: string): Record<string, TaskStatus>;

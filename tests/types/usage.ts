@@ -188,3 +188,17 @@ async function precise(orch: Orchestrator, err: BatonError): Promise<void> {
 }
 
 void precise;
+
+// The id submitWorkflow returns tells wait what it waits for.
+async function ids(orch: Orchestrator): Promise<void> {
+  const wf = orch.submitWorkflow({ tasks: [{ id: "a", agent: "x" }] });
+  const result: WorkflowResult = await orch.wait(wf);
+  const run = orch.submitWorkflow({ pattern: "supervisor", task: "t", supervisor: "s", agents: ["w"] });
+  const outcome = await orch.wait<{ answer: string }>(run);
+  const view = orch.getWorkflow(run);
+  const plain: string = wf;
+  const task: Task = await orch.wait("task-1");
+  console.log(result.outputs, outcome.answer, view.kind, plain, task.status);
+}
+
+void ids;
