@@ -28,6 +28,13 @@ const CLOSED_CORE = new Proxy({}, {
   get: () => () => { throw new BatonError("closed", "the orchestrator was closed"); },
 });
 
+/** A core that failed inside: every call says why (see Runtime.fatal). */
+class StoppedCore {
+  constructor(cause) {
+    return new Proxy(this, { get: (target, key) => (key === "constructor" ? StoppedCore : () => { throw cause; }) });
+  }
+}
+
 /** Errors Baton raises are `Error`s named `BatonError` with a stable `code`. */
 export class BatonError extends Error {
   constructor(code, message) {
@@ -484,7 +491,6 @@ export function createBaton(coreApi) {
       this.#wantsJson = wantsJson;
       this.attempt = attempt;
     }
-    static agentOf(ctx) { return ctx.#agent; }
     static wantsJson(ctx) { return ctx.#wantsJson; }
     static abort(ctx, reason) {
       ctx.#aborted = reason;
@@ -507,7 +513,11 @@ export function createBaton(coreApi) {
       return this.#upstream;
     }
     /** Fires when the task is cancelled while this call runs. */
-    get signal() { return this.#rt.signal(this.#call); }
+    get signal() {
+      // Aborted, it keeps its own reason (a timeout, a cancel) after the call is forgotten.
+      if (this.#aborted !== undefined || this.#rt.live.get(this.#call) === this) return Context.signalOf(this);
+      return this.#rt.signal(this.#call); // answered: an ended signal
+    }
     /**
      * Resolves after `ms` on the orchestrator's clock (virtual or real); rejects with the abort's
      * reason if the call is cancelled or times out first (its timer is dropped, so a dead sleep
@@ -579,7 +589,12 @@ export function createBaton(coreApi) {
       this.answerValues = [];
       this.answerCount = 0;
       this.answersQueued = false;
-      this.flushAnswers = () => this.takeAnswers();
+      this.advanceSafely = () => {
+        try { this.advance(); } catch (e) { this.fatal(e); }
+      };
+      this.flushAnswers = () => {
+        try { this.takeAnswers(); } catch (e) { this.fatal(e); }
+      };
       this.pumping = false;
       this.again = false;
       this.advancing = false;
@@ -723,6 +738,10 @@ export function createBaton(coreApi) {
                 Context.abort(ctx, fx[i + 2] === 2
                   ? new BatonError("timeout", "the attempt timed out")
                   : new BatonError("cancelled", "the task was cancelled"));
+                // The call is over: a handler that never settles must not keep its context
+                // (and what its listeners hold) for the life of the orchestrator. Its late
+                // answer, if any, still reaches the core, which records it as ignored.
+                this.live.delete(fx[i + 1]);
               }
               break;
             }
@@ -773,8 +792,18 @@ export function createBaton(coreApi) {
       // The first of its outcomes counts, as a promise's would: a `then` that answers and then
       // throws (or throws, then answers) settles the call once.
       let settled = false;
-      const ok = (v) => { if (!settled) { settled = true; this.settleValue(call, v); } };
-      const no = (e) => { if (!settled) { settled = true; this.settleError(call, e); } };
+      // (An answer is taken in a promise reaction: what the core throws then is fatal(), not an
+      // unhandled rejection that ends the process.)
+      const ok = (v) => {
+        if (settled) return;
+        settled = true;
+        try { this.settleValue(call, v); } catch (e) { this.fatal(e); }
+      };
+      const no = (e) => {
+        if (settled) return;
+        settled = true;
+        try { this.settleError(call, e); } catch (e2) { this.fatal(e2); }
+      };
       try {
         result.then(ok, no);
       } catch (e) {
@@ -865,11 +894,6 @@ export function createBaton(coreApi) {
       }
       this.core.fail(call, cls, message, this.now(), after);
       this.pump();
-    }
-
-    agentOfCall(call) {
-      const ctx = this.live.get(call);
-      return ctx === undefined ? 0 : Context.agentOf(ctx);
     }
 
     signal(call) {
@@ -1050,9 +1074,9 @@ export function createBaton(coreApi) {
           this.sleepers.set(id, resolve);
         } else {
           const aborted = () => {
-            if (!this.sleepers.delete(id) || this.closed) return;
-            this.core.cancelTimer(id);
-            reject(signal.reason);
+            if (!this.sleepers.delete(id)) return;
+            if (!this.closed) this.core.cancelTimer(id);
+            reject(signal.reason); // closed too: the handler's catch and finally run
           };
           // A sleep that ends takes its listener off: a handler that polls would pile them up.
           this.sleepers.set(id, () => {
@@ -1070,7 +1094,7 @@ export function createBaton(coreApi) {
       if (this.closed || this.frozen) return;
       const d = this.core.nextDeadline();
       if (this.virtual) {
-        if ((d >= 0 || this.untilWaiters.length > 0) && !this.advancing) { this.advancing = true; macrotask(() => this.advance()); }
+        if ((d >= 0 || this.untilWaiters.length > 0) && !this.advancing) { this.advancing = true; macrotask(this.advanceSafely); }
         return;
       }
       if (d === this.armedFor) return;
@@ -1085,8 +1109,12 @@ export function createBaton(coreApi) {
       this.armedFor = d;
       this.timer = setTimeout(() => {
         this.armedFor = -1;
-        this.core.handleTimeout(Date.now());
-        this.pump();
+        try {
+          this.core.handleTimeout(Date.now());
+          this.pump();
+        } catch (e) {
+          this.fatal(e);
+        }
       }, Math.min(Math.max(0, d - Date.now()), 2 ** 31 - 1)); // longer delays fire at once in JS
     }
 
@@ -1168,25 +1196,37 @@ export function createBaton(coreApi) {
       };
     }
 
-    close() {
+    /**
+     * The core failed inside, where no user error can come from (a trap: wasm memory, at most
+     * 4 GiB, ran out; or a bug): it cannot be trusted to go on. Everything waiting hears why,
+     * and later calls throw it, rather than the process ending on an unhandled rejection.
+     */
+    fatal(e) {
+      if (this.closed) return;
+      const why = new BatonError("internal", `the orchestrator stopped after an internal error: ${errorMessage(e)}`);
+      console.error(`baton: ${why.message}`);
+      this.close(why);
+    }
+
+    close(cause = undefined) {
       if (this.closed) return;
       // What happened since the last write still reaches the store, after the core is gone.
-      if (this.persister !== undefined && this.core !== CLOSED_CORE) this.persister.collect();
+      if (this.persister !== undefined && this.core !== CLOSED_CORE && cause === undefined) this.persister.collect();
       // A store that holds a lock (FileStore) lets it go once that last write is done.
       if (this.persister !== undefined && typeof this.persister.store.release === "function") {
         Promise.resolve(this.persister.store.release(this.persister.chain)).catch((e) => console.warn(`baton: the store was not released: ${e?.message ?? e}`));
       }
       this.closed = true;
       clearTimeout(this.timer);
-      for (const ctx of this.live.values()) Context.abort(ctx, new BatonError("closed", "the orchestrator was closed"));
+      const closed = () => cause ?? new BatonError("closed", "the orchestrator was closed");
+      for (const ctx of this.live.values()) Context.abort(ctx, closed());
       this.live.clear();
       if (this.pumping) {
         // Called from a handler or a listener inside pump(): free the core once pump() is done.
-        queueMicrotask(() => this.free());
+        queueMicrotask(() => this.free(cause));
       } else {
-        this.free();
+        this.free(cause);
       }
-      const closed = () => new BatonError("closed", "the orchestrator was closed");
       for (const waiters of [this.taskWaiters, this.flowWaiters, this.runWaiters]) {
         for (const list of waiters.values()) for (const resolve of list) resolve(Promise.reject(closed()));
         waiters.clear();
@@ -1197,13 +1237,22 @@ export function createBaton(coreApi) {
       // An events() loop waiting for its next event ends (done), as the stream has.
       if (this.iteratorEnds !== undefined) for (const end of [...this.iteratorEnds]) end();
       this.listeners.clear();
+      // A closed handle kept around holds none of the run's values.
+      this.values = [];
+      this.handlers = [];
+      this.tools.clear();
+      this.configs.clear();
     }
 
-    free() {
+    free(cause = undefined) {
       // Give the core's memory back now rather than whenever the GC finalizes it.
-      if (this.core === CLOSED_CORE) return;
-      this.core.free();
-      this.core = CLOSED_CORE;
+      if (this.core === CLOSED_CORE || this.core instanceof StoppedCore) return;
+      try {
+        this.core.free();
+      } catch {
+        // A core that trapped may not free; its memory goes with the module's.
+      }
+      this.core = cause === undefined ? CLOSED_CORE : new StoppedCore(cause);
     }
   }
 
@@ -2254,7 +2303,11 @@ export function createBaton(coreApi) {
       let subscribed = true;
       const off = this.on(topic, (event) => {
         if (waiting.length > 0) return waiting.shift()({ value: event, done: false });
-        if (buffer.length >= rt.eventsBufferMax) overflow = true; else buffer.push(event);
+        if (buffer.length < rt.eventsBufferMax) return void buffer.push(event);
+        // Overflowed, it can only end in events_overflow once read to there: it stops listening
+        // now, so that an iterator left unread costs nothing more per event.
+        overflow = true;
+        end();
       });
       const done = () => Promise.resolve({ value: undefined, done: true });
       // Unsubscribes and settles a waiting next() as done (there is nothing buffered then); what
@@ -2272,12 +2325,12 @@ export function createBaton(coreApi) {
         next() {
           if (left) return done();
           if (buffer.length > 0) return Promise.resolve({ value: buffer.shift(), done: false });
-          if (rt.closed || !subscribed) { end(); return done(); }
           if (overflow) {
             end();
             left = true;
             return Promise.reject(new BatonError("events_overflow", `more than eventsBufferMax = ${rt.eventsBufferMax} events were not read`));
           }
+          if (rt.closed || !subscribed) { end(); return done(); }
           return new Promise((resolve) => waiting.push(resolve));
         },
         return() { left = true; buffer.length = 0; end(); return done(); },
