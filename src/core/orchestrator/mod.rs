@@ -489,9 +489,19 @@ impl Orchestrator {
     /// of every kind count toward it.
     pub(super) fn command_end(&mut self, now: u64) {
         if self.deciding == 0 {
-            self.every_events_due(now);
-            self.record_due_snapshots();
+            self.settle_snapshots(now);
         }
+    }
+
+    /// A command's automatic snapshots, then the every-N one if the records so far (those
+    /// snapshots' own included) bring the count to N: so a run at rest has always fewer than N
+    /// since the last, and a run resumed there (restored, reopened, forked) takes its next one
+    /// where the uninterrupted run does.
+    #[inline]
+    fn settle_snapshots(&mut self, now: u64) {
+        self.record_due_snapshots();
+        self.every_events_due(now);
+        self.record_due_snapshots();
     }
 
     /// Records the automatic snapshots asked for (see `snapshots_due`). A command ends with a
@@ -560,7 +570,10 @@ impl Orchestrator {
         }
         self.record_due_snapshots();
         let id = self.auto_snapshot("manual", None, now);
-        self.snapshot_json(&id)
+        let json = self.snapshot_json(&id);
+        // Its record counts toward the every-N snapshot, decided as any command's end decides it.
+        self.command_end(now);
+        json
     }
 
     /// The state as a snapshot document, without recording anything (for drivers that persist

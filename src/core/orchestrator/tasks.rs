@@ -483,6 +483,7 @@ impl Orchestrator {
                 reason: reason.into(),
             },
         );
+        self.command_end(now);
     }
 
     /// Consequences of a task reaching a terminal status: wake waiters, release or skip its
@@ -563,8 +564,7 @@ impl Orchestrator {
         self.start_ready(now);
         // A command's last step, unless within a failure's handling (see `deciding`).
         if self.deciding == 0 {
-            self.every_events_due(now);
-            self.record_due_snapshots();
+            self.settle_snapshots(now);
         }
     }
 
