@@ -730,6 +730,10 @@ export function createBaton(coreApi) {
           const kind = fx[i] & 0xff;
           switch (kind) {
             case INVOKE:
+              // A handler earlier in this batch may have cancelled the call (a command it gave
+              // set `again`): one that is over is not made, rather than made with its signal
+              // aborted only after its first await.
+              if (this.again && !core.callLive(fx[i + 1])) break;
               this.invoke(fx[i + 1], fx[i + 2], fx[i + 3], fx[i + 4], fx[i + 5], (fx[i] & WANTS_JSON) !== 0);
               break;
             case ABORT: {

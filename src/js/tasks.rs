@@ -163,6 +163,12 @@ impl Core {
         self.inner.fail_with(call, error, ms(now))
     }
 
+    /// Whether a call is still in flight (not cancelled or timed out since it was handed out).
+    #[wasm_bindgen(js_name = callLive)]
+    pub fn call_live(&self, call: u32) -> bool {
+        self.inner.state().call_task(call).is_some()
+    }
+
     #[wasm_bindgen(js_name = taskIx)]
     pub fn task_ix(&self, id: &str) -> JsResult<u32> {
         Ok(self.inner.task(id).js()?.index())

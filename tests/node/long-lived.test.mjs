@@ -106,3 +106,19 @@ test("with snapshotEveryEvents, a run restored, forked or reopened at rest takes
   reopened.close();
   twin.close();
 });
+
+test("a handler that cancels a task handed out in the same batch: that task's agent is not called", async () => {
+  const orch = new Orchestrator({ seed: 1, clock: "virtual" });
+  const ran = [];
+  orch.registerAgent({ id: "a", handler: async (n, ctx) => {
+    ran.push(ctx.taskId);
+    if (n === 0) orch.cancel("task-2", "by task-1");
+    return n;
+  } });
+  for (let i = 0; i < 3; i++) orch.submit({ agent: "a", input: i });
+  orch.startAgent("a"); // the three calls are handed out together
+  const ends = await Promise.all(["task-1", "task-2", "task-3"].map((id) => orch.wait(id)));
+  assert.deepEqual(ends.map((t) => t.status), ["Completed", "Cancelled", "Completed"]);
+  assert.deepEqual(ran, ["task-1", "task-3"]);
+  orch.close();
+});
