@@ -122,3 +122,34 @@ test("a handler that cancels a task handed out in the same batch: that task's ag
   assert.deepEqual(ran, ["task-1", "task-3"]);
   orch.close();
 });
+
+test("with snapshotEveryEvents, every kind of command decides the snapshot at its end, never between its records", async () => {
+  const handler = async () => "ok";
+  const steps = [
+    (o) => o.registerAgent({ id: "a", handler }),
+    (o) => o.defineTemplate({ name: "t", instructions: "do" }),
+    (o) => o.startAgent("a"),
+    (o) => o.schedule({ everyMs: 60_000 }, { agent: "a" }),
+    (o) => o.registerTool("add", async () => 1),
+    (o) => o.grantTools("a", ["add"]),
+    (o) => o.createTask("a", "manual"),
+    (o) => o.removeAgent("a"),
+  ];
+  for (let every = 2; every <= 9; every++) {
+    const whole = new Orchestrator({ seed: 3, clock: "virtual", snapshotEveryEvents: every });
+    const cuts = [];
+    for (const step of steps) { step(whole); cuts.push(whole.statistics().journal_seq); }
+    whole.emit("custom.end", {});
+    const text = whole.journalText();
+    for (const [i, seq] of cuts.entries()) {
+      const fork = Orchestrator.replay(text, { uptoSeq: seq, live: true, agents: { a: handler }, tools: { add: async () => 1 } });
+      for (const step of steps.slice(i + 1)) step(fork);
+      fork.emit("custom.end", {});
+      assert.equal(fork.journalText(), text, `every ${every}, forked after step ${i}`);
+    }
+    // A snapshot never falls inside removeAgent (between the agent's termination and its removal).
+    const records = whole.journal().map((r) => r.type);
+    const removed = records.indexOf("agent.removed");
+    assert.notEqual(records[removed - 1], "snapshot.created", `every ${every}`);
+  }
+});

@@ -14,7 +14,11 @@ pub const START_REASON: &str = "start";
 pub const NAME_BYTES_MAX: usize = 256;
 
 impl Orchestrator {
-    pub fn register_agent(&mut self, mut spec: AgentSpec, now: u64) -> Result<AgentIx> {
+    pub fn register_agent(&mut self, spec: AgentSpec, now: u64) -> Result<AgentIx> {
+        self.as_command(now, |o| o.register_agent_steps(spec, now))
+    }
+
+    fn register_agent_steps(&mut self, mut spec: AgentSpec, now: u64) -> Result<AgentIx> {
         self.check_live()?;
         check_id("agent id", &spec.id)?;
         if self.state.agent_ix(&spec.id).is_some() {
@@ -193,6 +197,10 @@ impl Orchestrator {
 
     /// `Error` → `Ready`; start the agent again to give it tasks.
     pub fn recover_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        self.as_command(now, |o| o.recover_agent_steps(agent, now))
+    }
+
+    fn recover_agent_steps(&mut self, agent: AgentIx, now: u64) -> Result<()> {
         // The first seed's pattern is report errors, pause, recover, resume: a paused agent
         // stays paused for the resume, its error count started again.
         if self.state.status_of(agent) == AgentStatus::Paused {
@@ -226,6 +234,10 @@ impl Orchestrator {
     /// removes it: lookups and lists by id no longer find it and the id may be registered again.
     /// Its tasks, history and journal records keep naming it.
     pub fn remove_agent(&mut self, agent: AgentIx, now: u64) -> Result<()> {
+        self.as_command(now, |o| o.remove_agent_steps(agent, now))
+    }
+
+    fn remove_agent_steps(&mut self, agent: AgentIx, now: u64) -> Result<()> {
         if self.state.agent(agent).removed {
             return Err(Error::UnknownAgent(self.state.agent(agent).id.clone()));
         }

@@ -493,6 +493,23 @@ impl Orchestrator {
         }
     }
 
+    /// A command made of steps that may dispatch or give other commands (registering an agent
+    /// from a template, removing an agent): the every-N snapshot is decided once, at its end,
+    /// over all its records, never between two of them. Nested, only the outermost decides.
+    pub(super) fn as_command<R>(
+        &mut self,
+        now: u64,
+        steps: impl FnOnce(&mut Self) -> Result<R>,
+    ) -> Result<R> {
+        self.deciding += 1;
+        let done = steps(self);
+        self.deciding -= 1;
+        if done.is_ok() {
+            self.command_end(now);
+        }
+        done
+    }
+
     /// A command's automatic snapshots, then the every-N one if the records so far (those
     /// snapshots' own included) bring the count to N: so a run at rest has always fewer than N
     /// since the last, and a run resumed there (restored, reopened, forked) takes its next one

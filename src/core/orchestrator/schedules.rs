@@ -19,6 +19,16 @@ impl Orchestrator {
         input: PayloadId,
         now: u64,
     ) -> Result<usize> {
+        self.as_command(now, |o| o.schedule_steps(trigger, task, input, now))
+    }
+
+    fn schedule_steps(
+        &mut self,
+        trigger: Trigger,
+        task: TaskSpec,
+        input: PayloadId,
+        now: u64,
+    ) -> Result<usize> {
         trigger.validate()?;
         // The task must be submittable now (its agent or capability known, its policy valid).
         if task.capability.is_none() {
@@ -77,6 +87,10 @@ impl Orchestrator {
     }
 
     pub fn pause_job(&mut self, job: usize, now: u64) -> Result<()> {
+        self.as_command(now, |o| o.pause_job_steps(job, now))
+    }
+
+    fn pause_job_steps(&mut self, job: usize, now: u64) -> Result<()> {
         self.expect_job(job, JobStatus::Active, "pause")?;
         self.emit(now, Event::JobPaused { job: job_id(job) });
         Ok(())
@@ -92,6 +106,10 @@ impl Orchestrator {
     }
 
     pub fn delete_job(&mut self, job: usize, now: u64) -> Result<()> {
+        self.as_command(now, |o| o.delete_job_steps(job, now))
+    }
+
+    fn delete_job_steps(&mut self, job: usize, now: u64) -> Result<()> {
         if self.state.jobs[job].status == JobStatus::Deleted {
             return Err(Error::UnknownJob(job_id(job)));
         }

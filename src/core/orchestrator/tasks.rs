@@ -130,6 +130,15 @@ impl Orchestrator {
 
     /// The first seed's manual style: a `Pending` task that the caller runs and reports itself.
     pub fn create_task(&mut self, spec: TaskSpec, metadata: PayloadId, now: u64) -> Result<TaskIx> {
+        self.as_command(now, |o| o.create_task_steps(spec, metadata, now))
+    }
+
+    fn create_task_steps(
+        &mut self,
+        spec: TaskSpec,
+        metadata: PayloadId,
+        now: u64,
+    ) -> Result<TaskIx> {
         let (agent, custom_id, priority) = self.check_new_task(&spec)?;
         Ok(self.create(
             custom_id,
@@ -253,6 +262,10 @@ impl Orchestrator {
 
     /// Manual tasks: `Pending` → `Running`.
     pub fn start_task(&mut self, task: TaskIx, now: u64) -> Result<()> {
+        self.as_command(now, |o| o.start_task_steps(task, now))
+    }
+
+    fn start_task_steps(&mut self, task: TaskIx, now: u64) -> Result<()> {
         self.expect_manual(task, "startTask", &[TaskStatus::Pending], "Pending")?;
         let t = self.state.task(task);
         let status = self.state.status_of(t.agent);

@@ -9,6 +9,10 @@ use crate::core::{Error, Result};
 impl Orchestrator {
     /// Defines a template (`name@version`). Every bad field is reported at once.
     pub fn define_template(&mut self, template: Template, now: u64) -> Result<String> {
+        self.as_command(now, |o| o.define_template_steps(template, now))
+    }
+
+    fn define_template_steps(&mut self, template: Template, now: u64) -> Result<String> {
         self.check_live()?;
         template.validate()?;
         let reference = template.reference();
@@ -57,6 +61,18 @@ impl Orchestrator {
     /// Registers an agent configured by a template (capabilities, limits, tools, and the
     /// instructions, model and temperature its handler sees as `ctx.config`).
     pub fn create_agent_from_template(
+        &mut self,
+        reference: &str,
+        id: &str,
+        name: Option<String>,
+        now: u64,
+    ) -> Result<AgentIx> {
+        self.as_command(now, |o| {
+            o.create_agent_from_template_steps(reference, id, name, now)
+        })
+    }
+
+    fn create_agent_from_template_steps(
         &mut self,
         reference: &str,
         id: &str,

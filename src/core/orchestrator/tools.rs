@@ -10,6 +10,10 @@ use crate::core::{Error, Result};
 
 impl Orchestrator {
     pub fn register_tool(&mut self, spec: ToolSpec, now: u64) -> Result<()> {
+        self.as_command(now, |o| o.register_tool_steps(spec, now))
+    }
+
+    fn register_tool_steps(&mut self, spec: ToolSpec, now: u64) -> Result<()> {
         self.check_live()?;
         check_id("tool name", &spec.name)?;
         if self.state.tools.contains_key(&spec.name) {
@@ -41,6 +45,10 @@ impl Orchestrator {
     }
 
     pub fn grant_tools(&mut self, agent: AgentIx, names: Vec<String>, now: u64) -> Result<()> {
+        self.as_command(now, |o| o.grant_tools_steps(agent, names, now))
+    }
+
+    fn grant_tools_steps(&mut self, agent: AgentIx, names: Vec<String>, now: u64) -> Result<()> {
         self.check_tools(&names)?;
         self.emit(
             now,
@@ -53,6 +61,10 @@ impl Orchestrator {
     }
 
     pub fn revoke_tools(&mut self, agent: AgentIx, names: Vec<String>, now: u64) -> Result<()> {
+        self.as_command(now, |o| o.revoke_tools_steps(agent, names, now))
+    }
+
+    fn revoke_tools_steps(&mut self, agent: AgentIx, names: Vec<String>, now: u64) -> Result<()> {
         self.check_tools(&names)?;
         self.emit(
             now,
