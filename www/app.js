@@ -269,6 +269,9 @@ $("new-run").onclick = () => guard(async () => {
   saveSettings();
   say(`new run, seed ${seed}, ${clock} clock`, true);
 });
+// Enter in a settings field does what its button does, not a form's reload of the page.
+$("local-settings").onsubmit = (e) => { e.preventDefault(); $("new-run").click(); };
+$("remote-settings").onsubmit = (e) => { e.preventDefault(); $("connect").click(); };
 $("virtual").onchange = () => guard(async () => {
   const clock = $("virtual").checked ? "virtual" : "real";
   await source.setClock(clock);

@@ -5,6 +5,7 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const SVG_NODES_MAX = 300;
+const LAYOUTS_KEPT = 4;
 const FILL = {
   Pending: "#e5e7eb", Queued: "#dbeafe", Running: "#60a5fa", Retrying: "#fcd34d", Completed: "#86efac",
   Failed: "#fca5a5", TimedOut: "#fca5a5", Cancelled: "#d1d5db", Skipped: "#d1d5db",
@@ -12,12 +13,21 @@ const FILL = {
 
 export class DagView {
   #root; #worker; #key = undefined; #nodes = new Map(); #statuses = {}; #layout = undefined; #painted = "";
+  // The last layouts made, by key: time travel to before a workflow and back, or a switch
+  // between two workflows, draws again without laying out again (dagre takes seconds at 1,000).
+  #layouts = new Map();
+  // The graph's key with its task ids: two workflows of one id and size (a fork that submits
+  // another) are not one layout.
+  #shapeKey = undefined;
 
   constructor(root) {
     this.#root = root;
     this.#worker = new Worker(new URL("./layout-worker.js", import.meta.url), { type: "module" });
     this.#worker.onmessage = ({ data }) => {
-      if (data.key === this.#key) this.#draw(data);
+      this.#layouts.delete(data.key);
+      this.#layouts.set(data.key, data);
+      if (this.#layouts.size > LAYOUTS_KEPT) this.#layouts.delete(this.#layouts.keys().next().value);
+      if (data.key === this.#shapeKey) this.#draw(data);
     };
   }
 
@@ -28,8 +38,13 @@ export class DagView {
   show(id, statuses, shape) {
     if (!id || !statuses) {
       this.#key = undefined;
+      this.#shapeKey = undefined;
       this.#root.replaceChildren();
       this.#root.dataset.workflow = "";
+      // Nothing drawn: nothing laid out, no nodes, no counts.
+      delete this.#root.dataset.laidOut;
+      delete this.#root.dataset.nodes;
+      delete this.#root.dataset.counts;
       return;
     }
     const key = `${id}:${Object.keys(statuses).length}`;
@@ -39,10 +54,16 @@ export class DagView {
       this.#nodes.clear();
       this.#root.dataset.workflow = id;
       this.#root.dataset.laidOut = "false";
+      this.#shapeKey = `${key}|${Object.keys(statuses).join(",")}`;
+      const known = this.#layouts.get(this.#shapeKey);
+      if (known !== undefined) {
+        this.#draw(known);
+        return;
+      }
       const entries = Object.entries(shape().tasks);
       const nodes = entries.map(([local]) => ({ id: local, width: Math.max(40, local.length * 7 + 12) }));
       const edges = entries.flatMap(([local, t]) => t.dependsOn.map((d) => [d, local]));
-      this.#worker.postMessage({ key, nodes, edges, bitmapsAbove: SVG_NODES_MAX });
+      this.#worker.postMessage({ key: this.#shapeKey, nodes, edges, bitmapsAbove: SVG_NODES_MAX });
       return;
     }
     this.#paint();

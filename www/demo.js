@@ -36,9 +36,18 @@ export function handlers(profile = "demo", speed = 1) {
   return out;
 }
 
-/** Registers and starts the demo agents with these handlers, with retries so simulated failures recover. */
+/**
+ * Registers and starts the demo agents with these handlers, with retries so simulated failures
+ * recover. Those already there (a fork from between two registrations) are left as they are,
+ * but started if they never were.
+ */
 export function registerDemoAgents(orch, byId) {
+  const known = orch.agentsStatus();
   for (const { latencyMs, ...spec } of AGENTS) {
+    if (known[spec.id] !== undefined) {
+      if (known[spec.id].status === "Created") orch.startAgent(spec.id);
+      continue;
+    }
     // Six attempts: with a thousand tasks, a failure that exhausts fewer would skip much of a graph.
     // The breaker's default minute of recovery would stall a demo whose tasks take a second; 3 s
     // still shows it open on the page.

@@ -151,10 +151,21 @@ export class LocalSource {
     // Those of this run only (ids start again with each run): from where its journal starts.
     const from = this.baseSeq ?? 0;
     const listed = this.orch.snapshots(100).filter((s) => s.seq >= from);
-    return listed.map((s) => ({ id: s.id }));
+    // And those taken in this page on a line the run has left (restoring an older snapshot drops
+    // the records after it): kept whole, they restore as well, named with their seq.
+    const elsewhere = this.#taken.filter((t) => !listed.some((s) => s.id === t.id && s.seq === t.seq));
+    return [...listed.map((s) => ({ id: s.id })), ...elsewhere.reverse().map((t) => ({ id: takenKey(t) }))];
   }
   /** Replaces the live run with one restored from one of its snapshots. */
   async restore(id) {
+    // A snapshot taken on a line the run has left, by its listed name, or by its own id when
+    // the run now has no snapshot of that id.
+    const listed = this.orch.snapshots(100).some((s) => s.id === id);
+    const left = this.#taken.findLast((t) => takenKey(t) === id || (!listed && t.id === id));
+    if (left !== undefined) {
+      await this.#replace(() => Orchestrator.restore(left.snap, this.#resumeOptions()), JSON.stringify(left.snap));
+      return;
+    }
     const summary = this.orch.snapshots(100).find((s) => s.id === id);
     if (!summary) throw Object.assign(new Error(`no snapshot ${id} in this run`), { code: "unknown_snapshot" });
     // With the journal whole from where the run starts, the restore is a live replay up to the
@@ -192,6 +203,7 @@ export class LocalSource {
       registerDemoAgents(orch, agents);
       return orch;
     }, undefined);
+    this.#taken = []; // another run: the old one's snapshots are not this one's
   }
   /** Continues this run on the other clock: a live replay of the whole journal. */
     setClock(clock) {
@@ -227,8 +239,9 @@ export class LocalSource {
       this.profile = before; // the run goes on as it was, with its own agents
       throw e;
     }
-    // From before the demo agents were registered, the fork registers them, as a new run does.
-    if (this.orch.agentsStatus().researcher === undefined) registerDemoAgents(this.orch, handlers(profile, this.#settings.speed));
+    // From before the demo agents were registered (all or some), the fork registers them, as a
+    // new run does.
+    registerDemoAgents(this.orch, handlers(profile, this.#settings.speed));
   }
 
   #journalText() {
@@ -237,6 +250,9 @@ export class LocalSource {
     return prior === "" ? own : own === "" ? prior : `${prior}\n${own}`;
   }
 }
+
+/** How a snapshot taken on a line the run has since left is listed (its id may be taken again). */
+const takenKey = (t) => `${t.id} (seq ${t.seq})`;
 
 /** Takes the saved run for this page's lifetime, unless another tab has it. */
 function ownTheSavedRun() {

@@ -198,6 +198,51 @@ test("time travel: the slider shows the state replayed at a seq; fork from there
   await closeClean(page);
 });
 
+test("named controls; Enter in the seed field starts a run; a fork between the demo agents' registrations has them all; an older snapshot restored leaves the newer one restorable", async () => {
+  const page = await open("?speed=0.2");
+  // What a test (or a screen reader) finds by role and name.
+  assert.equal(await page.getByRole("textbox", { name: /json/i }).count(), 1);
+  assert.equal(await page.getByRole("img", { name: /workflow graph/i }).count(), 1);
+  assert.equal(await page.getByRole("img", { name: /timeline/i }).count(), 1);
+  // Enter in the seed field: a new run with that seed, not a reload of the page.
+  await page.fill("#seed", "7");
+  await page.press("#seed", "Enter");
+  await waitFor(page, () => /new run, seed 7/.test(document.querySelector("#message").textContent));
+  assert.equal(await page.evaluate(() => window.dashboard.source.orch.seed), 7);
+  // A fork from between two registrations: every demo agent runs in it.
+  const registered = await page.evaluate(() => window.dashboard.source.journal().filter((r) => r.type === "agent.registered").map((r) => r.seq));
+  await page.locator("#slider").fill(String(registered[1]));
+  await page.click("#fork");
+  await waitFor(page, () => /forked at seq/.test(document.querySelector("#message").textContent));
+  const agents = await page.evaluate(() => Object.entries(window.dashboard.source.orch.agentsStatus()).map(([id, a]) => `${id}:${a.status}`));
+  assert.deepEqual(agents, ["researcher:Running", "analyst:Running", "writer:Running", "reviewer:Running"]);
+  // Snapshots A then B; restoring A keeps B in the list, and B restores.
+  const take = async () => {
+    await page.click("#snapshot");
+    await waitFor(page, () => /^took /.test(document.querySelector("#message").textContent));
+    const id = (await page.textContent("#message")).slice("took ".length);
+    await waitFor(page, (v) => [...document.querySelector("#snapshots").options].some((o) => o.value === v), id);
+    await page.evaluate(() => { document.querySelector("#message").textContent = ""; });
+    return id;
+  };
+  const a = await take();
+  await page.click("#run-demo");
+  await waitFor(page, () => document.querySelector("#workflow-status").dataset.status === "Completed");
+  const b = await take();
+  await page.selectOption("#snapshots", a);
+  await page.click("#restore");
+  await waitFor(page, () => /restored/.test(document.querySelector("#message").textContent));
+  assert.equal(await stat(page, "tasks_completed"), 0);
+  await waitFor(page, (v) => [...document.querySelector("#snapshots").options].some((o) => o.value.startsWith(`${v} (seq`)), b);
+  const listed = await page.evaluate(() => [...document.querySelector("#snapshots").options].map((o) => o.value));
+  const later = listed.find((v) => v.startsWith(`${b} (seq`));
+  await page.selectOption("#snapshots", later);
+  await page.click("#restore");
+  await waitFor(page, (v) => document.querySelector("#message").textContent === `restored ${v}`, later);
+  assert.equal(await stat(page, "tasks_completed"), 7);
+  await closeClean(page);
+});
+
 test("a reload in the middle of a workflow loses nothing: IndexedDB reopens the run and it completes", async () => {
   const page = await open("?speed=0.5");
   await page.click("#run-demo");
