@@ -32,6 +32,7 @@ export class FileStore {
   #dir;
   #base = undefined; // the seq of the snapshot the current journal file follows
   #fresh = false; // the current journal file is empty: its first append starts it with a blank line
+  #refused = false; // closed while another store held the directory: its late writes never land
 
   constructor(dir) {
     if (typeof dir !== "string" || dir === "") {
@@ -50,6 +51,9 @@ export class FileStore {
    */
   async #own() {
     const key = resolve(this.#dir);
+    if (this.#refused) {
+      throw storeError("store_busy", `${this.#dir} was written by another FileStore while this one's orchestrator ran; it closed without writing`);
+    }
     for (let owner = owners.get(key); owner !== undefined; owner = owners.get(key)) {
       // This store's own (its closing orchestrator's last writes pass too).
       if (owner.store === this) return;
@@ -88,7 +92,12 @@ export class FileStore {
   release(lastWrite = Promise.resolve()) {
     const key = resolve(this.#dir);
     let owner = owners.get(key);
-    if (owner !== undefined && owner.store !== this) return Promise.resolve(); // never held it
+    if (owner !== undefined && owner.store !== this) {
+      // Never held it (refused while another store wrote): what it still has queued (the whole
+      // snapshot a failed write asks for) must not replace the other run once that one closes.
+      this.#refused = true;
+      return Promise.resolve();
+    }
     if (owner === undefined) owners.set(key, (owner = { store: this }));
     const released = Promise.resolve(lastWrite).catch(() => {}).then(async () => {
       if (owners.get(key) !== owner || owner.released !== released) return; // taken again since
@@ -107,6 +116,7 @@ export class FileStore {
    * A store reopened after its orchestrator closed first waits for that run's last writes.
    */
   async lock() {
+    this.#refused = false; // a new orchestrator on this store asks for the directory again
     const owner = owners.get(resolve(this.#dir));
     if (owner !== undefined && owner.store === this && owner.released !== undefined) await owner.released;
     return this.#own();

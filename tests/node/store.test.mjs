@@ -397,6 +397,37 @@ test("FileStore: a run closed before its first write is reopened whole by anothe
   }
 });
 
+test("FileStore: a second orchestrator refused while the first wrote never replaces the first run, however they close", async () => {
+  const { readdirSync: files } = await import("node:fs");
+  const warn = console.warn;
+  console.warn = () => {}; // the refused writes are logged
+  try {
+    for (const apart of [0, 50]) {
+      const dir = tempDir("baton-intruder-");
+      const first = new Orchestrator({ store: new FileStore(dir), clock: "virtual" });
+      first.registerAgent({ id: "a", handler: async (n) => n });
+      first.startAgent("a");
+      await first.wait(first.submit({ agent: "a", input: 1 }));
+      await first.flush();
+      const intruder = new Orchestrator({ store: new FileStore(dir), clock: "virtual" });
+      intruder.registerAgent({ id: "intruder", handler: async () => 0 });
+      await assert.rejects(intruder.flush(), (e) => e.code === "store_failed");
+      intruder.close();
+      if (apart > 0) await new Promise((r) => setTimeout(r, apart));
+      first.close();
+      await new Promise((r) => setTimeout(r, 50));
+      const again = await Orchestrator.open(new FileStore(dir), { clock: "virtual", agents: { a: async (n) => n } });
+      assert.deepEqual(Object.keys(again.agentsStatus()), ["a"], `closed ${apart} ms apart`);
+      assert.equal(again.statistics().tasks_completed, 1);
+      again.close();
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(files(dir).includes("lock"), false);
+    }
+  } finally {
+    console.warn = warn;
+  }
+});
+
 test("a long run's store writes stay proportional to its journal, though the state it snapshots grows", async () => {
   let written = 0;
   const inner = new MemoryStore();
