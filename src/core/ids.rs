@@ -102,7 +102,7 @@ pub const MESSAGE_BYTES_MAX: usize = 16 * 1024;
 /// Refuses a text over `max` bytes that the user gives (a name, a reason, a description).
 pub(crate) fn check_text(field: &str, text: &str, max: usize) -> crate::core::Result<()> {
     if text.len() > max {
-        let why = format!("is {} bytes; at most {max}", text.len());
+        let why = format!("'{}' is over {max} bytes", shown(text));
         return Err(crate::core::Error::invalid(field, why));
     }
     Ok(())

@@ -183,8 +183,8 @@ impl Template {
         }
         if self.instructions.len() > INSTRUCTIONS_BYTES_MAX {
             bad.push(format!(
-                "instructions: {} bytes is over {INSTRUCTIONS_BYTES_MAX}",
-                self.instructions.len()
+                "instructions: '{}' is over {INSTRUCTIONS_BYTES_MAX} bytes",
+                crate::core::ids::shown(&self.instructions)
             ));
         }
         if let Some(d) = self
@@ -193,8 +193,8 @@ impl Template {
             .filter(|d| d.len() > INSTRUCTIONS_BYTES_MAX)
         {
             bad.push(format!(
-                "description: {} bytes is over {INSTRUCTIONS_BYTES_MAX}",
-                d.len()
+                "description: '{}' is over {INSTRUCTIONS_BYTES_MAX} bytes",
+                crate::core::ids::shown(d)
             ));
         }
         if self

@@ -291,3 +291,15 @@ test("ctx.sleep takes its abort listener off when it ends; agentsStatus lists ag
   assert.deepEqual(tagged.metadata, { by: "me" });
   orch.close();
 });
+
+test("a text over its limit is refused with its start and its length quoted, as long ids are", () => {
+  const orch = new Orchestrator({ seed: 1 });
+  orch.registerAgent({ id: "a" });
+  const task = orch.submit({ agent: "a" });
+  const quoted = (e, start, bytes) => e.code === "invalid_argument" && e.message.includes(`'${start}`) && e.message.includes(`(${bytes} bytes)`);
+  assert.throws(() => orch.cancel(task, "r".repeat(1030)), (e) => quoted(e, "rrrr", 1030));
+  assert.throws(() => orch.reportError("a", "m".repeat(17_000)), (e) => quoted(e, "mmmm", 17_000));
+  assert.throws(() => orch.registerAgent({ id: "n", name: "x".repeat(300) }), (e) => quoted(e, "xxxx", 300));
+  assert.throws(() => orch.defineTemplate({ name: "t", instructions: "i".repeat(66_000) }), (e) => quoted(e, "iiii", 66_000));
+  orch.close();
+});

@@ -48,9 +48,10 @@ impl Orchestrator {
             .as_ref()
             .is_some_and(|n| n.is_empty() || n.len() > NAME_BYTES_MAX)
         {
+            let name = crate::core::ids::shown(spec.name.as_deref().unwrap_or_default());
             return Err(Error::invalid(
                 "name",
-                format!("{owner}: must be 1 to {NAME_BYTES_MAX} bytes"),
+                format!("{owner}: '{name}' must be 1 to {NAME_BYTES_MAX} bytes"),
             ));
         }
         if spec.concurrency == Some(0) {
@@ -143,7 +144,8 @@ impl Orchestrator {
             .as_ref()
             .is_some_and(|n| n.is_empty() || n.len() > NAME_BYTES_MAX)
         {
-            let reason = format!("{owner}: must be 1 to {NAME_BYTES_MAX} bytes");
+            let name = crate::core::ids::shown(update.name.as_deref().unwrap_or_default());
+            let reason = format!("{owner}: '{name}' must be 1 to {NAME_BYTES_MAX} bytes");
             return Err(Error::invalid("name", reason));
         }
         for (field, v) in [

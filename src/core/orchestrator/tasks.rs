@@ -671,7 +671,10 @@ pub const REASON_BYTES_MAX: usize = 1024;
 
 pub(super) fn check_reason(reason: &str) -> Result<()> {
     if reason.len() > REASON_BYTES_MAX {
-        let why = format!("is {} bytes; at most {REASON_BYTES_MAX}", reason.len());
+        let why = format!(
+            "'{}' is over {REASON_BYTES_MAX} bytes",
+            crate::core::ids::shown(reason)
+        );
         return Err(crate::core::Error::invalid("reason", why));
     }
     Ok(())
