@@ -32,7 +32,8 @@ export class FileStore {
   #dir;
   #base = undefined; // the seq of the snapshot the current journal file follows
   #fresh = false; // the current journal file is empty: its first append starts it with a blank line
-  #refused = false; // closed while another store held the directory: its late writes never land
+  #refused = false; // a write of this store was refused (store_busy) since its orchestrator began
+  #closing = undefined; // while set, the writes a closed, refused orchestrator left queued fail
 
   constructor(dir) {
     if (typeof dir !== "string" || dir === "") {
@@ -50,13 +51,26 @@ export class FileStore {
    * the owner is open; another live process's lock is refused; a dead process's is taken over.
    */
   async #own() {
+    try {
+      return await this.#take();
+    } catch (e) {
+      if (e?.code === "store_busy") this.#refused = true;
+      throw e;
+    }
+  }
+
+  async #take() {
     const key = resolve(this.#dir);
-    if (this.#refused) {
-      throw storeError("store_busy", `${this.#dir} was written by another FileStore while this one's orchestrator ran; it closed without writing`);
+    if (this.#closing !== undefined) {
+      throw storeError("store_busy", `${this.#dir} is another orchestrator's: this one was refused it, and closed`);
     }
     for (let owner = owners.get(key); owner !== undefined; owner = owners.get(key)) {
-      // This store's own (its closing orchestrator's last writes pass too).
-      if (owner.store === this) return;
+      // This store's own (its closing orchestrator's last writes pass too). Held for a closed
+      // run that never took the lock file (see release), the file is still to be taken.
+      if (owner.store === this) {
+        if (!owner.fileLess) return;
+        break;
+      }
       if (owner.released === undefined) {
         throw storeError("store_busy", `${this.#dir} is written by another FileStore of this process: close its orchestrator first`);
       }
@@ -79,8 +93,9 @@ export class FileStore {
     }
     // Another store of this process may have taken the directory while this one made the file.
     const owner = owners.get(key);
-    if (owner !== undefined && owner.store !== this) return this.#own();
+    if (owner !== undefined && owner.store !== this) return this.#take();
     if (owner === undefined) owners.set(key, { store: this });
+    else owner.fileLess = false;
   }
 
   /**
@@ -92,13 +107,23 @@ export class FileStore {
   release(lastWrite = Promise.resolve()) {
     const key = resolve(this.#dir);
     let owner = owners.get(key);
-    if (owner !== undefined && owner.store !== this) {
-      // Never held it (refused while another store wrote): what it still has queued (the whole
+    if ((owner !== undefined && owner.store !== this) || (owner === undefined && this.#refused)) {
+      // Refused while another store or process wrote: what it still has queued (the whole
       // snapshot a failed write asks for) must not replace the other run once that one closes.
-      this.#refused = true;
-      return Promise.resolve();
+      // Writes queued later (a new orchestrator on this store) may try again.
+      const gate = {};
+      this.#closing = gate;
+      return Promise.resolve(lastWrite).catch(() => {}).then(() => {
+        if (this.#closing === gate) {
+          this.#closing = undefined;
+          this.#refused = false;
+        }
+      });
     }
-    if (owner === undefined) owners.set(key, (owner = { store: this }));
+    this.#refused = false;
+    // Closed before its first write took the lock file: the directory is held for that write in
+    // this process, and the write still takes the file (another process may hold it).
+    if (owner === undefined) owners.set(key, (owner = { store: this, fileLess: true }));
     const released = Promise.resolve(lastWrite).catch(() => {}).then(async () => {
       if (owners.get(key) !== owner || owner.released !== released) return; // taken again since
       const path = join(this.#dir, LOCK);
@@ -116,7 +141,6 @@ export class FileStore {
    * A store reopened after its orchestrator closed first waits for that run's last writes.
    */
   async lock() {
-    this.#refused = false; // a new orchestrator on this store asks for the directory again
     const owner = owners.get(resolve(this.#dir));
     if (owner !== undefined && owner.store === this && owner.released !== undefined) await owner.released;
     return this.#own();

@@ -428,6 +428,29 @@ test("FileStore: a second orchestrator refused while the first wrote never repla
   }
 });
 
+test("FileStore: an orchestrator closed at once on a directory another process holds writes nothing there", async () => {
+  const { writeFileSync, readdirSync: files, readFileSync: read } = await import("node:fs");
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    for (const wait of [false, true]) {
+      const dir = tempDir("baton-other-process-");
+      writeFileSync(join(dir, "lock"), `${process.ppid}\n`); // a live process that is not this one
+      writeFileSync(join(dir, "journal-0.jsonl"), "\n");
+      const orch = new Orchestrator({ store: new FileStore(dir), clock: "virtual" });
+      orch.registerAgent({ id: "x", handler: async () => 1 });
+      if (wait) await assert.rejects(orch.flush(), (e) => e.code === "store_failed");
+      orch.close();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(files(dir).sort(), ["journal-0.jsonl", "lock"], `waited for a write: ${wait}`);
+      assert.equal(read(join(dir, "journal-0.jsonl"), "utf8"), "\n");
+      assert.equal(read(join(dir, "lock"), "utf8").trim(), String(process.ppid));
+    }
+  } finally {
+    console.warn = warn;
+  }
+});
+
 test("a long run's store writes stay proportional to its journal, though the state it snapshots grows", async () => {
   let written = 0;
   const inner = new MemoryStore();
