@@ -931,9 +931,9 @@ export type BuiltInTopic = BuiltInRecord["type"];
  * (A custom topic under a built-in namespace, `task.note`, also matches `task.*`: read such
  * events with a topic of their own, or as `DeliveredEvent`.)
  */
-export type EventOf<T extends string> = string extends T
-  ? DeliveredEvent
-  : [T] extends [BuiltInTopic]
+export type EventOf<T extends string> = string extends T ? DeliveredEvent : TopicEvent<T>;
+/** `EventOf` for one topic at a time (a union of topics gives the union of their events). */
+type TopicEvent<T extends string> = T extends BuiltInTopic
   ? Extract<BuiltInRecord, { type: T }> & { topic: T }
   : T extends `${infer P}.*`
     ? [Extract<BuiltInRecord, { type: `${P}.${string}` }>] extends [never]

@@ -285,7 +285,11 @@ class Persister {
     // transaction per task would cost more than the task).
     setTimeout(() => {
       this.scheduled = false;
-      if (!this.rt.closed) this.collect();
+      try {
+        if (!this.rt.closed) this.collect();
+      } catch (e) {
+        this.rt.fatal(e); // the whole state as one string is where wasm memory runs out first
+      }
     }, PERSIST_BATCH_MS);
   }
 
@@ -771,6 +775,9 @@ export function createBaton(coreApi) {
         const id = this.core.agentId(agent);
         this.takeAnswers(); // answers that came first go first
         this.core.fail(call, "internal", `agent '${id}' has no handler (give one to registerAgent or restore)`, this.now());
+        // A command within the batch, as a handler's would be: it may have cancelled a call
+        // handed out with this one (see drain).
+        this.again = true;
         return;
       }
       const ctx = new Context(this, call, task, agent, attempt, wantsJson);
@@ -1215,7 +1222,14 @@ export function createBaton(coreApi) {
     close(cause = undefined) {
       if (this.closed) return;
       // What happened since the last write still reaches the store, after the core is gone.
-      if (this.persister !== undefined && this.core !== CLOSED_CORE && cause === undefined) this.persister.collect();
+      if (this.persister !== undefined && this.core !== CLOSED_CORE && cause === undefined) {
+        try {
+          this.persister.collect();
+        } catch (e) {
+          cause = new BatonError("internal", `the orchestrator stopped after an internal error: ${errorMessage(e)}`);
+          console.error(`baton: ${cause.message}`);
+        }
+      }
       // A store that holds a lock (FileStore) lets it go once that last write is done.
       if (this.persister !== undefined && typeof this.persister.store.release === "function") {
         Promise.resolve(this.persister.store.release(this.persister.chain)).catch((e) => console.warn(`baton: the store was not released: ${e?.message ?? e}`));

@@ -202,3 +202,13 @@ async function ids(orch: Orchestrator): Promise<void> {
 }
 
 void ids;
+
+// A topic that is one of two: each gets its own record.
+function eitherTopic(orch: Orchestrator, pick: boolean): void {
+  orch.on(pick ? "task.completed" : "audit.checked", (e) => {
+    if (e.topic === "task.completed") console.log(e.data.output);
+    else console.log(e.data);
+  });
+}
+
+void eitherTopic;

@@ -501,10 +501,12 @@ impl Orchestrator {
         now: u64,
         steps: impl FnOnce(&mut Self) -> Result<R>,
     ) -> Result<R> {
+        let seq = self.state.seq;
         self.deciding += 1;
         let done = steps(self);
         self.deciding -= 1;
-        if done.is_ok() {
+        // A refused command records nothing, but one may record why it refused (`tool.refused`).
+        if done.is_ok() || self.state.seq != seq {
             self.command_end(now);
         }
         done

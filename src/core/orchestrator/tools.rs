@@ -104,6 +104,17 @@ impl Orchestrator {
         args: PayloadId,
         now: u64,
     ) -> Result<u32> {
+        self.as_command(now, |o| o.call_tool_steps(agent, task, name, args, now))
+    }
+
+    fn call_tool_steps(
+        &mut self,
+        agent: AgentIx,
+        task: Option<TaskIx>,
+        name: &str,
+        args: PayloadId,
+        now: u64,
+    ) -> Result<u32> {
         self.check_present(agent)?;
         let (agent_ref, task_ref) = (AgentRef(agent), task.map(TaskRef));
         let Some(tool) = self.state.tools.get(name) else {
@@ -156,6 +167,15 @@ impl Orchestrator {
 
     /// The tool call answered (`Ok(result)`) or threw (`Err(message)`).
     pub fn tool_result(
+        &mut self,
+        call: u32,
+        outcome: std::result::Result<PayloadId, String>,
+        now: u64,
+    ) -> Result<()> {
+        self.as_command(now, |o| o.tool_result_steps(call, outcome, now))
+    }
+
+    fn tool_result_steps(
         &mut self,
         call: u32,
         outcome: std::result::Result<PayloadId, String>,
