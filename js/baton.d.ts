@@ -236,10 +236,13 @@ export interface Store {
   reset(): Promise<void>;
   /** Optional: the next write replaces the run held, in one step (see the README). */
   replaceNext?(): void;
-  /** Optional: takes the store for this orchestrator's writes; `Orchestrator.open` calls it before `load`. */
-  lock?(): Promise<void>;
-  /** Optional: called as the orchestrator closes, with its last write; a lock goes once that is done. */
-  release?(lastWrite: Promise<void>): Promise<void>;
+  /**
+   * Optional: takes the store for this orchestrator's writes. `Orchestrator.open` calls it before
+   * `load`; each run calls it again, with itself as `run`, before its first write.
+   */
+  lock?(run?: object): Promise<void>;
+  /** Optional: called as the orchestrator closes, with its last write and itself; a lock goes once that write is done. */
+  release?(lastWrite?: Promise<void>, run?: object): Promise<void>;
 }
 
 /** A store in memory: survives nothing, but keeps the contract (tests, examples). */
@@ -278,8 +281,9 @@ export class FileStore implements Store {
   saveSnapshot(snapshot: string, seq: number): Promise<void>;
   reset(): Promise<void>;
   replaceNext(): void;
-  lock(): Promise<void>;
-  release(lastWrite?: Promise<void>): Promise<void>;
+  /** `run`: the run taking it (its first write), so that it does not wait for its own release. */
+  lock(run?: object): Promise<void>;
+  release(lastWrite?: Promise<void>, run?: object): Promise<void>;
 }
 
 /** The options make a new run (an empty store); a resumed run keeps its recorded seed and limits (a warning says which given ones differ). */

@@ -265,6 +265,10 @@ class Persister {
     this.broken = false;
     // The store holds another run, which this one replaces with its first write (see replaceNow).
     this.replacing = false;
+    // A store one writer at a time writes (FileStore) is taken before this run's first write:
+    // after the last writes of a run of this process closed on it, and held anew, so that the
+    // closed run's release does not let go of it under this one.
+    if (typeof store.lock === "function") this.write(() => store.lock(this));
   }
 
   /**
@@ -1232,7 +1236,7 @@ export function createBaton(coreApi) {
       }
       // A store that holds a lock (FileStore) lets it go once that last write is done.
       if (this.persister !== undefined && typeof this.persister.store.release === "function") {
-        Promise.resolve(this.persister.store.release(this.persister.chain)).catch((e) => console.warn(`baton: the store was not released: ${e?.message ?? e}`));
+        Promise.resolve(this.persister.store.release(this.persister.chain, this.persister)).catch((e) => console.warn(`baton: the store was not released: ${e?.message ?? e}`));
       }
       this.closed = true;
       clearTimeout(this.timer);
@@ -1628,17 +1632,31 @@ export function createBaton(coreApi) {
       // A store that can be written by two (a FileStore's directory) is taken before it is read,
       // so that two orchestrators never resume, and re-run, one run.
       if (typeof store.lock === "function") await store.lock();
+      // Refused after the lock was taken (a bad option, a run that does not load): no
+      // orchestrator holds it, so it goes.
+      let made;
+      try {
+        made = await Orchestrator.#openTaken(store, rest, agents, tools);
+        return made;
+      } catch (e) {
+        if (made !== undefined) made.close();
+        else if (typeof store.release === "function") await Promise.resolve(store.release()).catch(() => {});
+        throw e;
+      }
+    }
+
+    static async #openTaken(store, rest, agents, tools) {
       const contents = await store.load();
       const snapshot = contents?.snapshot;
       const journal = contents?.journal ?? "";
       if (snapshot === undefined && journal.trim() === "") {
+        for (const [name, fn] of Object.entries(tools ?? {})) {
+          if (typeof fn !== "function") throw invalid(`tools.${shown(name)} must be a function`);
+        }
         const orch = new Orchestrator({ ...rest, store });
         const rt = orch.#rt;
         rt.defaultHandlers = { ...agents };
-        for (const [name, fn] of Object.entries(tools ?? {})) {
-          if (typeof fn !== "function") throw invalid(`tools.${shown(name)} must be a function`);
-          rt.tools.set(name, fn);
-        }
+        for (const [name, fn] of Object.entries(tools ?? {})) rt.tools.set(name, fn);
         return orch;
       }
       const probe = checkOptions(rest); // a bad option is refused before anything is built

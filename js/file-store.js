@@ -6,13 +6,32 @@
 // written so starts with one: lines after the last blank line are a batch cut short by a crash,
 // dropped whole on load. A batch holds whole commands, so a resumed run never starts from half a
 // command (a task created but never queued).
-import { appendFile, mkdir, open, readdir, readFile, rename, rm, truncate, writeFile } from "node:fs/promises";
+import { appendFile, link, mkdir, open, readdir, readFile, realpath, rename, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 
 const SNAPSHOT = /^snapshot-(\d+)\.json$/;
 const JOURNAL = /^journal-(\d+)\.jsonl$/;
 /** The file that says which process writes the directory (its pid). */
 const LOCK = "lock";
+/** Tries to take the lock file (a takeover in progress elsewhere waits 10 ms a try). */
+const LOCK_TRIES = 200;
+/** A takeover guard older than this was left by a process that died taking over. */
+const TAKEOVER_STALE_MS = 10_000;
+
+/** Creates `path` holding `text`, or returns false if it exists: never seen empty or half written. */
+async function createWhole(path, text) {
+  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  await writeFile(temp, text);
+  try {
+    await link(temp, path);
+    return true;
+  } catch (e) {
+    if (e.code === "EEXIST") return false;
+    throw e;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
 
 const storeError = (code, message) => Object.assign(new Error(message), { name: "BatonError", code });
 
@@ -34,6 +53,7 @@ export class FileStore {
   #fresh = false; // the current journal file is empty: its first append starts it with a blank line
   #refused = false; // a write of this store was refused (store_busy) since its orchestrator began
   #closing = undefined; // while set, the writes a closed, refused orchestrator left queued fail
+  #key = undefined; // the directory's real path, once known
 
   constructor(dir) {
     if (typeof dir !== "string" || dir === "") {
@@ -59,8 +79,15 @@ export class FileStore {
     }
   }
 
+  /** The directory's key among this process's stores: its real path (a symlink is no other). */
+  async #keyNow() {
+    await mkdir(this.#dir, { recursive: true });
+    this.#key = await realpath(this.#dir).catch(() => resolve(this.#dir));
+    return this.#key;
+  }
+
   async #take() {
-    const key = resolve(this.#dir);
+    const key = await this.#keyNow();
     if (this.#closing !== undefined) {
       throw storeError("store_busy", `${this.#dir} is another orchestrator's: this one was refused it, and closed`);
     }
@@ -68,6 +95,10 @@ export class FileStore {
       // This store's own (its closing orchestrator's last writes pass too). Held for a closed
       // run that never took the lock file (see release), the file is still to be taken.
       if (owner.store === this) {
+        if (owner.taking !== undefined) {
+          await owner.taking.catch(() => {}); // another write of this store is taking it
+          continue;
+        }
         if (!owner.fileLess) return;
         break;
       }
@@ -76,26 +107,20 @@ export class FileStore {
       }
       await owner.released;
     }
-    await mkdir(this.#dir, { recursive: true });
-    const path = join(this.#dir, LOCK);
-    for (let tries = 0; ; tries++) {
-      try {
-        await writeFile(path, `${process.pid}\n`, { flag: "wx" });
-        break;
-      } catch (e) {
-        if (e.code !== "EEXIST" || tries > 0) throw e;
-        const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
-        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-          throw storeError("store_busy", `${this.#dir} is written by process ${pid}; if it is gone, remove ${path}`);
-        }
-        await rm(path, { force: true }); // a dead process's, or this one's from a store never closed
-      }
+    // Held in this process from now on (another store of it waits or is refused), while the
+    // file that holds it against other processes is made.
+    let owner = owners.get(key);
+    if (owner === undefined) owners.set(key, (owner = { store: this, fileLess: true }));
+    try {
+      owner.taking = this.#lockFile();
+      await owner.taking;
+    } catch (e) {
+      if (owners.get(key) === owner && owner.released === undefined) owners.delete(key);
+      throw e;
+    } finally {
+      owner.taking = undefined;
     }
-    // Another store of this process may have taken the directory while this one made the file.
-    const owner = owners.get(key);
-    if (owner !== undefined && owner.store !== this) return this.#take();
-    if (owner === undefined) owners.set(key, { store: this });
-    else owner.fileLess = false;
+    owner.fileLess = false;
   }
 
   /**
@@ -104,8 +129,8 @@ export class FileStore {
    * the run has not written yet (its first write may be the one still on its way), so that
    * another store of this process waits for that write rather than starting a run beside it.
    */
-  release(lastWrite = Promise.resolve()) {
-    const key = resolve(this.#dir);
+  release(lastWrite = Promise.resolve(), run = undefined) {
+    const key = this.#key ?? resolve(this.#dir);
     let owner = owners.get(key);
     if ((owner !== undefined && owner.store !== this) || (owner === undefined && this.#refused)) {
       // Refused while another store or process wrote: what it still has queued (the whole
@@ -124,6 +149,7 @@ export class FileStore {
     // Closed before its first write took the lock file: the directory is held for that write in
     // this process, and the write still takes the file (another process may hold it).
     if (owner === undefined) owners.set(key, (owner = { store: this, fileLess: true }));
+    owner.closedRun = run; // whose lock() still queued must not wait for this release
     const released = Promise.resolve(lastWrite).catch(() => {}).then(async () => {
       if (owners.get(key) !== owner || owner.released !== released) return; // taken again since
       const path = join(this.#dir, LOCK);
@@ -140,10 +166,49 @@ export class FileStore {
    * it loads, so that two orchestrators never resume one run. Reading alone (`load`) does not.
    * A store reopened after its orchestrator closed first waits for that run's last writes.
    */
-  async lock() {
-    const owner = owners.get(resolve(this.#dir));
-    if (owner !== undefined && owner.store === this && owner.released !== undefined) await owner.released;
+  async lock(run = undefined) {
+    const owner = owners.get(await this.#keyNow());
+    // A new run on a store whose last run is closing waits for its last writes and takes the
+    // directory anew (that release must not let go of it under the new run). The closing run's
+    // own first write, queued before it closed, does not wait for itself.
+    if (owner !== undefined && owner.store === this && owner.released !== undefined && (run === undefined || owner.closedRun !== run)) {
+      await owner.released;
+    }
     return this.#own();
+  }
+
+  /**
+   * Creates the lock file holding this process's pid, whole or not at all (a temporary file
+   * linked into place: a reader never sees it empty). One held by a live process is refused; a
+   * dead process's (or garbage, or this process's from a store never closed) is taken over by
+   * one process at a time, through a second file, so that two never both take it.
+   */
+  async #lockFile() {
+    const path = join(this.#dir, LOCK);
+    for (let tries = 0; tries < LOCK_TRIES; tries++) {
+      if (await createWhole(path, `${process.pid}\n`)) return;
+      const held = await readFile(path, "utf8").catch(() => undefined);
+      if (held === undefined) continue; // let go meanwhile
+      const pid = Number(held.trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw storeError("store_busy", `${this.#dir} is written by process ${pid}; if it is gone, remove ${path}`);
+      }
+      const guard = `${path}.takeover`;
+      if (await createWhole(guard, `${process.pid}\n`)) {
+        try {
+          // Still the stale file read above (not one another process has put in its place).
+          if ((await readFile(path, "utf8").catch(() => undefined)) === held) await rm(path, { force: true });
+        } finally {
+          await rm(guard, { force: true });
+        }
+        continue;
+      }
+      // Another process is taking it over; a guard its process left when it died is old.
+      const age = Date.now() - (await stat(guard).then((st) => st.mtimeMs, () => Date.now()));
+      if (age > TAKEOVER_STALE_MS) await rm(guard, { force: true });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw storeError("store_busy", `${this.#dir}: its lock changed hands while this store took it; try again`);
   }
 
   async #files() {

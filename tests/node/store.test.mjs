@@ -451,6 +451,38 @@ test("FileStore: an orchestrator closed at once on a directory another process h
   }
 });
 
+test("FileStore: a failed open lets the lock go; a new run on a closed run's store keeps it; a symlink is the same directory", async () => {
+  const { existsSync, symlinkSync } = await import("node:fs");
+  const dir = tempDir("baton-lock-edges-");
+  const first = new Orchestrator({ store: new FileStore(dir), clock: "virtual", seed: 2 });
+  first.registerAgent({ id: "w", handler: async (n) => n });
+  first.startAgent("w");
+  await first.wait(first.submit({ agent: "w", input: 1 }));
+  first.close();
+  // Refused after taking the lock: nobody holds it then.
+  await assert.rejects(Orchestrator.open(new FileStore(dir), { maxConcurrency: -1 }), (e) => e.code === "invalid_argument");
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(join(dir, "lock")), false, "a failed open leaves no lock");
+  // A run closed, and at once a new one on the same store object: the closed run's release does
+  // not let the directory go under the new one.
+  const store = new FileStore(dir);
+  const a = await Orchestrator.open(store, { agents: { w: async (n) => n } });
+  a.close();
+  const b = new Orchestrator({ store, clock: "virtual" });
+  b.registerAgent({ id: "x", handler: async (n) => n });
+  await b.flush();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(join(dir, "lock")), true, "the new run holds the lock");
+  await assert.rejects(Orchestrator.open(new FileStore(dir)), (e) => e.code === "store_busy");
+  // The same directory by another path is the same directory.
+  const alias = `${dir}-alias`;
+  symlinkSync(dir, alias);
+  await assert.rejects(Orchestrator.open(new FileStore(alias)), (e) => e.code === "store_busy");
+  b.close();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(join(dir, "lock")), false);
+});
+
 test("a long run's store writes stay proportional to its journal, though the state it snapshots grows", async () => {
   let written = 0;
   const inner = new MemoryStore();
