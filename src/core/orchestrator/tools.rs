@@ -104,65 +104,57 @@ impl Orchestrator {
         args: PayloadId,
         now: u64,
     ) -> Result<u32> {
-        self.as_command(now, |o| o.call_tool_steps(agent, task, name, args, now))
-    }
-
-    fn call_tool_steps(
-        &mut self,
-        agent: AgentIx,
-        task: Option<TaskIx>,
-        name: &str,
-        args: PayloadId,
-        now: u64,
-    ) -> Result<u32> {
-        self.check_present(agent)?;
-        let (agent_ref, task_ref) = (AgentRef(agent), task.map(TaskRef));
-        let Some(tool) = self.state.tools.get(name) else {
-            // A name no tool could have is refused unrecorded (the journal takes no unbounded
-            // strings from an agent).
-            check_id("tool name", name)?;
-            // Recorded like the other refusals: every tool call an agent makes is in the journal.
-            self.refuse_tool(name, agent_ref, task_ref, ErrorClass::Tool, now);
-            return Err(Error::UnknownTool(name.to_owned()));
-        };
-        // With the bucket empty, when its next token comes: a refused caller is told.
-        let token_at = tool.spec.rate_limit.as_ref().and_then(|rl| {
-            let level = rl.level_at(tool.bucket.level_milli, tool.bucket.at, now);
-            (level < crate::core::policy::TOKEN_MILLI).then(|| rl.next_token_at(level, now))
-        });
-        let refused = if !self.state.agent(agent).tools.contains(name) {
-            Some(ErrorClass::Permission)
-        } else if token_at.is_some() {
-            Some(ErrorClass::RateLimit)
-        } else {
-            None
-        };
-        if let Some(class) = refused {
-            self.refuse_tool(name, agent_ref, task_ref, class, now);
-            let agent_id = self.state.agent(agent).id.clone();
-            return Err(match class {
-                ErrorClass::Permission => Error::Permission {
-                    agent: agent_id,
-                    tool: name.to_owned(),
-                },
-                _ => Error::RateLimited {
-                    tool: name.to_owned(),
-                    retry_after_ms: token_at.unwrap_or(now).saturating_sub(now),
-                },
+        // One command, its refusal recorded or its call: the every-N snapshot is decided after.
+        self.as_command(now, |o| {
+            o.check_present(agent)?;
+            let (agent_ref, task_ref) = (AgentRef(agent), task.map(TaskRef));
+            let Some(tool) = o.state.tools.get(name) else {
+                // A name no tool could have is refused unrecorded (the journal takes no unbounded
+                // strings from an agent).
+                check_id("tool name", name)?;
+                // Recorded like the other refusals: every tool call an agent makes is in the journal.
+                o.refuse_tool(name, agent_ref, task_ref, ErrorClass::Tool, now);
+                return Err(Error::UnknownTool(name.to_owned()));
+            };
+            // With the bucket empty, when its next token comes: a refused caller is told.
+            let token_at = tool.spec.rate_limit.as_ref().and_then(|rl| {
+                let level = rl.level_at(tool.bucket.level_milli, tool.bucket.at, now);
+                (level < crate::core::policy::TOKEN_MILLI).then(|| rl.next_token_at(level, now))
             });
-        }
-        let call = self.state.next_tool_call;
-        self.emit(
-            now,
-            Event::ToolCalled {
-                call,
-                tool: name.to_owned(),
-                agent: agent_ref,
-                task: task_ref,
-                args,
-            },
-        );
-        Ok(call)
+            let refused = if !o.state.agent(agent).tools.contains(name) {
+                Some(ErrorClass::Permission)
+            } else if token_at.is_some() {
+                Some(ErrorClass::RateLimit)
+            } else {
+                None
+            };
+            if let Some(class) = refused {
+                o.refuse_tool(name, agent_ref, task_ref, class, now);
+                let agent_id = o.state.agent(agent).id.clone();
+                return Err(match class {
+                    ErrorClass::Permission => Error::Permission {
+                        agent: agent_id,
+                        tool: name.to_owned(),
+                    },
+                    _ => Error::RateLimited {
+                        tool: name.to_owned(),
+                        retry_after_ms: token_at.unwrap_or(now).saturating_sub(now),
+                    },
+                });
+            }
+            let call = o.state.next_tool_call;
+            o.emit(
+                now,
+                Event::ToolCalled {
+                    call,
+                    tool: name.to_owned(),
+                    agent: agent_ref,
+                    task: task_ref,
+                    args,
+                },
+            );
+            Ok(call)
+        })
     }
 
     /// The tool call answered (`Ok(result)`) or threw (`Err(message)`).
