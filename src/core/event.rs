@@ -6,8 +6,9 @@ use crate::core::agent::{AgentSpec, AgentStatus};
 use crate::core::ids::PayloadId;
 use crate::core::policy::{BreakerState, Policy};
 use crate::core::snapshot::SnapshotSummary;
+use crate::core::tagged::{DataOnly, Tagged};
 use crate::core::task::TaskError;
-use crate::core::wire::{Adjacent, AgentRef, TaskRef, WorkflowRef};
+use crate::core::wire::{AgentRef, TaskRef, WorkflowRef};
 use crate::core::workflow::{FailurePolicy, NewTask, NewWorkflow};
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -19,7 +20,7 @@ use std::fmt;
 /// Events that can be either commanded by the user or decided by a policy carry `auto: true`
 /// when decided; `verify_replay` feeds the first kind back as inputs and expects the second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "data", rename_all_fields = "camelCase")]
+#[serde(rename_all_fields = "camelCase")]
 pub enum Event {
     /// The first record of every journal: what the run was configured with.
     #[serde(rename = "orchestrator.started")]
@@ -443,27 +444,22 @@ pub struct Record {
 
 impl Serialize for Record {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Builtin<'a> {
-            seq: u64,
-            at: u64,
-            #[serde(flatten)]
-            event: &'a Event,
+        /// A built-in event's fields, written as the row's `data`.
+        struct Data<'a>(&'a Event);
+        impl Serialize for Data<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.0.serialize(DataOnly(s))
+            }
         }
-        if let Event::Custom { topic, data } = &self.event {
-            let mut m = s.serialize_map(Some(4))?;
-            m.serialize_entry("seq", &self.seq)?;
-            m.serialize_entry("at", &self.at)?;
-            m.serialize_entry("type", topic)?;
-            m.serialize_entry("data", data)?;
-            return m.end();
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("seq", &self.seq)?;
+        m.serialize_entry("at", &self.at)?;
+        m.serialize_entry("type", self.event.topic())?;
+        match &self.event {
+            Event::Custom { data, .. } => m.serialize_entry("data", data)?,
+            event => m.serialize_entry("data", &Data(event))?,
         }
-        Builtin {
-            seq: self.seq,
-            at: self.at,
-            event: &self.event,
-        }
-        .serialize(s)
+        m.end()
     }
 }
 
@@ -518,7 +514,7 @@ impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Event, D::Error> {
         if BUILT_IN_TOPICS.contains(&self.0) {
-            Event::deserialize(Adjacent {
+            Event::deserialize(Tagged {
                 tag: self.0,
                 content: d,
             })

@@ -45,6 +45,7 @@ pub mod schedule;
 pub mod session;
 pub mod snapshot;
 pub mod state;
+pub(crate) mod tagged;
 pub mod task;
 pub mod template;
 pub mod timer;

@@ -11,7 +11,7 @@
 use crate::core::ids::{AgentIx, PayloadId, TaskIx, WorkflowIx};
 use crate::core::payload::Payloads;
 use crate::core::state::State;
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer};
 use serde::ser::{Error as _, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -115,60 +115,3 @@ macro_rules! ref_serde {
 ref_serde!(TaskRef, "task", task_id, task_ix);
 ref_serde!(AgentRef, "agent", agent_id, agent_ix);
 ref_serde!(WorkflowRef, "workflow", workflow_id, workflow_ix);
-
-/// Deserializes an adjacently tagged enum (`{"type": .., "data": ..}`) whose tag was already read,
-/// straight from the `data` value: serde's own path would buffer the value, which loses raw JSON.
-pub(crate) struct Adjacent<'a, D> {
-    pub tag: &'a str,
-    pub content: D,
-}
-
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for Adjacent<'_, D> {
-    type Error = D::Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, D::Error> {
-        v.visit_map(AdjacentMap {
-            tag: self.tag,
-            content: Some(self.content),
-            step: 0,
-        })
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
-        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
-        ignored_any
-    }
-}
-
-struct AdjacentMap<'a, D> {
-    tag: &'a str,
-    content: Option<D>,
-    step: u8,
-}
-
-impl<'de, D: Deserializer<'de>> MapAccess<'de> for AdjacentMap<'_, D> {
-    type Error = D::Error;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, D::Error> {
-        let key = match self.step {
-            0 => "type",
-            1 => "data",
-            _ => return Ok(None),
-        };
-        seed.deserialize(key.into_deserializer()).map(Some)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, D::Error> {
-        self.step += 1;
-        if self.step == 1 {
-            seed.deserialize(self.tag.into_deserializer())
-        } else {
-            let content = self.content.take().expect("data is read once, after type");
-            seed.deserialize(content)
-        }
-    }
-}
