@@ -262,6 +262,13 @@ export class IndexedDBStore implements Store {
   append(lines: string, lastSeq: number): Promise<void>;
   saveSnapshot(snapshot: string, seq: number): Promise<void>;
   reset(): Promise<void>;
+  /**
+   * One writer per database: a Web Lock named after it, held by one orchestrator of the origin
+   * (`store_busy` for another tab's); another store of the same name in this page waits for a
+   * closed run's last writes. `run`: the run taking it, so that it does not wait for itself.
+   */
+  lock(run?: object): Promise<void>;
+  release(lastWrite?: Promise<void>, run?: object): Promise<void>;
   close(): void;
 }
 

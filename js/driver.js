@@ -50,6 +50,16 @@ export class BatonError extends Error {
 
 const invalid = (message) => new BatonError("invalid_argument", message);
 
+/** What a store throws while it is opened, as a BatonError: its own, or `store_failed`. */
+async function storeRead(step, what) {
+  try {
+    return await step();
+  } catch (e) {
+    if (e instanceof BatonError) throw e;
+    throw Object.assign(new BatonError("store_failed", `the store could not be ${what}: ${errorMessage(e)}`), { cause: e });
+  }
+}
+
 /** A snapshot summary with the first seed's names too (`snapshot.agents_status`, ...). */
 function withSeedNames(summary) {
   return {
@@ -1631,7 +1641,7 @@ export function createBaton(coreApi) {
       await (storeWrites.get(store) ?? DONE);
       // A store that can be written by two (a FileStore's directory) is taken before it is read,
       // so that two orchestrators never resume, and re-run, one run.
-      if (typeof store.lock === "function") await store.lock();
+      if (typeof store.lock === "function") await storeRead(() => store.lock(), "taken");
       // Refused after the lock was taken (a bad option, a run that does not load): no
       // orchestrator holds it, so it goes.
       let made;
@@ -1646,7 +1656,7 @@ export function createBaton(coreApi) {
     }
 
     static async #openTaken(store, rest, agents, tools) {
-      const contents = await store.load();
+      const contents = await storeRead(() => store.load(), "read");
       const snapshot = contents?.snapshot;
       const journal = contents?.journal ?? "";
       if (snapshot === undefined && journal.trim() === "") {

@@ -8,6 +8,7 @@
 // command (a task created but never queued).
 import { appendFile, link, mkdir, open, readdir, readFile, realpath, rename, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { Ownership, storeError } from "./ownership.js";
 
 const SNAPSHOT = /^snapshot-(\d+)\.json$/;
 const JOURNAL = /^journal-(\d+)\.jsonl$/;
@@ -33,10 +34,6 @@ async function createWhole(path, text) {
   }
 }
 
-const storeError = (code, message) => Object.assign(new Error(message), { name: "BatonError", code });
-
-// The FileStore of this process that writes each directory, and when a closed one is done.
-const owners = new Map(); // resolved dir -> { store, released?: Promise }
 
 function alive(pid) {
   try {
@@ -51,130 +48,51 @@ export class FileStore {
   #dir;
   #base = undefined; // the seq of the snapshot the current journal file follows
   #fresh = false; // the current journal file is empty: its first append starts it with a blank line
-  #refused = false; // a write of this store was refused (store_busy) since its orchestrator began
-  #closing = undefined; // while set, the writes a closed, refused orchestrator left queued fail
-  #key = undefined; // the directory's real path, once known
+  #owner; // one writer per directory (see ownership.js): in this process, and by a lock file
 
   constructor(dir) {
     if (typeof dir !== "string" || dir === "") {
       throw Object.assign(new Error("FileStore(dir): dir must be a non-empty path"), { name: "BatonError", code: "invalid_argument" });
     }
     this.#dir = dir;
+    this.#owner = new Ownership(this, {
+      key: () => this.#keyNow(),
+      keyNow: () => resolve(this.#dir),
+      take: () => this.#lockFile(),
+      drop: () => this.#unlockFile(),
+      label: dir,
+      scope: "process",
+    });
   }
 
   get dir() { return this.#dir; }
 
-  /**
-   * One writer per directory: two orchestrators appending to one run would write two histories
-   * into one journal. The first write (or `lock()`) takes the lock, a file holding the pid.
-   * Another store of this process waits for a closed owner's last writes, and is refused while
-   * the owner is open; another live process's lock is refused; a dead process's is taken over.
-   */
-  async #own() {
-    try {
-      return await this.#take();
-    } catch (e) {
-      if (e?.code === "store_busy") this.#refused = true;
-      throw e;
-    }
-  }
+  /** Takes the directory for this store's next write, or throws `store_busy` (see ownership.js). */
+  #own() { return this.#owner.own(); }
 
   /** The directory's key among this process's stores: its real path (a symlink is no other). */
   async #keyNow() {
     await mkdir(this.#dir, { recursive: true });
-    this.#key = await realpath(this.#dir).catch(() => resolve(this.#dir));
-    return this.#key;
-  }
-
-  async #take() {
-    const key = await this.#keyNow();
-    if (this.#closing !== undefined) {
-      throw storeError("store_busy", `${this.#dir} is another orchestrator's: this one was refused it, and closed`);
-    }
-    for (let owner = owners.get(key); owner !== undefined; owner = owners.get(key)) {
-      // This store's own (its closing orchestrator's last writes pass too). Held for a closed
-      // run that never took the lock file (see release), the file is still to be taken.
-      if (owner.store === this) {
-        if (owner.taking !== undefined) {
-          await owner.taking.catch(() => {}); // another write of this store is taking it
-          continue;
-        }
-        if (!owner.fileLess) return;
-        break;
-      }
-      if (owner.released === undefined) {
-        throw storeError("store_busy", `${this.#dir} is written by another FileStore of this process: close its orchestrator first`);
-      }
-      await owner.released;
-    }
-    // Held in this process from now on (another store of it waits or is refused), while the
-    // file that holds it against other processes is made.
-    let owner = owners.get(key);
-    if (owner === undefined) owners.set(key, (owner = { store: this, fileLess: true }));
-    try {
-      owner.taking = this.#lockFile();
-      await owner.taking;
-    } catch (e) {
-      if (owners.get(key) === owner && owner.released === undefined) owners.delete(key);
-      throw e;
-    } finally {
-      owner.taking = undefined;
-    }
-    owner.fileLess = false;
+    return realpath(this.#dir).catch(() => resolve(this.#dir));
   }
 
   /**
    * Called by the orchestrator as it closes, with its last write: once that is done the lock
-   * goes, and another store may write the directory. It holds the directory from now on even if
-   * the run has not written yet (its first write may be the one still on its way), so that
-   * another store of this process waits for that write rather than starting a run beside it.
+   * file goes, and another store may write the directory (see ownership.js).
    */
-  release(lastWrite = Promise.resolve(), run = undefined) {
-    const key = this.#key ?? resolve(this.#dir);
-    let owner = owners.get(key);
-    if ((owner !== undefined && owner.store !== this) || (owner === undefined && this.#refused)) {
-      // Refused while another store or process wrote: what it still has queued (the whole
-      // snapshot a failed write asks for) must not replace the other run once that one closes.
-      // Writes queued later (a new orchestrator on this store) may try again.
-      const gate = {};
-      this.#closing = gate;
-      return Promise.resolve(lastWrite).catch(() => {}).then(() => {
-        if (this.#closing === gate) {
-          this.#closing = undefined;
-          this.#refused = false;
-        }
-      });
-    }
-    this.#refused = false;
-    // Closed before its first write took the lock file: the directory is held for that write in
-    // this process, and the write still takes the file (another process may hold it).
-    if (owner === undefined) owners.set(key, (owner = { store: this, fileLess: true }));
-    owner.closedRun = run; // whose lock() still queued must not wait for this release
-    const released = Promise.resolve(lastWrite).catch(() => {}).then(async () => {
-      if (owners.get(key) !== owner || owner.released !== released) return; // taken again since
-      const path = join(this.#dir, LOCK);
-      const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
-      if (pid === process.pid) await rm(path, { force: true });
-      if (owners.get(key) === owner && owner.released === released) owners.delete(key);
-    });
-    owner.released = released;
-    return released;
-  }
+  release(lastWrite = Promise.resolve(), run = undefined) { return this.#owner.release(lastWrite, run); }
 
   /**
-   * Takes the directory for this store's writes (see #own): `Orchestrator.open` calls it before
-   * it loads, so that two orchestrators never resume one run. Reading alone (`load`) does not.
-   * A store reopened after its orchestrator closed first waits for that run's last writes.
+   * Takes the directory for this store's writes: `Orchestrator.open` calls it before it loads,
+   * so that two orchestrators never resume one run. Reading alone (`load`) does not.
    */
-  async lock(run = undefined) {
-    const owner = owners.get(await this.#keyNow());
-    // A new run on a store whose last run is closing waits for its last writes and takes the
-    // directory anew (that release must not let go of it under the new run). The closing run's
-    // own first write, queued before it closed, does not wait for itself.
-    if (owner !== undefined && owner.store === this && owner.released !== undefined && (run === undefined || owner.closedRun !== run)) {
-      await owner.released;
-    }
-    return this.#own();
+  lock(run = undefined) { return this.#owner.lock(run); }
+
+  /** Removes the lock file if it is still this process's. */
+  async #unlockFile() {
+    const path = join(this.#dir, LOCK);
+    const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
+    if (pid === process.pid) await rm(path, { force: true });
   }
 
   /**

@@ -12,6 +12,13 @@
 //   replaceNext() (optional)   -> the next append or saveSnapshot replaces everything, in one
 //                                 step: a crash finds the run held before or the new one, never
 //                                 neither. Without it, a new run calls reset() then writes.
+//   lock(run?) (optional)      -> takes the store for one orchestrator's writes, or throws a
+//                                 BatonError `store_busy`; called before the first write and by
+//                                 Orchestrator.open before load()
+//   release(lastWrite?, run?)  -> (optional) lets it go once the closing orchestrator's last
+//                                 write has settled
+
+import { Ownership, storeError } from "./ownership.js";
 
 /** Keeps the run in memory: survives nothing, but shows (and tests) the store contract. */
 export class MemoryStore {
@@ -52,23 +59,76 @@ const committed = (tx) => new Promise((resolve, reject) => {
 export class IndexedDBStore {
   #name;
   #db = undefined;
+  #owner; // one writer per database (see ownership.js): in this page, and by a Web Lock
+  #letGo = undefined; // lets the Web Lock go, while this store holds it
+
   constructor(name = "baton") {
     if (typeof name !== "string" || name === "") throw unsupported("IndexedDBStore(name): name must be a non-empty string");
     this.#name = name;
+    const key = `indexeddb:${name}`;
+    this.#owner = new Ownership(this, {
+      key: async () => key,
+      keyNow: () => key,
+      take: () => this.#webLock(),
+      drop: async () => this.#unlock(),
+      label: `the IndexedDB database '${name}'`,
+      scope: "page",
+    });
   }
 
   get name() { return this.#name; }
 
+  /**
+   * Takes the database against other tabs and workers of this origin: a Web Lock named after
+   * it, held until release. Where there are no Web Locks, only this page's stores are kept apart.
+   */
+  async #webLock() {
+    const locks = globalThis.navigator?.locks;
+    if (locks === undefined || this.#letGo !== undefined) return;
+    let letGo;
+    const held = new Promise((resolve) => { letGo = resolve; });
+    const got = await new Promise((resolve, reject) => {
+      locks.request(`baton:indexeddb:${this.#name}`, { ifAvailable: true }, (lock) => {
+        resolve(lock !== null);
+        return lock === null ? undefined : held;
+      }).catch(reject);
+    });
+    if (!got) {
+      throw storeError("store_busy", `the IndexedDB database '${this.#name}' is written by another tab or worker: close its orchestrator first`);
+    }
+    this.#letGo = letGo;
+  }
+
+  #unlock() {
+    this.#letGo?.();
+    this.#letGo = undefined;
+  }
+
+  /**
+   * One writer per database: two orchestrators writing one would write two histories into one
+   * journal. Called before the first write and by `Orchestrator.open` before it loads; another
+   * store of this page waits for a closed owner's last writes, another tab is refused
+   * (`store_busy`) until its orchestrator closes.
+   */
+  lock(run = undefined) { return this.#owner.lock(run); }
+
+  /** Called by the orchestrator as it closes: once its last write is done, the database goes. */
+  release(lastWrite = Promise.resolve(), run = undefined) { return this.#owner.release(lastWrite, run); }
+
   async #open() {
     if (this.#db !== undefined) return this.#db;
     if (typeof indexedDB === "undefined") throw unsupported("IndexedDBStore needs a browser with IndexedDB; in Node use FileStore");
-    const request = indexedDB.open(this.#name, DB_VERSION);
-    request.onupgradeneeded = () => {
-      const db = request.result;
-      if (!db.objectStoreNames.contains("journal")) db.createObjectStore("journal");
-      if (!db.objectStoreNames.contains("snapshot")) db.createObjectStore("snapshot");
-    };
-    this.#db = await done(request);
+    try {
+      const request = indexedDB.open(this.#name, DB_VERSION);
+      request.onupgradeneeded = () => {
+        const db = request.result;
+        if (!db.objectStoreNames.contains("journal")) db.createObjectStore("journal");
+        if (!db.objectStoreNames.contains("snapshot")) db.createObjectStore("snapshot");
+      };
+      this.#db = await done(request);
+    } catch (e) {
+      throw Object.assign(storeError("store_failed", `the IndexedDB database '${this.#name}' could not be opened: ${e?.message ?? e}`), { cause: e });
+    }
     return this.#db;
   }
 
@@ -89,6 +149,7 @@ export class IndexedDBStore {
 
   /** A read-write transaction over both stores; replacing, it clears them first. */
   async #write() {
+    await this.#owner.own();
     const db = await this.#open();
     const tx = db.transaction(["journal", "snapshot"], "readwrite");
     if (this.#replacing) {
@@ -113,6 +174,7 @@ export class IndexedDBStore {
   }
 
   async reset() {
+    await this.#owner.own();
     this.#replacing = false;
     const db = await this.#open();
     const tx = db.transaction(["journal", "snapshot"], "readwrite");
@@ -136,9 +198,4 @@ export class FileStore {
 }
 
 /** A BatonError (`invalid_argument`) for a store given a bad argument or used where it cannot work. */
-function unsupported(message) {
-  const e = new Error(message);
-  e.name = "BatonError";
-  e.code = "invalid_argument";
-  return e;
-}
+const unsupported = (message) => storeError("invalid_argument", message);

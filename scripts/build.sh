@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 wasm-pack build --release --target web --out-dir pkg --out-name baton_wasm --no-pack --quiet
-cp js/driver.js js/stores.js js/file-store.js js/baton.js js/node.js js/baton.d.ts js/package.json pkg/
+cp js/driver.js js/stores.js js/ownership.js js/file-store.js js/baton.js js/node.js js/baton.d.ts js/package.json pkg/
 cp js/README.md pkg/README.md
 cp LICENSE pkg/LICENSE
 rm -f pkg/.gitignore

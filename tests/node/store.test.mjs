@@ -505,3 +505,14 @@ test("a long run's store writes stay proportional to its journal, though the sta
   // Snapshotting the whole state every 1,000 events wrote 9× the journal at 16,000 tasks, 18× at 32,000.
   assert.ok(written < 3 * journal, `the store got ${written} bytes for a journal of ${journal}`);
 });
+
+test("a store that fails while it is opened gives a BatonError store_failed, with what it threw as the cause", async () => {
+  const denied = Object.assign(new Error("EACCES: permission denied, scandir '/runs'"), { code: "EACCES" });
+  const unreadable = { load: async () => { throw denied; }, append: async () => {}, saveSnapshot: async () => {}, reset: async () => {} };
+  await assert.rejects(Orchestrator.open(unreadable), (e) => e.name === "BatonError" && e.code === "store_failed" && e.cause === denied && /could not be read: EACCES/.test(e.message));
+  const unlockable = { ...unreadable, load: async () => null, lock: async () => { throw denied; } };
+  await assert.rejects(Orchestrator.open(unlockable), (e) => e.code === "store_failed" && e.cause === denied);
+  // The store's own BatonError passes through as it is.
+  const busy = { ...unreadable, lock: async () => { throw Object.assign(new Error("held"), { name: "BatonError", code: "store_busy" }); } };
+  await assert.rejects(Orchestrator.open(busy), (e) => e.code === "store_busy" && e.message === "held");
+});
