@@ -255,8 +255,17 @@ fn big_state_in(options: Options, agents: usize, tasks: usize) -> Orchestrator {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this too, without it and
+    // unoptimized: there it only checks that every part runs, at a thousandth of the size.
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let quick = std::env::args().any(|a| a == "--quick");
-    let scale = if quick { 10 } else { 1 };
+    let scale = if smoke {
+        1000
+    } else if quick {
+        10
+    } else {
+        1
+    };
     if std::env::args().any(|a| a == "--restore-only") {
         // For profiling restore alone (`perf record`).
         let snap = big_state(10_000, 100_000).snapshot(2).unwrap();
@@ -340,7 +349,7 @@ fn main() {
     let (per_sec, ns) = runs[2]; // the median of five
     println!("| task transitions per second (submit, queue, start, complete; 1 agent, concurrency 16; median of 5) | {:.2} M/s ({ns:.0} ns per task) |", per_sec / 1e6);
 
-    let ns = workflow_dag(200 / scale);
+    let ns = workflow_dag((200 / scale).max(1));
     println!("| 1,000-node layered workflow: submit, run, view (per task) | {ns:.0} ns |");
     let ns = workflow_sequential(10_000 / scale);
     println!(
