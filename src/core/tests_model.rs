@@ -109,6 +109,49 @@ fn capability_routing_picks_the_least_loaded_then_the_first_registered() {
     );
 }
 
+#[test]
+fn capability_routing_passes_over_an_agent_out_of_tokens_while_another_can_run() {
+    let mut o = orch();
+    let limited = AgentSpec {
+        capabilities: vec!["x".into()],
+        rate_limit: Some(crate::core::policy::RateLimit {
+            per_minute: 1,
+            burst: Some(1),
+        }),
+        ..AgentSpec::new("p")
+    };
+    let p = o.register_agent(limited, 0).unwrap();
+    o.start_agent(p, 0).unwrap();
+    let q = agent(&mut o, "q", &["x"]);
+    let spec = || TaskSpec {
+        capability: Some("x".into()),
+        ..TaskSpec::default()
+    };
+    let first = o
+        .submit(spec(), PayloadId::NONE, PayloadId::NONE, 1)
+        .unwrap();
+    assert_eq!(
+        o.state().task(first).agent,
+        p,
+        "the first registered, at equal load"
+    );
+    for (call, _) in invokes(&mut o) {
+        o.complete(call, PayloadId::NONE, 2);
+    }
+    // p spent its token (the next in a minute): q, idle, takes the next ones, however loaded.
+    let next: Vec<_> = (0..3)
+        .map(|i| {
+            let t = o
+                .submit(spec(), PayloadId::NONE, PayloadId::NONE, 3 + i)
+                .unwrap();
+            o.state().task(t).agent
+        })
+        .collect();
+    assert_eq!(next, [q, q, q]);
+    let journal = o.journal_json(0).unwrap();
+    assert!(crate::core::verify::verify_replay(&journal).unwrap().ok);
+}
+
 /// A workflow task routed by `capability`.
 fn routed_task(id: &str, capability: &str, deps: &[&str]) -> WorkflowTaskSpec {
     WorkflowTaskSpec {

@@ -29,7 +29,7 @@ pub const COMPRESS_CAPABILITY: &str = "compress";
 
 impl Orchestrator {
     /// The least-loaded running agent with `capability` (load: calls running plus tasks queued),
-    /// ties broken by registration order.
+    /// ties broken by registration order; an agent over its rate limit only if all are.
     pub fn route(&self, capability: &str) -> Result<AgentIx> {
         self.route_by(capability, None, &BTreeMap::new())
             .ok_or_else(|| Error::NoCapableAgent(capability.to_owned()))
@@ -40,7 +40,7 @@ impl Orchestrator {
         team.iter()
             .filter_map(|id| self.state.agent_ix(id))
             .filter(|&ix| self.routable(ix, capability))
-            .min_by_key(|&ix| (self.agent_load(ix), ix))
+            .min_by_key(|&ix| self.route_key(ix, 0))
             .ok_or_else(|| Error::NoCapableAgent(capability.to_owned()))
     }
 
@@ -55,12 +55,15 @@ impl Orchestrator {
         (0..self.state.agents.len() as u32)
             .map(AgentIx)
             .filter(|&ix| Some(ix) != not && self.routable(ix, capability))
-            .min_by_key(|&ix| {
-                (
-                    self.agent_load(ix) + extra.get(&ix).copied().unwrap_or(0),
-                    ix,
-                )
-            })
+            .min_by_key(|&ix| self.route_key(ix, extra.get(&ix).copied().unwrap_or(0)))
+    }
+
+    /// How routing ranks a capable agent: one throttled by its rate limit after every other
+    /// (its tasks would wait for tokens while another agent idles), then by load (`extra` tasks
+    /// added), then in registration order.
+    fn route_key(&self, agent: AgentIx, extra: u64) -> (bool, u64, AgentIx) {
+        let throttled = self.state.agent(agent).bucket.throttled_until.is_some();
+        (throttled, self.agent_load(agent) + extra, agent)
     }
 
     /// Whether routing by `capability` may pick the agent: running, its breaker not open.
