@@ -31,6 +31,7 @@ impl Orchestrator {
     ) -> Result<usize> {
         trigger.validate()?;
         // The task must be submittable now (its agent or capability known, its policy valid).
+        super::tasks::check_target(&task)?;
         if task.capability.is_none() {
             // As `submit`: a terminated agent takes no task, so no job of slots for it either.
             let agent = self.agent(&task.agent)?;

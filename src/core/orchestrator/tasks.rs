@@ -14,6 +14,21 @@ use crate::core::workflow::NewTask;
 use crate::core::workflow::{FailurePolicy, WorkflowStatus};
 use crate::core::{Error, Result};
 
+/// A task names its agent or a capability: one of the two.
+pub(super) fn check_target(spec: &TaskSpec) -> Result<()> {
+    match (&spec.capability, spec.agent.is_empty()) {
+        (Some(_), false) => Err(Error::invalid(
+            "task",
+            "give an agent or a capability, not both",
+        )),
+        (None, true) => Err(Error::invalid(
+            "agent",
+            "a task needs an agent or a capability",
+        )),
+        _ => Ok(()),
+    }
+}
+
 impl Orchestrator {
     pub fn task(&self, id: &str) -> Result<TaskIx> {
         self.state
@@ -189,21 +204,10 @@ impl Orchestrator {
         spec: &TaskSpec,
     ) -> Result<(AgentIx, Option<Box<str>>, u8)> {
         self.check_live()?;
-        let agent = match (&spec.capability, spec.agent.is_empty()) {
-            (Some(_), false) => {
-                return Err(Error::invalid(
-                    "task",
-                    "give an agent or a capability, not both",
-                ))
-            }
-            (Some(cap), true) => self.route(cap)?,
-            (None, true) => {
-                return Err(Error::invalid(
-                    "agent",
-                    "a task needs an agent or a capability",
-                ))
-            }
-            (None, false) => self.agent(&spec.agent)?,
+        check_target(spec)?;
+        let agent = match &spec.capability {
+            Some(cap) => self.route(cap)?,
+            None => self.agent(&spec.agent)?,
         };
         if let Some(s) = &spec.session {
             check_id("session", s)?;
@@ -229,9 +233,21 @@ impl Orchestrator {
                         format!("'{id}' has the form Baton generates (task-<n>)"),
                     ));
                 }
+                // `wait` and `getWorkflow` take a workflow's or a pattern run's id too: one id,
+                // one thing.
+                if crate::core::pattern::parse_run_id(id).is_some() {
+                    let why = format!("'{id}' has the form of a pattern run's id (run-<n>)");
+                    return Err(Error::invalid("task id", why));
+                }
                 if self.state.task_ix(id).is_some() {
                     return Err(Error::DuplicateId {
                         kind: "task",
+                        id: id.clone(),
+                    });
+                }
+                if self.state.workflow_ix(id).is_some() {
+                    return Err(Error::DuplicateId {
+                        kind: "workflow",
                         id: id.clone(),
                     });
                 }

@@ -310,11 +310,18 @@ impl Orchestrator {
                     let why = format!("'{id}' has the form of a pattern run's id (run-<n>)");
                     return Err(Error::invalid("workflow id", why));
                 }
+                if crate::core::task::parse_auto_task_id(&id).is_some() {
+                    let why = format!("'{id}' has the form Baton generates for tasks (task-<n>)");
+                    return Err(Error::invalid("workflow id", why));
+                }
                 if self.state.workflow_ix(&id).is_some() {
                     return Err(Error::DuplicateId {
                         kind: "workflow",
                         id,
                     });
+                }
+                if self.state.task_ix(&id).is_some() {
+                    return Err(Error::DuplicateId { kind: "task", id });
                 }
                 id
             }
@@ -334,7 +341,7 @@ impl Orchestrator {
         let mut n = self.state.workflows.len() + 1;
         loop {
             let id = format!("workflow-{n}");
-            if self.state.workflow_ix(&id).is_none() {
+            if self.state.workflow_ix(&id).is_none() && self.state.task_ix(&id).is_none() {
                 return id;
             }
             n += 1;
