@@ -148,6 +148,20 @@ pub(crate) fn check(s: &State, rec: &Record) -> Result<(), String> {
                 Ok(())
             }
         }
+        // The task a failed or cancelled workflow names is one of its own (views look it up in
+        // the workflow).
+        Event::WorkflowFailed {
+            workflow: w, task, ..
+        }
+        | Event::WorkflowCancelled { workflow: w, task }
+            if s.task(task.0).workflow.get() != Some(w.0) =>
+        {
+            Err(format!(
+                "workflow '{}' names task '{}', not one of its own",
+                s.workflows[w.0.usize()].id,
+                s.task_id(task.0).unwrap_or_default()
+            ))
+        }
         Event::WorkflowCompleted { workflow: w }
         | Event::WorkflowFailed { workflow: w, .. }
         | Event::WorkflowCancelled { workflow: w, .. }

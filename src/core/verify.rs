@@ -131,7 +131,7 @@ pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
                 message,
             ));
         };
-        let legacy = legacy_terminate(&recorded.event, &actual.event);
+        let legacy = legacy_terminate(&recorded.event, &actual.event, fresh.state());
         let actual = fresh.record_json(&actual)?;
         if actual != expected && !legacy {
             return Ok(diverged(
@@ -166,8 +166,9 @@ pub fn verify_replay(journal: &str) -> Result<VerifyReport> {
 /// strategy's `orchestrator.terminated` before it said `auto`; a workflow ended by cancels
 /// before it was `workflow.cancelled` (it was `workflow.failed`, and so was its snapshot's
 /// reason); and a failed workflow whose culprit was a task listed before the failed one and
-/// cancelled at the same time (the culprit is now the task that failed).
-fn legacy_terminate(recorded: &Event, made: &Event) -> bool {
+/// cancelled at the same time (the culprit is now the task that failed). `state` is the state
+/// this build reached with the record it made.
+fn legacy_terminate(recorded: &Event, made: &Event, state: &crate::core::state::State) -> bool {
     match (recorded, made) {
         (
             Event::Terminated {
@@ -193,15 +194,21 @@ fn legacy_terminate(recorded: &Event, made: &Event) -> bool {
         (
             Event::WorkflowFailed {
                 workflow: a,
+                task: x,
                 policy: p,
-                ..
             },
             Event::WorkflowFailed {
                 workflow: b,
                 policy: q,
                 ..
             },
-        ) => a == b && p == q,
+        ) => {
+            let culprit = state.task(x.0);
+            a == b
+                && p == q
+                && culprit.workflow.get() == Some(a.0)
+                && culprit.status == crate::core::task::TaskStatus::Cancelled
+        }
         // ... and the snapshot taken as it ended said so.
         (Event::SnapshotCreated { summary: old }, Event::SnapshotCreated { summary: new })
             if old.reason == "workflow.failed" && new.reason == "workflow.cancelled" =>
