@@ -56,7 +56,7 @@ pub enum Error {
     #[error("workflow '{workflow}': dependencies names '{task}', which is not one of its tasks")]
     UnknownDependent { workflow: String, task: String },
     /// The workflow's dependencies form a cycle; the message lists it.
-    #[error("workflow '{workflow}' has a dependency cycle: {}", cycle.join(" -> "))]
+    #[error("workflow '{workflow}' has a dependency cycle: {}", cycle_text(cycle))]
     Cycle {
         workflow: String,
         cycle: Vec<String>,
@@ -168,6 +168,26 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A cycle as a message shows it: whole while short, else its ends and its length (a cycle
+/// through 100,000 tasks made a message of a megabyte).
+fn cycle_text(cycle: &[String]) -> String {
+    const SHOWN_IDS: usize = 8;
+    let ids = |ids: &[String]| {
+        let shown: Vec<_> = ids.iter().map(|id| shown(id)).collect();
+        shown.join(" -> ")
+    };
+    if cycle.len() <= SHOWN_IDS {
+        return ids(cycle);
+    }
+    let (head, tail) = (
+        &cycle[..SHOWN_IDS / 2],
+        &cycle[cycle.len() - SHOWN_IDS / 2..],
+    );
+    // The first task closes the cycle at its end too.
+    let tasks = cycle.len() - usize::from(cycle.first() == cycle.last());
+    format!("{} -> … -> {} ({tasks} tasks)", ids(head), ids(tail))
+}
 
 /// Decodes a command's JSON argument. A refusal names the field at fault
 /// (`invalid agent.retry.maxAttempts: ...`), the same in every driver.

@@ -97,6 +97,17 @@ impl ErrorClass {
         }
     }
 
+    /// The class's name with its article, as a message says it: "an agent", "a timeout".
+    pub fn with_article(self) -> String {
+        let name = self.name();
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {name}")
+    }
+
     pub fn parse(s: &str) -> Option<ErrorClass> {
         Some(match s {
             "agent" => ErrorClass::Agent,

@@ -146,7 +146,7 @@ impl Orchestrator {
                     self.reassign(
                         task,
                         to,
-                        &format!("fallback after a {} failure", ErrorClass::name(class)),
+                        &format!("fallback after {} failure", class.with_article()),
                         now,
                     );
                     self.queue_task(task, now);
@@ -160,10 +160,7 @@ impl Orchestrator {
                 }
             },
             Strategy::Skip => {
-                let reason = format!(
-                    "skipped after a {} failure: {message}",
-                    ErrorClass::name(class)
-                );
+                let reason = format!("skipped after {} failure: {message}", class.with_article());
                 self.emit(
                     now,
                     Event::TaskSkipped {
@@ -204,8 +201,8 @@ impl Orchestrator {
                 let id = self.state.task_id(task).expect("task exists");
                 self.terminate_as(
                     &format!(
-                        "task '{id}' failed with a {} error: {message}",
-                        ErrorClass::name(class)
+                        "task '{id}' failed with {} error: {message}",
+                        class.with_article()
                     ),
                     true,
                     now,
