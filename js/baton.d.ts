@@ -167,7 +167,7 @@ export interface OrchestratorOptions {
    * (`restore`, `open`) goes on on the clock it was recorded with, unless one is given.
    */
   clock?: "real" | "virtual";
-  /** The virtual clock's start, in ms. Default 0. */
+  /** The virtual clock's start, in ms. Default 0. The real clock reads `Date.now()` and has no use for it. */
   startTime?: number;
   /** Agent calls in flight at once over all agents. Default unlimited. */
   maxConcurrency?: number;
@@ -1010,7 +1010,8 @@ export class Orchestrator {
   static open(store: Store, options?: OpenOptions): Promise<Orchestrator>;
   /**
    * Resolves once everything recorded so far is in the store; rejects with `store_failed` while a
-   * failed write has not been repaired (the next write after a failure is a whole snapshot).
+   * failed write has not been repaired (the next write after a failure is a whole snapshot), or
+   * with `store_busy` while another orchestrator writes the store.
    */
   flush(): Promise<void>;
   /** Re-executes a journal's inputs with this build and reports the first record that differs. */

@@ -393,7 +393,9 @@ class Persister {
       await this.settled();
     }
     if (this.error !== undefined) {
-      const err = new BatonError("store_failed", `a store write failed: ${errorMessage(this.error)}`);
+      // Refused the store (another orchestrator writes it) is said as the store said it.
+      const code = this.error?.code === "store_busy" ? "store_busy" : "store_failed";
+      const err = new BatonError(code, `a store write failed: ${errorMessage(this.error)}`);
       err.cause = this.error;
       throw err;
     }

@@ -303,3 +303,63 @@ test("a text over its limit is refused with its start and its length quoted, as 
   assert.throws(() => orch.defineTemplate({ name: "t", instructions: "i".repeat(66_000) }), (e) => quoted(e, "iiii", 66_000));
   orch.close();
 });
+
+test("one id, one thing: a task, a workflow and a pattern run never share an id, so wait(id) is never the wrong one", async () => {
+  const o = new Orchestrator({ seed: 1, clock: "virtual" });
+  o.registerAgent({ id: "e", handler: async (x) => x });
+  o.startAgent("e");
+  o.submit({ agent: "e", id: "workflow-1", input: "T" });
+  // The generated workflow id passes over the one a task has.
+  const wf = o.submitWorkflow({ tasks: [{ id: "a", agent: "e", input: "W" }] });
+  assert.equal(wf, "workflow-2");
+  assert.deepEqual((await o.wait(wf)).outputs, { a: "W" });
+  assert.equal((await o.wait("workflow-1")).output, "T");
+  // A task may not take a workflow's id or a pattern run's form; a workflow may not take a
+  // task's id or a generated task id's form.
+  const refused = (f) => { try { f(); return "made"; } catch (e) { return e.code; } };
+  assert.equal(refused(() => o.submit({ agent: "e", id: wf })), "duplicate_id");
+  assert.equal(refused(() => o.submit({ agent: "e", id: "run-1" })), "invalid_argument");
+  assert.equal(refused(() => o.submitWorkflow({ id: "workflow-1", tasks: [{ id: "a", agent: "e" }] })), "duplicate_id");
+  assert.equal(refused(() => o.submitWorkflow({ id: "task-9", tasks: [{ id: "a", agent: "e" }] })), "invalid_argument");
+  o.close();
+});
+
+test("a scheduled task without an agent or capability is refused as submit refuses it; a long cycle is named by its ends", () => {
+  const o = new Orchestrator({ clock: "virtual" });
+  o.registerAgent({ id: "e", handler: async (x) => x });
+  const codeOf = (f) => { try { f(); return "made"; } catch (e) { return [e.code, e.message]; } };
+  assert.deepEqual(codeOf(() => o.submit({ input: 1 })), codeOf(() => o.schedule({ everyMs: 5 }, { input: 1 })));
+  const n = 100_000;
+  const tasks = Array.from({ length: n }, (_, i) => ({ id: `t${i}`, agent: "e", dependsOn: [`t${(i + 1) % n}`] }));
+  const [code, message] = codeOf(() => o.submitWorkflow({ id: "big", tasks }));
+  assert.equal(code, "cycle");
+  assert.ok(message.length < 300, `${message.length} characters`);
+  assert.match(message, /^workflow 'big' has a dependency cycle: (t\d+) -> t\d+ -> t\d+ -> t\d+ -> … -> t\d+ -> t\d+ -> t\d+ -> \1 \(100000 tasks\)$/);
+  o.close();
+});
+
+test("a journal whose failed workflow names another's task is refused by replay and by verifyReplay", async () => {
+  const o = new Orchestrator({ seed: 1, clock: "virtual" });
+  o.registerAgent({ id: "a", handler: async (i) => { if (i === "bad") throw new Error("boom"); return i; } });
+  o.startAgent("a");
+  await o.wait(o.submit({ agent: "a", input: "x" }));
+  await o.runWorkflow({ id: "w1", failurePolicy: "continue", tasks: [{ id: "ok", agent: "a", input: 1 }, { id: "bad", agent: "a", input: "bad" }] });
+  const journal = o.journal();
+  o.close();
+  const at = journal.findIndex((r) => r.type === "workflow.failed");
+  assert.equal(journal[at].data.task, "w1/bad");
+  for (const forged of ["task-1", "w1/ok"]) {
+    const edited = structuredClone(journal);
+    edited[at].data.task = forged;
+    let verdict;
+    try {
+      verdict = Orchestrator.verifyReplay(edited).ok;
+    } catch (e) {
+      verdict = e.code;
+    }
+    assert.ok(verdict === false || verdict === "decode_error", `${forged}: ${verdict}`);
+  }
+  const other = structuredClone(journal);
+  other[at].data.task = "task-1";
+  assert.throws(() => Orchestrator.replay(other), { code: "decode_error", message: /names task 'task-1', not one of its own/ });
+});

@@ -411,7 +411,7 @@ test("FileStore: a second orchestrator refused while the first wrote never repla
       await first.flush();
       const intruder = new Orchestrator({ store: new FileStore(dir), clock: "virtual" });
       intruder.registerAgent({ id: "intruder", handler: async () => 0 });
-      await assert.rejects(intruder.flush(), (e) => e.code === "store_failed");
+      await assert.rejects(intruder.flush(), (e) => e.code === "store_busy");
       intruder.close();
       if (apart > 0) await new Promise((r) => setTimeout(r, apart));
       first.close();
@@ -439,7 +439,7 @@ test("FileStore: an orchestrator closed at once on a directory another process h
       writeFileSync(join(dir, "journal-0.jsonl"), "\n");
       const orch = new Orchestrator({ store: new FileStore(dir), clock: "virtual" });
       orch.registerAgent({ id: "x", handler: async () => 1 });
-      if (wait) await assert.rejects(orch.flush(), (e) => e.code === "store_failed");
+      if (wait) await assert.rejects(orch.flush(), (e) => e.code === "store_busy");
       orch.close();
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(files(dir).sort(), ["journal-0.jsonl", "lock"], `waited for a write: ${wait}`);
