@@ -12,13 +12,16 @@ peers_src="$root/../shared/peers"
 [ -d "$peers_src" ] || { echo "bench: ../shared/peers is missing" >&2; exit 2; }
 [ -f pkg/node.js ] || bash scripts/build.sh
 
-# The harness is read-only where it is shared: work on a copy, with its own node_modules.
+# The harness is read-only where it is shared: work on a copy, with its own node_modules, made
+# again whenever any file of the harness changed (its code and cases as much as its lock file).
 work="$root/bench/.peers"
-if [ ! -f "$work/package-lock.json" ] || ! cmp -s "$peers_src/package-lock.json" "$work/package-lock.json"; then
+sums() { (cd "$1" && find . -type f -not -path './node_modules/*' -not -path './results/*' -not -name '.source.sums' | LC_ALL=C sort | xargs -d '\n' sha256sum); }
+if [ ! -f "$work/.source.sums" ] || ! sums "$peers_src" | cmp -s - "$work/.source.sums"; then
   rm -rf "$work" && mkdir -p "$work"
   (cd "$peers_src" && tar --exclude=node_modules --exclude=results -cf - .) | (cd "$work" && tar -xf -)
   chmod -R u+w "$work"
   (cd "$work" && npm ci --no-audit --no-fund --loglevel=error)
+  sums "$peers_src" > "$work/.source.sums"
 fi
 
 if [[ " $* " == *" --verify-only "* ]]; then
@@ -33,6 +36,7 @@ cases=()
 stamp=$(date -u +%Y-%m-%dT%H%M%SZ)
 out="$root/bench/results/$stamp"
 node "$work/bench.mjs" --add "$root/bench/baton.mjs" --json "$out-bench.json" "${cases[@]}" "$@" > "$out-bench.md"
+node "$root/bench/table.mjs" "$out-bench.json" > "$out-table.md"
 node "$work/mem.mjs" --add "$root/bench/baton.mjs" > "$out-mem.md"
 node "$root/bench/pending.mjs" > "$out-pending.md"
-echo "bench: wrote $out-bench.md, $out-mem.md and $out-pending.md"
+echo "bench: wrote $out-bench.md (the README's table: $out-table.md), $out-mem.md and $out-pending.md"
