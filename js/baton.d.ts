@@ -441,6 +441,7 @@ export interface Job {
   id: string;
   trigger: Trigger;
   task: Omit<TaskSpec, "id" | "metadata">;
+  /** `done`: will not fire again (a one-off job that fired, or any job once the orchestrator is terminated). */
   status: "active" | "paused" | "done";
   nextRun?: number | null;
   createdAt: number;

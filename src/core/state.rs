@@ -241,7 +241,16 @@ impl State {
                 self.run_id = run_id;
                 self.options = (**options).clone();
             }
-            Event::Terminated { reason, .. } => self.terminated = Some(reason.clone()),
+            Event::Terminated { reason, .. } => {
+                self.terminated = Some(reason.clone());
+                // A terminated orchestrator takes no new work: its jobs will not fire again.
+                for job in &mut self.jobs {
+                    if matches!(job.status, JobStatus::Active | JobStatus::Paused) {
+                        job.status = JobStatus::Done;
+                        job.next_run = None;
+                    }
+                }
+            }
             Event::AgentRegistered { spec } => {
                 let spec: &crate::core::agent::AgentSpec = spec;
                 let ix = AgentIx(self.agents.len() as u32);

@@ -363,3 +363,17 @@ test("a journal whose failed workflow names another's task is refused by replay 
   other[at].data.task = "task-1";
   assert.throws(() => Orchestrator.replay(other), { code: "decode_error", message: /names task 'task-1', not one of its own/ });
 });
+
+test("a terminated orchestrator's jobs say they will not fire again", async () => {
+  const o = new Orchestrator({ clock: "virtual" });
+  o.registerAgent({ id: "a", handler: async () => 1 });
+  o.startAgent("a");
+  const every = o.schedule({ everyMs: 100 }, { agent: "a" });
+  const paused = o.schedule({ cron: "0 9 * * MON" }, { agent: "a" });
+  o.pauseJob(paused);
+  o.terminate("shutdown");
+  await o.runFor(1000);
+  assert.deepEqual(o.jobs().map((j) => [j.id, j.status, j.nextRun ?? null, j.runs]), [[every, "done", null, 0], [paused, "done", null, 0]]);
+  assert.equal(o.tasks().length, 0);
+  o.close();
+});
