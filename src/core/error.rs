@@ -191,20 +191,15 @@ fn cycle_text(cycle: &[String]) -> String {
 
 /// Decodes a command's JSON argument. A refusal names the field at fault
 /// (`invalid agent.retry.maxAttempts: ...`), the same in every driver.
-pub fn decode<'de, T, D>(what: &str, de: D) -> Result<T>
-where
-    T: serde::Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-    D::Error: std::fmt::Display,
-{
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+pub fn decode<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| {
+        let path = crate::core::json_path::shown(&crate::core::json_path::path_of(json, &e));
         let field = if path == "." {
             what.to_owned()
         } else {
             format!("{what}.{path}")
         };
-        let mut reason = e.into_inner().to_string();
+        let mut reason = e.to_string();
         if let Some(cut) = reason.find(" at line ") {
             reason.truncate(cut);
         }

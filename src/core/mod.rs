@@ -32,6 +32,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod journal;
+pub(crate) mod json_path;
 pub mod message;
 pub mod names;
 mod options;

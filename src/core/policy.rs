@@ -124,24 +124,22 @@ pub fn unit(bits: u64) -> f64 {
 }
 
 mod jitter_serde {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Jitter {
-        Flag(bool),
-        Fraction(f64),
-    }
+    use crate::core::json_path::{checked, Scalar};
+    use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(j: &f64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(*j)
     }
 
+    /// `true` (full jitter), `false` (none) or a fraction.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        Ok(match Jitter::deserialize(d)? {
-            Jitter::Flag(true) => 1.0,
-            Jitter::Flag(false) => 0.0,
-            Jitter::Fraction(f) => f,
+        const EXPECTING: &str = "true, false or a fraction from 0 to 1";
+        checked(d, EXPECTING, |v| match v {
+            Scalar::Bool(on) => Ok(if on { 1.0 } else { 0.0 }),
+            Scalar::U64(n) => Ok(n as f64),
+            Scalar::I64(n) => Ok(n as f64),
+            Scalar::F64(f) => Ok(f),
+            _ => Err(format!("invalid value: expected {EXPECTING}")),
         })
     }
 }

@@ -68,35 +68,25 @@ pub const AT_MS_MAX: u64 = 1 << 50;
 
 /// `at` as ms since the epoch, or as an RFC 3339 time (`2026-11-22T09:00:00Z`).
 fn at_ms<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
-    use serde::de::Error as _;
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum At {
-        Ms(u64),
-        Signed(i64),
-        Float(f64),
-        Text(String),
-    }
-    match Option::<At>::deserialize(d)? {
-        None => Ok(None),
-        Some(At::Ms(ms)) => Ok(Some(ms)),
-        Some(At::Signed(ms)) => Err(D::Error::custom(format!(
-            "at: {ms} is before 1970 (ms since the epoch, or an RFC 3339 time)"
-        ))),
-        Some(At::Float(ms)) => Err(D::Error::custom(format!(
+    use crate::core::json_path::{checked, Scalar};
+    const EXPECTING: &str = "ms since the epoch, or an RFC 3339 time";
+    checked(d, EXPECTING, |v| match v {
+        Scalar::Null => Ok(None),
+        Scalar::U64(ms) => Ok(Some(ms)),
+        Scalar::I64(ms) => Err(format!("at: {ms} is before 1970 ({EXPECTING})")),
+        Scalar::F64(ms) => Err(format!(
             "at: {ms} is not a whole number of ms since the epoch"
-        ))),
-        Some(At::Text(t)) => {
-            let time = chrono::DateTime::parse_from_rfc3339(&t).map_err(|e| {
-                D::Error::custom(format!(
-                    "at: '{t}' is neither ms since the epoch nor an RFC 3339 time ({e})"
-                ))
+        )),
+        Scalar::Str(t) => {
+            let time = chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+                format!("at: '{t}' is neither ms since the epoch nor an RFC 3339 time ({e})")
             })?;
             u64::try_from(time.timestamp_millis())
                 .map(Some)
-                .map_err(|_| D::Error::custom(format!("at: '{t}' is before 1970")))
+                .map_err(|_| format!("at: '{t}' is before 1970"))
         }
-    }
+        Scalar::Bool(b) => Err(format!("at: {b} is not a time ({EXPECTING})")),
+    })
 }
 
 impl Trigger {

@@ -88,19 +88,23 @@ impl Template {
             fields.insert("name".into(), "unnamed".into());
         }
         let template = loop {
-            let value = serde_json::Value::Object(fields.clone());
-            match serde_path_to_error::deserialize::<_, Template>(value) {
+            let text = serde_json::Value::Object(fields.clone()).to_string();
+            match serde_json::from_str::<Template>(&text) {
                 Ok(t) => break Some(t),
                 Err(e) => {
+                    let at = crate::core::json_path::path_of(&text, &e);
                     // The map keys down to the bad value (`limits.timeoutMs`), up to any list.
-                    let keys: Vec<String> = (e.path().iter())
+                    let keys: Vec<String> = (at.iter())
                         .map_while(|s| match s {
-                            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                            crate::core::json_path::Segment::Key(key) => Some(key.clone()),
                             _ => None,
                         })
                         .collect();
-                    let path = e.path().to_string();
-                    let reason = e.into_inner().to_string();
+                    let path = crate::core::json_path::shown(&at);
+                    let mut reason = e.to_string();
+                    if let Some(cut) = reason.find(" at line ") {
+                        reason.truncate(cut);
+                    }
                     // An unknown field is said, then set aside like a bad one.
                     // (Its path may or may not end with its name.)
                     let mut target = keys.clone();

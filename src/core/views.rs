@@ -297,21 +297,23 @@ fn ordered_map<S: serde::Serializer>(
 }
 
 fn status_any_case<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TaskStatus>, D::Error> {
-    let Some(given) = Option::<String>::deserialize(d)? else {
-        return Ok(None);
+    use crate::core::json_path::{checked, Scalar};
+    let names = || {
+        let names: Vec<String> = TaskStatus::ALL.iter().map(|s| format!("{s:?}")).collect();
+        names.join(", ")
     };
-    let plain = given.replace('_', "");
-    TaskStatus::ALL
-        .into_iter()
-        .find(|s| format!("{s:?}").eq_ignore_ascii_case(&plain))
-        .map(Some)
-        .ok_or_else(|| {
-            let names: Vec<String> = TaskStatus::ALL.iter().map(|s| format!("{s:?}")).collect();
-            serde::de::Error::custom(format!(
-                "unknown status '{given}' (one of {})",
-                names.join(", ")
-            ))
-        })
+    checked(d, "a task status", |v| match v {
+        Scalar::Null => Ok(None),
+        Scalar::Str(given) => {
+            let plain = given.replace('_', "");
+            TaskStatus::ALL
+                .into_iter()
+                .find(|s| format!("{s:?}").eq_ignore_ascii_case(&plain))
+                .map(Some)
+                .ok_or_else(|| format!("unknown status '{given}' (one of {})", names()))
+        }
+        _ => Err(format!("a status is a string (one of {})", names())),
+    })
 }
 
 /// Which tasks `task_list` returns: every field given must match; `offset`/`limit` page the rest.

@@ -52,7 +52,7 @@ pub(crate) fn ms(now: f64) -> u64 {
 
 /// Parses a JSON argument; the error names the field at fault (`retry.maxAttempts`).
 pub(crate) fn parse<T: DeserializeOwned>(what: &str, json: &str) -> JsResult<T> {
-    crate::core::error::decode(what, &mut serde_json::Deserializer::from_str(json)).js()
+    crate::core::error::decode(what, json).js()
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {

@@ -155,7 +155,7 @@ fn object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
 
 /// Deserializes a spec, naming the field at fault (the core's rule, as in the JS package).
 fn spec<T: DeserializeOwned>(what: &str, v: Value) -> Result<T, ApiError> {
-    crate::core::error::decode(what, v).map_err(core_error)
+    crate::core::error::decode(what, &v.to_string()).map_err(core_error)
 }
 
 fn query(req: &Request) -> Map<String, Value> {
