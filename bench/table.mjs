@@ -38,9 +38,10 @@ for (const [id, label] of ROWS) {
   const c = run.cases.find((x) => x.id === id);
   if (c === undefined) continue;
   const of = (name) => c.results.find((r) => r.contender === name);
-  const median = (name) => of(name)?.nsPerTask.median;
+  // (An entry that failed has no samples.)
+  const median = (name) => of(name)?.nsPerTask?.median;
   const baton = of("baton");
-  if (baton === undefined) continue;
+  if (baton?.nsPerTask === undefined) continue;
   const cells = PEERS.map(([name]) => (median(name) === undefined ? "–" : ns(median(name))));
   // The harness's own ratio to the floor (the median of paired samples) where it gives one.
   const toFloor = baton.ratioTo === "floor" ? baton.ratio : baton.nsPerTask.median / median("floor");

@@ -71,7 +71,9 @@ impl<'de, D: Deserializer<'de>> VariantAccess<'de> for Content<D> {
         fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, D::Error> {
-        self.0.deserialize_struct("", fields, v)
+        // A map only (a struct from a JSON array, by position, is no journal's).
+        let _ = fields;
+        self.0.deserialize_map(v)
     }
 }
 

@@ -245,9 +245,10 @@ impl Orchestrator {
                         id: id.clone(),
                     });
                 }
+                // (Said of the id the caller gave: a task's, though a workflow has it.)
                 if self.state.workflow_ix(id).is_some() {
                     return Err(Error::DuplicateId {
-                        kind: "workflow",
+                        kind: "task",
                         id: id.clone(),
                     });
                 }

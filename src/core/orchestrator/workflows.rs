@@ -320,8 +320,12 @@ impl Orchestrator {
                         id,
                     });
                 }
+                // (Said of the id the caller gave: a workflow's, though a task has it.)
                 if self.state.task_ix(&id).is_some() {
-                    return Err(Error::DuplicateId { kind: "task", id });
+                    return Err(Error::DuplicateId {
+                        kind: "workflow",
+                        id,
+                    });
                 }
                 id
             }
