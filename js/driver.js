@@ -273,6 +273,7 @@ class Persister {
     this.scheduled = false;
     this.error = undefined;
     this.broken = false;
+    this.refused = false; // its last write was refused: another open run of this process writes the store
     // The store holds another run, which this one replaces with its first write (see replaceNow).
     this.replacing = false;
     // A store one writer at a time writes (FileStore) is taken before this run's first write:
@@ -349,6 +350,21 @@ class Persister {
   // closed while its writes are still going, then opened again from the same store, must load
   // after them (else it read half a run, and the late writes then mixed two histories).
   get chain() { return storeWrites.get(this.store) ?? DONE; }
+
+  /** Whether this run may write its store: no other open run of this process writes it. */
+  get holds() {
+    const holder = storeRuns.get(this.store);
+    return holder === undefined || holder === this;
+  }
+
+  /** Closing: once this run's last write is done, the store object is free for another run. */
+  letGo() {
+    const last = this.chain;
+    last.then(() => {
+      if (storeRuns.get(this.store) === this) storeRuns.delete(this.store);
+    });
+    return last;
+  }
   set chain(p) {
     storeWrites.set(this.store, p);
     this.mine = p;
@@ -368,6 +384,15 @@ class Persister {
       .then(() => {
         // Appends queued behind a failed write would land after the hole: skip them.
         if (this.broken && !isSnapshot) return undefined;
+        const holder = storeRuns.get(this.store);
+        // Refused last, and closed since: what it left queued must not replace the other run
+        // once that one has closed (as FileStore keeps a refused store's writes out).
+        if ((holder !== undefined && holder !== this) || (this.refused && this.rt.closed)) {
+          this.refused = true;
+          throw new BatonError("store_busy", "another orchestrator of this process writes this store: close it first");
+        }
+        this.refused = false;
+        storeRuns.set(this.store, this);
         return Promise.resolve(op()).then(() => {
           if (isSnapshot && this.broken) {
             this.broken = false;
@@ -377,9 +402,9 @@ class Persister {
       })
       .catch((e) => {
         if (this.error === undefined) {
-          this.error = e;
           console.error("baton: a store write failed; the next write is a whole snapshot, flush() reports it until then:", e);
         }
+        this.error = e; // flush() says the latest failure
         this.broken = true;
       });
   }
@@ -404,6 +429,10 @@ class Persister {
 
 /** The last write queued on each store, by any orchestrator of this process (see Persister). */
 const storeWrites = new WeakMap();
+// The run writing each store object: another run given the same object while that one is open
+// is refused its writes (store_busy), as another store of the same place would be, and may
+// write once that one has closed and its last write is done.
+const storeRuns = new WeakMap();
 const DONE = Promise.resolve();
 
 
@@ -1247,9 +1276,12 @@ export function createBaton(coreApi) {
         }
       }
       // A store that holds a lock (FileStore) lets it go once that last write is done.
-      if (this.persister !== undefined && typeof this.persister.store.release === "function") {
+      // (Not a run refused the store object another open run of this process writes: that run
+      // holds it.)
+      if (this.persister !== undefined && typeof this.persister.store.release === "function" && this.persister.holds) {
         Promise.resolve(this.persister.store.release(this.persister.chain, this.persister)).catch((e) => console.warn(`baton: the store was not released: ${e?.message ?? e}`));
       }
+      this.persister?.letGo();
       this.closed = true;
       clearTimeout(this.timer);
       const closed = () => cause ?? new BatonError("closed", "the orchestrator was closed");
@@ -1638,6 +1670,12 @@ export function createBaton(coreApi) {
       if (!isObject(options)) throw invalid("options must be an object");
       const { agents, tools, ...rest } = options;
       if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
+      // Another open run of this process writes this store object: resuming its run beside it
+      // would run its tasks twice.
+      const holder = storeRuns.get(store);
+      if (holder !== undefined && !holder.rt.closed) {
+        throw new BatonError("store_busy", "another orchestrator of this process writes this store: close it first");
+      }
       // A run of this process closed on this store may still be writing to it: load after its
       // last write (close() queued it), not after whatever a live run writes later.
       await (storeWrites.get(store) ?? DONE);

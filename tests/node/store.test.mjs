@@ -516,3 +516,31 @@ test("a store that fails while it is opened gives a BatonError store_failed, wit
   const busy = { ...unreadable, lock: async () => { throw Object.assign(new Error("held"), { name: "BatonError", code: "store_busy" }); } };
   await assert.rejects(Orchestrator.open(busy), (e) => e.code === "store_busy" && e.message === "held");
 });
+
+test("one store object, one open run: a second orchestrator given it is refused its writes and open() is refused, until the first closes", async () => {
+  for (const make of [() => new MemoryStore(), () => new FileStore(tempDir("baton-one-object-"))]) {
+    const store = make();
+    const a = new Orchestrator({ store, clock: "virtual", seed: 1 });
+    a.registerAgent({ id: "a", handler: async (n) => n });
+    a.startAgent("a");
+    await a.wait(a.submit({ agent: "a", input: 1 }));
+    await a.flush();
+    const b = new Orchestrator({ store, clock: "virtual", seed: 2 });
+    b.registerAgent({ id: "b", handler: async (n) => n });
+    await assert.rejects(b.flush(), { code: "store_busy" });
+    await assert.rejects(Orchestrator.open(store), { code: "store_busy" });
+    // The first run goes on writing, whole.
+    await a.wait(a.submit({ agent: "a", input: 2 }));
+    await a.flush();
+    // Closed after the first, the refused run writes nothing over it.
+    a.close();
+    b.close();
+    await new Promise((r) => setTimeout(r, 20));
+    const again = await Orchestrator.open(store, { clock: "virtual", agents: { a: async (n) => n } });
+    assert.deepEqual(Object.keys(again.agentsStatus()), ["a"]);
+    assert.equal(again.statistics().tasks_completed, 2);
+    assert.equal(again.seed, 1);
+    again.close();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+});
