@@ -14,6 +14,17 @@ await orch.runUntil(24 * 3_600_000);
 orch.deleteJob(hourly);
 console.log(`hourly job: ${runs.length} runs over ${orch.now() / 3_600_000} virtual hours in ${Date.now() - started} ms`);
 
+// Paused for five hours, a job does not make up each slot it missed: one fires on resume.
+const catchUp = orch.schedule({ everyMs: 3_600_000 }, { agent: "health", input: { check: "memory" } });
+await orch.runUntil(25 * 3_600_000);
+orch.pauseJob(catchUp);
+await orch.runUntil(30.5 * 3_600_000);
+const before = runs.length;
+orch.resumeJob(catchUp);
+await orch.runUntil(30.5 * 3_600_000 + 1);
+console.log(`paused 5 h: ${runs.length - before} run on resume, at ${runs.at(-1) / 3_600_000} h`);
+orch.deleteJob(catchUp);
+
 const weekly = orch.schedule({ cron: "0 9 * * MON" }, { agent: "health", input: { check: "weekly" } });
 console.log(`weekly job ${weekly}: next run ${new Date(orch.jobs().find((j) => j.id === weekly).nextRun).toISOString()}`);
 orch.close();

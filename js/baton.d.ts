@@ -447,6 +447,7 @@ export interface Job {
   createdAt: number;
   /** Slots fired, a slot that submitted nothing included (its last task still waited: see `job.fired`'s `error`). */
   runs: number;
+  /** The slot it fired last: a slot missed while paused or down fires late, once, and is still named by its own time. */
   lastRun?: number | null;
   /** The task its last slot submitted (also in each `job.fired` event's `task`). */
   lastTask?: string | null;

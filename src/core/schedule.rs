@@ -220,7 +220,7 @@ fn check_standard(expr: &str) -> Result<()> {
                 format!("'{bad}'")
             };
             return Err(Error::InvalidCron(format!(
-                "'{expr}': {what} in the {} field is not standard cron (a number, a range a-b, *, a step /n{})",
+                "'{expr}': {what} in the {} field is not standard cron (a number, a range a-b, *, a step /n{}; items may be listed with commas)",
                 FIELDS[n],
                 match n {
                     3 => ", or a month name JAN..DEC",
@@ -228,6 +228,21 @@ fn check_standard(expr: &str) -> Result<()> {
                     _ => "",
                 }
             )));
+        }
+        // Numbers within the field's range (the parser's own message names no field).
+        const RANGES: [(u32, u32); 5] = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
+        let (low, high) = RANGES[n];
+        let numbers = field
+            .split(',')
+            .flat_map(|item| item.split('/').next().unwrap_or("").split('-'))
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+        for v in numbers {
+            if !v.parse::<u32>().is_ok_and(|x| (low..=high).contains(&x)) {
+                return Err(Error::InvalidCron(format!(
+                    "'{expr}': {v} in the {} field is out of its range {low}-{high}",
+                    FIELDS[n]
+                )));
+            }
         }
     }
     Ok(())
@@ -245,6 +260,17 @@ pub fn parse_job_id(id: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_out_of_its_field_s_range_is_named_with_the_field() {
+        let said = |expr: &str| check_standard(expr).unwrap_err().to_string();
+        assert!(said("61 * * * *").contains("61 in the minute field is out of its range 0-59"));
+        assert!(said("0 25 * * *").contains("25 in the hour field is out of its range 0-23"));
+        assert!(said("0 0 32 * *").contains("32 in the day-of-month field"));
+        assert!(said("0 0 1 1-13 *").contains("13 in the month field is out of its range 1-12"));
+        assert!(said("0 0 * * 8").contains("8 in the day-of-week field is out of its range 0-7"));
+        assert!(check_standard("*/15 0-23 1,15 JAN-DEC MON,WED,7").is_ok());
+    }
 
     #[test]
     fn once_and_interval_are_names_for_at_and_every_ms_and_at_takes_a_time() {

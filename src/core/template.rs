@@ -143,8 +143,11 @@ impl Template {
         match (template, bad.is_empty()) {
             (Some(t), true) => Ok(t),
             (t, _) => {
+                // Named by the version it was given: one set aside as bad is not the default.
+                let version_ok = !set_aside.iter().any(|f| f == "version");
                 let what = match t {
-                    Some(t) if name_ok => format!("template '{}'", t.reference()),
+                    Some(t) if name_ok && version_ok => format!("template '{}'", t.reference()),
+                    Some(t) if name_ok => format!("template '{}'", t.name),
                     _ => "template".into(),
                 };
                 Err(Error::invalid(what, bad.join("; ")))

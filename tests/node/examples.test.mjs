@@ -44,6 +44,7 @@ test("a supervisor delegates to three specialists", () => {
 test("an hourly job runs 24 times over a virtual day", () => {
   const out = run("hourly-job.mjs");
   assert.match(out, /hourly job: 24 runs over 24 virtual hours/);
+  assert.match(out, /paused 5 h: 1 run on resume, at 30.5 h/);
   assert.match(out, /next run 1970-01-05T09:00:00\.000Z/);
 });
 
