@@ -547,6 +547,23 @@ pub fn topic_matches(pattern: &str, topic: &str) -> bool {
     go(&p, &t)
 }
 
+/// Checks a subscription pattern: a topic whose segments may be wildcards, each a whole segment
+/// (`x*` would match nothing and say nothing).
+pub fn validate_pattern(field: &str, pattern: &str) -> crate::core::Result<()> {
+    if pattern == "*" {
+        return Ok(());
+    }
+    validate_topic(field, pattern)?;
+    let partial = (pattern.split('.')).find(|s| s.contains('*') && *s != "*" && *s != "**");
+    match partial {
+        None => Ok(()),
+        Some(segment) => Err(crate::core::Error::invalid(
+            field,
+            format!("'{pattern}': a wildcard is a whole segment, '*' or '**', not '{segment}'"),
+        )),
+    }
+}
+
 /// Checks a subscription pattern or a custom topic: non-empty segments of printable ASCII.
 pub fn validate_topic(field: &str, topic: &str) -> crate::core::Result<()> {
     let ok = !topic.is_empty()

@@ -71,6 +71,7 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
         ("/contracts", "get") => &[("session_id", "query", true, "string", "The session whose contracts to list")],
         ("/events", "get") => &[
             ("after", "query", false, "integer", "Send the records after this seq"),
+            ("since", "query", false, "integer", "The same as after"),
             ("lastEventId", "query", false, "integer", "As the Last-Event-ID header, for clients that cannot set it"),
             ("topics", "query", false, "string", "Only these topics, comma-separated, `task.*` wildcards allowed"),
             ("token", "query", false, "string", "The API token, for clients that cannot set Authorization (EventSource)"),
@@ -95,7 +96,11 @@ fn request_body(path: &str, method: &str) -> (bool, Value) {
     let any = json!({});
     let string = json!({ "type": "string" });
     let strings = json!({ "type": "array", "items": { "type": "string" } });
-    let count = json!({ "type": "integer", "minimum": 0 });
+    // (A limit, a timeout, a period: zero would mean nothing, and is refused.)
+    let positive = json!({ "type": "integer", "minimum": 1 });
+    // A capability by name, or as { name, description }.
+    let capabilities = json!({ "type": "array", "items": { "anyOf": [{ "type": "string" },
+        { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "description": { "type": "string" } } }] } });
     let one_of_agent = json!([{ "required": ["agent"] }, { "required": ["capability"] }]);
     let binding = json!({ "endpoint": { "type": "string", "format": "uri" }, "js": string, "demo": { "type": "string", "enum": ["echo", "uppercase", "sleep", "fail"] } });
     let with = |mut base: Value, extra: &Value| -> Value {
@@ -105,7 +110,7 @@ fn request_body(path: &str, method: &str) -> (bool, Value) {
         base
     };
     let task = json!({ "agent": string, "capability": string, "input": any, "priority": { "type": "integer", "minimum": 1, "maximum": 255 },
-        "id": string, "name": string, "metadata": any, "retry": { "type": "object" }, "timeoutMs": count, "session": string });
+        "id": string, "name": string, "metadata": any, "retry": { "type": "object" }, "timeoutMs": positive, "session": string });
     let reason = object(&[], json!({ "reason": string }));
     let session_alias = json!({ "type": "string", "description": "the same as session_id" });
     let one_of_session =
@@ -116,8 +121,8 @@ fn request_body(path: &str, method: &str) -> (bool, Value) {
             object(
                 &["id"],
                 with(
-                    json!({ "id": string, "name": string, "capabilities": strings, "concurrency": count,
-            "retry": { "type": "object" }, "timeoutMs": count, "maxErrors": count, "tools": strings, "start": { "type": "boolean" },
+                    json!({ "id": string, "name": string, "capabilities": capabilities, "concurrency": positive,
+            "retry": { "type": "object" }, "timeoutMs": positive, "maxErrors": positive, "tools": strings, "start": { "type": "boolean" },
             "template": { "type": "string", "description": "name@version, or name for its latest" } }),
                     &binding,
                 ),
@@ -128,7 +133,7 @@ fn request_body(path: &str, method: &str) -> (bool, Value) {
             object(
                 &[],
                 with(
-                    json!({ "name": string, "capabilities": strings, "concurrency": count, "maxErrors": count }),
+                    json!({ "name": string, "capabilities": capabilities, "concurrency": positive, "maxErrors": positive }),
                     &binding,
                 ),
             ),
@@ -138,7 +143,7 @@ fn request_body(path: &str, method: &str) -> (bool, Value) {
             true,
             object(
                 &["name"],
-                json!({ "name": string, "version": string, "description": string, "instructions": string,
+                json!({ "name": string, "version": positive, "description": string, "instructions": string,
             "model": string, "temperature": { "type": "number" }, "capabilities": strings, "tools": strings, "limits": { "type": "object" } }),
             ),
         ),
@@ -154,7 +159,7 @@ fn request_body(path: &str, method: &str) -> (bool, Value) {
             object(
                 &["name", "endpoint"],
                 json!({ "name": string, "endpoint": { "type": "string", "format": "uri" },
-            "description": string, "category": string, "rateLimit": object(&["perMinute"], json!({ "perMinute": count, "burst": count })) }),
+            "description": string, "category": string, "rateLimit": object(&["perMinute"], json!({ "perMinute": positive, "burst": positive })) }),
             ),
         ),
         ("/tools/{name}/call", "post") => (
@@ -174,12 +179,12 @@ fn request_body(path: &str, method: &str) -> (bool, Value) {
         ("/workflows", "post") => (
             true,
             object(
-                &[],
+                &["tasks"],
                 json!({ "id": string, "name": string,
-            "tasks": { "type": "array", "items": object(&["id"], with(task.clone(), &json!({ "dependsOn": strings }))) },
+            "tasks": { "type": "array", "minItems": 1, "items": with(object(&["id"], with(task.clone(), &json!({ "dependsOn": strings }))), &json!({ "anyOf": one_of_agent })) },
             "dependencies": { "type": "object", "additionalProperties": strings },
             "failurePolicy": { "type": "string", "description": "failFast (the default) or continue (skip the failed task's dependents)" }, "session": string,
-            "pattern": { "type": "string", "enum": ["dag", "sequential", "parallel", "supervisor", "collaborative"] }, "width": count }),
+            "pattern": { "type": "string", "enum": ["dag", "sequential", "parallel", "supervisor", "collaborative"] }, "width": positive }),
             ),
         ),
         ("/runs", "post") => (
@@ -215,13 +220,239 @@ fn request_body(path: &str, method: &str) -> (bool, Value) {
             object(
                 &["trigger", "task"],
                 json!({
-            "trigger": { "type": "object", "properties": { "at": any, "everyMs": count, "cron": string } },
+            "trigger": { "type": "object", "properties": { "at": any, "everyMs": positive, "cron": string } },
             "task": with(object(&[], task), &json!({ "anyOf": one_of_agent })) }),
             ),
         ),
         (p, _) if p.ends_with("/cancel") => (false, reason),
         _ => (false, json!({ "type": "object" })),
     }
+}
+
+/// The schemas of the bodies the routes answer with: the keys every such body has (more may
+/// follow: an optional field is left out when it has no value).
+fn schemas() -> Map<String, Value> {
+    let object = |required: &[&str], props: Value| -> Value {
+        json!({ "type": "object", "required": required, "properties": props })
+    };
+    let list = |key: &str, item: &str| -> Value {
+        object(
+            &["total", key],
+            json!({ "total": { "type": "integer" }, key: { "type": "array", "items": { "$ref": format!("#/components/schemas/{item}") } } }),
+        )
+    };
+    let (string, integer, object_any) = (
+        json!({ "type": "string" }),
+        json!({ "type": "integer" }),
+        json!({ "type": "object" }),
+    );
+    let strings = json!({ "type": "array", "items": { "type": "string" } });
+    let mut m = Map::new();
+    let mut put = |name: &str, schema: Value| {
+        m.insert(name.to_owned(), schema);
+    };
+    put("Error", error_schema());
+    put(
+        "Agent",
+        object(
+            &[
+                "id",
+                "name",
+                "status",
+                "capabilities",
+                "error_count",
+                "running_tasks",
+                "queued_tasks",
+                "breaker",
+            ],
+            json!({ "id": string, "name": string, "status": string, "capabilities": strings, "error_count": integer,
+            "running_tasks": integer, "queued_tasks": integer, "completed_tasks": integer, "failed_tasks": integer,
+            "breaker": string, "binding": object_any }),
+        ),
+    );
+    put("AgentList", list("agents", "Agent"));
+    put(
+        "AgentHistory",
+        object(
+            &["history"],
+            json!({ "history": { "type": "array", "items": object_any } }),
+        ),
+    );
+    put(
+        "AgentDeleted",
+        object(
+            &["id", "deleted", "status"],
+            json!({ "id": string, "deleted": { "type": "boolean" }, "status": string }),
+        ),
+    );
+    put(
+        "AgentTools",
+        object(
+            &["agent", "tools"],
+            json!({ "agent": string, "tools": strings }),
+        ),
+    );
+    put(
+        "AgentCancelled",
+        object(
+            &["agent", "cancelled"],
+            json!({ "agent": string, "cancelled": integer }),
+        ),
+    );
+    put(
+        "Template",
+        object(
+            &["name", "version", "capabilities", "tools"],
+            json!({ "name": string, "version": integer, "capabilities": strings, "tools": strings }),
+        ),
+    );
+    put("TemplateList", list("templates", "Template"));
+    put(
+        "TemplateDefined",
+        object(
+            &["reference", "template"],
+            json!({ "reference": string, "template": { "$ref": "#/components/schemas/Template" } }),
+        ),
+    );
+    put(
+        "Message",
+        object(
+            &["id", "from", "to", "status", "sentAt"],
+            json!({ "id": string, "from": string, "to": string, "status": { "type": "string", "enum": ["sent", "delivered", "acknowledged"] }, "sentAt": integer }),
+        ),
+    );
+    put("MessageList", list("messages", "Message"));
+    put(
+        "Tool",
+        object(
+            &["name", "description", "category"],
+            json!({ "name": string, "description": string, "category": string }),
+        ),
+    );
+    put("ToolList", list("tools", "Tool"));
+    put(
+        "Task",
+        object(
+            &["id", "status", "priority", "attempts", "createdAt"],
+            json!({ "id": string, "agent": string, "status": string, "priority": integer, "attempts": integer, "createdAt": integer,
+            "input": {}, "output": {}, "error": object(&["class", "message"], json!({ "class": string, "message": string })) }),
+        ),
+    );
+    put(
+        "TaskList",
+        object(
+            &["tasks", "total", "offset", "limit"],
+            json!({ "tasks": { "type": "array", "items": { "$ref": "#/components/schemas/Task" } }, "total": integer, "offset": integer, "limit": integer }),
+        ),
+    );
+    put(
+        "Workflow",
+        object(
+            &[
+                "id",
+                "status",
+                "failurePolicy",
+                "submittedAt",
+                "tasks",
+                "outputs",
+            ],
+            json!({ "id": string, "status": string, "failurePolicy": string, "submittedAt": integer, "finishedAt": integer,
+            "failedTask": string, "tasks": object_any, "outputs": object_any }),
+        ),
+    );
+    put("WorkflowList", list("workflows", "WorkflowSummary"));
+    put(
+        "WorkflowSummary",
+        object(&["id", "status"], json!({ "id": string, "status": string })),
+    );
+    put(
+        "Run",
+        object(
+            &["id", "kind", "status", "step", "tasks"],
+            json!({ "id": string, "kind": string, "status": string, "step": integer, "tasks": strings, "error": string, "result": {} }),
+        ),
+    );
+    put(
+        "Orchestrated",
+        object(
+            &["sessionId", "taskId", "status"],
+            json!({ "sessionId": string, "taskId": string, "agent": string, "capability": string, "status": string, "success": { "type": "boolean" } }),
+        ),
+    );
+    put(
+        "Compressed",
+        object(
+            &["session_id", "taskId", "status"],
+            json!({ "session_id": string, "taskId": string, "agent": string, "status": string, "success": { "type": "boolean" } }),
+        ),
+    );
+    put(
+        "Contracts",
+        object(
+            &["sessionId", "contracts", "total"],
+            json!({ "sessionId": string, "contracts": { "type": "array", "items": object_any }, "total": integer }),
+        ),
+    );
+    put(
+        "SnapshotSummary",
+        object(
+            &["id", "reason", "seq", "at"],
+            json!({ "id": string, "reason": string, "seq": integer, "at": integer }),
+        ),
+    );
+    put(
+        "SnapshotList",
+        object(
+            &["snapshots"],
+            json!({ "snapshots": { "type": "array", "items": { "$ref": "#/components/schemas/SnapshotSummary" } } }),
+        ),
+    );
+    put(
+        "Status",
+        object(&["statistics"], json!({ "statistics": object_any })),
+    );
+    put(
+        "Schedule",
+        object(
+            &["id", "trigger", "task", "status", "createdAt", "runs"],
+            json!({ "id": string, "trigger": object_any, "task": object_any, "status": { "type": "string", "enum": ["active", "paused", "done", "deleted"] },
+            "createdAt": integer, "runs": integer }),
+        ),
+    );
+    put("ScheduleList", list("schedules", "Schedule"));
+    m
+}
+
+/// The schema of a route's success body, by name among [`schemas`].
+fn response_schema(path: &str, method: &str) -> Option<&'static str> {
+    Some(match (path, method) {
+        ("/status", _) => "Status",
+        ("/agents", "get") => "AgentList",
+        ("/agents/{id}", "delete") => "AgentDeleted",
+        ("/agents/{id}/history", _) => "AgentHistory",
+        ("/agents/{id}/cancel", _) => "AgentCancelled",
+        ("/agents/{id}/tools", _) => "AgentTools",
+        ("/agents/{id}/inbox" | "/agents/{id}/messages", _) => "MessageList",
+        (p, _) if p == "/agents" || p.starts_with("/agents/{id}") => "Agent",
+        ("/templates", "get") => "TemplateList",
+        ("/templates", "post") => "TemplateDefined",
+        ("/templates/{reference}", _) => "Template",
+        (p, _) if p.starts_with("/messages") => "Message",
+        ("/tools", "get") => "ToolList",
+        ("/tools", "post") => "Tool",
+        ("/tasks", "get") => "TaskList",
+        (p, _) if p.starts_with("/tasks") => "Task",
+        ("/workflows", "get") => "WorkflowList",
+        ("/runs", _) | ("/runs/{id}", _) => "Run",
+        ("/orchestrate", _) => "Orchestrated",
+        ("/compress", _) => "Compressed",
+        ("/contracts", _) => "Contracts",
+        ("/snapshots", "get") => "SnapshotList",
+        ("/snapshots", "post") => "SnapshotSummary",
+        ("/schedules", "get") => "ScheduleList",
+        (p, _) if p.starts_with("/schedules") => "Schedule",
+        _ => return None,
+    })
 }
 
 fn error_schema() -> Value {
@@ -249,6 +480,19 @@ pub fn document() -> Value {
             "/metrics" => "text/plain",
             _ => "application/json",
         };
+        let body = match (*path, response_schema(path, method)) {
+            // A supervisor or collaborative workflow answers as its pattern run.
+            (p, _)
+                if p.starts_with("/workflows") && *method != "get"
+                    || *path == "/workflows/{id}" =>
+            {
+                json!({ "anyOf": [{ "$ref": "#/components/schemas/Workflow" }, { "$ref": "#/components/schemas/Run" }] })
+            }
+            (_, Some(name)) => json!({ "$ref": format!("#/components/schemas/{name}") }),
+            ("/events" | "/metrics", None) => json!({ "type": "string" }),
+            // A snapshot, whole (its format is the package's).
+            _ => json!({ "type": "object" }),
+        };
         let mut op = json!({
             "summary": summary,
             "operationId": format!("{method}{}", path.replace(['/', '{', '}'], "_")),
@@ -256,15 +500,19 @@ pub fn document() -> Value {
             // The event stream also takes its token as `?token=` (browsers' EventSource).
             "security": if *path == "/events" { json!([{ "bearer": [] }, { "queryToken": [] }]) } else { json!([{ "bearer": [] }]) },
             "responses": {
-                status.to_string(): { "description": "OK", "content": { content_type: {} } },
+                status.to_string(): { "description": "OK", "content": { content_type: { "schema": body } } },
                 "400": error_ref, "401": error_ref, "403": error_ref, "404": error_ref, "405": error_ref,
                 "409": error_ref, "413": error_ref, "429": error_ref, "500": error_ref, "502": error_ref, "503": error_ref,
             }
         });
         if *path == "/orchestrate" || *path == "/compress" {
-            op["responses"]["202"] = json!({ "description": "Still running after 25 s: the task's id and status", "content": { "application/json": {} } });
+            op["responses"]["202"] = json!({ "description": "Still running after 25 s: the task's id and status", "content": { "application/json": { "schema": { "type": "object", "required": ["taskId", "status"], "properties": { "taskId": { "type": "string" }, "status": { "type": "string" } } } } } });
         }
-        if *method == "post" || *method == "put" {
+        // (A revoke names its tools in its body too.)
+        if *method == "post"
+            || *method == "put"
+            || (*path, *method) == ("/agents/{id}/tools", "delete")
+        {
             let (required, schema) = request_body(path, method);
             op["requestBody"] = json!({ "required": required, "content": { "application/json": { "schema": schema } } });
         }
@@ -293,11 +541,13 @@ pub fn document() -> Value {
         let key = format!("/v1/ns/{{namespace}}{path}");
         paths.entry(key).or_insert_with(|| json!({}))[method] = op;
     }
+    let health = json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object", "required": ["status"],
+        "properties": { "status": { "type": "string", "enum": ["ok"] } } } } } });
     paths.insert("/v1/health".into(), json!({ "get": { "summary": "Liveness (no token needed)", "operationId": "health", "security": [],
-        "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }));
+        "responses": { "200": health, "405": error_ref, "429": error_ref } } }));
     paths.insert("/v1/ns/{namespace}/health".into(), json!({ "get": { "summary": "Liveness under a namespace (no token needed)", "operationId": "health_ns", "security": [],
         "parameters": [{ "name": "namespace", "in": "path", "required": true, "schema": { "type": "string" } }],
-        "responses": { "200": { "description": "OK", "content": { "application/json": {} } } } } }));
+        "responses": { "200": health, "400": error_ref, "405": error_ref, "429": error_ref } } }));
     paths.insert(
         "/openapi.json".into(),
         json!({ "get": { "summary": "This document (any namespace's token opens it)", "operationId": "openapi",
@@ -311,7 +561,7 @@ pub fn document() -> Value {
             "description": "A deterministic multi-agent orchestrator; each namespace is one Durable Object. `/v1/...` without `/ns/{namespace}` uses the X-Baton-Namespace header, or `default`." },
         "paths": paths,
         "components": {
-            "schemas": { "Error": error_schema() },
+            "schemas": schemas(),
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer" },
                 "queryToken": { "type": "apiKey", "in": "query", "name": "token" }

@@ -674,3 +674,77 @@ test("cancelling a workflow and an agent's waiting tasks over REST", async () =>
   const tasks = (await c.get("/tasks?agent=idle")).body.tasks;
   assert.deepEqual(tasks.map((t) => t.status), ["Cancelled", "Cancelled", "Cancelled"]);
 });
+
+/** Whether `value` fits `schema` (the subset openapi.json uses); returns what does not fit. */
+function misfits(value, schema, doc, at = "body") {
+  if (schema.$ref) return misfits(value, schema.$ref.split("/").slice(1).reduce((o, k) => o[k], doc), doc, at);
+  if (schema.anyOf) {
+    const each = schema.anyOf.map((s) => misfits(value, s, doc, at));
+    return each.some((m) => m.length === 0) ? [] : each.flat();
+  }
+  const kind = Array.isArray(value) ? "array" : value === null ? "null" : Number.isInteger(value) ? "integer" : typeof value;
+  if (schema.type && !(schema.type === kind || (schema.type === "number" && kind === "integer"))) return [`${at}: ${kind}, not ${schema.type}`];
+  if (schema.enum && !schema.enum.includes(value)) return [`${at}: ${JSON.stringify(value)} not in ${schema.enum}`];
+  const out = [];
+  for (const key of schema.required ?? []) if (!(key in value)) out.push(`${at}: no ${key}`);
+  for (const [key, s] of Object.entries(schema.properties ?? {})) if (value?.[key] !== undefined) out.push(...misfits(value[key], s, doc, `${at}.${key}`));
+  if (schema.items && Array.isArray(value)) value.forEach((v, i) => out.push(...misfits(v, schema.items, doc, `${at}[${i}]`)));
+  return out;
+}
+
+test("success bodies carry what openapi.json says of each route", async () => {
+  const doc = await (await fetch(`${worker.url}/openapi.json`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+  const c = client(worker.url, "shapes");
+  const fits = async (method, route, path, body) => {
+    const r = await c.raw(method.toUpperCase(), path, body ?? (method === "post" ? {} : undefined));
+    const op = doc.paths[`/v1/ns/{namespace}${route}`][method];
+    const response = op.responses[String(r.status)];
+    assert.ok(response && r.status < 300, `${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    assert.deepEqual(misfits(r.body, response.content["application/json"].schema, doc), [], `${method} ${path}`);
+    return r.body;
+  };
+  await fits("post", "/agents", "/agents", { id: "a", demo: "echo", capabilities: ["x"], start: true });
+  await fits("post", "/agents", "/agents", { id: "b", demo: "echo" });
+  await fits("get", "/agents", "/agents");
+  await fits("get", "/agents/{id}", "/agents/a");
+  await fits("post", "/agents/{id}/start", "/agents/b/start");
+  await fits("get", "/agents/{id}/history", "/agents/a/history");
+  await fits("post", "/tools", "/tools", { name: "t", endpoint: "http://127.0.0.1:9/t" });
+  await fits("get", "/tools", "/tools");
+  await fits("post", "/agents/{id}/tools", "/agents/a/tools", { tools: ["t"] });
+  await fits("delete", "/agents/{id}/tools", "/agents/a/tools", { tools: ["t"] });
+  await fits("post", "/templates", "/templates", { name: "shape", version: 2 });
+  await fits("get", "/templates", "/templates");
+  await fits("get", "/templates/{reference}", "/templates/shape@2");
+  const m = await fits("post", "/messages", "/messages", { from: "a", to: "b", payload: 1 });
+  await fits("get", "/agents/{id}/inbox", "/agents/b/inbox");
+  await fits("post", "/messages/{id}/ack", `/messages/${m.id}/ack`);
+  await fits("get", "/agents/{id}/messages", "/agents/b/messages");
+  const t = await fits("post", "/tasks", "/tasks", { agent: "a", input: 1 });
+  await until(async () => (await c.get(`/tasks/${t.id}`)).body.status === "Completed");
+  await fits("get", "/tasks/{id}", `/tasks/${t.id}`);
+  await fits("get", "/tasks", "/tasks");
+  await fits("post", "/workflows", "/workflows", { id: "w", tasks: [{ id: "p", agent: "a", input: 1 }, { id: "q", agent: "a", dependsOn: ["p"] }] });
+  await until(async () => (await c.get("/workflows/w")).body.status === "Completed");
+  await fits("get", "/workflows/{id}", "/workflows/w");
+  await fits("get", "/workflows", "/workflows");
+  const run = await fits("post", "/runs", "/runs", { kind: "consensus", task: "q", agents: ["a"] });
+  await fits("get", "/runs/{id}", `/runs/${run.id}`);
+  await fits("post", "/orchestrate", "/orchestrate", { session_id: "s", capability: "x", parameters: { k: 1 } });
+  await fits("get", "/contracts", "/contracts?session_id=s");
+  await fits("post", "/snapshots", "/snapshots");
+  await fits("get", "/snapshots", "/snapshots");
+  await fits("get", "/status", "/status");
+  const job = await fits("post", "/schedules", "/schedules", { trigger: { everyMs: 100000 }, task: { agent: "a" } });
+  await fits("get", "/schedules", "/schedules");
+  await fits("post", "/schedules/{id}/pause", `/schedules/${job.id}/pause`);
+  await fits("delete", "/schedules/{id}", `/schedules/${job.id}`);
+  await fits("post", "/agents/{id}/cancel", "/agents/b/cancel");
+  await fits("delete", "/agents/{id}", "/agents/b");
+  // A partial wildcard in ?topics= is refused, as subscribe refuses it.
+  const partial = await c.get("/events?topics=task.comp*");
+  assert.equal(partial.status, 400);
+  assert.equal(partial.body.error.code, "invalid_argument");
+  const metrics = (await c.get("/metrics")).body;
+  assert.match(metrics, /# TYPE baton_agent_errors_total counter\nbaton_agent_errors_total \d+\n/);
+});

@@ -225,19 +225,7 @@ impl Orchestrator {
     }
 
     pub fn subscribe(&mut self, pattern: &str) -> Result<u32> {
-        if pattern != "*" {
-            validate_topic("pattern", pattern)?;
-            // A wildcard is a whole segment: `x*` would match nothing and say nothing.
-            let partial = (pattern.split('.')).find(|s| s.contains('*') && *s != "*" && *s != "**");
-            if let Some(segment) = partial {
-                return Err(Error::invalid(
-                    "pattern",
-                    format!(
-                        "'{pattern}': a wildcard is a whole segment, '*' or '**', not '{segment}'"
-                    ),
-                ));
-            }
-        }
+        crate::core::event::validate_pattern("pattern", pattern)?;
         let id = self.next_subscription;
         self.next_subscription += 1;
         self.subscriptions.insert(id, pattern.to_owned());

@@ -202,7 +202,7 @@ pub(super) fn events(shared: &Shared, req: &Request) -> ApiResult {
         Some(list) => {
             let topics: Vec<String> = list.split(',').map(|t| t.trim().to_owned()).collect();
             for t in &topics {
-                crate::core::event::validate_topic("topics", t).map_err(core_error)?;
+                crate::core::event::validate_pattern("topics", t).map_err(core_error)?;
             }
             Some(topics)
         }
@@ -314,11 +314,6 @@ pub(super) fn metrics(shared: &Shared) -> ApiResult {
         ]),
     );
     gauge(
-        "baton_agent_errors",
-        "Errors counted against agents.",
-        vec![(String::new(), st.agent_errors)],
-    );
-    gauge(
         "baton_journal_seq",
         "The journal's last sequence number.",
         vec![(String::new(), st.journal_seq)],
@@ -331,6 +326,12 @@ pub(super) fn metrics(shared: &Shared) -> ApiResult {
             ("{table=\"snapshots\"}".into(), snapshot_rows),
         ],
     );
+    // Every error counted against an agent, ever (a recovered agent's own count starts again;
+    // this total does not): a counter.
+    out.push_str(&format!(
+        "# HELP baton_agent_errors_total Errors counted against agents.\n# TYPE baton_agent_errors_total counter\nbaton_agent_errors_total {}\n",
+        st.agent_errors
+    ));
     // A counter (it resets when the object loads, as a process's counters do on a restart).
     out.push_str(&format!(
         "# HELP baton_agent_calls_started_total Agent calls started since the object loaded.\n# TYPE baton_agent_calls_started_total counter\nbaton_agent_calls_started_total {}\n",
