@@ -920,7 +920,10 @@ fn a_template_with_many_bad_fields_lists_them_all_type_errors_included() {
     assert!(e.to_string().contains("unknown field `colour`"), "{e}");
     // A version given badly is not named as the default one.
     let e = Template::parse(r#"{"name":"a","version":"2"}"#).unwrap_err();
-    assert!(e.to_string().starts_with("invalid template 'a': version:"), "{e}");
+    assert!(
+        e.to_string().starts_with("invalid template 'a': version:"),
+        "{e}"
+    );
     let e = Template::parse(r#"{"version":"two"}"#).unwrap_err();
     assert!(e.to_string().contains("version:"), "{e}");
     assert!(e.to_string().contains("name: missing"), "{e}");
