@@ -280,6 +280,10 @@ class Persister {
     // after the last writes of a run of this process closed on it, and held anew, so that the
     // closed run's release does not let go of it under this one.
     if (typeof store.lock === "function") this.write(() => store.lock(this));
+    // The store object is this run's from now on, unless another run of this process holds it
+    // (open, or closed with writes still to do): then this run's writes wait their turn in the
+    // chain and are refused while that one holds it (see write).
+    if (!storeRuns.has(store)) storeRuns.set(store, this);
   }
 
   /**
@@ -385,10 +389,14 @@ class Persister {
         // Appends queued behind a failed write would land after the hole: skip them.
         if (this.broken && !isSnapshot) return undefined;
         const holder = storeRuns.get(this.store);
-        // Refused last, and closed since: what it left queued must not replace the other run
-        // once that one has closed (as FileStore keeps a refused store's writes out).
+        // Another run holds the store until its last write is done (letGo). Refused last, and
+        // closed since: what this one left queued must not replace the other run once that one
+        // has gone (as FileStore keeps a refused store's writes out).
         if ((holder !== undefined && holder !== this) || (this.refused && this.rt.closed)) {
           this.refused = true;
+          // Its state never reached the store: once it gets the store, its first write (a
+          // whole snapshot, the store being broken for it) replaces the run there.
+          this.replacing = true;
           throw new BatonError("store_busy", "another orchestrator of this process writes this store: close it first");
         }
         this.refused = false;
@@ -1672,13 +1680,17 @@ export function createBaton(coreApi) {
       if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
       // Another open run of this process writes this store object: resuming its run beside it
       // would run its tasks twice.
-      const holder = storeRuns.get(store);
-      if (holder !== undefined && !holder.rt.closed) {
-        throw new BatonError("store_busy", "another orchestrator of this process writes this store: close it first");
-      }
+      const busy = () => {
+        const holder = storeRuns.get(store);
+        if (holder !== undefined && !holder.rt.closed) {
+          throw new BatonError("store_busy", "another orchestrator of this process writes this store: close it first");
+        }
+      };
+      busy();
       // A run of this process closed on this store may still be writing to it: load after its
       // last write (close() queued it), not after whatever a live run writes later.
       await (storeWrites.get(store) ?? DONE);
+      busy(); // (one made meanwhile)
       // A store that can be written by two (a FileStore's directory) is taken before it is read,
       // so that two orchestrators never resume, and re-run, one run.
       if (typeof store.lock === "function") await storeRead(() => store.lock(), "taken");

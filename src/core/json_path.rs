@@ -79,18 +79,20 @@ fn path_at(json: &str, at: usize) -> Vec<Segment> {
             }
             b'}' | b']' => {
                 stack.pop();
+                expecting_key = false;
                 i += 1;
             }
             b',' => {
-                if let Some(Open::Object(_)) = stack.last() {
-                    expecting_key = true;
-                }
+                expecting_key = matches!(stack.last(), Some(Open::Object(_)));
                 i += 1;
             }
             b'"' => {
                 let end = string_end(bytes, i);
                 if expecting_key {
-                    let key = serde_json::from_str::<String>(&json[i..end]).unwrap_or_default();
+                    // (A key that is not valid JSON text, a lone surrogate say: as written.)
+                    let key = serde_json::from_str::<String>(&json[i..end]).unwrap_or_else(|_| {
+                        json[i + 1..end.saturating_sub(1).max(i + 1)].to_owned()
+                    });
                     if let Some(Open::Object(k)) = stack.last_mut() {
                         *k = Some(key);
                     }
@@ -100,7 +102,11 @@ fn path_at(json: &str, at: usize) -> Vec<Segment> {
                 }
                 i = end;
             }
-            b' ' | b'\t' | b'\n' | b'\r' | b':' => i += 1,
+            b':' => {
+                expecting_key = false;
+                i += 1;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
             _ => {
                 // A number, `true`, `false` or `null`: one value, to the next delimiter.
                 start_value(&mut stack);
@@ -253,6 +259,8 @@ mod tests {
             r#"{"id":"a","capabilities":[1]}"#,
             r#"{"id":"a","capabilities":["x",2]}"#,
             r#"{"id":"a","capabilities":"x"}"#,
+            r#"{"id":"b","capabilities":[{"name":"n","description":{}},"x",5]}"#,
+            r#"{"id":"b","capabilities":[{},"x",{"name":5}]}"#,
             r#"{"id":"a","onError":{"bogus":"retry"}}"#,
             r#"{"id":"a","onError":{"agent":"nope"}}"#,
             r#"{"id":"a","onError":{"agent":{"fallback":1}}}"#,
@@ -284,6 +292,7 @@ mod tests {
             r#"{"tasks":[],"dependencies":{"b":"a"}}"#,
             r#"{"tasks":[],"dependencies":{"b":["a",3]}}"#,
             r#"{"tasks":[],"failurePolicy":"sometimes"}"#,
+            r#"{"tasks":[{"id":"a","agent":"a","onError":{}},"oops"]}"#,
             r#"{"tasks":[],"pattern":"sequential","width":"2"}"#,
             r#"{"tasks":[{"id":"a","agent":"x","retry":{"maxAttempts":1,"jitter":"x"}}]}"#,
         ]);
@@ -323,6 +332,9 @@ mod tests {
         assert_eq!(shown(&path_at(json, at(r#"\"{""#))), "a[0].b");
         assert_eq!(shown(&path_at(json, at("[2,3"))), "a[1].c[1][1]");
         assert_eq!(shown(&path_at(json, at(r#""d":"y""#))), "a[1].c[2].d");
+        // An empty object in an array does not hide the next element's index.
+        let list = r#"{"c":[{"n":{}},"x",5]}"#;
+        assert_eq!(shown(&path_at(list, list.find('5').unwrap() + 1)), "c[2]");
         // After an object's end: the object (a missing field), as its parent names it.
         assert_eq!(shown(&path_at(json, at(r#""d":"y"}"#))), "a[1].c[2]");
         assert_eq!(shown(&path_at("", 0)), ".");

@@ -244,6 +244,34 @@ fn check_standard(expr: &str) -> Result<()> {
                 )));
             }
         }
+        // A step within the field (`*/70` minutes would fire hourly), a range that runs forwards.
+        let number = |v: &str| -> Option<u32> {
+            v.parse().ok().or_else(|| {
+                let at = names.iter().position(|name| name.eq_ignore_ascii_case(v))?;
+                Some(at as u32 + if n == 3 { 1 } else { 0 })
+            })
+        };
+        for item in field.split(',') {
+            let (base, step) = item.split_once('/').unwrap_or((item, ""));
+            if let Ok(step) = step.parse::<u32>() {
+                if step == 0 || step > high {
+                    return Err(Error::InvalidCron(format!(
+                        "'{expr}': a step of {step} in the {} field is outside 1-{high}",
+                        FIELDS[n]
+                    )));
+                }
+            }
+            if let Some((a, b)) = base.split_once('-') {
+                if let (Some(x), Some(y)) = (number(a), number(b)) {
+                    if x > y {
+                        return Err(Error::InvalidCron(format!(
+                            "'{expr}': the range {base} in the {} field runs backwards",
+                            FIELDS[n]
+                        )));
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -269,7 +297,12 @@ mod tests {
         assert!(said("0 0 32 * *").contains("32 in the day-of-month field"));
         assert!(said("0 0 1 1-13 *").contains("13 in the month field is out of its range 1-12"));
         assert!(said("0 0 * * 8").contains("8 in the day-of-week field is out of its range 0-7"));
+        assert!(said("*/70 * * * *").contains("a step of 70 in the minute field is outside 1-59"));
+        assert!(said("0 0 * */13 *").contains("a step of 13 in the month field"));
+        assert!(said("5-1 * * * *").contains("the range 5-1 in the minute field runs backwards"));
+        assert!(said("0 0 * * FRI-MON").contains("the range FRI-MON in the day-of-week field"));
         assert!(check_standard("*/15 0-23 1,15 JAN-DEC MON,WED,7").is_ok());
+        assert!(check_standard("5-55/10 */2 1-31/7 MAR-NOV/2 SUN-SAT").is_ok());
     }
 
     #[test]

@@ -243,13 +243,7 @@ impl State {
             }
             Event::Terminated { reason, .. } => {
                 self.terminated = Some(reason.clone());
-                // A terminated orchestrator takes no new work: its jobs will not fire again.
-                for job in &mut self.jobs {
-                    if matches!(job.status, JobStatus::Active | JobStatus::Paused) {
-                        job.status = JobStatus::Done;
-                        job.next_run = None;
-                    }
-                }
+                self.end_jobs();
             }
             Event::AgentRegistered { spec } => {
                 let spec: &crate::core::agent::AgentSpec = spec;
@@ -972,6 +966,17 @@ impl State {
     }
 
     /// Recomputes [`Derived`] after deserialization.
+    /// A terminated orchestrator takes no new work: its jobs will not fire again. (Also on load:
+    /// a snapshot an older build took after terminating kept them active.)
+    pub(crate) fn end_jobs(&mut self) {
+        for job in &mut self.jobs {
+            if matches!(job.status, JobStatus::Active | JobStatus::Paused) {
+                job.status = JobStatus::Done;
+                job.next_run = None;
+            }
+        }
+    }
+
     pub(crate) fn rebuild_derived(&mut self) {
         // Indexes collected, not inserted one by one: a map built from its pairs is sorted once
         // and filled in bulk. A repeated id leaves the map shorter (see snapshot::check_ids).

@@ -87,7 +87,13 @@ impl Template {
             bad.push("name: missing (a template needs a name)".into());
             fields.insert("name".into(), "unnamed".into());
         }
+        // Each bad field costs a decode of the rest: past this many, the list ends there.
+        const LISTED_MAX: usize = 32;
         let template = loop {
+            if bad.len() >= LISTED_MAX {
+                bad.push("… (more fields are bad)".into());
+                break None;
+            }
             let text = serde_json::Value::Object(fields.clone()).to_string();
             match serde_json::from_str::<Template>(&text) {
                 Ok(t) => break Some(t),

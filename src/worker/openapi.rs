@@ -443,6 +443,7 @@ fn response_schema(path: &str, method: &str) -> Option<&'static str> {
         ("/tasks", "get") => "TaskList",
         (p, _) if p.starts_with("/tasks") => "Task",
         ("/workflows", "get") => "WorkflowList",
+        ("/workflows/{id}/cancel", _) => "Workflow",
         ("/runs", _) | ("/runs/{id}", _) => "Run",
         ("/orchestrate", _) => "Orchestrated",
         ("/compress", _) => "Compressed",
@@ -482,9 +483,8 @@ pub fn document() -> Value {
         };
         let body = match (*path, response_schema(path, method)) {
             // A supervisor or collaborative workflow answers as its pattern run.
-            (p, _)
-                if p.starts_with("/workflows") && *method != "get"
-                    || *path == "/workflows/{id}" =>
+            _ if (*path, *method) == ("/workflows", "post")
+                || (*path, *method) == ("/workflows/{id}", "get") =>
             {
                 json!({ "anyOf": [{ "$ref": "#/components/schemas/Workflow" }, { "$ref": "#/components/schemas/Run" }] })
             }

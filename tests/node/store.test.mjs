@@ -544,3 +544,34 @@ test("one store object, one open run: a second orchestrator given it is refused 
     await new Promise((r) => setTimeout(r, 20));
   }
 });
+
+test("one store object, one open run: open() right after a run was made or restored on it is refused; a refused run that gets the store once the first closes replaces its run", async () => {
+  const w = async (n) => n;
+  for (const make of [() => new MemoryStore(), () => new FileStore(tempDir("baton-handover-"))]) {
+    const store = make();
+    const a = new Orchestrator({ store, clock: "virtual", seed: 1, snapshotEveryEvents: 50 });
+    await assert.rejects(Orchestrator.open(store), { code: "store_busy" }, "made, not yet written");
+    a.registerAgent({ id: "a", handler: w });
+    a.startAgent("a");
+    for (let i = 0; i < 60; i++) await a.wait(a.submit({ agent: "a", input: i }));
+    await a.flush();
+    const restored = Orchestrator.restore(a.snapshot(), { store, agents: { a: w } });
+    await assert.rejects(Orchestrator.open(store), { code: "store_busy" }, "restored onto it");
+    restored.close();
+    // b is refused while a holds the store; once a has closed, b's next write replaces a's run.
+    const b = new Orchestrator({ store, clock: "virtual", seed: 2 });
+    b.registerAgent({ id: "b", handler: w });
+    await assert.rejects(b.flush(), { code: "store_busy" });
+    a.close();
+    b.startAgent("b");
+    await b.wait(b.submit({ agent: "b", input: 1 }));
+    await b.flush();
+    b.close();
+    await new Promise((r) => setTimeout(r, 20));
+    const again = await Orchestrator.open(store, { clock: "virtual", agents: { b: w } });
+    assert.equal(again.seed, 2);
+    assert.deepEqual(Object.keys(again.agentsStatus()), ["b"]);
+    again.close();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+});

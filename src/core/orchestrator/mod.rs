@@ -664,6 +664,9 @@ impl Orchestrator {
         state.options.validate()?;
         crate::core::snapshot::check(&state, payloads.borrow().len())?;
         state.seq = doc.seq;
+        if state.terminated.is_some() {
+            state.end_jobs();
+        }
         state.rebuild_derived();
         crate::core::snapshot::check_ids(&state)?;
         let mut payloads = payloads.into_inner();
