@@ -1,28 +1,20 @@
 // The dashboard in Chromium: local mode runs the demo workflow, the DAG and timeline reach the
 // expected states, every control works, the time-travel slider shows the replayed state, a
 // reload mid-run loses nothing, and 1,000 tasks keep every frame under 100 ms.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { serve, launch, newPage, outputs } from "./helpers.mjs";
+import { useSite, newPage, outputs } from "./helpers.mjs";
 
-let server, browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const site = useSite();
 
 /** A fresh page (its own IndexedDB and settings) on the dashboard. */
 async function open(query = "?speed=0.2", errors = []) {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const context = await site.browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
     page.on("pageerror", (e) => errors.push(`${e.message}\n${e.stack}`));
-  await page.goto(server.url + query);
+  await page.goto(site.server.url + query);
   await page.evaluate(() => window.dashboard.ready);
   page.errors = errors;
   return page;
@@ -291,7 +283,7 @@ test("a second tab on the same saved run runs unsaved and says so; the first kee
   const second = await page.context().newPage();
   const errors = [];
   second.on("pageerror", (e) => errors.push(e.message));
-  await second.goto(server.url + "?speed=0.2");
+  await second.goto(site.server.url + "?speed=0.2");
   await second.evaluate(() => window.dashboard.ready);
   assert.match(await second.textContent("#message"), /another tab has the saved run open/);
   assert.equal(await second.evaluate(() => window.dashboard.source.statistics().total_tasks), 0, "a run of its own");
@@ -342,7 +334,7 @@ test("a saved run that does not load is left alone: the page runs unsaved until 
 
 test("1,000 tasks on screen: no main-thread task over 100 ms in the performance trace", async () => {
   const page = await open("?speed=0.02");
-  await browser.startTracing(page, { categories: ["devtools.timeline", "disabled-by-default-devtools.timeline"] });
+  await site.browser.startTracing(page, { categories: ["devtools.timeline", "disabled-by-default-devtools.timeline"] });
   await page.click("#run-1000");
   await waitFor(page, () => document.querySelector("#dag").dataset.nodes === "1000", undefined, 60_000);
   await waitFor(page, () => window.dashboard.source.statistics().workflows_running === 0, undefined, 120_000);
@@ -352,7 +344,7 @@ test("1,000 tasks on screen: no main-thread task over 100 ms in the performance 
     const counts = JSON.parse(document.querySelector("#dag").dataset.counts);
     return Object.entries(counts).every(([st]) => !["Pending", "Queued", "Running", "Retrying"].includes(st));
   });
-  const trace = JSON.parse((await browser.stopTracing()).toString("utf8"));
+  const trace = JSON.parse((await site.browser.stopTracing()).toString("utf8"));
   writeFileSync(join(outputs, "dashboard-1000-tasks.trace.json"), JSON.stringify(trace));
   await page.screenshot({ path: join(outputs, "dashboard-1000-tasks.png") });
   const events = trace.traceEvents ?? trace;
@@ -384,9 +376,9 @@ test("remote mode: the page loads, asks the namespace for its status with the be
   await new Promise((r) => fake.listen(0, "127.0.0.1", r));
   try {
     const url = `http://127.0.0.1:${fake.address().port}/v1/ns/demo`;
-    const context = await browser.newContext();
+    const context = await site.browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${server.url}?mode=remote&url=${encodeURIComponent(url)}&token=secret`);
+    await page.goto(`${site.server.url}?mode=remote&url=${encodeURIComponent(url)}&token=secret`);
     await page.evaluate(() => window.dashboard.ready);
     await waitFor(page, () => document.querySelector("#message").textContent.startsWith("unauthorized"));
     assert.ok(seen.some((r) => r.url.startsWith("/v1/ns/demo/status") && r.auth === "Bearer secret"), JSON.stringify(seen));

@@ -2,26 +2,17 @@
 // per database (a second tab is refused with store_busy, never writing a second history into
 // the run), a closed run's last writes land before a new store of the same name loads it; and
 // the package used before `init()` says so with a code.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { serve, launch, newPage } from "./helpers.mjs";
+import { useSite } from "./helpers.mjs";
 
-let browser, server;
-
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const site = useSite();
 
 /** A blank page of the served site (so that /pkg/ is same-origin) in `context`. */
 async function blank(context, errors) {
   const page = await context.newPage();
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${server.url}pkg/package.json`);
+  await page.goto(`${site.server.url}pkg/package.json`);
   return page;
 }
 
@@ -34,7 +25,7 @@ const LOAD = async () => {
 };
 
 test("IndexedDBStore: a second tab is refused the database while the first writes it, and resumes the run once the first closes", async () => {
-  const context = await browser.newContext();
+  const context = await site.browser.newContext();
   const errors = [];
   const [a, b] = [await blank(context, errors), await blank(context, errors)];
   await a.evaluate(LOAD);
@@ -74,7 +65,7 @@ test("IndexedDBStore: a second tab is refused the database while the first write
 });
 
 test("IndexedDBStore: a run closed, then reopened by a new store of the same name in the same page, resumes whole", async () => {
-  const context = await browser.newContext();
+  const context = await site.browser.newContext();
   const errors = [];
   const page = await blank(context, errors);
   await page.evaluate(LOAD);
@@ -107,7 +98,7 @@ test("IndexedDBStore: a run closed, then reopened by a new store of the same nam
 });
 
 test("the browser package used before init() throws a BatonError that says to call it", async () => {
-  const context = await browser.newContext();
+  const context = await site.browser.newContext();
   const errors = [];
   const page = await blank(context, errors);
   const out = await page.evaluate(async () => {
