@@ -7,7 +7,19 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 /** Loads the wasm module. Call once before `new Orchestrator()` in browsers; a no-op in Node. */
 export default function init(input?: unknown): Promise<unknown>;
 /** Loads the wasm module synchronously from its bytes. */
-export function initSync(module: { module: BufferSource | WebAssembly.Module } | BufferSource | WebAssembly.Module): unknown;
+export function initSync(module: { module: WasmBytes | WebAssembly.Module } | WasmBytes | WebAssembly.Module): unknown;
+/** The wasm module's bytes (what the DOM lib calls `BufferSource`). */
+export type WasmBytes = ArrayBuffer | ArrayBufferView;
+
+declare global {
+  // Declared empty so that the package's types resolve in a project without the DOM lib (a
+  // Node project with only "ES2022", with or without @types/node); where the DOM lib or
+  // @types/node declares them, these merge with the full declarations.
+  interface AbortSignal {}
+  namespace WebAssembly {
+    interface Module {}
+  }
+}
 
 /** Stable codes on every error Baton throws. */
 export type ErrorCode =
