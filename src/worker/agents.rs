@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
-use worker::{Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 /// Where an agent's calls go, persisted next to the journal (a function is not state).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -129,9 +129,13 @@ async fn http(
         .set("content-type", "application/json")
         .map_err(|e| failure("internal", e.to_string()))?;
     let mut init = RequestInit::new();
+    // A redirect is not followed: fetch would turn a 301/302/303 into a GET without the call's
+    // body (the agent's answer to that would complete the task), and to a host never
+    // registered. The 3xx is the answer, a failure like any other non-2xx.
     init.with_method(Method::Post)
         .with_headers(headers)
-        .with_body(Some(JsValue::from_str(body)));
+        .with_body(Some(JsValue::from_str(body)))
+        .with_redirect(RequestRedirect::Manual);
     let req = Request::new_with_init(endpoint, &init)
         .map_err(|e| failure("validation", format!("bad endpoint '{endpoint}': {e}")))?;
     let fetch = Fetch::Request(req);
@@ -143,16 +147,18 @@ async fn http(
             .map_err(|e| failure("agent", format!("the agent could not be reached: {e}")))?;
         let status = resp.status_code();
         let after = resp.headers().get("retry-after").ok().flatten();
+        let location = resp.headers().get("location").ok().flatten();
         let text = resp
             .text()
             .await
             .map_err(|e| failure("agent", e.to_string()))?;
-        Ok::<_, Failure>((status, text, after))
+        Ok::<_, Failure>((status, text, after, location))
     };
     let timer = Delay::from(std::time::Duration::from_millis(timeout_ms));
     futures_util::pin_mut!(exchange);
     futures_util::pin_mut!(timer);
-    let (status, text, after) = match futures_util::future::select(exchange, timer).await {
+    let (status, text, after, location) = match futures_util::future::select(exchange, timer).await
+    {
         futures_util::future::Either::Left((r, _)) => r?,
         futures_util::future::Either::Right(_) => {
             // The caller aborts the request.
@@ -172,7 +178,12 @@ async fn http(
         let excerpt: String = text.chars().take(200).collect();
         let mut f = failure(
             class,
-            format!("the agent answered HTTP {status}: {excerpt}"),
+            match (status, location) {
+                (300..=399, Some(to)) => format!(
+                    "the agent answered HTTP {status}, a redirect to '{to}', which is not followed: register the endpoint that answers"
+                ),
+                _ => format!("the agent answered HTTP {status}: {excerpt}"),
+            },
         );
         if status == 429 || status == 503 {
             f.retry_after_ms = after.as_deref().and_then(retry_after_ms);
@@ -187,7 +198,9 @@ async fn http(
         let why = format!("the agent answered HTTP {status} with an empty body, which is not JSON (answer 204 for no output)");
         return Err(failure("validation", why));
     }
-    match serde_json::from_str::<&serde_json::value::RawValue>(&text) {
+    // Decoded whole, not only checked as JSON text: a number no f64 holds (`1e999`) is
+    // refused here rather than read back as `null`.
+    match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(_) => Ok(text),
         Err(e) => Err(failure(
             "validation",

@@ -330,7 +330,7 @@ fn authorize(
                 .then(|| token.trim().to_owned())
         })
         .or_else(|| {
-            (inner == "/events")
+            (inner.trim_end_matches('/') == "/events")
                 .then(|| {
                     url.query_pairs()
                         .find(|(k, _)| k == "token")

@@ -252,6 +252,13 @@ test("the REST API end to end: agents, lifecycle, tasks, workflows, orchestrate,
   assert.equal((await api.get("/events?from=5")).status, 400, "a misnamed ?after= is refused");
   assert.equal((await api.get("/events?since=x")).status, 400, "?since= is ?after=, a seq number");
   assert.equal((await api.get("/events?topic=task.*")).status, 400);
+  // ?token= (how a browser's EventSource authenticates) on the route with a trailing slash too.
+  for (const path of ["events", "events/"]) {
+    const ctrlToken = new AbortController();
+    const byQuery = await fetch(`${worker.url}/v1/ns/e2e/${path}?after=0&token=${TOKEN}`, { signal: ctrlToken.signal });
+    assert.equal(byQuery.status, 200, `/${path}?token=`);
+    ctrlToken.abort();
+  }
   // A stream asked to follow from beyond the journal's end (a client holding seqs from before a
   // crash, never stored) is told so, and follows from the end: the records numbered again reach it.
   const seq = (await api.get("/status")).body.journalSeq;
@@ -318,6 +325,16 @@ test("a retry's backoff is carried by the alarm: the flaky agent succeeds on the
   await c.post("/agents", { id: "none", endpoint: `${agents.url}/nocontent`, start: true });
   const none = await waitTask(c, (await c.post("/tasks", { agent: "none" })).body.id);
   assert.deepEqual([none.status, none.output], ["Completed", null]);
+  // A number out of a double's range is refused, not read back as null.
+  await c.post("/agents", { id: "huge", endpoint: `${agents.url}/huge-number`, start: true });
+  const huge = await waitTask(c, (await c.post("/tasks", { agent: "huge", retry: { maxAttempts: 1 } })).body.id);
+  assert.deepEqual([huge.status, huge.error?.class], ["Failed", "validation"], JSON.stringify(huge));
+  // A redirect is not followed (fetch would make it a GET without the call): a failure naming it.
+  await c.post("/agents", { id: "moved", endpoint: `${agents.url}/moved`, start: true });
+  const moved = await waitTask(c, (await c.post("/tasks", { agent: "moved", retry: { maxAttempts: 1 } })).body.id);
+  assert.deepEqual([moved.status, moved.error?.class], ["Failed", "agent"], JSON.stringify(moved));
+  assert.match(moved.error.message, /HTTP 302, a redirect to '\/slow\?ms=0', which is not followed/);
+  assert.ok(![...agents.calls.values()].flat().some((c) => c.path === "/slow" && c.attempt === undefined), "the redirect was followed");
   // A 429's Retry-After (2 s) is waited out, though the backoff says 100 ms.
   await c.post("/agents", { id: "busy", endpoint: `${agents.url}/busy?after=2`, start: true });
   const busy = (await c.post("/tasks", { agent: "busy", retry: { maxAttempts: 3, backoff: { initialMs: 100 } } })).body.id;

@@ -125,7 +125,7 @@ export async function until(fn, timeoutMs = 30_000, what = "the condition") {
 /**
  * HTTP agents on 127.0.0.1: POST /slow?ms=N answers after N ms, POST /flaky?fails=K fails the
  * first K calls per idempotency key with 500, POST /bad answers non-JSON, POST /null answers
- * `null`, POST /empty an empty 200, POST /nocontent a 204, POST /tool/add is a tool adding its args' a and b (/tool/down fails), POST /supervise plans a supervisor's final answer, POST /vote approves. Calls are counted per idempotency key (`calls`), with their attempts; `aborted` lists
+ * `null`, POST /empty an empty 200, POST /nocontent a 204, POST /huge-number `1e999`, POST /moved a 302 to /slow, POST /tool/add is a tool adding its args' a and b (/tool/down fails), POST /supervise plans a supervisor's final answer, POST /vote approves. Calls are counted per idempotency key (`calls`), with their attempts; `aborted` lists
  * the keys of calls whose request was closed before the answer.
  */
 export async function agentServer() {
@@ -164,6 +164,9 @@ export async function agentServer() {
     if (url.pathname === "/null") return reply(200, "null");
     if (url.pathname === "/empty") return reply(200, "");
     if (url.pathname === "/nocontent") { res.writeHead(204); return res.end(); }
+    // A number no f64 holds, and a redirect (to /slow, which would answer a GET too).
+    if (url.pathname === "/huge-number") return reply(200, "1e999");
+    if (url.pathname === "/moved") { res.writeHead(302, { location: "/slow?ms=0" }); return res.end(); }
     // Tools: POST /tool/add answers { sum } of its args' a and b, with who called; /tool/down fails.
     if (url.pathname === "/tool/add") return reply(200, { sum: call.args.a + call.args.b, agentId: call.agentId, taskId: call.taskId });
     if (url.pathname === "/tool/down") return reply(500, { error: "down" });

@@ -160,7 +160,13 @@ pub(super) async fn orchestrate(shared: &Shared, body: Value) -> ApiResult {
         .remove("session_id")
         .or_else(|| m.remove("sessionId"))
         .and_then(|v| v.as_str().map(str::to_owned))
-        .ok_or_else(|| error(400, "invalid_argument", "orchestrate needs session_id"))?;
+        .ok_or_else(|| {
+            error(
+                400,
+                "invalid_argument",
+                "orchestrate needs session_id, a string",
+            )
+        })?;
     let capability = m
         .remove("capability")
         .and_then(|v| v.as_str().map(str::to_owned))
