@@ -73,15 +73,19 @@ pub fn js_agents() -> Vec<String> {
 
 /// Calls the agent; the answer is JSON text. `signal` ends an HTTP call early: the caller fires
 /// it when the core gives the call up (a timeout, a cancel) or when `timeout_ms` has passed.
+///
+/// An HTTP answer over `bytes_max` (the orchestrator's `payloadBytesMax`) is refused as it
+/// arrives, not read whole first: a 150 MB answer would not fit the isolate's memory.
 pub async fn invoke(
     binding: &Binding,
     call: &Call<'_>,
     timeout_ms: u64,
+    bytes_max: usize,
     signal: &worker::AbortSignal,
 ) -> Result<String, Failure> {
     let body = serde_json::to_string(call).map_err(|e| failure("internal", e.to_string()))?;
     match binding {
-        Binding::Http { endpoint } => http(endpoint, &body, timeout_ms, signal).await,
+        Binding::Http { endpoint } => http(endpoint, &body, timeout_ms, bytes_max, signal).await,
         Binding::Js { name } => {
             let promise =
                 run_js_agent(name, &body).map_err(|e| failure("agent", js_message(&e)))?;
@@ -101,9 +105,14 @@ pub async fn invoke(
 
 /// POSTs `body` to `endpoint` and takes its JSON answer, with the failures an HTTP agent's call
 /// has (a tool's endpoint, say).
-pub async fn call_endpoint(endpoint: &str, body: &str, timeout_ms: u64) -> Result<String, Failure> {
+pub async fn call_endpoint(
+    endpoint: &str,
+    body: &str,
+    timeout_ms: u64,
+    bytes_max: usize,
+) -> Result<String, Failure> {
     let controller = worker::AbortController::default();
-    let out = http(endpoint, body, timeout_ms, &controller.signal()).await;
+    let out = http(endpoint, body, timeout_ms, bytes_max, &controller.signal()).await;
     if out.is_err() {
         controller.abort(); // a timed-out request is not left open
     }
@@ -122,6 +131,7 @@ async fn http(
     endpoint: &str,
     body: &str,
     timeout_ms: u64,
+    bytes_max: usize,
     signal: &worker::AbortSignal,
 ) -> Result<String, Failure> {
     let headers = Headers::new();
@@ -148,10 +158,7 @@ async fn http(
         let status = resp.status_code();
         let after = resp.headers().get("retry-after").ok().flatten();
         let location = resp.headers().get("location").ok().flatten();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| failure("agent", e.to_string()))?;
+        let text = read_capped(&mut resp, bytes_max).await?;
         Ok::<_, Failure>((status, text, after, location))
     };
     let timer = Delay::from(std::time::Duration::from_millis(timeout_ms));
@@ -207,6 +214,40 @@ async fn http(
             format!("the agent's answer is not JSON: {e}"),
         )),
     }
+}
+
+/// The answer's body as text, refused once it is over `bytes_max`: at once by its
+/// Content-Length, or as its chunks arrive when it has none.
+async fn read_capped(resp: &mut worker::Response, bytes_max: usize) -> Result<String, Failure> {
+    let too_big = |what: String| {
+        failure(
+            "validation",
+            format!("the agent's answer is {what}, over payload_bytes_max = {bytes_max} bytes"),
+        )
+    };
+    let declared = (resp.headers().get("content-length").ok().flatten())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(len) = declared.filter(|&len| len > bytes_max as u64) {
+        return Err(too_big(format!("{len} bytes (Content-Length)")));
+    }
+    // No body at all (a 204) is an empty one.
+    let Ok(mut stream) = resp.stream() else {
+        return Ok(String::new());
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(|e| failure("agent", e.to_string()))?;
+        if bytes.len() + chunk.len() > bytes_max {
+            return Err(too_big(format!("over {} bytes", bytes.len() + chunk.len())));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        failure(
+            "validation",
+            "the agent's answer is not UTF-8 text, so not JSON",
+        )
+    })
 }
 
 async fn demo(name: &str, call: &Call<'_>) -> Result<String, Failure> {

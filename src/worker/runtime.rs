@@ -478,7 +478,8 @@ async fn run_call(shared: Shared, p: Pending) {
                 upstream: &upstream,
             };
             let signal = p.signal.clone().expect("set when the call was prepared");
-            agents::invoke(binding, &call, CALL_TIMEOUT_MS, &signal).await
+            let bytes_max = shared.borrow().core.state().options.payload_bytes_max as usize;
+            agents::invoke(binding, &call, CALL_TIMEOUT_MS, bytes_max, &signal).await
         }
     };
     if let Some(c) = shared.borrow_mut().aborts.remove(&p.call) {

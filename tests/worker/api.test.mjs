@@ -335,6 +335,13 @@ test("a retry's backoff is carried by the alarm: the flaky agent succeeds on the
   assert.deepEqual([moved.status, moved.error?.class], ["Failed", "agent"], JSON.stringify(moved));
   assert.match(moved.error.message, /HTTP 302, a redirect to '\/slow\?ms=0', which is not followed/);
   assert.ok(![...agents.calls.values()].flat().some((c) => c.path === "/slow" && c.attempt === undefined), "the redirect was followed");
+  // An answer over payloadBytesMax (1 MiB) is refused as it arrives, with or without its length.
+  for (const q of ["mb=3", "mb=3&chunked"]) {
+    await c.post("/agents", { id: `big-${q.length}`, endpoint: `${agents.url}/big?${q}`, start: true });
+    const big = await waitTask(c, (await c.post("/tasks", { agent: `big-${q.length}`, retry: { maxAttempts: 1 } })).body.id);
+    assert.deepEqual([big.status, big.error?.class], ["Failed", "validation"], q);
+    assert.match(big.error.message, /over payload_bytes_max = 1048576 bytes/, q);
+  }
   // A 429's Retry-After (2 s) is waited out, though the backoff says 100 ms.
   await c.post("/agents", { id: "busy", endpoint: `${agents.url}/busy?after=2`, start: true });
   const busy = (await c.post("/tasks", { agent: "busy", retry: { maxAttempts: 3, backoff: { initialMs: 100 } } })).body.id;

@@ -280,9 +280,15 @@ pub(super) async fn call(shared: &Shared, name: &str, body: Value) -> ApiResult 
     let answer = match binding {
         Some(Binding::Http { endpoint }) => {
             let body = json!({ "tool": name, "agentId": agent, "taskId": task, "args": args_json });
-            crate::worker::agents::call_endpoint(&endpoint, &body.to_string(), TOOL_TIMEOUT_MS)
-                .await
-                .map_err(|f| f.message)
+            let bytes_max = shared.borrow().core.state().options.payload_bytes_max as usize;
+            crate::worker::agents::call_endpoint(
+                &endpoint,
+                &body.to_string(),
+                TOOL_TIMEOUT_MS,
+                bytes_max,
+            )
+            .await
+            .map_err(|f| f.message)
         }
         _ => Err(format!("tool '{name}' has no endpoint here")),
     };
