@@ -12,6 +12,8 @@ import { Ownership, storeError } from "./ownership.js";
 
 const SNAPSHOT = /^snapshot-(\d+)\.json$/;
 const JOURNAL = /^journal-(\d+)\.jsonl$/;
+/** What a write killed midway leaves: a whole file's temporary copy, a lock file's (of a pid). */
+const LEFTOVER = /^(?:(?:snapshot-\d+\.json|journal-\d+\.jsonl)\.tmp|lock(?:\.takeover)?\.(\d+)\.[0-9a-z]+)$/;
 /** The file that says which process writes the directory (its pid). */
 const LOCK = "lock";
 /** Tries to take the lock file (a takeover in progress elsewhere waits 10 ms a try). */
@@ -49,6 +51,7 @@ export class FileStore {
   #base = undefined; // the seq of the snapshot the current journal file follows
   #fresh = false; // the current journal file is empty: its first append starts it with a blank line
   #owner; // one writer per directory (see ownership.js): in this process, and by a lock file
+  #repairable = false; // locked and not yet loaded: load() may cut a torn batch off the file
 
   constructor(dir) {
     if (typeof dir !== "string" || dir === "") {
@@ -86,7 +89,10 @@ export class FileStore {
    * Takes the directory for this store's writes: `Orchestrator.open` calls it before it loads,
    * so that two orchestrators never resume one run. Reading alone (`load`) does not.
    */
-  lock(run = undefined) { return this.#owner.lock(run); }
+  async lock(run = undefined) {
+    await this.#owner.lock(run);
+    this.#repairable = this.#base === undefined;
+  }
 
   /** Removes the lock file if it is still this process's. */
   async #unlockFile() {
@@ -136,7 +142,19 @@ export class FileStore {
     return { snapshots: seqs(SNAPSHOT), journals: seqs(JOURNAL) };
   }
 
+  /**
+   * The latest snapshot and the journal's whole batches after it. Only the load of a store that
+   * holds the directory and has not written yet (`Orchestrator.open`'s, after `lock`) cuts a
+   * batch torn by a crash off the file: for any other reader that batch may be one the writer
+   * is still appending, and cutting it would put the writer's next lines after a gap.
+   */
   async load() {
+    const repair = this.#repairable;
+    this.#repairable = false;
+    return this.#load(repair);
+  }
+
+  async #load(repair) {
     const { snapshots, journals } = await this.#files();
     const base = snapshots.length > 0 ? snapshots[snapshots.length - 1] : 0;
     // A journal after a snapshot that is not there: the run cannot be rebuilt, and starting a
@@ -147,7 +165,7 @@ export class FileStore {
         throw storeError("decode_error", `${this.#dir} has journal-${seq}.jsonl but not snapshot-${seq}.json: the run before it cannot be rebuilt (move the files away to start a new one)`);
       }
     }
-    this.#base = base;
+    if (repair) this.#base = base;
     const snapshot = snapshots.length > 0 ? await readFile(join(this.#dir, `snapshot-${base}.json`), "utf8") : undefined;
     const journalPath = join(this.#dir, `journal-${base}.jsonl`);
     let journal = journals.includes(base) ? await readFile(journalPath, "utf8") : "";
@@ -159,11 +177,27 @@ export class FileStore {
     if (journal.startsWith("\n")) whole = Math.min(whole, journal.lastIndexOf("\n\n", whole - 1) + 2 || 1);
     if (whole < journal.length) {
       journal = journal.slice(0, whole);
-      await truncate(journalPath, Buffer.byteLength(journal));
+      if (repair) await truncate(journalPath, Buffer.byteLength(journal));
     }
-    this.#fresh = journal === "";
+    if (repair) {
+      this.#fresh = journal === "";
+      await this.#dropLeftovers();
+    }
     if (snapshot === undefined && journal.trim() === "") return null;
     return { snapshot, journal };
+  }
+
+  /**
+   * Removes the temporary files of writes a killed process left (a snapshot's whole copy each,
+   * otherwise kept for ever): called holding the directory, before this store writes. A lock
+   * file's temporary copy goes only once its process is gone (it may be taking the lock now).
+   */
+  async #dropLeftovers() {
+    for (const name of await readdir(this.#dir)) {
+      const m = LEFTOVER.exec(name);
+      if (m === null || (m[1] !== undefined && alive(Number(m[1])))) continue;
+      await rm(join(this.#dir, name), { force: true });
+    }
   }
 
   /**
@@ -217,7 +251,7 @@ export class FileStore {
       this.#fresh = false;
       return;
     }
-    if (this.#base === undefined) await this.load();
+    if (this.#base === undefined) await this.#load(true); // owned (see #own above)
     const head = this.#fresh ? "\n" : "";
     this.#fresh = false;
     await appendFile(join(this.#dir, `journal-${this.#base}.jsonl`), `${head}${lines}\n`);

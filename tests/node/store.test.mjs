@@ -146,6 +146,37 @@ test("FileStore: a line cut short by a crash is cut off the file, and later appe
   assert.deepEqual(read(join(dir, "journal-0.jsonl"), "utf8").split("\n").filter(Boolean), ['{"seq":1,"at":0}', '{"seq":2,"at":5}']);
 });
 
+test("FileStore: a reader's load() leaves a batch still being appended alone; only open() cuts a torn one off", async () => {
+  const { appendFileSync, readFileSync: read } = await import("node:fs");
+  const dir = tempDir("baton-reader-");
+  const writer = new FileStore(dir);
+  await writer.reset();
+  await writer.append('{"seq":1,"at":0}\n', 1);
+  const path = join(dir, "journal-0.jsonl");
+  appendFileSync(path, '\n{"seq":2,"at":0}\n{"seq":3,"at":'); // the writer's next batch, half there
+  const before = read(path, "utf8");
+  // Another process (or another store, or the writer's own store) only reading: it sees the
+  // whole batches, and the file is as it was.
+  for (const reader of [new FileStore(dir), writer]) {
+    assert.equal((await reader.load()).journal.trim(), '{"seq":1,"at":0}');
+    assert.equal(read(path, "utf8"), before);
+  }
+  appendFileSync(path, '0}\n'); // the batch ends: its lines follow on, with no gap
+  // What writes killed midway leave is removed by the next open, not kept for ever.
+  const { writeFileSync: write, existsSync } = await import("node:fs");
+  const leftovers = ["snapshot-7.json.tmp", "journal-0.jsonl.tmp", "lock.999999999.abc"];
+  for (const name of leftovers) write(join(dir, name), "x");
+  await writer.append('{"seq":4,"at":0}\n', 4);
+  const lines = read(path, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).seq);
+  assert.deepEqual(lines, [1, 2, 3, 4]);
+  await writer.release();
+  const opening = new FileStore(dir); // as Orchestrator.open uses it: lock, then load
+  await opening.lock();
+  assert.equal((await opening.load()).journal.split("\n").filter(Boolean).length, 4);
+  await opening.release();
+  assert.deepEqual(leftovers.filter((name) => existsSync(join(dir, name))), []);
+});
+
 test("FileStore: a batch cut short by a crash is dropped whole, so a resumed run never starts from half a command", async () => {
   const { readFileSync: read, writeFileSync: write } = await import("node:fs");
   const dir = tempDir("baton-torn-batch-");
