@@ -531,6 +531,26 @@ class LiveCalls {
   }
 }
 
+/** The statuses in which a task's agent will still be called. */
+const CALLED_LATER = ["Pending", "Queued", "Running", "Retrying"];
+
+/**
+ * Says which agent of a resumed run has tasks still to call it but no handler, and how many,
+ * or undefined. (Manual tasks call no one; an agent given a handler later by `agents` for
+ * agents registered later is not one of these: it is registered in the run already.)
+ */
+function unservedAgent(core, rt, given) {
+  for (const [id, ix] of rt.agentIx) {
+    if (typeof rt.handlers[ix] === "function") continue;
+    const waiting = CALLED_LATER.flatMap((status) => JSON.parse(core.taskList(JSON.stringify({ status, agent: id, limit: 1000 }))))
+      .filter((t) => !t.manual);
+    if (waiting.length === 0) continue;
+    const n = waiting.length >= 1000 ? "1,000 or more" : String(waiting.length);
+    return `agent '${id}' has ${n} task${waiting.length === 1 ? "" : "s"} still to run (${waiting[0].id} ${waiting[0].status}) but agents gives it no handler (given: ${given.length > 0 ? given.map((g) => `'${g}'`).join(", ") : "none"}); without one they would all fail`;
+  }
+  return undefined;
+}
+
 export function createBaton(coreApi) {
   // A view of the wasm memory for reading effects; a grown memory detaches it (length 0).
   let words = new Uint32Array(0);
@@ -1596,7 +1616,7 @@ export function createBaton(coreApi) {
       }
     }
 
-    static #wrap(core, options, agents, tools, frozen, live = false, persisted = undefined, later = undefined) {
+    static #wrap(core, options, agents, tools, frozen, live = false, persisted = undefined, later = undefined, given = Object.keys(agents ?? {})) {
       const o = checkOptions(options);
       if (agents !== undefined && !isObject(agents)) throw invalid("agents must be an object of handlers by agent id");
       if (tools !== undefined && !isObject(tools)) throw invalid("tools must be an object of functions by tool name");
@@ -1623,6 +1643,13 @@ export function createBaton(coreApi) {
         if (ix === undefined && later?.has(id)) (rt.defaultHandlers ??= {})[id] = handler;
         else if (ix === undefined) throw new BatonError("unknown_agent", `unknown agent '${id}' in agents`);
         else rt.handlers[ix] = handler;
+      }
+      // A run resumed (restore, open) whose agent has work but was given no handler would fail
+      // that work at once, for good (a misspelled id in `agents`): refused, nothing written.
+      const unserved = later === undefined && !frozen ? unservedAgent(core, rt, given) : undefined;
+      if (unserved !== undefined) {
+        core.free();
+        throw new BatonError("invalid_argument", unserved);
       }
       const orch = new Orchestrator({ [INTERNAL]: rt });
       rt.delivered = core.seq();
@@ -1735,7 +1762,7 @@ export function createBaton(coreApi) {
       for (const [id, fn] of Object.entries(agents ?? {})) (known.has(id) ? now : later)[id] = fn;
       const lines = journal.split("\n").filter((l) => l.trim() !== "").length;
       const persisted = { savedSeq: core.seq(), sinceSnapshot: lines };
-      const orch = Orchestrator.#wrap(core, { ...rest, clock: recordedClock(rest, core), store }, now, tools, false, true, persisted);
+      const orch = Orchestrator.#wrap(core, { ...rest, clock: recordedClock(rest, core), store }, now, tools, false, true, persisted, undefined, Object.keys(agents ?? {}));
       orch.#rt.defaultHandlers = { ...orch.#rt.defaultHandlers, ...later };
       return orch;
     }

@@ -606,3 +606,24 @@ test("one store object, one open run: open() right after a run was made or resto
     await new Promise((r) => setTimeout(r, 20));
   }
 });
+
+test("open() and restore() refuse a run whose agent has work but no handler given (a misspelled id), and leave it as it was", async () => {
+  const store = new MemoryStore();
+  const first = new Orchestrator({ store });
+  first.registerAgent({ id: "worker", handler: () => new Promise(() => {}) }); // never answers
+  first.startAgent("worker");
+  first.registerAgent({ id: "clerk" }); // manual tasks only: it needs no handler
+  first.startAgent("clerk");
+  first.startTask(first.createTask("clerk", "by hand"));
+  const ids = [1, 2, 3].map((n) => first.submit({ agent: "worker", input: n }));
+  await first.flush();
+  const snapshot = first.snapshot();
+  first.close();
+  await assert.rejects(Orchestrator.open(store, { agents: { Worker: async (n) => n } }), (e) =>
+    e.code === "invalid_argument" && /agent 'worker' has 3 tasks still to run .* no handler \(given: 'Worker'\)/.test(e.message));
+  assert.throws(() => Orchestrator.restore(snapshot), (e) => e.code === "invalid_argument" && /agent 'worker'/.test(e.message));
+  // Nothing was written or failed: with the handler, every task completes.
+  const again = await Orchestrator.open(store, { agents: { worker: async (n) => n * 10 } });
+  assert.deepEqual(await Promise.all(ids.map(async (id) => (await again.wait(id)).output)), [10, 20, 30]);
+  again.close();
+});
