@@ -1227,7 +1227,9 @@ export class Orchestrator {
   /**
    * Stops timers, aborts calls in flight, rejects pending waits with `closed` and frees the core;
    * later calls throw `closed`. With a store, what was recorded since the last write is still
-   * written (`Orchestrator.open` on the same store in this process waits for it).
+   * written (`Orchestrator.open` on the same store in this process waits for it): the promise
+   * resolves once it is (and a store's lock is let go), so `await orch.close()` before
+   * `process.exit()` loses nothing. It never rejects: `flush()` before it reports a failed write.
    */
-  close(): void;
+  close(): Promise<void>;
 }

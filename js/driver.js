@@ -1292,8 +1292,9 @@ export function createBaton(coreApi) {
       this.close(why);
     }
 
+    /** Resolves once the store has the last writes (see Orchestrator.close). */
     close(cause = undefined) {
-      if (this.closed) return;
+      if (this.closed) return this.closing ?? DONE;
       // What happened since the last write still reaches the store, after the core is gone.
       if (this.persister !== undefined && this.core !== CLOSED_CORE && cause === undefined) {
         try {
@@ -1306,10 +1307,13 @@ export function createBaton(coreApi) {
       // A store that holds a lock (FileStore) lets it go once that last write is done.
       // (Not a run refused the store object another open run of this process writes: that run
       // holds it.)
+      let released = DONE;
       if (this.persister !== undefined && typeof this.persister.store.release === "function" && this.persister.holds) {
-        Promise.resolve(this.persister.store.release(this.persister.chain, this.persister)).catch((e) => console.warn(`baton: the store was not released: ${e?.message ?? e}`));
+        released = Promise.resolve(this.persister.store.release(this.persister.chain, this.persister)).catch((e) => console.warn(`baton: the store was not released: ${e?.message ?? e}`));
       }
-      this.persister?.letGo();
+      const written = this.persister?.letGo() ?? DONE;
+      // Never rejects: a failed write is flush()'s to report, and close() is often not awaited.
+      this.closing = Promise.all([written, released]).then(() => {}, () => {});
       this.closed = true;
       clearTimeout(this.timer);
       const closed = () => cause ?? new BatonError("closed", "the orchestrator was closed");
@@ -1336,6 +1340,7 @@ export function createBaton(coreApi) {
       this.handlers = [];
       this.tools.clear();
       this.configs.clear();
+      return this.closing;
     }
 
     free(cause = undefined) {
@@ -2546,8 +2551,12 @@ export function createBaton(coreApi) {
     }
 
     /** Stops timers, aborts calls in flight and frees the core's memory; later calls throw `closed`. */
+    /**
+     * Closes the orchestrator (see baton.d.ts); the promise resolves once a store has the last
+     * writes, so that `await orch.close()` before `process.exit()` loses nothing.
+     */
     close() {
-      this.#rt.close();
+      return this.#rt.close();
     }
   }
 

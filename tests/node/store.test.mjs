@@ -627,3 +627,23 @@ test("open() and restore() refuse a run whose agent has work but no handler give
   assert.deepEqual(await Promise.all(ids.map(async (id) => (await again.wait(id)).output)), [10, 20, 30]);
   again.close();
 });
+
+test("await close() then process.exit(): the run's last writes are in the store", async () => {
+  const dir = tempDir("baton-close-exit-");
+  const pkg = join(here, "../../pkg/node.js");
+  const program = `
+    import { Orchestrator, FileStore } from ${JSON.stringify(pkg)};
+    const orch = new Orchestrator({ store: new FileStore(${JSON.stringify(dir)}) });
+    orch.registerAgent({ id: "a", handler: async (n) => n });
+    orch.startAgent("a");
+    const ids = Array.from({ length: 20 }, (_, i) => orch.submit({ agent: "a", input: i }));
+    await Promise.all(ids.map((id) => orch.wait(id)));
+    await orch.close();
+    process.exit(0);`;
+  const code = await new Promise((resolve) => spawn(process.execPath, ["--input-type=module", "-e", program], { stdio: "inherit" }).on("exit", resolve));
+  assert.equal(code, 0);
+  const again = await Orchestrator.open(new FileStore(dir), { agents: { a: async (n) => n } });
+  assert.equal(again.statistics().tasks_completed, 20);
+  assert.equal(await again.close(), undefined);
+  assert.equal(await again.close(), undefined, "a second close() resolves too");
+});
