@@ -1755,8 +1755,12 @@ export function createBaton(coreApi) {
       }
       const probe = checkOptions(rest); // a bad option is refused before anything is built
       const core = snapshot === undefined ? coreApi.replay(journal) : coreApi.load(snapshot, journal);
+      // Only the options that differ from the recorded ones: the same call that starts a run
+      // when the store is empty reopens it later, and says nothing when nothing differs.
+      const differing = new Set(core.optionsDiffering(specJson(probe.core, "options")));
+      const changed = Object.fromEntries(Object.entries(probe.core).filter(([k]) => differing.has(k)));
       try {
-        checkRecorded(probe, core, "a resumed run");
+        checkRecorded({ ...probe, core: changed }, core, "a resumed run");
       } catch (e) {
         // Options given for a new run (as at every start) do not apply to a resumed one: said once.
         console.warn(`baton: Orchestrator.open resumed the stored run: ${e.message}`);

@@ -65,6 +65,22 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The keys of `given` (JSON options, as a new run takes them) whose value differs from
+    /// these, each compared with its defaults filled in: a resumed run keeps its recorded
+    /// options, and only a real difference is worth telling the caller about.
+    pub fn differing(&self, given: &str) -> Result<Vec<String>> {
+        let keys: serde_json::Map<String, serde_json::Value> =
+            crate::core::error::decode("options", given)?;
+        let given: Options = crate::core::error::decode("options", given)?;
+        let (given, recorded) = (serde_json::to_value(given), serde_json::to_value(self));
+        let (Ok(given), Ok(recorded)) = (given, recorded) else {
+            return Ok(keys.into_iter().map(|(k, _)| k).collect());
+        };
+        Ok((keys.into_iter().map(|(k, _)| k))
+            .filter(|k| given.get(k) != recorded.get(k))
+            .collect())
+    }
+
     pub fn validate(&self) -> Result<()> {
         let positive = [
             ("maxConcurrency", self.max_concurrency.unwrap_or(1)),
@@ -93,5 +109,25 @@ impl Options {
             fallback: None,
         };
         defaults.validate("options")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differing_compares_with_defaults_filled_in() {
+        let recorded = Options {
+            max_concurrency: Some(4),
+            ..Options::default()
+        };
+        let same = r#"{"maxConcurrency":4}"#;
+        assert_eq!(recorded.differing(same).unwrap(), Vec::<String>::new());
+        let other = r#"{"maxConcurrency":5,"agentsMax":10}"#;
+        assert_eq!(
+            recorded.differing(other).unwrap(),
+            ["maxConcurrency", "agentsMax"]
+        );
     }
 }

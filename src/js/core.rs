@@ -131,6 +131,13 @@ impl Core {
         self.inner.state().options.virtual_clock
     }
 
+    /// The keys of `options` (JSON, as `create` takes them) that differ from the run's recorded
+    /// options.
+    #[wasm_bindgen(js_name = optionsDiffering)]
+    pub fn options_differing(&self, options: &str) -> JsResult<Vec<String>> {
+        self.inner.state().options.differing(options).js()
+    }
+
     #[wasm_bindgen(js_name = runId)]
     pub fn run_id(&self) -> String {
         self.inner.state().run_id.clone()

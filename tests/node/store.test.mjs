@@ -647,3 +647,26 @@ test("await close() then process.exit(): the run's last writes are in the store"
   assert.equal(await again.close(), undefined);
   assert.equal(await again.close(), undefined, "a second close() resolves too");
 });
+
+test("open() with the options the stored run recorded resumes it without a warning; a differing one is named", async () => {
+  const store = new MemoryStore();
+  const options = { seed: 5, maxConcurrency: 4, retry: { maxAttempts: 2 }, agents: { a: async (n) => n } };
+  const first = await Orchestrator.open(store, options);
+  first.registerAgent({ id: "a" });
+  first.startAgent("a");
+  await first.wait(first.submit({ agent: "a", input: 1 }));
+  await first.close();
+  const warned = [];
+  const warn = console.warn;
+  console.warn = (m) => warned.push(String(m));
+  try {
+    (await Orchestrator.open(store, options)).close();
+    assert.deepEqual(warned, [], "the same options: nothing to say");
+    (await Orchestrator.open(store, { ...options, maxConcurrency: 8 })).close();
+    assert.equal(warned.length, 1);
+    assert.match(warned[0], /'maxConcurrency' cannot be given here/);
+    assert.doesNotMatch(warned[0], /'retry'/);
+  } finally {
+    console.warn = warn;
+  }
+});
