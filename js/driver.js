@@ -1981,6 +1981,13 @@ export function createBaton(coreApi) {
     /** The first seed's manual style: a task that you run yourself and report. */
     createTask(agentId, name, options = {}) {
       if (!isObject(options)) throw invalid("createTask options must be an object");
+      // What submit() takes besides would be taken and never used (a timeout that never fires,
+      // an agent other than the one named): the caller runs this task.
+      for (const key of Object.keys(options)) {
+        if (key !== "id" && key !== "priority" && key !== "metadata") {
+          throw invalid(`createTask options take id, priority and metadata, not '${key}': a task created by hand is run by its caller, so retries, timeouts, routing and input are submit()'s`);
+        }
+      }
       const rt = this.#rt;
       const { metadata, ...rest } = options;
       const spec = specJson({ ...rest, agent: agentId, name }, "task");

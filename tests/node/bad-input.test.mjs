@@ -38,6 +38,11 @@ test("values JSON cannot hold, and values with no string form, are refused with 
   const cyclic = { agent: "a" };
   cyclic.self = cyclic;
   assert.throws(() => orch.submit(cyclic), (e) => e.code === "invalid_argument" && /circular/i.test(e.message));
+  // A task created by hand takes only what it uses: a timeout, retry or other agent given would
+  // be dropped without a word.
+  for (const options of [{ timeoutMs: 5 }, { retry: { maxAttempts: 3 } }, { agent: "zz" }, { capability: "c" }, { input: 5 }]) {
+    assert.throws(() => orch.createTask("a", "n", options), (e) => e.code === "invalid_argument" && e.message.includes(`not '${Object.keys(options)[0]}'`));
+  }
   const id = orch.createTask("a", "input");
   assert.throws(() => orch.cancel(id, throwing), (e) => e.code === "invalid_argument" && /reason/.test(e.message));
   assert.equal(orch.journal().length, seq + 2, "the agent registered and the task created, nothing more");
