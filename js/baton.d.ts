@@ -1035,7 +1035,11 @@ export class Orchestrator {
 
   /** Registers an agent (status `Created`); returns its id. */
   registerAgent<I = unknown, O = unknown>(spec: AgentSpec<I, O>): string;
-  /** `Created`/`Stopped` → `Initializing` → `Ready` → `Running`. */
+  /**
+   * `Created`/`Stopped` → `Initializing` → `Ready` → `Running`; `Completed` → `Ready` → `Running`;
+   * `Ready` or `Paused` → `Running` (from `Paused` as `resumeAgent` does). From `Error` or
+   * `Terminated` it throws `illegal_transition` (`recoverAgent` leaves `Error`).
+   */
   startAgent(id: string): void;
   /**
    * Changes an agent's name, capabilities, concurrency (`null`: unlimited) or maxErrors (`null`:
