@@ -104,6 +104,9 @@ function specJson(value, what, listsEveryField = false) {
     const parent = paths.get(this);
     const path = parent === undefined ? "" : parent === "" ? key : `${parent}.${key}`;
     if (v !== null && typeof v === "object") paths.set(v, path);
+    // An Invalid Date's JSON is null: the core would see the field missing.
+    const raw = key === "" ? value : this[key];
+    if (raw instanceof Date && Number.isNaN(raw.getTime())) throw invalid(`invalid ${what}${path ? `.${path}` : ""}: an Invalid Date`);
     if (typeof v === "number" && !Number.isFinite(v)) {
       // Where the core names every bad field (a template), it names this one among them too.
       if (listsEveryField) return String(v);

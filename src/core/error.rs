@@ -192,24 +192,43 @@ fn cycle_text(cycle: &[String]) -> String {
 /// Decodes a command's JSON argument. A refusal names the field at fault
 /// (`invalid agent.retry.maxAttempts: ...`), the same in every driver.
 pub fn decode<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| {
-        let path = crate::core::json_path::shown(&crate::core::json_path::path_of(json, &e));
-        let field = if path == "." {
-            what.to_owned()
-        } else {
-            format!("{what}.{path}")
-        };
-        let mut reason = e.to_string();
-        if let Some(cut) = reason.find(" at line ") {
-            reason.truncate(cut);
-        }
-        Error::invalid(field, reason)
-    })
+    serde_json::from_str(json).map_err(|e| refused(what, json, &e))
+}
+
+/// The refusal `decode` gives: not generic, so compiled once rather than per argument type.
+fn refused(what: &str, json: &str, e: &serde_json::Error) -> Error {
+    let path = crate::core::json_path::shown(&crate::core::json_path::path_of(json, e));
+    let field = if path == "." {
+        what.to_owned()
+    } else {
+        format!("{what}.{path}")
+    };
+    let mut reason = e.to_string();
+    if let Some(cut) = reason.find(" at line ") {
+        reason.truncate(cut);
+    }
+    // What JS's JSON.stringify writes for a string holding half a surrogate pair.
+    if reason.contains("hex escape") && json.to_ascii_lowercase().contains("\\ud") {
+        reason = "a string holds a lone UTF-16 surrogate (half of a pair, \\uD800 to \\uDFFF), which is not Unicode text".into();
+    }
+    Error::invalid(field, reason)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lone_surrogate_is_named() {
+        let e =
+            decode::<crate::core::agent::AgentSpec>("agent", r#"{"id":"x\ud800y"}"#).unwrap_err();
+        assert_eq!(e.code(), "invalid_argument");
+        assert!(
+            e.to_string()
+                .contains("agent.id: a string holds a lone UTF-16 surrogate"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn transition_error_names_both_states() {

@@ -43,6 +43,9 @@ test("values JSON cannot hold, and values with no string form, are refused with 
   for (const options of [{ timeoutMs: 5 }, { retry: { maxAttempts: 3 } }, { agent: "zz" }, { capability: "c" }, { input: 5 }]) {
     assert.throws(() => orch.createTask("a", "n", options), (e) => e.code === "invalid_argument" && e.message.includes(`not '${Object.keys(options)[0]}'`));
   }
+  // An Invalid Date is named, not read as a missing field; an id with half a surrogate pair too.
+  assert.throws(() => orch.schedule({ at: new Date(NaN) }, { agent: "a" }), (e) => e.code === "invalid_argument" && /schedule\.at: an Invalid Date/.test(e.message));
+  assert.throws(() => orch.registerAgent({ id: "x\uD800y" }), (e) => e.code === "invalid_argument" && /lone UTF-16 surrogate/.test(e.message));
   const id = orch.createTask("a", "input");
   assert.throws(() => orch.cancel(id, throwing), (e) => e.code === "invalid_argument" && /reason/.test(e.message));
   assert.equal(orch.journal().length, seq + 2, "the agent registered and the task created, nothing more");
