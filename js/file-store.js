@@ -6,7 +6,9 @@
 // written so starts with one: lines after the last blank line are a batch cut short by a crash,
 // dropped whole on load. A batch holds whole commands, so a resumed run never starts from half a
 // command (a task created but never queued).
-import { appendFile, link, mkdir, open, readdir, readFile, realpath, rename, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { readlinkSync } from "node:fs";
+import { appendFile, link, mkdir, open, readdir, readFile, realpath, rename, rm, stat, truncate, utimes, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { Ownership, storeError } from "./ownership.js";
 
@@ -14,8 +16,26 @@ const SNAPSHOT = /^snapshot-(\d+)\.json$/;
 const JOURNAL = /^journal-(\d+)\.jsonl$/;
 /** What a write killed midway leaves: a whole file's temporary copy, a lock file's (of a pid). */
 const LEFTOVER = /^(?:(?:snapshot-\d+\.json|journal-\d+\.jsonl)\.tmp|lock(?:\.takeover)?\.(\d+)\.[0-9a-z]+)$/;
-/** The file that says which process writes the directory (its pid). */
+/** The file that says which process writes the directory: its pid, then its PID namespace. */
 const LOCK = "lock";
+/**
+ * Where a pid means this process's kind of pid: the PID namespace (two containers sharing a
+ * volume both run as pid 1), or on systems without /proc the host.
+ */
+const PID_SPACE = (() => {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return `host:${hostname()}`;
+  }
+})();
+/**
+ * A lock of another PID namespace cannot be checked by its pid: its holder touches it this
+ * often, and one untouched for LOCK_STALE_MS is a dead holder's (a container restarted on the
+ * same volume takes it over after that wait).
+ */
+const LOCK_REFRESH_MS = 2_000;
+const LOCK_STALE_MS = 10_000;
 /** Tries to take the lock file (a takeover in progress elsewhere waits 10 ms a try). */
 const LOCK_TRIES = 200;
 /** A takeover guard older than this was left by a process that died taking over. */
@@ -37,6 +57,12 @@ async function createWhole(path, text) {
 }
 
 
+/** A lock file's holder: its pid and PID namespace (a file from before namespaces: this one's). */
+function holder(text) {
+  const [pid, space] = text.split("\n");
+  return { pid: Number(pid.trim()), space: space?.trim() || PID_SPACE };
+}
+
 function alive(pid) {
   try {
     process.kill(pid, 0);
@@ -52,6 +78,7 @@ export class FileStore {
   #fresh = false; // the current journal file is empty: its first append starts it with a blank line
   #owner; // one writer per directory (see ownership.js): in this process, and by a lock file
   #repairable = false; // locked and not yet loaded: load() may cut a torn batch off the file
+  #refresh = undefined; // the timer that touches the lock file while this store holds it
 
   constructor(dir) {
     if (typeof dir !== "string" || dir === "") {
@@ -96,9 +123,11 @@ export class FileStore {
 
   /** Removes the lock file if it is still this process's. */
   async #unlockFile() {
+    clearInterval(this.#refresh);
+    this.#refresh = undefined;
     const path = join(this.#dir, LOCK);
-    const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
-    if (pid === process.pid) await rm(path, { force: true });
+    const held = holder(await readFile(path, "utf8").catch(() => ""));
+    if (held.pid === process.pid && held.space === PID_SPACE) await rm(path, { force: true });
   }
 
   /**
@@ -110,11 +139,23 @@ export class FileStore {
   async #lockFile() {
     const path = join(this.#dir, LOCK);
     for (let tries = 0; tries < LOCK_TRIES; tries++) {
-      if (await createWhole(path, `${process.pid}\n`)) return;
+      if (await createWhole(path, `${process.pid}\n${PID_SPACE}\n`)) {
+        // Touched while held, so that a process of another PID namespace sees it is alive.
+        this.#refresh = setInterval(() => {
+          const now = new Date();
+          utimes(path, now, now).catch(() => {});
+        }, LOCK_REFRESH_MS);
+        this.#refresh.unref?.();
+        return;
+      }
       const held = await readFile(path, "utf8").catch(() => undefined);
       if (held === undefined) continue; // let go meanwhile
-      const pid = Number(held.trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      const { pid, space } = holder(held);
+      if (space !== PID_SPACE && Number.isInteger(pid) && pid > 0) {
+        if (await this.#refreshed(path, held)) {
+          throw storeError("store_busy", `${this.#dir} is written by process ${pid} of another PID namespace or host (${space}), which keeps its lock fresh; if it is gone, remove ${path}`);
+        }
+      } else if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
         throw storeError("store_busy", `${this.#dir} is written by process ${pid}; if it is gone, remove ${path}`);
       }
       const guard = `${path}.takeover`;
@@ -133,6 +174,21 @@ export class FileStore {
       await new Promise((r) => setTimeout(r, 10));
     }
     throw storeError("store_busy", `${this.#dir}: its lock changed hands while this store took it; try again`);
+  }
+
+  /**
+   * Whether a lock of another PID namespace is alive: touched within LOCK_STALE_MS. One that is
+   * not yet that old is watched until it would be: touched meanwhile, it is alive.
+   */
+  async #refreshed(path, held) {
+    const touched = async () => (await stat(path).catch(() => undefined))?.mtimeMs;
+    const first = await touched();
+    if (first === undefined) return false;
+    const wait = LOCK_STALE_MS - (Date.now() - first);
+    if (wait <= 0) return false;
+    await new Promise((r) => setTimeout(r, wait + 100));
+    const again = await readFile(path, "utf8").catch(() => undefined);
+    return again === held && (await touched()) !== first;
   }
 
   async #files() {

@@ -390,7 +390,21 @@ test("FileStore: one writer per directory; a closed run's writes end before anot
   writeFileSync(join(dir, "lock"), "999999999\n");
   const c = await Orchestrator.open(new FileStore(dir), { clock: "virtual" });
   assert.equal(c.statistics().total_tasks, 2);
+  // Held, the lock names this process's PID namespace too (two containers on one volume are
+  // both pid 1), and is touched while held, so that another namespace can tell it is alive.
+  const [pid, space] = readFileSync(join(dir, "lock"), "utf8").split("\n");
+  assert.equal(Number(pid), process.pid);
+  assert.ok(space.length > 0);
   c.close();
+  await new Promise((r) => setTimeout(r, 20));
+  // Another namespace's lock (pid 1, as a container's) untouched for a minute is a dead one's.
+  const { utimesSync } = await import("node:fs");
+  writeFileSync(join(dir, "lock"), "1\npid:[0]\n");
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(join(dir, "lock"), old, old);
+  const d = await Orchestrator.open(new FileStore(dir), { clock: "virtual" });
+  assert.equal(d.statistics().total_tasks, 2);
+  d.close();
   await new Promise((r) => setTimeout(r, 20));
   // A journal after a snapshot that is gone is an error, not a new run that deletes it.
   const broken = tempDir("baton-nosnap-");
