@@ -23,8 +23,10 @@ const LOCK = "lock";
  * volume both run as pid 1), or on systems without /proc the host.
  */
 const PID_SPACE = (() => {
+  // The namespace's name alone repeats across machines (the first one's is the same on every
+  // Linux host): with the host's name, two machines sharing a volume differ too.
   try {
-    return readlinkSync("/proc/self/ns/pid");
+    return `${readlinkSync("/proc/self/ns/pid")}@${hostname()}`;
   } catch {
     return `host:${hostname()}`;
   }
@@ -79,6 +81,8 @@ export class FileStore {
   #owner; // one writer per directory (see ownership.js): in this process, and by a lock file
   #repairable = false; // locked and not yet loaded: load() may cut a torn batch off the file
   #refresh = undefined; // the timer that touches the lock file while this store holds it
+  #verifiedAt = 0; // when the lock file was last found to be this process's
+  #lost = false; // the lock was taken over (this process stalled past LOCK_STALE_MS): no more writes
 
   constructor(dir) {
     if (typeof dir !== "string" || dir === "") {
@@ -98,7 +102,30 @@ export class FileStore {
   get dir() { return this.#dir; }
 
   /** Takes the directory for this store's next write, or throws `store_busy` (see ownership.js). */
-  #own() { return this.#owner.own(); }
+  async #own() {
+    await this.#owner.own();
+    this.#repairable = false; // written now: only open()'s load, before any write, repairs
+    // Stalled (a paused container, a long synchronous step) past the refresh, this process may
+    // have lost the lock to another namespace: it checks before it writes again.
+    if (this.#refresh !== undefined && Date.now() - this.#verifiedAt > LOCK_REFRESH_MS * 2) await this.#verify();
+    if (this.#lost) throw storeError("store_busy", `${this.#dir}: its lock was taken over by another process while this one stalled; it writes no more`);
+  }
+
+  /** Touches the lock file if it is still this process's; otherwise stops, and writes no more. */
+  async #verify() {
+    if (this.#refresh === undefined) return;
+    const path = join(this.#dir, LOCK);
+    const held = holder(await readFile(path, "utf8").catch(() => ""));
+    if (held.pid !== process.pid || held.space !== PID_SPACE) {
+      clearInterval(this.#refresh);
+      this.#refresh = undefined;
+      this.#lost = true;
+      return;
+    }
+    const now = new Date();
+    await utimes(path, now, now);
+    this.#verifiedAt = Date.now();
+  }
 
   /** The directory's key among this process's stores: its real path (a symlink is no other). */
   async #keyNow() {
@@ -118,7 +145,10 @@ export class FileStore {
    */
   async lock(run = undefined) {
     await this.#owner.lock(run);
-    this.#repairable = this.#base === undefined;
+    // Just taken: what this store knew of the files may be stale (another writer may have
+    // moved the run on since it last held them), so its next load reads them afresh, repairing.
+    this.#base = undefined;
+    this.#repairable = true;
   }
 
   /** Removes the lock file if it is still this process's. */
@@ -141,10 +171,9 @@ export class FileStore {
     for (let tries = 0; tries < LOCK_TRIES; tries++) {
       if (await createWhole(path, `${process.pid}\n${PID_SPACE}\n`)) {
         // Touched while held, so that a process of another PID namespace sees it is alive.
-        this.#refresh = setInterval(() => {
-          const now = new Date();
-          utimes(path, now, now).catch(() => {});
-        }, LOCK_REFRESH_MS);
+        this.#lost = false;
+        this.#verifiedAt = Date.now();
+        this.#refresh = setInterval(() => this.#verify().catch(() => {}), LOCK_REFRESH_MS);
         this.#refresh.unref?.();
         return;
       }
@@ -211,6 +240,7 @@ export class FileStore {
   }
 
   async #load(repair) {
+    if (repair) this.#repairable = false;
     const { snapshots, journals } = await this.#files();
     const base = snapshots.length > 0 ? snapshots[snapshots.length - 1] : 0;
     // A journal after a snapshot that is not there: the run cannot be rebuilt, and starting a

@@ -684,3 +684,25 @@ test("open() with the options the stored run recorded resumes it without a warni
     console.warn = warn;
   }
 });
+
+test("FileStore: a store object opened again after another moved the run on reads the files afresh", async () => {
+  const dir = tempDir("baton-stale-base-");
+  const h = async (x) => x;
+  const A = new FileStore(dir);
+  let o = await Orchestrator.open(A, { clock: "virtual", agents: { a: h } });
+  o.registerAgent({ id: "a" });
+  o.startAgent("a");
+  o.createTask("a", "one");
+  await o.close();
+  // Another store moves the run on to a new snapshot (and its journal file).
+  o = await Orchestrator.open(new FileStore(dir), { clock: "virtual", agents: { a: h }, snapshotEveryEvents: 2 });
+  for (let i = 0; i < 5; i++) o.createTask("a", `b${i}`);
+  await o.close();
+  // A again: its writes follow the run where it now is, not the file it knew.
+  o = await Orchestrator.open(A, { clock: "virtual", agents: { a: h } });
+  for (let i = 0; i < 3; i++) o.createTask("a", `again${i}`);
+  await o.close();
+  const again = await Orchestrator.open(new FileStore(dir), { clock: "virtual", agents: { a: h } });
+  assert.equal(again.tasks({}).length, 9);
+  await again.close();
+});
