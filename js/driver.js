@@ -534,22 +534,24 @@ class LiveCalls {
   }
 }
 
-/** The statuses in which a task's agent will still be called. */
-const CALLED_LATER = ["Pending", "Queued", "Running", "Retrying"];
-
 /**
- * Says which agent of a resumed run has tasks still to call it but no handler, and how many,
- * or undefined. (Manual tasks call no one; an agent given a handler later by `agents` for
- * agents registered later is not one of these: it is registered in the run already.)
+ * Says which running agent of a resumed run has calls to make (tasks queued for it, or in flight
+ * to be made again) but no handler, or undefined. Only a running agent's: another's tasks wait
+ * (open the run to cancel them, or to remove the agent). Manual tasks call no one. One status
+ * read for every agent, and the task lists only when some agent without a handler has work.
  */
 function unservedAgent(core, rt, given) {
-  for (const [id, ix] of rt.agentIx) {
-    if (typeof rt.handlers[ix] === "function") continue;
-    const waiting = CALLED_LATER.flatMap((status) => JSON.parse(core.taskList(JSON.stringify({ status, agent: id, limit: 1000 }))))
-      .filter((t) => !t.manual);
-    if (waiting.length === 0) continue;
-    const n = waiting.length >= 1000 ? "1,000 or more" : String(waiting.length);
-    return `agent '${id}' has ${n} task${waiting.length === 1 ? "" : "s"} still to run (${waiting[0].id} ${waiting[0].status}) but agents gives it no handler (given: ${given.length > 0 ? given.map((g) => `'${g}'`).join(", ") : "none"}); without one they would all fail`;
+  const unserved = new Set();
+  for (const [id, a] of Object.entries(JSON.parse(core.agentsStatus()))) {
+    const ix = rt.agentIx.get(id);
+    if (ix === undefined || typeof rt.handlers[ix] === "function" || a.status !== "Running") continue;
+    if (a.running_tasks + a.queued_tasks > 0) unserved.add(id);
+  }
+  if (unserved.size === 0) return undefined;
+  for (const status of ["Running", "Queued"]) {
+    const task = JSON.parse(core.taskList(JSON.stringify({ status }))).find((t) => !t.manual && unserved.has(t.agent));
+    if (task === undefined) continue;
+    return `agent '${task.agent}' has tasks to run (${task.id} ${task.status}) but agents gives it no handler (given: ${given.length > 0 ? given.map((g) => `'${g}'`).join(", ") : "none"}); without one they would fail at once`;
   }
   return undefined;
 }
