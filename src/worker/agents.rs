@@ -158,7 +158,8 @@ async fn http(
         let status = resp.status_code();
         let after = resp.headers().get("retry-after").ok().flatten();
         let location = resp.headers().get("location").ok().flatten();
-        let text = read_capped(&mut resp, bytes_max).await?;
+        // Kept as a result: a failure's status says more than its body could not be read.
+        let text = read_capped(&mut resp, bytes_max).await;
         Ok::<_, Failure>((status, text, after, location))
     };
     let timer = Delay::from(std::time::Duration::from_millis(timeout_ms));
@@ -176,6 +177,7 @@ async fn http(
         }
     };
     if !(200..300).contains(&status) {
+        let text = text.unwrap_or_default();
         let class = match status {
             400 | 422 => "validation",
             401 | 403 => "permission",
@@ -196,6 +198,11 @@ async fn http(
             f.retry_after_ms = after.as_deref().and_then(retry_after_ms);
         }
         return Err(f);
+    }
+    let mut text = text?;
+    // A byte-order mark before the JSON (as `text()` would drop it) is not part of the answer.
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
     }
     // "No Content" is an answer with no output; any other empty body is not the JSON promised.
     if text.trim().is_empty() {

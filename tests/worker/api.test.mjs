@@ -342,6 +342,14 @@ test("a retry's backoff is carried by the alarm: the flaky agent succeeds on the
     assert.deepEqual([big.status, big.error?.class], ["Failed", "validation"], q);
     assert.match(big.error.message, /over payload_bytes_max = 1048576 bytes/, q);
   }
+  // A failure's status counts, though its body is over the cap; a BOM before JSON is no part of it.
+  await c.post("/agents", { id: "down-big", endpoint: `${agents.url}/down-big`, start: true });
+  const downBig = await waitTask(c, (await c.post("/tasks", { agent: "down-big", retry: { maxAttempts: 1 } })).body.id);
+  assert.deepEqual([downBig.status, downBig.error?.class], ["Failed", "agent"], JSON.stringify(downBig.error));
+  assert.match(downBig.error.message, /HTTP 503/);
+  await c.post("/agents", { id: "bom", endpoint: `${agents.url}/bom`, start: true });
+  const bom = await waitTask(c, (await c.post("/tasks", { agent: "bom" })).body.id);
+  assert.deepEqual([bom.status, bom.output], ["Completed", { ok: true }], JSON.stringify(bom));
   // A 429's Retry-After (2 s) is waited out, though the backoff says 100 ms.
   await c.post("/agents", { id: "busy", endpoint: `${agents.url}/busy?after=2`, start: true });
   const busy = (await c.post("/tasks", { agent: "busy", retry: { maxAttempts: 3, backoff: { initialMs: 100 } } })).body.id;

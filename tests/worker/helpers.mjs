@@ -125,7 +125,7 @@ export async function until(fn, timeoutMs = 30_000, what = "the condition") {
 /**
  * HTTP agents on 127.0.0.1: POST /slow?ms=N answers after N ms, POST /flaky?fails=K fails the
  * first K calls per idempotency key with 500, POST /bad answers non-JSON, POST /null answers
- * `null`, POST /empty an empty 200, POST /nocontent a 204, POST /huge-number `1e999`, POST /moved a 302 to /slow, POST /big?mb=N an answer of N MiB (?chunked: without Content-Length), POST /tool/add is a tool adding its args' a and b (/tool/down fails), POST /supervise plans a supervisor's final answer, POST /vote approves. Calls are counted per idempotency key (`calls`), with their attempts; `aborted` lists
+ * `null`, POST /empty an empty 200, POST /nocontent a 204, POST /huge-number `1e999`, POST /moved a 302 to /slow, POST /big?mb=N an answer of N MiB (?chunked: without Content-Length), POST /bom JSON after a BOM, POST /down-big a 503 of 3 MiB, POST /tool/add is a tool adding its args' a and b (/tool/down fails), POST /supervise plans a supervisor's final answer, POST /vote approves. Calls are counted per idempotency key (`calls`), with their attempts; `aborted` lists
  * the keys of calls whose request was closed before the answer.
  */
 export async function agentServer() {
@@ -175,6 +175,9 @@ export async function agentServer() {
       for (let i = 0; i < body.length; i += 65536) if (!res.write(body.slice(i, i + 65536))) await new Promise((r) => res.once("drain", r));
       return res.end();
     }
+    // JSON after a byte-order mark; a 503 whose body is over any cap.
+    if (url.pathname === "/bom") { res.writeHead(200, { "content-type": "application/json" }); return res.end("\uFEFF{\"ok\":true}"); }
+    if (url.pathname === "/down-big") { res.writeHead(503, { "content-type": "text/plain" }); return res.end("x".repeat(3 * 1024 * 1024)); }
     if (url.pathname === "/moved") { res.writeHead(302, { location: "/slow?ms=0" }); return res.end(); }
     // Tools: POST /tool/add answers { sum } of its args' a and b, with who called; /tool/down fails.
     if (url.pathname === "/tool/add") return reply(200, { sum: call.args.a + call.args.b, agentId: call.agentId, taskId: call.taskId });
