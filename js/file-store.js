@@ -282,6 +282,9 @@ export class FileStore {
     for (const name of await readdir(this.#dir)) {
       const m = LEFTOVER.exec(name);
       if (m === null || (m[1] !== undefined && alive(Number(m[1])))) continue;
+      // (A pid of another PID namespace reads as dead here: its copy goes only once old.)
+      const age = Date.now() - (await stat(join(this.#dir, name)).then((st) => st.mtimeMs, () => Date.now()));
+      if (m[1] !== undefined && age < LOCK_STALE_MS) continue;
       await rm(join(this.#dir, name), { force: true });
     }
   }

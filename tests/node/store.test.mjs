@@ -165,7 +165,12 @@ test("FileStore: a reader's load() leaves a batch still being appended alone; on
   // What writes killed midway leave is removed by the next open, not kept for ever.
   const { writeFileSync: write, existsSync } = await import("node:fs");
   const leftovers = ["snapshot-7.json.tmp", "journal-0.jsonl.tmp", "lock.999999999.abc"];
-  for (const name of leftovers) write(join(dir, name), "x");
+  const { utimesSync } = await import("node:fs");
+  const old = new Date(Date.now() - 60_000);
+  for (const name of leftovers) {
+    write(join(dir, name), "x");
+    utimesSync(join(dir, name), old, old);
+  }
   await writer.append('{"seq":4,"at":0}\n', 4);
   const lines = read(path, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l).seq);
   assert.deepEqual(lines, [1, 2, 3, 4]);
