@@ -132,27 +132,29 @@ test("after a failed write the next write is a snapshot, so the store never has 
   }
 });
 
-test("FileStore: a line cut short by a crash is cut off the file, and later appends stay readable", async () => {
-  const { appendFileSync, readFileSync: read } = await import("node:fs");
-  const dir = tempDir("baton-torn-");
+/** A FileStore of a new directory holding one journal line (seq 1), and its journal's path. */
+async function storeOfOneLine(prefix) {
+  const dir = tempDir(prefix);
   const store = new FileStore(dir);
   await store.reset();
   await store.append('{"seq":1,"at":0}\n', 1);
-  appendFileSync(join(dir, "journal-0.jsonl"), '{"seq":2,"at"'); // the crash
+  return { dir, store, path: join(dir, "journal-0.jsonl") };
+}
+
+test("FileStore: a line cut short by a crash is cut off the file, and later appends stay readable", async () => {
+  const { appendFileSync, readFileSync: read } = await import("node:fs");
+  const { dir, store, path } = await storeOfOneLine("baton-torn-");
+  appendFileSync(path, '{"seq":2,"at"'); // the crash
   await store.release(); // as the process that crashed lets the directory go
   const again = new FileStore(dir);
   assert.equal((await again.load()).journal.trim(), '{"seq":1,"at":0}');
   await again.append('{"seq":2,"at":5}\n', 2);
-  assert.deepEqual(read(join(dir, "journal-0.jsonl"), "utf8").split("\n").filter(Boolean), ['{"seq":1,"at":0}', '{"seq":2,"at":5}']);
+  assert.deepEqual(read(path, "utf8").split("\n").filter(Boolean), ['{"seq":1,"at":0}', '{"seq":2,"at":5}']);
 });
 
 test("FileStore: a reader's load() leaves a batch still being appended alone; only open() cuts a torn one off", async () => {
   const { appendFileSync, readFileSync: read } = await import("node:fs");
-  const dir = tempDir("baton-reader-");
-  const writer = new FileStore(dir);
-  await writer.reset();
-  await writer.append('{"seq":1,"at":0}\n', 1);
-  const path = join(dir, "journal-0.jsonl");
+  const { dir, store: writer, path } = await storeOfOneLine("baton-reader-");
   appendFileSync(path, '\n{"seq":2,"at":0}\n{"seq":3,"at":'); // the writer's next batch, half there
   const before = read(path, "utf8");
   // Another process (or another store, or the writer's own store) only reading: it sees the
